@@ -1,0 +1,432 @@
+//! Splitting a migration file into statements with PostgreSQL's own parser.
+//!
+//! The statement texts are cut exactly the way the Supabase CLI cuts them
+//! (everything after the previous top-level `;` up to and including the next one,
+//! then the trailing `;` and surrounding white space trimmed), so that the
+//! `statements` column safemig writes to `supabase_migrations.schema_migrations`
+//! is the one `supabase migration list` and `supabase db push` would write. Where
+//! the boundaries are, however, is decided by libpg_query, not by a hand-written
+//! tokenizer: a `;` inside a dollar-quoted body or a `BEGIN ATOMIC` block never
+//! splits a statement.
+
+use pg_query::protobuf::{self, Token};
+use pg_query::NodeEnum;
+
+/// One statement of a migration file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The statement text as the Supabase CLI records it (leading comments kept,
+    /// trailing `;` and white space trimmed).
+    pub text: String,
+    /// Byte offset of `text` in the file.
+    pub offset: usize,
+    /// 1-based line and column (in characters) of the first character of `text`.
+    pub line: usize,
+    pub column: usize,
+    /// Byte offset and line of the statement's first token after any leading comments,
+    /// the place a person should look at.
+    pub code_offset: usize,
+    pub code_line: usize,
+    /// The parse-tree node name, e.g. `CreateStmt`; `None` for a comment-only
+    /// fragment that the Supabase CLI records but PostgreSQL ignores.
+    pub kind: Option<String>,
+    /// How the statement relates to transactions.
+    pub transaction: TxBehaviour,
+    /// Tables this statement empties with `TRUNCATE` (schema may be empty when unqualified),
+    /// and whether the truncate cascades.
+    pub truncates: Vec<QualifiedName>,
+    pub truncate_cascades: bool,
+    /// Tables whose storage this statement may rewrite while keeping every row
+    /// (`ALTER TABLE`, `CLUSTER`, `VACUUM FULL`, `REINDEX`).
+    pub rewrites: Vec<QualifiedName>,
+}
+
+/// Whether a statement can run inside safemig's per-migration transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxBehaviour {
+    /// Ordinary statement: runs inside the migration's transaction.
+    Transactional,
+    /// Cannot run inside a transaction block (e.g. `CREATE INDEX CONCURRENTLY`):
+    /// it must run on its own. The string says which construct it is.
+    MustRunAlone(String),
+    /// The file's own `BEGIN`/`START TRANSACTION`/`COMMIT`/`END`: safemig's
+    /// transaction replaces them, so they are not sent.
+    FileTransactionControl(String),
+    /// Transaction control that would break safemig's transaction
+    /// (`ROLLBACK`, `PREPARE TRANSACTION`, `COMMIT` in the middle of a file, ...).
+    Forbidden(String),
+}
+
+/// `schema.name`, with `schema` empty when the SQL did not qualify it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct QualifiedName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for QualifiedName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.schema.is_empty() {
+            write!(f, "{}", self.name)
+        } else {
+            write!(f, "{}.{}", self.schema, self.name)
+        }
+    }
+}
+
+/// A syntax error as PostgreSQL's parser reports it, placed in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub message: String,
+    /// Byte offset in the file, when the parser gave a position.
+    pub offset: Option<usize>,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (line {}, column {})", self.message, self.line, self.column)
+    }
+}
+
+/// Splits `sql` into statements. A file PostgreSQL's grammar rejects yields the
+/// parser's message with the line and column it points at.
+pub fn split(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
+    if sql.contains('\0') {
+        let offset = sql.find('\0').unwrap_or(0);
+        let (line, column) = line_col(sql, offset);
+        return Err(SyntaxError {
+            message: "the file contains a NUL byte, which PostgreSQL never accepts in SQL text".into(),
+            offset: Some(offset),
+            line,
+            column,
+        });
+    }
+    let parsed = match pg_query::parse(sql, pg_query::ParserOptions::default()) {
+        Ok(parsed) => parsed,
+        Err(err) => return Err(locate_error(sql, &err.to_string())),
+    };
+    // Statement spans as the parser sees them: [location, location + len).
+    let spans: Vec<(usize, usize, &protobuf::RawStmt)> = parsed
+        .protobuf
+        .stmts
+        .iter()
+        .map(|raw| {
+            let start = raw.stmt_location.max(0) as usize;
+            let end = if raw.stmt_len == 0 { sql.len() } else { start + raw.stmt_len as usize };
+            (start, end, raw)
+        })
+        .collect();
+    let tokens = pg_query::scan(sql).map_err(|err| locate_error(sql, &err.to_string()))?.tokens;
+
+    // Top-level separators: `;` tokens that are not inside any parsed statement
+    // (a `;` inside `BEGIN ATOMIC ... END` lies within its statement's span).
+    let separators: Vec<usize> = tokens
+        .iter()
+        .filter(|t| t.token == Token::Ascii59 as i32)
+        .map(|t| t.start as usize)
+        .filter(|&pos| !spans.iter().any(|&(s, e, _)| pos >= s && pos < e))
+        .collect();
+
+    let mut statements = Vec::new();
+    let mut fragment_start = 0usize;
+    let mut boundaries = separators.iter().map(|&p| (p, p + 1)).collect::<Vec<_>>();
+    boundaries.push((sql.len(), sql.len()));
+    for (cut, next_start) in boundaries {
+        let fragment = &sql[fragment_start..cut];
+        let trimmed_start = fragment.len() - fragment.trim_start().len();
+        let text = fragment.trim();
+        if !text.is_empty() {
+            let offset = fragment_start + trimmed_start;
+            let raw = spans.iter().find(|&&(s, e, _)| s < cut && e > offset).map(|&(_, _, raw)| raw);
+            let code_offset = tokens
+                .iter()
+                .find(|t| {
+                    let start = t.start as usize;
+                    start >= offset
+                        && start < cut
+                        && t.token != Token::SqlComment as i32
+                        && t.token != Token::CComment as i32
+                })
+                .map(|t| t.start as usize)
+                .unwrap_or(offset);
+            let (line, column) = line_col(sql, offset);
+            let (code_line, _) = line_col(sql, code_offset);
+            let mut statement = Statement {
+                text: text.to_string(),
+                offset,
+                line,
+                column,
+                code_offset,
+                code_line,
+                kind: None,
+                transaction: TxBehaviour::Transactional,
+                truncates: Vec::new(),
+                truncate_cascades: false,
+                rewrites: Vec::new(),
+            };
+            if let Some(node) = raw.and_then(|r| r.stmt.as_ref()).and_then(|n| n.node.as_ref()) {
+                describe(node, &mut statement);
+            }
+            statements.push(statement);
+        }
+        fragment_start = next_start;
+    }
+    place_transaction_control(&mut statements);
+    Ok(statements)
+}
+
+/// A file's own `BEGIN` is only harmless as its first statement and `COMMIT` as
+/// its last: anywhere else they would end safemig's transaction early.
+fn place_transaction_control(statements: &mut [Statement]) {
+    let code: Vec<usize> = statements
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.kind.is_some())
+        .map(|(i, _)| i)
+        .collect();
+    let first = code.first().copied();
+    let last = code.last().copied();
+    for (i, statement) in statements.iter_mut().enumerate() {
+        let TxBehaviour::FileTransactionControl(what) = &statement.transaction else { continue };
+        let is_begin = what == "BEGIN" || what == "START TRANSACTION";
+        let allowed = (is_begin && Some(i) == first) || (!is_begin && Some(i) == last);
+        if !allowed {
+            let what = what.clone();
+            statement.transaction = TxBehaviour::Forbidden(format!(
+                "{what} in the middle of a migration would end or nest safemig's transaction"
+            ));
+        }
+    }
+}
+
+fn describe(node: &NodeEnum, statement: &mut Statement) {
+    let kind = node_name(node);
+    statement.kind = Some(kind);
+    use protobuf::TransactionStmtKind as K;
+    statement.transaction = match node {
+        NodeEnum::IndexStmt(s) if s.concurrent => {
+            TxBehaviour::MustRunAlone("CREATE INDEX CONCURRENTLY".into())
+        }
+        NodeEnum::DropStmt(s) if s.concurrent => TxBehaviour::MustRunAlone("DROP INDEX CONCURRENTLY".into()),
+        NodeEnum::ReindexStmt(s) if has_option(&s.params, "concurrently") => {
+            TxBehaviour::MustRunAlone("REINDEX CONCURRENTLY".into())
+        }
+        NodeEnum::VacuumStmt(s) if s.is_vacuumcmd => TxBehaviour::MustRunAlone("VACUUM".into()),
+        NodeEnum::CreatedbStmt(_) => TxBehaviour::MustRunAlone("CREATE DATABASE".into()),
+        NodeEnum::DropdbStmt(_) => TxBehaviour::MustRunAlone("DROP DATABASE".into()),
+        NodeEnum::CreateTableSpaceStmt(_) => TxBehaviour::MustRunAlone("CREATE TABLESPACE".into()),
+        NodeEnum::DropTableSpaceStmt(_) => TxBehaviour::MustRunAlone("DROP TABLESPACE".into()),
+        NodeEnum::AlterSystemStmt(_) => TxBehaviour::MustRunAlone("ALTER SYSTEM".into()),
+        NodeEnum::ClusterStmt(s) if s.relation.is_none() => {
+            TxBehaviour::MustRunAlone("CLUSTER without a table".into())
+        }
+        NodeEnum::TransactionStmt(s) => match K::try_from(s.kind).unwrap_or(K::Undefined) {
+            K::TransStmtBegin => TxBehaviour::FileTransactionControl("BEGIN".into()),
+            K::TransStmtStart => TxBehaviour::FileTransactionControl("START TRANSACTION".into()),
+            K::TransStmtCommit if !s.chain => TxBehaviour::FileTransactionControl("COMMIT".into()),
+            K::TransStmtSavepoint | K::TransStmtRelease | K::TransStmtRollbackTo => {
+                TxBehaviour::Transactional
+            }
+            K::TransStmtRollback => TxBehaviour::Forbidden(
+                "ROLLBACK would abort safemig's transaction; a migration cannot roll itself back".into(),
+            ),
+            _ => TxBehaviour::Forbidden(
+                "two-phase or chained transaction control cannot run inside safemig's transaction".into(),
+            ),
+        },
+        _ => TxBehaviour::Transactional,
+    };
+    match node {
+        NodeEnum::TruncateStmt(s) => {
+            statement.truncates = s.relations.iter().filter_map(range_var_of).collect();
+            statement.truncate_cascades = s.behavior == protobuf::DropBehavior::DropCascade as i32;
+        }
+        NodeEnum::AlterTableStmt(s) => statement.rewrites = s.relation.iter().map(qualified).collect(),
+        NodeEnum::ClusterStmt(s) => statement.rewrites = s.relation.iter().map(qualified).collect(),
+        NodeEnum::VacuumStmt(s) => {
+            statement.rewrites = s
+                .rels
+                .iter()
+                .filter_map(|n| match n.node.as_ref() {
+                    Some(NodeEnum::VacuumRelation(v)) => v.relation.as_ref().map(qualified),
+                    _ => None,
+                })
+                .collect()
+        }
+        _ => {}
+    }
+}
+
+fn has_option(params: &[protobuf::Node], name: &str) -> bool {
+    params.iter().any(|p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == name))
+}
+
+fn range_var_of(node: &protobuf::Node) -> Option<QualifiedName> {
+    match node.node.as_ref() {
+        Some(NodeEnum::RangeVar(r)) => Some(qualified(r)),
+        _ => None,
+    }
+}
+
+fn qualified(r: &protobuf::RangeVar) -> QualifiedName {
+    QualifiedName { schema: r.schemaname.clone(), name: r.relname.clone() }
+}
+
+/// `IndexStmt`, `CreateStmt`, ...: the node's type name, stable across versions of the crate.
+fn node_name(node: &NodeEnum) -> String {
+    let debug = format!("{node:?}");
+    debug.split(['(', ' ', '{']).next().unwrap_or("Unknown").to_string()
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(src, offset.min(src.len()));
+    let before = &src[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// Turns a parser message into an error placed in the file, using libpg_query's
+/// cursor position (which the `pg_query` crate does not pass on).
+fn locate_error(sql: &str, fallback_message: &str) -> SyntaxError {
+    let (message, cursor) = raw_parse_error(sql).unwrap_or_else(|| (fallback_message.to_string(), 0));
+    let offset = if cursor > 0 { sql.char_indices().nth(cursor - 1).map(|(i, _)| i) } else { None };
+    let (line, column) = line_col(sql, offset.unwrap_or(0));
+    SyntaxError { message, offset, line, column }
+}
+
+mod ffi {
+    use std::os::raw::{c_char, c_int};
+
+    #[repr(C)]
+    pub struct PgQueryError {
+        pub message: *mut c_char,
+        pub funcname: *mut c_char,
+        pub filename: *mut c_char,
+        pub lineno: c_int,
+        pub cursorpos: c_int,
+        pub context: *mut c_char,
+    }
+
+    #[repr(C)]
+    pub struct PgQuerySplitResult {
+        pub stmts: *mut *mut std::ffi::c_void,
+        pub n_stmts: c_int,
+        pub stderr_buffer: *mut c_char,
+        pub error: *mut PgQueryError,
+    }
+
+    extern "C" {
+        // Declared in libpg_query's pg_query.h; the library is linked by the pg_query crate.
+        pub fn pg_query_split_with_parser(input: *const c_char) -> PgQuerySplitResult;
+        pub fn pg_query_free_split_result(result: PgQuerySplitResult);
+    }
+}
+
+/// The parser's message and 1-based character cursor for `sql`, if it fails.
+fn raw_parse_error(sql: &str) -> Option<(String, usize)> {
+    let input = std::ffi::CString::new(sql).ok()?;
+    // SAFETY: libpg_query's documented API: the result is freed exactly once
+    // below, and the strings are copied out before that.
+    unsafe {
+        let result = ffi::pg_query_split_with_parser(input.as_ptr());
+        let out = if result.error.is_null() {
+            None
+        } else {
+            let err = &*result.error;
+            let message = std::ffi::CStr::from_ptr(err.message).to_string_lossy().into_owned();
+            Some((message, err.cursorpos.max(0) as usize))
+        };
+        ffi::pg_query_free_split_result(result);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(sql: &str) -> Vec<String> {
+        split(sql).unwrap().into_iter().map(|s| s.text).collect()
+    }
+
+    #[test]
+    fn splits_like_the_supabase_cli_keeping_leading_comments() {
+        let sql = "-- create\ncreate table a (id int);\n\n/* b */ insert into a values (1);\n-- trailing note\n";
+        assert_eq!(
+            texts(sql),
+            vec!["-- create\ncreate table a (id int)", "/* b */ insert into a values (1)", "-- trailing note"]
+        );
+    }
+
+    #[test]
+    fn dollar_quotes_and_begin_atomic_do_not_split() {
+        let sql = "create function f() returns int language plpgsql as $$ begin return 1; end; $$;\n\
+                   create function g() returns int language sql begin atomic select 1; select 2; end;\n\
+                   do $do$ begin perform 1; end $do$;";
+        let statements = split(sql).unwrap();
+        assert_eq!(statements.len(), 3);
+        assert!(statements[1].text.ends_with("select 2; end"));
+        assert_eq!(statements[2].kind.as_deref(), Some("DoStmt"));
+        assert_eq!(statements[1].line, 2);
+    }
+
+    #[test]
+    fn empty_statements_are_dropped() {
+        assert_eq!(texts(";;select 1;;"), vec!["select 1"]);
+        assert!(texts("  \n-- \n").len() == 1);
+        assert!(texts("").is_empty());
+    }
+
+    #[test]
+    fn syntax_error_is_placed_on_its_line() {
+        let err = split("select 1;\n\ncreate tabel x (id int);\n").unwrap_err();
+        assert!(err.message.contains("syntax error at or near \"tabel\""), "{}", err.message);
+        assert_eq!((err.line, err.column), (3, 8));
+    }
+
+    #[test]
+    fn detects_statements_that_cannot_run_in_a_transaction() {
+        let s = split("create index concurrently i on t (a);\ncreate index j on t (b);\nvacuum t;\nanalyze t;")
+            .unwrap();
+        assert_eq!(s[0].transaction, TxBehaviour::MustRunAlone("CREATE INDEX CONCURRENTLY".into()));
+        assert_eq!(s[1].transaction, TxBehaviour::Transactional);
+        assert_eq!(s[2].transaction, TxBehaviour::MustRunAlone("VACUUM".into()));
+        assert_eq!(s[3].transaction, TxBehaviour::Transactional);
+    }
+
+    #[test]
+    fn file_begin_commit_is_replaced_but_rollback_is_forbidden() {
+        let s = split("begin;\ncreate table a (id int);\ncommit;").unwrap();
+        assert!(matches!(s[0].transaction, TxBehaviour::FileTransactionControl(_)));
+        assert!(matches!(s[2].transaction, TxBehaviour::FileTransactionControl(_)));
+        let s = split("create table a (id int);\ncommit;\ncreate table b (id int);").unwrap();
+        assert!(matches!(s[1].transaction, TxBehaviour::Forbidden(_)));
+        let s = split("begin;\nrollback;").unwrap();
+        assert!(matches!(s[1].transaction, TxBehaviour::Forbidden(_)));
+    }
+
+    #[test]
+    fn truncate_targets_and_cascade() {
+        let s = split("truncate public.a, b cascade;").unwrap();
+        assert_eq!(s[0].truncates.len(), 2);
+        assert_eq!(s[0].truncates[0].to_string(), "public.a");
+        assert!(s[0].truncate_cascades);
+    }
+
+    #[test]
+    fn nul_byte_is_an_error_not_a_panic() {
+        assert!(split("select 1;\0").is_err());
+    }
+}

@@ -1,0 +1,776 @@
+//! The guarded apply engine behind `safemig migrate`.
+//!
+//! For each pending migration, in version order:
+//!
+//! 1. `BEGIN`; `SET LOCAL lock_timeout` / `statement_timeout`;
+//! 2. a catalog snapshot of the protected tables ([`crate::catalog`]);
+//! 3. the file's statements, one at a time, so an error names its statement;
+//! 4. a second snapshot and the guards: a protected table dropped, a column lost or
+//!    rows lost rolls the whole migration back, unless `safemig.toml` allows that
+//!    loss for that migration;
+//! 5. the history rows (Supabase's and safemig's), then `COMMIT`.
+//!
+//! A lock timeout rolls the migration back and retries it after a pause, a bounded
+//! number of times: safemig never queues behind a long transaction for longer than
+//! the lock timeout, so it never blocks the application for longer either.
+//! Statements that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`, ...)
+//! run on their own, and the report says so.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use postgres::{Client, Transaction};
+use safemig_analyze::{Statement, TxBehaviour};
+use safemig_project::{Config, MigrationFile, MigrationSet};
+use serde::Serialize;
+
+use crate::catalog::{self, Protection, Violation};
+use crate::history::{self, SafemigRecordInput};
+use crate::redact::redact;
+use crate::status::{self, State};
+use crate::{lock, PgError};
+
+#[derive(Debug, Clone)]
+pub struct MigrateOptions {
+    pub dry_run: bool,
+    pub include_all: bool,
+    pub target: Option<String>,
+    pub lock_timeout: Duration,
+    pub lock_retries: u32,
+    pub statement_timeout: Duration,
+    pub advisory_lock_wait: Duration,
+    pub backup_id: Option<String>,
+    pub actor: String,
+}
+
+impl MigrateOptions {
+    pub fn from_config(config: &Config) -> MigrateOptions {
+        MigrateOptions {
+            dry_run: false,
+            include_all: false,
+            target: None,
+            lock_timeout: config.migrate.lock_timeout,
+            lock_retries: config.migrate.lock_retries,
+            statement_timeout: config.migrate.statement_timeout,
+            advisory_lock_wait: config.migrate.advisory_lock_wait,
+            backup_id: None,
+            actor: safemig_project::audit::os_user(),
+        }
+    }
+}
+
+/// The stable result names of `migrate --format json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Applied,
+    Refused,
+    RolledBack,
+    Failed,
+    Skipped,
+    DryRun,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Applied => "applied",
+            Outcome::Refused => "refused",
+            Outcome::RolledBack => "rolled-back",
+            Outcome::Failed => "failed",
+            Outcome::Skipped => "skipped",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+}
+
+/// A statement, placed in its file.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementRef {
+    /// 1-based index among the file's statements (as the Supabase CLI counts them).
+    pub index: usize,
+    pub line: usize,
+    pub column: usize,
+    /// The statement, shortened to its first lines.
+    pub excerpt: String,
+}
+
+/// An error PostgreSQL raised while running a statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementError {
+    pub statement: Option<StatementRef>,
+    pub sqlstate: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationReport {
+    pub version: String,
+    pub name: String,
+    pub result: Outcome,
+    pub reason: Option<String>,
+    pub file: PathBuf,
+    pub statements: usize,
+    pub duration_ms: u64,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<GuardFinding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<StatementError>,
+}
+
+/// A guard violation with the statement that caused it.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardFinding {
+    #[serde(flatten)]
+    pub violation: Violation,
+    pub statement: Option<StatementRef>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct RunReport {
+    pub migrations: Vec<MigrationReport>,
+    /// Why nothing was attempted, when the run was refused as a whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
+    pub dry_run: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl RunReport {
+    /// True when everything asked for happened (or, in a dry run, would).
+    pub fn ok(&self) -> bool {
+        self.refused.is_none()
+            && self.migrations.iter().all(|m| matches!(m.result, Outcome::Applied | Outcome::DryRun))
+    }
+}
+
+/// What the engine reports while it works, for live output.
+pub enum Event<'a> {
+    Starting { file: &'a MigrationFile, index: usize, total: usize },
+    Finished(&'a MigrationReport),
+    Waiting(String),
+}
+
+/// A migration file with its parsed statements.
+struct Prepared<'a> {
+    file: &'a MigrationFile,
+    statements: Vec<Statement>,
+}
+
+/// Runs `safemig migrate` against `client`. Infrastructure failures before any
+/// migration starts are `Err`; everything about migrations is in the report.
+pub fn migrate(
+    client: &mut Client,
+    set: &MigrationSet,
+    config: &Config,
+    options: &MigrateOptions,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<RunReport, PgError> {
+    let mut report = RunReport { dry_run: options.dry_run, ..Default::default() };
+    on_event(Event::Waiting("taking safemig's advisory lock".into()));
+    if let Err(holder) = lock::acquire(client, options.advisory_lock_wait)? {
+        report.refused = Some(format!(
+            "another safemig migrate is running against this database (lock {holder}); waited {}s\n  \
+             hint: wait for it to finish, or raise [migrate] advisory_lock_wait",
+            options.advisory_lock_wait.as_secs()
+        ));
+        return Ok(report);
+    }
+    let result = migrate_locked(client, set, config, options, on_event, &mut report);
+    // The lock is session-level: if the connection died it is gone already.
+    if !client.is_closed() {
+        let _ = lock::release(client);
+    }
+    result.map(|()| report)
+}
+
+fn migrate_locked(
+    client: &mut Client,
+    set: &MigrationSet,
+    config: &Config,
+    options: &MigrateOptions,
+    on_event: &mut dyn FnMut(Event),
+    report: &mut RunReport,
+) -> Result<(), PgError> {
+    if !options.dry_run {
+        history::ensure_tables(client)?;
+    }
+    let history = history::read(client)?;
+    let statuses = status::compute(set, &history);
+
+    let list = |state: State| -> Vec<String> {
+        statuses.iter().filter(|s| s.state == state).map(|s| format!("{} {}", s.version, s.name)).collect()
+    };
+    let changed = list(State::Changed);
+    if !changed.is_empty() {
+        report.refused = Some(format!(
+            "applied migrations were changed after they ran: {}\n  hint: never edit an applied migration; \
+             restore the file (git checkout) and put the change in a new migration",
+            changed.join(", ")
+        ));
+        return Ok(());
+    }
+    let missing = list(State::MissingFile);
+    if !missing.is_empty() {
+        report.refused = Some(format!(
+            "the database's history has migrations with no file: {}\n  hint: restore the files \
+             (e.g. `supabase migration fetch`), or check that --dir points at the right folder",
+            missing.join(", ")
+        ));
+        return Ok(());
+    }
+    let out_of_order = list(State::OutOfOrder);
+    if !out_of_order.is_empty() && !options.include_all {
+        report.refused = Some(format!(
+            "pending migrations are older than the newest applied one: {}\n  hint: rename them to a newer \
+             version, or pass --include-all to apply them anyway (in version order)",
+            out_of_order.join(", ")
+        ));
+        return Ok(());
+    }
+
+    let pending: Vec<&MigrationFile> = statuses
+        .iter()
+        .filter(|s| s.state == State::Pending || (options.include_all && s.state == State::OutOfOrder))
+        .filter(|s| options.target.as_deref().is_none_or(|t| s.version.as_str() <= t))
+        .filter_map(|s| set.get(&s.version))
+        .collect();
+
+    // Parse every pending file before running any of them: a broken file later in
+    // the run must not leave the earlier ones applied and the run half done.
+    let mut prepared = Vec::new();
+    for file in &pending {
+        match safemig_analyze::split(&file.sql) {
+            Ok(statements) => {
+                if let Some((i, s, why)) = statements.iter().enumerate().find_map(|(i, s)| match &s.transaction {
+                    TxBehaviour::Forbidden(why) => Some((i, s, why.clone())),
+                    _ => None,
+                }) {
+                    let mut m = empty_report(file, Outcome::Refused);
+                    m.reason = Some(format!("statement {} (line {}): {why}", i + 1, s.code_line));
+                    m.error = Some(StatementError {
+                        statement: Some(statement_ref(i, s)),
+                        sqlstate: None,
+                        message: why,
+                    });
+                    return refuse_all(report, &pending, m);
+                }
+                prepared.push(Prepared { file, statements });
+            }
+            Err(e) => {
+                let mut m = empty_report(file, Outcome::Failed);
+                m.reason = Some(format!(
+                    "syntax error at {}:{}:{}: {}",
+                    file.path.display(),
+                    e.line,
+                    e.column,
+                    e.message
+                ));
+                m.error = Some(StatementError {
+                    statement: Some(StatementRef { index: 0, line: e.line, column: e.column, excerpt: excerpt_at(&file.sql, e.line) }),
+                    sqlstate: Some("42601".into()),
+                    message: e.message.clone(),
+                });
+                return refuse_all(report, &pending, m);
+            }
+        }
+    }
+
+    let protection = Protection::from_config(&config.guard);
+    let total = prepared.len();
+    if options.dry_run {
+        let mut outer = client.transaction().map_err(|e| PgError::sql("starting the dry run", &e))?;
+        let mut stopped = false;
+        for (index, p) in prepared.iter().enumerate() {
+            if stopped {
+                report.migrations.push(skipped(p.file));
+                continue;
+            }
+            on_event(Event::Starting { file: p.file, index, total });
+            let m = run_one(&mut Runner::Dry(&mut outer), p, config, &protection, options);
+            stopped = m.result != Outcome::DryRun;
+            on_event(Event::Finished(&m));
+            report.migrations.push(m);
+        }
+        // Nothing of a dry run stays: the outer transaction is always rolled back.
+        outer.rollback().map_err(|e| PgError::sql("rolling back the dry run", &e))?;
+    } else {
+        let mut stopped = false;
+        for (index, p) in prepared.iter().enumerate() {
+            if stopped {
+                report.migrations.push(skipped(p.file));
+                continue;
+            }
+            on_event(Event::Starting { file: p.file, index, total });
+            let m = run_one(&mut Runner::Real(client), p, config, &protection, options);
+            stopped = m.result != Outcome::Applied;
+            on_event(Event::Finished(&m));
+            report.migrations.push(m);
+        }
+    }
+    Ok(())
+}
+
+fn refuse_all(report: &mut RunReport, pending: &[&MigrationFile], first: MigrationReport) -> Result<(), PgError> {
+    let version = first.version.clone();
+    report.refused = Some(format!(
+        "migration {} {} cannot run: {}; nothing was applied",
+        first.version,
+        first.name,
+        first.reason.clone().unwrap_or_default()
+    ));
+    for file in pending {
+        if file.version == version {
+            report.migrations.push(first.clone());
+        } else {
+            let mut m = skipped(file);
+            m.reason = Some(format!("not run: migration {version} cannot run, so nothing was applied"));
+            report.migrations.push(m);
+        }
+    }
+    Ok(())
+}
+
+fn empty_report(file: &MigrationFile, result: Outcome) -> MigrationReport {
+    MigrationReport {
+        version: file.version.clone(),
+        name: file.name.clone(),
+        result,
+        reason: None,
+        file: file.path.clone(),
+        statements: 0,
+        duration_ms: 0,
+        attempts: 0,
+        notes: Vec::new(),
+        violations: Vec::new(),
+        error: None,
+    }
+}
+
+fn skipped(file: &MigrationFile) -> MigrationReport {
+    let mut m = empty_report(file, Outcome::Skipped);
+    m.reason = Some("not run: an earlier migration did not apply".into());
+    m
+}
+
+/// Where transactions come from: the server directly, or savepoints of the dry run's
+/// one outer transaction (so later migrations see earlier ones, and all is undone).
+enum Runner<'c, 't> {
+    Real(&'c mut Client),
+    Dry(&'c mut Transaction<'t>),
+}
+
+impl Runner<'_, '_> {
+    fn begin(&mut self) -> Result<Transaction<'_>, postgres::Error> {
+        match self {
+            Runner::Real(client) => client.transaction(),
+            Runner::Dry(outer) => outer.transaction(),
+        }
+    }
+
+    fn is_dry(&self) -> bool {
+        matches!(self, Runner::Dry(_))
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            Runner::Real(client) => client.is_closed(),
+            Runner::Dry(_) => false,
+        }
+    }
+}
+
+/// A run of statements that share one transaction, or one that must run alone.
+enum Segment {
+    Tx(Vec<usize>),
+    Alone(usize),
+}
+
+fn segments(statements: &[Statement]) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    for (i, s) in statements.iter().enumerate() {
+        if s.kind.is_none() || matches!(s.transaction, TxBehaviour::FileTransactionControl(_)) {
+            continue; // comments only, or the file's own BEGIN/COMMIT: nothing to send
+        }
+        match (&s.transaction, out.last_mut()) {
+            (TxBehaviour::MustRunAlone(_), _) => out.push(Segment::Alone(i)),
+            (_, Some(Segment::Tx(list))) => list.push(i),
+            _ => out.push(Segment::Tx(vec![i])),
+        }
+    }
+    if out.is_empty() {
+        out.push(Segment::Tx(Vec::new()));
+    }
+    out
+}
+
+/// How one transactional segment ended.
+enum SegmentEnd {
+    Done,
+    Guard(Vec<GuardFinding>),
+    Error(StatementError, bool /* retryable */),
+}
+
+fn run_one(
+    runner: &mut Runner,
+    p: &Prepared,
+    config: &Config,
+    protection: &Protection,
+    options: &MigrateOptions,
+) -> MigrationReport {
+    let started = Instant::now();
+    let file = p.file;
+    let mut m = empty_report(file, if runner.is_dry() { Outcome::DryRun } else { Outcome::Applied });
+    m.statements = p.statements.len();
+    let history_statements: Vec<String> = p.statements.iter().map(|s| s.text.clone()).collect();
+    for s in &p.statements {
+        if let TxBehaviour::FileTransactionControl(what) = &s.transaction {
+            m.notes.push(format!(
+                "line {}: the file's own {what} is not sent; safemig runs the migration in its own transaction",
+                s.code_line
+            ));
+        }
+    }
+    let segments = segments(&p.statements);
+    let alone = segments.iter().filter(|s| matches!(s, Segment::Alone(_))).count();
+    if alone > 0 && segments.len() > 1 {
+        m.notes.push(format!(
+            "{alone} statement(s) cannot run inside a transaction and run on their own; this migration is \
+             therefore not atomic: if a later part fails, earlier parts stay applied. Put such statements \
+             in a migration of their own"
+        ));
+    }
+    let mut committed_parts = 0usize;
+    let last = segments.len() - 1;
+    for (si, segment) in segments.iter().enumerate() {
+        let is_last = si == last;
+        match segment {
+            Segment::Alone(i) => {
+                let s = &p.statements[*i];
+                let TxBehaviour::MustRunAlone(what) = &s.transaction else { unreachable!() };
+                if runner.is_dry() {
+                    m.notes.push(format!(
+                        "statement {} (line {}, {what}) cannot run in a transaction; the dry run did not execute it",
+                        i + 1,
+                        s.code_line
+                    ));
+                    continue;
+                }
+                m.notes.push(format!("statement {} (line {}, {what}) ran on its own, outside a transaction", i + 1, s.code_line));
+                let Runner::Real(client) = runner else { unreachable!() };
+                m.attempts = m.attempts.max(1);
+                if let Err(error) = run_alone(client, s, *i, file, options) {
+                    return fail(m, error, committed_parts, started, "failed");
+                }
+                committed_parts += 1;
+                if is_last {
+                    let mut tx = match runner.begin() {
+                        Ok(tx) => tx,
+                        Err(e) => return fail(m, driver_error(&e, None, file), committed_parts, started, "failed"),
+                    };
+                    let recorded = record(&mut tx, file, &history_statements, started, options, alone)
+                        .and_then(|()| tx.commit().map_err(|e| driver_error(&e, None, file)));
+                    if let Err(error) = recorded {
+                        return fail(m, error, committed_parts, started, "failed");
+                    }
+                }
+            }
+            Segment::Tx(indexes) => {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    m.attempts = m.attempts.max(attempt);
+                    let end = run_tx_segment(
+                        runner,
+                        p,
+                        indexes,
+                        is_last.then_some(&history_statements),
+                        config,
+                        protection,
+                        options,
+                        started,
+                        alone,
+                    );
+                    match end {
+                        SegmentEnd::Done => {
+                            committed_parts += 1;
+                            break;
+                        }
+                        SegmentEnd::Guard(findings) => {
+                            m.result = Outcome::RolledBack;
+                            m.reason = Some(format!(
+                                "guard: {} — the migration was rolled back, nothing it did remains",
+                                findings
+                                    .iter()
+                                    .map(|f| format!("{} {}", f.violation.table, f.violation.message))
+                                    .collect::<Vec<_>>()
+                                    .join("; ")
+                            ));
+                            if committed_parts > 0 {
+                                m.notes.push(format!(
+                                    "{committed_parts} earlier part(s) that ran outside a transaction stay applied"
+                                ));
+                            }
+                            m.violations = findings;
+                            m.duration_ms = started.elapsed().as_millis() as u64;
+                            return m;
+                        }
+                        SegmentEnd::Error(error, retryable) if retryable && attempt <= options.lock_retries => {
+                            let pause = backoff(attempt);
+                            m.notes.push(format!(
+                                "attempt {attempt}: {} — rolled back, retrying in {} ms",
+                                error.message.lines().next().unwrap_or(""),
+                                pause.as_millis()
+                            ));
+                            std::thread::sleep(pause);
+                        }
+                        SegmentEnd::Error(error, retryable) => {
+                            let what = if retryable {
+                                format!("gave up after {attempt} attempts")
+                            } else {
+                                "failed".into()
+                            };
+                            if runner.is_closed() {
+                                m.notes.push(
+                                    "the connection to the server was lost; PostgreSQL rolls back an open \
+                                     transaction when its connection ends, so this migration's transaction did not commit"
+                                        .into(),
+                                );
+                            }
+                            return fail(m, error, committed_parts, started, &what);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    m.duration_ms = started.elapsed().as_millis() as u64;
+    m
+}
+
+fn fail(mut m: MigrationReport, error: StatementError, committed_parts: usize, started: Instant, what: &str) -> MigrationReport {
+    m.result = Outcome::Failed;
+    let place = error
+        .statement
+        .as_ref()
+        .map(|s| format!(" at {}:{}:{} (statement {})", m.file.display(), s.line, s.column, s.index))
+        .unwrap_or_default();
+    m.reason = Some(format!("{what}{place}: {}", error.message.lines().next().unwrap_or("")));
+    if committed_parts > 0 {
+        m.notes.push(format!(
+            "{committed_parts} earlier part(s) of this migration ran outside a transaction and stay applied; \
+             the migration is not recorded as applied"
+        ));
+    }
+    m.error = Some(error);
+    m.duration_ms = started.elapsed().as_millis() as u64;
+    m
+}
+
+fn backoff(attempt: u32) -> Duration {
+    let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1));
+    let jitter = Duration::from_millis(
+        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 250) as u64,
+    );
+    base.min(Duration::from_secs(10)) + jitter
+}
+
+fn timeouts_sql(options: &MigrateOptions, scope: &str) -> String {
+    format!(
+        "SET {scope} lock_timeout = '{}ms'; SET {scope} statement_timeout = '{}ms'",
+        options.lock_timeout.as_millis(),
+        options.statement_timeout.as_millis()
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_tx_segment(
+    runner: &mut Runner,
+    p: &Prepared,
+    indexes: &[usize],
+    record_with: Option<&Vec<String>>,
+    config: &Config,
+    protection: &Protection,
+    options: &MigrateOptions,
+    started: Instant,
+    ran_alone: usize,
+) -> SegmentEnd {
+    let file = p.file;
+    let dry = runner.is_dry();
+    let outcome = (|| -> Result<Result<(), Vec<Violation>>, StatementError> {
+        let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
+        tx.batch_execute(&timeouts_sql(options, "LOCAL")).map_err(|e| driver_error(&e, None, file))?;
+        let before = guard_before(&mut tx, p, indexes, protection).map_err(|e| pg_error(e))?;
+        for &i in indexes {
+            let s = &p.statements[i];
+            tx.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((i, s)), file))?;
+        }
+        let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
+        let violations = not_allowed(catalog::evaluate(&before, &after, protection), config, file);
+        if !violations.is_empty() {
+            tx.rollback().map_err(|e| driver_error(&e, None, file))?;
+            return Ok(Err(violations));
+        }
+        if let Some(statements) = record_with.filter(|_| !dry) {
+            record(&mut tx, file, statements, started, options, ran_alone)?;
+        }
+        tx.commit().map_err(|e| driver_error(&e, None, file))?;
+        Ok(Ok(()))
+    })();
+    match outcome {
+        Ok(Ok(())) => SegmentEnd::Done,
+        Ok(Err(violations)) => {
+            let findings = attribute(runner, p, indexes, protection, config, violations);
+            SegmentEnd::Guard(findings)
+        }
+        Err(error) => {
+            let retryable = matches!(error.sqlstate.as_deref(), Some("55P03") | Some("40P01"));
+            SegmentEnd::Error(error, retryable)
+        }
+    }
+}
+
+fn guard_before(
+    tx: &mut Transaction,
+    p: &Prepared,
+    indexes: &[usize],
+    protection: &Protection,
+) -> Result<catalog::Snapshot, PgError> {
+    let mut count_first = std::collections::BTreeSet::new();
+    for &i in indexes {
+        let s = &p.statements[i];
+        if !s.truncates.is_empty() {
+            count_first.extend(catalog::resolve_truncate_targets(tx, &s.truncates, s.truncate_cascades)?);
+        }
+    }
+    catalog::snapshot_before(tx, protection, &count_first)
+}
+
+fn not_allowed(violations: Vec<Violation>, config: &Config, file: &MigrationFile) -> Vec<Violation> {
+    violations
+        .into_iter()
+        .filter(|v| !v.allowable || !config.allowed_losses(&file.version, &file.file_name(), &v.table).contains(&v.loss))
+        .collect()
+}
+
+/// Which statement caused each violation: replays the segment in a transaction
+/// that is always rolled back, checking the guards after every statement. Runs only
+/// after a violation, so the normal path pays nothing for it.
+fn attribute(
+    runner: &mut Runner,
+    p: &Prepared,
+    indexes: &[usize],
+    protection: &Protection,
+    config: &Config,
+    violations: Vec<Violation>,
+) -> Vec<GuardFinding> {
+    let mut findings: Vec<GuardFinding> =
+        violations.into_iter().map(|violation| GuardFinding { violation, statement: None }).collect();
+    let replay = (|| -> Result<(), PgError> {
+        let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
+        let before = guard_before(&mut tx, p, indexes, protection)?;
+        for &i in indexes {
+            let s = &p.statements[i];
+            tx.batch_execute(&s.text).map_err(|e| PgError::sql("replaying", &e))?;
+            let after = catalog::snapshot_after(&mut tx, protection, &before)?;
+            let now = not_allowed(catalog::evaluate(&before, &after, protection), config, p.file);
+            for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
+                if now.iter().any(|v| v.table == f.violation.table && v.loss == f.violation.loss) {
+                    f.statement = Some(statement_ref(i, s));
+                }
+            }
+            if findings.iter().all(|f| f.statement.is_some()) {
+                break;
+            }
+        }
+        tx.rollback().map_err(|e| PgError::sql("replaying", &e))
+    })();
+    let _ = replay; // attribution is best effort; the violation itself is already certain
+    findings
+}
+
+fn record(
+    tx: &mut Transaction,
+    file: &MigrationFile,
+    statements: &[String],
+    started: Instant,
+    options: &MigrateOptions,
+    ran_alone: usize,
+) -> Result<(), StatementError> {
+    let input = SafemigRecordInput {
+        checksum: file.checksum.clone(),
+        applied_by: options.actor.clone(),
+        duration_ms: started.elapsed().as_millis() as i64,
+        backup_id: options.backup_id.clone(),
+        ran_alone,
+    };
+    history::record_applied(tx, &file.version, &file.name, statements, &input).map_err(pg_error)
+}
+
+fn run_alone(
+    client: &mut Client,
+    s: &Statement,
+    index: usize,
+    file: &MigrationFile,
+    options: &MigrateOptions,
+) -> Result<(), StatementError> {
+    client.batch_execute(&timeouts_sql(options, "SESSION")).map_err(|e| driver_error(&e, None, file))?;
+    let result = client.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((index, s)), file));
+    if !client.is_closed() {
+        let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout");
+    }
+    result
+}
+
+fn pg_error(e: PgError) -> StatementError {
+    let sqlstate = match &e {
+        PgError::Sql { sqlstate, .. } => sqlstate.clone(),
+        _ => None,
+    };
+    StatementError { statement: None, sqlstate, message: redact(&e.to_string()) }
+}
+
+/// A driver error, placed at its statement and, when PostgreSQL gives a position,
+/// at the exact line and column of the file.
+fn driver_error(e: &postgres::Error, statement: Option<(usize, &Statement)>, file: &MigrationFile) -> StatementError {
+    let mut message = crate::describe_db_error(e);
+    if e.as_db_error().is_none() && e.is_closed() {
+        message = format!("the connection to the server was lost: {message}");
+    }
+    let statement = statement.map(|(i, s)| {
+        let mut r = statement_ref(i, s);
+        if let Some(postgres::error::ErrorPosition::Original(pos)) = e.as_db_error().and_then(|d| d.position()) {
+            let byte = s.text.char_indices().nth((*pos as usize).saturating_sub(1)).map(|(b, _)| b).unwrap_or(0);
+            let (line, column) = safemig_analyze::line_col(&file.sql, s.offset + byte);
+            r.line = line;
+            r.column = column;
+        }
+        r
+    });
+    StatementError { statement, sqlstate: e.code().map(|c| c.code().to_string()), message: redact(&message) }
+}
+
+fn statement_ref(index: usize, s: &Statement) -> StatementRef {
+    let (code_line, code_column) = (s.code_line, if s.code_line == s.line { s.column } else { 1 });
+    let code = s.text.get(s.code_offset - s.offset..).unwrap_or(&s.text);
+    StatementRef { index: index + 1, line: code_line, column: code_column, excerpt: shorten(code) }
+}
+
+fn shorten(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().take(3).collect();
+    let mut out = lines.join("\n");
+    if out.chars().count() > 300 {
+        out = out.chars().take(300).collect::<String>() + "…";
+    } else if text.lines().count() > 3 {
+        out.push_str("\n…");
+    }
+    out
+}
+
+fn excerpt_at(sql: &str, line: usize) -> String {
+    sql.lines().nth(line.saturating_sub(1)).unwrap_or("").trim_end().to_string()
+}

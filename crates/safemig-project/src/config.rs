@@ -1,0 +1,320 @@
+//! `safemig.toml`: optional. With no file, every table outside the system and
+//! Supabase-managed schemas is protected and the defaults below apply.
+//!
+//! ```toml
+//! migrations_dir = "supabase/migrations"
+//!
+//! [migrate]
+//! lock_timeout = "5s"          # how long one statement may wait for a lock
+//! lock_retries = 3             # retries of a migration after a lock timeout
+//! statement_timeout = "0"      # 0 = no limit
+//! advisory_lock_wait = "60s"   # how long a second `migrate` waits for the first
+//!
+//! [guard]
+//! protect = ["auth.users"]     # protect tables in schemas that are not protected by default
+//! unprotect = ["public.scratch"]
+//! exact_counts = ["public.library_tracks"]
+//!
+//! [guard.min_rows]
+//! "public.library_tracks" = 59
+//!
+//! [[allow]]                     # a migration that is meant to lose data
+//! migration = "20250901000000"
+//! table = "public.sessions"
+//! loss = ["rows"]              # rows | columns | table
+//! reason = "expired sessions are purged"
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ProjectError;
+
+pub const CONFIG_FILE: &str = "safemig.toml";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Migrations folder, relative to the config file.
+    pub migrations_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub migrate: MigrateConfig,
+    #[serde(default)]
+    pub guard: GuardConfig,
+    #[serde(default)]
+    pub allow: Vec<Allowance>,
+    /// Where the config was read from; `None` when defaults are in use.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MigrateConfig {
+    #[serde(with = "duration_text")]
+    pub lock_timeout: Duration,
+    pub lock_retries: u32,
+    #[serde(with = "duration_text")]
+    pub statement_timeout: Duration,
+    #[serde(with = "duration_text")]
+    pub advisory_lock_wait: Duration,
+}
+
+impl Default for MigrateConfig {
+    fn default() -> Self {
+        MigrateConfig {
+            lock_timeout: Duration::from_secs(5),
+            lock_retries: 3,
+            statement_timeout: Duration::ZERO,
+            advisory_lock_wait: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Extra tables (`schema.table`) to protect, e.g. in `auth`.
+    pub protect: Vec<String>,
+    /// Tables (`schema.table`) not to protect.
+    pub unprotect: Vec<String>,
+    /// Tables whose rows are counted exactly before and after each migration.
+    pub exact_counts: Vec<String>,
+    /// `schema.table` = the fewest rows it may hold after any migration (counted exactly).
+    pub min_rows: BTreeMap<String, u64>,
+}
+
+/// What a migration is allowed to lose.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Allowance {
+    /// The migration's version (or its file name).
+    pub migration: String,
+    /// `schema.table`, or `*` for every table.
+    pub table: String,
+    pub loss: Vec<LossKind>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum LossKind {
+    Rows,
+    Columns,
+    Table,
+}
+
+impl std::fmt::Display for LossKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossKind::Rows => "rows",
+            LossKind::Columns => "columns",
+            LossKind::Table => "table",
+        })
+    }
+}
+
+impl Config {
+    /// Reads `path`. A syntax error, unknown key or wrong type names the file and the key.
+    pub fn load(path: &Path) -> Result<Config, ProjectError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ProjectError::ReadFile { path: path.to_path_buf(), source })?;
+        let mut config: Config = toml::from_str(&text).map_err(|e| ProjectError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        config.validate(path)?;
+        config.source = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// `explicit` if given (must exist), else `./safemig.toml` if present, else defaults.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config, ProjectError> {
+        match explicit {
+            Some(path) => Config::load(path),
+            None if Path::new(CONFIG_FILE).is_file() => Config::load(Path::new(CONFIG_FILE)),
+            None => Ok(Config::default()),
+        }
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ProjectError> {
+        let bad = |message: String| ProjectError::Config { path: path.to_path_buf(), message };
+        let tables = self
+            .guard
+            .protect
+            .iter()
+            .chain(&self.guard.unprotect)
+            .chain(&self.guard.exact_counts)
+            .chain(self.guard.min_rows.keys());
+        for table in tables {
+            if split_table_name(table).is_none() {
+                return Err(bad(format!(
+                    "`{table}` is not a table name of the form schema.table (quote a part with \" if it contains a dot)"
+                )));
+            }
+        }
+        for allow in &self.allow {
+            if allow.table != "*" && split_table_name(&allow.table).is_none() {
+                return Err(bad(format!("[[allow]] table `{}` is not of the form schema.table or *", allow.table)));
+            }
+            if allow.loss.is_empty() {
+                return Err(bad(format!(
+                    "[[allow]] for migration {} names no loss; use loss = [\"rows\"], [\"columns\"] or [\"table\"]",
+                    allow.migration
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The migrations folder: `--dir`, else the config's (relative to the config file),
+    /// else `supabase/migrations`.
+    pub fn migrations_dir(&self, cli_dir: Option<&Path>) -> PathBuf {
+        if let Some(dir) = cli_dir {
+            return dir.to_path_buf();
+        }
+        match (&self.migrations_dir, &self.source) {
+            (Some(dir), Some(source)) if dir.is_relative() => {
+                source.parent().unwrap_or(Path::new(".")).join(dir)
+            }
+            (Some(dir), _) => dir.clone(),
+            _ => PathBuf::from("supabase/migrations"),
+        }
+    }
+
+    /// The allowances that cover `table` (schema.table) in migration `version`.
+    pub fn allowed_losses(&self, version: &str, file_name: &str, table: &str) -> Vec<LossKind> {
+        self.allow
+            .iter()
+            .filter(|a| a.migration == version || a.migration == file_name)
+            .filter(|a| a.table == "*" || same_table(&a.table, table))
+            .flat_map(|a| a.loss.iter().copied())
+            .collect()
+    }
+}
+
+/// Splits `schema.table`, honouring double quotes: `"my.schema"."a ""b"""`.
+pub fn split_table_name(name: &str) -> Option<(String, String)> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut chars = name.chars().peekable();
+    let mut quoted = false;
+    let mut was_quoted = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                current.push('"');
+            }
+            '"' => {
+                quoted = !quoted;
+                was_quoted = true;
+            }
+            '.' if !quoted => {
+                parts.push((std::mem::take(&mut current), was_quoted));
+                was_quoted = false;
+            }
+            c => current.push(c),
+        }
+    }
+    if quoted {
+        return None;
+    }
+    parts.push((current, was_quoted));
+    if parts.len() != 2 || parts.iter().any(|(p, _)| p.is_empty()) {
+        return None;
+    }
+    // Unquoted identifiers fold to lower case, as in PostgreSQL.
+    let fold = |(p, q): &(String, bool)| if *q { p.clone() } else { p.to_lowercase() };
+    Some((fold(&parts[0]), fold(&parts[1])))
+}
+
+fn same_table(config_name: &str, table: &str) -> bool {
+    match (split_table_name(config_name), split_table_name(table)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+mod duration_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+
+    #[allow(dead_code)]
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", value.as_millis()))
+    }
+}
+
+/// `"5s"`, `"500ms"`, `"2min"`, `"0"`: the forms PostgreSQL's own timeout settings take.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("safemig.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(&path).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_without_a_file() {
+        let config = Config::default();
+        assert_eq!(config.migrate.lock_timeout, Duration::from_secs(5));
+        assert_eq!(config.migrations_dir(None), PathBuf::from("supabase/migrations"));
+    }
+
+    #[test]
+    fn reads_guards_and_allowances() {
+        let config = parse(
+            "[migrate]\nlock_timeout = \"2s\"\n[guard.min_rows]\n\"public.library_tracks\" = 59\n\
+             [[allow]]\nmigration = \"2\"\ntable = \"public.t\"\nloss = [\"rows\"]\n",
+        )
+        .unwrap();
+        assert_eq!(config.migrate.lock_timeout, Duration::from_secs(2));
+        assert_eq!(config.guard.min_rows["public.library_tracks"], 59);
+        assert_eq!(config.allowed_losses("2", "2_x.sql", "public.t"), vec![LossKind::Rows]);
+        assert!(config.allowed_losses("3", "3_x.sql", "public.t").is_empty());
+        assert!(config.allowed_losses("2", "2_x.sql", "public.u").is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_and_wrong_types_are_errors_naming_the_key() {
+        let err = parse("[guard]\nprotekt = []\n").unwrap_err();
+        assert!(err.contains("protekt"), "{err}");
+        let err = parse("[migrate]\nlock_retries = \"three\"\n").unwrap_err();
+        assert!(err.contains("lock_retries"), "{err}");
+        let err = parse("[migrate]\nlock_timeout = \"soon\"\n").unwrap_err();
+        assert!(err.contains("soon"), "{err}");
+        let err = parse("[guard.min_rows]\nlibrary_tracks = 59\n").unwrap_err();
+        assert!(err.contains("schema.table"), "{err}");
+    }
+
+    #[test]
+    fn table_names_with_quotes_dots_and_unicode() {
+        assert_eq!(split_table_name("Public.Tracks"), Some(("public".into(), "tracks".into())));
+        assert_eq!(split_table_name("\"my.schema\".\"a \"\"b\"\"\""), Some(("my.schema".into(), "a \"b\"".into())));
+        assert_eq!(split_table_name("public.\"Ünïcode table\""), Some(("public".into(), "Ünïcode table".into())));
+        assert_eq!(split_table_name("a.b.c"), None);
+        assert_eq!(split_table_name("nodot"), None);
+        assert_eq!(split_table_name("\"open.quote"), None);
+    }
+}

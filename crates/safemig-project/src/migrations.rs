@@ -1,0 +1,164 @@
+//! The migrations folder: which files are migrations, in which order, with which checksum.
+//!
+//! Names follow the Supabase CLI: `^([0-9]+)_(.*)\.sql$`, group 1 the version,
+//! group 2 the name. Versions are compared as the CLI compares them: as text
+//! (the CLI sorts file names and history rows with `ORDER BY version`, a text column).
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::ProjectError;
+
+/// One migration file.
+#[derive(Debug, Clone)]
+pub struct MigrationFile {
+    pub version: String,
+    pub name: String,
+    pub path: PathBuf,
+    /// The file's text. Migration files must be UTF-8, as PostgreSQL's client encoding is.
+    pub sql: String,
+    /// Lower-case hex SHA-256 of the file's bytes.
+    pub checksum: String,
+}
+
+impl MigrationFile {
+    /// `<version>_<name>.sql`
+    pub fn file_name(&self) -> String {
+        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+}
+
+/// A file in the migrations folder that is not a migration, and why.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IgnoredFile {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MigrationSet {
+    pub dir: PathBuf,
+    pub migrations: Vec<MigrationFile>,
+    pub ignored: Vec<IgnoredFile>,
+}
+
+impl MigrationSet {
+    pub fn get(&self, version: &str) -> Option<&MigrationFile> {
+        self.migrations.iter().find(|m| m.version == version)
+    }
+}
+
+/// Splits a file name into (version, name) the way the Supabase CLI does.
+pub fn parse_file_name(file_name: &str) -> Option<(String, String)> {
+    let stem = file_name.strip_suffix(".sql")?;
+    let (version, name) = stem.split_once('_')?;
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((version.to_string(), name.to_string()))
+}
+
+/// Reads the migrations folder. A missing folder, unreadable or non-UTF-8 file, or
+/// two files with one version are errors that name the files involved.
+pub fn load(dir: &Path) -> Result<MigrationSet, ProjectError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| ProjectError::MigrationsDir {
+        dir: dir.to_path_buf(),
+        source,
+    })?;
+    let mut set = MigrationSet { dir: dir.to_path_buf(), ..Default::default() };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| ProjectError::MigrationsDir { dir: dir.to_path_buf(), source })?;
+        paths.push(entry.path());
+    }
+    paths.sort();
+    for path in paths {
+        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if path.is_dir() {
+            set.ignored.push(IgnoredFile { path, reason: "a folder; migrations are files directly in the migrations folder".into() });
+            continue;
+        }
+        let Some((version, name)) = parse_file_name(&file_name) else {
+            let reason = if file_name.ends_with(".sql") {
+                "the name does not match <digits>_<name>.sql, so it is not a migration (the Supabase CLI skips it too)"
+            } else {
+                "not a .sql file"
+            };
+            set.ignored.push(IgnoredFile { path, reason: reason.into() });
+            continue;
+        };
+        let bytes = std::fs::read(&path).map_err(|source| ProjectError::ReadFile { path: path.clone(), source })?;
+        let checksum = hex::encode(Sha256::digest(&bytes));
+        let sql = String::from_utf8(bytes).map_err(|e| ProjectError::NotUtf8 {
+            path: path.clone(),
+            offset: e.utf8_error().valid_up_to(),
+        })?;
+        set.migrations.push(MigrationFile { version, name, path, sql, checksum });
+    }
+    set.migrations.sort_by(|a, b| a.version.cmp(&b.version).then(a.path.cmp(&b.path)));
+    for pair in set.migrations.windows(2) {
+        if pair[0].version == pair[1].version {
+            return Err(ProjectError::DuplicateVersion {
+                version: pair[0].version.clone(),
+                first: pair[0].path.clone(),
+                second: pair[1].path.clone(),
+            });
+        }
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_follow_the_supabase_cli() {
+        assert_eq!(parse_file_name("20250101000000_add_trigger.sql"), Some(("20250101000000".into(), "add_trigger".into())));
+        assert_eq!(parse_file_name("1_.sql"), Some(("1".into(), "".into())));
+        assert_eq!(parse_file_name("1_a_b.sql"), Some(("1".into(), "a_b".into())));
+        assert_eq!(parse_file_name("v1_a.sql"), None);
+        assert_eq!(parse_file_name("1a_x.sql"), None);
+        assert_eq!(parse_file_name("1_a.sql.bak"), None);
+        assert_eq!(parse_file_name("README.md"), None);
+    }
+
+    #[test]
+    fn loads_in_version_order_with_checksums_and_ignored_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("20250102_b.sql"), "select 2;").unwrap();
+        std::fs::write(dir.path().join("20250101_a.sql"), "select 1;").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "hi").unwrap();
+        std::fs::write(dir.path().join("draft.sql"), "select 3;").unwrap();
+        let set = load(dir.path()).unwrap();
+        let versions: Vec<_> = set.migrations.iter().map(|m| m.version.as_str()).collect();
+        assert_eq!(versions, ["20250101", "20250102"]);
+        // sha256("select 1;")
+        assert_eq!(set.migrations[0].checksum, "354b7196c9ba5fb4b21cf615bb6ec4cd5c07503c34229feef033fc081a8c03f4");
+        assert_eq!(set.ignored.len(), 2);
+    }
+
+    #[test]
+    fn duplicate_versions_name_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("7_a.sql"), "").unwrap();
+        std::fs::write(dir.path().join("7_b.sql"), "").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("7_a.sql") && err.contains("7_b.sql"), "{err}");
+    }
+
+    #[test]
+    fn non_utf8_file_is_an_error_with_its_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("1_a.sql"), b"select '\xff';").unwrap();
+        let err = load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("1_a.sql") && err.contains("byte 8"), "{err}");
+    }
+
+    #[test]
+    fn missing_folder_is_an_error() {
+        let err = load(Path::new("/nonexistent/safemig")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/safemig"), "{err}");
+    }
+}
