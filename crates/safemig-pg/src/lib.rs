@@ -12,6 +12,7 @@ pub mod redact;
 pub mod status;
 
 pub use connect::{SslMode, Target};
+pub use postgres;
 pub use ephemeral::{Ephemeral, EphemeralOptions};
 
 /// Errors talking to PostgreSQL or its tools. Messages are redacted and say what to do.
@@ -85,3 +86,7 @@ pub fn quote_qualified(schema: &str, name: &str) -> String {
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
+
+/// The Supabase stand-in (`auth` schema, roles, helper functions) for throwaway
+/// and local databases. See the file's header for its source of truth.
+pub const SUPABASE_STANDIN_SQL: &str = include_str!("supabase_standin.sql");

@@ -44,9 +44,18 @@ impl AuditRecord {
 
 /// The OS user name, for "who did this".
 pub fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_string())
+    if let Some(name) = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok()).filter(|n| !n.is_empty()) {
+        return name;
+    }
+    // SAFETY: getpwuid returns static storage or NULL; the name is copied at once.
+    unsafe {
+        let uid = libc::geteuid();
+        let pw = libc::getpwuid(uid);
+        if pw.is_null() || (*pw).pw_name.is_null() {
+            return format!("uid {uid}");
+        }
+        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+    }
 }
 
 /// Default location of the local audit file.

@@ -1,1 +1,25 @@
-fn main(){}
+//! safemig: safe PostgreSQL and Supabase schema migrations.
+
+mod cli;
+mod commands;
+mod context;
+mod report;
+
+use clap::Parser;
+
+fn main() {
+    // A panic must never print a secret either: route its message through redaction.
+    std::panic::set_hook(Box::new(|info| {
+        let text = safemig_pg::redact::redact(&info.to_string());
+        eprintln!("safemig: internal error (a bug, please report it): {text}");
+    }));
+    let cli = cli::Cli::parse();
+    let code = match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("{} {}", report::human::red("error:"), safemig_pg::redact::redact(&err.message));
+            err.code
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,102 @@
+//! The command line (contract in DESIGN.md): add options freely, never rename.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "safemig",
+    version,
+    about = "Safe PostgreSQL and Supabase schema migrations: apply with guards that roll back any loss of data",
+    long_about = "safemig applies PostgreSQL / Supabase migrations so that nothing is lost: each migration runs in \
+its own transaction, and guards checked before COMMIT roll it back if a protected table would lose rows, \
+columns or itself.\n\nConnection: --db URL, else DATABASE_URL, else libpq's PG* variables and ~/.pgpass.\n\
+Exit codes: 0 ok; 1 a refused, rolled-back or failed migration; 2 bad input, bad config, connection or tool error.",
+    after_help = "Start with `safemig demo` to see the whole thing on a throwaway PostgreSQL."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct Global {
+    /// Database URL (postgresql://user@host:port/db?sslmode=require); else DATABASE_URL, else PG* variables.
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+    /// Configuration file; else ./safemig.toml if present.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Migrations folder; else the config's migrations_dir; else supabase/migrations.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Local audit file (JSON lines).
+    #[arg(long, global = true, value_name = "PATH", default_value = ".safemig/audit.jsonl")]
+    pub audit_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Which migrations are applied, pending, changed, missing a file, or out of order.
+    Status,
+    /// Apply pending migrations, each in its own guarded transaction.
+    Migrate(MigrateArgs),
+    /// Print the audit trail (from the database with --db / DATABASE_URL, else the local file).
+    Log(LogArgs),
+    /// Run the seed runbook end to end on a throwaway PostgreSQL: no database of your own needed.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct MigrateArgs {
+    /// Run each pending migration in a transaction that is rolled back, and report what would happen.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also apply pending migrations older than the newest applied one (in version order).
+    #[arg(long)]
+    pub include_all: bool,
+    /// Apply pending migrations up to and including this version.
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<String>,
+    /// How long one statement may wait for a lock before the migration is rolled back and retried (e.g. 5s).
+    #[arg(long, value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+    /// How many times a migration is retried after a lock timeout.
+    #[arg(long, value_name = "N")]
+    pub lock_retries: Option<u32>,
+    /// Longest a statement may run (e.g. 10min); 0 = no limit.
+    #[arg(long, value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+    /// How long to wait for another safemig migrate on the same database (e.g. 60s).
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct LogArgs {
+    /// Read the local audit file even when a database is configured.
+    #[arg(long)]
+    pub local: bool,
+    /// Show at most this many records (newest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DemoArgs {
+    /// Keep the example project in this folder instead of a temporary one.
+    #[arg(long, value_name = "DIR")]
+    pub keep: Option<PathBuf>,
+}

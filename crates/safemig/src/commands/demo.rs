@@ -1,0 +1,235 @@
+//! `safemig demo`: the seed runbook end to end, on a throwaway PostgreSQL, with no input.
+//!
+//! The story (../shared/seed/SAFE_MIGRATION_STRATEGY.md): production has
+//! `handle_new_user()` but no trigger calling it, 59 `library_tracks` that must
+//! survive, and a pulled `remote_schema.sql` that would drop a column. The demo
+//! runs the real commands, in-process, against a real PostgreSQL, and checks that
+//! each step did what it says.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use safemig_pg::Ephemeral;
+
+use crate::cli::{DemoArgs, Format, Global, MigrateArgs};
+use crate::context::{CliError, Context};
+use crate::report::human;
+
+const BASELINE: &str = r#"-- The baseline schema, as production has it today.
+CREATE TABLE public.users (
+    id uuid PRIMARY KEY REFERENCES auth.users (id) ON DELETE CASCADE,
+    email text,
+    full_name text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;
+CREATE POLICY "users read their own row" ON public.users FOR SELECT USING (auth.uid() = id);
+
+CREATE TABLE public.library_tracks (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    title text NOT NULL,
+    artist text NOT NULL,
+    duration_seconds integer NOT NULL,
+    r2_key text,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE public.library_tracks ENABLE ROW LEVEL SECURITY;
+
+-- The function exists, but nothing attaches it to auth.users (the seed's issue 1).
+CREATE OR REPLACE FUNCTION public.handle_new_user()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO public.users (id, email, full_name)
+    VALUES (NEW.id, NEW.email, NEW.raw_user_meta_data ->> 'full_name');
+    RETURN NEW;
+END;
+$$;
+
+INSERT INTO public.library_tracks (title, artist, duration_seconds, r2_key)
+SELECT 'Track ' || n, 'Artist ' || (n % 7 + 1), 120 + n, 'tracks/' || n || '.mp3'
+FROM generate_series(1, 59) AS n;
+"#;
+
+const TRIGGER: &str = r#"-- Attach the user-creation trigger to the function the baseline created.
+DROP TRIGGER IF EXISTS on_auth_user_created ON auth.users;
+CREATE TRIGGER on_auth_user_created
+    AFTER INSERT ON auth.users
+    FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();
+"#;
+
+const REMOTE_SCHEMA: &str = r#"-- Pulled with `supabase db pull` from a branch where r2_key had been removed.
+ALTER TABLE public.library_tracks ALTER COLUMN duration_seconds TYPE numeric;
+ALTER TABLE public.library_tracks DROP COLUMN IF EXISTS r2_key;
+"#;
+
+const R2_FIELDS: &str = r#"-- R2 storage fields.
+ALTER TABLE public.library_tracks ADD COLUMN IF NOT EXISTS r2_bucket text;
+"#;
+
+const CONFIG: &str = r#"# safemig.toml for the demo project
+[guard.min_rows]
+"public.library_tracks" = 59    # the seed's 59 tracks must survive every migration
+"#;
+
+pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
+    if global.format == Format::Json {
+        return Err(CliError::input("safemig demo is a walkthrough for people; it has no JSON output"));
+    }
+    let temp;
+    let project: PathBuf = match &args.keep {
+        Some(dir) => {
+            if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+                return Err(CliError::input(format!("--keep {}: the folder must be new or empty", dir.display())));
+            }
+            dir.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new().prefix("safemig-demo-").tempdir().map_err(CliError::input)?;
+            temp.path().to_path_buf()
+        }
+    };
+    let migrations = project.join("supabase/migrations");
+    std::fs::create_dir_all(&migrations).map_err(CliError::input)?;
+
+    title("safemig demo: the seed runbook on a throwaway PostgreSQL");
+    step(1, "Start a throwaway PostgreSQL (initdb + pg_ctl in a temp folder, unix socket only)");
+    let started = Instant::now();
+    let cluster = Ephemeral::start()?;
+    cluster.create_database("app")?;
+    let url = cluster.url("app");
+    say(&format!("running on {} (port {}), ready in {} ms", cluster.socket_dir().display(), cluster.port(), started.elapsed().as_millis()));
+
+    step(2, "Production today: Supabase auth, the baseline schema, 59 library_tracks, handle_new_user() without its trigger");
+    let mut client = cluster.connect("app")?;
+    client
+        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .map_err(|e| CliError::input(format!("loading the Supabase stand-in: {e}")))?;
+    write(&migrations.join("20250831022018_baseline_schema.sql"), BASELINE)?;
+    write(&project.join("safemig.toml"), CONFIG)?;
+    let ctx = Context::load(Global {
+        db: Some(url.clone()),
+        config: Some(project.join("safemig.toml")),
+        dir: Some(migrations.clone()),
+        format: Format::Human,
+        audit_file: project.join(".safemig/audit.jsonl"),
+    })?;
+    command("safemig migrate");
+    expect(super::migrate::run(&ctx, &MigrateArgs::default())? == 0, "the baseline migration applies")?;
+
+    step(3, "The team adds three migrations, one of them a pulled remote_schema.sql that drops a column");
+    write(&migrations.join("20250901000000_add_user_creation_trigger.sql"), TRIGGER)?;
+    write(&migrations.join("20250902000000_remote_schema.sql"), REMOTE_SCHEMA)?;
+    write(&migrations.join("20250903000000_add_r2_storage_fields.sql"), R2_FIELDS)?;
+    for (name, text) in [
+        ("20250901000000_add_user_creation_trigger.sql", TRIGGER),
+        ("20250902000000_remote_schema.sql", REMOTE_SCHEMA),
+        ("20250903000000_add_r2_storage_fields.sql", R2_FIELDS),
+    ] {
+        say(&human::bold(name));
+        println!("{}", human::dim(&human::indent(text.trim_end(), 8)));
+    }
+    say(&format!("{} {}", human::bold("safemig.toml"), human::dim("public.library_tracks keeps at least 59 rows")));
+    command("safemig status");
+    super::status::run(&ctx)?;
+
+    step(4, "Rehearse: a dry run executes every pending migration in a transaction that is rolled back");
+    command("safemig migrate --dry-run");
+    let dry = super::migrate::run(&ctx, &MigrateArgs { dry_run: true, ..Default::default() })?;
+    expect(dry == 1, "the dry run predicts the guard on remote_schema")?;
+
+    step(5, "Migrate for real: each migration in its own transaction, guards checked before COMMIT");
+    command("safemig migrate");
+    let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
+    expect(code == 1, "migrate exits 1 because the guard refused remote_schema")?;
+
+    step(6, "Verify: the trigger creates the public.users row, and nothing was lost");
+    let row = client
+        .query_one(
+            "INSERT INTO auth.users (id, email, raw_user_meta_data, created_at) \
+             VALUES (gen_random_uuid(), 'new.user@example.com', '{\"full_name\": \"New User\"}', now()) RETURNING id::text",
+            &[],
+        )
+        .map_err(|e| CliError::input(format!("inserting a user into auth.users: {e}")))?;
+    let id: String = row.get(0);
+    let created = client
+        .query_opt("SELECT email, full_name FROM public.users WHERE id::text = $1", &[&id])
+        .map_err(|e| CliError::input(e.to_string()))?;
+    command("INSERT INTO auth.users (...) VALUES (..., 'new.user@example.com', ...)");
+    match &created {
+        Some(r) => say(&format!(
+            "{} public.users row created by the trigger: {} / {}",
+            human::green("✓"),
+            r.get::<_, String>(0),
+            r.get::<_, String>(1)
+        )),
+        None => say(&format!("{} no public.users row", human::red("✗"))),
+    }
+    expect(created.is_some(), "the trigger creates the public.users row")?;
+    let tracks: i64 = client
+        .query_one("SELECT count(*) FROM public.library_tracks", &[])
+        .map_err(|e| CliError::input(e.to_string()))?
+        .get(0);
+    let has_r2: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' \
+             AND table_name = 'library_tracks' AND column_name = 'r2_key')",
+            &[],
+        )
+        .map_err(|e| CliError::input(e.to_string()))?
+        .get(0);
+    command("SELECT count(*) FROM public.library_tracks");
+    say(&format!("{} {tracks} library_tracks, column r2_key {}", mark(tracks == 59), if has_r2 { "still there" } else { "GONE" }));
+    expect(tracks == 59 && has_r2, "59 library_tracks with their r2_key survive")?;
+    command("safemig log");
+    super::log::run(&ctx, &crate::cli::LogArgs { local: false, limit: 10 })?;
+
+    title("Demo complete");
+    say("The trigger migration applied; the pulled remote_schema.sql was rolled back before it could drop");
+    say("library_tracks.r2_key; the later migration waited; the 59 tracks are intact; every run is in the audit trail.");
+    match &args.keep {
+        Some(dir) => say(&format!("The example project is kept in {}.", dir.display())),
+        None => say("Run `safemig demo --keep DIR` to keep the example project and inspect it."),
+    }
+    drop(client);
+    drop(cluster);
+    Ok(0)
+}
+
+fn mark(ok: bool) -> String {
+    if ok {
+        human::green("✓")
+    } else {
+        human::red("✗")
+    }
+}
+
+fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    std::fs::write(path, text).map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+}
+
+fn expect(ok: bool, what: &str) -> Result<(), CliError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(CliError { code: 1, message: format!("demo failed: expected that {what}") })
+    }
+}
+
+fn title(text: &str) {
+    println!("\n{}", human::bold(text));
+}
+
+fn step(n: usize, text: &str) {
+    println!("\n{} {}", human::bold(&format!("[{n}/6]")), human::bold(text));
+}
+
+fn command(text: &str) {
+    println!("\n    {} {}", human::dim("$"), text);
+}
+
+fn say(text: &str) {
+    println!("    {text}");
+}

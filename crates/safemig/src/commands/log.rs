@@ -1,0 +1,51 @@
+//! `safemig log`: the audit trail.
+
+use safemig_project::audit::{self, AuditRecord};
+
+use crate::cli::LogArgs;
+use crate::context::{CliError, Context};
+use crate::report::{self, human};
+
+pub fn run(ctx: &Context, args: &LogArgs) -> Result<i32, CliError> {
+    let (source, records) = if ctx.explicit_url().is_some() && !args.local {
+        let target = ctx.target()?;
+        let mut client = target.connect()?;
+        let records = safemig_pg::history::read_audit(&mut client, args.limit as i64)?;
+        (format!("safemig.audit in {}", target.display()), records)
+    } else {
+        let mut records = audit::read(&ctx.global.audit_file)?;
+        let skip = records.len().saturating_sub(args.limit);
+        records.drain(..skip);
+        (ctx.global.audit_file.display().to_string(), records)
+    };
+    if ctx.json() {
+        report::print_json(&serde_json::json!({ "source": source, "records": records }));
+        return Ok(0);
+    }
+    println!("{} {source}", human::bold("audit trail"));
+    if records.is_empty() {
+        println!("  (empty)");
+    }
+    for r in &records {
+        print_record(r);
+    }
+    Ok(0)
+}
+
+fn print_record(r: &AuditRecord) {
+    let result = match r.result.as_str() {
+        "ok" | "applied" | "dry-run" => human::green(&r.result),
+        _ => human::red(&r.result),
+    };
+    println!(
+        "  {}  {:<8} {:<12} {}  {}",
+        r.at.format("%Y-%m-%d %H:%M:%S UTC"),
+        r.command,
+        result,
+        r.actor,
+        human::dim(r.database.as_deref().unwrap_or(""))
+    );
+    if let Some(summary) = r.details.get("summary").and_then(|s| s.as_str()) {
+        println!("      {}", human::dim(summary));
+    }
+}

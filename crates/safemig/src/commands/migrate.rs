@@ -1,0 +1,271 @@
+//! `safemig migrate`: apply pending migrations, each in its own guarded transaction.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use safemig_pg::apply::{self, Event, MigrateOptions, MigrationReport, Outcome, RunReport};
+use safemig_pg::Target;
+use safemig_project::audit::AuditRecord;
+use safemig_project::config::parse_duration;
+
+use crate::cli::MigrateArgs;
+use crate::context::{CliError, Context};
+use crate::report::{self, human};
+
+pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
+    let set = ctx.migrations()?;
+    let options = options(ctx, args)?;
+    if let Some(target) = &options.target {
+        if set.get(target).is_none() {
+            return Err(CliError::input(format!(
+                "--target {target}: no migration file has this version in {}",
+                set.dir.display()
+            )));
+        }
+    }
+    let target = ctx.target()?;
+    let mut client = match target.connect() {
+        Ok(client) => client,
+        Err(e) => {
+            let mut record = AuditRecord::new("migrate", "failed", serde_json::json!({ "summary": e.to_string() }));
+            record.database = Some(target.display());
+            ctx.audit_local(&record);
+            return Err(e.into());
+        }
+    };
+    if !ctx.json() {
+        let mode = if options.dry_run { " (dry run: nothing will be kept)" } else { "" };
+        println!("{} {}{mode}", human::bold("safemig migrate →"), target.display());
+    }
+    let progress = Progress::new(!ctx.json());
+    let result = apply::migrate(&mut client, &set, &ctx.config, &options, &mut |event| progress.event(event));
+    progress.done();
+    let report = match result {
+        Ok(report) => report,
+        Err(e) => {
+            let mut record = AuditRecord::new("migrate", "failed", serde_json::json!({ "summary": e.to_string() }));
+            record.database = Some(target.display());
+            record.db_user = Some(target.user().to_string());
+            ctx.audit_local(&record);
+            return Err(e.into());
+        }
+    };
+    audit(ctx, &target, &mut client, &report);
+    if ctx.json() {
+        report::print_json(&serde_json::json!({
+            "database": target.display(),
+            "dry_run": report.dry_run,
+            "refused": report.refused,
+            "migrations": report.migrations,
+            "summary": summary(&report),
+        }));
+    } else {
+        if let Some(reason) = &report.refused {
+            println!("{} {}", human::red("refused:"), reason);
+        }
+        for m in report.migrations.iter().filter(|m| m.result == Outcome::Skipped) {
+            print_migration(m);
+        }
+        println!("{}", summary(&report));
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
+
+fn options(ctx: &Context, args: &MigrateArgs) -> Result<MigrateOptions, CliError> {
+    let duration = |flag: &str, value: &Option<String>, default: Duration| -> Result<Duration, CliError> {
+        match value {
+            Some(text) => parse_duration(text).map_err(|e| CliError::input(format!("--{flag}: {e}"))),
+            None => Ok(default),
+        }
+    };
+    let mut options = MigrateOptions::from_config(&ctx.config);
+    options.dry_run = args.dry_run;
+    options.include_all = args.include_all;
+    options.target = args.target.clone();
+    options.lock_timeout = duration("lock-timeout", &args.lock_timeout, options.lock_timeout)?;
+    options.statement_timeout = duration("statement-timeout", &args.statement_timeout, options.statement_timeout)?;
+    options.advisory_lock_wait = duration("wait", &args.wait, options.advisory_lock_wait)?;
+    if let Some(retries) = args.lock_retries {
+        options.lock_retries = retries;
+    }
+    if options.lock_timeout.is_zero() {
+        return Err(CliError::input(
+            "--lock-timeout 0 would let a migration queue behind other transactions forever; give a duration such as 5s",
+        ));
+    }
+    Ok(options)
+}
+
+fn summary(report: &RunReport) -> String {
+    let count = |o: Outcome| report.migrations.iter().filter(|m| m.result == o).count();
+    if report.migrations.is_empty() && report.refused.is_none() {
+        return "nothing to apply: the database is up to date".into();
+    }
+    let mut parts = Vec::new();
+    for (o, label) in [
+        (Outcome::Applied, "applied"),
+        (Outcome::DryRun, "would apply"),
+        (Outcome::RolledBack, "rolled back by the guards"),
+        (Outcome::Failed, "failed"),
+        (Outcome::Refused, "refused"),
+        (Outcome::Skipped, "skipped"),
+    ] {
+        let n = count(o);
+        if n > 0 {
+            parts.push(format!("{n} {label}"));
+        }
+    }
+    if parts.is_empty() {
+        "nothing applied".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Writes the run to the local audit file and, unless it was a dry run, to `safemig.audit`.
+fn audit(ctx: &Context, target: &Target, client: &mut safemig_pg::postgres::Client, report: &RunReport) {
+    let result = if report.refused.is_some() {
+        "refused"
+    } else if report.dry_run {
+        "dry-run"
+    } else if report.ok() {
+        "ok"
+    } else if report.migrations.iter().any(|m| m.result == Outcome::RolledBack) {
+        "rolled-back"
+    } else {
+        "failed"
+    };
+    let migrations: Vec<_> = report
+        .migrations
+        .iter()
+        .map(|m| serde_json::json!({ "version": m.version, "name": m.name, "result": m.result, "reason": m.reason }))
+        .collect();
+    let mut record = AuditRecord::new(
+        "migrate",
+        result,
+        serde_json::json!({
+            "summary": summary(report),
+            "refused": report.refused,
+            "dry_run": report.dry_run,
+            "migrations": migrations,
+        }),
+    );
+    record.database = Some(target.display());
+    record.db_user = Some(target.user().to_string());
+    ctx.audit_local(&record);
+    if report.dry_run || client.is_closed() {
+        return;
+    }
+    let written = safemig_pg::history::ensure_tables(client)
+        .and_then(|()| safemig_pg::history::insert_audit(client, &record));
+    if let Err(e) = written {
+        eprintln!("warning: could not write the audit row to safemig.audit: {e}");
+    }
+}
+
+/// Live output: a spinner on a terminal, plain lines otherwise.
+struct Progress {
+    enabled: bool,
+    spinner: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(enabled: bool) -> Progress {
+        let spinner = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(100));
+            bar
+        });
+        Progress { enabled, spinner }
+    }
+
+    fn event(&self, event: Event) {
+        if !self.enabled {
+            return;
+        }
+        match event {
+            Event::Waiting(what) => {
+                if let Some(s) = &self.spinner {
+                    s.set_message(what);
+                }
+            }
+            Event::Starting { file, index, total } => {
+                if let Some(s) = &self.spinner {
+                    s.set_message(format!("[{}/{}] {} {}", index + 1, total, file.version, file.name));
+                }
+            }
+            Event::Finished(m) => match &self.spinner {
+                Some(s) => s.suspend(|| print_migration(m)),
+                None => print_migration(m),
+            },
+        }
+    }
+
+    fn done(&self) {
+        if let Some(s) = &self.spinner {
+            s.finish_and_clear();
+        }
+    }
+}
+
+pub fn print_migration(m: &MigrationReport) {
+    let head = format!("{} {}", m.version, m.name);
+    match m.result {
+        Outcome::Applied => println!(
+            "  {} {head}  {}",
+            human::green("✓"),
+            human::dim(&format!("applied in {} ms ({} statements)", m.duration_ms, m.statements))
+        ),
+        Outcome::DryRun => println!(
+            "  {} {head}  {}",
+            human::green("✓"),
+            human::dim(&format!("would apply ({} statements, {} ms, rolled back)", m.statements, m.duration_ms))
+        ),
+        Outcome::Skipped => println!("  {} {head}  {}", human::dim("·"), human::dim(m.reason.as_deref().unwrap_or("skipped"))),
+        Outcome::RolledBack => {
+            println!("  {} {head}  {}", human::red("✗"), human::red("rolled back by the guards: nothing it did remains"));
+            for f in &m.violations {
+                println!("      {} {}", human::bold(&f.violation.table), f.violation.message);
+                if let Some(s) = &f.statement {
+                    println!("        caused by statement {} at {}:{}:{}", s.index, m.file.display(), s.line, s.column);
+                    println!("{}", human::dim(&human::indent(&s.excerpt, 10)));
+                }
+            }
+            let allowable: Vec<_> = m.violations.iter().filter(|f| f.violation.allowable).collect();
+            if !allowable.is_empty() {
+                println!("      If this loss is intended, allow it for this migration in safemig.toml:");
+                for f in allowable {
+                    println!(
+                        "{}",
+                        human::dim(&format!(
+                            "        [[allow]]\n        migration = \"{}\"\n        table = \"{}\"\n        loss = [\"{}\"]\n        reason = \"why this loss is intended\"",
+                            m.version, f.violation.table, f.violation.loss
+                        ))
+                    );
+                }
+            }
+            if m.violations.iter().any(|f| !f.violation.allowable) {
+                println!("      A min_rows floor in safemig.toml cannot be allowed away; change the migration.");
+            }
+        }
+        Outcome::Failed | Outcome::Refused => {
+            let word = if m.result == Outcome::Failed { "failed" } else { "refused" };
+            println!("  {} {head}  {}", human::red("✗"), human::red(word));
+            if let Some(e) = &m.error {
+                if let Some(s) = &e.statement {
+                    println!("      at {}:{}:{} (statement {})", m.file.display(), s.line, s.column, s.index);
+                    println!("{}", human::dim(&human::indent(&s.excerpt, 8)));
+                }
+                println!("{}", human::indent(&e.message, 6));
+            } else if let Some(reason) = &m.reason {
+                println!("      {reason}");
+            }
+            if m.result == Outcome::Failed {
+                println!("      The migration's transaction was rolled back; fix the file and run migrate again.");
+            }
+        }
+    }
+    for note in &m.notes {
+        println!("      {} {note}", human::yellow("note:"));
+    }
+}

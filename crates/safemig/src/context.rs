@@ -1,0 +1,78 @@
+//! What every command needs: the configuration, the migrations, the database target,
+//! and the audit trail. Errors here are bad input (exit 2).
+
+use std::path::PathBuf;
+
+use safemig_pg::Target;
+use safemig_project::audit::{self, AuditRecord};
+use safemig_project::{Config, MigrationSet};
+
+use crate::cli::{Format, Global};
+
+/// An error that ends the command with an exit code (DESIGN.md: 1 refused/failed, 2 bad input).
+#[derive(Debug)]
+pub struct CliError {
+    pub code: i32,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn input(message: impl std::fmt::Display) -> CliError {
+        CliError { code: 2, message: message.to_string() }
+    }
+}
+
+impl From<safemig_project::ProjectError> for CliError {
+    fn from(e: safemig_project::ProjectError) -> CliError {
+        CliError::input(e)
+    }
+}
+
+impl From<safemig_pg::PgError> for CliError {
+    fn from(e: safemig_pg::PgError) -> CliError {
+        CliError::input(e)
+    }
+}
+
+pub struct Context {
+    pub global: Global,
+    pub config: Config,
+}
+
+impl Context {
+    pub fn load(global: Global) -> Result<Context, CliError> {
+        let config = Config::discover(global.config.as_deref())?;
+        Ok(Context { global, config })
+    }
+
+    pub fn json(&self) -> bool {
+        self.global.format == Format::Json
+    }
+
+    pub fn migrations_dir(&self) -> PathBuf {
+        self.config.migrations_dir(self.global.dir.as_deref())
+    }
+
+    pub fn migrations(&self) -> Result<MigrationSet, CliError> {
+        Ok(safemig_project::migrations::load(&self.migrations_dir())?)
+    }
+
+    /// The URL given by --db or DATABASE_URL, if any.
+    pub fn explicit_url(&self) -> Option<String> {
+        self.global.db.clone().or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+    }
+
+    pub fn target(&self) -> Result<Target, CliError> {
+        Ok(Target::resolve(self.explicit_url().as_deref())?)
+    }
+
+    /// Appends to the local audit file; a failure to write it is reported, not fatal,
+    /// because the database half of the trail may still hold the record.
+    pub fn audit_local(&self, record: &AuditRecord) {
+        let mut record = record.clone();
+        record.database = record.database.map(|d| safemig_pg::redact::redact(&d));
+        if let Err(e) = audit::append(&self.global.audit_file, &record) {
+            eprintln!("warning: could not write the local audit trail: {e}");
+        }
+    }
+}
