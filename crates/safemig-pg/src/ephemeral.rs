@@ -25,6 +25,9 @@ pub struct EphemeralOptions {
     pub tcp: bool,
     /// Extra `postgresql.conf` lines, e.g. `ssl = on`.
     pub settings: Vec<String>,
+    /// Demand a password (scram-sha-256) on TCP connections; the unix socket stays
+    /// `trust`, so the harness itself can always get in. For tests of credentials.
+    pub password_auth: bool,
 }
 
 /// A running throwaway cluster. Dropping it stops the server and removes its files.
@@ -60,6 +63,14 @@ impl Ephemeral {
             .map_err(|e| PgError::Ephemeral(format!("cannot run cp: {e}")))?;
         if !status.success() {
             return Err(PgError::Ephemeral(format!("copying the cluster template {} failed", template.display())));
+        }
+        if options.password_auth {
+            let hba = data.join("pg_hba.conf");
+            std::fs::write(&hba, "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
+                .map_err(|e| PgError::Ephemeral(format!("cannot write {}: {e}", hba.display())))?;
+            if let Some((uid, gid)) = run_as {
+                chown(&hba, uid, gid)?;
+            }
         }
         if let Some((uid, gid)) = run_as {
             chown(root.path(), uid, gid)?;

@@ -11,13 +11,17 @@ pub fn run(ctx: &Context) -> Result<i32, CliError> {
     let mut client = target.connect()?;
     let history = safemig_pg::history::read(&mut client)?;
     let statuses = status::compute(&set, &history);
+    // Exit 1 when something needs a person: a changed file, a missing file, or a
+    // pending migration that `migrate` would refuse to apply without --include-all.
+    let attention = statuses.iter().any(|s| matches!(s.state, State::Changed | State::MissingFile | State::OutOfOrder));
+    let code = if attention { 1 } else { 0 };
     if ctx.json() {
         report::print_json(&serde_json::json!({
             "database": target.display(),
             "migrations": statuses,
             "ignored": set.ignored,
         }));
-        return Ok(0);
+        return Ok(code);
     }
     println!("{} {}", human::bold("database"), target.display());
     println!("{} {}", human::bold("migrations"), set.dir.display());
@@ -49,5 +53,5 @@ pub fn run(ctx: &Context) -> Result<i32, CliError> {
         count(State::MissingFile),
         count(State::OutOfOrder)
     );
-    Ok(0)
+    Ok(code)
 }
