@@ -260,21 +260,9 @@ impl Target {
 }
 
 fn describe_connect_error(e: &postgres::Error, target: &Target) -> String {
-    let text = redact(&e.to_string());
-    let source = e.as_db_error().map(|d| d.code().code().to_string());
-    let hint = match source.as_deref() {
-        Some("28P01") | Some("28000") => "check the user and password (URL, PGPASSWORD or ~/.pgpass)",
-        Some("3D000") => "the database does not exist: check the database name",
-        _ if text.contains("tls") || text.contains("TLS") || text.contains("certificate") => {
-            "check sslmode and sslrootcert (Supabase requires TLS; its CA certificate is in the dashboard)"
-        }
-        _ if target.sslmode == SslMode::Require && text.contains("server does not support TLS") => {
-            "the server does not offer TLS; use sslmode=prefer or disable only on a trusted network"
-        }
-        _ => "check that the server is running and reachable, and the host and port",
-    };
-    // Source chain, for errors like "error connecting to server: Connection refused".
-    let mut detail = text;
+    // The driver's message and its source chain, for errors like
+    // "error performing TLS handshake: server does not support TLS".
+    let mut detail = redact(&e.to_string());
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
         let text = redact(&c.to_string());
@@ -284,6 +272,22 @@ fn describe_connect_error(e: &postgres::Error, target: &Target) -> String {
         }
         cause = c.source();
     }
+    let code = e.as_db_error().map(|d| d.code().code().to_string());
+    let hint = match code.as_deref() {
+        Some("28P01") | Some("28000") => "check the user and password (URL, PGPASSWORD or ~/.pgpass)",
+        Some("3D000") => "the database does not exist: check the database name",
+        // Before the general TLS hint, which would match this message too.
+        _ if detail.contains("server does not support TLS") => {
+            "the server does not offer TLS; use sslmode=prefer or disable only on a trusted network"
+        }
+        _ if detail.contains("tls") || detail.contains("TLS") || detail.contains("certificate") => {
+            "check sslmode and sslrootcert (Supabase requires TLS; its CA certificate is in the dashboard)"
+        }
+        _ if target.sslmode == SslMode::Disable && detail.contains("SSL") => {
+            "the server requires TLS: use sslmode=require or verify-full"
+        }
+        _ => "check that the server is running and reachable, and the host and port",
+    };
     format!("{detail}\n  hint: {hint}")
 }
 

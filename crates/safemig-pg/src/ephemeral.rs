@@ -28,6 +28,15 @@ pub struct EphemeralOptions {
     /// Demand a password (scram-sha-256) on TCP connections; the unix socket stays
     /// `trust`, so the harness itself can always get in. For tests of credentials.
     pub password_auth: bool,
+    /// Serve TLS with this certificate chain and key (PEM); for tests of `sslmode`.
+    pub tls: Option<ServerTls>,
+}
+
+/// A server certificate (PEM, leaf first) and its private key (PEM).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 /// A running throwaway cluster. Dropping it stops the server and removes its files.
@@ -72,6 +81,22 @@ impl Ephemeral {
                 chown(&hba, uid, gid)?;
             }
         }
+        let mut options = options;
+        if let Some(tls) = &options.tls {
+            // The server insists that its key is private to its own user.
+            for (name, text, mode) in [("server.crt", &tls.cert_pem, 0o644), ("server.key", &tls.key_pem, 0o600)] {
+                let path = root.path().join(name);
+                std::fs::write(&path, text)
+                    .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)))
+                    .map_err(|e| PgError::Ephemeral(format!("cannot write {}: {e}", path.display())))?;
+                if let Some((uid, gid)) = run_as {
+                    chown(&path, uid, gid)?;
+                }
+            }
+            options.settings.push("ssl=on".into());
+            options.settings.push(format!("ssl_cert_file={}", root.path().join("server.crt").display()));
+            options.settings.push(format!("ssl_key_file={}", root.path().join("server.key").display()));
+        }
         if let Some((uid, gid)) = run_as {
             chown(root.path(), uid, gid)?;
         }
@@ -92,8 +117,12 @@ impl Ephemeral {
     }
 
     fn pg_ctl_start(&self) -> Result<(), PgError> {
+        // fsync=off: the OS may lose data on power loss, which a throwaway cluster
+        // never needs to survive. synchronous_commit stays on, so a COMMIT has
+        // reached the OS before it returns and survives a crash of the server
+        // (`pg_ctl stop -m immediate`), as on a real server: fault tests rely on it.
         let mut server_options = format!(
-            "-p {} -k {} -c listen_addresses={} -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+            "-p {} -k {} -c listen_addresses={} -c fsync=off -c full_page_writes=off \
              -c max_connections=60 -c shared_buffers=32MB -c max_wal_size=1GB",
             self.port,
             self.socket_dir().display(),

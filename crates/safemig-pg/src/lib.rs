@@ -13,7 +13,7 @@ pub mod status;
 
 pub use connect::{SslMode, Target};
 pub use postgres;
-pub use ephemeral::{Ephemeral, EphemeralOptions};
+pub use ephemeral::{Ephemeral, EphemeralOptions, ServerTls};
 
 /// Errors talking to PostgreSQL or its tools. Messages are redacted and say what to do.
 #[derive(Debug, thiserror::Error)]
