@@ -87,6 +87,9 @@ pub struct TableState {
     pub filenode: Option<i64>,
     /// max(pg_class.reltuples, pg_stat live tuples): an estimate, never used as proof of safety alone.
     pub estimated_rows: i64,
+    /// Bytes of the table's main storage: > 0 means it may hold rows, even when the
+    /// planner has no statistics yet (never analysed).
+    pub bytes: i64,
     pub xact_deleted: i64,
     pub columns: Vec<(i32, String)>,
     pub exact_rows: Option<i64>,
@@ -117,6 +120,7 @@ pub struct Violation {
 const SNAPSHOT_SQL: &str = "
 SELECT c.oid, n.nspname::text, c.relname::text,
        pg_relation_filenode(c.oid)::int8,
+       pg_relation_size(c.oid)::int8,
        greatest(c.reltuples::int8, pg_stat_get_live_tuples(c.oid), 0)::int8,
        pg_stat_get_xact_tuples_deleted(c.oid)::int8,
        coalesce((SELECT array_agg(a.attnum::int4 ORDER BY a.attnum) FROM pg_attribute a
@@ -147,15 +151,16 @@ fn read_tables(
         if protection.unprotect.contains(&(schema.clone(), name.clone())) {
             continue;
         }
-        let attnums: Vec<i32> = r.get(6);
-        let attnames: Vec<String> = r.get(7);
+        let attnums: Vec<i32> = r.get(7);
+        let attnames: Vec<String> = r.get(8);
         let state = TableState {
             oid: r.get(0),
             schema,
             name,
             filenode: r.get(3),
-            estimated_rows: r.get(4),
-            xact_deleted: r.get(5),
+            bytes: r.get(4),
+            estimated_rows: r.get(5),
+            xact_deleted: r.get(6),
             columns: attnums.into_iter().zip(attnames).collect(),
             exact_rows: None,
         };
@@ -277,31 +282,9 @@ pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) ->
         }
         let rewritten = old.filenode != new.filenode;
         let deleted = new.xact_deleted - old.xact_deleted;
-        if rewritten {
-            let after_rows = new.exact_rows.unwrap_or(0);
-            match old.exact_rows {
-                Some(before_rows) if after_rows < before_rows => violations.push(Violation {
-                    table: table.clone(),
-                    loss: LossKind::Rows,
-                    message: format!(
-                        "emptied or rewritten (TRUNCATE or a table rewrite): {before_rows} rows before, {after_rows} after"
-                    ),
-                    allowable: true,
-                }),
-                Some(_) => {}
-                None if after_rows < old.estimated_rows => violations.push(Violation {
-                    table: table.clone(),
-                    loss: LossKind::Rows,
-                    message: format!(
-                        "rewritten or truncated by a statement safemig could not see into (dynamic SQL): \
-                         about {} rows before (planner statistics), {after_rows} after",
-                        old.estimated_rows
-                    ),
-                    allowable: true,
-                }),
-                None => {}
-            }
-        } else if deleted > 0 {
+        // Deletes first: the counter is exact, and a rewrite keeps it (only TRUNCATE
+        // resets it), so deletes before or after a rewrite still show here.
+        if deleted > 0 {
             violations.push(Violation {
                 table: table.clone(),
                 loss: LossKind::Rows,
@@ -311,6 +294,29 @@ pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) ->
                 ),
                 allowable: true,
             });
+        } else if rewritten {
+            let after_rows = new.exact_rows.unwrap_or(0);
+            let loss = match old.exact_rows {
+                Some(before_rows) if after_rows < before_rows => Some(format!(
+                    "emptied or rewritten (TRUNCATE or a table rewrite): {before_rows} rows before, {after_rows} after"
+                )),
+                Some(_) => None,
+                None if after_rows < old.estimated_rows => Some(format!(
+                    "rewritten or truncated by a statement safemig could not see into (dynamic SQL): \
+                     about {} rows before (planner statistics), {after_rows} after",
+                    old.estimated_rows
+                )),
+                // No statistics yet (never analysed), but the table had storage and now has no row.
+                None if after_rows == 0 && old.bytes > 0 => Some(format!(
+                    "emptied by a statement safemig could not see into (dynamic SQL): it held data \
+                     ({} bytes) before, 0 rows after",
+                    old.bytes
+                )),
+                None => None,
+            };
+            if let Some(message) = loss {
+                violations.push(Violation { table: table.clone(), loss: LossKind::Rows, message, allowable: true });
+            }
         }
         let key = (new.schema.clone(), new.name.clone());
         if let (Some(min), Some(rows)) = (protection.min_rows.get(&key), new.exact_rows) {

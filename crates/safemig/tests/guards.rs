@@ -200,3 +200,13 @@ fn supabase_managed_schemas_are_not_protected_unless_asked() {
     assert_eq!(violation(&run)["table"], "auth.users");
     assert_eq!(p.i64("SELECT count(*) FROM auth.users"), 1);
 }
+
+#[test]
+fn a_delete_next_to_a_rewrite_is_still_caught() {
+    let p = base();
+    // The rewrite gives the table new storage; the delete before it must not hide behind it.
+    let run = rolled_back(&p, "DELETE FROM public.tracks WHERE id <= 5;\nALTER TABLE public.tracks ALTER COLUMN title TYPE varchar(50);");
+    assert_eq!(violation(&run)["loss"], "rows", "{run:?}");
+    let run = rolled_back(&p, "ALTER TABLE public.tracks ALTER COLUMN title TYPE varchar(50);\nDELETE FROM public.tracks WHERE id <= 5;");
+    assert!(violation(&run)["message"].as_str().unwrap().contains("5 rows deleted"), "{run:?}");
+}
