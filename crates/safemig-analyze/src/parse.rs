@@ -13,7 +13,7 @@ use pg_query::protobuf::{self, Token};
 use pg_query::NodeEnum;
 
 /// One statement of a migration file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     /// The statement text as the Supabase CLI records it (leading comments kept,
     /// trailing `;` and white space trimmed).
@@ -39,6 +39,8 @@ pub struct Statement {
     /// Tables whose storage this statement may rewrite while keeping every row
     /// (`ALTER TABLE`, `CLUSTER`, `VACUUM FULL`, `REINDEX`).
     pub rewrites: Vec<QualifiedName>,
+    /// The parse tree of the statement (`None` for a comment-only fragment).
+    pub node: Option<Box<NodeEnum>>,
 }
 
 /// Whether a statement can run inside safemig's per-migration transaction.
@@ -90,9 +92,120 @@ impl std::fmt::Display for SyntaxError {
     }
 }
 
-/// Splits `sql` into statements. A file PostgreSQL's grammar rejects yields the
-/// parser's message with the line and column it points at.
+/// Something in a file that only psql understands: a meta-command (`\connect`,
+/// `\restrict`, `\set`, ...) or the inline data of `COPY ... FROM stdin`. Supabase
+/// and `pg_dump` output contain them; the server (and every migration tool that
+/// talks to it through a driver, the Supabase CLI included) cannot run them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSide {
+    pub line: usize,
+    /// The meta-command line, or `COPY` for a data section.
+    pub text: String,
+    pub kind: ClientSideKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSideKind {
+    MetaCommand,
+    /// `COPY ... FROM stdin;` followed by data lines up to `\.`.
+    CopyData,
+}
+
+/// A file read as far as PostgreSQL's parser can read it.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedFile {
+    pub statements: Vec<Statement>,
+    /// psql-only parts, set aside (blanked) so the SQL around them could be parsed.
+    pub client_side: Vec<ClientSide>,
+    /// The first syntax error; `statements` is then empty.
+    pub error: Option<SyntaxError>,
+}
+
+/// Reads a whole file: statements when it parses; psql meta-commands and `COPY`
+/// data set aside (only when the file does not parse as it is, so SQL text that
+/// merely looks like a meta-command inside a string is never touched); or the
+/// syntax error.
+pub fn parse_file(sql: &str) -> ParsedFile {
+    match split_sql(sql) {
+        Ok(statements) => ParsedFile { statements, ..Default::default() },
+        Err(error) => {
+            let (blanked, client_side) = blank_client_side(sql);
+            if client_side.is_empty() {
+                return ParsedFile { error: Some(error), ..Default::default() };
+            }
+            match split_sql(&blanked) {
+                Ok(statements) => ParsedFile { statements, client_side, error: None },
+                Err(error) => ParsedFile { client_side, error: Some(error), ..Default::default() },
+            }
+        }
+    }
+}
+
+/// Splits `sql` into statements for running them. A file PostgreSQL's grammar
+/// rejects yields the parser's message with the line and column it points at; a
+/// psql meta-command or `COPY ... FROM stdin` data is an error too, since the
+/// server cannot run it.
 pub fn split(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
+    let parsed = parse_file(sql);
+    if let Some(first) = parsed.client_side.first() {
+        return Err(SyntaxError {
+            message: client_side_message(first),
+            offset: None,
+            line: first.line,
+            column: 1,
+        });
+    }
+    match parsed.error {
+        Some(error) => Err(error),
+        None => Ok(parsed.statements),
+    }
+}
+
+/// What to tell a person about a psql-only part of a file.
+pub fn client_side_message(part: &ClientSide) -> String {
+    match part.kind {
+        ClientSideKind::MetaCommand => format!(
+            "`{}` is a psql meta-command: PostgreSQL cannot run it, and neither can a migration tool \
+             (the Supabase CLI fails on it too); remove it from the migration",
+            part.text
+        ),
+        ClientSideKind::CopyData => "`COPY ... FROM stdin` with inline data needs psql to send the data: \
+             PostgreSQL cannot run it from a migration; use INSERT statements, or load the data with psql"
+            .to_string(),
+    }
+}
+
+/// Replaces psql meta-command lines and `COPY ... FROM stdin` data lines with
+/// spaces (same byte length, so every offset and line number stays true).
+fn blank_client_side(sql: &str) -> (String, Vec<ClientSide>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut found = Vec::new();
+    let mut in_copy = false;
+    for (index, line) in sql.split_inclusive('\n').enumerate() {
+        let content = line.trim_end_matches(['\n', '\r']);
+        let blank = |out: &mut String| {
+            out.extend(content.bytes().map(|_| ' '));
+            out.push_str(&line[content.len()..]);
+        };
+        if in_copy {
+            in_copy = content != "\\.";
+            blank(&mut out);
+        } else if content.trim_start().starts_with('\\') {
+            found.push(ClientSide { line: index + 1, text: content.trim().to_string(), kind: ClientSideKind::MetaCommand });
+            blank(&mut out);
+        } else {
+            let upper = content.trim().to_ascii_uppercase();
+            if upper.starts_with("COPY ") && upper.contains(" FROM STDIN") && upper.ends_with(';') {
+                found.push(ClientSide { line: index + 1, text: "COPY".into(), kind: ClientSideKind::CopyData });
+                in_copy = true;
+            }
+            out.push_str(line);
+        }
+    }
+    (out, found)
+}
+
+fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     if sql.contains('\0') {
         let offset = sql.find('\0').unwrap_or(0);
         let (line, column) = line_col(sql, offset);
@@ -165,9 +278,11 @@ pub fn split(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
                 truncates: Vec::new(),
                 truncate_cascades: false,
                 rewrites: Vec::new(),
+                node: None,
             };
             if let Some(node) = raw.and_then(|r| r.stmt.as_ref()).and_then(|n| n.node.as_ref()) {
                 describe(node, &mut statement);
+                statement.node = Some(Box::new(node.clone()));
             }
             statements.push(statement);
         }
@@ -306,7 +421,7 @@ fn locate_error(sql: &str, fallback_message: &str) -> SyntaxError {
     SyntaxError { message, offset, line, column }
 }
 
-mod ffi {
+pub(crate) mod ffi_error {
     use std::os::raw::{c_char, c_int};
 
     #[repr(C)]
@@ -318,6 +433,12 @@ mod ffi {
         pub cursorpos: c_int,
         pub context: *mut c_char,
     }
+}
+
+mod ffi {
+    use std::os::raw::{c_char, c_int};
+
+    pub use super::ffi_error::PgQueryError;
 
     #[repr(C)]
     pub struct PgQuerySplitResult {
@@ -423,6 +544,41 @@ mod tests {
         assert_eq!(s[0].truncates.len(), 2);
         assert_eq!(s[0].truncates[0].to_string(), "public.a");
         assert!(s[0].truncate_cascades);
+    }
+
+    #[test]
+    fn psql_meta_commands_and_copy_data_are_set_aside_not_syntax_errors() {
+        let dump = "\\restrict abc123\nSET statement_timeout = 0;\n\\connect app\n\
+                    CREATE TABLE t (id int, name text);\n\
+                    COPY public.t (id, name) FROM stdin;\n1\tone\n2\ttwo\n\\.\n\
+                    SELECT 1;\n\\unrestrict abc123\n";
+        let parsed = parse_file(dump);
+        assert!(parsed.error.is_none(), "{:?}", parsed.error);
+        let kinds: Vec<_> = parsed.client_side.iter().map(|c| (c.line, c.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, ClientSideKind::MetaCommand),
+                (3, ClientSideKind::MetaCommand),
+                (5, ClientSideKind::CopyData),
+                (10, ClientSideKind::MetaCommand)
+            ]
+        );
+        let names: Vec<_> = parsed.statements.iter().filter_map(|s| s.kind.clone()).collect();
+        assert_eq!(names, ["VariableSetStmt", "CreateStmt", "CopyStmt", "SelectStmt"]);
+        assert_eq!(parsed.statements[3].line, 9);
+        // Running it is another matter: split refuses, naming the line.
+        let err = split(dump).unwrap_err();
+        assert_eq!(err.line, 1);
+        assert!(err.message.contains("psql meta-command"), "{}", err.message);
+    }
+
+    #[test]
+    fn a_backslash_inside_a_string_is_left_alone() {
+        let sql = "select 'a\n\\b';\n";
+        let parsed = parse_file(sql);
+        assert!(parsed.client_side.is_empty() && parsed.error.is_none());
+        assert_eq!(parsed.statements[0].text, "select 'a\n\\b'");
     }
 
     #[test]

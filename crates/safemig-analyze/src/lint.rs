@@ -1,0 +1,525 @@
+//! One file through the rules: parse, gather file facts, run every rule over every
+//! statement (and the statements inside `DO` blocks and PL/pgSQL functions),
+//! apply inline suppressions and severity overrides, classify.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pg_query::protobuf::{self, AlterTableType, TransactionStmtKind};
+use pg_query::NodeEnum;
+use serde::Serialize;
+
+use crate::parse::{self, line_col, ClientSideKind, Statement, TxBehaviour};
+use crate::plpgsql;
+use crate::rules::{self, Ctx, FileFacts, Place, Severity};
+
+/// What `check` may be told by the user (safemig.toml).
+#[derive(Debug, Clone)]
+pub struct LintOptions {
+    /// Schemas the Supabase API exposes; `table-without-rls` looks there.
+    pub exposed_schemas: Vec<String>,
+    /// Rules turned off.
+    pub ignore: BTreeSet<String>,
+    /// Rules given another severity.
+    pub severity: BTreeMap<String, Severity>,
+}
+
+impl Default for LintOptions {
+    fn default() -> Self {
+        LintOptions { exposed_schemas: vec!["public".into()], ignore: BTreeSet::new(), severity: BTreeMap::new() }
+    }
+}
+
+/// `safe`, `review` or `risky`: the worst finding's severity (hints leave it safe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Class {
+    Safe,
+    Review,
+    Risky,
+}
+
+impl Class {
+    pub fn of<'a>(severities: impl IntoIterator<Item = &'a Severity>) -> Class {
+        match severities.into_iter().max() {
+            Some(Severity::Risky) => Class::Risky,
+            Some(Severity::Review) => Class::Review,
+            _ => Class::Safe,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Safe => "safe",
+            Class::Review => "review",
+            Class::Risky => "risky",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub rule: String,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    pub line: usize,
+    pub column: usize,
+    /// Byte offset in the file of what the finding points at.
+    #[serde(skip)]
+    pub offset: usize,
+    /// 1-based index of the top-level statement, when the finding is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<usize>,
+    /// `do-block` or `function-body` for findings inside PL/pgSQL code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside: Option<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementLint {
+    /// 1-based, as the Supabase CLI counts statements.
+    pub index: usize,
+    pub line: usize,
+    pub column: usize,
+    pub kind: Option<String>,
+    pub class: Class,
+    /// Idempotent: `IF [NOT] EXISTS`, `OR REPLACE`, or inside a catalog test.
+    /// Separate from safe: `DROP TABLE IF EXISTS` is guarded and still destructive.
+    pub guarded: bool,
+    pub findings: Vec<Finding>,
+    /// Findings switched off by an inline `-- safemig:ignore RULE reason` comment.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<Suppressed>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Suppressed {
+    pub rule: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileLint {
+    pub class: Class,
+    /// Findings about the file as a whole (syntax errors, psql commands).
+    pub findings: Vec<Finding>,
+    pub statements: Vec<StatementLint>,
+    #[serde(skip)]
+    pub parsed: parse::ParsedFile,
+}
+
+impl FileLint {
+    /// Every finding, file-level first, then statement by statement.
+    pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
+        self.findings.iter().chain(self.statements.iter().flat_map(|s| s.findings.iter()))
+    }
+}
+
+pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
+    let parsed = parse::parse_file(sql);
+    let mut file_findings = Vec::new();
+    for part in &parsed.client_side {
+        let offset = offset_of_line(sql, part.line);
+        file_findings.push(Finding {
+            rule: "psql-meta-command".into(),
+            severity: Severity::Risky,
+            message: parse::client_side_message(part),
+            help: Some(match part.kind {
+                ClientSideKind::MetaCommand => "remove the line".into(),
+                ClientSideKind::CopyData => "turn the data into INSERT statements".into(),
+            }),
+            line: part.line,
+            column: 1,
+            offset,
+            statement: None,
+            inside: None,
+        });
+    }
+    if let Some(error) = &parsed.error {
+        file_findings.push(Finding {
+            rule: "syntax-error".into(),
+            severity: Severity::Risky,
+            message: error.message.clone(),
+            help: Some("PostgreSQL's parser rejects this; nothing in the file can run until it is fixed".into()),
+            line: error.line,
+            column: error.column,
+            offset: error.offset.unwrap_or(0),
+            statement: None,
+            inside: None,
+        });
+    }
+    let facts = file_facts(&parsed.statements, options);
+    let mut statements = Vec::new();
+    for (index, statement) in parsed.statements.iter().enumerate() {
+        let Some(node) = statement.node.as_deref() else { continue };
+        let mut findings = Vec::new();
+        if let TxBehaviour::Forbidden(why) = &statement.transaction {
+            findings.push(finding_at(sql, statement, index, "transaction-control", Severity::Risky, why.clone(), None, None));
+        }
+        let ctx = Ctx { node, text: &statement.text, index, place: Place::TopLevel, guarded_by_catalog_test: false, file: &facts };
+        run_rules(&ctx, sql, statement, None, &mut findings, options);
+        let embedded_guarded = lint_embedded(sql, statement, index, node, &facts, options, &mut findings);
+        let suppressions = suppressions(statement);
+        let mut suppressed = Vec::new();
+        findings.retain(|f| match suppressions.iter().find(|(rule, _)| rule == &f.rule || rule == "all") {
+            Some((rule, reason)) => {
+                if !suppressed.iter().any(|s: &Suppressed| &s.rule == rule) {
+                    suppressed.push(Suppressed { rule: f.rule.clone(), reason: reason.clone() });
+                }
+                false
+            }
+            None => true,
+        });
+        for f in &mut findings {
+            if let Some(severity) = options.severity.get(&f.rule) {
+                f.severity = *severity;
+            }
+        }
+        findings.retain(|f| !options.ignore.contains(&f.rule));
+        let class = Class::of(findings.iter().map(|f| &f.severity));
+        statements.push(StatementLint {
+            index: index + 1,
+            line: statement.code_line,
+            column: if statement.code_line == statement.line { statement.column } else { 1 },
+            kind: statement.kind.clone(),
+            class,
+            guarded: is_guarded(node) || embedded_guarded,
+            findings,
+            suppressed,
+        });
+    }
+    for f in &mut file_findings {
+        if let Some(severity) = options.severity.get(&f.rule) {
+            f.severity = *severity;
+        }
+    }
+    file_findings.retain(|f| !options.ignore.contains(&f.rule));
+    let class = Class::of(file_findings.iter().chain(statements.iter().flat_map(|s| s.findings.iter())).map(|f| &f.severity));
+    FileLint { class, findings: file_findings, statements, parsed }
+}
+
+fn run_rules(
+    ctx: &Ctx<'_>,
+    sql: &str,
+    statement: &Statement,
+    embedded_at: Option<(usize, &'static str)>,
+    out: &mut Vec<Finding>,
+    options: &LintOptions,
+) {
+    for rule in rules::all() {
+        let doc = rule.doc();
+        if options.ignore.contains(doc.name) {
+            continue;
+        }
+        for hit in rule.check(ctx) {
+            let mut f = finding_at(sql, statement, ctx.index, doc.name, doc.severity, hit.message, hit.help, None);
+            if let Some((offset, inside)) = embedded_at {
+                let (line, column) = line_col(sql, offset);
+                f.line = line;
+                f.column = column;
+                f.offset = offset;
+                f.inside = Some(inside);
+            }
+            out.push(f);
+        }
+    }
+}
+
+/// Runs the rules over the statements inside a `DO` block or a PL/pgSQL function.
+/// Returns whether the block is guarded: every statement in it sits under a
+/// catalog test or is itself guarded.
+fn lint_embedded(
+    sql: &str,
+    statement: &Statement,
+    index: usize,
+    node: &NodeEnum,
+    facts: &FileFacts,
+    options: &LintOptions,
+    out: &mut Vec<Finding>,
+) -> bool {
+    let (found, place, inside) = match node {
+        NodeEnum::DoStmt(stmt) => {
+            let language = def_string(&stmt.args, "language").unwrap_or_else(|| "plpgsql".into());
+            let Some(body) = def_string(&stmt.args, "as") else { return false };
+            if !language.eq_ignore_ascii_case("plpgsql") {
+                return false;
+            }
+            (plpgsql::from_do_body(&body), Place::DoBlock, "do-block")
+        }
+        NodeEnum::CreateFunctionStmt(stmt) => {
+            let language = def_string(&stmt.options, "language").unwrap_or_default();
+            if !language.eq_ignore_ascii_case("plpgsql") {
+                return false;
+            }
+            (plpgsql::from_function(&statement.text), Place::FunctionBody, "function-body")
+        }
+        _ => return false,
+    };
+    // The body was parsed by the server's grammar already; a PL/pgSQL error here
+    // (rare: unknown variables are fine) is not worth a finding of its own.
+    let Ok(found) = found else { return false };
+    let mut all_guarded = !found.is_empty();
+    let mut search_from = 0;
+    for embedded in found {
+        // Place the embedded statement in the file: its text appears verbatim in the body.
+        let at = statement.text[search_from.min(statement.text.len())..]
+            .find(embedded.query.as_str())
+            .map(|i| {
+                search_from += i + embedded.query.len();
+                statement.offset + search_from - embedded.query.len()
+            })
+            .unwrap_or(statement.code_offset);
+        if embedded.dynamic {
+            all_guarded &= embedded.guarded;
+            let mut f = finding_at(
+                sql,
+                statement,
+                index,
+                "dynamic-sql",
+                Severity::Hint,
+                format!("EXECUTE of SQL built at run time is not analysed: {}", shorten(&embedded.query)),
+                None,
+                None,
+            );
+            let (line, column) = line_col(sql, at);
+            (f.line, f.column, f.offset, f.inside) = (line, column, at, Some(inside));
+            out.push(f);
+            continue;
+        }
+        let Ok(parsed) = pg_query::parse(&embedded.query, pg_query::ParserOptions::default()) else { continue };
+        for raw in &parsed.protobuf.stmts {
+            let Some(inner) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else { continue };
+            all_guarded &= embedded.guarded || is_guarded(inner) || !changes_schema(inner);
+            let ctx = Ctx {
+                node: inner,
+                text: &embedded.query,
+                index,
+                place,
+                guarded_by_catalog_test: embedded.guarded,
+                file: facts,
+            };
+            run_rules(&ctx, sql, statement, Some((at, inside)), out, options);
+        }
+    }
+    all_guarded && place == Place::DoBlock
+}
+
+#[allow(clippy::too_many_arguments)]
+fn finding_at(
+    sql: &str,
+    statement: &Statement,
+    index: usize,
+    rule: &str,
+    severity: Severity,
+    message: String,
+    help: Option<String>,
+    inside: Option<&'static str>,
+) -> Finding {
+    let (line, column) = line_col(sql, statement.code_offset);
+    Finding {
+        rule: rule.to_string(),
+        severity,
+        message,
+        help,
+        line,
+        column,
+        offset: statement.code_offset,
+        statement: Some(index + 1),
+        inside,
+    }
+}
+
+fn shorten(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() > 80 {
+        one_line.chars().take(80).collect::<String>() + "…"
+    } else {
+        one_line
+    }
+}
+
+fn offset_of_line(sql: &str, line: usize) -> usize {
+    sql.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum()
+}
+
+/// A `DefElem` string argument by name (`DO ... LANGUAGE`, function options).
+pub(crate) fn def_string(args: &[protobuf::Node], name: &str) -> Option<String> {
+    args.iter().find_map(|a| match a.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) if d.defname == name => match d.arg.as_ref().and_then(|n| n.node.as_ref()) {
+            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+            Some(NodeEnum::List(l)) => l.items.iter().find_map(|i| match i.node.as_ref() {
+                Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                _ => None,
+            }),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+/// Does the statement change the schema (as opposed to reading or writing rows)?
+fn changes_schema(node: &NodeEnum) -> bool {
+    !matches!(
+        node,
+        NodeEnum::SelectStmt(_)
+            | NodeEnum::InsertStmt(_)
+            | NodeEnum::UpdateStmt(_)
+            | NodeEnum::DeleteStmt(_)
+            | NodeEnum::VariableSetStmt(_)
+            | NodeEnum::CallStmt(_)
+    )
+}
+
+/// Idempotent by its own syntax: `IF [NOT] EXISTS`, `OR REPLACE`.
+pub fn is_guarded(node: &NodeEnum) -> bool {
+    match node {
+        NodeEnum::DropStmt(s) => s.missing_ok,
+        NodeEnum::CreateStmt(s) => s.if_not_exists,
+        NodeEnum::IndexStmt(s) => s.if_not_exists,
+        NodeEnum::CreateSchemaStmt(s) => s.if_not_exists,
+        NodeEnum::CreateExtensionStmt(s) => s.if_not_exists,
+        NodeEnum::CreateSeqStmt(s) => s.if_not_exists,
+        NodeEnum::CreateTableAsStmt(s) => s.if_not_exists,
+        NodeEnum::CreateFunctionStmt(s) => s.replace,
+        NodeEnum::CreateTrigStmt(s) => s.replace,
+        NodeEnum::ViewStmt(s) => s.replace,
+        NodeEnum::AlterTableStmt(s) => {
+            s.missing_ok
+                || s.cmds.iter().all(|c| match c.node.as_ref() {
+                    Some(NodeEnum::AlterTableCmd(cmd)) => {
+                        // ADD COLUMN IF NOT EXISTS and DROP ... IF EXISTS set missing_ok.
+                        cmd.missing_ok
+                            || matches!(
+                                rules::cmd_type(cmd),
+                                AlterTableType::AtEnableRowSecurity | AlterTableType::AtForceRowSecurity
+                            )
+                    }
+                    _ => false,
+                })
+        }
+        NodeEnum::AlterEnumStmt(s) => s.skip_if_new_val_exists,
+        NodeEnum::RenameStmt(s) => s.missing_ok,
+        _ => false,
+    }
+}
+
+fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
+    let mut facts = FileFacts { exposed_schemas: options.exposed_schemas.clone(), ..Default::default() };
+    for (i, s) in statements.iter().enumerate() {
+        match s.node.as_deref() {
+            Some(NodeEnum::CreateStmt(c)) => {
+                if let Some(r) = &c.relation {
+                    facts.created_tables.insert(rules::qualified(r));
+                }
+            }
+            Some(NodeEnum::CreateTableAsStmt(c)) => {
+                if let Some(r) = c.into.as_ref().and_then(|i| i.rel.as_ref()) {
+                    facts.created_tables.insert(rules::qualified(r));
+                }
+            }
+            Some(NodeEnum::VariableSetStmt(v)) if v.name == "lock_timeout" => {
+                facts.first_lock_timeout.get_or_insert(i);
+            }
+            Some(NodeEnum::TransactionStmt(t))
+                if matches!(
+                    TransactionStmtKind::try_from(t.kind),
+                    Ok(TransactionStmtKind::TransStmtBegin | TransactionStmtKind::TransStmtStart)
+                ) =>
+            {
+                facts.has_own_transaction = true;
+            }
+            Some(node @ NodeEnum::AlterTableStmt(_)) => {
+                for (table, cmd) in rules::alter_table_cmds(node) {
+                    if rules::cmd_type(cmd) == AlterTableType::AtEnableRowSecurity {
+                        facts.rls_enabled.insert(table);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    facts
+}
+
+/// `-- safemig:ignore RULE[,RULE] reason` in the statement's leading comments.
+fn suppressions(statement: &Statement) -> Vec<(String, String)> {
+    let leading = statement.text.get(..statement.code_offset.saturating_sub(statement.offset)).unwrap_or("");
+    let mut out = Vec::new();
+    for line in leading.lines() {
+        let Some(rest) = line.split_once("safemig:ignore").map(|(_, r)| r.trim()) else { continue };
+        let (rules, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        for rule in rules.split(',').filter(|r| !r.is_empty()) {
+            out.push((rule.trim().to_string(), reason.trim().trim_end_matches("*/").trim().to_string()));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules_of(lint: &FileLint) -> Vec<String> {
+        lint.all_findings().map(|f| f.rule.clone()).collect()
+    }
+
+    #[test]
+    fn classifies_by_the_worst_finding() {
+        let lint = lint_file("CREATE TABLE a (id int);\nDROP TABLE b;", &LintOptions::default());
+        assert_eq!(lint.class, Class::Risky);
+        assert_eq!(lint.statements[1].class, Class::Risky);
+        assert_eq!(lint.statements[1].findings[0].line, 2);
+    }
+
+    #[test]
+    fn syntax_errors_are_one_finding_at_the_right_line() {
+        let lint = lint_file("SELECT 1;\nCREATE TABEL x (id int);\nSELECT 2;", &LintOptions::default());
+        assert_eq!(rules_of(&lint), ["syntax-error"]);
+        assert_eq!(lint.findings[0].line, 2);
+        assert!(lint.findings[0].message.contains("syntax error at or near \"TABEL\""));
+    }
+
+    #[test]
+    fn inline_suppression_with_a_reason() {
+        let lint = lint_file("-- safemig:ignore drop-table the old staging copy is not needed\nDROP TABLE staging;", &LintOptions::default());
+        assert!(lint.statements[0].findings.is_empty());
+        assert_eq!(lint.statements[0].suppressed, [Suppressed { rule: "drop-table".into(), reason: "the old staging copy is not needed".into() }]);
+        assert_eq!(lint.class, Class::Safe);
+    }
+
+    #[test]
+    fn guarded_is_not_safe() {
+        let lint = lint_file("DROP TABLE IF EXISTS a;", &LintOptions::default());
+        assert!(lint.statements[0].guarded);
+        assert_eq!(lint.statements[0].class, Class::Risky);
+        let lint = lint_file(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE relname = 'a') THEN CREATE TABLE a (id int); END IF; END $$;",
+            &LintOptions::default(),
+        );
+        assert!(lint.statements[0].guarded);
+    }
+
+    #[test]
+    fn findings_inside_do_blocks_point_into_the_block() {
+        let sql = "DO $$\nBEGIN\n  DROP TABLE a;\nEND $$;";
+        let lint = lint_file(sql, &LintOptions::default());
+        let f = &lint.statements[0].findings[0];
+        assert_eq!((f.rule.as_str(), f.line, f.column, f.inside), ("drop-table", 3, 3, Some("do-block")));
+    }
+
+    #[test]
+    fn dynamic_sql_is_reported_as_opaque() {
+        let lint = lint_file("DO $$ BEGIN EXECUTE 'DROP TABLE ' || quote_ident('a'); END $$;", &LintOptions::default());
+        assert_eq!(rules_of(&lint), ["dynamic-sql"]);
+    }
+
+    #[test]
+    fn options_ignore_and_override_severity() {
+        let mut options = LintOptions::default();
+        options.severity.insert("drop-table".into(), Severity::Review);
+        assert_eq!(lint_file("DROP TABLE a;", &options).class, Class::Review);
+        options.ignore.insert("drop-table".into());
+        assert_eq!(lint_file("DROP TABLE a;", &options).class, Class::Safe);
+    }
+}

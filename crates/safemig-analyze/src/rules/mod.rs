@@ -1,0 +1,377 @@
+//! The rules of `safemig check`, one file each.
+//!
+//! A rule looks at one statement at a time (a top-level statement of a migration,
+//! or a statement inside a `DO` block or PL/pgSQL function body) and says what is
+//! wrong with it. Everything a rule needs about the rest of the file is in
+//! [`FileFacts`]; rules never do I/O.
+//!
+//! Adding a rule: a new file with a `pub struct` implementing [`Rule`], its
+//! [`RuleDoc`] ("what it does / why it matters / example / use instead"), and
+//! tests (positive, negative, guarded, inside a `DO` block); then one line in
+//! [`all`]. The name is a stable kebab-case identifier: scripts match on it.
+
+use std::collections::BTreeSet;
+
+use pg_query::protobuf::{self, RangeVar};
+use pg_query::NodeEnum;
+use serde::{Deserialize, Serialize};
+
+use crate::parse::QualifiedName;
+
+mod drop_table;
+mod index_without_concurrently;
+
+/// How much a finding matters. A migration's class is its worst finding's:
+/// `risky` (can lose data or break the application), `review` (locks, rewrites,
+/// things a person should look at), `hint` (style and robustness; the migration
+/// stays `safe`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Hint,
+    Review,
+    Risky,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Hint => "hint",
+            Severity::Review => "review",
+            Severity::Risky => "risky",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        match text {
+            "hint" => Some(Severity::Hint),
+            "review" => Some(Severity::Review),
+            "risky" => Some(Severity::Risky),
+            _ => None,
+        }
+    }
+}
+
+/// A rule's documentation, in the style of ruff's rule pages.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleDoc {
+    /// Stable kebab-case name.
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line.
+    pub summary: &'static str,
+    pub what_it_does: &'static str,
+    pub why_it_matters: &'static str,
+    pub example: &'static str,
+    pub use_instead: &'static str,
+}
+
+/// What one rule found in one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    pub message: String,
+    /// What to do about it, when more specific than the rule's docs.
+    pub help: Option<String>,
+}
+
+impl Hit {
+    pub fn new(message: impl Into<String>) -> Hit {
+        Hit { message: message.into(), help: None }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Hit {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+pub trait Rule: Sync {
+    fn doc(&self) -> &'static RuleDoc;
+    fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit>;
+}
+
+/// Where a statement sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// A statement of the migration file itself.
+    TopLevel,
+    /// Inside a `DO` block.
+    DoBlock,
+    /// Inside a function or procedure body (runs when the function is called).
+    FunctionBody,
+}
+
+/// One statement, with what the rules may want to know about its file.
+pub struct Ctx<'a> {
+    pub node: &'a NodeEnum,
+    /// The statement's text.
+    pub text: &'a str,
+    /// 0-based index of the top-level statement (for embedded ones, of the statement holding them).
+    pub index: usize,
+    pub place: Place,
+    /// Inside an `IF` that tests the catalog (`IF EXISTS (SELECT ... FROM pg_catalog ...)`).
+    pub guarded_by_catalog_test: bool,
+    pub file: &'a FileFacts,
+}
+
+/// Facts about a whole file, gathered before the rules run.
+#[derive(Debug, Clone, Default)]
+pub struct FileFacts {
+    /// Tables created in this file (schema empty when unqualified): locks and
+    /// rewrites on a table nobody can be using yet are harmless.
+    pub created_tables: BTreeSet<QualifiedName>,
+    /// Index of the first top-level `SET lock_timeout` (any scope), if any.
+    pub first_lock_timeout: Option<usize>,
+    /// The file opens its own transaction with `BEGIN` / `START TRANSACTION`.
+    pub has_own_transaction: bool,
+    /// Tables that get `ENABLE ROW LEVEL SECURITY` somewhere in the file.
+    pub rls_enabled: BTreeSet<QualifiedName>,
+    /// Schemas the Supabase API exposes (default: `public`).
+    pub exposed_schemas: Vec<String>,
+}
+
+impl FileFacts {
+    pub fn created_here(&self, name: &QualifiedName) -> bool {
+        self.created_tables.contains(name)
+            || self.created_tables.iter().any(|t| t.name == name.name && (t.schema.is_empty() || name.schema.is_empty()) && {
+                let (a, b) = (effective_schema(t), effective_schema(name));
+                a == b
+            })
+    }
+
+    pub fn is_exposed(&self, name: &QualifiedName) -> bool {
+        let schema = effective_schema(name);
+        self.exposed_schemas.iter().any(|s| s == schema)
+    }
+}
+
+/// The schema an unqualified name lands in under the default search_path.
+pub fn effective_schema(name: &QualifiedName) -> &str {
+    if name.schema.is_empty() {
+        "public"
+    } else {
+        &name.schema
+    }
+}
+
+/// Every rule, in the order `safemig rules` lists them.
+pub fn all() -> &'static [&'static dyn Rule] {
+    static ALL: &[&dyn Rule] = &[
+        // Destructive.
+        &drop_table::DropTable,
+        // Rewrites and heavy locks.
+        &index_without_concurrently::IndexWithoutConcurrently,
+    ];
+    ALL
+}
+
+/// Rules that are not checked per statement but across the file or the whole
+/// migration set; listed by `safemig rules` and explained by `safemig explain`.
+pub static CROSS_FILE: &[RuleDoc] = &[
+    RuleDoc {
+        name: "syntax-error",
+        severity: Severity::Risky,
+        summary: "PostgreSQL's parser rejects the file",
+        what_it_does: "Parses every file with libpg_query, the PostgreSQL server's own grammar, and reports the first \
+                       statement it rejects, with PostgreSQL's message and the line and column it points at.",
+        why_it_matters: "A migration that does not parse fails when it runs; with the Supabase CLI, earlier files of \
+                         the same push may already be applied.",
+        example: "CREATE TABEL users (id int);",
+        use_instead: "CREATE TABLE users (id int);",
+    },
+    RuleDoc {
+        name: "psql-meta-command",
+        severity: Severity::Risky,
+        summary: "a psql meta-command (\\connect, \\restrict, \\set ...) or COPY FROM stdin data in a migration",
+        what_it_does: "Finds lines that only psql understands: backslash meta-commands, and the inline data of \
+                       `COPY ... FROM stdin`, as `pg_dump` writes them.",
+        why_it_matters: "PostgreSQL cannot run them, and neither can a migration tool that talks to the server \
+                         (the Supabase CLI fails on them). They are not syntax errors: the file is a psql script.",
+        example: "\\connect postgres\nCOPY public.tracks (id, title) FROM stdin;\n1\tIntro\n\\.",
+        use_instead: "Remove the meta-commands; turn inline COPY data into INSERT statements, or load it with psql \
+                      outside the migration.",
+    },
+    RuleDoc {
+        name: "use-before-create",
+        severity: Severity::Risky,
+        summary: "an object is used before the migration that creates it",
+        what_it_does: "Replays what every migration creates, alters and drops, in version order, and reports each \
+                       reference to a table, function, type, view or schema that does not exist yet at that point \
+                       but is created by a later migration (or later in the same file). Proposes a version order \
+                       that works.",
+        why_it_matters: "The migration fails on a fresh database (`supabase db reset`, preview branches, CI) even if \
+                         it once worked on production, where the object happened to exist already. The seed's \
+                         trigger migration ran before the baseline that created its function.",
+        example: "-- 20250101000000_add_user_creation_trigger.sql\nCREATE TRIGGER on_auth_user_created AFTER INSERT ON \
+                  auth.users\n  FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();\n-- \
+                  20250831022018_baseline_schema.sql creates public.handle_new_user()",
+        use_instead: "Give the trigger migration a version after the baseline (rename the file), or create the \
+                      function in the same migration, before the trigger.",
+    },
+    RuleDoc {
+        name: "unattached-trigger-function",
+        severity: Severity::Review,
+        summary: "a trigger function that no trigger executes",
+        what_it_does: "Finds functions that `RETURNS trigger` which no `CREATE TRIGGER` in the migrations executes.",
+        why_it_matters: "A trigger function without its trigger does nothing: the seed's `handle_new_user` existed, \
+                         but no `public.users` row was created for new sign-ups.",
+        example: "CREATE FUNCTION public.handle_new_user() RETURNS trigger ...;  -- and no CREATE TRIGGER",
+        use_instead: "CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users\n  FOR EACH ROW EXECUTE \
+                      FUNCTION public.handle_new_user();",
+    },
+    RuleDoc {
+        name: "duplicate-version",
+        severity: Severity::Risky,
+        summary: "two migration files have the same version",
+        what_it_does: "Finds two files whose names start with the same `<digits>_` version.",
+        why_it_matters: "The history has one row per version: one of the files would never run, or the run fails \
+                         on the history's primary key.",
+        example: "20250101000000_a.sql and 20250101000000_b.sql",
+        use_instead: "Give one of them a new, later version.",
+    },
+    RuleDoc {
+        name: "transaction-control",
+        severity: Severity::Risky,
+        summary: "ROLLBACK, COMMIT in the middle, or two-phase commit inside a migration",
+        what_it_does: "Finds transaction control that would end or break the migration's transaction: `ROLLBACK`, \
+                       `COMMIT` anywhere but at the end, `BEGIN` anywhere but at the start, `PREPARE TRANSACTION`.",
+        why_it_matters: "safemig (and the Supabase CLI) run each migration in one transaction; a file that commits \
+                         halfway can leave half a migration applied.",
+        example: "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);",
+        use_instead: "Split the file into two migrations.",
+    },
+    RuleDoc {
+        name: "dynamic-sql",
+        severity: Severity::Hint,
+        summary: "EXECUTE of a string built at run time: not analysed",
+        what_it_does: "Reports `EXECUTE` in `DO` blocks and PL/pgSQL functions, whose SQL is built at run time.",
+        why_it_matters: "No static check can see what it does. safemig's guards still see its effect when the \
+                         migration runs, but `check` cannot vouch for it.",
+        example: "DO $$ BEGIN EXECUTE 'DROP TABLE ' || tbl; END $$;",
+        use_instead: "Write the statement out, or wrap it in a catalog test so it is at least idempotent.",
+    },
+];
+
+/// The documentation of a rule by name, per-statement or cross-file.
+pub fn doc(name: &str) -> Option<&'static RuleDoc> {
+    all().iter().map(|r| r.doc()).chain(CROSS_FILE.iter()).find(|d| d.name == name)
+}
+
+// Helpers the rules share.
+
+pub(crate) fn qualified(r: &RangeVar) -> QualifiedName {
+    QualifiedName { schema: r.schemaname.clone(), name: r.relname.clone() }
+}
+
+/// `a.b.c` from a list of `String` nodes (function and type names).
+pub(crate) fn dotted(names: &[protobuf::Node]) -> String {
+    names
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+/// The `ALTER TABLE` commands of a statement, with the table they apply to.
+pub(crate) fn alter_table_cmds(node: &NodeEnum) -> Vec<(QualifiedName, &protobuf::AlterTableCmd)> {
+    let NodeEnum::AlterTableStmt(stmt) = node else { return Vec::new() };
+    let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+    if stmt.objtype != protobuf::ObjectType::ObjectTable as i32 {
+        return Vec::new();
+    }
+    let table = qualified(relation);
+    stmt.cmds
+        .iter()
+        .filter_map(|c| match c.node.as_ref() {
+            Some(NodeEnum::AlterTableCmd(cmd)) => Some((table.clone(), cmd.as_ref())),
+            _ => None,
+        })
+        .collect()
+}
+
+pub(crate) fn cmd_type(cmd: &protobuf::AlterTableCmd) -> protobuf::AlterTableType {
+    protobuf::AlterTableType::try_from(cmd.subtype).unwrap_or(protobuf::AlterTableType::Undefined)
+}
+
+/// The column definition an `ADD COLUMN` carries.
+pub(crate) fn column_def(cmd: &protobuf::AlterTableCmd) -> Option<&protobuf::ColumnDef> {
+    match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+        Some(NodeEnum::ColumnDef(def)) => Some(def),
+        _ => None,
+    }
+}
+
+/// The constraint an `ADD CONSTRAINT` carries.
+pub(crate) fn constraint_def(cmd: &protobuf::AlterTableCmd) -> Option<&protobuf::Constraint> {
+    match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+        Some(NodeEnum::Constraint(c)) => Some(c),
+        _ => None,
+    }
+}
+
+pub(crate) fn constr_type(c: &protobuf::Constraint) -> protobuf::ConstrType {
+    protobuf::ConstrType::try_from(c.contype).unwrap_or(protobuf::ConstrType::Undefined)
+}
+
+/// The constraints declared on a column definition.
+pub(crate) fn column_constraints(def: &protobuf::ColumnDef) -> impl Iterator<Item = &protobuf::Constraint> {
+    def.constraints.iter().filter_map(|n| match n.node.as_ref() {
+        Some(NodeEnum::Constraint(c)) => Some(c.as_ref()),
+        _ => None,
+    })
+}
+
+/// A type name's last part, lower case (`pg_catalog.int4` -> `int4`), with its modifiers' count.
+pub(crate) fn type_last_name(t: &protobuf::TypeName) -> String {
+    t.names
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.to_lowercase()),
+            _ => None,
+        })
+        .last()
+        .unwrap_or_default()
+}
+
+/// Every column definition a statement declares: `CREATE TABLE` columns and `ADD COLUMN`s.
+pub(crate) fn declared_columns(node: &NodeEnum) -> Vec<&protobuf::ColumnDef> {
+    match node {
+        NodeEnum::CreateStmt(stmt) => stmt
+            .table_elts
+            .iter()
+            .filter_map(|n| match n.node.as_ref() {
+                Some(NodeEnum::ColumnDef(def)) => Some(def.as_ref()),
+                _ => None,
+            })
+            .collect(),
+        NodeEnum::AlterTableStmt(_) => alter_table_cmds(node)
+            .into_iter()
+            .filter(|(_, cmd)| cmd_type(cmd) == protobuf::AlterTableType::AtAddColumn)
+            .filter_map(|(_, cmd)| column_def(cmd))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Runs one rule over SQL text, the way `check` does (embedded statements included).
+    use super::*;
+
+    pub fn hits(rule: &dyn Rule, sql: &str) -> Vec<Hit> {
+        crate::lint::lint_file(sql, &crate::lint::LintOptions::default())
+            .statements
+            .into_iter()
+            .flat_map(|s| s.findings)
+            .filter(|f| f.rule == rule.doc().name)
+            .map(|f| Hit { message: f.message, help: f.help })
+            .collect()
+    }
+
+    pub fn fires(rule: &dyn Rule, sql: &str) -> bool {
+        !hits(rule, sql).is_empty()
+    }
+}
