@@ -418,6 +418,14 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                     facts.created_tables.insert(rules::qualified(r));
                 }
             }
+            Some(NodeEnum::CreateTrigStmt(t)) => {
+                if let Some(r) = &t.relation {
+                    facts.created_triggers.insert((rules::qualified(r), t.trigname.clone()));
+                }
+            }
+            Some(NodeEnum::CreateFunctionStmt(f)) => {
+                facts.created_functions.insert(rules::function_name(&f.funcname));
+            }
             Some(NodeEnum::VariableSetStmt(v)) if v.name == "lock_timeout" => {
                 facts.first_lock_timeout.get_or_insert(i);
             }

@@ -120,6 +120,11 @@ pub struct FileFacts {
     /// Tables created in this file (schema empty when unqualified): locks and
     /// rewrites on a table nobody can be using yet are harmless.
     pub created_tables: BTreeSet<QualifiedName>,
+    /// Triggers created in this file: (table, trigger name). `DROP TRIGGER IF EXISTS`
+    /// followed by `CREATE TRIGGER` of the same one is the idiom for replacing it.
+    pub created_triggers: BTreeSet<(QualifiedName, String)>,
+    /// Functions created in this file (by name, any arguments).
+    pub created_functions: BTreeSet<QualifiedName>,
     /// Index of the first top-level `SET lock_timeout` (any scope), if any.
     pub first_lock_timeout: Option<usize>,
     /// The file opens its own transaction with `BEGIN` / `START TRANSACTION`.
@@ -137,6 +142,16 @@ impl FileFacts {
                 let (a, b) = (effective_schema(t), effective_schema(name));
                 a == b
             })
+    }
+
+    /// Whether this file creates (or re-creates) the trigger `name` on `table`.
+    pub fn creates_trigger(&self, table: &QualifiedName, name: &str) -> bool {
+        self.created_triggers.iter().any(|(t, n)| n == name && t.name == table.name && effective_schema(t) == effective_schema(table))
+    }
+
+    /// Whether this file creates (or re-creates) a function called `name`.
+    pub fn creates_function(&self, name: &QualifiedName) -> bool {
+        self.created_functions.iter().any(|f| f.name == name.name && effective_schema(f) == effective_schema(name))
     }
 
     pub fn is_exposed(&self, name: &QualifiedName) -> bool {
@@ -273,6 +288,22 @@ pub(crate) fn dotted(names: &[protobuf::Node]) -> String {
         })
         .collect::<Vec<_>>()
         .join(".")
+}
+
+/// A function's name from its `funcname` list (`schema.name` or `name`).
+pub(crate) fn function_name(names: &[protobuf::Node]) -> QualifiedName {
+    let parts: Vec<String> = names
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+            _ => None,
+        })
+        .collect();
+    match parts.as_slice() {
+        [.., schema, name] => QualifiedName { schema: schema.clone(), name: name.clone() },
+        [name] => QualifiedName { schema: String::new(), name: name.clone() },
+        [] => QualifiedName { schema: String::new(), name: String::new() },
+    }
 }
 
 /// The `ALTER TABLE` commands of a statement, with the table they apply to.
