@@ -1,0 +1,389 @@
+//! Across migrations, in version order: replay what each statement creates and
+//! drops, and report every use of an object that does not exist yet at that point
+//! but that a later migration (or a later statement of the same file) creates —
+//! the seed's trigger migration that ran before the baseline creating its
+//! function. Proposes a version order that works, and checks that it does.
+//!
+//! Objects no migration creates (Supabase's `auth.users`, `extensions`, built-in
+//! types and functions) are assumed to exist: they are never reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use pg_query::NodeEnum;
+use serde::Serialize;
+
+use crate::objects::{effects, Effects, ObjectId, ObjectKind};
+use crate::parse::{line_col, Statement};
+use crate::plpgsql;
+use crate::rules::Severity;
+
+/// One migration, as the replay needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration<'a> {
+    pub version: &'a str,
+    /// The file name, for messages.
+    pub label: &'a str,
+    pub sql: &'a str,
+    pub statements: &'a [Statement],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderFinding {
+    /// Index of the migration in the input.
+    #[serde(skip)]
+    pub migration: usize,
+    pub rule: &'static str,
+    pub severity: Severity,
+    /// 1-based statement index in its file.
+    pub statement: usize,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// For `use-before-create`: the migration that creates the object.
+    #[serde(skip)]
+    pub creator: Option<usize>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OrderReport {
+    pub findings: Vec<OrderFinding>,
+    /// When migrations use objects that later migrations create: an order of the
+    /// input indices in which no migration does (checked by replaying it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposed_order: Option<Vec<usize>>,
+    /// The migrations depend on each other in a circle: no order works.
+    pub cycle: bool,
+}
+
+/// One statement's effects, placed in its file.
+struct Step {
+    statement: usize,
+    line: usize,
+    column: usize,
+    effects: Effects,
+}
+
+pub fn analyze(migrations: &[Migration<'_>], externals: &BTreeSet<String>) -> OrderReport {
+    let steps: Vec<Vec<Step>> = migrations.iter().map(steps_of).collect();
+    let identity: Vec<usize> = (0..migrations.len()).collect();
+    let mut findings = replay(migrations, &steps, &identity, externals);
+    findings.extend(unattached_trigger_functions(migrations, &steps));
+
+    let mut report = OrderReport::default();
+    let cross_file: Vec<(usize, usize)> = findings
+        .iter()
+        .filter(|f| f.rule == "use-before-create")
+        .filter_map(|f| f.creator.filter(|&c| c != f.migration).map(|c| (c, f.migration)))
+        .collect();
+    if !cross_file.is_empty() {
+        match topological(migrations.len(), &cross_file) {
+            Some(order) => {
+                // The proposal must itself be free of cross-file use-before-create.
+                let again = replay(migrations, &steps, &order, externals);
+                let still = again.iter().any(|f| f.rule == "use-before-create" && f.creator.is_some_and(|c| c != f.migration));
+                if !still {
+                    report.proposed_order = Some(order);
+                }
+            }
+            None => report.cycle = true,
+        }
+    }
+    findings.sort_by_key(|f| (f.migration, f.statement));
+    report.findings = findings;
+    report
+}
+
+fn steps_of(m: &Migration<'_>) -> Vec<Step> {
+    let mut steps = Vec::new();
+    for (i, s) in m.statements.iter().enumerate() {
+        let Some(node) = s.node.as_deref() else { continue };
+        let (line, column) = line_col(m.sql, s.code_offset);
+        let mut e = effects(node);
+        // What a DO block does counts as what its statement does.
+        if let NodeEnum::DoStmt(d) = node {
+            if let Some(body) = crate::lint::def_string(&d.args, "as") {
+                for embedded in plpgsql::from_do_body(&body).unwrap_or_default().into_iter().filter(|x| !x.dynamic) {
+                    let Ok(parsed) = pg_query::parse(&embedded.query, pg_query::ParserOptions::default()) else { continue };
+                    for raw in &parsed.protobuf.stmts {
+                        if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+                            let inner = effects(n);
+                            // A guarded statement runs only when the catalog says so: its uses are not certain.
+                            if !embedded.guarded {
+                                e.uses.extend(inner.uses);
+                            }
+                            e.creates.extend(inner.creates);
+                            e.drops.extend(inner.drops);
+                        }
+                    }
+                }
+            }
+        }
+        steps.push(Step { statement: i + 1, line, column, effects: e });
+    }
+    steps
+}
+
+fn is_external(id: &ObjectId, externals: &BTreeSet<String>) -> bool {
+    externals.contains(&format!("{}.{}", id.schema, id.name)) || externals.contains(&id.schema)
+}
+
+/// Replays the migrations in `order` (indices into `migrations`).
+fn replay(
+    migrations: &[Migration<'_>],
+    steps: &[Vec<Step>],
+    order: &[usize],
+    externals: &BTreeSet<String>,
+) -> Vec<OrderFinding> {
+    // Where each object is created: (position in `order`, step index).
+    let mut creators: BTreeMap<&ObjectId, Vec<(usize, usize)>> = BTreeMap::new();
+    for (position, &m) in order.iter().enumerate() {
+        for (k, step) in steps[m].iter().enumerate() {
+            for c in &step.effects.creates {
+                creators.entry(c).or_default().push((position, k));
+            }
+        }
+    }
+    let mut live: BTreeSet<ObjectId> = BTreeSet::new();
+    let mut trigger_functions: BTreeMap<ObjectId, (ObjectId, usize)> = BTreeMap::new();
+    let mut findings = Vec::new();
+    for (position, &m) in order.iter().enumerate() {
+        for (k, step) in steps[m].iter().enumerate() {
+            for used in &step.effects.uses {
+                if live.contains(used) || is_external(used, externals) {
+                    continue;
+                }
+                let later = creators.get(used).and_then(|list| list.iter().find(|&&at| at > (position, k)).copied());
+                let Some((creator_position, creator_step)) = later else { continue };
+                let creator = order[creator_position];
+                let creator_line = steps[creator][creator_step].line;
+                let (message, help) = if creator == m {
+                    (
+                        format!("{used} is used here, but created only later in this file (line {creator_line})"),
+                        "move the statement that creates it before this one".to_string(),
+                    )
+                } else {
+                    (
+                        format!(
+                            "{used} is used here, but created only by a later migration: {}:{creator_line}",
+                            migrations[creator].label
+                        ),
+                        format!(
+                            "this fails on a fresh database (supabase db reset, branches, CI); give {} a version after {}, \
+                             or create the object in this migration first",
+                            migrations[m].label, migrations[creator].version
+                        ),
+                    )
+                };
+                findings.push(OrderFinding {
+                    migration: m,
+                    rule: "use-before-create",
+                    severity: Severity::Risky,
+                    statement: step.statement,
+                    line: step.line,
+                    column: step.column,
+                    message,
+                    help: Some(help),
+                    creator: Some(creator),
+                });
+            }
+            for dropped in &step.effects.drops {
+                if dropped.kind == ObjectKind::Function {
+                    for (trigger, (function, by)) in &trigger_functions {
+                        if function == dropped && live.contains(trigger) {
+                            findings.push(OrderFinding {
+                                migration: m,
+                                rule: "drop-function",
+                                severity: Severity::Risky,
+                                statement: step.statement,
+                                line: step.line,
+                                column: step.column,
+                                message: format!(
+                                    "drops {dropped}, which {trigger} (created by {}) still executes: the DROP fails, \
+                                     or with CASCADE silently drops the trigger",
+                                    migrations[*by].label
+                                ),
+                                help: Some("use CREATE OR REPLACE FUNCTION to change a trigger function in place".into()),
+                                creator: None,
+                            });
+                        }
+                    }
+                }
+                drop_object(&mut live, dropped);
+            }
+            for created in &step.effects.creates {
+                live.insert(created.clone());
+            }
+            if let Some((trigger, function)) = &step.effects.trigger_function {
+                trigger_functions.insert(trigger.clone(), (function.clone(), m));
+            }
+        }
+    }
+    findings
+}
+
+/// Removes an object, and what cannot outlive it (a schema's objects, a table's triggers).
+fn drop_object(live: &mut BTreeSet<ObjectId>, dropped: &ObjectId) {
+    live.remove(dropped);
+    match dropped.kind {
+        ObjectKind::Schema => live.retain(|o| o.schema != dropped.name || o.kind == ObjectKind::Schema),
+        ObjectKind::Relation => {
+            let table = format!("{}.{}", dropped.schema, dropped.name);
+            live.retain(|o| o.on.as_deref() != Some(table.as_str()));
+        }
+        _ => {}
+    }
+}
+
+/// Functions that `RETURNS trigger` which no `CREATE TRIGGER` in the migrations executes.
+fn unattached_trigger_functions(migrations: &[Migration<'_>], steps: &[Vec<Step>]) -> Vec<OrderFinding> {
+    let executed: BTreeSet<&ObjectId> =
+        steps.iter().flatten().filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f)).collect();
+    let mut reported = BTreeSet::new();
+    let mut out = Vec::new();
+    for (m, list) in steps.iter().enumerate() {
+        for step in list {
+            let Some(function) = &step.effects.creates_trigger_function else { continue };
+            if executed.contains(function) || !reported.insert(function.clone()) {
+                continue;
+            }
+            out.push(OrderFinding {
+                migration: m,
+                rule: "unattached-trigger-function",
+                severity: Severity::Review,
+                statement: step.statement,
+                line: step.line,
+                column: step.column,
+                message: format!("{function} returns trigger, but no trigger in the migrations executes it"),
+                help: Some(format!(
+                    "attach it: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}(); (in {} or a later migration)",
+                    function.schema, function.name, migrations[m].label
+                )),
+                creator: None,
+            });
+        }
+    }
+    out
+}
+
+/// Kahn's algorithm over `edges` (before, after), always taking the earliest
+/// migration that is free: the proposal moves as little as possible.
+fn topological(n: usize, edges: &[(usize, usize)]) -> Option<Vec<usize>> {
+    let mut incoming = vec![0usize; n];
+    let mut outgoing: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
+    for &(before, after) in edges {
+        if outgoing[before].insert(after) {
+            incoming[after] += 1;
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| incoming[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(&next) = ready.iter().next() {
+        ready.remove(&next);
+        order.push(next);
+        for &after in &outgoing[next] {
+            incoming[after] -= 1;
+            if incoming[after] == 0 {
+                ready.insert(after);
+            }
+        }
+    }
+    (order.len() == n).then_some(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::split;
+
+    fn run(files: &[(&str, &str)]) -> OrderReport {
+        let parsed: Vec<(String, Vec<Statement>)> =
+            files.iter().map(|(name, sql)| (name.to_string(), split(sql).unwrap())).collect();
+        let migrations: Vec<Migration> = files
+            .iter()
+            .zip(&parsed)
+            .map(|((name, sql), (_, statements))| Migration {
+                version: name.split('_').next().unwrap(),
+                label: name,
+                sql,
+                statements,
+            })
+            .collect();
+        analyze(&migrations, &BTreeSet::new())
+    }
+
+    fn rules(report: &OrderReport) -> Vec<(&str, usize)> {
+        report.findings.iter().map(|f| (f.rule, f.migration)).collect()
+    }
+
+    const FUNCTION: &str = "CREATE TABLE public.users (id uuid PRIMARY KEY);\n\
+        CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.users (id) VALUES (NEW.id); RETURN NEW; END $$;";
+    const TRIGGER: &str = "DROP TRIGGER IF EXISTS on_auth_user_created ON auth.users;\n\
+        CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();";
+
+    #[test]
+    fn the_seed_trigger_before_its_function() {
+        let report = run(&[("20250101000000_add_user_creation_trigger.sql", TRIGGER), ("20250831022018_baseline_schema.sql", FUNCTION)]);
+        assert_eq!(rules(&report), [("use-before-create", 0)]);
+        let f = &report.findings[0];
+        assert_eq!((f.statement, f.line), (2, 2));
+        assert!(f.message.contains("public.handle_new_user()") && f.message.contains("20250831022018_baseline_schema.sql:2"), "{}", f.message);
+        assert_eq!(report.proposed_order, Some(vec![1, 0]));
+        // In the right order: nothing to say.
+        let report = run(&[("1_baseline.sql", FUNCTION), ("2_trigger.sql", TRIGGER)]);
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        assert_eq!(report.proposed_order, None);
+    }
+
+    #[test]
+    fn alter_view_and_foreign_key_before_their_table() {
+        let report = run(&[
+            ("1_alter.sql", "ALTER TABLE public.tracks ADD COLUMN bpm int;"),
+            ("2_view.sql", "CREATE VIEW public.long_tracks AS SELECT * FROM public.tracks WHERE bpm > 100;"),
+            ("3_fk.sql", "CREATE TABLE public.plays (track_id int REFERENCES public.tracks (id));"),
+            ("4_tracks.sql", "CREATE TABLE public.tracks (id int PRIMARY KEY);"),
+        ]);
+        assert_eq!(rules(&report), [("use-before-create", 0), ("use-before-create", 1), ("use-before-create", 2)]);
+        assert_eq!(report.proposed_order, Some(vec![3, 0, 1, 2]));
+    }
+
+    #[test]
+    fn within_a_file_and_a_cycle() {
+        let report = run(&[("1_a.sql", "CREATE INDEX i ON t (a);\nCREATE TABLE t (a int);")]);
+        assert_eq!(rules(&report), [("use-before-create", 0)]);
+        assert!(report.findings[0].message.contains("later in this file (line 2)"));
+        let report = run(&[
+            ("1_a.sql", "CREATE TABLE a (id int PRIMARY KEY);\nCREATE VIEW va AS SELECT * FROM b;"),
+            ("2_b.sql", "CREATE TABLE b (id int PRIMARY KEY);\nCREATE VIEW vb AS SELECT * FROM a;\nCREATE VIEW vc AS SELECT * FROM va;"),
+        ]);
+        assert_eq!(report.proposed_order, None, "no version order works: each file needs the other");
+    }
+
+    #[test]
+    fn external_objects_are_assumed_and_unattached_trigger_functions_found() {
+        let report = run(&[("1_baseline.sql", FUNCTION)]);
+        assert_eq!(rules(&report), [("unattached-trigger-function", 0)]);
+        let report = run(&[("1_t.sql", "CREATE TRIGGER t AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION extensions.f();")]);
+        assert!(report.findings.is_empty());
+    }
+
+    #[test]
+    fn dropping_a_function_a_trigger_still_executes() {
+        let report = run(&[
+            ("1_baseline.sql", FUNCTION),
+            ("2_trigger.sql", TRIGGER),
+            ("3_replace.sql", "DROP FUNCTION public.handle_new_user();\nCREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;"),
+        ]);
+        assert_eq!(rules(&report), [("drop-function", 2)]);
+    }
+
+    #[test]
+    fn do_blocks_create_what_they_create() {
+        let report = run(&[
+            ("1_view.sql", "CREATE VIEW v AS SELECT * FROM t;"),
+            ("2_do.sql", "DO $$ BEGIN CREATE TABLE t (id int); END $$;"),
+        ]);
+        assert_eq!(rules(&report), [("use-before-create", 0)]);
+    }
+}
