@@ -16,6 +16,7 @@
 //! Statements that cannot run in a transaction (`CREATE INDEX CONCURRENTLY`, ...)
 //! run on their own, and the report says so.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,9 @@ pub struct MigrateOptions {
     pub advisory_lock_wait: Duration,
     pub backup_id: Option<String>,
     pub actor: String,
+    /// Migrations `check` classes risky and that are not allowed: version -> why.
+    /// A run that would apply one is refused before anything runs.
+    pub risky: BTreeMap<String, String>,
 }
 
 impl MigrateOptions {
@@ -55,6 +59,7 @@ impl MigrateOptions {
             advisory_lock_wait: config.migrate.advisory_lock_wait,
             backup_id: None,
             actor: safemig_project::audit::os_user(),
+            risky: BTreeMap::new(),
         }
     }
 }
@@ -240,6 +245,20 @@ fn migrate_locked(
         .filter_map(|s| set.get(&s.version))
         .collect();
 
+    // Risky by `check`, and not allowed: refuse before anything runs. A dry run
+    // goes ahead (that is how one sees what the guards would do) and says so.
+    if !options.dry_run {
+        if let Some(file) = pending.iter().find(|f| options.risky.contains_key(&f.version)) {
+            let mut m = empty_report(file, Outcome::Refused);
+            m.reason = Some(format!(
+                "`safemig check` classes it risky ({}); review it, then pass --allow-risky or list it in \
+                 safemig.toml's [check] allow_risky (the guards still roll back any loss of data)",
+                options.risky[&file.version]
+            ));
+            return refuse_all(report, &pending, m);
+        }
+    }
+
     // Parse every pending file before running any of them: a broken file later in
     // the run must not leave the earlier ones applied and the run half done.
     let mut prepared = Vec::new();
@@ -295,6 +314,11 @@ fn migrate_locked(
             stopped = m.result != Outcome::DryRun;
             on_event(Event::Finished(&m));
             report.migrations.push(m);
+        }
+        for m in report.migrations.iter_mut() {
+            if let Some(why) = options.risky.get(&m.version) {
+                m.notes.push(format!("`safemig check` classes it risky ({why}): migrate refuses it without --allow-risky"));
+            }
         }
         // Nothing of a dry run stays: the outer transaction is always rolled back.
         outer.rollback().map_err(|e| PgError::sql("rolling back the dry run", &e))?;

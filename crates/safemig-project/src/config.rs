@@ -18,6 +18,15 @@
 //! [guard.min_rows]
 //! "public.library_tracks" = 59
 //!
+//! [check]
+//! ignore = ["prefer-bigint"]   # rules turned off
+//! exposed_schemas = ["public"] # table-without-rls looks here
+//! externals = ["app_private"]  # objects or schemas that exist outside the migrations
+//! allow_risky = ["20250902000000"]  # reviewed: migrate may apply it although check says risky
+//!
+//! [check.severity]
+//! index-without-concurrently = "risky"
+//!
 //! [[allow]]                     # a migration that is meant to lose data
 //! migration = "20250901000000"
 //! table = "public.sessions"
@@ -46,6 +55,8 @@ pub struct Config {
     pub guard: GuardConfig,
     #[serde(default)]
     pub allow: Vec<Allowance>,
+    #[serde(default)]
+    pub check: CheckConfig,
     /// Where the config was read from; `None` when defaults are in use.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -85,6 +96,35 @@ pub struct GuardConfig {
     pub exact_counts: Vec<String>,
     /// `schema.table` = the fewest rows it may hold after any migration (counted exactly).
     pub min_rows: BTreeMap<String, u64>,
+}
+
+/// `[check]`: how `safemig check` (and `migrate`'s check) read the migrations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckConfig {
+    /// Rules turned off everywhere.
+    pub ignore: Vec<String>,
+    /// Rules given another severity: `rule = "hint" | "review" | "risky"`.
+    pub severity: BTreeMap<String, String>,
+    /// Schemas the Supabase API exposes (`table-without-rls` looks there).
+    pub exposed_schemas: Vec<String>,
+    /// Objects (`schema.name`) or whole schemas that exist outside the migrations.
+    pub externals: Vec<String>,
+    /// Migrations (version or file name) that `migrate` applies although `check`
+    /// classes them risky: the risk was reviewed.
+    pub allow_risky: Vec<String>,
+}
+
+impl Default for CheckConfig {
+    fn default() -> Self {
+        CheckConfig {
+            ignore: Vec::new(),
+            severity: BTreeMap::new(),
+            exposed_schemas: vec!["public".into()],
+            externals: Vec::new(),
+            allow_risky: Vec::new(),
+        }
+    }
 }
 
 /// What a migration is allowed to lose.
@@ -156,6 +196,13 @@ impl Config {
                 )));
             }
         }
+        for (rule, severity) in &self.check.severity {
+            if !matches!(severity.as_str(), "hint" | "review" | "risky") {
+                return Err(bad(format!(
+                    "[check.severity] {rule} = \"{severity}\": the severity must be \"hint\", \"review\" or \"risky\""
+                )));
+            }
+        }
         for allow in &self.allow {
             if allow.table != "*" && split_table_name(&allow.table).is_none() {
                 return Err(bad(format!("[[allow]] table `{}` is not of the form schema.table or *", allow.table)));
@@ -183,6 +230,12 @@ impl Config {
             (Some(dir), _) => dir.clone(),
             _ => PathBuf::from("supabase/migrations"),
         }
+    }
+
+    /// Whether `migrate` may apply this migration although `check` classes it risky.
+    pub fn risky_allowed(&self, version: &str, file_name: &str) -> bool {
+        self.check.allow_risky.iter().any(|m| m == version || m == file_name)
+            || self.allow.iter().any(|a| a.migration == version || a.migration == file_name)
     }
 
     /// The allowances that cover `table` (schema.table) in migration `version`.

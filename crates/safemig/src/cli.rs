@@ -33,7 +33,7 @@ pub struct Global {
     /// Migrations folder; else the config's migrations_dir; else supabase/migrations.
     #[arg(long, global = true, value_name = "PATH")]
     pub dir: Option<PathBuf>,
-    /// Output format.
+    /// Output format (sarif and github: check only).
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Local audit file (JSON lines).
@@ -45,10 +45,20 @@ pub struct Global {
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0, for code scanning (check only).
+    Sarif,
+    /// GitHub Actions annotations (check only).
+    Github,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Static analysis with PostgreSQL's own parser: rules, classification, ordering. No database needed.
+    Check(CheckArgs),
+    /// List the rules of `check`.
+    Rules,
+    /// Print the documentation of one rule.
+    Explain(ExplainArgs),
     /// Which migrations are applied, pending, changed, missing a file, or out of order.
     Status,
     /// Apply pending migrations, each in its own guarded transaction.
@@ -59,8 +69,38 @@ pub enum Command {
     Demo(DemoArgs),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FailOn {
+    /// Exit 1 when a file is risky.
+    #[default]
+    Risky,
+    /// Exit 1 when a file is risky or needs review.
+    Review,
+    /// Always exit 0 (bad input still exits 2).
+    Never,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct CheckArgs {
+    /// Migration files or folders (default: the migrations folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The class at which check exits 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Risky)]
+    pub fail_on: FailOn,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    /// A rule name, e.g. drop-column (`safemig rules` lists them).
+    pub rule: String,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct MigrateArgs {
+    /// Apply migrations that `check` classes risky (the guards still roll back any loss of data).
+    #[arg(long)]
+    pub allow_risky: bool,
     /// Run each pending migration in a transaction that is rolled back, and report what would happen.
     #[arg(long)]
     pub dry_run: bool,

@@ -1,5 +1,7 @@
 //! The guards: a protected table that would lose rows, columns or itself rolls its
 //! migration back, with the data intact. Each case against a real PostgreSQL.
+//! `--allow-risky` throughout: these tests are about the guards, the layer that
+//! holds even when the static check is overridden.
 
 mod common;
 
@@ -16,7 +18,7 @@ INSERT INTO public.albums SELECT g, g % 5 + 1 FROM generate_series(1, 20) g;
 fn base() -> Project {
     let p = Project::new();
     p.migration("1_base.sql", BASE);
-    let run = p.safemig(&["migrate"]);
+    let run = p.safemig(&["migrate", "--allow-risky"]);
     assert_eq!(run.code, 0, "{run:?}");
     p
 }
@@ -25,7 +27,7 @@ fn base() -> Project {
 fn rolled_back(p: &Project, sql: &str) -> Run {
     p.migration("2_change.sql", sql);
     let before = p.fingerprint();
-    let run = p.safemig(&["migrate", "--format", "json"]);
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(run.results(), [("2".into(), "rolled-back".into())], "{run:?}");
     assert_eq!(p.fingerprint(), before, "the data and the schema are intact");
@@ -48,7 +50,7 @@ fn delete_is_rolled_back_and_the_statement_named() {
     assert_eq!(v["statement"]["index"], 2);
     assert_eq!(v["statement"]["line"], 2);
     assert!(!p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'tracks' AND column_name = 'bpm')"));
-    let human = p.safemig(&["migrate"]);
+    let human = p.safemig(&["migrate", "--allow-risky"]);
     assert!(human.stdout.contains("caused by statement 2 at"), "{human:?}");
     assert!(human.stdout.contains("[[allow]]"), "the fix is shown: {human:?}");
 }
@@ -93,7 +95,7 @@ fn drop_column_is_rolled_back_but_a_rename_is_not_a_loss() {
     assert!(v["message"].as_str().unwrap().contains("\"r2_key\""), "{v}");
 
     p.migration("2_change.sql", "ALTER TABLE public.tracks RENAME COLUMN r2_key TO storage_key;\nALTER TABLE public.tracks RENAME TO library_tracks;");
-    let run = p.safemig(&["migrate"]);
+    let run = p.safemig(&["migrate", "--allow-risky"]);
     assert_eq!(run.code, 0, "renames lose nothing: {run:?}");
     assert_eq!(p.i64("SELECT count(storage_key) FROM public.library_tracks"), 100);
 }
@@ -128,7 +130,7 @@ fn rewrites_that_keep_every_row_pass() {
         "2_change.sql",
         "ALTER TABLE public.tracks ALTER COLUMN title TYPE varchar(100);\nVACUUM FULL public.albums;\nUPDATE public.tracks SET title = upper(title);\nINSERT INTO public.tracks VALUES (101, 'new', NULL);",
     );
-    let run = p.safemig(&["migrate", "--format", "json"]);
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 101);
 }
@@ -140,13 +142,13 @@ fn an_allowance_lets_an_intended_delete_through_and_only_that() {
         "[[allow]]\nmigration = \"2\"\ntable = \"public.tracks\"\nloss = [\"rows\"]\nreason = \"purge test tracks\"\n",
     );
     p.migration("2_purge.sql", "DELETE FROM public.tracks WHERE id > 90;");
-    let run = p.safemig(&["migrate"]);
+    let run = p.safemig(&["migrate", "--allow-risky"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 90);
 
     // The allowance is for migration 2 and for rows: migration 3 dropping a column is still stopped.
     p.migration("3_drop.sql", "DELETE FROM public.tracks WHERE id > 80; ALTER TABLE public.tracks DROP COLUMN r2_key;");
-    let run = p.safemig(&["migrate", "--format", "json"]);
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 90);
 }
@@ -161,9 +163,9 @@ fn a_min_rows_floor_cannot_be_allowed_away() {
         "1_base.sql",
         "CREATE TABLE public.library_tracks (id int PRIMARY KEY); INSERT INTO public.library_tracks SELECT generate_series(1, 59);",
     );
-    assert_eq!(p.safemig(&["migrate"]).code, 0);
+    assert_eq!(p.safemig(&["migrate", "--allow-risky"]).code, 0);
     p.migration("2_one_less.sql", "DELETE FROM public.library_tracks WHERE id = 59;");
-    let run = p.safemig(&["migrate", "--format", "json"]);
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let text = run.stdout.clone();
     assert!(text.contains("requires at least 59"), "{text}");
@@ -176,7 +178,7 @@ fn one_guarded_failure_stops_the_run_after_the_good_ones() {
     p.migration("2_good.sql", "ALTER TABLE public.tracks ADD COLUMN bpm int;");
     p.migration("3_bad.sql", "DROP TABLE public.albums;");
     p.migration("4_after.sql", "CREATE TABLE public.after (id int);");
-    let run = p.safemig(&["migrate", "--format", "json"]);
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.results(),
@@ -191,11 +193,11 @@ fn supabase_managed_schemas_are_not_protected_unless_asked() {
     let p = base();
     p.exec("INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'a@example.com')");
     p.migration("2_auth.sql", "DELETE FROM auth.users;");
-    assert_eq!(p.safemig(&["migrate"]).code, 0);
+    assert_eq!(p.safemig(&["migrate", "--allow-risky"]).code, 0);
     p.exec("INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'b@example.com')");
     p.config("[guard]\nprotect = [\"auth.users\"]\n");
     p.migration("3_auth_again.sql", "DELETE FROM auth.users;");
-    let run = p.safemig(&["migrate", "--format", "json"]);
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(violation(&run)["table"], "auth.users");
     assert_eq!(p.i64("SELECT count(*) FROM auth.users"), 1);

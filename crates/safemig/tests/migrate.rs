@@ -329,7 +329,7 @@ fn every_run_is_in_the_audit_trail() {
     p.migration("1_a.sql", "CREATE TABLE public.a (id int);");
     assert_eq!(p.safemig(&["migrate"]).code, 0);
     p.migration("2_b.sql", "DROP TABLE public.a;");
-    assert_eq!(p.safemig(&["migrate"]).code, 1);
+    assert_eq!(p.safemig(&["migrate", "--allow-risky"]).code, 1);
     let results: Vec<String> = p
         .client()
         .query("SELECT result FROM safemig.audit ORDER BY id", &[])
@@ -343,4 +343,32 @@ fn every_run_is_in_the_audit_trail() {
     let log = p.safemig(&["log", "--format", "json"]);
     assert_eq!(log.code, 0, "{log:?}");
     assert!(log.stdout.contains("rolled-back"), "{log:?}");
+}
+
+#[test]
+fn risky_migrations_are_refused_before_anything_runs_unless_allowed() {
+    let p = Project::new();
+    p.migration("1_t.sql", "CREATE TABLE public.t (id int, legacy text);");
+    assert_eq!(p.safemig(&["migrate"]).code, 0);
+    p.migration("2_ok.sql", "CREATE TABLE public.ok (id int);");
+    p.migration("3_drop.sql", "ALTER TABLE public.t DROP COLUMN legacy;");
+
+    let run = p.safemig(&["migrate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("classes it risky (drop-column)"), "{run:?}");
+    assert!(run.stdout.contains("3_drop.sql:1:1"), "the finding is shown where it is: {run:?}");
+    assert!(!p.bool("SELECT to_regclass('public.ok') IS NOT NULL"), "nothing of the run was applied");
+
+    // A dry run goes ahead and says what migrate would refuse.
+    let dry = p.safemig(&["migrate", "--dry-run", "--format", "json"]);
+    assert!(dry.stdout.contains("refuses it without --allow-risky"), "{dry:?}");
+
+    // Reviewed and allowed in safemig.toml: the guards still stop the loss.
+    p.config("[check]\nallow_risky = [\"3\"]\n");
+    let run = p.safemig(&["migrate", "--format", "json"]);
+    assert_eq!(run.results(), [("2".into(), "applied".into()), ("3".into(), "rolled-back".into())], "{run:?}");
+    // And an allowance for the loss lets it through.
+    p.config("[[allow]]\nmigration = \"3\"\ntable = \"public.t\"\nloss = [\"columns\"]\n");
+    let run = p.safemig(&["migrate", "--format", "json"]);
+    assert_eq!(run.results(), [("3".into(), "applied".into())], "{run:?}");
 }

@@ -14,7 +14,24 @@ use crate::report::{self, human};
 
 pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     let set = ctx.migrations()?;
-    let options = options(ctx, args)?;
+    let mut options = options(ctx, args)?;
+    // The static check first: risky migrations are refused unless allowed.
+    let checked = super::check::analyse(set.migrations.iter().map(|m| (m.path.clone(), m.sql.clone())).collect(), &ctx.config);
+    if !args.allow_risky {
+        for file in checked.files.iter().filter(|f| f.class == safemig_analyze::Class::Risky) {
+            let version = file.version.clone().unwrap_or_default();
+            if ctx.config.risky_allowed(&version, &file.file_name) {
+                continue;
+            }
+            let rules: std::collections::BTreeSet<&str> = file
+                .all_findings()
+                .into_iter()
+                .filter(|f| f.severity == safemig_analyze::Severity::Risky)
+                .map(|f| f.rule.as_str())
+                .collect();
+            options.risky.insert(version, rules.into_iter().collect::<Vec<_>>().join(", "));
+        }
+    }
     if let Some(target) = &options.target {
         if set.get(target).is_none() {
             return Err(CliError::input(format!(
@@ -62,6 +79,15 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     } else {
         if let Some(reason) = &report.refused {
             println!("{} {}", human::red("refused:"), reason);
+            // Why check called it risky, finding by finding.
+            for m in report.migrations.iter().filter(|m| m.result == Outcome::Refused && options.risky.contains_key(&m.version)) {
+                if let Some(file) = checked.get(&m.version) {
+                    println!();
+                    for f in file.all_findings().into_iter().filter(|f| f.severity == safemig_analyze::Severity::Risky) {
+                        super::check::print_finding(&file.path, &file.sql, f);
+                    }
+                }
+            }
         }
         for m in report.migrations.iter().filter(|m| m.result == Outcome::Skipped) {
             print_migration(m);

@@ -1,20 +1,28 @@
 //! One module per command. Commands are thin: they gather input, call the
 //! libraries, and render.
 
+pub mod check;
 pub mod demo;
 pub mod log;
 pub mod migrate;
+pub mod rules;
 pub mod status;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Format};
 use crate::context::{CliError, Context};
 
 pub fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(&cli.global, &args),
         command => {
+            if matches!(cli.global.format, Format::Sarif | Format::Github) && !matches!(command, Command::Check(_)) {
+                return Err(CliError::input("--format sarif and --format github are for `safemig check`; use human or json"));
+            }
             let ctx = Context::load(cli.global)?;
             match command {
+                Command::Check(args) => check::run(&ctx, &args),
+                Command::Rules => rules::list(&ctx),
+                Command::Explain(args) => rules::explain(&ctx, &args),
                 Command::Status => status::run(&ctx),
                 Command::Migrate(args) => migrate::run(&ctx, &args),
                 Command::Log(args) => log::run(&ctx, &args),
