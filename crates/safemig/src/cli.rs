@@ -88,6 +88,10 @@ pub struct CheckArgs {
     /// The class at which check exits 1.
     #[arg(long, value_enum, default_value_t = FailOn::Risky)]
     pub fail_on: FailOn,
+    /// Show hints (style and robustness findings) in full; by default they are counted.
+    /// JSON, SARIF and GitHub output always include them.
+    #[arg(long)]
+    pub hints: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -237,7 +237,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
         Format::Json => report::print_json(&json(&run)),
         Format::Sarif => report::print_json(&sarif(&run)),
         Format::Github => github(&run),
-        Format::Human => human_report(&run),
+        Format::Human => human_report(&run, args.hints),
     }
     Ok(code)
 }
@@ -378,9 +378,14 @@ pub fn print_finding(path: &Path, sql: &str, f: &Finding) {
     println!();
 }
 
-fn human_report(run: &CheckRun) {
+fn human_report(run: &CheckRun, show_hints: bool) {
+    let mut hidden = 0;
     for file in &run.files {
         for f in file.all_findings() {
+            if f.severity == Severity::Hint && !show_hints {
+                hidden += 1;
+                continue;
+            }
             print_finding(&file.path, &file.sql, f);
         }
     }
@@ -405,4 +410,7 @@ fn human_report(run: &CheckRun) {
         "\n{} files: {} safe, {} review, {} risky ({} findings)",
         s["files"], s["safe"], s["review"], s["risky"], s["findings"]
     );
+    if hidden > 0 {
+        println!("{}", human::dim(&format!("{hidden} hints not shown (style and robustness); --hints shows them")));
+    }
 }

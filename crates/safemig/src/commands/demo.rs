@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use safemig_pg::Ephemeral;
 
-use crate::cli::{DemoArgs, Format, Global, MigrateArgs};
+use crate::cli::{CheckArgs, DemoArgs, Format, Global, MigrateArgs};
 use crate::context::{CliError, Context};
 use crate::report::human;
 
@@ -119,33 +119,46 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     command("safemig migrate");
     expect(super::migrate::run(&ctx, &MigrateArgs::default())? == 0, "the baseline migration applies")?;
 
-    step(3, "The team adds three migrations, one of them a pulled remote_schema.sql that drops a column");
-    write(&migrations.join("20250901000000_add_user_creation_trigger.sql"), TRIGGER)?;
-    write(&migrations.join("20250902000000_remote_schema.sql"), REMOTE_SCHEMA)?;
-    write(&migrations.join("20250903000000_add_r2_storage_fields.sql"), R2_FIELDS)?;
-    for (name, text) in [
-        ("20250901000000_add_user_creation_trigger.sql", TRIGGER),
-        ("20250902000000_remote_schema.sql", REMOTE_SCHEMA),
-        ("20250903000000_add_r2_storage_fields.sql", R2_FIELDS),
-    ] {
+    step(3, "The team's new migrations, as in the seed: the trigger file has an older version than the baseline");
+    let early_trigger = "20250101000000_add_user_creation_trigger.sql";
+    let files = [
+        (early_trigger, TRIGGER),
+        ("20250831022250_remote_schema.sql", REMOTE_SCHEMA),
+        ("20250831022400_add_r2_storage_fields.sql", R2_FIELDS),
+    ];
+    for (name, text) in files {
+        write(&migrations.join(name), text)?;
         say(&human::bold(name));
         println!("{}", human::dim(&human::indent(text.trim_end(), 8)));
     }
     say(&format!("{} {}", human::bold("safemig.toml"), human::dim("public.library_tracks keeps at least 59 rows")));
+
+    step(4, "Check them with PostgreSQL's own parser: no database needed");
+    command("safemig check");
+    let check = super::check::run(&ctx, &CheckArgs::default())?;
+    expect(check == 1, "check finds the trigger before its function, and the risky remote_schema")?;
+
+    step(5, "Follow check's proposal: give the trigger migration a version after the baseline");
+    let renamed = "20250831022100_add_user_creation_trigger.sql";
+    std::fs::rename(migrations.join(early_trigger), migrations.join(renamed)).map_err(CliError::input)?;
+    command(&format!("mv {early_trigger} {renamed}"));
     command("safemig status");
     super::status::run(&ctx)?;
 
-    step(4, "Rehearse: a dry run executes every pending migration in a transaction that is rolled back");
-    command("safemig migrate --dry-run");
-    let dry = super::migrate::run(&ctx, &MigrateArgs { dry_run: true, ..Default::default() })?;
-    expect(dry == 1, "the dry run predicts the guard on remote_schema")?;
-
-    step(5, "Migrate for real: each migration in its own transaction, guards checked before COMMIT");
+    step(6, "Migrate: check refuses the risky remote_schema before anything runs");
     command("safemig migrate");
     let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
-    expect(code == 1, "migrate exits 1 because the guard refused remote_schema")?;
+    expect(code == 1, "migrate refuses the risky migration")?;
 
-    step(6, "Verify: the trigger creates the public.users row, and nothing was lost");
+    step(7, "Override the check: the guards inside each transaction still refuse the loss");
+    command("safemig migrate --dry-run --allow-risky");
+    let dry = super::migrate::run(&ctx, &MigrateArgs { dry_run: true, allow_risky: true, ..Default::default() })?;
+    expect(dry == 1, "the dry run predicts the guard on remote_schema")?;
+    command("safemig migrate --allow-risky");
+    let code = super::migrate::run(&ctx, &MigrateArgs { allow_risky: true, ..Default::default() })?;
+    expect(code == 1, "migrate exits 1 because the guard rolled remote_schema back")?;
+
+    step(8, "Verify: the trigger creates the public.users row, and nothing was lost");
     let row = client
         .query_one(
             "INSERT INTO auth.users (id, email, raw_user_meta_data, created_at) \
@@ -187,8 +200,9 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     super::log::run(&ctx, &crate::cli::LogArgs { local: false, limit: 10 })?;
 
     title("Demo complete");
-    say("The trigger migration applied; the pulled remote_schema.sql was rolled back before it could drop");
-    say("library_tracks.r2_key; the later migration waited; the 59 tracks are intact; every run is in the audit trail.");
+    say("check found the trigger migration ordered before its function and proposed the fix; migrate refused the");
+    say("risky remote_schema.sql; forced through, its guard rolled it back before it could drop library_tracks.r2_key;");
+    say("the trigger works, the 59 tracks are intact, and every run is in the audit trail.");
     match &args.keep {
         Some(dir) => say(&format!("The example project is kept in {}.", dir.display())),
         None => say("Run `safemig demo --keep DIR` to keep the example project and inspect it."),
@@ -223,7 +237,7 @@ fn title(text: &str) {
 }
 
 fn step(n: usize, text: &str) {
-    println!("\n{} {}", human::bold(&format!("[{n}/6]")), human::bold(text));
+    println!("\n{} {}", human::bold(&format!("[{n}/8]")), human::bold(text));
 }
 
 fn command(text: &str) {
