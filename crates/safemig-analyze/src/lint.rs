@@ -74,6 +74,10 @@ pub struct Finding {
     /// `do-block` or `function-body` for findings inside PL/pgSQL code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inside: Option<&'static str>,
+    /// `use-before-create` of an object the live database has (`check --db`): it
+    /// breaks only on a fresh database (`supabase db reset`, branches, CI).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fresh_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -134,6 +138,7 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
             offset,
             statement: None,
             inside: None,
+            fresh_only: false,
         });
     }
     if let Some(error) = &parsed.error {
@@ -147,6 +152,7 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
             offset: error.offset.unwrap_or(0),
             statement: None,
             inside: None,
+            fresh_only: false,
         });
     }
     let facts = file_facts(&parsed.statements, options);
@@ -327,6 +333,7 @@ fn finding_at(
         offset: statement.code_offset,
         statement: Some(index + 1),
         inside,
+        fresh_only: false,
     }
 }
 

@@ -53,13 +53,19 @@ pub struct ObjectId {
 }
 
 impl ObjectId {
-    fn new(kind: ObjectKind, schema: &str, name: &str) -> ObjectId {
+    /// An object by kind, schema (empty = `public`, except for schemas and extensions) and name.
+    pub fn new(kind: ObjectKind, schema: &str, name: &str) -> ObjectId {
         let schema = if schema.is_empty() && kind != ObjectKind::Schema && kind != ObjectKind::Extension {
             "public"
         } else {
             schema
         };
         ObjectId { kind, schema: schema.to_string(), name: name.to_string(), on: None }
+    }
+
+    /// A trigger or policy `name` on `schema.table`.
+    pub fn on_table(kind: ObjectKind, schema: &str, table: &str, name: &str) -> ObjectId {
+        ObjectId { kind, schema: schema.to_string(), name: name.to_string(), on: Some(format!("{schema}.{table}")) }
     }
 
     fn relation(r: &protobuf::RangeVar) -> ObjectId {

@@ -27,6 +27,14 @@ pub struct Migration<'a> {
     pub statements: &'a [Statement],
 }
 
+/// What a live database already has (`check --db`).
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub objects: BTreeSet<ObjectId>,
+    /// Functions that a trigger in the database executes.
+    pub trigger_functions: BTreeSet<ObjectId>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OrderFinding {
     /// Index of the migration in the input.
@@ -44,6 +52,13 @@ pub struct OrderFinding {
     /// For `use-before-create`: the migration that creates the object.
     #[serde(skip)]
     pub creator: Option<usize>,
+    /// The object exists in the live database (`check --db`): this breaks only on
+    /// a fresh database (`supabase db reset`, branches, CI), not on this one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub fresh_only: bool,
+    /// The object a `use-before-create` is about.
+    #[serde(skip)]
+    pub used: Option<ObjectId>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -66,10 +81,21 @@ struct Step {
 }
 
 pub fn analyze(migrations: &[Migration<'_>], externals: &BTreeSet<String>) -> OrderReport {
+    analyze_with(migrations, externals, &Live::default())
+}
+
+/// [`analyze`], knowing what a live database already has.
+pub fn analyze_with(migrations: &[Migration<'_>], externals: &BTreeSet<String>, live: &Live) -> OrderReport {
     let steps: Vec<Vec<Step>> = migrations.iter().map(steps_of).collect();
     let identity: Vec<usize> = (0..migrations.len()).collect();
     let mut findings = replay(migrations, &steps, &identity, externals);
-    findings.extend(unattached_trigger_functions(migrations, &steps));
+    for f in &mut findings {
+        if f.rule == "use-before-create" && f.used.as_ref().is_some_and(|u| live.objects.contains(u)) {
+            f.fresh_only = true;
+            f.message.push_str(" (it exists in the database: this breaks only on a fresh database)");
+        }
+    }
+    findings.extend(unattached_trigger_functions(migrations, &steps, live));
 
     let mut report = OrderReport::default();
     let cross_file: Vec<(usize, usize)> = findings
@@ -186,6 +212,8 @@ fn replay(
                     message,
                     help: Some(help),
                     creator: Some(creator),
+                    fresh_only: false,
+                    used: Some(used.clone()),
                 });
             }
             for dropped in &step.effects.drops {
@@ -206,6 +234,8 @@ fn replay(
                                 ),
                                 help: Some("use CREATE OR REPLACE FUNCTION to change a trigger function in place".into()),
                                 creator: None,
+                                fresh_only: false,
+                                used: None,
                             });
                         }
                     }
@@ -237,7 +267,7 @@ fn drop_object(live: &mut BTreeSet<ObjectId>, dropped: &ObjectId) {
 }
 
 /// Functions that `RETURNS trigger` which no `CREATE TRIGGER` in the migrations executes.
-fn unattached_trigger_functions(migrations: &[Migration<'_>], steps: &[Vec<Step>]) -> Vec<OrderFinding> {
+fn unattached_trigger_functions(migrations: &[Migration<'_>], steps: &[Vec<Step>], live: &Live) -> Vec<OrderFinding> {
     let executed: BTreeSet<&ObjectId> =
         steps.iter().flatten().filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f)).collect();
     let mut reported = BTreeSet::new();
@@ -245,7 +275,7 @@ fn unattached_trigger_functions(migrations: &[Migration<'_>], steps: &[Vec<Step>
     for (m, list) in steps.iter().enumerate() {
         for step in list {
             let Some(function) = &step.effects.creates_trigger_function else { continue };
-            if executed.contains(function) || !reported.insert(function.clone()) {
+            if executed.contains(function) || live.trigger_functions.contains(function) || !reported.insert(function.clone()) {
                 continue;
             }
             out.push(OrderFinding {
@@ -255,12 +285,14 @@ fn unattached_trigger_functions(migrations: &[Migration<'_>], steps: &[Vec<Step>
                 statement: step.statement,
                 line: step.line,
                 column: step.column,
-                message: format!("{function} returns trigger, but no trigger in the migrations executes it"),
+                message: format!("{function} returns trigger, but no trigger executes it (in the migrations, or the database with --db)"),
                 help: Some(format!(
                     "attach it: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}(); (in {} or a later migration)",
                     function.schema, function.name, migrations[m].label
                 )),
                 creator: None,
+                fresh_only: false,
+                used: None,
             });
         }
     }

@@ -332,3 +332,47 @@ pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) ->
     }
     violations
 }
+
+/// What a live database already has, for `check --db`: relations, functions,
+/// types, schemas, extensions, indexes, triggers and policies, and the
+/// functions its triggers execute. PostgreSQL's own schemas are left out:
+/// no migration creates objects there.
+pub fn live_objects(client: &mut impl GenericClient) -> Result<safemig_analyze::order::Live, PgError> {
+    use safemig_analyze::objects::{ObjectId, ObjectKind};
+    let mut live = safemig_analyze::order::Live::default();
+    let not_system = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_temp%'";
+    let queries: [(ObjectKind, String); 6] = [
+        (ObjectKind::Relation, format!("SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r','p','v','m','S','f') AND {not_system}")),
+        (ObjectKind::Index, format!("SELECT n.nspname::text, c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('i','I') AND {not_system}")),
+        (ObjectKind::Function, format!("SELECT n.nspname::text, p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {not_system}")),
+        (ObjectKind::Type, format!("SELECT n.nspname::text, t.typname::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e','c','d','r') AND {not_system}")),
+        (ObjectKind::Schema, "SELECT '', nspname::text FROM pg_namespace".to_string()),
+        (ObjectKind::Extension, "SELECT '', extname::text FROM pg_extension".to_string()),
+    ];
+    for (kind, sql) in queries {
+        let rows = client.query(sql.as_str(), &[]).map_err(|e| PgError::sql("reading the catalog", &e))?;
+        for r in rows {
+            live.objects.insert(ObjectId::new(kind, &r.get::<_, String>(0), &r.get::<_, String>(1)));
+        }
+    }
+    let triggers = client
+        .query(
+            "SELECT tn.nspname::text, c.relname::text, t.tgname::text, fn.nspname::text, p.proname::text \
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace tn ON tn.oid = c.relnamespace \
+             JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace fn ON fn.oid = p.pronamespace WHERE NOT t.tgisinternal",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading the triggers", &e))?;
+    for r in triggers {
+        let (schema, table, name): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        live.objects.insert(ObjectId::on_table(ObjectKind::Trigger, &schema, &table, &name));
+        live.trigger_functions.insert(ObjectId::new(ObjectKind::Function, &r.get::<_, String>(3), &r.get::<_, String>(4)));
+    }
+    let policies = client
+        .query("SELECT schemaname::text, tablename::text, policyname::text FROM pg_policies", &[])
+        .map_err(|e| PgError::sql("reading the policies", &e))?;
+    for r in policies {
+        live.objects.insert(ObjectId::on_table(ObjectKind::Policy, &r.get::<_, String>(0), &r.get::<_, String>(1), &r.get::<_, String>(2)));
+    }
+    Ok(live)
+}

@@ -245,3 +245,27 @@ fn whatever_postgresql_rejects_for_syntax_is_reported() {
         assert!(findings(&check).iter().any(|(_, r, _)| r == "syntax-error"), "{sql}: {check:?}");
     }
 }
+
+#[test]
+fn with_db_objects_the_database_has_count_and_fresh_only_breaks_are_marked() {
+    let p = Project::new();
+    p.migration("20250831022018_baseline_schema.sql", BASELINE);
+    assert_eq!(p.safemig(&["migrate"]).code, 0);
+    // The trigger was attached by hand on production, not by a migration.
+    p.exec(TRIGGER);
+    let offline = safemig(p.path(), &["check", "--format", "json", "--fail-on", "review"]);
+    assert!(findings(&offline).iter().any(|(_, r, _)| r == "unattached-trigger-function"), "{offline:?}");
+    let online = p.safemig(&["check", "--format", "json", "--fail-on", "review"]);
+    assert!(!findings(&online).iter().any(|(_, r, _)| r == "unattached-trigger-function"), "{online:?}");
+
+    // A migration older than the baseline that uses its function: fine on this
+    // database (the function exists), broken on a fresh one.
+    p.migration("20250101000000_add_user_creation_trigger.sql", TRIGGER);
+    let online = p.safemig(&["check", "--format", "json"]);
+    let trigger_file = &online.json()["files"][0];
+    let finding = trigger_file["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "use-before-create").unwrap().clone();
+    assert_eq!(finding["fresh_only"], true, "{finding}");
+    assert!(finding["message"].as_str().unwrap().contains("only on a fresh database"), "{finding}");
+    let offline = safemig(p.path(), &["check", "--format", "json"]);
+    assert!(offline.json()["files"][0]["findings"].as_array().unwrap().iter().all(|f| f.get("fresh_only").is_none()));
+}

@@ -67,6 +67,11 @@ pub fn lint_options(config: &Config) -> LintOptions {
 /// for a migrations folder): each file through the rules, then the set through
 /// the cross-migration replay, whose findings join their files.
 pub fn analyse(inputs: Vec<(PathBuf, String)>, config: &Config) -> CheckRun {
+    analyse_with(inputs, config, &order::Live::default())
+}
+
+/// [`analyse`], knowing what a live database already has (`check --db`).
+pub fn analyse_with(inputs: Vec<(PathBuf, String)>, config: &Config, live: &order::Live) -> CheckRun {
     let options = lint_options(config);
     let mut files: Vec<CheckedFile> = inputs
         .into_iter()
@@ -121,7 +126,7 @@ pub fn analyse(inputs: Vec<(PathBuf, String)>, config: &Config) -> CheckRun {
                 statements: &files[i].lint.parsed.statements,
             })
             .collect();
-        order::analyze(&migrations, &externals)
+        order::analyze_with(&migrations, &externals, live)
     };
     for f in &order.findings {
         if options.ignore.contains(f.rule) {
@@ -139,6 +144,7 @@ pub fn analyse(inputs: Vec<(PathBuf, String)>, config: &Config) -> CheckRun {
             offset: 0,
             statement: Some(f.statement),
             inside: None,
+            fresh_only: f.fresh_only,
         };
         match file.statements.iter_mut().find(|s| s.index == f.statement) {
             Some(s) => {
@@ -165,6 +171,7 @@ fn file_finding(rule: &str, severity: Severity, message: String, help: &str) -> 
         offset: 0,
         statement: None,
         inside: None,
+        fresh_only: false,
     }
 }
 
@@ -226,7 +233,17 @@ fn gather(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<(PathBuf, String)>, Cl
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
     let inputs = gather(ctx, &args.paths)?;
-    let run = analyse(inputs, &ctx.config);
+    // With --db (given explicitly: check never connects on its own), objects the
+    // database already has count too, and findings say when they break only a fresh one.
+    let live = match &ctx.global.db {
+        Some(_) => {
+            let target = ctx.target()?;
+            let mut client = target.connect()?;
+            safemig_pg::catalog::live_objects(&mut client)?
+        }
+        None => order::Live::default(),
+    };
+    let run = analyse_with(inputs, &ctx.config, &live);
     let failing = |class: Class| match args.fail_on {
         FailOn::Risky => class >= Class::Risky,
         FailOn::Review => class >= Class::Review,
