@@ -433,6 +433,18 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
             Some(NodeEnum::CreateFunctionStmt(f)) => {
                 facts.created_functions.insert(rules::function_name(&f.funcname));
             }
+            Some(NodeEnum::DropStmt(d))
+                if d.missing_ok && d.remove_type == protobuf::ObjectType::ObjectTrigger as i32 =>
+            {
+                for parts in rules::dropped_objects(d) {
+                    let (schema, table, name) = match parts.as_slice() {
+                        [s, t, n] => (s.clone(), t.clone(), n.clone()),
+                        [t, n] => (String::new(), t.clone(), n.clone()),
+                        _ => continue,
+                    };
+                    facts.dropped_triggers.insert((crate::parse::QualifiedName { schema, name: table }, name));
+                }
+            }
             Some(NodeEnum::VariableSetStmt(v)) if v.name == "lock_timeout" => {
                 facts.first_lock_timeout.get_or_insert(i);
             }
@@ -497,9 +509,12 @@ mod tests {
 
     #[test]
     fn inline_suppression_with_a_reason() {
-        let lint = lint_file("-- safemig:ignore drop-table the old staging copy is not needed\nDROP TABLE staging;", &LintOptions::default());
-        assert!(lint.statements[0].findings.is_empty());
-        assert_eq!(lint.statements[0].suppressed, [Suppressed { rule: "drop-table".into(), reason: "the old staging copy is not needed".into() }]);
+        let lint = lint_file(
+            "SET lock_timeout = '5s';\n-- safemig:ignore drop-table the old staging copy is not needed\nDROP TABLE IF EXISTS staging;",
+            &LintOptions::default(),
+        );
+        assert!(lint.statements[1].findings.is_empty(), "{:?}", lint.statements[1].findings);
+        assert_eq!(lint.statements[1].suppressed, [Suppressed { rule: "drop-table".into(), reason: "the old staging copy is not needed".into() }]);
         assert_eq!(lint.class, Class::Safe);
     }
 

@@ -18,8 +18,40 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::QualifiedName;
 
+mod add_column_volatile_default;
+mod add_foreign_key;
+mod add_required_column;
+mod add_unique_constraint;
+mod ban_char_type;
+mod change_column_type;
+mod cluster;
+mod concurrently_in_transaction;
+mod constraint_without_not_valid;
+mod delete_without_where;
+mod drop_column;
+mod drop_database;
+mod drop_function;
+mod drop_index_without_concurrently;
+mod drop_not_null;
+mod drop_schema;
 mod drop_table;
+mod drop_trigger;
 mod index_without_concurrently;
+mod missing_lock_timeout;
+mod prefer_bigint;
+mod prefer_identity;
+mod prefer_text;
+mod prefer_timestamptz;
+mod rename_column;
+mod rename_table;
+mod security_definer_without_search_path;
+mod set_not_null;
+mod table_without_rls;
+mod truncate;
+mod unguarded_create;
+mod unguarded_drop;
+mod update_without_where;
+mod vacuum_full;
 
 /// How much a finding matters. A migration's class is its worst finding's:
 /// `risky` (can lose data or break the application), `review` (locks, rewrites,
@@ -125,6 +157,9 @@ pub struct FileFacts {
     pub created_triggers: BTreeSet<(QualifiedName, String)>,
     /// Functions created in this file (by name, any arguments).
     pub created_functions: BTreeSet<QualifiedName>,
+    /// Triggers this file drops with `DROP TRIGGER IF EXISTS`: a later `CREATE
+    /// TRIGGER` of the same one is the drop-and-recreate idiom, idempotent.
+    pub dropped_triggers: BTreeSet<(QualifiedName, String)>,
     /// Index of the first top-level `SET lock_timeout` (any scope), if any.
     pub first_lock_timeout: Option<usize>,
     /// The file opens its own transaction with `BEGIN` / `START TRANSACTION`.
@@ -147,6 +182,11 @@ impl FileFacts {
     /// Whether this file creates (or re-creates) the trigger `name` on `table`.
     pub fn creates_trigger(&self, table: &QualifiedName, name: &str) -> bool {
         self.created_triggers.iter().any(|(t, n)| n == name && t.name == table.name && effective_schema(t) == effective_schema(table))
+    }
+
+    /// Whether this file drops the trigger `name` on `table` with IF EXISTS.
+    pub fn drops_trigger_if_exists(&self, table: &QualifiedName, name: &str) -> bool {
+        self.dropped_triggers.iter().any(|(t, n)| n == name && t.name == table.name && effective_schema(t) == effective_schema(table))
     }
 
     /// Whether this file creates (or re-creates) a function called `name`.
@@ -174,8 +214,43 @@ pub fn all() -> &'static [&'static dyn Rule] {
     static ALL: &[&dyn Rule] = &[
         // Destructive.
         &drop_table::DropTable,
+        &drop_column::DropColumn,
+        &drop_schema::DropSchema,
+        &drop_database::DropDatabase,
+        &truncate::Truncate,
+        &delete_without_where::DeleteWithoutWhere,
+        &update_without_where::UpdateWithoutWhere,
+        &drop_function::DropFunction,
+        &drop_trigger::DropTrigger,
         // Rewrites and heavy locks.
         &index_without_concurrently::IndexWithoutConcurrently,
+        &change_column_type::ChangeColumnType,
+        &add_column_volatile_default::AddColumnVolatileDefault,
+        &add_required_column::AddRequiredColumn,
+        &set_not_null::SetNotNull,
+        &drop_not_null::DropNotNull,
+        &constraint_without_not_valid::ConstraintWithoutNotValid,
+        &add_foreign_key::AddForeignKey,
+        &add_unique_constraint::AddUniqueConstraint,
+        &drop_index_without_concurrently::DropIndexWithoutConcurrently,
+        &rename_table::RenameTable,
+        &rename_column::RenameColumn,
+        &vacuum_full::VacuumFull,
+        &cluster::Cluster,
+        // Robustness.
+        &unguarded_create::UnguardedCreate,
+        &unguarded_drop::UnguardedDrop,
+        &concurrently_in_transaction::ConcurrentlyInTransaction,
+        &missing_lock_timeout::MissingLockTimeout,
+        // Supabase.
+        &security_definer_without_search_path::SecurityDefinerWithoutSearchPath,
+        &table_without_rls::TableWithoutRls,
+        // Types.
+        &prefer_bigint::PreferBigint,
+        &prefer_identity::PreferIdentity,
+        &prefer_text::PreferText,
+        &prefer_timestamptz::PreferTimestamptz,
+        &ban_char_type::BanCharType,
     ];
     ALL
 }
@@ -385,6 +460,71 @@ pub(crate) fn declared_columns(node: &NodeEnum) -> Vec<&protobuf::ColumnDef> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The table whose columns [`declared_columns`] returns.
+pub(crate) fn declaring_table(node: &NodeEnum) -> Option<QualifiedName> {
+    match node {
+        NodeEnum::CreateStmt(stmt) => stmt.relation.as_ref().map(qualified),
+        NodeEnum::AlterTableStmt(stmt) => stmt.relation.as_ref().map(qualified),
+        _ => None,
+    }
+}
+
+/// [`declared_columns`] with their table and their type's last name (`int4`, `varchar`, `serial`).
+pub(crate) fn declared_column_types(node: &NodeEnum) -> Vec<(QualifiedName, &protobuf::ColumnDef, String)> {
+    let Some(table) = declaring_table(node) else { return Vec::new() };
+    declared_columns(node)
+        .into_iter()
+        .filter_map(|def| Some((table.clone(), def, type_last_name(def.type_name.as_ref()?))))
+        .collect()
+}
+
+/// The `String` nodes of a list, in order.
+pub(crate) fn strings(nodes: &[protobuf::Node]) -> Vec<String> {
+    nodes
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The name parts of each object a `DROP` names: `[schema, table]`,
+/// `[schema, table, trigger]` for triggers and policies, `[schema, function]`
+/// for functions (arguments left out), `[schema]` for schemas.
+pub(crate) fn dropped_objects(stmt: &protobuf::DropStmt) -> Vec<Vec<String>> {
+    stmt.objects
+        .iter()
+        .filter_map(|o| match o.node.as_ref() {
+            Some(NodeEnum::List(list)) => Some(strings(&list.items)),
+            Some(NodeEnum::String(s)) => Some(vec![s.sval.clone()]),
+            Some(NodeEnum::ObjectWithArgs(f)) => Some(strings(&f.objname)),
+            Some(NodeEnum::TypeName(t)) => Some(strings(&t.names)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether an option such as `FULL` or `CONCURRENTLY` is on: written bare, or
+/// with an argument other than false / off / 0.
+pub(crate) fn option_on(option: &protobuf::DefElem) -> bool {
+    match option.arg.as_ref().and_then(|a| a.node.as_ref()) {
+        None => true,
+        Some(NodeEnum::Boolean(b)) => b.boolval,
+        Some(NodeEnum::Integer(i)) => i.ival != 0,
+        Some(NodeEnum::String(s)) => !matches!(s.sval.to_lowercase().as_str(), "false" | "off" | "no" | "0"),
+        Some(_) => true,
+    }
+}
+
+/// The `DefElem` options of a list with the given name.
+pub(crate) fn options_named<'a>(options: &'a [protobuf::Node], name: &'a str) -> impl Iterator<Item = &'a protobuf::DefElem> {
+    options.iter().filter_map(move |o| match o.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) if d.defname == name => Some(d.as_ref()),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
