@@ -33,6 +33,8 @@ pub struct Live {
     pub objects: BTreeSet<ObjectId>,
     /// Functions that a trigger in the database executes.
     pub trigger_functions: BTreeSet<ObjectId>,
+    /// Functions in the database that `RETURNS trigger` and that no trigger executes.
+    pub unattached_trigger_functions: Vec<ObjectId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -153,10 +153,8 @@ fn string_literal(expr: &str) -> Option<String> {
     let mut out = String::with_capacity(inner.len());
     let mut chars = inner.chars().peekable();
     while let Some(c) = chars.next() {
-        if c == '\'' {
-            if chars.next() != Some('\'') {
-                return None;
-            }
+        if c == '\'' && chars.next() != Some('\'') {
+            return None;
         }
         out.push(c);
     }

@@ -628,7 +628,7 @@ fn run_tx_segment(
     let outcome = (|| -> Result<Result<(), Vec<Violation>>, StatementError> {
         let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
         tx.batch_execute(&timeouts_sql(options, "LOCAL")).map_err(|e| driver_error(&e, None, file))?;
-        let before = guard_before(&mut tx, p, indexes, protection).map_err(|e| pg_error(e))?;
+        let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
         for &i in indexes {
             let s = &p.statements[i];
             tx.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((i, s)), file))?;

@@ -368,6 +368,20 @@ pub fn live_objects(client: &mut impl GenericClient) -> Result<safemig_analyze::
         live.objects.insert(ObjectId::on_table(ObjectKind::Trigger, &schema, &table, &name));
         live.trigger_functions.insert(ObjectId::new(ObjectKind::Function, &r.get::<_, String>(3), &r.get::<_, String>(4)));
     }
+    // Trigger functions with no trigger (the seed's handle_new_user); extensions' own are left out.
+    let unattached = client
+        .query(
+            "SELECT n.nspname::text, p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+             WHERE p.prorettype = 'trigger'::regtype AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid) \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') \
+             ORDER BY 1, 2",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading the trigger functions", &e))?;
+    for r in unattached {
+        live.unattached_trigger_functions.push(ObjectId::new(ObjectKind::Function, &r.get::<_, String>(0), &r.get::<_, String>(1)));
+    }
     let policies = client
         .query("SELECT schemaname::text, tablename::text, policyname::text FROM pg_policies", &[])
         .map_err(|e| PgError::sql("reading the policies", &e))?;

@@ -251,12 +251,19 @@ fn with_db_objects_the_database_has_count_and_fresh_only_breaks_are_marked() {
     let p = Project::new();
     p.migration("20250831022018_baseline_schema.sql", BASELINE);
     assert_eq!(p.safemig(&["migrate"]).code, 0);
+    // The seed's production: the function is there, its trigger is not.
+    let online = p.safemig(&["check", "--format", "json", "--fail-on", "review"]);
+    assert_eq!(online.code, 1, "{online:?}");
+    let database = &online.json()["database"];
+    assert_eq!(database["findings"][0]["rule"], "unattached-trigger-function", "{online:?}");
+    assert!(database["findings"][0]["message"].as_str().unwrap().contains("public.handle_new_user()"));
     // The trigger was attached by hand on production, not by a migration.
     p.exec(TRIGGER);
     let offline = safemig(p.path(), &["check", "--format", "json", "--fail-on", "review"]);
     assert!(findings(&offline).iter().any(|(_, r, _)| r == "unattached-trigger-function"), "{offline:?}");
     let online = p.safemig(&["check", "--format", "json", "--fail-on", "review"]);
     assert!(!findings(&online).iter().any(|(_, r, _)| r == "unattached-trigger-function"), "{online:?}");
+    assert_eq!(online.json()["database"]["findings"], serde_json::json!([]), "{online:?}");
 
     // A migration older than the baseline that uses its function: fine on this
     // database (the function exists), broken on a fresh one.

@@ -430,15 +430,15 @@ pub(crate) fn column_constraints(def: &protobuf::ColumnDef) -> impl Iterator<Ite
     })
 }
 
-/// A type name's last part, lower case (`pg_catalog.int4` -> `int4`), with its modifiers' count.
+/// A type name's last part, lower case (`pg_catalog.int4` -> `int4`).
 pub(crate) fn type_last_name(t: &protobuf::TypeName) -> String {
     t.names
         .iter()
-        .filter_map(|n| match n.node.as_ref() {
+        .rev()
+        .find_map(|n| match n.node.as_ref() {
             Some(NodeEnum::String(s)) => Some(s.sval.to_lowercase()),
             _ => None,
         })
-        .last()
         .unwrap_or_default()
 }
 

@@ -36,6 +36,10 @@ pub struct CheckedFile {
 pub struct CheckRun {
     pub files: Vec<CheckedFile>,
     pub order: OrderReport,
+    /// Findings about the live database itself (`check --db`).
+    pub database: Vec<Finding>,
+    /// The database they are about, redacted.
+    pub database_name: Option<String>,
 }
 
 impl CheckRun {
@@ -157,7 +161,34 @@ pub fn analyse_with(inputs: Vec<(PathBuf, String)>, config: &Config, live: &orde
     for f in &mut files {
         f.class = Class::of(f.findings.iter().chain(f.statements.iter().flat_map(|s| &s.findings)).map(|x| &x.severity));
     }
-    CheckRun { files, order }
+    // Trigger functions the database has without a trigger, unless a migration attaches them.
+    let attached_by_migrations: BTreeSet<String> = files
+        .iter()
+        .flat_map(|f| f.lint.parsed.statements.iter())
+        .filter_map(|s| s.node.as_deref())
+        .filter_map(|n| safemig_analyze::objects::effects(n).trigger_function.map(|(_, f)| f.to_string()))
+        .collect();
+    let database = live
+        .unattached_trigger_functions
+        .iter()
+        .filter(|f| !attached_by_migrations.contains(&f.to_string()) && !options.ignore.contains("unattached-trigger-function"))
+        .map(|f| Finding {
+            rule: "unattached-trigger-function".into(),
+            severity: options.severity.get("unattached-trigger-function").copied().unwrap_or(Severity::Review),
+            message: format!("{f} returns trigger, but no trigger in the database or the migrations executes it"),
+            help: Some(format!(
+                "attach it in a new migration: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}();",
+                f.schema, f.name
+            )),
+            line: 1,
+            column: 1,
+            offset: 0,
+            statement: None,
+            inside: None,
+            fresh_only: false,
+        })
+        .collect();
+    CheckRun { files, order, database, database_name: None }
 }
 
 fn file_finding(rule: &str, severity: Severity, message: String, help: &str) -> Finding {
@@ -243,13 +274,17 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
         }
         None => order::Live::default(),
     };
-    let run = analyse_with(inputs, &ctx.config, &live);
+    let mut run = analyse_with(inputs, &ctx.config, &live);
+    if ctx.global.db.is_some() {
+        run.database_name = Some(ctx.target()?.display());
+    }
     let failing = |class: Class| match args.fail_on {
         FailOn::Risky => class >= Class::Risky,
         FailOn::Review => class >= Class::Review,
         FailOn::Never => false,
     };
-    let code = if run.files.iter().any(|f| failing(f.class)) { 1 } else { 0 };
+    let database_class = Class::of(run.database.iter().map(|f| &f.severity));
+    let code = if run.files.iter().any(|f| failing(f.class)) || failing(database_class) { 1 } else { 0 };
     match ctx.global.format {
         Format::Json => report::print_json(&json(&run)),
         Format::Sarif => report::print_json(&sarif(&run)),
@@ -280,6 +315,7 @@ pub fn json(run: &CheckRun) -> serde_json::Value {
             "statements": f.statements,
         })).collect::<Vec<_>>(),
         "proposed_order": run.proposed_order(),
+        "database": run.database_name.as_ref().map(|name| serde_json::json!({ "name": name, "findings": run.database })),
         "summary": summary(run),
     })
 }
@@ -405,6 +441,14 @@ fn human_report(run: &CheckRun, show_hints: bool) {
             }
             print_finding(&file.path, &file.sql, f);
         }
+    }
+    for f in &run.database {
+        println!("{}{} {}", severity_label(f.severity), human::bold(&format!("[{}]", f.rule)), f.message);
+        println!("  {} {}", human::dim("-->"), run.database_name.as_deref().unwrap_or("the database"));
+        if let Some(help) = &f.help {
+            println!("  {} {help}", human::dim("= help:"));
+        }
+        println!();
     }
     for file in &run.files {
         let findings = file.all_findings();
