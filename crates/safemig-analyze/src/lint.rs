@@ -456,6 +456,11 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
             {
                 facts.has_own_transaction = true;
             }
+            Some(NodeEnum::TransactionStmt(t))
+                if matches!(TransactionStmtKind::try_from(t.kind), Ok(TransactionStmtKind::TransStmtCommit)) =>
+            {
+                facts.commits.push(i);
+            }
             Some(node @ NodeEnum::AlterTableStmt(_)) => {
                 for (table, cmd) in rules::alter_table_cmds(node) {
                     if rules::cmd_type(cmd) == AlterTableType::AtEnableRowSecurity {

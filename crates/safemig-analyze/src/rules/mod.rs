@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::parse::QualifiedName;
 
 mod add_column_volatile_default;
+mod alter_domain_add_constraint;
 mod add_foreign_key;
 mod add_required_column;
 mod add_unique_constraint;
@@ -27,6 +28,7 @@ mod change_column_type;
 mod cluster;
 mod concurrently_in_transaction;
 mod constraint_without_not_valid;
+mod create_domain_with_constraint;
 mod delete_without_where;
 mod drop_column;
 mod drop_database;
@@ -48,6 +50,7 @@ mod security_definer_without_search_path;
 mod set_not_null;
 mod table_without_rls;
 mod truncate;
+mod uncommitted_transaction;
 mod unguarded_create;
 mod unguarded_drop;
 mod update_without_where;
@@ -164,6 +167,8 @@ pub struct FileFacts {
     pub first_lock_timeout: Option<usize>,
     /// The file opens its own transaction with `BEGIN` / `START TRANSACTION`.
     pub has_own_transaction: bool,
+    /// Indexes of the file's top-level `COMMIT` / `END` statements.
+    pub commits: Vec<usize>,
     /// Tables that get `ENABLE ROW LEVEL SECURITY` somewhere in the file.
     pub rls_enabled: BTreeSet<QualifiedName>,
     /// Schemas the Supabase API exposes (default: `public`).
@@ -182,6 +187,11 @@ impl FileFacts {
     /// Whether this file creates (or re-creates) the trigger `name` on `table`.
     pub fn creates_trigger(&self, table: &QualifiedName, name: &str) -> bool {
         self.created_triggers.iter().any(|(t, n)| n == name && t.name == table.name && effective_schema(t) == effective_schema(table))
+    }
+
+    /// Whether a `COMMIT` follows the top-level statement `index`.
+    pub fn commits_after(&self, index: usize) -> bool {
+        self.commits.iter().any(|&c| c > index)
     }
 
     /// Whether this file drops the trigger `name` on `table` with IF EXISTS.
@@ -237,11 +247,14 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &rename_column::RenameColumn,
         &vacuum_full::VacuumFull,
         &cluster::Cluster,
+        &create_domain_with_constraint::CreateDomainWithConstraint,
+        &alter_domain_add_constraint::AlterDomainAddConstraint,
         // Robustness.
         &unguarded_create::UnguardedCreate,
         &unguarded_drop::UnguardedDrop,
         &concurrently_in_transaction::ConcurrentlyInTransaction,
         &missing_lock_timeout::MissingLockTimeout,
+        &uncommitted_transaction::UncommittedTransaction,
         // Supabase.
         &security_definer_without_search_path::SecurityDefinerWithoutSearchPath,
         &table_without_rls::TableWithoutRls,
