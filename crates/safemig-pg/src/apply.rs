@@ -168,12 +168,17 @@ struct Prepared<'a> {
 
 /// Runs `safemig migrate` against `client`. Infrastructure failures before any
 /// migration starts are `Err`; everything about migrations is in the report.
+/// Called once, under the advisory lock, before the first pending migration of a
+/// real run: returns the backup id protecting the run, or why the run must not go on.
+pub type BeforeFirst<'a> = dyn FnMut(&[&MigrationFile]) -> Result<Option<String>, String> + 'a;
+
 pub fn migrate(
     client: &mut Client,
     set: &MigrationSet,
     config: &Config,
     options: &MigrateOptions,
     on_event: &mut dyn FnMut(Event),
+    before_first: &mut BeforeFirst<'_>,
 ) -> Result<RunReport, PgError> {
     let mut report = RunReport { dry_run: options.dry_run, ..Default::default() };
     on_event(Event::Waiting("taking safemig's advisory lock".into()));
@@ -185,7 +190,7 @@ pub fn migrate(
         ));
         return Ok(report);
     }
-    let result = migrate_locked(client, set, config, options, on_event, &mut report);
+    let result = migrate_locked(client, set, config, options, on_event, before_first, &mut report);
     // The lock is session-level: if the connection died it is gone already.
     if !client.is_closed() {
         let _ = lock::release(client);
@@ -199,6 +204,7 @@ fn migrate_locked(
     config: &Config,
     options: &MigrateOptions,
     on_event: &mut dyn FnMut(Event),
+    before_first: &mut BeforeFirst<'_>,
     report: &mut RunReport,
 ) -> Result<(), PgError> {
     if !options.dry_run {
@@ -299,6 +305,24 @@ fn migrate_locked(
         }
     }
 
+    let mut options = options.clone();
+    if !options.dry_run && !prepared.is_empty() {
+        let files: Vec<&MigrationFile> = prepared.iter().map(|p| p.file).collect();
+        on_event(Event::Waiting("backing up before the first migration".into()));
+        match before_first(&files) {
+            Ok(id) => options.backup_id = id,
+            Err(reason) => {
+                report.refused = Some(reason);
+                for file in files {
+                    let mut m = skipped(file);
+                    m.reason = Some("not run: the run was refused before any migration".into());
+                    report.migrations.push(m);
+                }
+                return Ok(());
+            }
+        }
+    }
+    let options = &options;
     let protection = Protection::from_config(&config.guard);
     let total = prepared.len();
     if options.dry_run {

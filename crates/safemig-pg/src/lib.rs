@@ -3,6 +3,7 @@
 //! the guards, and the guarded apply engine.
 
 pub mod apply;
+pub mod backup;
 pub mod catalog;
 pub mod connect;
 pub mod ephemeral;
@@ -10,6 +11,7 @@ pub mod history;
 pub mod lock;
 pub mod redact;
 pub mod status;
+pub mod tools;
 
 pub use connect::{SslMode, Target};
 pub use postgres;

@@ -57,6 +57,8 @@ pub struct Config {
     pub allow: Vec<Allowance>,
     #[serde(default)]
     pub check: CheckConfig,
+    #[serde(default)]
+    pub backup: BackupConfig,
     /// Where the config was read from; `None` when defaults are in use.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -96,6 +98,32 @@ pub struct GuardConfig {
     pub exact_counts: Vec<String>,
     /// `schema.table` = the fewest rows it may hold after any migration (counted exactly).
     pub min_rows: BTreeMap<String, u64>,
+}
+
+/// `[backup]`: where backups go and what `migrate --backup auto` accepts.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupConfig {
+    /// Folder of backups, relative to the working directory.
+    pub dir: PathBuf,
+    /// A verified backup younger than this, made after the newest applied migration, spares `migrate` a new one.
+    #[serde(with = "duration_text")]
+    pub max_age: Duration,
+    /// Critical tables (`schema.table`), copied as CSV with content checksums; empty = every protected table with data.
+    pub critical: Vec<String>,
+    /// Upper bound, in MiB, of the critical tables chosen by default (biggest are left to the dump).
+    pub critical_limit_mib: u64,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            dir: PathBuf::from(".safemig/backups"),
+            max_age: Duration::from_secs(24 * 3600),
+            critical: Vec::new(),
+            critical_limit_mib: 256,
+        }
+    }
 }
 
 /// `[check]`: how `safemig check` (and `migrate`'s check) read the migrations.
@@ -188,6 +216,7 @@ impl Config {
             .iter()
             .chain(&self.guard.unprotect)
             .chain(&self.guard.exact_counts)
+            .chain(&self.backup.critical)
             .chain(self.guard.min_rows.keys());
         for table in tables {
             if split_table_name(table).is_none() {
@@ -229,6 +258,15 @@ impl Config {
             }
             (Some(dir), _) => dir.clone(),
             _ => PathBuf::from("supabase/migrations"),
+        }
+    }
+
+    /// The folder of backups: `[backup] dir`, relative to the config file when there
+    /// is one (like `migrations_dir`), else to the working directory.
+    pub fn backup_dir(&self) -> PathBuf {
+        match &self.source {
+            Some(source) if self.backup.dir.is_relative() => source.parent().unwrap_or(Path::new(".")).join(&self.backup.dir),
+            _ => self.backup.dir.clone(),
         }
     }
 

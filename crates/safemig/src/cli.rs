@@ -63,6 +63,10 @@ pub enum Command {
     Status,
     /// Apply pending migrations, each in its own guarded transaction.
     Migrate(MigrateArgs),
+    /// Backups that are proven restorable: create, verify, list.
+    Backup(BackupArgs),
+    /// Restore critical tables in place (--tables), or the complete dump into a database (--into).
+    Restore(RestoreArgs),
     /// Print the audit trail (from the database with --db / DATABASE_URL, else the local file).
     Log(LogArgs),
     /// Run the seed runbook end to end on a throwaway PostgreSQL: no database of your own needed.
@@ -95,6 +99,69 @@ pub struct CheckArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+pub struct BackupArgs {
+    #[command(subcommand)]
+    pub command: BackupCommand,
+}
+
+#[derive(Debug, Subcommand, Clone)]
+pub enum BackupCommand {
+    /// Back up the database: complete dump, schema and data scripts, critical tables, migrations, manifest.
+    /// Prints the new backup's directory as its last line.
+    Create {
+        /// The folder of backups (default: [backup] dir, .safemig/backups).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Keep the Supabase-managed schemas (auth, storage, ...) in the complete dump.
+        #[arg(long)]
+        all_schemas: bool,
+        /// Also copy the critical tables into the database, in schema safemig_backup.
+        #[arg(long)]
+        in_db_copy: bool,
+        /// Critical tables, schema.table,... (default: [backup] critical, else every protected table with data).
+        #[arg(long, value_name = "TABLES")]
+        tables: Option<String>,
+        /// Dump in directory format with N parallel jobs.
+        #[arg(short = 'j', long, value_name = "N")]
+        jobs: Option<u32>,
+    },
+    /// Check a backup: files and checksums; with --restore, restore it into a throwaway PostgreSQL and compare.
+    Verify {
+        path: PathBuf,
+        #[arg(long)]
+        restore: bool,
+    },
+    /// The backups, with their verification state.
+    List,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RestoreArgs {
+    /// The backup directory.
+    pub path: PathBuf,
+    /// Restore these critical tables in place, in one transaction (schema.table,...).
+    #[arg(long, value_name = "TABLES")]
+    pub tables: Option<String>,
+    /// Restore the complete dump into this database (it must be empty unless --clean).
+    #[arg(long, value_name = "URL")]
+    pub into: Option<String>,
+    /// With --into: replace what the database holds (backed up first).
+    #[arg(long)]
+    pub clean: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum BackupMode {
+    /// Back up first unless a verified backup newer than the newest applied migration exists.
+    #[default]
+    Auto,
+    /// Refuse to migrate without such a verified backup.
+    Require,
+    /// No backup (written to the audit trail).
+    Skip,
+}
+
+#[derive(Debug, Args, Clone)]
 pub struct ExplainArgs {
     /// A rule name, e.g. drop-column (`safemig rules` lists them).
     pub rule: String,
@@ -105,6 +172,9 @@ pub struct MigrateArgs {
     /// Apply migrations that `check` classes risky (the guards still roll back any loss of data).
     #[arg(long)]
     pub allow_risky: bool,
+    /// Backup before the first pending migration: auto (default), require, skip.
+    #[arg(long, value_enum, default_value_t = BackupMode::Auto)]
+    pub backup: BackupMode,
     /// Run each pending migration in a transaction that is rolled back, and report what would happen.
     #[arg(long)]
     pub dry_run: bool,

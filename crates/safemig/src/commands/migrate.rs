@@ -8,7 +8,9 @@ use safemig_pg::Target;
 use safemig_project::audit::AuditRecord;
 use safemig_project::config::parse_duration;
 
-use crate::cli::MigrateArgs;
+use safemig_pg::backup;
+
+use crate::cli::{BackupMode, MigrateArgs};
 use crate::context::{CliError, Context};
 use crate::report::{self, human};
 
@@ -55,8 +57,14 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
         println!("{} {}{mode}", human::bold("safemig migrate →"), target.display());
     }
     let progress = Progress::new(!ctx.json());
-    let result = apply::migrate(&mut client, &set, &ctx.config, &options, &mut |event| progress.event(event));
+    let mut backup_note: Option<String> = None;
+    let mut before_first = |_: &[&safemig_project::MigrationFile]| before_first(ctx, &target, args.backup, &mut backup_note);
+    let result =
+        apply::migrate(&mut client, &set, &ctx.config, &options, &mut |event| progress.event(event), &mut before_first);
     progress.done();
+    if args.backup == BackupMode::Skip && !options.dry_run {
+        backup_note = Some("no backup: --backup skip".into());
+    }
     let report = match result {
         Ok(report) => report,
         Err(e) => {
@@ -67,16 +75,20 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
             return Err(e.into());
         }
     };
-    audit(ctx, &target, &mut client, &report);
+    audit(ctx, &target, &mut client, &report, backup_note.as_deref());
     if ctx.json() {
         report::print_json(&serde_json::json!({
             "database": target.display(),
+            "backup": backup_note,
             "dry_run": report.dry_run,
             "refused": report.refused,
             "migrations": report.migrations,
             "summary": summary(&report),
         }));
     } else {
+        if let Some(note) = &backup_note {
+            println!("  {} {note}", human::dim("backup:"));
+        }
         if let Some(reason) = &report.refused {
             println!("{} {}", human::red("refused:"), reason);
             // Why check called it risky, finding by finding.
@@ -148,8 +160,48 @@ fn summary(report: &RunReport) -> String {
     }
 }
 
+/// `--backup auto|require`: a verified backup of this database newer than the newest
+/// applied migration and younger than `[backup] max_age`, or a new one (auto), or
+/// a refusal (require). Runs under the advisory lock, only when something will be applied.
+fn before_first(ctx: &Context, target: &Target, mode: BackupMode, note: &mut Option<String>) -> Result<Option<String>, String> {
+    if mode == BackupMode::Skip {
+        return Ok(None);
+    }
+    let mut client = target.connect().map_err(|e| e.to_string())?;
+    let (system, database) = backup::identity(&mut client).map_err(|e| e.to_string())?;
+    let has_history: bool = client
+        .query_one("SELECT to_regclass('safemig.migrations') IS NOT NULL", &[])
+        .map_err(|e| e.to_string())?
+        .get(0);
+    let newest_applied: Option<chrono::DateTime<chrono::Utc>> = if has_history {
+        client.query_one("SELECT max(applied_at) FROM safemig.migrations", &[]).map_err(|e| e.to_string())?.get(0)
+    } else {
+        None
+    };
+    let root = &ctx.config.backup_dir();
+    if let Some(found) = backup::usable(root, &system, &database, newest_applied, ctx.config.backup.max_age) {
+        *note = Some(format!("using verified backup {} ({})", found.manifest.id, found.dir.display()));
+        return Ok(Some(found.manifest.id));
+    }
+    if mode == BackupMode::Require {
+        return Err(format!(
+            "--backup require: no verified backup of {database} in {} made after the newest applied migration and \
+             younger than [backup] max_age\n  hint: safemig backup create, then safemig backup verify DIR (or --backup auto)",
+            root.display()
+        ));
+    }
+    let made = super::backup::create(ctx, None, false, false, None, None)
+        .map_err(|e| format!("the backup before migrating failed, so nothing was applied: {}\n  hint: fix the cause, or pass --backup skip to migrate without a backup", e.message))?;
+    let verification = backup::verify(&made.dir, false, &mut |_| {}).map_err(|e| e.to_string())?;
+    if !verification.ok {
+        return Err(format!("the new backup {} failed verification: {}", made.dir.display(), verification.problems.join("; ")));
+    }
+    *note = Some(format!("backed up to {} (verified: files and checksums)", made.dir.display()));
+    Ok(Some(made.manifest.id))
+}
+
 /// Writes the run to the local audit file and, unless it was a dry run, to `safemig.audit`.
-fn audit(ctx: &Context, target: &Target, client: &mut safemig_pg::postgres::Client, report: &RunReport) {
+fn audit(ctx: &Context, target: &Target, client: &mut safemig_pg::postgres::Client, report: &RunReport, backup: Option<&str>) {
     let result = if report.refused.is_some() {
         "refused"
     } else if report.dry_run {
@@ -174,6 +226,7 @@ fn audit(ctx: &Context, target: &Target, client: &mut safemig_pg::postgres::Clie
             "refused": report.refused,
             "dry_run": report.dry_run,
             "migrations": migrations,
+            "backup": backup,
         }),
     );
     record.database = Some(target.display());

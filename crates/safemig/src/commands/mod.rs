@@ -1,6 +1,7 @@
 //! One module per command. Commands are thin: they gather input, call the
 //! libraries, and render.
 
+pub mod backup;
 pub mod check;
 pub mod demo;
 pub mod log;
@@ -21,6 +22,8 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             let ctx = Context::load(cli.global)?;
             match command {
                 Command::Check(args) => check::run(&ctx, &args),
+                Command::Backup(args) => backup::run(&ctx, &args),
+                Command::Restore(args) => backup::restore(&ctx, &args),
                 Command::Rules => rules::list(&ctx),
                 Command::Explain(args) => rules::explain(&ctx, &args),
                 Command::Status => status::run(&ctx),

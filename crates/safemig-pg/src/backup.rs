@@ -1,0 +1,831 @@
+//! Backups that are proven restorable.
+//!
+//! A backup is one directory:
+//!
+//! ```text
+//! complete.dump        pg_dump -Fc: the whole database (less Supabase-managed schemas)
+//! schema.sql           pg_restore --schema-only of complete.dump (the database is read once)
+//! data.sql             pg_restore --data-only of complete.dump
+//! tables/S.T.csv       each critical table, COPY ... CSV HEADER
+//! migrations/*.sql     the migration files at the time of the backup
+//! manifest.json        what, where, sizes, SHA-256, exact row counts, content checksums
+//! manifest.txt         the same for people
+//! SHA256SUMS           `sha256sum -c SHA256SUMS` checks every file
+//! verification.json    written by `backup verify` (not part of the checksummed set)
+//! ```
+//!
+//! It is written into a hidden `.ID.partial` directory and renamed into place only
+//! when everything, the manifest last, is written and fsynced: an interrupted
+//! backup is never listed or used. Files are 0600, directories 0700.
+//!
+//! A table's content checksum is `md5` over the sorted `md5` of each row's text
+//! form, computed by the server: the same in the source and in any database the
+//! backup is restored into, whatever the physical row order.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use postgres::Client;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::catalog::UNPROTECTED_SCHEMAS;
+use crate::connect::Target;
+use crate::ephemeral::Ephemeral;
+use crate::redact::redact;
+use crate::tools::{self, Tool};
+use crate::{quote_ident, quote_qualified, PgError};
+
+pub const FORMAT_VERSION: u32 = 1;
+pub const MANIFEST: &str = "manifest.json";
+pub const VERIFICATION: &str = "verification.json";
+
+/// Schemas Supabase manages, left out of the complete dump as `supabase db dump` does.
+pub const SUPABASE_MANAGED: &[&str] = &[
+    "auth", "storage", "realtime", "_realtime", "extensions", "graphql", "graphql_public", "vault", "pgsodium",
+    "pgsodium_masks", "supabase_functions", "net", "pgbouncer", "cron", "pgtle", "_analytics", "_supavisor",
+    "supabase_migrations",
+];
+
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// The folder holding backups (each backup is a directory in it).
+    pub root: PathBuf,
+    /// Keep the Supabase-managed schemas in the complete dump.
+    pub all_schemas: bool,
+    /// Also copy the critical tables into the database, in schema `safemig_backup`.
+    pub in_db_copy: bool,
+    /// Critical tables, `schema.table`; empty = every protected table with data, up to `critical_limit` bytes in all.
+    pub critical: Vec<(String, String)>,
+    pub critical_limit: u64,
+    /// Migration files to copy into the backup.
+    pub migrations: Vec<PathBuf>,
+    /// `pg_dump -Fd -j N` instead of one custom-format file.
+    pub jobs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileEntry {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TableEntry {
+    pub schema: String,
+    pub name: String,
+    pub rows: i64,
+    /// For critical tables: the content checksum and the CSV file.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub checksum: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub file: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub id: String,
+    pub tool_version: String,
+    pub server_version: String,
+    pub system_identifier: String,
+    pub database: String,
+    pub database_bytes: i64,
+    /// The connection, redacted.
+    pub url: String,
+    pub pg_dump: String,
+    pub pg_dump_flags: Vec<String>,
+    pub dump: String,
+    pub applied_migrations: Vec<String>,
+    pub excluded_schemas: Vec<String>,
+    /// The database had Supabase's `auth.users` (restores load the stand-in first).
+    pub supabase: bool,
+    pub in_db_copy: Option<String>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: chrono::DateTime<chrono::Utc>,
+    pub files: Vec<FileEntry>,
+    pub tables: Vec<TableEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Verification {
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub restore: bool,
+    pub ok: bool,
+    pub problems: Vec<String>,
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// A backup on disk.
+#[derive(Debug, Clone)]
+pub struct Backup {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+    pub verification: Option<Verification>,
+}
+
+impl Backup {
+    pub fn open(dir: &Path) -> Result<Backup, PgError> {
+        let text = std::fs::read_to_string(dir.join(MANIFEST)).map_err(|e| {
+            PgError::Tool(format!("{} is not a safemig backup: cannot read {MANIFEST}: {e}", dir.display()))
+        })?;
+        let manifest: Manifest = serde_json::from_str(&text)
+            .map_err(|e| PgError::Tool(format!("{}: {MANIFEST} does not parse: {e}", dir.display())))?;
+        if manifest.format_version != FORMAT_VERSION {
+            return Err(PgError::Tool(format!(
+                "{}: manifest format {} is not one this safemig reads ({FORMAT_VERSION})",
+                dir.display(),
+                manifest.format_version
+            )));
+        }
+        let verification = std::fs::read_to_string(dir.join(VERIFICATION)).ok().and_then(|t| serde_json::from_str(&t).ok());
+        Ok(Backup { dir: dir.to_path_buf(), manifest, verification })
+    }
+
+    pub fn verified(&self) -> bool {
+        self.verification.as_ref().is_some_and(|v| v.ok)
+    }
+
+    pub fn size(&self) -> u64 {
+        self.manifest.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// Every complete backup under `root`, oldest first. Partial ones (`.ID.partial`) are never listed.
+pub fn list(root: &Path) -> Vec<Backup> {
+    let mut out: Vec<Backup> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| Backup::open(&e.path()).ok())
+        .collect();
+    out.sort_by_key(|b| b.manifest.finished_at);
+    out
+}
+
+fn io(what: &str, path: &Path, e: std::io::Error) -> PgError {
+    PgError::Tool(format!("{what} {}: {e}", path.display()))
+}
+
+fn private_dir(path: &Path) -> Result<(), PgError> {
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(|e| io("cannot create", path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| io("cannot set the mode of", path, e))
+}
+
+fn private_file(path: &Path) -> Result<std::fs::File, PgError> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| io("cannot create", path, e))
+}
+
+fn sha256_file(path: &Path) -> Result<(u64, String), PgError> {
+    let mut file = std::fs::File::open(path).map_err(|e| io("cannot read", path, e))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buffer).map_err(|e| io("cannot read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+    Ok((size, hex::encode(hasher.finalize())))
+}
+
+fn fsync_dir(path: &Path) {
+    if let Ok(dir) = std::fs::File::open(path) {
+        let _ = dir.sync_all();
+    }
+}
+
+fn run_tool(mut command: Command, what: &str) -> Result<(), PgError> {
+    let output = command.output().map_err(|e| PgError::Tool(format!("cannot run {what}: {e}")))?;
+    if !output.status.success() {
+        return Err(PgError::Tool(format!(
+            "{what} failed: {}",
+            redact(String::from_utf8_lossy(&output.stderr).trim())
+        )));
+    }
+    Ok(())
+}
+
+pub fn server_major(client: &mut Client) -> Result<u32, PgError> {
+    let num: String = client
+        .query_one("SHOW server_version_num", &[])
+        .map_err(|e| PgError::sql("reading the server version", &e))?
+        .get(0);
+    Ok(num.parse::<u32>().unwrap_or(0) / 10000)
+}
+
+/// The content checksum of a table, order-independent, computed by the server.
+pub fn table_checksum(client: &mut impl postgres::GenericClient, schema: &str, name: &str) -> Result<String, PgError> {
+    let sql = format!(
+        "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), md5('')) FROM (SELECT md5(t::text) AS h FROM {} t) rows",
+        quote_qualified(schema, name)
+    );
+    client
+        .query_one(&sql, &[])
+        .map(|r| r.get(0))
+        .map_err(|e| PgError::sql(&format!("checksumming {schema}.{name}"), &e))
+}
+
+fn count_rows(client: &mut impl postgres::GenericClient, schema: &str, name: &str) -> Result<i64, PgError> {
+    client
+        .query_one(&format!("SELECT count(*) FROM {}", quote_qualified(schema, name)), &[])
+        .map(|r| r.get(0))
+        .map_err(|e| PgError::sql(&format!("counting the rows of {schema}.{name}"), &e))
+}
+
+/// User tables of the database, outside the excluded schemas: (schema, name, bytes).
+fn user_tables(client: &mut Client, excluded: &[String]) -> Result<Vec<(String, String, i64)>, PgError> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text, pg_table_size(c.oid)::int8 FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relpersistence = 'p' \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'safemig_backup') \
+               AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> ALL($1) \
+             ORDER BY 1, 2",
+            &[&excluded],
+        )
+        .map_err(|e| PgError::sql("listing the tables", &e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+}
+
+/// Writes a new backup of `target`; returns it once it is complete and in place.
+pub fn create(target: &Target, options: &CreateOptions, progress: &mut dyn FnMut(&str)) -> Result<Backup, PgError> {
+    let started_at = chrono::Utc::now();
+    let mut client = target.connect()?;
+    let major = server_major(&mut client)?;
+    let pg_dump = tools::find("pg_dump", major)?;
+    let pg_restore = tools::find("pg_restore", major)?;
+    let info = client
+        .query_one(
+            "SELECT current_setting('server_version'), (SELECT system_identifier::text FROM pg_control_system()), \
+                    current_database()::text, pg_database_size(current_database())::int8, \
+                    to_regclass('auth.users') IS NOT NULL",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading the server's identity", &e))?;
+    let (server_version, system_identifier, database, database_bytes, supabase): (String, String, String, i64, bool) =
+        (info.get(0), info.get(1), info.get(2), info.get(3), info.get(4));
+
+    let id = format!("{}_{}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), sanitize(&database));
+    private_dir(&options.root)?;
+    let partial = options.root.join(format!(".{id}.partial"));
+    let _ = std::fs::remove_dir_all(&partial);
+    private_dir(&partial)?;
+    let result = write_backup(
+        &mut client, target, options, &partial, &id, &pg_dump, &pg_restore, progress,
+    )
+    .and_then(|(files, tables, excluded, flags, dump, in_db_copy, applied)| {
+        let manifest = Manifest {
+            format_version: FORMAT_VERSION,
+            id: id.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            server_version,
+            system_identifier,
+            database,
+            database_bytes,
+            url: target.display(),
+            pg_dump: pg_dump.version.clone(),
+            pg_dump_flags: flags,
+            dump,
+            applied_migrations: applied,
+            excluded_schemas: excluded,
+            supabase,
+            in_db_copy,
+            started_at,
+            finished_at: chrono::Utc::now(),
+            files,
+            tables,
+        };
+        finish(&partial, &manifest)?;
+        Ok(manifest)
+    });
+    let manifest = match result {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&partial);
+            return Err(e);
+        }
+    };
+    let dir = options.root.join(&id);
+    std::fs::rename(&partial, &dir).map_err(|e| io("cannot move the finished backup into", &dir, e))?;
+    fsync_dir(&options.root);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    Ok(Backup { dir, manifest, verification: None })
+}
+
+fn sanitize(name: &str) -> String {
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+type Written = (Vec<FileEntry>, Vec<TableEntry>, Vec<String>, Vec<String>, String, Option<String>, Vec<String>);
+
+#[allow(clippy::too_many_arguments)]
+fn write_backup(
+    client: &mut Client,
+    target: &Target,
+    options: &CreateOptions,
+    dir: &Path,
+    id: &str,
+    pg_dump: &Tool,
+    pg_restore: &Tool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Written, PgError> {
+    let excluded: Vec<String> =
+        if options.all_schemas { Vec::new() } else { SUPABASE_MANAGED.iter().map(|s| s.to_string()).collect() };
+    // The complete dump: the database is read once; the scripts come from the archive.
+    let (dump, mut flags) = match options.jobs {
+        Some(j) => ("complete.dir".to_string(), vec!["-Fd".to_string(), format!("-j{j}")]),
+        None => ("complete.dump".to_string(), vec!["-Fc".to_string()]),
+    };
+    flags.push("--no-password".to_string());
+    for schema in &excluded {
+        flags.push(format!("--exclude-schema={schema}"));
+    }
+    flags.push("--exclude-schema=safemig_backup".into());
+    progress(&format!("pg_dump {} → {dump}", flags.join(" ")));
+    let mut command = tools::command(pg_dump, target);
+    command.args(&flags).arg("-f").arg(dir.join(&dump));
+    run_tool(command, "pg_dump")?;
+    restrict_tree(&dir.join(&dump))?;
+    // Test-only pause point, so fault tests can kill a backup part-way without luck.
+    if let Some(seconds) = std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").ok().and_then(|s| s.parse::<u64>().ok()) {
+        progress("paused (SAFEMIG_TEST_PAUSE_AFTER_DUMP)");
+        std::thread::sleep(std::time::Duration::from_secs(seconds));
+    }
+    for (file, flag) in [("schema.sql", "--schema-only"), ("data.sql", "--data-only")] {
+        progress(&format!("pg_restore {flag} → {file}"));
+        let mut command = Command::new(&pg_restore.path);
+        command.arg(flag).arg("-f").arg(dir.join(file)).arg(dir.join(&dump));
+        run_tool(command, "pg_restore")?;
+        restrict_tree(&dir.join(file))?;
+    }
+
+    // Every table's exact row count; critical tables' content, as CSV, with checksums.
+    let tables = user_tables(client, &excluded)?;
+    let mut budget = options.critical_limit;
+    let critical: Vec<(String, String)> = if options.critical.is_empty() {
+        tables
+            .iter()
+            .filter(|(s, _, bytes)| !UNPROTECTED_SCHEMAS.contains(&s.as_str()) && *bytes > 0)
+            .filter(|(_, _, bytes)| {
+                let fits = (*bytes as u64) <= budget;
+                if fits {
+                    budget -= *bytes as u64;
+                }
+                fits
+            })
+            .map(|(s, t, _)| (s.clone(), t.clone()))
+            .collect()
+    } else {
+        options.critical.clone()
+    };
+    private_dir(&dir.join("tables"))?;
+    let mut entries = Vec::new();
+    // One snapshot for counts, checksums and CSVs: they agree with each other.
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
+    for (schema, name, _) in &tables {
+        progress(&format!("counting {schema}.{name}"));
+        let rows = count_rows(&mut tx, schema, name)?;
+        let mut entry = TableEntry { schema: schema.clone(), name: name.clone(), rows, checksum: None, file: None };
+        if critical.iter().any(|(s, t)| s == schema && t == name) {
+            let file = format!("tables/{}.{}.csv", sanitize(schema), sanitize(name));
+            let mut out = private_file(&dir.join(&file))?;
+            let mut reader = tx
+                .copy_out(&format!("COPY {} TO STDOUT WITH (FORMAT csv, HEADER)", quote_qualified(schema, name)))
+                .map_err(|e| PgError::sql(&format!("copying {schema}.{name}"), &e))?;
+            std::io::copy(&mut reader, &mut out).map_err(|e| io("cannot write", &dir.join(&file), e))?;
+            drop(reader);
+            out.sync_all().map_err(|e| io("cannot sync", &dir.join(&file), e))?;
+            entry.checksum = Some(table_checksum(&mut tx, schema, name)?);
+            entry.file = Some(file);
+        }
+        entries.push(entry);
+    }
+    let applied: Vec<String> = match tx.query("SELECT version FROM supabase_migrations.schema_migrations ORDER BY version", &[]) {
+        Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+        Err(_) => Vec::new(),
+    };
+    tx.commit().map_err(|e| PgError::sql("ending the backup's snapshot", &e))?;
+
+    let in_db_copy = if options.in_db_copy {
+        let schema = "safemig_backup";
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"))
+            .map_err(|e| PgError::sql("creating schema safemig_backup", &e))?;
+        for (s, t) in &critical {
+            let copy = format!("{}__{}__{}", id, s, t);
+            client
+                .batch_execute(&format!(
+                    "CREATE TABLE {}.{} AS TABLE {}",
+                    quote_ident(schema),
+                    quote_ident(&copy),
+                    quote_qualified(s, t)
+                ))
+                .map_err(|e| PgError::sql(&format!("copying {s}.{t} into safemig_backup"), &e))?;
+        }
+        Some(schema.to_string())
+    } else {
+        None
+    };
+
+    private_dir(&dir.join("migrations"))?;
+    for path in &options.migrations {
+        if let Some(name) = path.file_name() {
+            let target = dir.join("migrations").join(name);
+            let bytes = std::fs::read(path).map_err(|e| io("cannot read", path, e))?;
+            let mut out = private_file(&target)?;
+            out.write_all(&bytes).and_then(|()| out.sync_all()).map_err(|e| io("cannot write", &target, e))?;
+        }
+    }
+    let mut files = Vec::new();
+    for path in walk(dir)? {
+        let relative = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().into_owned();
+        let (size, sha256) = sha256_file(&path)?;
+        files.push(FileEntry { path: relative, size, sha256 });
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok((files, entries, excluded, flags, dump, in_db_copy, applied))
+}
+
+/// Files under `dir`, recursively.
+fn walk(dir: &Path) -> Result<Vec<PathBuf>, PgError> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| io("cannot read", dir, e))? {
+        let path = entry.map_err(|e| io("cannot read", dir, e))?.path();
+        if path.is_dir() {
+            out.extend(walk(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(out)
+}
+
+/// pg_dump and pg_restore create files with the process umask: make them private.
+fn restrict_tree(path: &Path) -> Result<(), PgError> {
+    if path.is_dir() {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| io("cannot set the mode of", path, e))?;
+        for file in walk(path)? {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| io("cannot set the mode of", &file, e))?;
+            if let Ok(f) = std::fs::File::open(&file) {
+                let _ = f.sync_all();
+            }
+        }
+    } else {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| io("cannot set the mode of", path, e))?;
+        if let Ok(f) = std::fs::File::open(path) {
+            let _ = f.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// manifest.txt and manifest.json, then SHA256SUMS over every file (the two
+/// manifests included), all fsynced. Nothing is visible until the directory is
+/// renamed into place.
+fn finish(dir: &Path, manifest: &Manifest) -> Result<(), PgError> {
+    let mut text = format!(
+        "safemig backup {}\n\ndatabase      {}\nconnection    {}\nserver        PostgreSQL {} (system {})\npg_dump       {}\n\
+         started       {}\nfinished      {}\nmigrations    {} applied{}\nexcluded      {}\n\nfiles\n",
+        manifest.id,
+        manifest.database,
+        manifest.url,
+        manifest.server_version,
+        manifest.system_identifier,
+        manifest.pg_dump,
+        manifest.started_at.to_rfc3339(),
+        manifest.finished_at.to_rfc3339(),
+        manifest.applied_migrations.len(),
+        manifest.applied_migrations.last().map(|v| format!(" (newest {v})")).unwrap_or_default(),
+        if manifest.excluded_schemas.is_empty() { "nothing".to_string() } else { manifest.excluded_schemas.join(", ") },
+    );
+    for f in &manifest.files {
+        text.push_str(&format!("  {:>12}  {}\n", f.size, f.path));
+    }
+    text.push_str("\ntables (exact rows; * = critical, content checksummed)\n");
+    for t in &manifest.tables {
+        text.push_str(&format!("  {:>10}  {}.{}{}\n", t.rows, t.schema, t.name, if t.checksum.is_some() { " *" } else { "" }));
+    }
+    let json = serde_json::to_string_pretty(manifest).map_err(|e| PgError::Tool(e.to_string()))?;
+    for (name, content) in [("manifest.txt", text), (MANIFEST, json)] {
+        let path = dir.join(name);
+        let mut file = private_file(&path)?;
+        file.write_all(redact(&content).as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io("cannot write", &path, e))?;
+    }
+    let mut sums = String::new();
+    for f in &manifest.files {
+        sums.push_str(&format!("{}  {}\n", f.sha256, f.path));
+    }
+    for name in ["manifest.json", "manifest.txt"] {
+        sums.push_str(&format!("{}  {name}\n", sha256_file(&dir.join(name))?.1));
+    }
+    let path = dir.join("SHA256SUMS");
+    let mut file = private_file(&path)?;
+    file.write_all(sums.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io("cannot write", &path, e))?;
+    fsync_dir(dir);
+    Ok(())
+}
+
+/// Checks a backup: quick (files, sizes, checksums) and, with `restore`, a full
+/// restore into a throwaway PostgreSQL compared table by table. The result is
+/// written to `verification.json` in the backup.
+pub fn verify(dir: &Path, restore: bool, progress: &mut dyn FnMut(&str)) -> Result<Verification, PgError> {
+    let (mut problems, backup) = match Backup::open(dir) {
+        Ok(backup) => (quick_check(&backup), Some(backup)),
+        // A manifest that is there but unreadable is a failed backup, not bad input.
+        Err(e) if dir.join(MANIFEST).is_file() => (vec![e.to_string()], None),
+        Err(e) => return Err(e),
+    };
+    let mut notes = Vec::new();
+    if let (true, true, Some(backup)) = (restore, problems.is_empty(), &backup) {
+        progress("restoring into a throwaway PostgreSQL");
+        match restore_and_compare(backup, progress) {
+            Ok((p, n)) => {
+                problems.extend(p);
+                notes.extend(n);
+            }
+            Err(e) => problems.push(format!("the restore failed: {e}")),
+        }
+    }
+    let verification = Verification { at: chrono::Utc::now(), restore, ok: problems.is_empty(), problems, notes };
+    let path = dir.join(VERIFICATION);
+    let _ = std::fs::remove_file(&path);
+    let mut file = private_file(&path)?;
+    let json = serde_json::to_string_pretty(&verification).map_err(|e| PgError::Tool(e.to_string()))?;
+    file.write_all(json.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io("cannot write", &path, e))?;
+    Ok(verification)
+}
+
+/// Every file present with its size and SHA-256; SHA256SUMS agrees; nothing expected is empty.
+pub fn quick_check(backup: &Backup) -> Vec<String> {
+    let mut problems = Vec::new();
+    let dir = &backup.dir;
+    for f in &backup.manifest.files {
+        let path = dir.join(&f.path);
+        match sha256_file(&path) {
+            Err(_) => problems.push(format!("{} is missing", f.path)),
+            Ok((size, _)) if size != f.size => {
+                problems.push(format!("{} has {size} bytes, the manifest says {} (truncated or changed)", f.path, f.size))
+            }
+            Ok((_, sha)) if sha != f.sha256 => problems.push(format!("{} does not match its SHA-256 (changed since the backup)", f.path)),
+            Ok(_) => {}
+        }
+    }
+    let listed: std::collections::BTreeSet<&str> = backup.manifest.files.iter().map(|f| f.path.as_str()).collect();
+    for required in [backup.manifest.dump.as_str(), "schema.sql", "data.sql"] {
+        let present = listed.contains(required) || listed.iter().any(|p| p.starts_with(&format!("{required}/")));
+        if !present {
+            problems.push(format!("{required} is not in the manifest"));
+        }
+    }
+    if backup.manifest.files.iter().any(|f| (f.path == backup.manifest.dump || f.path == "schema.sql") && f.size == 0) {
+        problems.push("the dump is empty".into());
+    }
+    // SHA256SUMS covers every file, the manifests included, and agrees with the manifest.
+    match std::fs::read_to_string(dir.join("SHA256SUMS")) {
+        Ok(sums) => {
+            let mut listed = std::collections::BTreeMap::new();
+            for line in sums.lines() {
+                match line.split_once("  ") {
+                    Some((hash, path)) => {
+                        listed.insert(path.to_string(), hash.to_string());
+                    }
+                    None => problems.push(format!("SHA256SUMS has a malformed line: {line}")),
+                }
+            }
+            for name in ["manifest.json", "manifest.txt"] {
+                match (listed.get(name), sha256_file(&dir.join(name))) {
+                    (Some(expected), Ok((_, actual))) if *expected == actual => {}
+                    (Some(_), Ok(_)) => problems.push(format!("{name} does not match its SHA-256 in SHA256SUMS (changed since the backup)")),
+                    (_, Err(_)) => problems.push(format!("{name} is missing")),
+                    (None, _) => problems.push(format!("SHA256SUMS does not list {name}")),
+                }
+            }
+            for f in &backup.manifest.files {
+                if listed.get(&f.path) != Some(&f.sha256) {
+                    problems.push(format!("SHA256SUMS does not agree with the manifest about {}", f.path));
+                }
+            }
+        }
+        Err(_) => problems.push("SHA256SUMS is missing".into()),
+    }
+    problems
+}
+
+/// Restores the complete dump into a throwaway cluster; compares every table's
+/// row count and the critical tables' checksums with the manifest.
+fn restore_and_compare(backup: &Backup, progress: &mut dyn FnMut(&str)) -> Result<(Vec<String>, Vec<String>), PgError> {
+    let cluster = Ephemeral::start()?;
+    cluster.create_database("restored")?;
+    let target = cluster.target("restored");
+    let mut client = target.connect()?;
+    if backup.manifest.supabase {
+        client
+            .batch_execute(crate::SUPABASE_STANDIN_SQL)
+            .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
+    }
+    let notes = restore_dump(backup, &target, server_major(&mut client)?, progress)?;
+    let mut problems = Vec::new();
+    for t in &backup.manifest.tables {
+        let rows = match count_rows(&mut client, &t.schema, &t.name) {
+            Ok(n) => n,
+            Err(_) => {
+                problems.push(format!("table {}.{} is missing after the restore", t.schema, t.name));
+                continue;
+            }
+        };
+        if rows != t.rows {
+            problems.push(format!("table {}.{}: {rows} rows restored, {} in the manifest", t.schema, t.name, t.rows));
+        }
+        if let Some(expected) = &t.checksum {
+            let actual = table_checksum(&mut client, &t.schema, &t.name)?;
+            if &actual != expected {
+                problems.push(format!("table {}.{}: content checksum differs from the manifest", t.schema, t.name));
+            }
+        }
+    }
+    Ok((problems, notes))
+}
+
+/// `pg_restore` of the complete dump into `target`: schema and data must load
+/// without error; the post-data section (indexes, constraints, triggers) is
+/// restored too, and what cannot be (a foreign key to a schema the backup left
+/// out, say `auth.users`) is reported as a note.
+pub fn restore_dump(backup: &Backup, target: &Target, major: u32, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>, PgError> {
+    let pg_restore = tools::find("pg_restore", major)?;
+    let dump = backup.dir.join(&backup.manifest.dump);
+    progress("pg_restore --section=pre-data --section=data");
+    let mut command = tools::command(&pg_restore, target);
+    command
+        .args(["--no-owner", "--no-privileges", "--exit-on-error", "--section=pre-data", "--section=data", "-j2", "-d"])
+        .arg(target.dbname())
+        .arg(&dump);
+    run_tool(command, "pg_restore (schema and data)")?;
+    progress("pg_restore --section=post-data");
+    let mut command = tools::command(&pg_restore, target);
+    command.args(["--no-owner", "--no-privileges", "--section=post-data", "-d"]).arg(target.dbname()).arg(&dump);
+    let output = command.output().map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
+    let mut notes = Vec::new();
+    if !output.status.success() {
+        let errors: Vec<String> = String::from_utf8_lossy(&output.stderr)
+            .lines()
+            .filter(|l| l.contains("error:"))
+            .map(|l| redact(l.trim()))
+            .collect();
+        notes.push(format!(
+            "{} post-data object(s) (indexes, constraints, triggers) could not be restored outside the original \
+             database, usually because they refer to schemas the backup leaves out: {}",
+            errors.len(),
+            errors.join("; ")
+        ));
+    }
+    Ok(notes)
+}
+
+/// Restores critical tables in place, each in one transaction with the others:
+/// the current rows are kept aside in `safemig_backup`, the table is emptied
+/// (foreign-key cascades and triggers off for this transaction), the backup's rows
+/// are loaded, and the count and content checksum must match the manifest before
+/// COMMIT.
+pub fn restore_tables(
+    backup: &Backup,
+    client: &mut Client,
+    tables: &[(String, String)],
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, i64)>, PgError> {
+    let problems = quick_check(backup);
+    if !problems.is_empty() {
+        return Err(PgError::Tool(format!(
+            "refusing to restore from a backup that fails verification: {}",
+            problems.join("; ")
+        )));
+    }
+    let mut wanted = Vec::new();
+    for (schema, name) in tables {
+        let entry = backup
+            .manifest
+            .tables
+            .iter()
+            .find(|t| &t.schema == schema && &t.name == name && t.file.is_some())
+            .ok_or_else(|| PgError::Tool(format!("{schema}.{name} is not a critical table of this backup (no content copy)")))?;
+        wanted.push(entry.clone());
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let mut tx = client.transaction().map_err(|e| PgError::sql("starting the restore", &e))?;
+    tx.batch_execute("SET LOCAL session_replication_role = replica; CREATE SCHEMA IF NOT EXISTS safemig_backup")
+        .map_err(|e| PgError::sql("preparing the restore (session_replication_role needs a superuser or the postgres role)", &e))?;
+    let mut restored = Vec::new();
+    for t in &wanted {
+        let table = quote_qualified(&t.schema, &t.name);
+        let aside = format!("before_restore_{stamp}__{}__{}", t.schema, t.name);
+        progress(&format!("restoring {}.{} (current rows kept in safemig_backup.{aside})", t.schema, t.name));
+        tx.batch_execute(&format!(
+            "CREATE TABLE safemig_backup.{} AS TABLE {table}; DELETE FROM {table}",
+            quote_ident(&aside)
+        ))
+        .map_err(|e| PgError::sql(&format!("keeping the current rows of {}.{} aside", t.schema, t.name), &e))?;
+        let file = backup.dir.join(t.file.as_deref().unwrap_or_default());
+        let mut input = std::fs::File::open(&file).map_err(|e| io("cannot read", &file, e))?;
+        let mut writer = tx
+            .copy_in(&format!("COPY {table} FROM STDIN WITH (FORMAT csv, HEADER)"))
+            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
+        std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &file, e))?;
+        writer.finish().map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
+        let rows = count_rows(&mut tx, &t.schema, &t.name)?;
+        let checksum = table_checksum(&mut tx, &t.schema, &t.name)?;
+        if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
+            return Err(PgError::Tool(format!(
+                "{}.{} after loading: {rows} rows and checksum {checksum}, the manifest says {} rows and {}; \
+                 rolled back, nothing changed",
+                t.schema,
+                t.name,
+                t.rows,
+                t.checksum.clone().unwrap_or_default()
+            )));
+        }
+        restored.push((format!("{}.{}", t.schema, t.name), rows));
+    }
+    tx.commit().map_err(|e| PgError::sql("committing the restore", &e))?;
+    Ok(restored)
+}
+
+/// Is `client`'s database empty of user tables (outside the excluded schemas)?
+pub fn user_table_count(client: &mut Client) -> Result<usize, PgError> {
+    Ok(user_tables(client, &SUPABASE_MANAGED.iter().map(|s| s.to_string()).collect::<Vec<_>>())?.len())
+}
+
+/// The newest backup under `root` of this database (same system identifier and
+/// name) that passed verification, finished after `newer_than`, and is younger than `max_age`.
+pub fn usable(
+    root: &Path,
+    system_identifier: &str,
+    database: &str,
+    newer_than: Option<chrono::DateTime<chrono::Utc>>,
+    max_age: std::time::Duration,
+) -> Option<Backup> {
+    let now = chrono::Utc::now();
+    list(root).into_iter().rev().find(|b| {
+        b.verified()
+            && b.manifest.system_identifier == system_identifier
+            && b.manifest.database == database
+            && newer_than.is_none_or(|t| b.manifest.finished_at > t)
+            && (now - b.manifest.finished_at).to_std().is_ok_and(|age| age <= max_age)
+    })
+}
+
+/// This database's identity, to match backups with it.
+pub fn identity(client: &mut Client) -> Result<(String, String), PgError> {
+    let row = client
+        .query_one("SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()::text", &[])
+        .map_err(|e| PgError::sql("reading the server's identity", &e))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+/// Table names from `schema.table,...`.
+pub fn parse_tables(list: &str) -> Result<Vec<(String, String)>, PgError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            safemig_project::config::split_table_name(t)
+                .ok_or_else(|| PgError::BadTarget(format!("`{t}` is not a table name of the form schema.table")))
+        })
+        .collect()
+}
+
+/// Sizes for people.
+pub fn human_size(bytes: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", units[unit])
+    }
+}

@@ -1,0 +1,287 @@
+//! `safemig backup create|verify|list` and `safemig restore`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use safemig_pg::backup::{self, Backup, CreateOptions};
+use safemig_project::audit::AuditRecord;
+
+use crate::cli::{BackupArgs, BackupCommand, RestoreArgs};
+use crate::context::{CliError, Context};
+use crate::report::{self, human};
+
+pub fn run(ctx: &Context, args: &BackupArgs) -> Result<i32, CliError> {
+    match &args.command {
+        BackupCommand::Create { out, all_schemas, in_db_copy, tables, jobs } => {
+            let backup = create(ctx, out.clone(), *all_schemas, *in_db_copy, tables.as_deref(), *jobs)?;
+            if ctx.json() {
+                report::print_json(&serde_json::json!({
+                    "id": backup.manifest.id,
+                    "path": backup.dir,
+                    "size": backup.size(),
+                    "tables": backup.manifest.tables,
+                }));
+            } else {
+                println!("{} backup {} ({})", human::green("✓"), backup.manifest.id, backup::human_size(backup.size()));
+                println!("{}", backup.dir.display());
+            }
+            Ok(0)
+        }
+        BackupCommand::Verify { path, restore } => verify(ctx, path, *restore),
+        BackupCommand::List => list(ctx),
+    }
+}
+
+fn progress_printer(ctx: &Context) -> impl FnMut(&str) + '_ {
+    let spinner = (!ctx.json() && std::io::stderr().is_terminal()).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        bar
+    });
+    move |step: &str| match &spinner {
+        Some(bar) => bar.set_message(step.to_string()),
+        None if !ctx.json() => eprintln!("  {step}"),
+        None => {}
+    }
+}
+
+/// Creates a backup of the configured database (used by `backup create` and `migrate --backup auto`).
+pub fn create(
+    ctx: &Context,
+    out: Option<PathBuf>,
+    all_schemas: bool,
+    in_db_copy: bool,
+    tables: Option<&str>,
+    jobs: Option<u32>,
+) -> Result<Backup, CliError> {
+    let target = ctx.target()?;
+    let critical = match tables {
+        Some(list) => backup::parse_tables(list)?,
+        None => ctx
+            .config
+            .backup
+            .critical
+            .iter()
+            .filter_map(|t| safemig_project::config::split_table_name(t))
+            .collect(),
+    };
+    let migrations = ctx.migrations().map(|set| set.migrations.into_iter().map(|m| m.path).collect()).unwrap_or_default();
+    let options = CreateOptions {
+        root: out.unwrap_or_else(|| ctx.config.backup_dir()),
+        all_schemas,
+        in_db_copy,
+        critical,
+        critical_limit: ctx.config.backup.critical_limit_mib * 1024 * 1024,
+        migrations,
+        jobs,
+    };
+    let mut progress = progress_printer(ctx);
+    let result = backup::create(&target, &options, &mut progress);
+    let mut record = AuditRecord::new(
+        "backup create",
+        if result.is_ok() { "ok" } else { "failed" },
+        match &result {
+            Ok(b) => serde_json::json!({ "id": b.manifest.id, "path": b.dir, "size": b.size() }),
+            Err(e) => serde_json::json!({ "summary": e.to_string() }),
+        },
+    );
+    record.database = Some(target.display());
+    ctx.audit_local(&record);
+    Ok(result?)
+}
+
+fn verify(ctx: &Context, path: &Path, restore: bool) -> Result<i32, CliError> {
+    let mut progress = progress_printer(ctx);
+    let verification = backup::verify(path, restore, &mut progress)?;
+    let mut record = AuditRecord::new(
+        "backup verify",
+        if verification.ok { "ok" } else { "failed" },
+        serde_json::json!({ "path": path, "restore": restore, "problems": verification.problems }),
+    );
+    record.database = Backup::open(path).ok().map(|b| b.manifest.url);
+    ctx.audit_local(&record);
+    if ctx.json() {
+        report::print_json(&serde_json::to_value(&verification).unwrap_or_default());
+    } else {
+        let what = if restore { "restored into a throwaway PostgreSQL and compared" } else { "files and checksums" };
+        if verification.ok {
+            println!("{} {} verified ({what})", human::green("✓"), path.display());
+        } else {
+            println!("{} {} failed verification ({what}):", human::red("✗"), path.display());
+            for p in &verification.problems {
+                println!("  - {p}");
+            }
+            println!("  Do not rely on this backup: take a new one with `safemig backup create`.");
+        }
+        for n in &verification.notes {
+            println!("  {} {n}", human::yellow("note:"));
+        }
+    }
+    Ok(if verification.ok { 0 } else { 1 })
+}
+
+fn list(ctx: &Context) -> Result<i32, CliError> {
+    let root = &ctx.config.backup_dir();
+    let backups = backup::list(root);
+    let newest_verified = backups.iter().rev().find(|b| b.verified()).map(|b| b.manifest.id.clone());
+    if ctx.json() {
+        let items: Vec<_> = backups
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "id": b.manifest.id,
+                    "path": b.dir,
+                    "finished_at": b.manifest.finished_at,
+                    "size": b.size(),
+                    "database": b.manifest.database,
+                    "verification": b.verification,
+                    "newest_verified": Some(&b.manifest.id) == newest_verified.as_ref(),
+                })
+            })
+            .collect();
+        report::print_json(&serde_json::json!({ "backups": items }));
+        return Ok(0);
+    }
+    println!("{} {}", human::bold("backups in"), root.display());
+    if backups.is_empty() {
+        println!("  (none)");
+    }
+    for b in &backups {
+        let state = match &b.verification {
+            Some(v) if v.ok && v.restore => human::green("verified (restored)"),
+            Some(v) if v.ok => human::green("verified (files)"),
+            Some(_) => human::red("FAILED verification"),
+            None => human::yellow("not verified"),
+        };
+        let mark = if Some(&b.manifest.id) == newest_verified.as_ref() { " ← newest verified" } else { "" };
+        println!(
+            "  {}  {:>10}  {:<12}  {state}{mark}",
+            b.manifest.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            backup::human_size(b.size()),
+            b.manifest.database
+        );
+        println!("      {}", human::dim(&b.dir.display().to_string()));
+    }
+    Ok(0)
+}
+
+pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32, CliError> {
+    let backup = Backup::open(&args.path)?;
+    let mut progress = progress_printer(ctx);
+    let (result, details, database) = match (&args.tables, &args.into) {
+        (Some(list), _) => {
+            let tables = backup::parse_tables(list)?;
+            let target = ctx.target()?;
+            let mut client = target.connect()?;
+            let result = backup::restore_tables(&backup, &mut client, &tables, &mut progress);
+            let details = match &result {
+                Ok(done) => serde_json::json!({ "backup": backup.manifest.id, "tables": done }),
+                Err(e) => serde_json::json!({ "backup": backup.manifest.id, "summary": e.to_string() }),
+            };
+            let result = result
+                .map(|done| done.into_iter().map(|(t, n)| format!("{t}: {n} rows restored")).collect::<Vec<_>>())
+                .map_err(|e| CliError { code: 1, message: e.to_string() });
+            (result, details, target.display())
+        }
+        (None, Some(url)) => {
+            let target = safemig_pg::Target::resolve(Some(url))?;
+            let result = restore_into(ctx, &backup, &target, args.clean, &mut progress);
+            let details = serde_json::json!({ "backup": backup.manifest.id, "clean": args.clean, "result": result.as_ref().map_err(|e| e.message.clone()).err() });
+            (result, details, target.display())
+        }
+        (None, None) => {
+            return Err(CliError::input(
+                "say what to restore: --tables schema.table,... (in place, into the configured database) or --into URL (the complete dump)",
+            ))
+        }
+    };
+    let mut record = AuditRecord::new("restore", if result.is_ok() { "ok" } else { "failed" }, details);
+    record.database = Some(database);
+    ctx.audit_local(&record);
+    match result {
+        Ok(lines) => {
+            if ctx.json() {
+                report::print_json(&serde_json::json!({ "restored": lines }));
+            } else {
+                for l in lines {
+                    println!("{} {l}", human::green("✓"));
+                }
+            }
+            Ok(0)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn restore_into(
+    ctx: &Context,
+    backup: &Backup,
+    target: &safemig_pg::Target,
+    clean: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<String>, CliError> {
+    let problems = backup::quick_check(backup);
+    if !problems.is_empty() {
+        return Err(CliError { code: 1, message: format!("refusing to restore from a backup that fails verification: {}", problems.join("; ")) });
+    }
+    let mut client = target.connect()?;
+    let tables = backup::user_table_count(&mut client)?;
+    if tables > 0 && !clean {
+        return Err(CliError::input(format!(
+            "{} is not empty ({tables} tables); restore into an empty database, or pass --clean to replace what is there \
+             (a backup of it is taken first)",
+            target.display()
+        )));
+    }
+    let mut lines = Vec::new();
+    if tables > 0 {
+        // --clean replaces data: back up what is there first.
+        let before = backup::create(
+            target,
+            &CreateOptions {
+                root: ctx.config.backup_dir(),
+                all_schemas: false,
+                in_db_copy: false,
+                critical: Vec::new(),
+                critical_limit: ctx.config.backup.critical_limit_mib * 1024 * 1024,
+                migrations: Vec::new(),
+                jobs: None,
+            },
+            progress,
+        )?;
+        lines.push(format!("backed up what --clean replaces: {}", before.dir.display()));
+        let schemas: Vec<String> = client
+            .query(
+                "SELECT DISTINCT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r','p','v','m','S') AND n.nspname NOT IN ('pg_catalog','information_schema') \
+                   AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> ALL($1)",
+                &[&backup.manifest.excluded_schemas],
+            )
+            .map_err(|e| CliError::input(e.to_string()))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for schema in schemas {
+            client
+                .batch_execute(&format!("DROP SCHEMA {} CASCADE", safemig_pg::quote_ident(&schema)))
+                .map_err(|e| CliError::input(format!("--clean: dropping schema {schema}: {e}")))?;
+        }
+        if !backup.manifest.excluded_schemas.is_empty() {
+            client.batch_execute("CREATE SCHEMA IF NOT EXISTS public").map_err(|e| CliError::input(e.to_string()))?;
+        }
+    }
+    let major = safemig_pg::backup::server_major(&mut client)?;
+    let notes = backup::restore_dump(backup, target, major, progress)?;
+    for t in &backup.manifest.tables {
+        let rows: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {}", safemig_pg::quote_qualified(&t.schema, &t.name)), &[])
+            .map(|r| r.get(0))
+            .map_err(|e| CliError { code: 1, message: format!("{}.{} after the restore: {e}", t.schema, t.name) })?;
+        if rows != t.rows {
+            return Err(CliError { code: 1, message: format!("{}.{}: {rows} rows restored, the manifest says {}", t.schema, t.name, t.rows) });
+        }
+    }
+    lines.push(format!("restored {} into {} ({} tables, row counts match the manifest)", backup.manifest.id, target.display(), backup.manifest.tables.len()));
+    lines.extend(notes.into_iter().map(|n| format!("note: {n}")));
+    Ok(lines)
+}

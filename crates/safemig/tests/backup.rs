@@ -1,0 +1,253 @@
+//! Backups proven restorable, against real throwaway PostgreSQL clusters and the
+//! real pg_dump / pg_restore.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use common::{output, Project, Run};
+
+const DATA: &str = "CREATE TABLE public.users (id uuid PRIMARY KEY REFERENCES auth.users (id) ON DELETE CASCADE, email text);
+CREATE TABLE public.library_tracks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL, r2_key text, \"Odd name\" text);
+INSERT INTO public.library_tracks (title, r2_key, \"Odd name\") SELECT 'Track ' || n, 'k/' || n, E'a,b\\n\"c\"' FROM generate_series(1, 59) n;
+CREATE TABLE public.plays (track_id bigint REFERENCES public.library_tracks (id), at timestamptz DEFAULT now());
+INSERT INTO public.plays (track_id) SELECT (n % 59) + 1 FROM generate_series(1, 300) n;
+INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000001', 'a@example.com');
+INSERT INTO public.users VALUES ('00000000-0000-0000-0000-000000000001', 'a@example.com');";
+
+fn project() -> Project {
+    let p = Project::new();
+    p.migration("1_base.sql", "SELECT 1;");
+    p.exec(DATA);
+    p
+}
+
+/// `backup create`: its last stdout line is the new backup's directory.
+fn create(p: &Project) -> PathBuf {
+    let run = p.safemig(&["backup", "create"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    PathBuf::from(run.stdout.lines().last().unwrap().trim())
+}
+
+fn checksum(p: &Project, table: &str) -> String {
+    p.client()
+        .query_one(&format!("SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"), &[])
+        .unwrap()
+        .get(0)
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(files(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
+
+fn verify(p: &Project, dir: &Path, restore: bool) -> Run {
+    let d = dir.to_str().unwrap();
+    let args: Vec<&str> = if restore { vec!["backup", "verify", d, "--restore"] } else { vec!["backup", "verify", d] };
+    p.safemig(&args)
+}
+
+#[test]
+fn round_trip_create_verify_restore_into_a_new_database() {
+    let p = project();
+    let dir = create(&p);
+    // Layout and modes.
+    for name in ["complete.dump", "schema.sql", "data.sql", "manifest.json", "manifest.txt", "SHA256SUMS", "migrations/1_base.sql"] {
+        assert!(dir.join(name).is_file(), "{name} missing");
+    }
+    assert!(dir.join("tables/public.library_tracks.csv").is_file());
+    for f in files(&dir) {
+        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+    }
+    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(dir.join("tables")).unwrap().permissions().mode() & 0o777, 0o700);
+    // sha256sum -c accepts SHA256SUMS.
+    let sums = std::process::Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&dir).output().unwrap();
+    assert!(sums.status.success(), "{}", String::from_utf8_lossy(&sums.stdout));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let tracks = manifest["tables"].as_array().unwrap().iter().find(|t| t["name"] == "library_tracks").unwrap();
+    assert_eq!(tracks["rows"], 59);
+    assert_eq!(tracks["checksum"].as_str().unwrap(), checksum(&p, "public.library_tracks"));
+    assert!(manifest["excluded_schemas"].as_array().unwrap().iter().any(|s| s == "auth"));
+
+    assert_eq!(verify(&p, &dir, false).code, 0);
+    let full = verify(&p, &dir, true);
+    assert_eq!(full.code, 0, "{full:?}");
+    let list = p.safemig(&["backup", "list", "--format", "json"]).json();
+    assert_eq!(list["backups"][0]["verification"]["restore"], true);
+    assert_eq!(list["backups"][0]["newest_verified"], true);
+
+    // Restore the complete dump into a new, empty database: same rows, same content.
+    p.cluster.create_database("copy").unwrap();
+    p.client().batch_execute("SELECT 1").unwrap();
+    let copy_url = p.cluster.url("copy");
+    let mut copy = postgres::Client::connect(&copy_url, postgres::NoTls).unwrap();
+    copy.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+    copy.batch_execute("INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000001', 'a@example.com')").unwrap();
+    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--into", &copy_url]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for table in ["public.library_tracks", "public.plays", "public.users"] {
+        let there: String = copy
+            .query_one(&format!("SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(there, checksum(&p, table), "{table}");
+    }
+    // A second restore into the now non-empty database is refused without --clean.
+    let again = p.safemig(&["restore", dir.to_str().unwrap(), "--into", &copy_url]);
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("--clean"), "{again:?}");
+}
+
+#[test]
+fn a_flipped_byte_or_a_truncated_file_anywhere_is_caught() {
+    let p = project();
+    let dir = create(&p);
+    for file in files(&dir) {
+        let name = file.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+        if name == "verification.json" {
+            continue;
+        }
+        let original = std::fs::read(&file).unwrap();
+        let mut flipped = original.clone();
+        let at = flipped.len() / 2;
+        flipped[at] ^= 0x01;
+        std::fs::write(&file, &flipped).unwrap();
+        let run = verify(&p, &dir, false);
+        assert_eq!(run.code, 1, "a flipped byte in {name} must fail: {run:?}");
+        std::fs::write(&file, &original[..original.len() / 2]).unwrap();
+        let run = verify(&p, &dir, false);
+        assert_eq!(run.code, 1, "a truncated {name} must fail: {run:?}");
+        if name != "manifest.json" {
+            assert!(run.stdout.contains(&name) || run.stdout.contains("SHA256SUMS"), "names the file: {run:?}");
+        }
+        std::fs::write(&file, &original).unwrap();
+    }
+    assert_eq!(verify(&p, &dir, false).code, 0, "restored to the original, it verifies again");
+    std::fs::remove_file(dir.join("data.sql")).unwrap();
+    let run = verify(&p, &dir, false);
+    assert!(run.stdout.contains("data.sql is missing"), "{run:?}");
+}
+
+#[test]
+fn restoring_a_critical_table_brings_back_exactly_its_rows() {
+    let p = project();
+    let before = checksum(&p, "public.library_tracks");
+    let plays_before = checksum(&p, "public.plays");
+    let dir = create(&p);
+    // Rows lost outside safemig (the seed's nightmare).
+    p.exec("DELETE FROM public.plays WHERE track_id > 50; DELETE FROM public.library_tracks WHERE id > 50; UPDATE public.library_tracks SET title = 'x' WHERE id = 1;");
+    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 50);
+    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 59);
+    assert_eq!(checksum(&p, "public.library_tracks"), before, "exactly the original rows");
+    // The rows it replaced are kept aside, and the other table was not touched.
+    assert_ne!(checksum(&p, "public.plays"), plays_before);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'safemig_backup' AND tablename LIKE 'before_restore_%library_tracks'"),
+        1
+    );
+}
+
+#[test]
+fn a_tampered_backup_is_never_restored() {
+    let p = project();
+    let dir = create(&p);
+    let csv = dir.join("tables/public.library_tracks.csv");
+    let text = std::fs::read_to_string(&csv).unwrap().replace("Track 7,", "Track 8,");
+    std::fs::write(&csv, text).unwrap();
+    p.exec("DELETE FROM public.plays; DELETE FROM public.library_tracks WHERE id > 10;");
+    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("fails verification"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 10, "nothing changed");
+}
+
+#[test]
+fn migrate_backs_up_first_and_require_refuses_without_a_verified_backup() {
+    let p = project();
+    p.migration("2_more.sql", "ALTER TABLE public.library_tracks ADD COLUMN bpm int;");
+    let run = p.safemig(&["migrate", "--backup", "require"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("--backup require"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM information_schema.columns WHERE column_name = 'bpm'"), 0);
+
+    let run = p.safemig(&["migrate", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let note = run.json()["backup"].as_str().unwrap().to_string();
+    assert!(note.starts_with("backed up to"), "{note}");
+    let id: Option<String> =
+        p.client().query_one("SELECT backup_id FROM safemig.migrations WHERE version = '2'", &[]).unwrap().get(0);
+    let id = id.expect("the backup id is in the history row");
+    assert!(note.contains(&id), "{note} / {id}");
+
+    // A verified backup newer than the newest migration satisfies require.
+    p.migration("3_more.sql", "ALTER TABLE public.library_tracks ADD COLUMN key text;");
+    let dir = create(&p);
+    assert_eq!(verify(&p, &dir, false).code, 0);
+    let run = p.safemig(&["migrate", "--backup", "require", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.json()["backup"].as_str().unwrap().starts_with("using verified backup"), "{run:?}");
+
+    p.migration("4_more.sql", "ALTER TABLE public.library_tracks ADD COLUMN k2 text;");
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let audit = std::fs::read_to_string(p.path().join(".safemig/audit.jsonl")).unwrap();
+    assert!(audit.lines().last().unwrap().contains("--backup skip"), "{audit}");
+}
+
+#[test]
+fn a_backup_killed_part_way_is_never_listed() {
+    let p = project();
+    let mut child = p
+        .command(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "30")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let root = p.path().join(".safemig/backups");
+    let started = std::time::Instant::now();
+    // Wait until the dump is written into the hidden partial directory.
+    loop {
+        let partial = std::fs::read_dir(&root).ok().into_iter().flatten().flatten().any(|e| {
+            e.file_name().to_string_lossy().ends_with(".partial") && e.path().join("complete.dump").is_file()
+        });
+        if partial {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "the backup never reached its pause point");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    let _ = output(child.wait_with_output().unwrap());
+    let list = p.safemig(&["backup", "list", "--format", "json"]).json();
+    assert_eq!(list["backups"], serde_json::json!([]), "an interrupted backup is not listed");
+    let run = p.safemig(&["migrate", "--backup", "require"]);
+    assert_eq!(run.code, 1, "nor used: {run:?}");
+}
+
+#[test]
+fn pg_dump_missing_or_too_old_is_a_clear_error() {
+    let p = project();
+    let fake = tempfile::tempdir().unwrap();
+    let run = p.safemig_raw(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_PG_BIN", fake.path().to_str().unwrap())]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("pg_dump 15 or newer is needed") && run.stderr.contains("none was found"), "{run:?}");
+    // An old pg_dump: a script that answers --version as PostgreSQL 9.6 did.
+    let old = fake.path().join("pg_dump");
+    std::fs::write(&old, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run = p.safemig_raw(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_PG_BIN", fake.path().to_str().unwrap())]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("9.6.24") && run.stderr.contains("postgresql-client-15"), "{run:?}");
+    assert!(!p.path().join(".safemig/backups").exists() || p.safemig(&["backup", "list", "--format", "json"]).json()["backups"] == serde_json::json!([]));
+}
