@@ -339,7 +339,11 @@ fn every_run_is_in_the_audit_trail() {
         .collect();
     assert_eq!(results, ["ok", "rolled-back"]);
     let local = std::fs::read_to_string(p.path().join(".safemig/audit.jsonl")).unwrap();
-    assert_eq!(local.lines().count(), 2, "{local}");
+    let commands: Vec<String> = local
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["command"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(commands, ["backup create", "migrate", "backup create", "migrate"], "each migrate backed up first: {local}");
     let log = p.safemig(&["log", "--format", "json"]);
     assert_eq!(log.code, 0, "{log:?}");
     assert!(log.stdout.contains("rolled-back"), "{log:?}");
