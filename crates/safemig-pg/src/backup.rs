@@ -357,7 +357,7 @@ fn write_backup(
         flags.push(format!("--exclude-schema={schema}"));
     }
     flags.push("--exclude-schema=safemig_backup".into());
-    progress(&format!("pg_dump {} → {dump}", flags.join(" ")));
+    progress(&format!("pg_dump {} ({} Supabase-managed schemas left out) → {dump}", flags[0], excluded.len()));
     let mut command = tools::command(pg_dump, target);
     command.args(&flags).arg("-f").arg(dir.join(&dump));
     run_tool(command, "pg_dump")?;
@@ -404,7 +404,7 @@ fn write_backup(
         .start()
         .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
     for (schema, name, _) in &tables {
-        progress(&format!("counting {schema}.{name}"));
+        progress(&format!("counting {schema}.{name}{}", if critical.iter().any(|(s, t)| s == schema && t == name) { " (critical: copied and checksummed)" } else { "" }));
         let rows = count_rows(&mut tx, schema, name)?;
         let mut entry = TableEntry { schema: schema.clone(), name: name.clone(), rows, checksum: None, file: None };
         if critical.iter().any(|(s, t)| s == schema && t == name) {
