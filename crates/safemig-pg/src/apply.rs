@@ -45,6 +45,8 @@ pub struct MigrateOptions {
     /// Migrations `check` classes risky and that are not allowed: version -> why.
     /// A run that would apply one is refused before anything runs.
     pub risky: BTreeMap<String, String>,
+    /// The history inserts, prepared once per run (set by the engine).
+    pub inserts: Option<history::Inserts>,
 }
 
 impl MigrateOptions {
@@ -60,6 +62,7 @@ impl MigrateOptions {
             backup_id: None,
             actor: safemig_project::audit::os_user(),
             risky: BTreeMap::new(),
+            inserts: None,
         }
     }
 }
@@ -323,7 +326,16 @@ fn migrate_locked(
         }
     }
     let options = &options;
-    let protection = Protection::from_config(&config.guard);
+    // Timeouts for the whole session (ours alone), set once rather than per transaction.
+    client.batch_execute(&timeouts_sql(options, "SESSION")).map_err(|e| PgError::sql("setting lock_timeout", &e))?;
+    let protection = Protection::from_config(&config.guard).prepare(client)?;
+    let options = &{
+        let mut options = options.clone();
+        if !options.dry_run {
+            options.inserts = Some(history::Inserts::prepare(client)?);
+        }
+        options
+    };
     let total = prepared.len();
     if options.dry_run {
         let mut outer = client.transaction().map_err(|e| PgError::sql("starting the dry run", &e))?;
@@ -511,7 +523,7 @@ fn run_one(
                 m.notes.push(format!("statement {} (line {}, {what}) ran on its own, outside a transaction", i + 1, s.code_line));
                 let Runner::Real(client) = runner else { unreachable!() };
                 m.attempts = m.attempts.max(1);
-                if let Err(error) = run_alone(client, s, *i, file, options) {
+                if let Err(error) = run_alone(client, s, *i, file) {
                     return fail(m, error, committed_parts, started, "failed");
                 }
                 committed_parts += 1;
@@ -651,7 +663,6 @@ fn run_tx_segment(
     let dry = runner.is_dry();
     let outcome = (|| -> Result<Result<(), Vec<Violation>>, StatementError> {
         let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
-        tx.batch_execute(&timeouts_sql(options, "LOCAL")).map_err(|e| driver_error(&e, None, file))?;
         let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
         for &i in indexes {
             let s = &p.statements[i];
@@ -756,22 +767,13 @@ fn record(
         backup_id: options.backup_id.clone(),
         ran_alone,
     };
-    history::record_applied(tx, &file.version, &file.name, statements, &input).map_err(pg_error)
+    history::record_applied(tx, options.inserts.as_ref(), &file.version, &file.name, statements, &input).map_err(pg_error)
 }
 
-fn run_alone(
-    client: &mut Client,
-    s: &Statement,
-    index: usize,
-    file: &MigrationFile,
-    options: &MigrateOptions,
-) -> Result<(), StatementError> {
-    client.batch_execute(&timeouts_sql(options, "SESSION")).map_err(|e| driver_error(&e, None, file))?;
-    let result = client.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((index, s)), file));
-    if !client.is_closed() {
-        let _ = client.batch_execute("RESET lock_timeout; RESET statement_timeout");
-    }
-    result
+/// A statement that cannot run in a transaction, on its own. The session's
+/// lock_timeout and statement_timeout, set at the start of the run, apply.
+fn run_alone(client: &mut Client, s: &Statement, index: usize, file: &MigrationFile) -> Result<(), StatementError> {
+    client.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((index, s)), file))
 }
 
 fn pg_error(e: PgError) -> StatementError {

@@ -353,6 +353,9 @@ fn write_backup(
         None => ("complete.dump".to_string(), vec!["-Fc".to_string()]),
     };
     flags.push("--no-password".to_string());
+    // pg_dump takes ACCESS SHARE on every table; behind a held ACCESS EXCLUSIVE it
+    // would wait forever. Give up instead, and say so.
+    flags.push("--lock-wait-timeout=60s".to_string());
     for schema in &excluded {
         flags.push(format!("--exclude-schema={schema}"));
     }
@@ -367,13 +370,35 @@ fn write_backup(
         progress("paused (SAFEMIG_TEST_PAUSE_AFTER_DUMP)");
         std::thread::sleep(std::time::Duration::from_secs(seconds));
     }
+    // The scripts are derived from the archive by pg_restore while the database is
+    // counted and the critical tables copied: the two overlap instead of adding up.
+    let mut scripts = Jobs(Vec::new());
     for (file, flag) in [("schema.sql", "--schema-only"), ("data.sql", "--data-only")] {
         progress(&format!("pg_restore {flag} → {file}"));
-        let mut command = Command::new(&pg_restore.path);
-        command.arg(flag).arg("-f").arg(dir.join(file)).arg(dir.join(&dump));
-        run_tool(command, "pg_restore")?;
-        restrict_tree(&dir.join(file))?;
+        let child = Command::new(&pg_restore.path)
+            .arg(flag)
+            .arg("-f")
+            .arg(dir.join(file))
+            .arg(dir.join(&dump))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
+        scripts.0.push((file, child));
     }
+    let wait_scripts = |scripts: &mut Jobs| -> Result<(), PgError> {
+        for (file, child) in std::mem::take(&mut scripts.0) {
+            let output = child.wait_with_output().map_err(|e| PgError::Tool(format!("pg_restore: {e}")))?;
+            if !output.status.success() {
+                return Err(PgError::Tool(format!(
+                    "pg_restore writing {file} failed: {}",
+                    redact(String::from_utf8_lossy(&output.stderr).trim())
+                )));
+            }
+            restrict_tree(&dir.join(file))?;
+        }
+        Ok(())
+    };
 
     // Every table's exact row count; critical tables' content, as CSV, with checksums.
     let tables = user_tables(client, &excluded)?;
@@ -448,6 +473,7 @@ fn write_backup(
         None
     };
 
+    wait_scripts(&mut scripts)?;
     private_dir(&dir.join("migrations"))?;
     for path in &options.migrations {
         if let Some(name) = path.file_name() {
@@ -465,6 +491,19 @@ fn write_backup(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, entries, excluded, flags, dump, in_db_copy, applied))
+}
+
+/// Child processes that are killed if the backup fails before waiting for them,
+/// so nothing keeps writing into a partial backup that is being removed.
+struct Jobs(Vec<(&'static str, std::process::Child)>);
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 /// Files under `dir`, recursively.

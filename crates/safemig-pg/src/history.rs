@@ -179,22 +179,43 @@ fn column_exists(client: &mut impl GenericClient, schema: &str, table: &str, col
     Ok(row.get(0))
 }
 
+const INSERT_SAFEMIG_HISTORY: &str = "INSERT INTO safemig.migrations \
+    (version, name, checksum, applied_by, duration_ms, backup_id, tool_version, statements, ran_alone) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// The two history inserts, prepared once per run.
+#[derive(Debug, Clone)]
+pub struct Inserts {
+    supabase: postgres::Statement,
+    safemig: postgres::Statement,
+}
+
+impl Inserts {
+    pub fn prepare(client: &mut impl GenericClient) -> Result<Inserts, PgError> {
+        let prepare = |client: &mut _, sql| -> Result<postgres::Statement, PgError> {
+            GenericClient::prepare(client, sql).map_err(|e| PgError::sql("preparing the history inserts", &e))
+        };
+        Ok(Inserts { supabase: prepare(client, INSERT_SUPABASE_HISTORY)?, safemig: prepare(client, INSERT_SAFEMIG_HISTORY)? })
+    }
+}
+
 /// Records one applied migration in both histories (inside its transaction).
 pub fn record_applied(
     client: &mut impl GenericClient,
+    inserts: Option<&Inserts>,
     version: &str,
     name: &str,
     statements: &[String],
     safemig: &SafemigRecordInput,
 ) -> Result<(), PgError> {
-    client
-        .execute(INSERT_SUPABASE_HISTORY, &[&version, &name, &statements])
-        .map_err(|e| PgError::sql("recording the migration in supabase_migrations.schema_migrations", &e))?;
-    client
-        .execute(
-            "INSERT INTO safemig.migrations (version, name, checksum, applied_by, duration_ms, backup_id, tool_version, statements, ran_alone) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            &[
+    let supabase_params: [&(dyn postgres::types::ToSql + Sync); 3] = [&version, &name, &statements];
+    match inserts {
+        Some(i) => client.execute(&i.supabase, &supabase_params),
+        None => client.execute(INSERT_SUPABASE_HISTORY, &supabase_params),
+    }
+    .map_err(|e| PgError::sql("recording the migration in supabase_migrations.schema_migrations", &e))?;
+    let safemig_statement = inserts.map(|i| i.safemig.clone());
+    let params: [&(dyn postgres::types::ToSql + Sync); 9] = [
                 &version,
                 &name,
                 &safemig.checksum,
@@ -204,9 +225,12 @@ pub fn record_applied(
                 &env!("CARGO_PKG_VERSION"),
                 &(statements.len() as i32),
                 &(safemig.ran_alone as i32),
-            ],
-        )
-        .map_err(|e| PgError::sql("recording the migration in safemig.migrations", &e))?;
+            ];
+    match &safemig_statement {
+        Some(statement) => client.execute(statement, &params),
+        None => client.execute(INSERT_SAFEMIG_HISTORY, &params),
+    }
+    .map_err(|e| PgError::sql("recording the migration in safemig.migrations", &e))?;
     Ok(())
 }
 
