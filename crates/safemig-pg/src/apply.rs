@@ -436,6 +436,17 @@ impl Runner<'_, '_> {
         matches!(self, Runner::Dry(_))
     }
 
+    /// Every migration starts from a clean session: what an earlier one `SET`
+    /// (`lock_timeout = 0`, `search_path = ''`, `session_replication_role`, as
+    /// pulled `remote_schema.sql` files do) is reset, and safemig's timeouts are set again.
+    fn reset_session(&mut self, options: &MigrateOptions) -> Result<(), postgres::Error> {
+        let sql = format!("RESET ALL; {}", timeouts_sql(options, "SESSION"));
+        match self {
+            Runner::Real(client) => client.batch_execute(&sql),
+            Runner::Dry(outer) => outer.batch_execute(&sql),
+        }
+    }
+
     fn is_closed(&self) -> bool {
         match self {
             Runner::Real(client) => client.is_closed(),
@@ -487,6 +498,9 @@ fn run_one(
     let mut m = empty_report(file, if runner.is_dry() { Outcome::DryRun } else { Outcome::Applied });
     m.statements = p.statements.len();
     let history_statements: Vec<String> = p.statements.iter().map(|s| s.text.clone()).collect();
+    if let Err(e) = runner.reset_session(options) {
+        return fail(m, driver_error(&e, None, file), 0, started, "failed");
+    }
     for s in &p.statements {
         if let TxBehaviour::FileTransactionControl(what) = &s.transaction {
             m.notes.push(format!(
@@ -523,6 +537,10 @@ fn run_one(
                 m.notes.push(format!("statement {} (line {}, {what}) ran on its own, outside a transaction", i + 1, s.code_line));
                 let Runner::Real(client) = runner else { unreachable!() };
                 m.attempts = m.attempts.max(1);
+                let reset = client.batch_execute(&format!("RESET ALL; {}", timeouts_sql(options, "SESSION")));
+                if let Err(e) = reset {
+                    return fail(m, driver_error(&e, None, file), committed_parts, started, "failed");
+                }
                 if let Err(error) = run_alone(client, s, *i, file) {
                     return fail(m, error, committed_parts, started, "failed");
                 }
@@ -596,8 +614,9 @@ fn run_one(
                             };
                             if runner.is_closed() {
                                 m.notes.push(
-                                    "the connection to the server was lost; PostgreSQL rolls back an open \
-                                     transaction when its connection ends, so this migration's transaction did not commit"
+                                    "the connection to the server was lost: if that happened before COMMIT, PostgreSQL \
+                                     rolled this migration back; if during COMMIT, it may have committed. \
+                                     Run `safemig status` to see which"
                                         .into(),
                                 );
                             }
@@ -668,6 +687,8 @@ fn run_tx_segment(
             let s = &p.statements[i];
             tx.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((i, s)), file))?;
         }
+        // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
+        tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE").map_err(|e| driver_error(&e, None, file))?;
         let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
         let violations = not_allowed(catalog::evaluate(&before, &after, protection), config, file);
         if !violations.is_empty() {

@@ -39,6 +39,11 @@ use crate::tools::{self, Tool};
 use crate::{quote_ident, quote_qualified, PgError};
 
 pub const FORMAT_VERSION: u32 = 1;
+
+/// Settings that fix how values print as text, so a table's content checksum is
+/// the same in the source and in any database it is restored into.
+const CANONICAL_TEXT: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; \
+    SET extra_float_digits = 3; SET bytea_output = 'hex'";
 pub const MANIFEST: &str = "manifest.json";
 pub const VERIFICATION: &str = "verification.json";
 
@@ -119,6 +124,10 @@ pub struct Verification {
     pub problems: Vec<String>,
     #[serde(default)]
     pub notes: Vec<String>,
+    /// SHA-256 of the manifest.json that was verified: a verification copied into
+    /// another backup, or left behind by an edited one, no longer counts.
+    #[serde(default)]
+    pub manifest_sha256: Option<String>,
 }
 
 /// A backup on disk.
@@ -147,8 +156,10 @@ impl Backup {
         Ok(Backup { dir: dir.to_path_buf(), manifest, verification })
     }
 
+    /// Passed a verification of this very manifest.
     pub fn verified(&self) -> bool {
-        self.verification.as_ref().is_some_and(|v| v.ok)
+        let current = sha256_file(&self.dir.join(MANIFEST)).ok().map(|(_, sha)| sha);
+        self.verification.as_ref().is_some_and(|v| v.ok && v.manifest_sha256.is_some() && v.manifest_sha256 == current)
     }
 
     pub fn size(&self) -> u64 {
@@ -248,7 +259,7 @@ fn count_rows(client: &mut impl postgres::GenericClient, schema: &str, name: &st
 }
 
 /// User tables of the database, outside the excluded schemas: (schema, name, bytes).
-fn user_tables(client: &mut Client, excluded: &[String]) -> Result<Vec<(String, String, i64)>, PgError> {
+fn user_tables(client: &mut impl postgres::GenericClient, excluded: &[String]) -> Result<Vec<(String, String, i64)>, PgError> {
     let rows = client
         .query(
             "SELECT n.nspname::text, c.relname::text, pg_table_size(c.oid)::int8 FROM pg_class c \
@@ -347,6 +358,20 @@ fn write_backup(
 ) -> Result<Written, PgError> {
     let excluded: Vec<String> =
         if options.all_schemas { Vec::new() } else { SUPABASE_MANAGED.iter().map(|s| s.to_string()).collect() };
+    // One snapshot for everything: pg_dump imports the snapshot this transaction
+    // exports, so the dump, the row counts, the CSVs and the checksums all describe
+    // the same moment, whatever the application writes meanwhile.
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
+    tx.batch_execute(CANONICAL_TEXT).map_err(|e| PgError::sql("setting up the backup's session", &e))?;
+    let snapshot: String = tx
+        .query_one("SELECT pg_export_snapshot()", &[])
+        .map_err(|e| PgError::sql("exporting the backup's snapshot", &e))?
+        .get(0);
     // The complete dump: the database is read once; the scripts come from the archive.
     let (dump, mut flags) = match options.jobs {
         Some(j) => ("complete.dir".to_string(), vec!["-Fd".to_string(), format!("-j{j}")]),
@@ -362,7 +387,7 @@ fn write_backup(
     flags.push("--exclude-schema=safemig_backup".into());
     progress(&format!("pg_dump {} ({} Supabase-managed schemas left out) → {dump}", flags[0], excluded.len()));
     let mut command = tools::command(pg_dump, target);
-    command.args(&flags).arg("-f").arg(dir.join(&dump));
+    command.args(&flags).arg(format!("--snapshot={snapshot}")).arg("-f").arg(dir.join(&dump));
     run_tool(command, "pg_dump")?;
     restrict_tree(&dir.join(&dump))?;
     // Test-only pause point, so fault tests can kill a backup part-way without luck.
@@ -401,7 +426,7 @@ fn write_backup(
     };
 
     // Every table's exact row count; critical tables' content, as CSV, with checksums.
-    let tables = user_tables(client, &excluded)?;
+    let tables = user_tables(&mut tx, &excluded)?;
     let mut budget = options.critical_limit;
     let critical: Vec<(String, String)> = if options.critical.is_empty() {
         tables
@@ -421,13 +446,6 @@ fn write_backup(
     };
     private_dir(&dir.join("tables"))?;
     let mut entries = Vec::new();
-    // One snapshot for counts, checksums and CSVs: they agree with each other.
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
     for (schema, name, _) in &tables {
         progress(&format!("counting {schema}.{name}{}", if critical.iter().any(|(s, t)| s == schema && t == name) { " (critical: copied and checksummed)" } else { "" }));
         let rows = count_rows(&mut tx, schema, name)?;
@@ -607,7 +625,9 @@ pub fn verify(dir: &Path, restore: bool, progress: &mut dyn FnMut(&str)) -> Resu
             Err(e) => problems.push(format!("the restore failed: {e}")),
         }
     }
-    let verification = Verification { at: chrono::Utc::now(), restore, ok: problems.is_empty(), problems, notes };
+    let manifest_sha256 = sha256_file(&dir.join(MANIFEST)).ok().map(|(_, sha)| sha);
+    let verification =
+        Verification { at: chrono::Utc::now(), restore, ok: problems.is_empty(), problems, notes, manifest_sha256 };
     let path = dir.join(VERIFICATION);
     let _ = std::fs::remove_file(&path);
     let mut file = private_file(&path)?;
@@ -685,6 +705,7 @@ fn restore_and_compare(backup: &Backup, progress: &mut dyn FnMut(&str)) -> Resul
             .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
     }
     let notes = restore_dump(backup, &target, server_major(&mut client)?, progress)?;
+    client.batch_execute(CANONICAL_TEXT).map_err(|e| PgError::sql("setting up the comparison", &e))?;
     let mut problems = Vec::new();
     for t in &backup.manifest.tables {
         let rows = match count_rows(&mut client, &t.schema, &t.name) {
@@ -772,7 +793,10 @@ pub fn restore_tables(
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let mut tx = client.transaction().map_err(|e| PgError::sql("starting the restore", &e))?;
-    tx.batch_execute("SET LOCAL session_replication_role = replica; CREATE SCHEMA IF NOT EXISTS safemig_backup")
+    tx.batch_execute(&format!(
+        "{}; SET LOCAL session_replication_role = replica; CREATE SCHEMA IF NOT EXISTS safemig_backup",
+        CANONICAL_TEXT.replace("SET ", "SET LOCAL ")
+    ))
         .map_err(|e| PgError::sql("preparing the restore (session_replication_role needs a superuser or the postgres role)", &e))?;
     let mut restored = Vec::new();
     for t in &wanted {
@@ -815,12 +839,13 @@ pub fn user_table_count(client: &mut Client) -> Result<usize, PgError> {
 }
 
 /// The newest backup under `root` of this database (same system identifier and
-/// name) that passed verification, finished after `newer_than`, and is younger than `max_age`.
+/// name) that passed verification, was taken with exactly the migrations now
+/// applied, is younger than `max_age`, and whose files still match their checksums.
 pub fn usable(
     root: &Path,
     system_identifier: &str,
     database: &str,
-    newer_than: Option<chrono::DateTime<chrono::Utc>>,
+    applied: &[String],
     max_age: std::time::Duration,
 ) -> Option<Backup> {
     let now = chrono::Utc::now();
@@ -828,9 +853,27 @@ pub fn usable(
         b.verified()
             && b.manifest.system_identifier == system_identifier
             && b.manifest.database == database
-            && newer_than.is_none_or(|t| b.manifest.finished_at > t)
+            && b.manifest.applied_migrations == applied
             && (now - b.manifest.finished_at).to_std().is_ok_and(|age| age <= max_age)
+            && quick_check(b).is_empty()
     })
+}
+
+/// The versions in `supabase_migrations.schema_migrations`, in order (none when it does not exist).
+pub fn applied_versions(client: &mut Client) -> Result<Vec<String>, PgError> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL", &[])
+        .map_err(|e| PgError::sql("reading the catalog", &e))?
+        .get(0);
+    if !exists {
+        return Ok(Vec::new());
+    }
+    Ok(client
+        .query("SELECT version FROM supabase_migrations.schema_migrations ORDER BY version", &[])
+        .map_err(|e| PgError::sql("reading supabase_migrations.schema_migrations", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
 }
 
 /// This database's identity, to match backups with it.

@@ -251,3 +251,40 @@ fn pg_dump_missing_or_too_old_is_a_clear_error() {
     assert!(run.stderr.contains("9.6.24") && run.stderr.contains("postgresql-client-15"), "{run:?}");
     assert!(!p.path().join(".safemig/backups").exists() || p.safemig(&["backup", "list", "--format", "json"]).json()["backups"] == serde_json::json!([]));
 }
+
+#[test]
+fn the_dump_and_the_manifest_describe_the_same_moment_under_writes() {
+    let p = project();
+    let mut child = p
+        .command(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "2")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The application keeps writing while the backup runs.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(1500) {
+        p.exec("INSERT INTO public.library_tracks (title) VALUES ('written during the backup')");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let run = output(child.wait_with_output().unwrap());
+    assert_eq!(run.code, 0, "{run:?}");
+    let dir = PathBuf::from(run.stdout.lines().last().unwrap().trim());
+    let full = verify(&p, &dir, true);
+    assert_eq!(full.code, 0, "row counts and checksums agree with the dump: {full:?}");
+}
+
+#[test]
+fn a_verification_copied_from_another_backup_does_not_count() {
+    let p = project();
+    let first = create(&p);
+    assert_eq!(verify(&p, &first, false).code, 0);
+    p.exec("INSERT INTO public.library_tracks (title) VALUES ('one more')");
+    let second = create(&p);
+    std::fs::copy(first.join("verification.json"), second.join("verification.json")).unwrap();
+    let list = p.safemig(&["backup", "list", "--format", "json"]).json();
+    let newest = list["backups"].as_array().unwrap().iter().find(|b| b["newest_verified"] == true).unwrap().clone();
+    assert_eq!(newest["id"].as_str().unwrap(), first.file_name().unwrap().to_str().unwrap(), "{list}");
+    let human = p.safemig(&["backup", "list"]);
+    assert!(human.stdout.contains("verification does not match"), "{human:?}");
+}

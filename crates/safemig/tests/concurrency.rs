@@ -107,3 +107,21 @@ fn a_held_table_lock_makes_migrate_give_up_without_blocking_others() {
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 0, "once the long transaction ends, the migration applies: {run:?}");
 }
+
+#[test]
+fn a_migration_that_turns_lock_timeout_off_does_not_turn_it_off_for_the_next() {
+    let p = Project::new();
+    p.migration("1_t.sql", "CREATE TABLE public.t (id int);");
+    assert_eq!(p.safemig(&["migrate"]).code, 0);
+    // As pulled remote_schema.sql files start.
+    p.migration("2_remote.sql", "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\nCREATE TABLE public.u (id int);");
+    p.migration("3_alter.sql", "ALTER TABLE public.t ADD COLUMN note text;");
+    let mut long = p.client();
+    long.batch_execute("BEGIN; SELECT count(*) FROM public.t;").unwrap();
+    let started = Instant::now();
+    let run = p.safemig(&["migrate", "--format", "json", "--lock-timeout", "200ms", "--lock-retries", "1"]);
+    assert!(started.elapsed() < Duration::from_secs(60), "migration 3 must not wait forever behind the lock");
+    assert_eq!(run.results(), [("2".into(), "applied".into()), ("3".into(), "failed".into())], "{run:?}");
+    assert_eq!(run.json()["migrations"][1]["error"]["sqlstate"], "55P03");
+    long.batch_execute("COMMIT").unwrap();
+}

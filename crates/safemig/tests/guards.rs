@@ -212,3 +212,17 @@ fn a_delete_next_to_a_rewrite_is_still_caught() {
     let run = rolled_back(&p, "ALTER TABLE public.tracks ALTER COLUMN title TYPE varchar(50);\nDELETE FROM public.tracks WHERE id <= 5;");
     assert!(violation(&run)["message"].as_str().unwrap().contains("5 rows deleted"), "{run:?}");
 }
+
+#[test]
+fn rows_deleted_by_a_deferred_trigger_at_commit_are_caught() {
+    let p = base();
+    p.migration(
+        "2_deferred.sql",
+        "CREATE FUNCTION public.purge() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.tracks; RETURN NULL; END $$;\n\
+         CREATE CONSTRAINT TRIGGER purge_later AFTER INSERT ON public.artists DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.purge();\n\
+         INSERT INTO public.artists VALUES (99);",
+    );
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
+    assert_eq!(run.results(), [("2".into(), "rolled-back".into())], "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 100);
+}

@@ -135,6 +135,7 @@ fn list(ctx: &Context) -> Result<i32, CliError> {
                     "size": b.size(),
                     "database": b.manifest.database,
                     "verification": b.verification,
+                    "verified": b.verified(),
                     "newest_verified": Some(&b.manifest.id) == newest_verified.as_ref(),
                 })
             })
@@ -148,6 +149,7 @@ fn list(ctx: &Context) -> Result<i32, CliError> {
     }
     for b in &backups {
         let state = match &b.verification {
+            Some(v) if v.ok && !b.verified() => human::red("verification does not match this manifest"),
             Some(v) if v.ok && v.restore => human::green("verified (restored)"),
             Some(v) if v.ok => human::green("verified (files)"),
             Some(_) => human::red("FAILED verification"),
@@ -249,26 +251,34 @@ fn restore_into(
             },
             progress,
         )?;
+        let problems = backup::quick_check(&before);
+        if !problems.is_empty() {
+            return Err(CliError { code: 1, message: format!("--clean: the backup of what it would replace fails verification ({}); nothing was replaced", problems.join("; ")) });
+        }
         lines.push(format!("backed up what --clean replaces: {}", before.dir.display()));
+        // Everything the backup holds is replaced; what it does not hold (the schemas
+        // it left out, safemig's own backup copies, the migration history) stays.
+        let mut keep: Vec<String> = backup.manifest.excluded_schemas.clone();
+        keep.extend(["safemig_backup".to_string(), "supabase_migrations".to_string()]);
         let schemas: Vec<String> = client
             .query(
                 "SELECT DISTINCT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
                  WHERE c.relkind IN ('r','p','v','m','S') AND n.nspname NOT IN ('pg_catalog','information_schema') \
                    AND n.nspname NOT LIKE 'pg\\_%' AND n.nspname <> ALL($1)",
-                &[&backup.manifest.excluded_schemas],
+                &[&keep],
             )
             .map_err(|e| CliError::input(e.to_string()))?
             .iter()
             .map(|r| r.get(0))
             .collect();
-        for schema in schemas {
-            client
-                .batch_execute(&format!("DROP SCHEMA {} CASCADE", safemig_pg::quote_ident(&schema)))
-                .map_err(|e| CliError::input(format!("--clean: dropping schema {schema}: {e}")))?;
+        // All the drops in one transaction: either everything is cleared or nothing is.
+        let mut tx = client.transaction().map_err(|e| CliError::input(e.to_string()))?;
+        for schema in &schemas {
+            tx.batch_execute(&format!("DROP SCHEMA {} CASCADE", safemig_pg::quote_ident(schema)))
+                .map_err(|e| CliError::input(format!("--clean: dropping schema {schema}: {e}; nothing was dropped")))?;
         }
-        if !backup.manifest.excluded_schemas.is_empty() {
-            client.batch_execute("CREATE SCHEMA IF NOT EXISTS public").map_err(|e| CliError::input(e.to_string()))?;
-        }
+        tx.batch_execute("CREATE SCHEMA IF NOT EXISTS public").map_err(|e| CliError::input(e.to_string()))?;
+        tx.commit().map_err(|e| CliError::input(format!("--clean: {e}; nothing was dropped")))?;
     }
     let major = safemig_pg::backup::server_major(&mut client)?;
     let notes = backup::restore_dump(backup, target, major, progress)?;

@@ -126,9 +126,9 @@ fn options(ctx: &Context, args: &MigrateArgs) -> Result<MigrateOptions, CliError
     if let Some(retries) = args.lock_retries {
         options.lock_retries = retries;
     }
-    if options.lock_timeout.is_zero() {
+    if options.lock_timeout.as_millis() == 0 {
         return Err(CliError::input(
-            "--lock-timeout 0 would let a migration queue behind other transactions forever; give a duration such as 5s",
+            "--lock-timeout under 1ms would mean no timeout at all (PostgreSQL counts in milliseconds, and 0 waits forever); give a duration such as 5s",
         ));
     }
     Ok(options)
@@ -160,32 +160,24 @@ fn summary(report: &RunReport) -> String {
     }
 }
 
-/// `--backup auto|require`: a verified backup of this database newer than the newest
-/// applied migration and younger than `[backup] max_age`, or a new one (auto), or
-/// a refusal (require). Runs under the advisory lock, only when something will be applied.
+/// `--backup auto|require`: a verified backup of this database taken with exactly
+/// the migrations now applied, younger than `[backup] max_age` and still matching
+/// its checksums; or a new one (auto), or a refusal (require). Runs under the advisory lock, only when something will be applied.
 fn before_first(ctx: &Context, target: &Target, mode: BackupMode, note: &mut Option<String>) -> Result<Option<String>, String> {
     if mode == BackupMode::Skip {
         return Ok(None);
     }
     let mut client = target.connect().map_err(|e| e.to_string())?;
     let (system, database) = backup::identity(&mut client).map_err(|e| e.to_string())?;
-    let has_history: bool = client
-        .query_one("SELECT to_regclass('safemig.migrations') IS NOT NULL", &[])
-        .map_err(|e| e.to_string())?
-        .get(0);
-    let newest_applied: Option<chrono::DateTime<chrono::Utc>> = if has_history {
-        client.query_one("SELECT max(applied_at) FROM safemig.migrations", &[]).map_err(|e| e.to_string())?.get(0)
-    } else {
-        None
-    };
+    let applied = backup::applied_versions(&mut client).map_err(|e| e.to_string())?;
     let root = &ctx.config.backup_dir();
-    if let Some(found) = backup::usable(root, &system, &database, newest_applied, ctx.config.backup.max_age) {
+    if let Some(found) = backup::usable(root, &system, &database, &applied, ctx.config.backup.max_age) {
         *note = Some(format!("using verified backup {} ({})", found.manifest.id, found.dir.display()));
         return Ok(Some(found.manifest.id));
     }
     if mode == BackupMode::Require {
         return Err(format!(
-            "--backup require: no verified backup of {database} in {} made after the newest applied migration and \
+            "--backup require: no verified backup of {database} in {} taken with the migrations now applied and \
              younger than [backup] max_age\n  hint: safemig backup create, then safemig backup verify DIR (or --backup auto)",
             root.display()
         ));
