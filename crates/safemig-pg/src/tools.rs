@@ -53,7 +53,7 @@ pub fn find(program: &str, server_major: u32) -> Result<Tool, PgError> {
              release lacks it), or set SAFEMIG_PG_BIN to a folder holding a recent {program}",
             match newest {
                 Some(v) => format!("the newest found is `{v}`"),
-                None => format!("none was found in SAFEMIG_PG_BIN, PATH or /usr/lib/postgresql/*/bin"),
+                None => "none was found in SAFEMIG_PG_BIN, PATH or /usr/lib/postgresql/*/bin".to_string(),
             }
         ))
     })

@@ -255,7 +255,7 @@ fn pg_dump_missing_or_too_old_is_a_clear_error() {
 #[test]
 fn the_dump_and_the_manifest_describe_the_same_moment_under_writes() {
     let p = project();
-    let mut child = p
+    let child = p
         .command(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "2")])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
