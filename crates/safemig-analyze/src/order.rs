@@ -74,12 +74,14 @@ pub struct OrderReport {
     pub cycle: bool,
 }
 
-/// One statement's effects, placed in its file.
-struct Step {
-    statement: usize,
-    line: usize,
-    column: usize,
-    effects: Effects,
+/// One statement's effects, placed in its file: all the replay needs, so a
+/// caller can drop the parse trees of a file as soon as its steps are taken.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub statement: usize,
+    pub line: usize,
+    pub column: usize,
+    pub effects: Effects,
 }
 
 pub fn analyze(migrations: &[Migration<'_>], externals: &BTreeSet<String>) -> OrderReport {
@@ -89,6 +91,17 @@ pub fn analyze(migrations: &[Migration<'_>], externals: &BTreeSet<String>) -> Or
 /// [`analyze`], knowing what a live database already has.
 pub fn analyze_with(migrations: &[Migration<'_>], externals: &BTreeSet<String>, live: &Live) -> OrderReport {
     let steps: Vec<Vec<Step>> = migrations.iter().map(steps_of).collect();
+    analyze_steps(migrations, steps, externals, live)
+}
+
+/// [`analyze_with`] from steps already taken ([`steps_of`]); `migrations` need
+/// only their version and label then (their statements may be empty).
+pub fn analyze_steps(
+    migrations: &[Migration<'_>],
+    steps: Vec<Vec<Step>>,
+    externals: &BTreeSet<String>,
+    live: &Live,
+) -> OrderReport {
     let identity: Vec<usize> = (0..migrations.len()).collect();
     let mut findings = replay(migrations, &steps, &identity, externals);
     for f in &mut findings {
@@ -123,7 +136,8 @@ pub fn analyze_with(migrations: &[Migration<'_>], externals: &BTreeSet<String>, 
     report
 }
 
-fn steps_of(m: &Migration<'_>) -> Vec<Step> {
+/// What each statement of a migration creates, drops and uses.
+pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, s) in m.statements.iter().enumerate() {
         let Some(node) = s.node.as_deref() else { continue };

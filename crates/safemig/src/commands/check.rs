@@ -27,8 +27,10 @@ pub struct CheckedFile {
     pub class: Class,
     pub findings: Vec<Finding>,
     pub statements: Vec<safemig_analyze::lint::StatementLint>,
+    /// What each statement creates, drops and uses: the parse trees are dropped
+    /// as soon as these are taken, so memory follows the largest file, not the set.
     #[serde(skip)]
-    pub lint: FileLint,
+    pub steps: Vec<order::Step>,
 }
 
 /// The whole analysis of a set of files.
@@ -83,16 +85,9 @@ pub fn analyse_with(inputs: Vec<(PathBuf, String)>, config: &Config, live: &orde
             let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let version = parse_file_name(&file_name).map(|(v, _)| v);
             let lint = lint_file(&sql, &options);
-            CheckedFile {
-                path,
-                version,
-                file_name,
-                class: lint.class,
-                findings: lint.findings.clone(),
-                statements: lint.statements.clone(),
-                sql,
-                lint,
-            }
+            let steps = order::steps_of(&Migration { version: "", label: "", sql: &sql, statements: &lint.parsed.statements });
+            let FileLint { class, findings, statements, .. } = lint;
+            CheckedFile { path, version, file_name, class, findings, statements, sql, steps }
         })
         .collect();
 
@@ -127,10 +122,11 @@ pub fn analyse_with(inputs: Vec<(PathBuf, String)>, config: &Config, live: &orde
                 version: files[i].version.as_deref().unwrap_or(""),
                 label: &files[i].file_name,
                 sql: &files[i].sql,
-                statements: &files[i].lint.parsed.statements,
+                statements: &[],
             })
             .collect();
-        order::analyze_with(&migrations, &externals, live)
+        let steps = versioned.iter().map(|&i| files[i].steps.clone()).collect();
+        order::analyze_steps(&migrations, steps, &externals, live)
     };
     for f in &order.findings {
         if options.ignore.contains(f.rule) {
@@ -164,9 +160,8 @@ pub fn analyse_with(inputs: Vec<(PathBuf, String)>, config: &Config, live: &orde
     // Trigger functions the database has without a trigger, unless a migration attaches them.
     let attached_by_migrations: BTreeSet<String> = files
         .iter()
-        .flat_map(|f| f.lint.parsed.statements.iter())
-        .filter_map(|s| s.node.as_deref())
-        .filter_map(|n| safemig_analyze::objects::effects(n).trigger_function.map(|(_, f)| f.to_string()))
+        .flat_map(|f| f.steps.iter())
+        .filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f.to_string()))
         .collect();
     let database = live
         .unattached_trigger_functions
