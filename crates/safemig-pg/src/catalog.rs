@@ -106,8 +106,20 @@ pub struct TableState {
 }
 
 impl TableState {
+    /// `schema.table` as safemig.toml takes it: parts quoted when they need it
+    /// (capitals, dots, spaces), so the `[[allow]]` a violation suggests matches.
     pub fn display_name(&self) -> String {
-        format!("{}.{}", self.schema, self.name)
+        format!("{}.{}", config_ident(&self.schema), config_ident(&self.name))
+    }
+}
+
+fn config_ident(part: &str) -> String {
+    let plain = part.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain {
+        part.to_string()
+    } else {
+        format!("\"{}\"", part.replace('"', "\"\""))
     }
 }
 

@@ -226,3 +226,20 @@ fn rows_deleted_by_a_deferred_trigger_at_commit_are_caught() {
     assert_eq!(run.results(), [("2".into(), "rolled-back".into())], "{run:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 100);
 }
+
+#[test]
+fn an_allowance_matches_a_table_whose_name_needs_quotes() {
+    let p = Project::new();
+    p.migration("1_base.sql", "CREATE TABLE public.\"Play Log\" (id int); INSERT INTO public.\"Play Log\" SELECT generate_series(1, 10);");
+    assert_eq!(p.safemig(&["migrate"]).code, 0);
+    p.migration("2_purge.sql", "DELETE FROM public.\"Play Log\" WHERE id > 5;");
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
+    assert_eq!(run.json()["migrations"][0]["violations"][0]["table"], "public.\"Play Log\"", "{run:?}");
+    let human = p.safemig(&["migrate", "--allow-risky"]);
+    assert!(human.stdout.contains("table = 'public.\"Play Log\"'"), "{human:?}");
+    // The table exactly as the violation names it, in the [[allow]] it suggests.
+    p.config("[[allow]]\nmigration = \"2\"\ntable = 'public.\"Play Log\"'\nloss = [\"rows\"]\n");
+    let run = p.safemig(&["migrate", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.\"Play Log\""), 5);
+}

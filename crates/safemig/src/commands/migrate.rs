@@ -309,8 +309,8 @@ pub fn print_migration(m: &MigrationReport) {
                     println!(
                         "{}",
                         human::dim(&format!(
-                            "        [[allow]]\n        migration = \"{}\"\n        table = \"{}\"\n        loss = [\"{}\"]\n        reason = \"why this loss is intended\"",
-                            m.version, f.violation.table, f.violation.loss
+                            "        [[allow]]\n        migration = \"{}\"\n        table = {}\n        loss = [\"{}\"]\n        reason = \"why this loss is intended\"",
+                            m.version, toml_string(&f.violation.table), f.violation.loss
                         ))
                     );
                 }
@@ -338,5 +338,14 @@ pub fn print_migration(m: &MigrationReport) {
     }
     for note in &m.notes {
         println!("      {} {note}", human::yellow("note:"));
+    }
+}
+
+/// A TOML string for `text`: a literal ('...') when it holds double quotes.
+fn toml_string(text: &str) -> String {
+    if text.contains('"') && !text.contains('\'') {
+        format!("'{text}'")
+    } else {
+        format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
     }
 }
