@@ -407,23 +407,26 @@ fn severity_label(s: Severity) -> String {
 
 /// rustc-style: the finding, where, the source line with a caret, the fix.
 pub fn print_finding(path: &Path, sql: &str, f: &Finding) {
-    println!("{}{} {}", severity_label(f.severity), human::bold(&format!("[{}]", f.rule)), f.message);
-    println!("  {} {}:{}:{}", human::dim("-->"), path.display(), f.line, f.column);
+    use std::fmt::Write as _;
+    // Built whole and written once: one write per finding, not one per line.
+    let mut out = String::new();
+    let _ = writeln!(out, "{}{} {}", severity_label(f.severity), human::bold(&format!("[{}]", f.rule)), f.message);
+    let _ = writeln!(out, "  {} {}:{}:{}", human::dim("-->"), path.display(), f.line, f.column);
     if let Some(text) = sql.lines().nth(f.line.saturating_sub(1)) {
         let gutter = f.line.to_string();
         let pad = " ".repeat(gutter.len());
         let shown: String = text.chars().take(160).collect();
-        println!("  {pad} {}", human::dim("|"));
-        println!("  {} {} {shown}", human::dim(&gutter), human::dim("|"));
-        println!("  {pad} {} {}{}", human::dim("|"), " ".repeat(f.column.saturating_sub(1)), human::red("^"));
+        let _ = writeln!(out, "  {pad} {}", human::dim("|"));
+        let _ = writeln!(out, "  {} {} {shown}", human::dim(&gutter), human::dim("|"));
+        let _ = writeln!(out, "  {pad} {} {}{}", human::dim("|"), " ".repeat(f.column.saturating_sub(1)), human::red("^"));
     }
     if let Some(inside) = f.inside {
-        println!("  {} inside a {}", human::dim("= note:"), if inside == "do-block" { "DO block" } else { "function body" });
+        let _ = writeln!(out, "  {} inside a {}", human::dim("= note:"), if inside == "do-block" { "DO block" } else { "function body" });
     }
     if let Some(help) = &f.help {
-        println!("  {} {help}", human::dim("= help:"));
+        let _ = writeln!(out, "  {} {help}", human::dim("= help:"));
     }
-    println!();
+    println!("{out}");
 }
 
 fn human_report(run: &CheckRun, show_hints: bool) {
