@@ -9,10 +9,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "safemig",
     version,
     about = "Safe PostgreSQL and Supabase schema migrations: apply with guards that roll back any loss of data",
-    long_about = "safemig applies PostgreSQL / Supabase migrations so that nothing is lost: each migration runs in \
-its own transaction, and guards checked before COMMIT roll it back if a protected table would lose rows, \
-columns or itself.\n\nConnection: --db URL, else DATABASE_URL, else libpq's PG* variables and ~/.pgpass.\n\
-Exit codes: 0 ok; 1 a refused, rolled-back or failed migration; 2 bad input, bad config, connection or tool error.",
+    long_about = "safemig makes PostgreSQL / Supabase migrations safe. `check` reads them with PostgreSQL's own parser \
+and classes each safe, review or risky, and finds ordering bugs across files. `backup` takes backups and proves them \
+restorable. `migrate` checks first, backs up, and applies each migration in its own transaction whose guards, checked \
+before COMMIT, roll it back if a protected table would lose rows, columns or itself. `restore` brings tables or a \
+whole database back. Every change is in the audit trail (`log`).\n\n\
+Connection: --db URL, else DATABASE_URL, else libpq's PG* variables and ~/.pgpass.\n\
+Exit codes: 0 ok; 1 findings, a refused, rolled-back or failed migration, a failed verification; 2 bad input, bad \
+config, connection or tool error.",
     after_help = "Start with `safemig demo` to see the whole thing on a throwaway PostgreSQL."
 )]
 pub struct Cli {
@@ -61,7 +65,7 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Which migrations are applied, pending, changed, missing a file, or out of order.
     Status,
-    /// Apply pending migrations, each in its own guarded transaction.
+    /// Check, back up, then apply pending migrations, each in its own guarded transaction.
     Migrate(MigrateArgs),
     /// Backups that are proven restorable: create, verify, list.
     Backup(BackupArgs),
@@ -152,7 +156,7 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum BackupMode {
-    /// Back up first unless a verified backup newer than the newest applied migration exists.
+    /// Back up first unless a verified backup taken with the migrations now applied, younger than [backup] max_age, exists.
     #[default]
     Auto,
     /// Refuse to migrate without such a verified backup.
