@@ -23,6 +23,18 @@ pub struct LintOptions {
     pub severity: BTreeMap<String, Severity>,
 }
 
+impl LintOptions {
+    /// The severity a finding of `rule` gets: the user's override, else `default`;
+    /// `None` when the rule is turned off.
+    pub fn severity_of(&self, rule: &str, default: Severity) -> Option<Severity> {
+        if self.ignore.contains(rule) {
+            None
+        } else {
+            Some(self.severity.get(rule).copied().unwrap_or(default))
+        }
+    }
+}
+
 impl Default for LintOptions {
     fn default() -> Self {
         LintOptions { exposed_schemas: vec!["public".into()], ignore: BTreeSet::new(), severity: BTreeMap::new() }
@@ -80,6 +92,14 @@ pub struct Finding {
     pub fresh_only: bool,
 }
 
+impl Finding {
+    /// A finding at `line:column`, about no statement in particular; set the other
+    /// fields with struct update syntax where they apply.
+    pub fn new(rule: &str, severity: Severity, message: String, help: Option<String>, line: usize, column: usize) -> Finding {
+        Finding { rule: rule.into(), severity, message, help, line, column, offset: 0, statement: None, inside: None, fresh_only: false }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StatementLint {
     /// 1-based, as the Supabase CLI counts statements.
@@ -124,35 +144,20 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
     let parsed = parse::parse_file(sql);
     let mut file_findings = Vec::new();
     for part in &parsed.client_side {
-        let offset = offset_of_line(sql, part.line);
+        let help = match part.kind {
+            ClientSideKind::MetaCommand => "remove the line",
+            ClientSideKind::CopyData => "turn the data into INSERT statements",
+        };
         file_findings.push(Finding {
-            rule: "psql-meta-command".into(),
-            severity: Severity::Risky,
-            message: parse::client_side_message(part),
-            help: Some(match part.kind {
-                ClientSideKind::MetaCommand => "remove the line".into(),
-                ClientSideKind::CopyData => "turn the data into INSERT statements".into(),
-            }),
-            line: part.line,
-            column: 1,
-            offset,
-            statement: None,
-            inside: None,
-            fresh_only: false,
+            offset: offset_of_line(sql, part.line),
+            ..Finding::new("psql-meta-command", Severity::Risky, parse::client_side_message(part), Some(help.into()), part.line, 1)
         });
     }
     if let Some(error) = &parsed.error {
+        let help = "PostgreSQL's parser rejects this; nothing in the file can run until it is fixed";
         file_findings.push(Finding {
-            rule: "syntax-error".into(),
-            severity: Severity::Risky,
-            message: error.message.clone(),
-            help: Some("PostgreSQL's parser rejects this; nothing in the file can run until it is fixed".into()),
-            line: error.line,
-            column: error.column,
             offset: error.offset.unwrap_or(0),
-            statement: None,
-            inside: None,
-            fresh_only: false,
+            ..Finding::new("syntax-error", Severity::Risky, error.message.clone(), Some(help.into()), error.line, error.column)
         });
     }
     let facts = file_facts(&parsed.statements, options);
@@ -177,12 +182,7 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
             }
             None => true,
         });
-        for f in &mut findings {
-            if let Some(severity) = options.severity.get(&f.rule) {
-                f.severity = *severity;
-            }
-        }
-        findings.retain(|f| !options.ignore.contains(&f.rule));
+        apply_options(&mut findings, options);
         let class = Class::of(findings.iter().map(|f| &f.severity));
         statements.push(StatementLint {
             index: index + 1,
@@ -195,14 +195,20 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
             suppressed,
         });
     }
-    for f in &mut file_findings {
-        if let Some(severity) = options.severity.get(&f.rule) {
-            f.severity = *severity;
-        }
-    }
-    file_findings.retain(|f| !options.ignore.contains(&f.rule));
+    apply_options(&mut file_findings, options);
     let class = Class::of(file_findings.iter().chain(statements.iter().flat_map(|s| s.findings.iter())).map(|f| &f.severity));
     FileLint { class, findings: file_findings, statements, parsed }
+}
+
+/// Severity overrides and ignored rules from safemig.toml.
+fn apply_options(findings: &mut Vec<Finding>, options: &LintOptions) {
+    findings.retain_mut(|f| match options.severity_of(&f.rule, f.severity) {
+        Some(severity) => {
+            f.severity = severity;
+            true
+        }
+        None => false,
+    });
 }
 
 fn run_rules(

@@ -326,8 +326,6 @@ fn migrate_locked(
         }
     }
     let options = &options;
-    // Timeouts for the whole session (ours alone), set once rather than per transaction.
-    client.batch_execute(&timeouts_sql(options, "SESSION")).map_err(|e| PgError::sql("setting lock_timeout", &e))?;
     let protection = Protection::from_config(&config.guard).prepare(client)?;
     let options = &{
         let mut options = options.clone();
@@ -440,7 +438,7 @@ impl Runner<'_, '_> {
     /// (`lock_timeout = 0`, `search_path = ''`, `session_replication_role`, as
     /// pulled `remote_schema.sql` files do) is reset, and safemig's timeouts are set again.
     fn reset_session(&mut self, options: &MigrateOptions) -> Result<(), postgres::Error> {
-        let sql = format!("RESET ALL; {}", timeouts_sql(options, "SESSION"));
+        let sql = reset_session_sql(options);
         match self {
             Runner::Real(client) => client.batch_execute(&sql),
             Runner::Dry(outer) => outer.batch_execute(&sql),
@@ -537,7 +535,7 @@ fn run_one(
                 m.notes.push(format!("statement {} (line {}, {what}) ran on its own, outside a transaction", i + 1, s.code_line));
                 let Runner::Real(client) = runner else { unreachable!() };
                 m.attempts = m.attempts.max(1);
-                let reset = client.batch_execute(&format!("RESET ALL; {}", timeouts_sql(options, "SESSION")));
+                let reset = client.batch_execute(&reset_session_sql(options));
                 if let Err(e) = reset {
                     return fail(m, driver_error(&e, None, file), committed_parts, started, "failed");
                 }
@@ -658,9 +656,11 @@ fn backoff(attempt: u32) -> Duration {
     base.min(Duration::from_secs(10)) + jitter
 }
 
-fn timeouts_sql(options: &MigrateOptions, scope: &str) -> String {
+/// A clean session with safemig's timeouts: sent before every migration and
+/// every statement that runs on its own.
+fn reset_session_sql(options: &MigrateOptions) -> String {
     format!(
-        "SET {scope} lock_timeout = '{}ms'; SET {scope} statement_timeout = '{}ms'",
+        "RESET ALL; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
         options.lock_timeout.as_millis(),
         options.statement_timeout.as_millis()
     )

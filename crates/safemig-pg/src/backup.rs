@@ -705,10 +705,17 @@ fn restore_and_compare(backup: &Backup, progress: &mut dyn FnMut(&str)) -> Resul
             .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
     }
     let notes = restore_dump(backup, &target, server_major(&mut client)?, progress)?;
+    let problems = compare_with_manifest(&mut client, &backup.manifest, true)?;
+    Ok((problems, notes))
+}
+
+/// Every table of the manifest against a database the backup was restored into:
+/// present, with its row count, and (with `checksums`) the critical tables' content.
+pub fn compare_with_manifest(client: &mut Client, manifest: &Manifest, checksums: bool) -> Result<Vec<String>, PgError> {
     client.batch_execute(CANONICAL_TEXT).map_err(|e| PgError::sql("setting up the comparison", &e))?;
     let mut problems = Vec::new();
-    for t in &backup.manifest.tables {
-        let rows = match count_rows(&mut client, &t.schema, &t.name) {
+    for t in &manifest.tables {
+        let rows = match count_rows(client, &t.schema, &t.name) {
             Ok(n) => n,
             Err(_) => {
                 problems.push(format!("table {}.{} is missing after the restore", t.schema, t.name));
@@ -718,14 +725,13 @@ fn restore_and_compare(backup: &Backup, progress: &mut dyn FnMut(&str)) -> Resul
         if rows != t.rows {
             problems.push(format!("table {}.{}: {rows} rows restored, {} in the manifest", t.schema, t.name, t.rows));
         }
-        if let Some(expected) = &t.checksum {
-            let actual = table_checksum(&mut client, &t.schema, &t.name)?;
-            if &actual != expected {
+        if let (true, Some(expected)) = (checksums, &t.checksum) {
+            if &table_checksum(client, &t.schema, &t.name)? != expected {
                 problems.push(format!("table {}.{}: content checksum differs from the manifest", t.schema, t.name));
             }
         }
     }
-    Ok((problems, notes))
+    Ok(problems)
 }
 
 /// `pg_restore` of the complete dump into `target`: schema and data must load

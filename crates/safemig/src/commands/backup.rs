@@ -282,14 +282,9 @@ fn restore_into(
     }
     let major = safemig_pg::backup::server_major(&mut client)?;
     let notes = backup::restore_dump(backup, target, major, progress)?;
-    for t in &backup.manifest.tables {
-        let rows: i64 = client
-            .query_one(&format!("SELECT count(*) FROM {}", safemig_pg::quote_qualified(&t.schema, &t.name)), &[])
-            .map(|r| r.get(0))
-            .map_err(|e| CliError { code: 1, message: format!("{}.{} after the restore: {e}", t.schema, t.name) })?;
-        if rows != t.rows {
-            return Err(CliError { code: 1, message: format!("{}.{}: {rows} rows restored, the manifest says {}", t.schema, t.name, t.rows) });
-        }
+    let problems = backup::compare_with_manifest(&mut client, &backup.manifest, false)?;
+    if !problems.is_empty() {
+        return Err(CliError { code: 1, message: problems.join("; ") });
     }
     lines.push(format!("restored {} into {} ({} tables, row counts match the manifest)", backup.manifest.id, target.display(), backup.manifest.tables.len()));
     lines.extend(notes.into_iter().map(|n| format!("note: {n}")));

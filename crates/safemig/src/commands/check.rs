@@ -129,22 +129,12 @@ pub fn analyse_with(inputs: Vec<(PathBuf, String)>, config: &Config, live: &orde
         order::analyze_steps(&migrations, steps, &externals, live)
     };
     for f in &order.findings {
-        if options.ignore.contains(f.rule) {
-            continue;
-        }
+        let Some(severity) = options.severity_of(f.rule, f.severity) else { continue };
         let file = &mut files[versioned[f.migration]];
-        let severity = options.severity.get(f.rule).copied().unwrap_or(f.severity);
         let finding = Finding {
-            rule: f.rule.to_string(),
-            severity,
-            message: f.message.clone(),
-            help: f.help.clone(),
-            line: f.line,
-            column: f.column,
-            offset: 0,
             statement: Some(f.statement),
-            inside: None,
             fresh_only: f.fresh_only,
+            ..Finding::new(f.rule, severity, f.message.clone(), f.help.clone(), f.line, f.column)
         };
         match file.statements.iter_mut().find(|s| s.index == f.statement) {
             Some(s) => {
@@ -163,42 +153,25 @@ pub fn analyse_with(inputs: Vec<(PathBuf, String)>, config: &Config, live: &orde
         .flat_map(|f| f.steps.iter())
         .filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f.to_string()))
         .collect();
+    let severity = options.severity_of("unattached-trigger-function", Severity::Review);
     let database = live
         .unattached_trigger_functions
         .iter()
-        .filter(|f| !attached_by_migrations.contains(&f.to_string()) && !options.ignore.contains("unattached-trigger-function"))
-        .map(|f| Finding {
-            rule: "unattached-trigger-function".into(),
-            severity: options.severity.get("unattached-trigger-function").copied().unwrap_or(Severity::Review),
-            message: format!("{f} returns trigger, but no trigger in the database or the migrations executes it"),
-            help: Some(format!(
+        .filter(|f| !attached_by_migrations.contains(&f.to_string()))
+        .filter_map(|f| {
+            let help = format!(
                 "attach it in a new migration: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}();",
                 f.schema, f.name
-            )),
-            line: 1,
-            column: 1,
-            offset: 0,
-            statement: None,
-            inside: None,
-            fresh_only: false,
+            );
+            let message = format!("{f} returns trigger, but no trigger in the database or the migrations executes it");
+            Some(Finding::new("unattached-trigger-function", severity?, message, Some(help), 1, 1))
         })
         .collect();
     CheckRun { files, order, database, database_name: None }
 }
 
 fn file_finding(rule: &str, severity: Severity, message: String, help: &str) -> Finding {
-    Finding {
-        rule: rule.into(),
-        severity,
-        message,
-        help: Some(help.into()),
-        line: 1,
-        column: 1,
-        offset: 0,
-        statement: None,
-        inside: None,
-        fresh_only: false,
-    }
+    Finding::new(rule, severity, message, Some(help.into()), 1, 1)
 }
 
 impl CheckedFile {
