@@ -14,8 +14,8 @@ pub mod status;
 pub mod tools;
 
 pub use connect::{SslMode, Target};
-pub use postgres;
 pub use ephemeral::{Ephemeral, EphemeralOptions, ServerTls};
+pub use postgres;
 
 /// Errors talking to PostgreSQL or its tools. Messages are redacted and say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +31,11 @@ pub enum PgError {
     #[error("{0}")]
     Tool(String),
     #[error("{context}: {message}")]
-    Sql { context: String, message: String, sqlstate: Option<String> },
+    Sql {
+        context: String,
+        message: String,
+        sqlstate: Option<String>,
+    },
 }
 
 impl PgError {

@@ -188,8 +188,10 @@ impl std::fmt::Display for LossKind {
 impl Config {
     /// Reads `path`. A syntax error, unknown key or wrong type names the file and the key.
     pub fn load(path: &Path) -> Result<Config, ProjectError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ProjectError::ReadFile { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| ProjectError::Config {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -209,7 +211,10 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ProjectError> {
-        let bad = |message: String| ProjectError::Config { path: path.to_path_buf(), message };
+        let bad = |message: String| ProjectError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
         let tables = self
             .guard
             .protect
@@ -234,7 +239,10 @@ impl Config {
         }
         for allow in &self.allow {
             if allow.table != "*" && split_table_name(&allow.table).is_none() {
-                return Err(bad(format!("[[allow]] table `{}` is not of the form schema.table or *", allow.table)));
+                return Err(bad(format!(
+                    "[[allow]] table `{}` is not of the form schema.table or *",
+                    allow.table
+                )));
             }
             if allow.loss.is_empty() {
                 return Err(bad(format!(
@@ -265,15 +273,24 @@ impl Config {
     /// is one (like `migrations_dir`), else to the working directory.
     pub fn backup_dir(&self) -> PathBuf {
         match &self.source {
-            Some(source) if self.backup.dir.is_relative() => source.parent().unwrap_or(Path::new(".")).join(&self.backup.dir),
+            Some(source) if self.backup.dir.is_relative() => source
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&self.backup.dir),
             _ => self.backup.dir.clone(),
         }
     }
 
     /// Whether `migrate` may apply this migration although `check` classes it risky.
     pub fn risky_allowed(&self, version: &str, file_name: &str) -> bool {
-        self.check.allow_risky.iter().any(|m| m == version || m == file_name)
-            || self.allow.iter().any(|a| a.migration == version || a.migration == file_name)
+        self.check
+            .allow_risky
+            .iter()
+            .any(|m| m == version || m == file_name)
+            || self
+                .allow
+                .iter()
+                .any(|a| a.migration == version || a.migration == file_name)
     }
 
     /// The allowances that cover `table` (schema.table) in migration `version`.
@@ -351,8 +368,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\""))
+    humantime::parse_duration(text).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\"")
+    })
 }
 
 #[cfg(test)]
@@ -370,7 +388,10 @@ mod tests {
     fn defaults_without_a_file() {
         let config = Config::default();
         assert_eq!(config.migrate.lock_timeout, Duration::from_secs(5));
-        assert_eq!(config.migrations_dir(None), PathBuf::from("supabase/migrations"));
+        assert_eq!(
+            config.migrations_dir(None),
+            PathBuf::from("supabase/migrations")
+        );
     }
 
     #[test]
@@ -382,7 +403,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.migrate.lock_timeout, Duration::from_secs(2));
         assert_eq!(config.guard.min_rows["public.library_tracks"], 59);
-        assert_eq!(config.allowed_losses("2", "2_x.sql", "public.t"), vec![LossKind::Rows]);
+        assert_eq!(
+            config.allowed_losses("2", "2_x.sql", "public.t"),
+            vec![LossKind::Rows]
+        );
         assert!(config.allowed_losses("3", "3_x.sql", "public.t").is_empty());
         assert!(config.allowed_losses("2", "2_x.sql", "public.u").is_empty());
     }
@@ -401,9 +425,18 @@ mod tests {
 
     #[test]
     fn table_names_with_quotes_dots_and_unicode() {
-        assert_eq!(split_table_name("Public.Tracks"), Some(("public".into(), "tracks".into())));
-        assert_eq!(split_table_name("\"my.schema\".\"a \"\"b\"\"\""), Some(("my.schema".into(), "a \"b\"".into())));
-        assert_eq!(split_table_name("public.\"Ünïcode table\""), Some(("public".into(), "Ünïcode table".into())));
+        assert_eq!(
+            split_table_name("Public.Tracks"),
+            Some(("public".into(), "tracks".into()))
+        );
+        assert_eq!(
+            split_table_name("\"my.schema\".\"a \"\"b\"\"\""),
+            Some(("my.schema".into(), "a \"b\"".into()))
+        );
+        assert_eq!(
+            split_table_name("public.\"Ünïcode table\""),
+            Some(("public".into(), "Ünïcode table".into()))
+        );
         assert_eq!(split_table_name("a.b.c"), None);
         assert_eq!(split_table_name("nodot"), None);
         assert_eq!(split_table_name("\"open.quote"), None);

@@ -15,15 +15,28 @@ pub use migrations::{IgnoredFile, MigrationFile, MigrationSet};
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
     #[error("cannot read the migrations folder {dir}: {source}\n  hint: pass --dir PATH, or set migrations_dir in safemig.toml (default: supabase/migrations)")]
-    MigrationsDir { dir: PathBuf, source: std::io::Error },
+    MigrationsDir {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read {path}: {source}")]
-    ReadFile { path: PathBuf, source: std::io::Error },
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot write {path}: {source}")]
-    WriteFile { path: PathBuf, source: std::io::Error },
+    WriteFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not valid UTF-8 (first bad byte at byte {offset}); save the file as UTF-8")]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("two migrations have version {version}: {first} and {second}\n  hint: rename one of them to a new version (e.g. with a later timestamp)")]
-    DuplicateVersion { version: String, first: PathBuf, second: PathBuf },
+    DuplicateVersion {
+        version: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
     #[error("invalid configuration in {path}: {message}")]
     Config { path: PathBuf, message: String },
 }

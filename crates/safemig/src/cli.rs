@@ -41,7 +41,12 @@ pub struct Global {
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Local audit file (JSON lines).
-    #[arg(long, global = true, value_name = "PATH", default_value = ".safemig/audit.jsonl")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = ".safemig/audit.jsonl"
+    )]
     pub audit_file: PathBuf,
 }
 

@@ -76,18 +76,30 @@ const CONFIG: &str = r#"# safemig.toml for the demo project
 
 pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     if global.format == Format::Json {
-        return Err(CliError::input("safemig demo is a walkthrough for people; it has no JSON output"));
+        return Err(CliError::input(
+            "safemig demo is a walkthrough for people; it has no JSON output",
+        ));
     }
     let temp;
     let project: PathBuf = match &args.keep {
         Some(dir) => {
-            if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-                return Err(CliError::input(format!("--keep {}: the folder must be new or empty", dir.display())));
+            if dir.exists()
+                && std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                return Err(CliError::input(format!(
+                    "--keep {}: the folder must be new or empty",
+                    dir.display()
+                )));
             }
             dir.clone()
         }
         None => {
-            temp = tempfile::Builder::new().prefix("safemig-demo-").tempdir().map_err(CliError::input)?;
+            temp = tempfile::Builder::new()
+                .prefix("safemig-demo-")
+                .tempdir()
+                .map_err(CliError::input)?;
             temp.path().to_path_buf()
         }
     };
@@ -95,19 +107,30 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     std::fs::create_dir_all(&migrations).map_err(CliError::input)?;
 
     title("safemig demo: the seed runbook on a throwaway PostgreSQL");
-    step(1, "Start a throwaway PostgreSQL (initdb + pg_ctl in a temp folder, unix socket only)");
+    step(
+        1,
+        "Start a throwaway PostgreSQL (initdb + pg_ctl in a temp folder, unix socket only)",
+    );
     let started = Instant::now();
     let cluster = Ephemeral::start()?;
     cluster.create_database("app")?;
     let url = cluster.url("app");
-    say(&format!("running on {} (port {}), ready in {} ms", cluster.socket_dir().display(), cluster.port(), started.elapsed().as_millis()));
+    say(&format!(
+        "running on {} (port {}), ready in {} ms",
+        cluster.socket_dir().display(),
+        cluster.port(),
+        started.elapsed().as_millis()
+    ));
 
     step(2, "Production today: Supabase auth, the baseline schema, 59 library_tracks, handle_new_user() without its trigger");
     let mut client = cluster.connect("app")?;
     client
         .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
         .map_err(|e| CliError::input(format!("loading the Supabase stand-in: {e}")))?;
-    write(&migrations.join("20250831022018_baseline_schema.sql"), BASELINE)?;
+    write(
+        &migrations.join("20250831022018_baseline_schema.sql"),
+        BASELINE,
+    )?;
     write(&project.join("safemig.toml"), CONFIG)?;
     let ctx = Context::load(Global {
         db: Some(url.clone()),
@@ -117,7 +140,10 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         audit_file: project.join(".safemig/audit.jsonl"),
     })?;
     command("safemig migrate");
-    expect(super::migrate::run(&ctx, &MigrateArgs::default())? == 0, "the baseline migration applies")?;
+    expect(
+        super::migrate::run(&ctx, &MigrateArgs::default())? == 0,
+        "the baseline migration applies",
+    )?;
 
     step(3, "The team's new migrations, as in the seed: the trigger file has an older version than the baseline");
     let early_trigger = "20250101000000_add_user_creation_trigger.sql";
@@ -131,34 +157,73 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         say(&human::bold(name));
         println!("{}", human::dim(&human::indent(text.trim_end(), 8)));
     }
-    say(&format!("{} {}", human::bold("safemig.toml"), human::dim("public.library_tracks keeps at least 59 rows")));
+    say(&format!(
+        "{} {}",
+        human::bold("safemig.toml"),
+        human::dim("public.library_tracks keeps at least 59 rows")
+    ));
 
-    step(4, "Check them with PostgreSQL's own parser: no database needed");
+    step(
+        4,
+        "Check them with PostgreSQL's own parser: no database needed",
+    );
     command("safemig check");
     let check = super::check::run(&ctx, &CheckArgs::default())?;
-    expect(check == 1, "check finds the trigger before its function, and the risky remote_schema")?;
+    expect(
+        check == 1,
+        "check finds the trigger before its function, and the risky remote_schema",
+    )?;
 
-    step(5, "Follow check's proposal: give the trigger migration a version after the baseline");
+    step(
+        5,
+        "Follow check's proposal: give the trigger migration a version after the baseline",
+    );
     let renamed = "20250831022100_add_user_creation_trigger.sql";
-    std::fs::rename(migrations.join(early_trigger), migrations.join(renamed)).map_err(CliError::input)?;
+    std::fs::rename(migrations.join(early_trigger), migrations.join(renamed))
+        .map_err(CliError::input)?;
     command(&format!("mv {early_trigger} {renamed}"));
     command("safemig status");
     super::status::run(&ctx)?;
 
-    step(6, "Migrate: check refuses the risky remote_schema before anything runs");
+    step(
+        6,
+        "Migrate: check refuses the risky remote_schema before anything runs",
+    );
     command("safemig migrate");
     let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
     expect(code == 1, "migrate refuses the risky migration")?;
 
-    step(7, "Override the check: the guards inside each transaction still refuse the loss");
+    step(
+        7,
+        "Override the check: the guards inside each transaction still refuse the loss",
+    );
     command("safemig migrate --dry-run --allow-risky");
-    let dry = super::migrate::run(&ctx, &MigrateArgs { dry_run: true, allow_risky: true, ..Default::default() })?;
+    let dry = super::migrate::run(
+        &ctx,
+        &MigrateArgs {
+            dry_run: true,
+            allow_risky: true,
+            ..Default::default()
+        },
+    )?;
     expect(dry == 1, "the dry run predicts the guard on remote_schema")?;
     command("safemig migrate --allow-risky");
-    let code = super::migrate::run(&ctx, &MigrateArgs { allow_risky: true, ..Default::default() })?;
-    expect(code == 1, "migrate exits 1 because the guard rolled remote_schema back")?;
+    let code = super::migrate::run(
+        &ctx,
+        &MigrateArgs {
+            allow_risky: true,
+            ..Default::default()
+        },
+    )?;
+    expect(
+        code == 1,
+        "migrate exits 1 because the guard rolled remote_schema back",
+    )?;
 
-    step(8, "Verify: the trigger creates the public.users row, and nothing was lost");
+    step(
+        8,
+        "Verify: the trigger creates the public.users row, and nothing was lost",
+    );
     let row = client
         .query_one(
             "INSERT INTO auth.users (id, email, raw_user_meta_data, created_at) \
@@ -168,7 +233,10 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         .map_err(|e| CliError::input(format!("inserting a user into auth.users: {e}")))?;
     let id: String = row.get(0);
     let created = client
-        .query_opt("SELECT email, full_name FROM public.users WHERE id::text = $1", &[&id])
+        .query_opt(
+            "SELECT email, full_name FROM public.users WHERE id::text = $1",
+            &[&id],
+        )
         .map_err(|e| CliError::input(e.to_string()))?;
     command("INSERT INTO auth.users (...) VALUES (..., 'new.user@example.com', ...)");
     match &created {
@@ -180,7 +248,10 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         )),
         None => say(&format!("{} no public.users row", human::red("✗"))),
     }
-    expect(created.is_some(), "the trigger creates the public.users row")?;
+    expect(
+        created.is_some(),
+        "the trigger creates the public.users row",
+    )?;
     let tracks: i64 = client
         .query_one("SELECT count(*) FROM public.library_tracks", &[])
         .map_err(|e| CliError::input(e.to_string()))?
@@ -194,14 +265,29 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         .map_err(|e| CliError::input(e.to_string()))?
         .get(0);
     command("SELECT count(*) FROM public.library_tracks");
-    say(&format!("{} {tracks} library_tracks, column r2_key {}", mark(tracks == 59), if has_r2 { "still there" } else { "GONE" }));
-    expect(tracks == 59 && has_r2, "59 library_tracks with their r2_key survive")?;
+    say(&format!(
+        "{} {tracks} library_tracks, column r2_key {}",
+        mark(tracks == 59),
+        if has_r2 { "still there" } else { "GONE" }
+    ));
+    expect(
+        tracks == 59 && has_r2,
+        "59 library_tracks with their r2_key survive",
+    )?;
 
     step(9, "A backup proven restorable, and the rollback plan: lose rows on purpose, restore the critical table");
     command("safemig backup create");
     let made = super::backup::create(&ctx, None, false, false, None, None)?;
-    say(&format!("{} {} ({})", human::green("✓"), made.dir.display(), safemig_pg::backup::human_size(made.size())));
-    command(&format!("safemig backup verify {} --restore", made.dir.display()));
+    say(&format!(
+        "{} {} ({})",
+        human::green("✓"),
+        made.dir.display(),
+        safemig_pg::backup::human_size(made.size())
+    ));
+    command(&format!(
+        "safemig backup verify {} --restore",
+        made.dir.display()
+    ));
     let verified = safemig_pg::backup::verify(&made.dir, true, &mut |_| {})?;
     say(&format!(
         "{} restored into a throwaway PostgreSQL: every table's row count and the critical tables' checksums match",
@@ -217,7 +303,10 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         .map_err(|e| CliError::input(e.to_string()))?
         .get(0);
     say(&format!("{} {left} library_tracks left", human::red("✗")));
-    command(&format!("safemig restore {} --tables public.library_tracks", made.dir.display()));
+    command(&format!(
+        "safemig restore {} --tables public.library_tracks",
+        made.dir.display()
+    ));
     let restored = safemig_pg::backup::restore_tables(
         &made,
         &mut client,
@@ -235,7 +324,13 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     ));
     expect(tracks == 59, "the restore brings the 59 tracks back")?;
     command("safemig log");
-    super::log::run(&ctx, &crate::cli::LogArgs { local: false, limit: 10 })?;
+    super::log::run(
+        &ctx,
+        &crate::cli::LogArgs {
+            local: false,
+            limit: 10,
+        },
+    )?;
 
     title("Demo complete");
     say("check found the trigger migration ordered before its function and proposed the fix; migrate refused the");
@@ -243,7 +338,10 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     say("the trigger works, the 59 tracks are intact; a verified backup brought them back after a mistake; and");
     say("every run is in the audit trail.");
     match &args.keep {
-        Some(dir) => say(&format!("The example project is kept in {}.", dir.display())),
+        Some(dir) => say(&format!(
+            "The example project is kept in {}.",
+            dir.display()
+        )),
         None => say("Run `safemig demo --keep DIR` to keep the example project and inspect it."),
     }
     drop(client);
@@ -260,14 +358,18 @@ fn mark(ok: bool) -> String {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
 }
 
 fn expect(ok: bool, what: &str) -> Result<(), CliError> {
     if ok {
         Ok(())
     } else {
-        Err(CliError { code: 1, message: format!("demo failed: expected that {what}") })
+        Err(CliError {
+            code: 1,
+            message: format!("demo failed: expected that {what}"),
+        })
     }
 }
 
@@ -276,7 +378,11 @@ fn title(text: &str) {
 }
 
 fn step(n: usize, text: &str) {
-    println!("\n{} {}", human::bold(&format!("[{n}/9]")), human::bold(text));
+    println!(
+        "\n{} {}",
+        human::bold(&format!("[{n}/9]")),
+        human::bold(text)
+    );
 }
 
 fn command(text: &str) {

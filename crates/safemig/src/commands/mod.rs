@@ -16,8 +16,12 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(&cli.global, &args),
         command => {
-            if matches!(cli.global.format, Format::Sarif | Format::Github) && !matches!(command, Command::Check(_)) {
-                return Err(CliError::input("--format sarif and --format github are for `safemig check`; use human or json"));
+            if matches!(cli.global.format, Format::Sarif | Format::Github)
+                && !matches!(command, Command::Check(_))
+            {
+                return Err(CliError::input(
+                    "--format sarif and --format github are for `safemig check`; use human or json",
+                ));
             }
             let ctx = Context::load(cli.global)?;
             match command {
