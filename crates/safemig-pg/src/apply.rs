@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::catalog::{self, Protection, Violation};
 use crate::history::{self, SafemigRecordInput};
+use crate::observe::{self, Observation};
 use crate::redact::redact;
 use crate::status::{self, State};
 use crate::{lock, PgError};
@@ -47,6 +48,8 @@ pub struct MigrateOptions {
     pub risky: BTreeMap<String, String>,
     /// The history inserts, prepared once per run (set by the engine).
     pub inserts: Option<history::Inserts>,
+    /// Record each statement's duration, locks and rewrites (`plan --rehearse`).
+    pub observe: bool,
 }
 
 impl MigrateOptions {
@@ -63,6 +66,7 @@ impl MigrateOptions {
             actor: safemig_project::audit::os_user(),
             risky: BTreeMap::new(),
             inserts: None,
+            observe: false,
         }
     }
 }
@@ -127,6 +131,9 @@ pub struct MigrationReport {
     pub violations: Vec<GuardFinding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<StatementError>,
+    /// Per statement, when the run observes (`plan --rehearse`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<Observation>,
 }
 
 /// A guard violation with the statement that caused it.
@@ -471,6 +478,7 @@ fn empty_report(file: &MigrationFile, result: Outcome) -> MigrationReport {
         notes: Vec::new(),
         violations: Vec::new(),
         error: None,
+        observed: Vec::new(),
     }
 }
 
@@ -619,6 +627,7 @@ fn run_one(
                 };
                 m.attempts = m.attempts.max(1);
                 let reset = client.batch_execute(&reset_session_sql(options));
+                let alone_started = Instant::now();
                 if let Err(e) = reset {
                     return fail(
                         m,
@@ -630,6 +639,16 @@ fn run_one(
                 }
                 if let Err(error) = run_alone(client, s, *i, file) {
                     return fail(m, error, committed_parts, started, "failed");
+                }
+                if options.observe {
+                    m.observed.push(Observation {
+                        statement: i + 1,
+                        line: s.code_line,
+                        duration_ms: alone_started.elapsed().as_secs_f64() * 1000.0,
+                        locks: Vec::new(),
+                        rewritten: Vec::new(),
+                        outside_transaction: true,
+                    });
                 }
                 committed_parts += 1;
                 if is_last {
@@ -655,8 +674,10 @@ fn run_one(
             }
             Segment::Tx(indexes) => {
                 let mut attempt = 0;
+                let observed_before = m.observed.len();
                 loop {
                     attempt += 1;
+                    m.observed.truncate(observed_before);
                     m.attempts = m.attempts.max(attempt);
                     let end = run_tx_segment(
                         runner,
@@ -668,6 +689,7 @@ fn run_one(
                         options,
                         started,
                         alone,
+                        &mut m.observed,
                     );
                     match end {
                         SegmentEnd::Done => {
@@ -801,6 +823,7 @@ fn run_tx_segment(
     options: &MigrateOptions,
     started: Instant,
     ran_alone: usize,
+    observed: &mut Vec<Observation>,
 ) -> SegmentEnd {
     let file = p.file;
     let dry = runner.is_dry();
@@ -809,8 +832,26 @@ fn run_tx_segment(
         let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
         for &i in indexes {
             let s = &p.statements[i];
+            let watch = if options.observe {
+                Some((observe::read(&mut tx).map_err(pg_error)?, Instant::now()))
+            } else {
+                None
+            };
             tx.batch_execute(&s.text)
                 .map_err(|e| driver_error(&e, Some((i, s)), file))?;
+            if let Some((before, at)) = watch {
+                let duration_ms = at.elapsed().as_secs_f64() * 1000.0;
+                let (locks, rewritten) =
+                    observe::compare(&before, &observe::read(&mut tx).map_err(pg_error)?);
+                observed.push(Observation {
+                    statement: i + 1,
+                    line: s.code_line,
+                    duration_ms,
+                    locks,
+                    rewritten,
+                    outside_transaction: false,
+                });
+            }
         }
         // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
         tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -9,7 +9,9 @@ pub mod connect;
 pub mod ephemeral;
 pub mod history;
 pub mod lock;
+pub mod observe;
 pub mod redact;
+pub mod rehearse;
 pub mod status;
 pub mod tools;
 

@@ -70,8 +70,12 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Which migrations are applied, pending, changed, missing a file, or out of order.
     Status,
+    /// What migrate would do; with --rehearse, run it first on a throwaway copy of the database's schema.
+    Plan(PlanArgs),
     /// Check, back up, then apply pending migrations, each in its own guarded transaction.
     Migrate(MigrateArgs),
+    /// After migrating, or any time: required objects, protected rows, SQL tests; --drift compares with the migrations.
+    Verify(VerifyArgs),
     /// Backups that are proven restorable: create, verify, list.
     Backup(BackupArgs),
     /// Restore critical tables in place (--tables), or the complete dump into a database (--into).
@@ -174,6 +178,35 @@ pub enum BackupMode {
 pub struct ExplainArgs {
     /// A rule name, e.g. drop-column (`safemig rules` lists them).
     pub rule: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Rehearse: copy the database's schema (and migration history) into a throwaway PostgreSQL, apply the
+    /// pending migrations there with the guards, and report per statement its time, locks and rewrites;
+    /// also replay every migration on an empty database, as `supabase db reset` does. Exit 1 if either fails.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// With --rehearse: copy the data too (slower; lets the guards and timings see real rows).
+    #[arg(long, requires = "rehearse")]
+    pub with_data: bool,
+    /// Also plan pending migrations older than the newest applied one.
+    #[arg(long)]
+    pub include_all: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VerifyArgs {
+    /// Folder of SQL tests (default: [verify] tests_dir, else supabase/tests). Each file runs in a transaction that is always rolled back.
+    #[arg(long, value_name = "DIR")]
+    pub tests: Option<PathBuf>,
+    /// Skip the SQL tests.
+    #[arg(long)]
+    pub no_tests: bool,
+    /// Also compare the database's schema with the one the migrations build on a throwaway PostgreSQL:
+    /// what is missing, extra or different (tables, columns, constraints, indexes, functions, triggers, policies, grants).
+    #[arg(long)]
+    pub drift: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]

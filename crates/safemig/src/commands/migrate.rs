@@ -25,25 +25,7 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
         &ctx.config,
     );
     if !args.allow_risky {
-        for file in checked
-            .files
-            .iter()
-            .filter(|f| f.class == safemig_analyze::Class::Risky)
-        {
-            let version = file.version.clone().unwrap_or_default();
-            if ctx.config.risky_allowed(&version, &file.file_name) {
-                continue;
-            }
-            let rules: std::collections::BTreeSet<&str> = file
-                .all_findings()
-                .into_iter()
-                .filter(|f| f.severity == safemig_analyze::Severity::Risky)
-                .map(|f| f.rule.as_str())
-                .collect();
-            options
-                .risky
-                .insert(version, rules.into_iter().collect::<Vec<_>>().join(", "));
-        }
+        options.risky = risky_refusals(ctx, &checked);
     }
     if let Some(target) = &options.target {
         if set.get(target).is_none() {
@@ -217,6 +199,33 @@ fn summary(report: &RunReport) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+/// Migrations `check` classes risky and that `safemig.toml` does not allow:
+/// version -> the risky rules. `migrate` refuses them without --allow-risky.
+pub fn risky_refusals(
+    ctx: &Context,
+    checked: &super::check::CheckRun,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for file in checked
+        .files
+        .iter()
+        .filter(|f| f.class == safemig_analyze::Class::Risky)
+    {
+        let version = file.version.clone().unwrap_or_default();
+        if ctx.config.risky_allowed(&version, &file.file_name) {
+            continue;
+        }
+        let rules: std::collections::BTreeSet<&str> = file
+            .all_findings()
+            .into_iter()
+            .filter(|f| f.severity == safemig_analyze::Severity::Risky)
+            .map(|f| f.rule.as_str())
+            .collect();
+        out.insert(version, rules.into_iter().collect::<Vec<_>>().join(", "));
+    }
+    out
 }
 
 /// `--backup auto|require`: a verified backup of this database taken with exactly

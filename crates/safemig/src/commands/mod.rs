@@ -6,8 +6,10 @@ pub mod check;
 pub mod demo;
 pub mod log;
 pub mod migrate;
+pub mod plan;
 pub mod rules;
 pub mod status;
+pub mod verify;
 
 use crate::cli::{Cli, Command, Format};
 use crate::context::{CliError, Context};
@@ -31,7 +33,9 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 Command::Rules => rules::list(&ctx),
                 Command::Explain(args) => rules::explain(&ctx, &args),
                 Command::Status => status::run(&ctx),
+                Command::Plan(args) => plan::run(&ctx, &args),
                 Command::Migrate(args) => migrate::run(&ctx, &args),
+                Command::Verify(args) => verify::run(&ctx, &args),
                 Command::Log(args) => log::run(&ctx, &args),
                 Command::Demo(_) => unreachable!(),
             }
