@@ -129,6 +129,11 @@ impl TableState {
     }
 }
 
+/// `schema.table` as safemig.toml takes it (see [`TableState::display_name`]).
+pub fn display_table(schema: &str, name: &str) -> String {
+    format!("{}.{}", config_ident(schema), config_ident(name))
+}
+
 fn config_ident(part: &str) -> String {
     let plain = part
         .chars()

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod backup;
 pub mod catalog;
 pub mod connect;
+pub mod drift;
 pub mod ephemeral;
 pub mod history;
 pub mod lock;
@@ -14,6 +15,7 @@ pub mod redact;
 pub mod rehearse;
 pub mod status;
 pub mod tools;
+pub mod verify;
 
 pub use connect::{SslMode, Target};
 pub use ephemeral::{Ephemeral, EphemeralOptions, ServerTls};

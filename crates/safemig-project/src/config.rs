@@ -24,6 +24,15 @@
 //! externals = ["app_private"]  # objects or schemas that exist outside the migrations
 //! allow_risky = ["20250902000000"]  # reviewed: migrate may apply it although check says risky
 //!
+//! [verify]                     # what `safemig verify` requires
+//! tests_dir = "supabase/tests"  # SQL tests, each run in a transaction that is rolled back
+//! functions = ["public.handle_new_user()"]
+//! triggers = ["on_auth_user_created ON auth.users"]
+//! tables = ["public.users"]
+//! columns = ["public.library_tracks.r2_key"]
+//! policies = ["Users can view own data ON public.users"]
+//! extensions = ["pgcrypto"]
+//!
 //! [check.severity]
 //! index-without-concurrently = "risky"
 //!
@@ -59,9 +68,29 @@ pub struct Config {
     pub check: CheckConfig,
     #[serde(default)]
     pub backup: BackupConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
     /// Where the config was read from; `None` when defaults are in use.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `[verify]`: what `safemig verify` requires of the database.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    /// SQL tests, relative to the config file (default: supabase/tests).
+    pub tests_dir: Option<PathBuf>,
+    /// Functions with their argument types: `public.handle_new_user()`.
+    pub functions: Vec<String>,
+    /// Triggers, enabled: `on_auth_user_created ON auth.users`.
+    pub triggers: Vec<String>,
+    pub tables: Vec<String>,
+    /// `schema.table.column`.
+    pub columns: Vec<String>,
+    /// `policy name ON schema.table`.
+    pub policies: Vec<String>,
+    pub extensions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,6 +307,22 @@ impl Config {
                 .unwrap_or(Path::new("."))
                 .join(&self.backup.dir),
             _ => self.backup.dir.clone(),
+        }
+    }
+
+    /// The SQL tests folder of `safemig verify`: [verify] tests_dir (relative to the
+    /// config file), else supabase/tests.
+    pub fn tests_dir(&self) -> PathBuf {
+        let dir = self
+            .verify
+            .tests_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("supabase/tests"));
+        match &self.source {
+            Some(source) if dir.is_relative() => {
+                source.parent().unwrap_or(Path::new(".")).join(dir)
+            }
+            _ => dir,
         }
     }
 
