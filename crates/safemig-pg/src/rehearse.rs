@@ -146,6 +146,15 @@ pub fn throwaway_options(config: &Config) -> MigrateOptions {
     options
 }
 
+/// The configuration for a throwaway database without the production rows:
+/// `[guard.min_rows]` floors are about real data and would fire on empty tables.
+/// Every other guard (no table may lose rows, columns or itself) stays.
+pub fn without_floors(config: &Config) -> Config {
+    let mut config = config.clone();
+    config.guard.min_rows.clear();
+    config
+}
+
 /// Runs the pending migrations of `set` against `client` (a throwaway database).
 pub fn apply(
     client: &mut Client,
@@ -170,9 +179,10 @@ pub fn replay_from_empty(
     client
         .batch_execute(crate::SUPABASE_STANDIN_SQL)
         .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
-    let mut options = throwaway_options(config);
+    let config = without_floors(config);
+    let mut options = throwaway_options(&config);
     options.observe = false;
-    apply(&mut client, set, config, &options)
+    apply(&mut client, set, &config, &options)
 }
 
 /// A throwaway cluster, or why there cannot be one here.

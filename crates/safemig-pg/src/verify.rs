@@ -206,7 +206,12 @@ pub fn protected_rows(
             .iter()
             .filter_map(|t| split_table_name(t))
             .collect();
-        for t in b.manifest.tables.iter().filter(|t| t.checksum.is_some()) {
+        for t in b
+            .manifest
+            .tables
+            .iter()
+            .filter(|t| t.checksum.is_some() && t.rows > 0)
+        {
             let key = (t.schema.clone(), t.name.clone());
             let allowed = config
                 .allow

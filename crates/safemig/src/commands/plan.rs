@@ -133,9 +133,15 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         )?;
         say("applying the pending migrations there");
         let mut local = cluster.connect("rehearsal")?;
-        let mut options = rehearse::throwaway_options(&ctx.config);
+        // Without the data, row floors cannot hold; with it, they must.
+        let config = if args.with_data {
+            ctx.config.clone()
+        } else {
+            rehearse::without_floors(&ctx.config)
+        };
+        let mut options = rehearse::throwaway_options(&config);
         options.include_all = args.include_all;
-        let run = rehearse::apply(&mut local, &set, &ctx.config, &options)?;
+        let run = rehearse::apply(&mut local, &set, &config, &options)?;
         let ok = run_ok(&run);
         let mut notes = notes;
         notes.extend(run.refused.clone());
