@@ -184,8 +184,8 @@ mod tests {
         assert_eq!(
             found,
             [
-                ("missing", "trigger t ON auth.users"),
                 ("different", "function public.f()"),
+                ("missing", "trigger t ON auth.users"),
                 ("extra", "column public.x.extra")
             ]
         );
