@@ -466,8 +466,8 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                 Some(t) => (
                     format!("trigger {} on auth.users", t.name),
                     format!(
-                        "inserting a user into auth.users fails in trigger {} (function {}()): sign-ups get \
-                         \"Database error saving new user\". PostgreSQL says:\n{error}",
+                        "inserting a user into auth.users (as {as_whom}) fails in trigger {} (function {}()): \
+                         sign-ups get \"Database error saving new user\". PostgreSQL says:\n{error}",
                         t.name, t.function
                     ),
                     Some(t.function.as_str()),
@@ -475,8 +475,8 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                 None => (
                     "auth.users".to_string(),
                     format!(
-                        "inserting a user into auth.users fails (triggers: {}): sign-ups get \"Database error saving \
-                         new user\". PostgreSQL says:\n{error}",
+                        "inserting a user into auth.users (as {as_whom}) fails (triggers: {}): sign-ups get \
+                         \"Database error saving new user\". PostgreSQL says:\n{error}",
                         names.join(", ")
                     ),
                     (triggers.len() == 1).then(|| triggers[0].function.as_str()),
