@@ -343,6 +343,8 @@ struct UserTrigger {
     name: String,
     function: String,
     function_name: String,
+    /// SECURITY DEFINER with a fixed search_path already.
+    definer_with_path: bool,
 }
 
 fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgError> {
@@ -350,7 +352,8 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
     let triggers: Vec<UserTrigger> = query(
         client,
         "reading the triggers on auth.users",
-        "SELECT t.tgname::text, format('%I.%I', n.nspname, p.proname), p.proname::text \
+        "SELECT t.tgname::text, format('%I.%I', n.nspname, p.proname), p.proname::text, \
+                p.prosecdef AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%') \
          FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace \
          WHERE t.tgrelid = 'auth.users'::regclass AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') \
            AND (t.tgtype & 4) <> 0 \
@@ -362,6 +365,7 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
         name: r.get(0),
         function: r.get(1),
         function_name: r.get(2),
+        definer_with_path: r.get(3),
     })
     .collect();
     if triggers.is_empty() {
@@ -388,7 +392,11 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
     )?;
     let (role_exists, role_member, role_search_path): (bool, bool, Option<String>) =
         (role[0].get(0), role[0].get(1), role[0].get(2));
-    let mut as_whom = "the connecting role".to_string();
+    let me: String = client
+        .query_one("SELECT current_user::text", &[])
+        .map_err(|e| PgError::sql("reading the current role", &e))?
+        .get(0);
+    let mut as_whom = format!("role {me}, the connecting role");
     let mut tx = client
         .transaction()
         .map_err(|e| PgError::sql("starting the test insert's transaction", &e))?;
@@ -462,7 +470,7 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                     context.replace('\n', "\n           ")
                 ));
             }
-            let (object, message, function) = match culprit {
+            let (object, message, trigger) = match culprit {
                 Some(t) => (
                     format!("trigger {} on auth.users", t.name),
                     format!(
@@ -470,7 +478,7 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                          sign-ups get \"Database error saving new user\". PostgreSQL says:\n{error}",
                         t.name, t.function
                     ),
-                    Some(t.function.as_str()),
+                    Some(t),
                 ),
                 None => (
                     "auth.users".to_string(),
@@ -479,7 +487,7 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                          \"Database error saving new user\". PostgreSQL says:\n{error}",
                         names.join(", ")
                     ),
-                    (triggers.len() == 1).then(|| triggers[0].function.as_str()),
+                    None,
                 ),
             };
             report.findings.push(Finding {
@@ -487,7 +495,7 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                 severity: Severity::Risky,
                 object,
                 message: redact::redact(&message),
-                fix: insert_fix(code.as_ref(), db.column(), function),
+                fix: insert_fix(code.as_ref(), db.column(), trigger),
             });
         }
     }
@@ -512,8 +520,12 @@ fn culprit<'a>(triggers: &'a [UserTrigger], context: Option<&str>) -> Option<&'a
     None
 }
 
-fn insert_fix(code: Option<&SqlState>, column: Option<&str>, function: Option<&str>) -> String {
-    let shown = function.unwrap_or("the trigger function");
+fn insert_fix(
+    code: Option<&SqlState>,
+    column: Option<&str>,
+    trigger: Option<&UserTrigger>,
+) -> String {
+    let shown = trigger.map_or("the trigger function", |t| t.function.as_str());
     let mut fix = String::new();
     let cause = match code {
         Some(c) if *c == SqlState::UNDEFINED_COLUMN => {
@@ -542,11 +554,16 @@ fn insert_fix(code: Option<&SqlState>, column: Option<&str>, function: Option<&s
          -- permissions (GoTrue inserts as supabase_auth_admin: the function should be SECURITY DEFINER with\n\
          -- SET search_path = '' and schema-qualified names).\n",
     );
-    if let Some(function) = function {
+    if let Some(t) = trigger {
+        let function = &t.function;
         fix.push_str(&format!(
-            "SELECT pg_get_functiondef('{function}()'::regprocedure);  -- read it, then CREATE OR REPLACE it corrected\n\
-             ALTER FUNCTION {function}() SECURITY DEFINER SET search_path = '';"
+            "SELECT pg_get_functiondef('{function}()'::regprocedure);  -- read it, then CREATE OR REPLACE it corrected\n"
         ));
+        if !t.definer_with_path {
+            fix.push_str(&format!(
+                "ALTER FUNCTION {function}() SECURITY DEFINER SET search_path = '';  -- and qualify every name in its body\n"
+            ));
+        }
     }
     fix.trim_end().to_string()
 }
@@ -761,15 +778,26 @@ mod tests {
 
     #[test]
     fn the_fix_for_a_missing_column_names_the_cause_and_the_function() {
-        let fix = insert_fix(
-            Some(&SqlState::UNDEFINED_COLUMN),
-            None,
-            Some("public.handle_new_user"),
+        let mut trigger = UserTrigger {
+            name: "on_auth_user_created".into(),
+            function: "public.handle_new_user".into(),
+            function_name: "handle_new_user".into(),
+            definer_with_path: false,
+        };
+        let fix = insert_fix(Some(&SqlState::UNDEFINED_COLUMN), None, Some(&trigger));
+        assert!(
+            fix.contains("public.handle_new_user names a column that does not exist"),
+            "{fix}"
         );
-        assert!(fix.contains("names a column that does not exist"), "{fix}");
         assert!(
             fix.contains("ALTER FUNCTION public.handle_new_user() SECURITY DEFINER"),
             "{fix}"
+        );
+        trigger.definer_with_path = true;
+        let fix = insert_fix(Some(&SqlState::UNDEFINED_COLUMN), None, Some(&trigger));
+        assert!(
+            !fix.contains("ALTER FUNCTION"),
+            "already security definer: {fix}"
         );
     }
 }
