@@ -33,6 +33,12 @@ pub fn skipped_schemas() -> Vec<String> {
 /// SQL condition: namespace `n` is a user schema (`$1` = [`skipped_schemas`]).
 const USER_SCHEMA: &str = "n.nspname <> ALL($1::text[]) AND n.nspname NOT LIKE 'pg\\_%'";
 
+/// The oid of `auth.users`, looked up without a name lookup (`'auth.users'::regclass`
+/// needs USAGE on schema auth, which a read-only role may not have).
+const AUTH_USERS: &str =
+    "(SELECT c.oid FROM pg_class c JOIN pg_namespace an ON an.oid = c.relnamespace \
+     WHERE an.nspname = 'auth' AND c.relname = 'users' AND c.relkind IN ('r', 'p'))";
+
 /// SQL condition: function `p` does not belong to an extension.
 const NOT_EXTENSION_FUNCTION: &str = "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')";
 
@@ -111,7 +117,7 @@ pub fn run(
     };
     let skipped = skipped_schemas();
     let auth_users: bool = client
-        .query_one("SELECT to_regclass('auth.users') IS NOT NULL", &[])
+        .query_one(&format!("SELECT {AUTH_USERS} IS NOT NULL"), &[])
         .map_err(|e| PgError::sql("reading the catalog", &e))?
         .get(0);
     unattached_trigger_functions(client, &skipped, auth_users, &mut report)?;
@@ -172,7 +178,7 @@ fn unattached_trigger_functions(
         query(
             client,
             "reading the triggers on auth.users",
-            "SELECT tgname::text FROM pg_trigger WHERE tgrelid = 'auth.users'::regclass",
+            &format!("SELECT tgname::text FROM pg_trigger WHERE tgrelid = {AUTH_USERS}"),
             &[],
         )?
         .iter()
@@ -314,7 +320,7 @@ fn disabled_triggers(
          FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace fn ON fn.oid = p.pronamespace \
          WHERE NOT t.tgisinternal AND t.tgenabled = 'D' \
-           AND (c.oid = to_regclass('auth.users') OR ({USER_SCHEMA})) \
+           AND (c.oid = {AUTH_USERS} OR ({USER_SCHEMA})) \
          ORDER BY 1, 2"
     );
     for row in query(client, "reading the disabled triggers", &sql, &[&skipped])? {
@@ -352,12 +358,12 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
     let triggers: Vec<UserTrigger> = query(
         client,
         "reading the triggers on auth.users",
-        "SELECT t.tgname::text, format('%I.%I', n.nspname, p.proname), p.proname::text, \
+        &format!("SELECT t.tgname::text, format('%I.%I', n.nspname, p.proname), p.proname::text, \
                 p.prosecdef AND EXISTS (SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%') \
          FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace \
-         WHERE t.tgrelid = 'auth.users'::regclass AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') \
+         WHERE t.tgrelid = {AUTH_USERS} AND NOT t.tgisinternal AND t.tgenabled IN ('O', 'A') \
            AND (t.tgtype & 4) <> 0 \
-         ORDER BY 1",
+         ORDER BY 1"),
         &[],
     )?
     .iter()
@@ -455,6 +461,20 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                 // Not PostgreSQL's answer: the connection itself failed.
                 return Err(PgError::sql("the test insert into auth.users", &e));
             };
+            if !role_member
+                && code == Some(SqlState::INSUFFICIENT_PRIVILEGE)
+                && db.where_().is_none()
+            {
+                // The connecting role may not insert into auth.users at all: that says
+                // nothing about sign-ups, which GoTrue makes as its own role.
+                report.insert_test = InsertTest::Inconclusive;
+                report.notes.push(redact::redact(&format!(
+                    "the test insert into auth.users could not run as {as_whom}: {}; connect as a role that may \
+                     insert into auth.users (or SET ROLE supabase_auth_admin) to check new-user-insert-fails",
+                    db.message()
+                )));
+                return Ok(());
+            }
             report.insert_test = InsertTest::Failed;
             let culprit = culprit(&triggers, db.where_());
             let mut error = format!("{}: {}", db.severity(), db.message());
@@ -574,13 +594,13 @@ fn build_insert(client: &mut Client) -> Result<String, PgError> {
     let rows = query(
         client,
         "reading the columns of auth.users",
-        "SELECT a.attname::text, quote_ident(a.attname), a.attnotnull, a.atthasdef, \
+        &format!("SELECT a.attname::text, quote_ident(a.attname), a.attnotnull, a.atthasdef, \
                 a.attgenerated::text <> '' OR a.attidentity::text = 'a', \
                 bt.typname::text, bt.typtype::text, bt.typcategory::text, \
                 (SELECT quote_literal(e.enumlabel) FROM pg_enum e WHERE e.enumtypid = bt.oid ORDER BY e.enumsortorder LIMIT 1) \
          FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
          JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END \
-         WHERE a.attrelid = 'auth.users'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+         WHERE a.attrelid = {AUTH_USERS} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"),
         &[],
     )?;
     let email = "'safemig-doctor-' || substr(md5(random()::text || clock_timestamp()::text), 1, 12) || '@example.invalid'";

@@ -102,6 +102,26 @@ fn a_healthy_project_has_no_findings_and_the_insert_test_passes_and_is_rolled_ba
     let skipped = p.safemig(&["doctor", "--no-insert-test", "--format", "json"]);
     assert_eq!(skipped.code, 0, "{skipped:?}");
     assert_eq!(skipped.json()["summary"]["insert_test"], "skipped");
+
+    // A role that may not insert into auth.users cannot test sign-ups: a note, not a finding.
+    p.exec(
+        "CREATE ROLE reader LOGIN; GRANT USAGE ON SCHEMA supabase_migrations, safemig TO reader; \
+         GRANT SELECT ON ALL TABLES IN SCHEMA supabase_migrations, safemig TO reader;",
+    );
+    let url = p.url.replace("user=postgres", "user=reader");
+    let reader = p.safemig_raw(&["--db", &url, "doctor", "--format", "json"], &[]);
+    assert_eq!(reader.code, 0, "{reader:?}");
+    assert_eq!(
+        reader.json()["summary"]["insert_test"],
+        "inconclusive",
+        "{reader:?}"
+    );
+    assert!(
+        reader.json()["notes"]
+            .to_string()
+            .contains("could not run as role reader"),
+        "{reader:?}"
+    );
 }
 
 #[test]
