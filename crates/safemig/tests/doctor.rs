@@ -399,6 +399,43 @@ fn the_insert_runs_as_gotrue_and_names_each_cause() {
 }
 
 #[test]
+fn plain_postgresql_without_auth_or_migrations_folder() {
+    let p = Project::new();
+    p.exec(
+        r#"
+        DROP SCHEMA auth CASCADE;
+        CREATE TABLE public."Orders" (id int);
+        ALTER TABLE public."Orders" ENABLE ROW LEVEL SECURITY;
+        CREATE FUNCTION public."Touch"() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+        "#,
+    );
+    std::fs::remove_dir_all(p.migrations_dir()).unwrap();
+    let run = p.safemig(&["doctor", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let json = run.json();
+    assert_eq!(
+        findings(&run),
+        [(
+            "unattached-trigger-function".to_string(),
+            "public.\"Touch\"()".to_string()
+        )]
+    );
+    let f = finding(&run, "unattached-trigger-function", "public.\"Touch\"()");
+    assert_eq!(f["severity"], "review", "not a new-user handler: {f}");
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .contains("EXECUTE FUNCTION public.\"Touch\"();"),
+        "{f}"
+    );
+    assert_eq!(json["summary"]["insert_test"], "not-applicable");
+    let notes = json["notes"].to_string();
+    assert!(notes.contains("no table auth.users"), "{notes}");
+    assert!(notes.contains("no migrations folder"), "{notes}");
+}
+
+#[test]
 fn a_connection_error_exits_2_without_the_password() {
     let dir = tempfile::tempdir().unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_safemig"))
