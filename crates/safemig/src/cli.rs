@@ -84,6 +84,9 @@ pub enum Command {
     Log(LogArgs),
     /// Run the seed runbook end to end on a throwaway PostgreSQL: no database of your own needed.
     Demo(DemoArgs),
+    /// Supabase health checks on a live database; performs one test insert into auth.users that is always rolled back.
+    #[command(long_about = DOCTOR_ABOUT)]
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -255,4 +258,22 @@ pub struct DemoArgs {
     /// Keep the example project in this folder instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+const DOCTOR_ABOUT: &str = "Supabase health checks on a live database (or plain PostgreSQL). Each finding names its \
+check, the object, and the fix as SQL: unattached-trigger-function, security-definer-without-search-path, \
+table-without-rls (schemas in [check] exposed_schemas), disabled-trigger, new-user-insert-fails, \
+missing-migration-file, pending-migration.\n\n\
+new-user-insert-fails WRITES A TEST ROW: when a trigger on auth.users fires on INSERT, doctor inserts one test user \
+(email safemig-doctor-<random>@example.invalid) into auth.users, as role supabase_auth_admin when it exists (as the \
+Supabase auth server does), inside a transaction that is ALWAYS rolled back, with a 5 s statement timeout and a 3 s \
+lock timeout. A failure is what users see as \"Database error saving new user\". Nothing is kept, but sequences \
+the triggers advance stay advanced. --no-insert-test skips it.\n\n\
+Exit codes: 0 no findings; 1 findings; 2 bad input, config or connection error.";
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DoctorArgs {
+    /// Skip the test insert into auth.users (a transaction that is always rolled back).
+    #[arg(long)]
+    pub no_insert_test: bool,
 }

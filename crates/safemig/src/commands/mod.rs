@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod check;
 pub mod demo;
+pub mod doctor;
 pub mod log;
 pub mod migrate;
 pub mod plan;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 Command::Migrate(args) => migrate::run(&ctx, &args),
                 Command::Verify(args) => verify::run(&ctx, &args),
                 Command::Log(args) => log::run(&ctx, &args),
+                Command::Doctor(args) => doctor::run(&ctx, &args),
                 Command::Demo(_) => unreachable!(),
             }
         }
