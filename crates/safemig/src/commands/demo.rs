@@ -12,7 +12,7 @@ use std::time::Instant;
 use safemig_pg::Ephemeral;
 
 use crate::cli::{
-    BackupMode, CheckArgs, DemoArgs, Format, Global, MigrateArgs, PlanArgs, VerifyArgs,
+    BackupMode, CheckArgs, DemoArgs, DoctorArgs, Format, Global, MigrateArgs, PlanArgs, VerifyArgs,
 };
 use crate::context::{CliError, Context};
 use crate::report::human;
@@ -163,6 +163,13 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
             },
         )? == 0,
         "the baseline migration applies",
+    )?;
+
+    command("safemig doctor");
+    let doctor = super::doctor::run(&ctx, &DoctorArgs::default())?;
+    expect(
+        doctor == 1,
+        "doctor finds handle_new_user() with no trigger on production (the seed's issue 1)",
     )?;
 
     step(
@@ -323,6 +330,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     )?;
 
     title("Demo complete");
+    say("doctor found production's handle_new_user() attached to no trigger: new sign-ups got no public.users row.");
     say("A backup was proven by restoring it before anything changed. check found the trigger migration ordered");
     say("before its function and proposed the fix; the rehearsal predicted what would happen without touching");
     say("production; migrate refused the risky remote_schema.sql and, forced, its guard rolled it back before it");
