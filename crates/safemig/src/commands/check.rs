@@ -120,31 +120,39 @@ fn check_file(path: PathBuf, sql: &str, options: &LintOptions) -> CheckedFile {
     }
 }
 
-/// The cross-file findings (duplicate versions, the replay, the live database's
-/// own), joined to the files they are about.
-fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> CheckRun {
+/// What the cross-file analysis needs of one file: its name and version, and
+/// its objects (moved out of the file).
+struct FileKey {
+    version: Option<String>,
+    file_name: String,
+    steps: Vec<order::Step>,
+}
+
+/// The findings that come from the set of files rather than from one: duplicate
+/// versions and the replay, by file index; and the live database's own.
+struct CrossFile {
+    per_file: BTreeMap<usize, Vec<Finding>>,
+    order: OrderReport,
+    database: Vec<Finding>,
+}
+
+fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> CrossFile {
     let options = lint_options(config);
+    let mut per_file: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
 
     // duplicate-version: each file of a pair says which other file shares its version.
-    let mut by_version: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, f) in files.iter().enumerate() {
-        if let Some(v) = &f.version {
-            by_version.entry(v.clone()).or_default().push(i);
+    let mut by_version: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        if let Some(v) = &k.version {
+            by_version.entry(v.as_str()).or_default().push(i);
         }
     }
-    for indexes in by_version.values().filter(|list| list.len() > 1) {
+    for (version, indexes) in by_version.iter().filter(|(_, list)| list.len() > 1) {
         for &i in indexes {
-            let others: Vec<String> = indexes
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| files[j].file_name.clone())
-                .collect();
-            let message = format!(
-                "version {} is also used by {}",
-                files[i].version.clone().unwrap_or_default(),
-                others.join(", ")
-            );
-            files[i].findings.push(file_finding(
+            let others: Vec<&str> =
+                indexes.iter().filter(|&&j| j != i).map(|&j| keys[j].file_name.as_str()).collect();
+            let message = format!("version {version} is also used by {}", others.join(", "));
+            per_file.entry(i).or_default().push(file_finding(
                 "duplicate-version",
                 Severity::Risky,
                 message,
@@ -154,30 +162,20 @@ fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> C
     }
 
     // Trigger functions the migrations attach (taken before the replay consumes the steps).
-    let attached_by_migrations: BTreeSet<String> = files
+    let attached_by_migrations: BTreeSet<String> = keys
         .iter()
-        .flat_map(|f| f.steps.iter())
-        .filter_map(|s| {
-            s.effects
-                .trigger_function
-                .as_ref()
-                .map(|(_, f)| f.to_string())
-        })
+        .flat_map(|k| k.steps.iter())
+        .filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f.to_string()))
         .collect();
     let externals: BTreeSet<String> = config.check.externals.iter().cloned().collect();
-    let versioned: Vec<usize> = (0..files.len())
-        .filter(|&i| files[i].version.is_some())
-        .collect();
-    let steps: Vec<Vec<order::Step>> = versioned
-        .iter()
-        .map(|&i| std::mem::take(&mut files[i].steps))
-        .collect();
+    let versioned: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].version.is_some()).collect();
+    let steps: Vec<Vec<order::Step>> = versioned.iter().map(|&i| std::mem::take(&mut keys[i].steps)).collect();
     let order = {
         let migrations: Vec<Migration> = versioned
             .iter()
             .map(|&i| Migration {
-                version: files[i].version.as_deref().unwrap_or(""),
-                label: &files[i].file_name,
+                version: keys[i].version.as_deref().unwrap_or(""),
+                label: &keys[i].file_name,
                 sql: "",
                 statements: &[],
             })
@@ -185,37 +183,12 @@ fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> C
         order::analyze_steps(&migrations, steps, &externals, live)
     };
     for f in &order.findings {
-        let Some(severity) = options.severity_of(f.rule, f.severity) else {
-            continue;
-        };
-        let file = &mut files[versioned[f.migration]];
-        let finding = Finding {
+        let Some(severity) = options.severity_of(f.rule, f.severity) else { continue };
+        per_file.entry(versioned[f.migration]).or_default().push(Finding {
             statement: Some(f.statement),
             fresh_only: f.fresh_only,
-            ..Finding::new(
-                f.rule,
-                severity,
-                f.message.clone(),
-                f.help.clone(),
-                f.line,
-                f.column,
-            )
-        };
-        match file.statements.iter_mut().find(|s| s.index == f.statement) {
-            Some(s) => {
-                s.findings.push(finding);
-                s.class = Class::of(s.findings.iter().map(|f| &f.severity));
-            }
-            None => file.findings.push(finding),
-        }
-    }
-    for f in &mut files {
-        f.class = Class::of(
-            f.findings
-                .iter()
-                .chain(f.statements.iter().flat_map(|s| &s.findings))
-                .map(|x| &x.severity),
-        );
+            ..Finding::new(f.rule, severity, f.message.clone(), f.help.clone(), f.line, f.column)
+        });
     }
     let severity = options.severity_of("unattached-trigger-function", Severity::Review);
     let database = live
@@ -231,12 +204,37 @@ fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> C
             Some(Finding::new("unattached-trigger-function", severity?, message, Some(help), 1, 1))
         })
         .collect();
-    CheckRun {
-        files,
-        order,
-        database,
-        database_name: None,
+    CrossFile { per_file, order, database }
+}
+
+/// Joins cross-file findings to their file: to their statement when they name
+/// one, else to the file; classes follow.
+fn merge(file: &mut CheckedFile, extra: Vec<Finding>) {
+    for finding in extra {
+        match finding.statement.and_then(|n| file.statements.iter_mut().find(|s| s.index == n)) {
+            Some(s) => {
+                s.findings.push(finding);
+                s.class = Class::of(s.findings.iter().map(|f| &f.severity));
+            }
+            None => file.findings.push(finding),
+        }
     }
+    file.class = Class::of(file.findings.iter().chain(file.statements.iter().flat_map(|s| &s.findings)).map(|x| &x.severity));
+}
+
+fn key_of(file: &mut CheckedFile) -> FileKey {
+    FileKey { version: file.version.clone(), file_name: file.file_name.clone(), steps: std::mem::take(&mut file.steps) }
+}
+
+/// The cross-file findings (duplicate versions, the replay, the live database's
+/// own), joined to the files they are about.
+fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> CheckRun {
+    let keys = files.iter_mut().map(key_of).collect();
+    let cross = cross_file(keys, config, live);
+    for (i, extra) in cross.per_file {
+        merge(&mut files[i], extra);
+    }
+    CheckRun { files, order: cross.order, database: cross.database, database_name: None }
 }
 
 fn file_finding(rule: &str, severity: Severity, message: String, help: &str) -> Finding {
