@@ -124,9 +124,9 @@ pub struct Effects {
     /// Objects that must exist for the statement to run.
     pub uses: Vec<ObjectId>,
     /// For `CREATE TRIGGER`: the trigger and the function it executes.
-    pub trigger_function: Option<(ObjectId, ObjectId)>,
+    pub trigger_function: Option<Box<(ObjectId, ObjectId)>>,
     /// For `CREATE FUNCTION ... RETURNS trigger`.
-    pub creates_trigger_function: Option<ObjectId>,
+    pub creates_trigger_function: Option<Box<ObjectId>>,
 }
 
 /// The effects of one parsed statement.
@@ -185,7 +185,7 @@ pub fn effects(node: &NodeEnum) -> Effects {
                 e.uses.push(ObjectId::relation(r));
                 e.uses.push(function.clone());
                 e.creates.push(trigger.clone());
-                e.trigger_function = Some((trigger, function));
+                e.trigger_function = Some(Box::new((trigger, function)));
             }
         }
         NodeEnum::CreateFunctionStmt(s) => {
@@ -200,7 +200,7 @@ pub fn effects(node: &NodeEnum) -> Effects {
             }
             if let Some(t) = &s.return_type {
                 if rules::type_last_name(t) == "trigger" {
-                    e.creates_trigger_function = Some(f.clone());
+                    e.creates_trigger_function = Some(Box::new(f.clone()));
                 } else {
                     type_use(t, &mut e);
                 }

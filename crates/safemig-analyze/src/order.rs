@@ -185,7 +185,16 @@ pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
                 }
             }
         }
-        // Kept for every statement of every file until the replay: no spare capacity.
+        // Kept for every statement of every file until the replay: no spare
+        // capacity, and nothing for statements that create, drop and use nothing.
+        let empty = e.creates.is_empty()
+            && e.drops.is_empty()
+            && e.uses.is_empty()
+            && e.trigger_function.is_none()
+            && e.creates_trigger_function.is_none();
+        if empty {
+            continue;
+        }
         for list in [&mut e.creates, &mut e.drops, &mut e.uses] {
             list.shrink_to_fit();
         }
@@ -196,6 +205,7 @@ pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
             effects: e,
         });
     }
+    steps.shrink_to_fit();
     steps
 }
 
@@ -297,7 +307,7 @@ fn replay(
             for created in &step.effects.creates {
                 live.insert(created.clone());
             }
-            if let Some((trigger, function)) = &step.effects.trigger_function {
+            if let Some((trigger, function)) = step.effects.trigger_function.as_deref() {
                 trigger_functions.insert(trigger.clone(), (function.clone(), m));
             }
         }
@@ -329,13 +339,13 @@ fn unattached_trigger_functions(
     let executed: BTreeSet<&ObjectId> = steps
         .iter()
         .flatten()
-        .filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f))
+        .filter_map(|s| s.effects.trigger_function.as_deref().map(|(_, f)| f))
         .collect();
     let mut reported = BTreeSet::new();
     let mut out = Vec::new();
     for (m, list) in steps.iter().enumerate() {
         for step in list {
-            let Some(function) = &step.effects.creates_trigger_function else {
+            let Some(function) = step.effects.creates_trigger_function.as_deref() else {
                 continue;
             };
             if executed.contains(function)

@@ -35,11 +35,8 @@ pub struct CheckedFile {
 #[derive(Debug, Clone, Default)]
 pub struct CheckRun {
     pub files: Vec<CheckedFile>,
-    pub order: OrderReport,
     /// Findings about the live database itself (`check --db`).
     pub database: Vec<Finding>,
-    /// The database they are about, redacted.
-    pub database_name: Option<String>,
 }
 
 impl CheckRun {
@@ -47,16 +44,6 @@ impl CheckRun {
         self.files
             .iter()
             .find(|f| f.version.as_deref() == Some(version))
-    }
-
-    /// The order check proposes, as file names, when the current one is broken.
-    pub fn proposed_order(&self) -> Option<Vec<String>> {
-        let versioned: Vec<&CheckedFile> =
-            self.files.iter().filter(|f| f.version.is_some()).collect();
-        self.order
-            .proposed_order
-            .as_ref()
-            .map(|o| o.iter().map(|&i| versioned[i].file_name.clone()).collect())
     }
 }
 
@@ -149,8 +136,11 @@ fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> Cr
     }
     for (version, indexes) in by_version.iter().filter(|(_, list)| list.len() > 1) {
         for &i in indexes {
-            let others: Vec<&str> =
-                indexes.iter().filter(|&&j| j != i).map(|&j| keys[j].file_name.as_str()).collect();
+            let others: Vec<&str> = indexes
+                .iter()
+                .filter(|&&j| j != i)
+                .map(|&j| keys[j].file_name.as_str())
+                .collect();
             let message = format!("version {version} is also used by {}", others.join(", "));
             per_file.entry(i).or_default().push(file_finding(
                 "duplicate-version",
@@ -165,11 +155,21 @@ fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> Cr
     let attached_by_migrations: BTreeSet<String> = keys
         .iter()
         .flat_map(|k| k.steps.iter())
-        .filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f.to_string()))
+        .filter_map(|s| {
+            s.effects
+                .trigger_function
+                .as_deref()
+                .map(|(_, f)| f.to_string())
+        })
         .collect();
     let externals: BTreeSet<String> = config.check.externals.iter().cloned().collect();
-    let versioned: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].version.is_some()).collect();
-    let steps: Vec<Vec<order::Step>> = versioned.iter().map(|&i| std::mem::take(&mut keys[i].steps)).collect();
+    let versioned: Vec<usize> = (0..keys.len())
+        .filter(|&i| keys[i].version.is_some())
+        .collect();
+    let steps: Vec<Vec<order::Step>> = versioned
+        .iter()
+        .map(|&i| std::mem::take(&mut keys[i].steps))
+        .collect();
     let order = {
         let migrations: Vec<Migration> = versioned
             .iter()
@@ -183,12 +183,24 @@ fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> Cr
         order::analyze_steps(&migrations, steps, &externals, live)
     };
     for f in &order.findings {
-        let Some(severity) = options.severity_of(f.rule, f.severity) else { continue };
-        per_file.entry(versioned[f.migration]).or_default().push(Finding {
-            statement: Some(f.statement),
-            fresh_only: f.fresh_only,
-            ..Finding::new(f.rule, severity, f.message.clone(), f.help.clone(), f.line, f.column)
-        });
+        let Some(severity) = options.severity_of(f.rule, f.severity) else {
+            continue;
+        };
+        per_file
+            .entry(versioned[f.migration])
+            .or_default()
+            .push(Finding {
+                statement: Some(f.statement),
+                fresh_only: f.fresh_only,
+                ..Finding::new(
+                    f.rule,
+                    severity,
+                    f.message.clone(),
+                    f.help.clone(),
+                    f.line,
+                    f.column,
+                )
+            });
     }
     let severity = options.severity_of("unattached-trigger-function", Severity::Review);
     let database = live
@@ -204,14 +216,21 @@ fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> Cr
             Some(Finding::new("unattached-trigger-function", severity?, message, Some(help), 1, 1))
         })
         .collect();
-    CrossFile { per_file, order, database }
+    CrossFile {
+        per_file,
+        order,
+        database,
+    }
 }
 
 /// Joins cross-file findings to their file: to their statement when they name
 /// one, else to the file; classes follow.
 fn merge(file: &mut CheckedFile, extra: Vec<Finding>) {
     for finding in extra {
-        match finding.statement.and_then(|n| file.statements.iter_mut().find(|s| s.index == n)) {
+        match finding
+            .statement
+            .and_then(|n| file.statements.iter_mut().find(|s| s.index == n))
+        {
             Some(s) => {
                 s.findings.push(finding);
                 s.class = Class::of(s.findings.iter().map(|f| &f.severity));
@@ -219,11 +238,20 @@ fn merge(file: &mut CheckedFile, extra: Vec<Finding>) {
             None => file.findings.push(finding),
         }
     }
-    file.class = Class::of(file.findings.iter().chain(file.statements.iter().flat_map(|s| &s.findings)).map(|x| &x.severity));
+    file.class = Class::of(
+        file.findings
+            .iter()
+            .chain(file.statements.iter().flat_map(|s| &s.findings))
+            .map(|x| &x.severity),
+    );
 }
 
 fn key_of(file: &mut CheckedFile) -> FileKey {
-    FileKey { version: file.version.clone(), file_name: file.file_name.clone(), steps: std::mem::take(&mut file.steps) }
+    FileKey {
+        version: file.version.clone(),
+        file_name: file.file_name.clone(),
+        steps: std::mem::take(&mut file.steps),
+    }
 }
 
 /// The cross-file findings (duplicate versions, the replay, the live database's
@@ -234,7 +262,10 @@ fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> C
     for (i, extra) in cross.per_file {
         merge(&mut files[i], extra);
     }
-    CheckRun { files, order: cross.order, database: cross.database, database_name: None }
+    CheckRun {
+        files,
+        database: cross.database,
+    }
 }
 
 fn file_finding(rule: &str, severity: Severity, message: String, help: &str) -> Finding {
@@ -321,45 +352,276 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
         }
         None => order::Live::default(),
     };
-    // One file in memory at a time: read, lint, keep the findings, drop the text.
-    let options = lint_options(&ctx.config);
-    let files = paths
-        .into_iter()
-        .map(|path| read_sql(&path).map(|sql| check_file(path, &sql, &options)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut run = finish(files, &ctx.config, &live);
-    if ctx.global.db.is_some() {
-        run.database_name = Some(ctx.target()?.display());
-    }
-    let failing = |class: Class| match args.fail_on {
-        FailOn::Risky => class >= Class::Risky,
-        FailOn::Review => class >= Class::Review,
-        FailOn::Never => false,
+    let code = match ctx.global.format {
+        Format::Human | Format::Json => stream(ctx, args, paths, &live)?,
+        Format::Sarif | Format::Github => {
+            let options = lint_options(&ctx.config);
+            let files = paths
+                .into_iter()
+                .map(|path| read_sql(&path).map(|sql| check_file(path, &sql, &options)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let run = finish(files, &ctx.config, &live);
+            let database_class = Class::of(run.database.iter().map(|f| &f.severity));
+            let failing = run.files.iter().any(|f| failing(args.fail_on, f.class))
+                || failing(args.fail_on, database_class);
+            if ctx.global.format == Format::Sarif {
+                report::print_json(&sarif(&run));
+            } else {
+                github(&run);
+            }
+            i32::from(failing)
+        }
     };
-    let database_class = Class::of(run.database.iter().map(|f| &f.severity));
-    let code = if run.files.iter().any(|f| failing(f.class)) || failing(database_class) {
-        1
-    } else {
-        0
-    };
-    match ctx.global.format {
-        Format::Json => print_json_streamed(&run),
-        Format::Sarif => report::print_json(&sarif(&run)),
-        Format::Github => github(&run),
-        Format::Human => human_report(&run, args.hints),
-    }
     Ok(code)
 }
 
-fn summary(run: &CheckRun) -> serde_json::Value {
-    let count = |c: Class| run.files.iter().filter(|f| f.class == c).count();
-    serde_json::json!({
-        "files": run.files.len(),
+fn failing(fail_on: FailOn, class: Class) -> bool {
+    match fail_on {
+        FailOn::Risky => class >= Class::Risky,
+        FailOn::Review => class >= Class::Review,
+        FailOn::Never => false,
+    }
+}
+
+/// What the end of the report needs of a file once its findings are written.
+struct FileSummary {
+    path: PathBuf,
+    version: Option<String>,
+    file_name: String,
+    class: Class,
+    /// Rules at review or risky, for the file list.
+    rules: BTreeSet<String>,
+    findings: usize,
+    hints: usize,
+}
+
+impl FileSummary {
+    fn of(f: &CheckedFile) -> FileSummary {
+        let all = f.all_findings();
+        FileSummary {
+            path: f.path.clone(),
+            version: f.version.clone(),
+            file_name: f.file_name.clone(),
+            class: f.class,
+            rules: all
+                .iter()
+                .filter(|x| x.severity > Severity::Hint)
+                .map(|x| x.rule.clone())
+                .collect(),
+            findings: all.len(),
+            hints: all.iter().filter(|x| x.severity == Severity::Hint).count(),
+        }
+    }
+}
+
+/// One file's part of the report: the findings with their snippets (human), or
+/// the file's JSON object, indented for the `files` array.
+fn render_file(f: &CheckedFile, sql: &str, json: bool, show_hints: bool) -> String {
+    if json {
+        let text = serde_json::to_string_pretty(&file_json(f)).expect("JSON values serialize");
+        return safemig_pg::redact::redact(&text).replace('\n', "\n    ");
+    }
+    let mut out = String::new();
+    for finding in f
+        .all_findings()
+        .into_iter()
+        .filter(|x| show_hints || x.severity != Severity::Hint)
+    {
+        out.push_str(&format_finding(&f.path, sql, finding));
+        out.push('\n');
+    }
+    out
+}
+
+/// The human and JSON reports, one file in memory at a time. Each file is read,
+/// linted and rendered, and its rendering goes to an unnamed temporary file; what
+/// stays in memory is its summary and its objects for the replay. After the
+/// replay, the few files that cross-file findings join (an ordering problem, a
+/// duplicate version) are linted again with them; the rest is copied through.
+fn stream(
+    ctx: &Context,
+    args: &CheckArgs,
+    paths: Vec<PathBuf>,
+    live: &order::Live,
+) -> Result<i32, CliError> {
+    use std::io::{Read as _, Seek as _, Write as _};
+    let json = ctx.global.format == Format::Json;
+    let options = lint_options(&ctx.config);
+    let spill_error = |e: std::io::Error| {
+        CliError::input(format!("cannot write check's temporary report file: {e}"))
+    };
+    let mut spill = tempfile::tempfile().map_err(spill_error)?;
+    let mut summaries = Vec::new();
+    let mut lengths = Vec::new();
+    let mut keys = Vec::new();
+    {
+        let mut writer = std::io::BufWriter::new(&spill);
+        for path in paths {
+            let sql = read_sql(&path)?;
+            let mut file = check_file(path, &sql, &options);
+            keys.push(key_of(&mut file));
+            let text = render_file(&file, &sql, json, args.hints);
+            writer.write_all(text.as_bytes()).map_err(spill_error)?;
+            lengths.push(text.len());
+            summaries.push(FileSummary::of(&file));
+        }
+        writer.flush().map_err(spill_error)?;
+    }
+    let cross = cross_file(keys, &ctx.config, live);
+    let mut redone: BTreeMap<usize, String> = BTreeMap::new();
+    for (i, extra) in cross.per_file {
+        let path = summaries[i].path.clone();
+        let sql = read_sql(&path)?;
+        let mut file = check_file(path, &sql, &options);
+        merge(&mut file, extra);
+        redone.insert(i, render_file(&file, &sql, json, args.hints));
+        summaries[i] = FileSummary::of(&file);
+    }
+
+    let database_name = match &ctx.global.db {
+        Some(_) => Some(ctx.target()?.display()),
+        None => None,
+    };
+    let versioned: Vec<&str> = summaries
+        .iter()
+        .filter(|f| f.version.is_some())
+        .map(|f| f.file_name.as_str())
+        .collect();
+    let proposed: Option<Vec<&str>> = cross
+        .order
+        .proposed_order
+        .as_ref()
+        .map(|o| o.iter().map(|&i| versioned[i]).collect());
+    let count = |c: Class| summaries.iter().filter(|f| f.class == c).count();
+    let summary = serde_json::json!({
+        "files": summaries.len(),
         "safe": count(Class::Safe),
         "review": count(Class::Review),
         "risky": count(Class::Risky),
-        "findings": run.files.iter().map(|f| f.all_findings().len()).sum::<usize>(),
-    })
+        "findings": summaries.iter().map(|f| f.findings).sum::<usize>(),
+    });
+
+    spill.rewind().map_err(spill_error)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut write = || -> std::io::Result<()> {
+        if json {
+            write!(out, "{{\n  \"files\": [")?;
+        }
+        let mut buffer = Vec::new();
+        for (i, &len) in lengths.iter().enumerate() {
+            buffer.resize(len, 0);
+            spill.read_exact(&mut buffer)?;
+            let text = redone.get(&i).map_or(&buffer[..], |t| t.as_bytes());
+            if json {
+                write!(out, "{}\n    ", if i == 0 { "" } else { "," })?;
+            }
+            out.write_all(text)?;
+        }
+        if json {
+            write!(out, "{}],", if summaries.is_empty() { "" } else { "\n  " })?;
+            let rest = serde_json::json!({
+                "proposed_order": proposed,
+                "database": database_name.as_ref().map(|name| serde_json::json!({ "name": name, "findings": cross.database })),
+                "summary": summary,
+            });
+            let rest = safemig_pg::redact::redact(
+                &serde_json::to_string_pretty(&rest).expect("JSON values serialize"),
+            );
+            // `rest` is `{\n  "proposed_order": ...\n}`: its members follow the files.
+            writeln!(out, "{}", &rest[1..])?;
+            return out.flush();
+        }
+        for f in &cross.database {
+            writeln!(
+                out,
+                "{}{} {}",
+                severity_label(f.severity),
+                human::bold(&format!("[{}]", f.rule)),
+                f.message
+            )?;
+            writeln!(
+                out,
+                "  {} {}",
+                human::dim("-->"),
+                database_name.as_deref().unwrap_or("the database")
+            )?;
+            if let Some(help) = &f.help {
+                writeln!(out, "  {} {help}", human::dim("= help:"))?;
+            }
+            writeln!(out)?;
+        }
+        for file in &summaries {
+            let why = if file.rules.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "  {}",
+                    human::dim(&file.rules.iter().cloned().collect::<Vec<_>>().join(", "))
+                )
+            };
+            writeln!(
+                out,
+                "  {}  {}{why}",
+                class_label(file.class),
+                file.path.display()
+            )?;
+        }
+        if let Some(order) = &proposed {
+            writeln!(
+                out,
+                "\n{} migrations use objects that later migrations create; an order that works:",
+                human::bold("order:")
+            )?;
+            for (i, name) in order.iter().enumerate() {
+                writeln!(out, "  {}. {name}", i + 1)?;
+            }
+            writeln!(
+                out,
+                "  rename the files (their version prefix) to give them this order"
+            )?;
+        } else if cross.order.cycle {
+            writeln!(
+                out,
+                "\n{} the migrations need each other's objects in a circle: no version order works; merge or split them",
+                human::bold("order:")
+            )?;
+        }
+        writeln!(
+            out,
+            "\n{} files: {} safe, {} review, {} risky ({} findings)",
+            summary["files"],
+            summary["safe"],
+            summary["review"],
+            summary["risky"],
+            summary["findings"]
+        )?;
+        let hidden: usize = if args.hints {
+            0
+        } else {
+            summaries.iter().map(|f| f.hints).sum()
+        };
+        if hidden > 0 {
+            writeln!(
+                out,
+                "{}",
+                human::dim(&format!(
+                    "{hidden} hints not shown (style and robustness); --hints shows them"
+                ))
+            )?;
+        }
+        out.flush()
+    };
+    // A closed pipe (`| head`) is not an error worth a panic.
+    if let Err(e) = write() {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(spill_error(e));
+        }
+    }
+    let database_class = Class::of(cross.database.iter().map(|f| &f.severity));
+    let failed = summaries.iter().any(|f| failing(args.fail_on, f.class))
+        || failing(args.fail_on, database_class);
+    Ok(i32::from(failed))
 }
 
 fn file_json(f: &CheckedFile) -> serde_json::Value {
@@ -370,37 +632,6 @@ fn file_json(f: &CheckedFile) -> serde_json::Value {
         "findings": f.all_findings(),
         "statements": f.statements,
     })
-}
-
-/// The `--format json` report, written a file at a time rather than built whole:
-/// `{"files": [...], "proposed_order", "database", "summary"}`.
-fn print_json_streamed(run: &CheckRun) {
-    use std::io::Write as _;
-    let pretty = |value: &serde_json::Value| {
-        let text = serde_json::to_string_pretty(value).expect("JSON values serialize");
-        safemig_pg::redact::redact(&text)
-    };
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut write = || -> std::io::Result<()> {
-        write!(out, "{{\n  \"files\": [")?;
-        for (i, f) in run.files.iter().enumerate() {
-            let text = pretty(&file_json(f)).replace('\n', "\n    ");
-            write!(out, "{}\n    {text}", if i == 0 { "" } else { "," })?;
-        }
-        write!(out, "{}],", if run.files.is_empty() { "" } else { "\n  " })?;
-        let rest = serde_json::json!({
-            "proposed_order": run.proposed_order(),
-            "database": run.database_name.as_ref().map(|name| serde_json::json!({ "name": name, "findings": run.database })),
-            "summary": summary(run),
-        });
-        let rest = pretty(&rest);
-        // `rest` is `{\n  "proposed_order": ...\n}`: its members follow the files.
-        writeln!(out, "{}", &rest[1..])?;
-        out.flush()
-    };
-    // A closed pipe (`| head`) is not an error worth a panic.
-    let _ = write();
 }
 
 fn sarif(run: &CheckRun) -> serde_json::Value {
@@ -504,8 +735,12 @@ fn severity_label(s: Severity) -> String {
 
 /// rustc-style: the finding, where, the source line with a caret, the fix.
 pub fn print_finding(path: &Path, sql: &str, f: &Finding) {
+    println!("{}", format_finding(path, sql, f));
+}
+
+/// rustc-style, as one string: the finding, where, the source line with a caret, the fix.
+fn format_finding(path: &Path, sql: &str, f: &Finding) -> String {
     use std::fmt::Write as _;
-    // Built whole and written once: one write per finding, not one per line.
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -551,87 +786,5 @@ pub fn print_finding(path: &Path, sql: &str, f: &Finding) {
     if let Some(help) = &f.help {
         let _ = writeln!(out, "  {} {help}", human::dim("= help:"));
     }
-    println!("{out}");
-}
-
-fn human_report(run: &CheckRun, show_hints: bool) {
-    let mut hidden = 0;
-    for file in &run.files {
-        let (shown, hints): (Vec<&Finding>, Vec<&Finding>) = file
-            .all_findings()
-            .into_iter()
-            .partition(|f| show_hints || f.severity != Severity::Hint);
-        hidden += hints.len();
-        if shown.is_empty() {
-            continue;
-        }
-        // The text was dropped after linting; read it again for the snippets.
-        let sql = std::fs::read_to_string(&file.path).unwrap_or_default();
-        for f in shown {
-            print_finding(&file.path, &sql, f);
-        }
-    }
-    for f in &run.database {
-        println!(
-            "{}{} {}",
-            severity_label(f.severity),
-            human::bold(&format!("[{}]", f.rule)),
-            f.message
-        );
-        println!(
-            "  {} {}",
-            human::dim("-->"),
-            run.database_name.as_deref().unwrap_or("the database")
-        );
-        if let Some(help) = &f.help {
-            println!("  {} {help}", human::dim("= help:"));
-        }
-        println!();
-    }
-    for file in &run.files {
-        let findings = file.all_findings();
-        let rules: BTreeSet<&str> = findings
-            .iter()
-            .filter(|f| f.severity > Severity::Hint)
-            .map(|f| f.rule.as_str())
-            .collect();
-        let why = if rules.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "  {}",
-                human::dim(&rules.into_iter().collect::<Vec<_>>().join(", "))
-            )
-        };
-        println!(
-            "  {}  {}{why}",
-            class_label(file.class),
-            file.path.display()
-        );
-    }
-    if let Some(order) = run.proposed_order() {
-        println!(
-            "\n{} migrations use objects that later migrations create; an order that works:",
-            human::bold("order:")
-        );
-        for (i, name) in order.iter().enumerate() {
-            println!("  {}. {name}", i + 1);
-        }
-        println!("  rename the files (their version prefix) to give them this order");
-    } else if run.order.cycle {
-        println!("\n{} the migrations need each other's objects in a circle: no version order works; merge or split them", human::bold("order:"));
-    }
-    let s = summary(run);
-    println!(
-        "\n{} files: {} safe, {} review, {} risky ({} findings)",
-        s["files"], s["safe"], s["review"], s["risky"], s["findings"]
-    );
-    if hidden > 0 {
-        println!(
-            "{}",
-            human::dim(&format!(
-                "{hidden} hints not shown (style and robustness); --hints shows them"
-            ))
-        );
-    }
+    out
 }
