@@ -7,6 +7,7 @@
 //! tell them apart and does not need to.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use pg_query::protobuf::{self, ObjectType};
 use pg_query::{NodeEnum, NodeRef};
@@ -42,14 +43,81 @@ impl ObjectKind {
     }
 }
 
+/// A name in an [`ObjectId`], shared: the replay keeps every statement's objects
+/// until the end, and the same few names (`public`, a table's) recur in thousands
+/// of them, so each distinct name is stored once (per thread).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Name(Arc<str>);
+
+thread_local! {
+    static NAMES: std::cell::RefCell<std::collections::HashSet<Arc<str>>> = Default::default();
+}
+
+impl Name {
+    pub fn new(text: &str) -> Name {
+        NAMES.with(|names| {
+            let mut names = names.borrow_mut();
+            match names.get(text) {
+                Some(shared) => Name(shared.clone()),
+                None => {
+                    let shared: Arc<str> = Arc::from(text);
+                    names.insert(shared.clone());
+                    Name(shared)
+                }
+            }
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", &*self.0)
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
 /// An object by kind and name. Triggers and policies are named within their table (`on`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct ObjectId {
     pub kind: ObjectKind,
-    pub schema: String,
-    pub name: String,
+    pub schema: Name,
+    pub name: Name,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub on: Option<String>,
+    pub on: Option<Name>,
 }
 
 impl ObjectId {
@@ -63,8 +131,8 @@ impl ObjectId {
             };
         ObjectId {
             kind,
-            schema: schema.to_string(),
-            name: name.to_string(),
+            schema: Name::new(schema),
+            name: Name::new(name),
             on: None,
         }
     }
@@ -73,9 +141,9 @@ impl ObjectId {
     pub fn on_table(kind: ObjectKind, schema: &str, table: &str, name: &str) -> ObjectId {
         ObjectId {
             kind,
-            schema: schema.to_string(),
-            name: name.to_string(),
-            on: Some(format!("{schema}.{table}")),
+            schema: Name::new(schema),
+            name: Name::new(name),
+            on: Some(Name::new(&format!("{schema}.{table}"))),
         }
     }
 
@@ -88,8 +156,8 @@ impl ObjectId {
         ObjectId {
             kind,
             schema: t.schema.clone(),
-            name: name.to_string(),
-            on: Some(format!("{}.{}", t.schema, t.name)),
+            name: Name::new(name),
+            on: Some(Name::new(&format!("{}.{}", t.schema, t.name))),
         }
     }
 
@@ -102,7 +170,7 @@ impl ObjectId {
 impl std::fmt::Display for ObjectId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let qualified = if self.schema.is_empty() {
-            self.name.clone()
+            self.name.to_string()
         } else {
             format!("{}.{}", self.schema, self.name)
         };
@@ -286,7 +354,7 @@ pub fn effects(node: &NodeEnum) -> Effects {
                 }
                 e.drops.push(old.clone());
                 e.creates.push(ObjectId {
-                    name: s.newname.clone(),
+                    name: Name::new(&s.newname),
                     ..old
                 });
             } else if let Some(r) = &s.relation {

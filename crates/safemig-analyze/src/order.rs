@@ -210,7 +210,8 @@ pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
 }
 
 fn is_external(id: &ObjectId, externals: &BTreeSet<String>) -> bool {
-    externals.contains(&format!("{}.{}", id.schema, id.name)) || externals.contains(&id.schema)
+    externals.contains(&format!("{}.{}", id.schema, id.name))
+        || externals.contains(id.schema.as_str())
 }
 
 /// Replays the migrations in `order` (indices into `migrations`).
