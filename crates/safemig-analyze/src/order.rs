@@ -106,8 +106,33 @@ pub fn analyze_steps(
     externals: &BTreeSet<String>,
     live: &Live,
 ) -> OrderReport {
+    let run = |order: &[usize]| {
+        let mut replay = Replay::new(externals, live);
+        for &m in order {
+            replay.add(
+                m,
+                migrations[m].version,
+                migrations[m].label,
+                steps[m].clone(),
+            );
+        }
+        replay.finish()
+    };
     let identity: Vec<usize> = (0..migrations.len()).collect();
-    let mut findings = replay(migrations, &steps, &identity, externals);
+    let findings = run(&identity);
+    conclude(findings, migrations.len(), live, &mut |order| run(order))
+}
+
+/// The replay's findings made a report: uses of objects the live database has
+/// are marked as breaking only a fresh database, and when migrations use what
+/// later ones create, an order that works is proposed, checked by replaying the
+/// migrations in it again (`replay_in`, given the order as input indices).
+pub fn conclude(
+    mut findings: Vec<OrderFinding>,
+    migrations: usize,
+    live: &Live,
+    replay_in: &mut dyn FnMut(&[usize]) -> Vec<OrderFinding>,
+) -> OrderReport {
     for f in &mut findings {
         if f.rule == "use-before-create"
             && f.used.as_ref().is_some_and(|u| live.objects.contains(u))
@@ -117,8 +142,6 @@ pub fn analyze_steps(
                 .push_str(" (it exists in the database: this breaks only on a fresh database)");
         }
     }
-    findings.extend(unattached_trigger_functions(migrations, &steps, live));
-
     let mut report = OrderReport::default();
     let cross_file: Vec<(usize, usize)> = findings
         .iter()
@@ -130,10 +153,10 @@ pub fn analyze_steps(
         })
         .collect();
     if !cross_file.is_empty() {
-        match topological(migrations.len(), &cross_file) {
+        match topological(migrations, &cross_file) {
             Some(order) => {
                 // The proposal must itself be free of cross-file use-before-create.
-                let again = replay(migrations, &steps, &order, externals);
+                let again = replay_in(&order);
                 let still = again.iter().any(|f| {
                     f.rule == "use-before-create" && f.creator.is_some_and(|c| c != f.migration)
                 });
@@ -214,86 +237,74 @@ fn is_external(id: &ObjectId, externals: &BTreeSet<String>) -> bool {
         || externals.contains(id.schema.as_str())
 }
 
-/// Replays the migrations in `order` (indices into `migrations`).
-fn replay(
-    migrations: &[Migration<'_>],
-    steps: &[Vec<Step>],
-    order: &[usize],
-    externals: &BTreeSet<String>,
-) -> Vec<OrderFinding> {
-    // Where each object is created: (position in `order`, step index).
-    let mut creators: BTreeMap<&ObjectId, Vec<(usize, usize)>> = BTreeMap::new();
-    for (position, &m) in order.iter().enumerate() {
-        for (k, step) in steps[m].iter().enumerate() {
-            for c in &step.effects.creates {
-                creators.entry(c).or_default().push((position, k));
-            }
+/// A use of an object that did not exist yet when its statement ran: a finding
+/// as soon as a later statement creates the object.
+struct Pending {
+    migration: usize,
+    label: String,
+    statement: usize,
+    line: usize,
+    column: usize,
+}
+
+/// The replay, fed one migration at a time in the order being checked. Each
+/// migration's steps are consumed as they come: what is kept is the live set of
+/// objects, the uses still waiting for their object, and the trigger functions,
+/// so a caller can stream any number of files through it.
+pub struct Replay<'a> {
+    externals: &'a BTreeSet<String>,
+    database: &'a Live,
+    live: BTreeSet<ObjectId>,
+    /// trigger -> (the function it executes, the label of the migration that made it)
+    trigger_functions: BTreeMap<ObjectId, (ObjectId, String)>,
+    pending: BTreeMap<ObjectId, Vec<Pending>>,
+    /// Every function some trigger in the migrations executes.
+    executed: BTreeSet<ObjectId>,
+    /// Where each `RETURNS trigger` function is first created.
+    trigger_function_defs: BTreeMap<ObjectId, Pending>,
+    findings: Vec<OrderFinding>,
+}
+
+impl<'a> Replay<'a> {
+    pub fn new(externals: &'a BTreeSet<String>, database: &'a Live) -> Replay<'a> {
+        Replay {
+            externals,
+            database,
+            live: BTreeSet::new(),
+            trigger_functions: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            executed: BTreeSet::new(),
+            trigger_function_defs: BTreeMap::new(),
+            findings: Vec::new(),
         }
     }
-    let mut live: BTreeSet<ObjectId> = BTreeSet::new();
-    let mut trigger_functions: BTreeMap<ObjectId, (ObjectId, usize)> = BTreeMap::new();
-    let mut findings = Vec::new();
-    for (position, &m) in order.iter().enumerate() {
-        for (k, step) in steps[m].iter().enumerate() {
-            for used in &step.effects.uses {
-                if live.contains(used) || is_external(used, externals) {
+
+    /// Replays one migration; `migration` is its index in the caller's input.
+    pub fn add(&mut self, migration: usize, version: &str, label: &str, steps: Vec<Step>) {
+        for step in steps {
+            // Uses wait until after this step's own creations: an object is not
+            // "created later" by the statement that uses it.
+            let mut waiting = Vec::new();
+            for used in step.effects.uses {
+                if self.live.contains(&used) || is_external(&used, self.externals) {
                     continue;
                 }
-                let later = creators
-                    .get(used)
-                    .and_then(|list| list.iter().find(|&&at| at > (position, k)).copied());
-                let Some((creator_position, creator_step)) = later else {
-                    continue;
-                };
-                let creator = order[creator_position];
-                let creator_line = steps[creator][creator_step].line;
-                let (message, help) = if creator == m {
-                    (
-                        format!("{used} is used here, but created only later in this file (line {creator_line})"),
-                        "move the statement that creates it before this one".to_string(),
-                    )
-                } else {
-                    (
-                        format!(
-                            "{used} is used here, but created only by a later migration: {}:{creator_line}",
-                            migrations[creator].label
-                        ),
-                        format!(
-                            "this fails on a fresh database (supabase db reset, branches, CI); give {} a version after {}, \
-                             or create the object in this migration first",
-                            migrations[m].label, migrations[creator].version
-                        ),
-                    )
-                };
-                findings.push(OrderFinding {
-                    migration: m,
-                    rule: "use-before-create",
-                    severity: Severity::Risky,
-                    statement: step.statement,
-                    line: step.line,
-                    column: step.column,
-                    message,
-                    help: Some(help),
-                    creator: Some(creator),
-                    fresh_only: false,
-                    used: Some(used.clone()),
-                });
+                waiting.push(used);
             }
             for dropped in &step.effects.drops {
                 if dropped.kind == ObjectKind::Function {
-                    for (trigger, (function, by)) in &trigger_functions {
-                        if function == dropped && live.contains(trigger) {
-                            findings.push(OrderFinding {
-                                migration: m,
+                    for (trigger, (function, by)) in &self.trigger_functions {
+                        if function == dropped && self.live.contains(trigger) {
+                            self.findings.push(OrderFinding {
+                                migration,
                                 rule: "drop-function",
                                 severity: Severity::Risky,
                                 statement: step.statement,
                                 line: step.line,
                                 column: step.column,
                                 message: format!(
-                                    "drops {dropped}, which {trigger} (created by {}) still executes: the DROP fails, \
-                                     or with CASCADE silently drops the trigger",
-                                    migrations[*by].label
+                                    "drops {dropped}, which {trigger} (created by {by}) still executes: the DROP fails, \
+                                     or with CASCADE silently drops the trigger"
                                 ),
                                 help: Some("use CREATE OR REPLACE FUNCTION to change a trigger function in place".into()),
                                 creator: None,
@@ -303,17 +314,100 @@ fn replay(
                         }
                     }
                 }
-                drop_object(&mut live, dropped);
+                drop_object(&mut self.live, dropped);
             }
-            for created in &step.effects.creates {
-                live.insert(created.clone());
+            for created in step.effects.creates {
+                for p in self.pending.remove(&created).unwrap_or_default() {
+                    let (message, help) = if p.migration == migration {
+                        (
+                            format!("{created} is used here, but created only later in this file (line {})", step.line),
+                            "move the statement that creates it before this one".to_string(),
+                        )
+                    } else {
+                        (
+                            format!("{created} is used here, but created only by a later migration: {label}:{}", step.line),
+                            format!(
+                                "this fails on a fresh database (supabase db reset, branches, CI); give {} a version after {version}, \
+                                 or create the object in this migration first",
+                                p.label
+                            ),
+                        )
+                    };
+                    self.findings.push(OrderFinding {
+                        migration: p.migration,
+                        rule: "use-before-create",
+                        severity: Severity::Risky,
+                        statement: p.statement,
+                        line: p.line,
+                        column: p.column,
+                        message,
+                        help: Some(help),
+                        creator: Some(migration),
+                        fresh_only: false,
+                        used: Some(created.clone()),
+                    });
+                }
+                self.live.insert(created);
             }
-            if let Some((trigger, function)) = step.effects.trigger_function.as_deref() {
-                trigger_functions.insert(trigger.clone(), (function.clone(), m));
+            for used in waiting {
+                self.pending.entry(used).or_default().push(Pending {
+                    migration,
+                    label: label.to_string(),
+                    statement: step.statement,
+                    line: step.line,
+                    column: step.column,
+                });
+            }
+            if let Some(pair) = step.effects.trigger_function {
+                let (trigger, function) = *pair;
+                self.executed.insert(function.clone());
+                self.trigger_functions
+                    .insert(trigger, (function, label.to_string()));
+            }
+            if let Some(function) = step.effects.creates_trigger_function {
+                self.trigger_function_defs
+                    .entry(*function)
+                    .or_insert(Pending {
+                        migration,
+                        label: label.to_string(),
+                        statement: step.statement,
+                        line: step.line,
+                        column: step.column,
+                    });
             }
         }
     }
-    findings
+
+    /// The findings: uses that a later creation resolved, dropped trigger
+    /// functions, and trigger functions that no trigger executes.
+    pub fn finish(mut self) -> Vec<OrderFinding> {
+        for (function, at) in self.trigger_function_defs {
+            if self.executed.contains(&function)
+                || self.database.trigger_functions.contains(&function)
+            {
+                continue;
+            }
+            self.findings.push(OrderFinding {
+                migration: at.migration,
+                rule: "unattached-trigger-function",
+                severity: Severity::Review,
+                statement: at.statement,
+                line: at.line,
+                column: at.column,
+                message: format!(
+                    "{function} returns trigger, but no trigger executes it (in the migrations, or the database with --db)"
+                ),
+                help: Some(format!(
+                    "attach it: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}(); (in {} or a later migration)",
+                    function.schema, function.name, at.label
+                )),
+                creator: None,
+                fresh_only: false,
+                used: None,
+            });
+        }
+        self.findings
+    }
 }
 
 /// Removes an object, and what cannot outlive it (a schema's objects, a table's triggers).
@@ -329,51 +423,6 @@ fn drop_object(live: &mut BTreeSet<ObjectId>, dropped: &ObjectId) {
         }
         _ => {}
     }
-}
-
-/// Functions that `RETURNS trigger` which no `CREATE TRIGGER` in the migrations executes.
-fn unattached_trigger_functions(
-    migrations: &[Migration<'_>],
-    steps: &[Vec<Step>],
-    live: &Live,
-) -> Vec<OrderFinding> {
-    let executed: BTreeSet<&ObjectId> = steps
-        .iter()
-        .flatten()
-        .filter_map(|s| s.effects.trigger_function.as_deref().map(|(_, f)| f))
-        .collect();
-    let mut reported = BTreeSet::new();
-    let mut out = Vec::new();
-    for (m, list) in steps.iter().enumerate() {
-        for step in list {
-            let Some(function) = step.effects.creates_trigger_function.as_deref() else {
-                continue;
-            };
-            if executed.contains(function)
-                || live.trigger_functions.contains(function)
-                || !reported.insert(function.clone())
-            {
-                continue;
-            }
-            out.push(OrderFinding {
-                migration: m,
-                rule: "unattached-trigger-function",
-                severity: Severity::Review,
-                statement: step.statement,
-                line: step.line,
-                column: step.column,
-                message: format!("{function} returns trigger, but no trigger executes it (in the migrations, or the database with --db)"),
-                help: Some(format!(
-                    "attach it: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}(); (in {} or a later migration)",
-                    function.schema, function.name, migrations[m].label
-                )),
-                creator: None,
-                fresh_only: false,
-                used: None,
-            });
-        }
-    }
-    out
 }
 
 /// Kahn's algorithm over `edges` (before, after), always taking the earliest

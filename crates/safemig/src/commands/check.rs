@@ -107,12 +107,10 @@ fn check_file(path: PathBuf, sql: &str, options: &LintOptions) -> CheckedFile {
     }
 }
 
-/// What the cross-file analysis needs of one file: its name and version, and
-/// its objects (moved out of the file).
+/// What the cross-file analysis keeps of one file: its name and version.
 struct FileKey {
     version: Option<String>,
     file_name: String,
-    steps: Vec<order::Step>,
 }
 
 /// The findings that come from the set of files rather than from one: duplicate
@@ -123,7 +121,53 @@ struct CrossFile {
     database: Vec<Finding>,
 }
 
-fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> CrossFile {
+/// The cross-file replay, fed one file at a time in version order: each file's
+/// objects go into it as soon as the file is read, and are not kept.
+struct Ordering<'a> {
+    replay: order::Replay<'a>,
+    /// Trigger functions some migration attaches (for `check --db`).
+    attached: BTreeSet<String>,
+    /// The file index of each migration in the replay.
+    versioned: Vec<usize>,
+}
+
+impl<'a> Ordering<'a> {
+    fn new(externals: &'a BTreeSet<String>, live: &'a order::Live) -> Ordering<'a> {
+        Ordering {
+            replay: order::Replay::new(externals, live),
+            attached: BTreeSet::new(),
+            versioned: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, index: usize, key: &FileKey, steps: Vec<order::Step>) {
+        self.attached.extend(steps.iter().filter_map(|s| {
+            s.effects
+                .trigger_function
+                .as_deref()
+                .map(|(_, f)| f.to_string())
+        }));
+        if let Some(version) = &key.version {
+            self.replay
+                .add(self.versioned.len(), version, &key.file_name, steps);
+            self.versioned.push(index);
+        }
+    }
+}
+
+fn externals(config: &Config) -> BTreeSet<String> {
+    config.check.externals.iter().cloned().collect()
+}
+
+/// Finishes the replay (`replay_in` replays the migrations again in a proposed
+/// order, as indices among the versioned files) and gathers every cross-file finding.
+fn cross_file(
+    keys: &[FileKey],
+    ordering: Ordering,
+    config: &Config,
+    live: &order::Live,
+    replay_in: &mut dyn FnMut(&[usize]) -> Vec<order::OrderFinding>,
+) -> CrossFile {
     let options = lint_options(config);
     let mut per_file: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
 
@@ -151,37 +195,12 @@ fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> Cr
         }
     }
 
-    // Trigger functions the migrations attach (taken before the replay consumes the steps).
-    let attached_by_migrations: BTreeSet<String> = keys
-        .iter()
-        .flat_map(|k| k.steps.iter())
-        .filter_map(|s| {
-            s.effects
-                .trigger_function
-                .as_deref()
-                .map(|(_, f)| f.to_string())
-        })
-        .collect();
-    let externals: BTreeSet<String> = config.check.externals.iter().cloned().collect();
-    let versioned: Vec<usize> = (0..keys.len())
-        .filter(|&i| keys[i].version.is_some())
-        .collect();
-    let steps: Vec<Vec<order::Step>> = versioned
-        .iter()
-        .map(|&i| std::mem::take(&mut keys[i].steps))
-        .collect();
-    let order = {
-        let migrations: Vec<Migration> = versioned
-            .iter()
-            .map(|&i| Migration {
-                version: keys[i].version.as_deref().unwrap_or(""),
-                label: &keys[i].file_name,
-                sql: "",
-                statements: &[],
-            })
-            .collect();
-        order::analyze_steps(&migrations, steps, &externals, live)
-    };
+    let Ordering {
+        replay,
+        attached,
+        versioned,
+    } = ordering;
+    let order = order::conclude(replay.finish(), versioned.len(), live, replay_in);
     for f in &order.findings {
         let Some(severity) = options.severity_of(f.rule, f.severity) else {
             continue;
@@ -206,7 +225,7 @@ fn cross_file(mut keys: Vec<FileKey>, config: &Config, live: &order::Live) -> Cr
     let database = live
         .unattached_trigger_functions
         .iter()
-        .filter(|f| !attached_by_migrations.contains(&f.to_string()))
+        .filter(|f| !attached.contains(&f.to_string()))
         .filter_map(|f| {
             let help = format!(
                 "attach it in a new migration: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}();",
@@ -246,19 +265,42 @@ fn merge(file: &mut CheckedFile, extra: Vec<Finding>) {
     );
 }
 
-fn key_of(file: &mut CheckedFile) -> FileKey {
+fn key_of(file: &CheckedFile) -> FileKey {
     FileKey {
         version: file.version.clone(),
         file_name: file.file_name.clone(),
-        steps: std::mem::take(&mut file.steps),
     }
 }
 
 /// The cross-file findings (duplicate versions, the replay, the live database's
-/// own), joined to the files they are about.
+/// own), joined to the files they are about; all files in memory.
 fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> CheckRun {
-    let keys = files.iter_mut().map(key_of).collect();
-    let cross = cross_file(keys, config, live);
+    let externals = externals(config);
+    let keys: Vec<FileKey> = files.iter().map(key_of).collect();
+    let mut ordering = Ordering::new(&externals, live);
+    // Kept for the replay of a proposed order.
+    let mut kept: Vec<(usize, Vec<order::Step>)> = Vec::new();
+    for (i, f) in files.iter_mut().enumerate() {
+        let steps = std::mem::take(&mut f.steps);
+        if f.version.is_some() {
+            kept.push((i, steps.clone()));
+        }
+        ordering.add(i, &keys[i], steps);
+    }
+    let mut replay_in = |proposed: &[usize]| {
+        let mut replay = order::Replay::new(&externals, live);
+        for &m in proposed {
+            let (i, steps) = &kept[m];
+            replay.add(
+                m,
+                keys[*i].version.as_deref().unwrap_or(""),
+                &keys[*i].file_name,
+                steps.clone(),
+            );
+        }
+        replay.finish()
+    };
+    let cross = cross_file(&keys, ordering, config, live, &mut replay_in);
     for (i, extra) in cross.per_file {
         merge(&mut files[i], extra);
     }
@@ -386,11 +428,9 @@ fn failing(fail_on: FailOn, class: Class) -> bool {
 /// What the end of the report needs of a file once its findings are written.
 struct FileSummary {
     path: PathBuf,
-    version: Option<String>,
-    file_name: String,
     class: Class,
-    /// Rules at review or risky, for the file list.
-    rules: BTreeSet<String>,
+    /// The file's line in the list at the end: class, path, rules at review or risky.
+    line: String,
     findings: usize,
     hints: usize,
 }
@@ -398,16 +438,23 @@ struct FileSummary {
 impl FileSummary {
     fn of(f: &CheckedFile) -> FileSummary {
         let all = f.all_findings();
+        let rules: BTreeSet<&str> = all
+            .iter()
+            .filter(|x| x.severity > Severity::Hint)
+            .map(|x| x.rule.as_str())
+            .collect();
+        let why = if rules.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  {}",
+                human::dim(&rules.into_iter().collect::<Vec<_>>().join(", "))
+            )
+        };
         FileSummary {
             path: f.path.clone(),
-            version: f.version.clone(),
-            file_name: f.file_name.clone(),
             class: f.class,
-            rules: all
-                .iter()
-                .filter(|x| x.severity > Severity::Hint)
-                .map(|x| x.rule.clone())
-                .collect(),
+            line: format!("  {}  {}{why}", class_label(f.class), f.path.display()),
             findings: all.len(),
             hints: all.iter().filter(|x| x.severity == Severity::Hint).count(),
         }
@@ -454,12 +501,16 @@ fn stream(
     let mut summaries = Vec::new();
     let mut lengths = Vec::new();
     let mut keys = Vec::new();
+    let externals = externals(&ctx.config);
+    let mut ordering = Ordering::new(&externals, live);
     {
         let mut writer = std::io::BufWriter::new(&spill);
         for path in paths {
             let sql = read_sql(&path)?;
             let mut file = check_file(path, &sql, &options);
-            keys.push(key_of(&mut file));
+            let key = key_of(&file);
+            ordering.add(keys.len(), &key, std::mem::take(&mut file.steps));
+            keys.push(key);
             let text = render_file(&file, &sql, json, args.hints);
             writer.write_all(text.as_bytes()).map_err(spill_error)?;
             lengths.push(text.len());
@@ -467,7 +518,31 @@ fn stream(
         }
         writer.flush().map_err(spill_error)?;
     }
-    let cross = cross_file(keys, &ctx.config, live);
+    // A proposed order is checked by replaying the files in it: read and parsed
+    // again (only when migrations use what later ones create).
+    let ordering_files = ordering.versioned.clone();
+    let mut replay_in = |proposed: &[usize]| {
+        let mut replay = order::Replay::new(&externals, live);
+        for &m in proposed {
+            let i = ordering_files[m];
+            let sql = std::fs::read_to_string(&summaries[i].path).unwrap_or_default();
+            let statements = safemig_analyze::parse::parse_file(&sql).statements;
+            let steps = order::steps_of(&Migration {
+                version: "",
+                label: "",
+                sql: &sql,
+                statements: &statements,
+            });
+            replay.add(
+                m,
+                keys[i].version.as_deref().unwrap_or(""),
+                &keys[i].file_name,
+                steps,
+            );
+        }
+        replay.finish()
+    };
+    let cross = cross_file(&keys, ordering, &ctx.config, live, &mut replay_in);
     let mut redone: BTreeMap<usize, String> = BTreeMap::new();
     for (i, extra) in cross.per_file {
         let path = summaries[i].path.clone();
@@ -482,10 +557,10 @@ fn stream(
         Some(_) => Some(ctx.target()?.display()),
         None => None,
     };
-    let versioned: Vec<&str> = summaries
+    let versioned: Vec<&str> = keys
         .iter()
-        .filter(|f| f.version.is_some())
-        .map(|f| f.file_name.as_str())
+        .filter(|k| k.version.is_some())
+        .map(|k| k.file_name.as_str())
         .collect();
     let proposed: Option<Vec<&str>> = cross
         .order
@@ -552,20 +627,7 @@ fn stream(
             writeln!(out)?;
         }
         for file in &summaries {
-            let why = if file.rules.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "  {}",
-                    human::dim(&file.rules.iter().cloned().collect::<Vec<_>>().join(", "))
-                )
-            };
-            writeln!(
-                out,
-                "  {}  {}{why}",
-                class_label(file.class),
-                file.path.display()
-            )?;
+            writeln!(out, "{}", file.line)?;
         }
         if let Some(order) = &proposed {
             writeln!(
