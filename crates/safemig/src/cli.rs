@@ -11,9 +11,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     about = "Safe PostgreSQL and Supabase schema migrations: apply with guards that roll back any loss of data",
     long_about = "safemig makes PostgreSQL / Supabase migrations safe. `check` reads them with PostgreSQL's own parser \
 and classes each safe, review or risky, and finds ordering bugs across files. `backup` takes backups and proves them \
-restorable. `migrate` checks first, backs up, and applies each migration in its own transaction whose guards, checked \
-before COMMIT, roll it back if a protected table would lose rows, columns or itself. `restore` brings tables or a \
-whole database back. Every change is in the audit trail (`log`).\n\n\
+restorable. `plan --rehearse` runs the pending migrations first on a throwaway copy of the schema. `migrate` checks \
+first, backs up, and applies each migration in its own transaction whose guards, checked before COMMIT, roll it back \
+if a protected table would lose rows, columns or itself. `verify` proves the result (required objects, protected \
+rows, SQL tests; --drift: the schema against the migrations), `doctor` checks a live Supabase database's health, and \
+`restore` brings tables or a whole database back. Every change is in the audit trail (`log`).\n\n\
 Connection: --db URL, else DATABASE_URL, else libpq's PG* variables and ~/.pgpass.\n\
 Exit codes: 0 ok; 1 findings, a refused, rolled-back or failed migration, a failed verification; 2 bad input, bad \
 config, connection or tool error.",
