@@ -539,6 +539,7 @@ fn run_one(
                 if let Err(e) = reset {
                     return fail(m, driver_error(&e, None, file), committed_parts, started, "failed");
                 }
+                crate::faults::boundary(|| format!("{} statement {} (alone)", file.version, i + 1));
                 if let Err(error) = run_alone(client, s, *i, file) {
                     return fail(m, error, committed_parts, started, "failed");
                 }
@@ -685,6 +686,9 @@ fn run_tx_segment(
         let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
         for &i in indexes {
             let s = &p.statements[i];
+            if !dry {
+                crate::faults::boundary(|| format!("{} statement {}", file.version, i + 1));
+            }
             tx.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((i, s)), file))?;
         }
         // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
@@ -696,9 +700,16 @@ fn run_tx_segment(
             return Ok(Err(violations));
         }
         if let Some(statements) = record_with.filter(|_| !dry) {
+            crate::faults::boundary(|| format!("{} history rows", file.version));
             record(&mut tx, file, statements, started, options, ran_alone)?;
         }
+        if !dry {
+            crate::faults::boundary(|| format!("{} COMMIT", file.version));
+        }
         tx.commit().map_err(|e| driver_error(&e, None, file))?;
+        if !dry {
+            crate::faults::boundary(|| format!("{} after COMMIT", file.version));
+        }
         Ok(Ok(()))
     })();
     match outcome {
@@ -809,7 +820,9 @@ fn pg_error(e: PgError) -> StatementError {
 /// at the exact line and column of the file.
 fn driver_error(e: &postgres::Error, statement: Option<(usize, &Statement)>, file: &MigrationFile) -> StatementError {
     let mut message = crate::describe_db_error(e);
-    if e.as_db_error().is_none() && e.is_closed() {
+    // Closed, or an I/O error on the socket (the server went away mid-conversation).
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    if e.as_db_error().is_none() && (e.is_closed() || io) {
         message = format!("the connection to the server was lost: {message}");
     }
     let statement = statement.map(|(i, s)| {

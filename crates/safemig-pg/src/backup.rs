@@ -180,6 +180,24 @@ pub fn list(root: &Path) -> Vec<Backup> {
     out
 }
 
+/// Hidden `.ID.partial` folders under `root`: backups that were interrupted (the
+/// process killed, the machine or the server stopped) before they were complete.
+/// They are never listed or used; `backup list` names them so they can be removed.
+pub fn interrupted(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with('.') && name.ends_with(".partial")
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
+
 fn io(what: &str, path: &Path, e: std::io::Error) -> PgError {
     PgError::Tool(format!("{what} {}: {e}", path.display()))
 }
@@ -293,10 +311,16 @@ pub fn create(target: &Target, options: &CreateOptions, progress: &mut dyn FnMut
         (info.get(0), info.get(1), info.get(2), info.get(3), info.get(4));
 
     let id = format!("{}_{}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), sanitize(&database));
-    private_dir(&options.root)?;
     let partial = options.root.join(format!(".{id}.partial"));
-    let _ = std::fs::remove_dir_all(&partial);
-    private_dir(&partial)?;
+    private_dir(&options.root).and_then(|()| {
+        let _ = std::fs::remove_dir_all(&partial);
+        private_dir(&partial)
+    }).map_err(|e| {
+        PgError::Tool(format!(
+            "{e}\n  hint: the backup folder must be writable by this user (mode 0700); fix its owner or \
+             permissions, or choose another folder with --out or [backup] dir"
+        ))
+    })?;
     let result = write_backup(
         &mut client, target, options, &partial, &id, &pg_dump, &pg_restore, progress,
     )
@@ -391,7 +415,10 @@ fn write_backup(
     run_tool(command, "pg_dump")?;
     restrict_tree(&dir.join(&dump))?;
     // Test-only pause point, so fault tests can kill a backup part-way without luck.
-    if let Some(seconds) = std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").ok().and_then(|s| s.parse::<u64>().ok()) {
+    if std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").as_deref() == Ok("marker") {
+        progress("paused (SAFEMIG_TEST_PAUSE_AFTER_DUMP)");
+        crate::faults::pause("after pg_dump");
+    } else if let Some(seconds) = std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").ok().and_then(|s| s.parse::<u64>().ok()) {
         progress("paused (SAFEMIG_TEST_PAUSE_AFTER_DUMP)");
         std::thread::sleep(std::time::Duration::from_secs(seconds));
     }

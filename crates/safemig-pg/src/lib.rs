@@ -7,6 +7,7 @@ pub mod backup;
 pub mod catalog;
 pub mod connect;
 pub mod ephemeral;
+pub mod faults;
 pub mod history;
 pub mod lock;
 pub mod redact;

@@ -58,7 +58,12 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     }
     let progress = Progress::new(!ctx.json());
     let mut backup_note: Option<String> = None;
-    let mut before_first = |_: &[&safemig_project::MigrationFile]| before_first(ctx, &target, args.backup, &mut backup_note);
+    // A backup that could not be made (connection, pg_dump, disk) is a tool error:
+    // exit 2, as DESIGN.md says, not 1 (which is for refusals and failed migrations).
+    let mut backup_error = false;
+    let mut before_first = |_: &[&safemig_project::MigrationFile]| {
+        before_first(ctx, &target, args.backup, &mut backup_note, &mut backup_error)
+    };
     let result =
         apply::migrate(&mut client, &set, &ctx.config, &options, &mut |event| progress.event(event), &mut before_first);
     progress.done();
@@ -106,7 +111,13 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
         }
         println!("{}", summary(&report));
     }
-    Ok(if report.ok() { 0 } else { 1 })
+    Ok(if report.ok() {
+        0
+    } else if backup_error {
+        2
+    } else {
+        1
+    })
 }
 
 fn options(ctx: &Context, args: &MigrateArgs) -> Result<MigrateOptions, CliError> {
@@ -163,13 +174,23 @@ fn summary(report: &RunReport) -> String {
 /// `--backup auto|require`: a verified backup of this database taken with exactly
 /// the migrations now applied, younger than `[backup] max_age` and still matching
 /// its checksums; or a new one (auto), or a refusal (require). Runs under the advisory lock, only when something will be applied.
-fn before_first(ctx: &Context, target: &Target, mode: BackupMode, note: &mut Option<String>) -> Result<Option<String>, String> {
+fn before_first(
+    ctx: &Context,
+    target: &Target,
+    mode: BackupMode,
+    note: &mut Option<String>,
+    tool_error: &mut bool,
+) -> Result<Option<String>, String> {
     if mode == BackupMode::Skip {
         return Ok(None);
     }
-    let mut client = target.connect().map_err(|e| e.to_string())?;
-    let (system, database) = backup::identity(&mut client).map_err(|e| e.to_string())?;
-    let applied = backup::applied_versions(&mut client).map_err(|e| e.to_string())?;
+    let mut failed = |e: String| {
+        *tool_error = true;
+        e
+    };
+    let mut client = target.connect().map_err(|e| failed(e.to_string()))?;
+    let (system, database) = backup::identity(&mut client).map_err(|e| failed(e.to_string()))?;
+    let applied = backup::applied_versions(&mut client).map_err(|e| failed(e.to_string()))?;
     let root = &ctx.config.backup_dir();
     if let Some(found) = backup::usable(root, &system, &database, &applied, ctx.config.backup.max_age) {
         *note = Some(format!("using verified backup {} ({})", found.manifest.id, found.dir.display()));
@@ -183,8 +204,8 @@ fn before_first(ctx: &Context, target: &Target, mode: BackupMode, note: &mut Opt
         ));
     }
     let made = super::backup::create(ctx, None, false, false, None, None)
-        .map_err(|e| format!("the backup before migrating failed, so nothing was applied: {}\n  hint: fix the cause, or pass --backup skip to migrate without a backup", e.message))?;
-    let verification = backup::verify(&made.dir, false, &mut |_| {}).map_err(|e| e.to_string())?;
+        .map_err(|e| failed(format!("the backup before migrating failed, so nothing was applied: {}\n  hint: fix the cause, or pass --backup skip to migrate without a backup", e.message)))?;
+    let verification = backup::verify(&made.dir, false, &mut |_| {}).map_err(|e| failed(e.to_string()))?;
     if !verification.ok {
         return Err(format!("the new backup {} failed verification: {}", made.dir.display(), verification.problems.join("; ")));
     }
