@@ -679,6 +679,14 @@ pub fn quick_check(backup: &Backup) -> Vec<String> {
         }
     }
     let listed: std::collections::BTreeSet<&str> = backup.manifest.files.iter().map(|f| f.path.as_str()).collect();
+    // A file the manifest does not know was added afterwards: nothing vouches for it.
+    for extra in relative_files(dir, dir) {
+        if !listed.contains(extra.as_str())
+            && !["manifest.json", "manifest.txt", "SHA256SUMS", "verification.json"].contains(&extra.as_str())
+        {
+            problems.push(format!("{extra} is not in the manifest (added after the backup was taken)"));
+        }
+    }
     for required in [backup.manifest.dump.as_str(), "schema.sql", "data.sql"] {
         let present = listed.contains(required) || listed.iter().any(|p| p.starts_with(&format!("{required}/")));
         if !present {
@@ -717,6 +725,20 @@ pub fn quick_check(backup: &Backup) -> Vec<String> {
         Err(_) => problems.push("SHA256SUMS is missing".into()),
     }
     problems
+}
+
+/// Every file under `dir`, as a path relative to `root` with `/` separators.
+fn relative_files(root: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(relative_files(root, &path));
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            out.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    out
 }
 
 /// Restores the complete dump into a throwaway cluster; compares every table's
