@@ -541,6 +541,17 @@ fn run_one(
                 }
                 crate::faults::boundary(|| format!("{} statement {} (alone)", file.version, i + 1));
                 if let Err(error) = run_alone(client, s, *i, file) {
+                    // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind
+                    // (PostgreSQL keeps it): name it and the fix.
+                    if !client.is_closed() {
+                        for index in invalid_indexes(client) {
+                            m.notes.push(format!(
+                                "the failed statement left the INVALID index {index}: it is not used by queries but \
+                                 slows every write; drop it with `DROP INDEX CONCURRENTLY {index};` before running \
+                                 migrate again"
+                            ));
+                        }
+                    }
                     return fail(m, error, committed_parts, started, "failed");
                 }
                 committed_parts += 1;
@@ -806,6 +817,18 @@ fn record(
 /// lock_timeout and statement_timeout, set at the start of the run, apply.
 fn run_alone(client: &mut Client, s: &Statement, index: usize, file: &MigrationFile) -> Result<(), StatementError> {
     client.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((index, s)), file))
+}
+
+/// Indexes marked INVALID (left by a failed `CREATE INDEX CONCURRENTLY`), qualified and quoted.
+fn invalid_indexes(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default()
 }
 
 fn pg_error(e: PgError) -> StatementError {

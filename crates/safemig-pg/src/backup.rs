@@ -152,6 +152,23 @@ impl Backup {
                 manifest.format_version
             )));
         }
+        // Every path the manifest names stays inside the backup: a tampered manifest
+        // must not make verify or restore read a file elsewhere.
+        let named = manifest
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .chain(manifest.tables.iter().filter_map(|t| t.file.as_deref()))
+            .chain(std::iter::once(manifest.dump.as_str()));
+        for path in named {
+            let p = Path::new(path);
+            if path.is_empty() || p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+                return Err(PgError::Tool(format!(
+                    "{}: {MANIFEST} names a file outside the backup folder ({path:?}); the backup was tampered with, do not use it",
+                    dir.display()
+                )));
+            }
+        }
         let verification = std::fs::read_to_string(dir.join(VERIFICATION)).ok().and_then(|t| serde_json::from_str(&t).ok());
         Ok(Backup { dir: dir.to_path_buf(), manifest, verification })
     }

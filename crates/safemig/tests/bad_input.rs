@@ -388,7 +388,27 @@ fn cases() -> Vec<Case> {
             1,
             &["fails verification"],
         ),
-        c("backup: manifest not JSON", |d| backup_fixture(d, |b| write(b, "manifest.json", "{not json")), &["backup", "verify", "bk"], 1, &["manifest.json", "does not parse", "take a new one"]),
+        c(
+            "backup: manifest not JSON",
+            |d| backup_fixture(d, |b| write(b, "manifest.json", "{not json")),
+            &["backup", "verify", "bk"],
+            1,
+            &["manifest.json", "does not parse", "take a new one"],
+        ),
+        c(
+            "backup: manifest names a file outside the backup",
+            |d| {
+                backup_fixture(d, |b| {
+                    let f = b.join("manifest.json");
+                    let text = std::fs::read_to_string(&f).unwrap().replace("\"path\": \"data.sql\"", "\"path\": \"../../../etc/hostname\"");
+                    assert!(text.contains("etc/hostname"));
+                    std::fs::write(&f, text).unwrap();
+                })
+            },
+            &["backup", "verify", "bk"],
+            1,
+            &["outside the backup folder", "do not use it"],
+        ),
     ]
 }
 

@@ -467,3 +467,21 @@ fn a_table_held_access_exclusive_makes_migrate_give_up_and_apply_nothing() {
     assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
     assert!(p.bool("SELECT to_regclass('public.u') IS NOT NULL"));
 }
+
+#[test]
+fn a_failed_create_index_concurrently_names_the_invalid_index_it_left_and_the_fix() {
+    let p = Project::new();
+    p.migration("1_t.sql", "CREATE TABLE public.t (id int, v int);\nINSERT INTO public.t VALUES (1, 1), (2, 1);");
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    // Duplicates: the unique index fails after PostgreSQL created it, and stays INVALID.
+    p.migration("2_index.sql", "CREATE UNIQUE INDEX CONCURRENTLY t_v ON public.t (v);");
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        p.bool("SELECT NOT indisvalid FROM pg_index WHERE indexrelid = 'public.t_v'::regclass"),
+        "PostgreSQL kept it, invalid"
+    );
+    assert!(run.stdout.contains("INVALID index public.t_v"), "{run:?}");
+    assert!(run.stdout.contains("DROP INDEX CONCURRENTLY public.t_v;"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"), 0);
+}
