@@ -18,5 +18,7 @@ pub mod plpgsql;
 pub mod rules;
 
 pub use lint::{lint_file, Class, FileLint, Finding, LintOptions};
-pub use parse::{line_col, parse_file, split, ParsedFile, QualifiedName, Statement, SyntaxError, TxBehaviour};
+pub use parse::{
+    line_col, parse_file, split, ParsedFile, QualifiedName, Statement, SyntaxError, TxBehaviour,
+};
 pub use rules::Severity;

@@ -37,7 +37,11 @@ impl LintOptions {
 
 impl Default for LintOptions {
     fn default() -> Self {
-        LintOptions { exposed_schemas: vec!["public".into()], ignore: BTreeSet::new(), severity: BTreeMap::new() }
+        LintOptions {
+            exposed_schemas: vec!["public".into()],
+            ignore: BTreeSet::new(),
+            severity: BTreeMap::new(),
+        }
     }
 }
 
@@ -95,8 +99,26 @@ pub struct Finding {
 impl Finding {
     /// A finding at `line:column`, about no statement in particular; set the other
     /// fields with struct update syntax where they apply.
-    pub fn new(rule: &str, severity: Severity, message: String, help: Option<String>, line: usize, column: usize) -> Finding {
-        Finding { rule: rule.into(), severity, message, help, line, column, offset: 0, statement: None, inside: None, fresh_only: false }
+    pub fn new(
+        rule: &str,
+        severity: Severity,
+        message: String,
+        help: Option<String>,
+        line: usize,
+        column: usize,
+    ) -> Finding {
+        Finding {
+            rule: rule.into(),
+            severity,
+            message,
+            help,
+            line,
+            column,
+            offset: 0,
+            statement: None,
+            inside: None,
+            fresh_only: false,
+        }
     }
 }
 
@@ -136,7 +158,9 @@ pub struct FileLint {
 impl FileLint {
     /// Every finding, file-level first, then statement by statement.
     pub fn all_findings(&self) -> impl Iterator<Item = &Finding> {
-        self.findings.iter().chain(self.statements.iter().flat_map(|s| s.findings.iter()))
+        self.findings
+            .iter()
+            .chain(self.statements.iter().flat_map(|s| s.findings.iter()))
     }
 }
 
@@ -150,44 +174,90 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
         };
         file_findings.push(Finding {
             offset: offset_of_line(sql, part.line),
-            ..Finding::new("psql-meta-command", Severity::Risky, parse::client_side_message(part), Some(help.into()), part.line, 1)
+            ..Finding::new(
+                "psql-meta-command",
+                Severity::Risky,
+                parse::client_side_message(part),
+                Some(help.into()),
+                part.line,
+                1,
+            )
         });
     }
     if let Some(error) = &parsed.error {
-        let help = "PostgreSQL's parser rejects this; nothing in the file can run until it is fixed";
+        let help =
+            "PostgreSQL's parser rejects this; nothing in the file can run until it is fixed";
         file_findings.push(Finding {
             offset: error.offset.unwrap_or(0),
-            ..Finding::new("syntax-error", Severity::Risky, error.message.clone(), Some(help.into()), error.line, error.column)
+            ..Finding::new(
+                "syntax-error",
+                Severity::Risky,
+                error.message.clone(),
+                Some(help.into()),
+                error.line,
+                error.column,
+            )
         });
     }
     let facts = file_facts(&parsed.statements, options);
     let mut statements = Vec::new();
     for (index, statement) in parsed.statements.iter().enumerate() {
-        let Some(node) = statement.node.as_deref() else { continue };
+        let Some(node) = statement.node.as_deref() else {
+            continue;
+        };
         let mut findings = Vec::new();
         if let TxBehaviour::Forbidden(why) = &statement.transaction {
-            findings.push(finding_at(sql, statement, index, "transaction-control", Severity::Risky, why.clone(), None, None));
+            findings.push(finding_at(
+                sql,
+                statement,
+                index,
+                "transaction-control",
+                Severity::Risky,
+                why.clone(),
+                None,
+                None,
+            ));
         }
-        let ctx = Ctx { node, text: &statement.text, index, place: Place::TopLevel, guarded_by_catalog_test: false, file: &facts };
+        let ctx = Ctx {
+            node,
+            text: &statement.text,
+            index,
+            place: Place::TopLevel,
+            guarded_by_catalog_test: false,
+            file: &facts,
+        };
         run_rules(&ctx, sql, statement, None, &mut findings, options);
-        let embedded_guarded = lint_embedded(sql, statement, index, node, &facts, options, &mut findings);
+        let embedded_guarded =
+            lint_embedded(sql, statement, index, node, &facts, options, &mut findings);
         let suppressions = suppressions(statement);
         let mut suppressed = Vec::new();
-        findings.retain(|f| match suppressions.iter().find(|(rule, _)| rule == &f.rule || rule == "all") {
-            Some((rule, reason)) => {
-                if !suppressed.iter().any(|s: &Suppressed| &s.rule == rule) {
-                    suppressed.push(Suppressed { rule: f.rule.clone(), reason: reason.clone() });
+        findings.retain(|f| {
+            match suppressions
+                .iter()
+                .find(|(rule, _)| rule == &f.rule || rule == "all")
+            {
+                Some((rule, reason)) => {
+                    if !suppressed.iter().any(|s: &Suppressed| &s.rule == rule) {
+                        suppressed.push(Suppressed {
+                            rule: f.rule.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                    false
                 }
-                false
+                None => true,
             }
-            None => true,
         });
         apply_options(&mut findings, options);
         let class = Class::of(findings.iter().map(|f| &f.severity));
         statements.push(StatementLint {
             index: index + 1,
             line: statement.code_line,
-            column: if statement.code_line == statement.line { statement.column } else { 1 },
+            column: if statement.code_line == statement.line {
+                statement.column
+            } else {
+                1
+            },
             kind: statement.kind.clone(),
             class,
             guarded: is_guarded(node) || embedded_guarded,
@@ -196,8 +266,18 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
         });
     }
     apply_options(&mut file_findings, options);
-    let class = Class::of(file_findings.iter().chain(statements.iter().flat_map(|s| s.findings.iter())).map(|f| &f.severity));
-    FileLint { class, findings: file_findings, statements, parsed }
+    let class = Class::of(
+        file_findings
+            .iter()
+            .chain(statements.iter().flat_map(|s| s.findings.iter()))
+            .map(|f| &f.severity),
+    );
+    FileLint {
+        class,
+        findings: file_findings,
+        statements,
+        parsed,
+    }
 }
 
 /// Severity overrides and ignored rules from safemig.toml.
@@ -225,7 +305,16 @@ fn run_rules(
             continue;
         }
         for hit in rule.check(ctx) {
-            let mut f = finding_at(sql, statement, ctx.index, doc.name, doc.severity, hit.message, hit.help, None);
+            let mut f = finding_at(
+                sql,
+                statement,
+                ctx.index,
+                doc.name,
+                doc.severity,
+                hit.message,
+                hit.help,
+                None,
+            );
             if let Some((offset, inside)) = embedded_at {
                 let (line, column) = line_col(sql, offset);
                 f.line = line;
@@ -253,7 +342,9 @@ fn lint_embedded(
     let (found, place, inside) = match node {
         NodeEnum::DoStmt(stmt) => {
             let language = def_string(&stmt.args, "language").unwrap_or_else(|| "plpgsql".into());
-            let Some(body) = def_string(&stmt.args, "as") else { return false };
+            let Some(body) = def_string(&stmt.args, "as") else {
+                return false;
+            };
             if !language.eq_ignore_ascii_case("plpgsql") {
                 return false;
             }
@@ -264,7 +355,11 @@ fn lint_embedded(
             if !language.eq_ignore_ascii_case("plpgsql") {
                 return false;
             }
-            (plpgsql::from_function(&statement.text), Place::FunctionBody, "function-body")
+            (
+                plpgsql::from_function(&statement.text),
+                Place::FunctionBody,
+                "function-body",
+            )
         }
         _ => return false,
     };
@@ -290,7 +385,10 @@ fn lint_embedded(
                 index,
                 "dynamic-sql",
                 Severity::Hint,
-                format!("EXECUTE of SQL built at run time is not analysed: {}", shorten(&embedded.query)),
+                format!(
+                    "EXECUTE of SQL built at run time is not analysed: {}",
+                    shorten(&embedded.query)
+                ),
                 None,
                 None,
             );
@@ -299,9 +397,14 @@ fn lint_embedded(
             out.push(f);
             continue;
         }
-        let Ok(parsed) = pg_query::parse(&embedded.query, pg_query::ParserOptions::default()) else { continue };
+        let Ok(parsed) = pg_query::parse(&embedded.query, pg_query::ParserOptions::default())
+        else {
+            continue;
+        };
         for raw in &parsed.protobuf.stmts {
-            let Some(inner) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else { continue };
+            let Some(inner) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
+                continue;
+            };
             all_guarded &= embedded.guarded || is_guarded(inner) || !changes_schema(inner);
             let ctx = Ctx {
                 node: inner,
@@ -353,20 +456,25 @@ fn shorten(text: &str) -> String {
 }
 
 fn offset_of_line(sql: &str, line: usize) -> usize {
-    sql.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum()
+    sql.split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum()
 }
 
 /// A `DefElem` string argument by name (`DO ... LANGUAGE`, function options).
 pub(crate) fn def_string(args: &[protobuf::Node], name: &str) -> Option<String> {
     args.iter().find_map(|a| match a.node.as_ref() {
-        Some(NodeEnum::DefElem(d)) if d.defname == name => match d.arg.as_ref().and_then(|n| n.node.as_ref()) {
-            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
-            Some(NodeEnum::List(l)) => l.items.iter().find_map(|i| match i.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) if d.defname == name => {
+            match d.arg.as_ref().and_then(|n| n.node.as_ref()) {
                 Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                Some(NodeEnum::List(l)) => l.items.iter().find_map(|i| match i.node.as_ref() {
+                    Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                    _ => None,
+                }),
                 _ => None,
-            }),
-            _ => None,
-        },
+            }
+        }
         _ => None,
     })
 }
@@ -405,7 +513,8 @@ pub fn is_guarded(node: &NodeEnum) -> bool {
                         cmd.missing_ok
                             || matches!(
                                 rules::cmd_type(cmd),
-                                AlterTableType::AtEnableRowSecurity | AlterTableType::AtForceRowSecurity
+                                AlterTableType::AtEnableRowSecurity
+                                    | AlterTableType::AtForceRowSecurity
                             )
                     }
                     _ => false,
@@ -418,7 +527,10 @@ pub fn is_guarded(node: &NodeEnum) -> bool {
 }
 
 fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
-    let mut facts = FileFacts { exposed_schemas: options.exposed_schemas.clone(), ..Default::default() };
+    let mut facts = FileFacts {
+        exposed_schemas: options.exposed_schemas.clone(),
+        ..Default::default()
+    };
     for (i, s) in statements.iter().enumerate() {
         match s.node.as_deref() {
             Some(NodeEnum::CreateStmt(c)) => {
@@ -433,11 +545,15 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
             }
             Some(NodeEnum::CreateTrigStmt(t)) => {
                 if let Some(r) = &t.relation {
-                    facts.created_triggers.insert((rules::qualified(r), t.trigname.clone()));
+                    facts
+                        .created_triggers
+                        .insert((rules::qualified(r), t.trigname.clone()));
                 }
             }
             Some(NodeEnum::CreateFunctionStmt(f)) => {
-                facts.created_functions.insert(rules::function_name(&f.funcname));
+                facts
+                    .created_functions
+                    .insert(rules::function_name(&f.funcname));
             }
             Some(NodeEnum::DropStmt(d))
                 if d.missing_ok && d.remove_type == protobuf::ObjectType::ObjectTrigger as i32 =>
@@ -448,7 +564,13 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                         [t, n] => (String::new(), t.clone(), n.clone()),
                         _ => continue,
                     };
-                    facts.dropped_triggers.insert((crate::parse::QualifiedName { schema, name: table }, name));
+                    facts.dropped_triggers.insert((
+                        crate::parse::QualifiedName {
+                            schema,
+                            name: table,
+                        },
+                        name,
+                    ));
                 }
             }
             Some(NodeEnum::VariableSetStmt(v)) if v.name == "lock_timeout" => {
@@ -463,7 +585,10 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                 facts.has_own_transaction = true;
             }
             Some(NodeEnum::TransactionStmt(t))
-                if matches!(TransactionStmtKind::try_from(t.kind), Ok(TransactionStmtKind::TransStmtCommit)) =>
+                if matches!(
+                    TransactionStmtKind::try_from(t.kind),
+                    Ok(TransactionStmtKind::TransStmtCommit)
+                ) =>
             {
                 facts.commits.push(i);
             }
@@ -482,13 +607,21 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
 
 /// `-- safemig:ignore RULE[,RULE] reason` in the statement's leading comments.
 fn suppressions(statement: &Statement) -> Vec<(String, String)> {
-    let leading = statement.text.get(..statement.code_offset.saturating_sub(statement.offset)).unwrap_or("");
+    let leading = statement
+        .text
+        .get(..statement.code_offset.saturating_sub(statement.offset))
+        .unwrap_or("");
     let mut out = Vec::new();
     for line in leading.lines() {
-        let Some(rest) = line.split_once("safemig:ignore").map(|(_, r)| r.trim()) else { continue };
+        let Some(rest) = line.split_once("safemig:ignore").map(|(_, r)| r.trim()) else {
+            continue;
+        };
         let (rules, reason) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
         for rule in rules.split(',').filter(|r| !r.is_empty()) {
-            out.push((rule.trim().to_string(), reason.trim().trim_end_matches("*/").trim().to_string()));
+            out.push((
+                rule.trim().to_string(),
+                reason.trim().trim_end_matches("*/").trim().to_string(),
+            ));
         }
     }
     out
@@ -504,7 +637,10 @@ mod tests {
 
     #[test]
     fn classifies_by_the_worst_finding() {
-        let lint = lint_file("CREATE TABLE a (id int);\nDROP TABLE b;", &LintOptions::default());
+        let lint = lint_file(
+            "CREATE TABLE a (id int);\nDROP TABLE b;",
+            &LintOptions::default(),
+        );
         assert_eq!(lint.class, Class::Risky);
         assert_eq!(lint.statements[1].class, Class::Risky);
         assert_eq!(lint.statements[1].findings[0].line, 2);
@@ -512,10 +648,15 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_one_finding_at_the_right_line() {
-        let lint = lint_file("SELECT 1;\nCREATE TABEL x (id int);\nSELECT 2;", &LintOptions::default());
+        let lint = lint_file(
+            "SELECT 1;\nCREATE TABEL x (id int);\nSELECT 2;",
+            &LintOptions::default(),
+        );
         assert_eq!(rules_of(&lint), ["syntax-error"]);
         assert_eq!(lint.findings[0].line, 2);
-        assert!(lint.findings[0].message.contains("syntax error at or near \"TABEL\""));
+        assert!(lint.findings[0]
+            .message
+            .contains("syntax error at or near \"TABEL\""));
     }
 
     #[test]
@@ -524,8 +665,18 @@ mod tests {
             "SET lock_timeout = '5s';\n-- safemig:ignore drop-table the old staging copy is not needed\nDROP TABLE IF EXISTS staging;",
             &LintOptions::default(),
         );
-        assert!(lint.statements[1].findings.is_empty(), "{:?}", lint.statements[1].findings);
-        assert_eq!(lint.statements[1].suppressed, [Suppressed { rule: "drop-table".into(), reason: "the old staging copy is not needed".into() }]);
+        assert!(
+            lint.statements[1].findings.is_empty(),
+            "{:?}",
+            lint.statements[1].findings
+        );
+        assert_eq!(
+            lint.statements[1].suppressed,
+            [Suppressed {
+                rule: "drop-table".into(),
+                reason: "the old staging copy is not needed".into()
+            }]
+        );
         assert_eq!(lint.class, Class::Safe);
     }
 
@@ -546,19 +697,27 @@ mod tests {
         let sql = "DO $$\nBEGIN\n  DROP TABLE a;\nEND $$;";
         let lint = lint_file(sql, &LintOptions::default());
         let f = &lint.statements[0].findings[0];
-        assert_eq!((f.rule.as_str(), f.line, f.column, f.inside), ("drop-table", 3, 3, Some("do-block")));
+        assert_eq!(
+            (f.rule.as_str(), f.line, f.column, f.inside),
+            ("drop-table", 3, 3, Some("do-block"))
+        );
     }
 
     #[test]
     fn dynamic_sql_is_reported_as_opaque() {
-        let lint = lint_file("DO $$ BEGIN EXECUTE 'DROP TABLE ' || quote_ident('a'); END $$;", &LintOptions::default());
+        let lint = lint_file(
+            "DO $$ BEGIN EXECUTE 'DROP TABLE ' || quote_ident('a'); END $$;",
+            &LintOptions::default(),
+        );
         assert_eq!(rules_of(&lint), ["dynamic-sql"]);
     }
 
     #[test]
     fn options_ignore_and_override_severity() {
         let mut options = LintOptions::default();
-        options.severity.insert("drop-table".into(), Severity::Review);
+        options
+            .severity
+            .insert("drop-table".into(), Severity::Review);
         assert_eq!(lint_file("DROP TABLE a;", &options).class, Class::Review);
         options.ignore.insert("drop-table".into());
         assert_eq!(lint_file("DROP TABLE a;", &options).class, Class::Safe);

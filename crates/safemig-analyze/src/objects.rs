@@ -55,17 +55,28 @@ pub struct ObjectId {
 impl ObjectId {
     /// An object by kind, schema (empty = `public`, except for schemas and extensions) and name.
     pub fn new(kind: ObjectKind, schema: &str, name: &str) -> ObjectId {
-        let schema = if schema.is_empty() && kind != ObjectKind::Schema && kind != ObjectKind::Extension {
-            "public"
-        } else {
-            schema
-        };
-        ObjectId { kind, schema: schema.to_string(), name: name.to_string(), on: None }
+        let schema =
+            if schema.is_empty() && kind != ObjectKind::Schema && kind != ObjectKind::Extension {
+                "public"
+            } else {
+                schema
+            };
+        ObjectId {
+            kind,
+            schema: schema.to_string(),
+            name: name.to_string(),
+            on: None,
+        }
     }
 
     /// A trigger or policy `name` on `schema.table`.
     pub fn on_table(kind: ObjectKind, schema: &str, table: &str, name: &str) -> ObjectId {
-        ObjectId { kind, schema: schema.to_string(), name: name.to_string(), on: Some(format!("{schema}.{table}")) }
+        ObjectId {
+            kind,
+            schema: schema.to_string(),
+            name: name.to_string(),
+            on: Some(format!("{schema}.{table}")),
+        }
     }
 
     fn relation(r: &protobuf::RangeVar) -> ObjectId {
@@ -74,7 +85,12 @@ impl ObjectId {
 
     fn on(kind: ObjectKind, table: &protobuf::RangeVar, name: &str) -> ObjectId {
         let t = ObjectId::relation(table);
-        ObjectId { kind, schema: t.schema.clone(), name: name.to_string(), on: Some(format!("{}.{}", t.schema, t.name)) }
+        ObjectId {
+            kind,
+            schema: t.schema.clone(),
+            name: name.to_string(),
+            on: Some(format!("{}.{}", t.schema, t.name)),
+        }
     }
 
     fn function(names: &[protobuf::Node]) -> ObjectId {
@@ -85,9 +101,15 @@ impl ObjectId {
 
 impl std::fmt::Display for ObjectId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let qualified = if self.schema.is_empty() { self.name.clone() } else { format!("{}.{}", self.schema, self.name) };
+        let qualified = if self.schema.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{}.{}", self.schema, self.name)
+        };
         match (&self.kind, &self.on) {
-            (ObjectKind::Trigger | ObjectKind::Policy, Some(on)) => write!(f, "{} `{}` on `{on}`", self.kind.as_str(), self.name),
+            (ObjectKind::Trigger | ObjectKind::Policy, Some(on)) => {
+                write!(f, "{} `{}` on `{on}`", self.kind.as_str(), self.name)
+            }
             (ObjectKind::Function, _) => write!(f, "function `{qualified}()`"),
             _ => write!(f, "{} `{qualified}`", self.kind.as_str()),
         }
@@ -148,7 +170,11 @@ pub fn effects(node: &NodeEnum) -> Effects {
             if let Some(r) = &s.relation {
                 e.uses.push(ObjectId::relation(r));
                 if !s.idxname.is_empty() {
-                    e.creates.push(ObjectId::new(ObjectKind::Index, &ObjectId::relation(r).schema, &s.idxname));
+                    e.creates.push(ObjectId::new(
+                        ObjectKind::Index,
+                        &ObjectId::relation(r).schema,
+                        &s.idxname,
+                    ));
                 }
             }
         }
@@ -224,7 +250,8 @@ pub fn effects(node: &NodeEnum) -> Effects {
         NodeEnum::CreatePolicyStmt(s) => {
             if let Some(t) = &s.table {
                 e.uses.push(ObjectId::relation(t));
-                e.creates.push(ObjectId::on(ObjectKind::Policy, t, &s.policy_name));
+                e.creates
+                    .push(ObjectId::on(ObjectKind::Policy, t, &s.policy_name));
             }
             for n in [&s.qual, &s.with_check].into_iter().flatten() {
                 if let Some(n) = n.node.as_ref() {
@@ -232,12 +259,19 @@ pub fn effects(node: &NodeEnum) -> Effects {
                 }
             }
         }
-        NodeEnum::CreateSchemaStmt(s) => e.creates.push(ObjectId::new(ObjectKind::Schema, "", &s.schemaname)),
-        NodeEnum::CreateExtensionStmt(s) => e.creates.push(ObjectId::new(ObjectKind::Extension, "", &s.extname)),
+        NodeEnum::CreateSchemaStmt(s) => {
+            e.creates
+                .push(ObjectId::new(ObjectKind::Schema, "", &s.schemaname))
+        }
+        NodeEnum::CreateExtensionStmt(s) => {
+            e.creates
+                .push(ObjectId::new(ObjectKind::Extension, "", &s.extname))
+        }
         NodeEnum::CreateEnumStmt(s) => e.creates.push(type_id(&s.type_name)),
         NodeEnum::CompositeTypeStmt(s) => {
             if let Some(r) = &s.typevar {
-                e.creates.push(ObjectId::new(ObjectKind::Type, &r.schemaname, &r.relname));
+                e.creates
+                    .push(ObjectId::new(ObjectKind::Type, &r.schemaname, &r.relname));
             }
         }
         NodeEnum::CreateDomainStmt(s) => e.creates.push(type_id(&s.domainname)),
@@ -251,7 +285,10 @@ pub fn effects(node: &NodeEnum) -> Effects {
                     e.uses.push(old.clone());
                 }
                 e.drops.push(old.clone());
-                e.creates.push(ObjectId { name: s.newname.clone(), ..old });
+                e.creates.push(ObjectId {
+                    name: s.newname.clone(),
+                    ..old
+                });
             } else if let Some(r) = &s.relation {
                 if !s.missing_ok {
                     e.uses.push(ObjectId::relation(r));
@@ -348,7 +385,9 @@ fn referenced(node: &NodeEnum, e: &mut Effects) {
         .collect();
     for (n, ..) in &nodes {
         match n {
-            NodeRef::RangeVar(r) if !(r.schemaname.is_empty() && ctes.contains(r.relname.as_str())) => {
+            NodeRef::RangeVar(r)
+                if !(r.schemaname.is_empty() && ctes.contains(r.relname.as_str())) =>
+            {
                 e.uses.push(ObjectId::relation(r))
             }
             NodeRef::FuncCall(f) => e.uses.push(ObjectId::function(&f.funcname)),
@@ -396,10 +435,12 @@ fn drops(s: &protobuf::DropStmt, e: &mut Effects) {
         let id = match kind {
             k if is_relation_type(k) => ObjectId::new(ObjectKind::Relation, schema, name),
             ObjectType::ObjectIndex => ObjectId::new(ObjectKind::Index, schema, name),
-            ObjectType::ObjectFunction | ObjectType::ObjectProcedure | ObjectType::ObjectRoutine => {
-                ObjectId::new(ObjectKind::Function, schema, name)
+            ObjectType::ObjectFunction
+            | ObjectType::ObjectProcedure
+            | ObjectType::ObjectRoutine => ObjectId::new(ObjectKind::Function, schema, name),
+            ObjectType::ObjectType | ObjectType::ObjectDomain => {
+                ObjectId::new(ObjectKind::Type, schema, name)
             }
-            ObjectType::ObjectType | ObjectType::ObjectDomain => ObjectId::new(ObjectKind::Type, schema, name),
             ObjectType::ObjectSchema => ObjectId::new(ObjectKind::Schema, "", name),
             ObjectType::ObjectExtension => ObjectId::new(ObjectKind::Extension, "", name),
             ObjectType::ObjectTrigger | ObjectType::ObjectPolicy => {
@@ -409,8 +450,16 @@ fn drops(s: &protobuf::DropStmt, e: &mut Effects) {
                     [t, n] => ("", t.as_str(), n.as_str()),
                     _ => continue,
                 };
-                let table = protobuf::RangeVar { schemaname: table_schema.into(), relname: table.into(), ..Default::default() };
-                let kind = if kind == ObjectType::ObjectTrigger { ObjectKind::Trigger } else { ObjectKind::Policy };
+                let table = protobuf::RangeVar {
+                    schemaname: table_schema.into(),
+                    relname: table.into(),
+                    ..Default::default()
+                };
+                let kind = if kind == ObjectType::ObjectTrigger {
+                    ObjectKind::Trigger
+                } else {
+                    ObjectKind::Policy
+                };
                 let id = ObjectId::on(kind, &table, object);
                 if !s.missing_ok {
                     e.uses.push(ObjectId::relation(&table));
@@ -433,7 +482,15 @@ mod tests {
 
     fn of(sql: &str) -> Effects {
         let parsed = pg_query::parse(sql, pg_query::ParserOptions::default()).unwrap();
-        effects(parsed.protobuf.stmts[0].stmt.as_ref().unwrap().node.as_ref().unwrap())
+        effects(
+            parsed.protobuf.stmts[0]
+                .stmt
+                .as_ref()
+                .unwrap()
+                .node
+                .as_ref()
+                .unwrap(),
+        )
     }
 
     fn names(ids: &[ObjectId]) -> Vec<String> {
@@ -444,29 +501,47 @@ mod tests {
     fn create_table_with_foreign_key_and_user_type() {
         let e = of("CREATE TABLE app.tracks (id int PRIMARY KEY, album int REFERENCES albums (id), mood app.mood)");
         assert_eq!(names(&e.creates), ["table `app.tracks`"]);
-        assert_eq!(names(&e.uses), ["schema `app`", "table `public.albums`", "type `app.mood`"]);
+        assert_eq!(
+            names(&e.uses),
+            ["schema `app`", "table `public.albums`", "type `app.mood`"]
+        );
     }
 
     #[test]
     fn trigger_uses_its_table_and_function() {
         let e = of("CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user()");
-        assert_eq!(names(&e.creates), ["trigger `on_auth_user_created` on `auth.users`"]);
-        assert_eq!(names(&e.uses), ["table `auth.users`", "function `public.handle_new_user()`"]);
+        assert_eq!(
+            names(&e.creates),
+            ["trigger `on_auth_user_created` on `auth.users`"]
+        );
+        assert_eq!(
+            names(&e.uses),
+            ["table `auth.users`", "function `public.handle_new_user()`"]
+        );
         assert!(e.trigger_function.is_some());
     }
 
     #[test]
     fn views_read_their_tables_but_not_ctes() {
         let e = of("CREATE VIEW v AS WITH recent AS (SELECT * FROM tracks) SELECT * FROM recent JOIN artists USING (id)");
-        assert_eq!(names(&e.uses), ["table `public.artists`", "table `public.tracks`"]);
+        assert_eq!(
+            names(&e.uses),
+            ["table `public.artists`", "table `public.tracks`"]
+        );
     }
 
     #[test]
     fn trigger_functions_and_drops() {
         let e = of("CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$");
-        assert_eq!(e.creates_trigger_function.map(|f| f.to_string()).as_deref(), Some("function `public.handle_new_user()`"));
+        assert_eq!(
+            e.creates_trigger_function.map(|f| f.to_string()).as_deref(),
+            Some("function `public.handle_new_user()`")
+        );
         let e = of("DROP TRIGGER IF EXISTS on_auth_user_created ON auth.users");
-        assert_eq!(names(&e.drops), ["trigger `on_auth_user_created` on `auth.users`"]);
+        assert_eq!(
+            names(&e.drops),
+            ["trigger `on_auth_user_created` on `auth.users`"]
+        );
         assert!(e.uses.is_empty());
         let e = of("DROP FUNCTION public.f(int)");
         assert_eq!(names(&e.uses), ["function `public.f()`"]);
@@ -475,6 +550,10 @@ mod tests {
     #[test]
     fn sql_function_bodies_are_read_when_created() {
         let e = of("CREATE FUNCTION n() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.tracks'");
-        assert!(names(&e.uses).contains(&"table `public.tracks`".to_string()), "{:?}", e.uses);
+        assert!(
+            names(&e.uses).contains(&"table `public.tracks`".to_string()),
+            "{:?}",
+            e.uses
+        );
     }
 }

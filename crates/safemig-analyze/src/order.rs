@@ -89,7 +89,11 @@ pub fn analyze(migrations: &[Migration<'_>], externals: &BTreeSet<String>) -> Or
 }
 
 /// [`analyze`], knowing what a live database already has.
-pub fn analyze_with(migrations: &[Migration<'_>], externals: &BTreeSet<String>, live: &Live) -> OrderReport {
+pub fn analyze_with(
+    migrations: &[Migration<'_>],
+    externals: &BTreeSet<String>,
+    live: &Live,
+) -> OrderReport {
     let steps: Vec<Vec<Step>> = migrations.iter().map(steps_of).collect();
     analyze_steps(migrations, steps, externals, live)
 }
@@ -105,9 +109,12 @@ pub fn analyze_steps(
     let identity: Vec<usize> = (0..migrations.len()).collect();
     let mut findings = replay(migrations, &steps, &identity, externals);
     for f in &mut findings {
-        if f.rule == "use-before-create" && f.used.as_ref().is_some_and(|u| live.objects.contains(u)) {
+        if f.rule == "use-before-create"
+            && f.used.as_ref().is_some_and(|u| live.objects.contains(u))
+        {
             f.fresh_only = true;
-            f.message.push_str(" (it exists in the database: this breaks only on a fresh database)");
+            f.message
+                .push_str(" (it exists in the database: this breaks only on a fresh database)");
         }
     }
     findings.extend(unattached_trigger_functions(migrations, &steps, live));
@@ -116,14 +123,20 @@ pub fn analyze_steps(
     let cross_file: Vec<(usize, usize)> = findings
         .iter()
         .filter(|f| f.rule == "use-before-create")
-        .filter_map(|f| f.creator.filter(|&c| c != f.migration).map(|c| (c, f.migration)))
+        .filter_map(|f| {
+            f.creator
+                .filter(|&c| c != f.migration)
+                .map(|c| (c, f.migration))
+        })
         .collect();
     if !cross_file.is_empty() {
         match topological(migrations.len(), &cross_file) {
             Some(order) => {
                 // The proposal must itself be free of cross-file use-before-create.
                 let again = replay(migrations, &steps, &order, externals);
-                let still = again.iter().any(|f| f.rule == "use-before-create" && f.creator.is_some_and(|c| c != f.migration));
+                let still = again.iter().any(|f| {
+                    f.rule == "use-before-create" && f.creator.is_some_and(|c| c != f.migration)
+                });
                 if !still {
                     report.proposed_order = Some(order);
                 }
@@ -140,14 +153,24 @@ pub fn analyze_steps(
 pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
     let mut steps = Vec::new();
     for (i, s) in m.statements.iter().enumerate() {
-        let Some(node) = s.node.as_deref() else { continue };
+        let Some(node) = s.node.as_deref() else {
+            continue;
+        };
         let (line, column) = line_col(m.sql, s.code_offset);
         let mut e = effects(node);
         // What a DO block does counts as what its statement does.
         if let NodeEnum::DoStmt(d) = node {
             if let Some(body) = crate::lint::def_string(&d.args, "as") {
-                for embedded in plpgsql::from_do_body(&body).unwrap_or_default().into_iter().filter(|x| !x.dynamic) {
-                    let Ok(parsed) = pg_query::parse(&embedded.query, pg_query::ParserOptions::default()) else { continue };
+                for embedded in plpgsql::from_do_body(&body)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|x| !x.dynamic)
+                {
+                    let Ok(parsed) =
+                        pg_query::parse(&embedded.query, pg_query::ParserOptions::default())
+                    else {
+                        continue;
+                    };
                     for raw in &parsed.protobuf.stmts {
                         if let Some(n) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) {
                             let inner = effects(n);
@@ -162,7 +185,16 @@ pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
                 }
             }
         }
-        steps.push(Step { statement: i + 1, line, column, effects: e });
+        // Kept for every statement of every file until the replay: no spare capacity.
+        for list in [&mut e.creates, &mut e.drops, &mut e.uses] {
+            list.shrink_to_fit();
+        }
+        steps.push(Step {
+            statement: i + 1,
+            line,
+            column,
+            effects: e,
+        });
     }
     steps
 }
@@ -196,8 +228,12 @@ fn replay(
                 if live.contains(used) || is_external(used, externals) {
                     continue;
                 }
-                let later = creators.get(used).and_then(|list| list.iter().find(|&&at| at > (position, k)).copied());
-                let Some((creator_position, creator_step)) = later else { continue };
+                let later = creators
+                    .get(used)
+                    .and_then(|list| list.iter().find(|&&at| at > (position, k)).copied());
+                let Some((creator_position, creator_step)) = later else {
+                    continue;
+                };
                 let creator = order[creator_position];
                 let creator_line = steps[creator][creator_step].line;
                 let (message, help) = if creator == m {
@@ -273,7 +309,9 @@ fn replay(
 fn drop_object(live: &mut BTreeSet<ObjectId>, dropped: &ObjectId) {
     live.remove(dropped);
     match dropped.kind {
-        ObjectKind::Schema => live.retain(|o| o.schema != dropped.name || o.kind == ObjectKind::Schema),
+        ObjectKind::Schema => {
+            live.retain(|o| o.schema != dropped.name || o.kind == ObjectKind::Schema)
+        }
         ObjectKind::Relation => {
             let table = format!("{}.{}", dropped.schema, dropped.name);
             live.retain(|o| o.on.as_deref() != Some(table.as_str()));
@@ -283,15 +321,27 @@ fn drop_object(live: &mut BTreeSet<ObjectId>, dropped: &ObjectId) {
 }
 
 /// Functions that `RETURNS trigger` which no `CREATE TRIGGER` in the migrations executes.
-fn unattached_trigger_functions(migrations: &[Migration<'_>], steps: &[Vec<Step>], live: &Live) -> Vec<OrderFinding> {
-    let executed: BTreeSet<&ObjectId> =
-        steps.iter().flatten().filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f)).collect();
+fn unattached_trigger_functions(
+    migrations: &[Migration<'_>],
+    steps: &[Vec<Step>],
+    live: &Live,
+) -> Vec<OrderFinding> {
+    let executed: BTreeSet<&ObjectId> = steps
+        .iter()
+        .flatten()
+        .filter_map(|s| s.effects.trigger_function.as_ref().map(|(_, f)| f))
+        .collect();
     let mut reported = BTreeSet::new();
     let mut out = Vec::new();
     for (m, list) in steps.iter().enumerate() {
         for step in list {
-            let Some(function) = &step.effects.creates_trigger_function else { continue };
-            if executed.contains(function) || live.trigger_functions.contains(function) || !reported.insert(function.clone()) {
+            let Some(function) = &step.effects.creates_trigger_function else {
+                continue;
+            };
+            if executed.contains(function)
+                || live.trigger_functions.contains(function)
+                || !reported.insert(function.clone())
+            {
                 continue;
             }
             out.push(OrderFinding {
@@ -346,8 +396,10 @@ mod tests {
     use crate::parse::split;
 
     fn run(files: &[(&str, &str)]) -> OrderReport {
-        let parsed: Vec<(String, Vec<Statement>)> =
-            files.iter().map(|(name, sql)| (name.to_string(), split(sql).unwrap())).collect();
+        let parsed: Vec<(String, Vec<Statement>)> = files
+            .iter()
+            .map(|(name, sql)| (name.to_string(), split(sql).unwrap()))
+            .collect();
         let migrations: Vec<Migration> = files
             .iter()
             .zip(&parsed)
@@ -362,7 +414,11 @@ mod tests {
     }
 
     fn rules(report: &OrderReport) -> Vec<(&str, usize)> {
-        report.findings.iter().map(|f| (f.rule, f.migration)).collect()
+        report
+            .findings
+            .iter()
+            .map(|f| (f.rule, f.migration))
+            .collect()
     }
 
     const FUNCTION: &str = "CREATE TABLE public.users (id uuid PRIMARY KEY);\n\
@@ -372,11 +428,19 @@ mod tests {
 
     #[test]
     fn the_seed_trigger_before_its_function() {
-        let report = run(&[("20250101000000_add_user_creation_trigger.sql", TRIGGER), ("20250831022018_baseline_schema.sql", FUNCTION)]);
+        let report = run(&[
+            ("20250101000000_add_user_creation_trigger.sql", TRIGGER),
+            ("20250831022018_baseline_schema.sql", FUNCTION),
+        ]);
         assert_eq!(rules(&report), [("use-before-create", 0)]);
         let f = &report.findings[0];
         assert_eq!((f.statement, f.line), (2, 2));
-        assert!(f.message.contains("public.handle_new_user()") && f.message.contains("20250831022018_baseline_schema.sql:2"), "{}", f.message);
+        assert!(
+            f.message.contains("public.handle_new_user()")
+                && f.message.contains("20250831022018_baseline_schema.sql:2"),
+            "{}",
+            f.message
+        );
         assert_eq!(report.proposed_order, Some(vec![1, 0]));
         // In the right order: nothing to say.
         let report = run(&[("1_baseline.sql", FUNCTION), ("2_trigger.sql", TRIGGER)]);
@@ -387,25 +451,52 @@ mod tests {
     #[test]
     fn alter_view_and_foreign_key_before_their_table() {
         let report = run(&[
-            ("1_alter.sql", "ALTER TABLE public.tracks ADD COLUMN bpm int;"),
-            ("2_view.sql", "CREATE VIEW public.long_tracks AS SELECT * FROM public.tracks WHERE bpm > 100;"),
-            ("3_fk.sql", "CREATE TABLE public.plays (track_id int REFERENCES public.tracks (id));"),
-            ("4_tracks.sql", "CREATE TABLE public.tracks (id int PRIMARY KEY);"),
+            (
+                "1_alter.sql",
+                "ALTER TABLE public.tracks ADD COLUMN bpm int;",
+            ),
+            (
+                "2_view.sql",
+                "CREATE VIEW public.long_tracks AS SELECT * FROM public.tracks WHERE bpm > 100;",
+            ),
+            (
+                "3_fk.sql",
+                "CREATE TABLE public.plays (track_id int REFERENCES public.tracks (id));",
+            ),
+            (
+                "4_tracks.sql",
+                "CREATE TABLE public.tracks (id int PRIMARY KEY);",
+            ),
         ]);
-        assert_eq!(rules(&report), [("use-before-create", 0), ("use-before-create", 1), ("use-before-create", 2)]);
+        assert_eq!(
+            rules(&report),
+            [
+                ("use-before-create", 0),
+                ("use-before-create", 1),
+                ("use-before-create", 2)
+            ]
+        );
         assert_eq!(report.proposed_order, Some(vec![3, 0, 1, 2]));
     }
 
     #[test]
     fn within_a_file_and_a_cycle() {
-        let report = run(&[("1_a.sql", "CREATE INDEX i ON t (a);\nCREATE TABLE t (a int);")]);
+        let report = run(&[(
+            "1_a.sql",
+            "CREATE INDEX i ON t (a);\nCREATE TABLE t (a int);",
+        )]);
         assert_eq!(rules(&report), [("use-before-create", 0)]);
-        assert!(report.findings[0].message.contains("later in this file (line 2)"));
+        assert!(report.findings[0]
+            .message
+            .contains("later in this file (line 2)"));
         let report = run(&[
             ("1_a.sql", "CREATE TABLE a (id int PRIMARY KEY);\nCREATE VIEW va AS SELECT * FROM b;"),
             ("2_b.sql", "CREATE TABLE b (id int PRIMARY KEY);\nCREATE VIEW vb AS SELECT * FROM a;\nCREATE VIEW vc AS SELECT * FROM va;"),
         ]);
-        assert_eq!(report.proposed_order, None, "no version order works: each file needs the other");
+        assert_eq!(
+            report.proposed_order, None,
+            "no version order works: each file needs the other"
+        );
     }
 
     #[test]

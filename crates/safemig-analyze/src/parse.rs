@@ -88,7 +88,11 @@ pub struct SyntaxError {
 
 impl std::fmt::Display for SyntaxError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (line {}, column {})", self.message, self.line, self.column)
+        write!(
+            f,
+            "{} (line {}, column {})",
+            self.message, self.line, self.column
+        )
     }
 }
 
@@ -127,15 +131,29 @@ pub struct ParsedFile {
 /// syntax error.
 pub fn parse_file(sql: &str) -> ParsedFile {
     match split_sql(sql) {
-        Ok(statements) => ParsedFile { statements, ..Default::default() },
+        Ok(statements) => ParsedFile {
+            statements,
+            ..Default::default()
+        },
         Err(error) => {
             let (blanked, client_side) = blank_client_side(sql);
             if client_side.is_empty() {
-                return ParsedFile { error: Some(error), ..Default::default() };
+                return ParsedFile {
+                    error: Some(error),
+                    ..Default::default()
+                };
             }
             match split_sql(&blanked) {
-                Ok(statements) => ParsedFile { statements, client_side, error: None },
-                Err(error) => ParsedFile { client_side, error: Some(error), ..Default::default() },
+                Ok(statements) => ParsedFile {
+                    statements,
+                    client_side,
+                    error: None,
+                },
+                Err(error) => ParsedFile {
+                    client_side,
+                    error: Some(error),
+                    ..Default::default()
+                },
             }
         }
     }
@@ -191,12 +209,20 @@ fn blank_client_side(sql: &str) -> (String, Vec<ClientSide>) {
             in_copy = content != "\\.";
             blank(&mut out);
         } else if content.trim_start().starts_with('\\') {
-            found.push(ClientSide { line: index + 1, text: content.trim().to_string(), kind: ClientSideKind::MetaCommand });
+            found.push(ClientSide {
+                line: index + 1,
+                text: content.trim().to_string(),
+                kind: ClientSideKind::MetaCommand,
+            });
             blank(&mut out);
         } else {
             let upper = content.trim().to_ascii_uppercase();
             if upper.starts_with("COPY ") && upper.contains(" FROM STDIN") && upper.ends_with(';') {
-                found.push(ClientSide { line: index + 1, text: "COPY".into(), kind: ClientSideKind::CopyData });
+                found.push(ClientSide {
+                    line: index + 1,
+                    text: "COPY".into(),
+                    kind: ClientSideKind::CopyData,
+                });
                 in_copy = true;
             }
             out.push_str(line);
@@ -210,7 +236,8 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         let offset = sql.find('\0').unwrap_or(0);
         let (line, column) = line_col(sql, offset);
         return Err(SyntaxError {
-            message: "the file contains a NUL byte, which PostgreSQL never accepts in SQL text".into(),
+            message: "the file contains a NUL byte, which PostgreSQL never accepts in SQL text"
+                .into(),
             offset: Some(offset),
             line,
             column,
@@ -227,11 +254,17 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         .iter()
         .map(|raw| {
             let start = raw.stmt_location.max(0) as usize;
-            let end = if raw.stmt_len == 0 { sql.len() } else { start + raw.stmt_len as usize };
+            let end = if raw.stmt_len == 0 {
+                sql.len()
+            } else {
+                start + raw.stmt_len as usize
+            };
             (start, end, raw)
         })
         .collect();
-    let tokens = pg_query::scan(sql).map_err(|err| locate_error(sql, &err.to_string()))?.tokens;
+    let tokens = pg_query::scan(sql)
+        .map_err(|err| locate_error(sql, &err.to_string()))?
+        .tokens;
 
     // Top-level separators: `;` tokens that are not inside any parsed statement
     // (a `;` inside `BEGIN ATOMIC ... END` lies within its statement's span).
@@ -252,7 +285,10 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         let text = fragment.trim();
         if !text.is_empty() {
             let offset = fragment_start + trimmed_start;
-            let raw = spans.iter().find(|&&(s, e, _)| s < cut && e > offset).map(|&(_, _, raw)| raw);
+            let raw = spans
+                .iter()
+                .find(|&&(s, e, _)| s < cut && e > offset)
+                .map(|&(_, _, raw)| raw);
             let code_offset = tokens
                 .iter()
                 .find(|t| {
@@ -280,7 +316,10 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
                 rewrites: Vec::new(),
                 node: None,
             };
-            if let Some(node) = raw.and_then(|r| r.stmt.as_ref()).and_then(|n| n.node.as_ref()) {
+            if let Some(node) = raw
+                .and_then(|r| r.stmt.as_ref())
+                .and_then(|n| n.node.as_ref())
+            {
                 describe(node, &mut statement);
                 statement.node = Some(Box::new(node.clone()));
             }
@@ -304,7 +343,9 @@ fn place_transaction_control(statements: &mut [Statement]) {
     let first = code.first().copied();
     let last = code.last().copied();
     for (i, statement) in statements.iter_mut().enumerate() {
-        let TxBehaviour::FileTransactionControl(what) = &statement.transaction else { continue };
+        let TxBehaviour::FileTransactionControl(what) = &statement.transaction else {
+            continue;
+        };
         let is_begin = what == "BEGIN" || what == "START TRANSACTION";
         let allowed = (is_begin && Some(i) == first) || (!is_begin && Some(i) == last);
         if !allowed {
@@ -324,7 +365,9 @@ fn describe(node: &NodeEnum, statement: &mut Statement) {
         NodeEnum::IndexStmt(s) if s.concurrent => {
             TxBehaviour::MustRunAlone("CREATE INDEX CONCURRENTLY".into())
         }
-        NodeEnum::DropStmt(s) if s.concurrent => TxBehaviour::MustRunAlone("DROP INDEX CONCURRENTLY".into()),
+        NodeEnum::DropStmt(s) if s.concurrent => {
+            TxBehaviour::MustRunAlone("DROP INDEX CONCURRENTLY".into())
+        }
         NodeEnum::ReindexStmt(s) if has_option(&s.params, "concurrently") => {
             TxBehaviour::MustRunAlone("REINDEX CONCURRENTLY".into())
         }
@@ -345,10 +388,12 @@ fn describe(node: &NodeEnum, statement: &mut Statement) {
                 TxBehaviour::Transactional
             }
             K::TransStmtRollback => TxBehaviour::Forbidden(
-                "ROLLBACK would abort safemig's transaction; a migration cannot roll itself back".into(),
+                "ROLLBACK would abort safemig's transaction; a migration cannot roll itself back"
+                    .into(),
             ),
             _ => TxBehaviour::Forbidden(
-                "two-phase or chained transaction control cannot run inside safemig's transaction".into(),
+                "two-phase or chained transaction control cannot run inside safemig's transaction"
+                    .into(),
             ),
         },
         _ => TxBehaviour::Transactional,
@@ -358,7 +403,9 @@ fn describe(node: &NodeEnum, statement: &mut Statement) {
             statement.truncates = s.relations.iter().filter_map(range_var_of).collect();
             statement.truncate_cascades = s.behavior == protobuf::DropBehavior::DropCascade as i32;
         }
-        NodeEnum::AlterTableStmt(s) => statement.rewrites = s.relation.iter().map(qualified).collect(),
+        NodeEnum::AlterTableStmt(s) => {
+            statement.rewrites = s.relation.iter().map(qualified).collect()
+        }
         NodeEnum::ClusterStmt(s) => statement.rewrites = s.relation.iter().map(qualified).collect(),
         NodeEnum::VacuumStmt(s) => {
             statement.rewrites = s
@@ -375,7 +422,9 @@ fn describe(node: &NodeEnum, statement: &mut Statement) {
 }
 
 fn has_option(params: &[protobuf::Node], name: &str) -> bool {
-    params.iter().any(|p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == name))
+    params
+        .iter()
+        .any(|p| matches!(p.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == name))
 }
 
 fn range_var_of(node: &protobuf::Node) -> Option<QualifiedName> {
@@ -386,7 +435,10 @@ fn range_var_of(node: &protobuf::Node) -> Option<QualifiedName> {
 }
 
 fn qualified(r: &protobuf::RangeVar) -> QualifiedName {
-    QualifiedName { schema: r.schemaname.clone(), name: r.relname.clone() }
+    QualifiedName {
+        schema: r.schemaname.clone(),
+        name: r.relname.clone(),
+    }
 }
 
 /// `IndexStmt`, `CreateStmt`, ...: the node's type name, stable across versions of the crate.
@@ -437,10 +489,20 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 /// Turns a parser message into an error placed in the file, using libpg_query's
 /// cursor position (which the `pg_query` crate does not pass on).
 fn locate_error(sql: &str, fallback_message: &str) -> SyntaxError {
-    let (message, cursor) = raw_parse_error(sql).unwrap_or_else(|| (fallback_message.to_string(), 0));
-    let offset = if cursor > 0 { sql.char_indices().nth(cursor - 1).map(|(i, _)| i) } else { None };
+    let (message, cursor) =
+        raw_parse_error(sql).unwrap_or_else(|| (fallback_message.to_string(), 0));
+    let offset = if cursor > 0 {
+        sql.char_indices().nth(cursor - 1).map(|(i, _)| i)
+    } else {
+        None
+    };
     let (line, column) = line_col(sql, offset.unwrap_or(0));
-    SyntaxError { message, offset, line, column }
+    SyntaxError {
+        message,
+        offset,
+        line,
+        column,
+    }
 }
 
 pub(crate) mod ffi_error {
@@ -488,7 +550,9 @@ fn raw_parse_error(sql: &str) -> Option<(String, usize)> {
             None
         } else {
             let err = &*result.error;
-            let message = std::ffi::CStr::from_ptr(err.message).to_string_lossy().into_owned();
+            let message = std::ffi::CStr::from_ptr(err.message)
+                .to_string_lossy()
+                .into_owned();
             Some((message, err.cursorpos.max(0) as usize))
         };
         ffi::pg_query_free_split_result(result);
@@ -509,7 +573,11 @@ mod tests {
         let sql = "-- create\ncreate table a (id int);\n\n/* b */ insert into a values (1);\n-- trailing note\n";
         assert_eq!(
             texts(sql),
-            vec!["-- create\ncreate table a (id int)", "/* b */ insert into a values (1)", "-- trailing note"]
+            vec![
+                "-- create\ncreate table a (id int)",
+                "/* b */ insert into a values (1)",
+                "-- trailing note"
+            ]
         );
     }
 
@@ -535,7 +603,11 @@ mod tests {
     #[test]
     fn syntax_error_is_placed_on_its_line() {
         let err = split("select 1;\n\ncreate tabel x (id int);\n").unwrap_err();
-        assert!(err.message.contains("syntax error at or near \"tabel\""), "{}", err.message);
+        assert!(
+            err.message.contains("syntax error at or near \"tabel\""),
+            "{}",
+            err.message
+        );
         assert_eq!((err.line, err.column), (3, 8));
     }
 
@@ -543,7 +615,10 @@ mod tests {
     fn detects_statements_that_cannot_run_in_a_transaction() {
         let s = split("create index concurrently i on t (a);\ncreate index j on t (b);\nvacuum t;\nanalyze t;")
             .unwrap();
-        assert_eq!(s[0].transaction, TxBehaviour::MustRunAlone("CREATE INDEX CONCURRENTLY".into()));
+        assert_eq!(
+            s[0].transaction,
+            TxBehaviour::MustRunAlone("CREATE INDEX CONCURRENTLY".into())
+        );
         assert_eq!(s[1].transaction, TxBehaviour::Transactional);
         assert_eq!(s[2].transaction, TxBehaviour::MustRunAlone("VACUUM".into()));
         assert_eq!(s[3].transaction, TxBehaviour::Transactional);
@@ -552,8 +627,14 @@ mod tests {
     #[test]
     fn file_begin_commit_is_replaced_but_rollback_is_forbidden() {
         let s = split("begin;\ncreate table a (id int);\ncommit;").unwrap();
-        assert!(matches!(s[0].transaction, TxBehaviour::FileTransactionControl(_)));
-        assert!(matches!(s[2].transaction, TxBehaviour::FileTransactionControl(_)));
+        assert!(matches!(
+            s[0].transaction,
+            TxBehaviour::FileTransactionControl(_)
+        ));
+        assert!(matches!(
+            s[2].transaction,
+            TxBehaviour::FileTransactionControl(_)
+        ));
         let s = split("create table a (id int);\ncommit;\ncreate table b (id int);").unwrap();
         assert!(matches!(s[1].transaction, TxBehaviour::Forbidden(_)));
         let s = split("begin;\nrollback;").unwrap();
@@ -576,7 +657,11 @@ mod tests {
                     SELECT 1;\n\\unrestrict abc123\n";
         let parsed = parse_file(dump);
         assert!(parsed.error.is_none(), "{:?}", parsed.error);
-        let kinds: Vec<_> = parsed.client_side.iter().map(|c| (c.line, c.kind)).collect();
+        let kinds: Vec<_> = parsed
+            .client_side
+            .iter()
+            .map(|c| (c.line, c.kind))
+            .collect();
         assert_eq!(
             kinds,
             [
@@ -586,8 +671,15 @@ mod tests {
                 (10, ClientSideKind::MetaCommand)
             ]
         );
-        let names: Vec<_> = parsed.statements.iter().filter_map(|s| s.kind.clone()).collect();
-        assert_eq!(names, ["VariableSetStmt", "CreateStmt", "CopyStmt", "SelectStmt"]);
+        let names: Vec<_> = parsed
+            .statements
+            .iter()
+            .filter_map(|s| s.kind.clone())
+            .collect();
+        assert_eq!(
+            names,
+            ["VariableSetStmt", "CreateStmt", "CopyStmt", "SelectStmt"]
+        );
         assert_eq!(parsed.statements[3].line, 9);
         // Running it is another matter: split refuses, naming the line.
         let err = split(dump).unwrap_err();

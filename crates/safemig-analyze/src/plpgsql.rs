@@ -42,7 +42,9 @@ pub fn from_function(create_function: &str) -> Result<Vec<Embedded>, String> {
                 let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
                 match values.next() {
                     Some(Ok(action)) => walk(&action, false, &mut out),
-                    _ => return Err("libpg_query returned PL/pgSQL JSON that cannot be read".into()),
+                    _ => {
+                        return Err("libpg_query returned PL/pgSQL JSON that cannot be read".into())
+                    }
                 }
             }
         }
@@ -79,12 +81,16 @@ fn parse_plpgsql_json(sql: &str) -> Result<String, String> {
             Err(if message.is_null() {
                 "PL/pgSQL parse error".to_string()
             } else {
-                std::ffi::CStr::from_ptr(message).to_string_lossy().into_owned()
+                std::ffi::CStr::from_ptr(message)
+                    .to_string_lossy()
+                    .into_owned()
             })
         } else if result.plpgsql_funcs.is_null() {
             Ok("[]".to_string())
         } else {
-            Ok(std::ffi::CStr::from_ptr(result.plpgsql_funcs).to_string_lossy().into_owned())
+            Ok(std::ffi::CStr::from_ptr(result.plpgsql_funcs)
+                .to_string_lossy()
+                .into_owned())
         };
         ffi::pg_query_free_plpgsql_parse_result(result);
         out
@@ -107,7 +113,11 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
         Value::Object(map) => {
             if let Some(stmt) = map.get("PLpgSQL_stmt_execsql") {
                 if let Some(query) = stmt.get("sqlstmt").and_then(expr_query) {
-                    out.push(Embedded { query: query.to_string(), guarded, dynamic: false });
+                    out.push(Embedded {
+                        query: query.to_string(),
+                        guarded,
+                        dynamic: false,
+                    });
                 }
                 return;
             }
@@ -115,20 +125,34 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
                 let expr = stmt.get("query").and_then(expr_query).unwrap_or("").trim();
                 match string_literal(expr) {
                     // EXECUTE 'DROP TABLE a': a constant, as good as written out.
-                    Some(sql) => out.push(Embedded { query: sql, guarded, dynamic: false }),
-                    None => out.push(Embedded { query: expr.to_string(), guarded, dynamic: true }),
+                    Some(sql) => out.push(Embedded {
+                        query: sql,
+                        guarded,
+                        dynamic: false,
+                    }),
+                    None => out.push(Embedded {
+                        query: expr.to_string(),
+                        guarded,
+                        dynamic: true,
+                    }),
                 }
                 return;
             }
             if let Some(stmt) = map.get("PLpgSQL_stmt_if") {
-                let catalog = stmt.get("cond").and_then(expr_query).is_some_and(tests_catalog);
+                let catalog = stmt
+                    .get("cond")
+                    .and_then(expr_query)
+                    .is_some_and(tests_catalog);
                 if let Some(body) = stmt.get("then_body") {
                     walk(body, guarded || catalog, out);
                 }
                 if let Some(elsifs) = stmt.get("elsif_list").and_then(Value::as_array) {
                     for elsif in elsifs {
                         let e = elsif.get("PLpgSQL_if_elsif").unwrap_or(elsif);
-                        let catalog = e.get("cond").and_then(expr_query).is_some_and(tests_catalog);
+                        let catalog = e
+                            .get("cond")
+                            .and_then(expr_query)
+                            .is_some_and(tests_catalog);
                         if let Some(body) = e.get("stmts") {
                             walk(body, guarded || catalog, out);
                         }
@@ -177,7 +201,14 @@ mod tests {
         END";
         let found = from_do_body(body).unwrap();
         assert_eq!(found.len(), 4, "{found:?}");
-        assert_eq!(found[0], Embedded { query: "ALTER TABLE public.library_tracks DROP COLUMN r2_key".into(), guarded: true, dynamic: false });
+        assert_eq!(
+            found[0],
+            Embedded {
+                query: "ALTER TABLE public.library_tracks DROP COLUMN r2_key".into(),
+                guarded: true,
+                dynamic: false
+            }
+        );
         assert!(!found[1].guarded && found[1].query.starts_with("DELETE"));
         assert_eq!(found[2].query, "TRUNCATE public.cache");
         assert!(found[3].dynamic);

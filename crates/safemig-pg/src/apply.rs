@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::catalog::{self, Protection, Violation};
 use crate::history::{self, SafemigRecordInput};
+use crate::observe::{self, Observation};
 use crate::redact::redact;
 use crate::status::{self, State};
 use crate::{lock, PgError};
@@ -47,6 +48,8 @@ pub struct MigrateOptions {
     pub risky: BTreeMap<String, String>,
     /// The history inserts, prepared once per run (set by the engine).
     pub inserts: Option<history::Inserts>,
+    /// Record each statement's duration, locks and rewrites (`plan --rehearse`).
+    pub observe: bool,
 }
 
 impl MigrateOptions {
@@ -63,6 +66,7 @@ impl MigrateOptions {
             actor: safemig_project::audit::os_user(),
             risky: BTreeMap::new(),
             inserts: None,
+            observe: false,
         }
     }
 }
@@ -127,6 +131,9 @@ pub struct MigrationReport {
     pub violations: Vec<GuardFinding>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<StatementError>,
+    /// Per statement, when the run observes (`plan --rehearse`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub observed: Vec<Observation>,
 }
 
 /// A guard violation with the statement that caused it.
@@ -152,13 +159,20 @@ impl RunReport {
     /// True when everything asked for happened (or, in a dry run, would).
     pub fn ok(&self) -> bool {
         self.refused.is_none()
-            && self.migrations.iter().all(|m| matches!(m.result, Outcome::Applied | Outcome::DryRun))
+            && self
+                .migrations
+                .iter()
+                .all(|m| matches!(m.result, Outcome::Applied | Outcome::DryRun))
     }
 }
 
 /// What the engine reports while it works, for live output.
 pub enum Event<'a> {
-    Starting { file: &'a MigrationFile, index: usize, total: usize },
+    Starting {
+        file: &'a MigrationFile,
+        index: usize,
+        total: usize,
+    },
     Finished(&'a MigrationReport),
     Waiting(String),
 }
@@ -183,7 +197,10 @@ pub fn migrate(
     on_event: &mut dyn FnMut(Event),
     before_first: &mut BeforeFirst<'_>,
 ) -> Result<RunReport, PgError> {
-    let mut report = RunReport { dry_run: options.dry_run, ..Default::default() };
+    let mut report = RunReport {
+        dry_run: options.dry_run,
+        ..Default::default()
+    };
     on_event(Event::Waiting("taking safemig's advisory lock".into()));
     if let Err(holder) = lock::acquire(client, options.advisory_lock_wait)? {
         report.refused = Some(format!(
@@ -193,7 +210,15 @@ pub fn migrate(
         ));
         return Ok(report);
     }
-    let result = migrate_locked(client, set, config, options, on_event, before_first, &mut report);
+    let result = migrate_locked(
+        client,
+        set,
+        config,
+        options,
+        on_event,
+        before_first,
+        &mut report,
+    );
     // The lock is session-level: if the connection died it is gone already.
     if !client.is_closed() {
         let _ = lock::release(client);
@@ -217,7 +242,11 @@ fn migrate_locked(
     let statuses = status::compute(set, &history);
 
     let list = |state: State| -> Vec<String> {
-        statuses.iter().filter(|s| s.state == state).map(|s| format!("{} {}", s.version, s.name)).collect()
+        statuses
+            .iter()
+            .filter(|s| s.state == state)
+            .map(|s| format!("{} {}", s.version, s.name))
+            .collect()
     };
     let changed = list(State::Changed);
     if !changed.is_empty() {
@@ -249,15 +278,25 @@ fn migrate_locked(
 
     let pending: Vec<&MigrationFile> = statuses
         .iter()
-        .filter(|s| s.state == State::Pending || (options.include_all && s.state == State::OutOfOrder))
-        .filter(|s| options.target.as_deref().is_none_or(|t| s.version.as_str() <= t))
+        .filter(|s| {
+            s.state == State::Pending || (options.include_all && s.state == State::OutOfOrder)
+        })
+        .filter(|s| {
+            options
+                .target
+                .as_deref()
+                .is_none_or(|t| s.version.as_str() <= t)
+        })
         .filter_map(|s| set.get(&s.version))
         .collect();
 
     // Risky by `check`, and not allowed: refuse before anything runs. A dry run
     // goes ahead (that is how one sees what the guards would do) and says so.
     if !options.dry_run {
-        if let Some(file) = pending.iter().find(|f| options.risky.contains_key(&f.version)) {
+        if let Some(file) = pending
+            .iter()
+            .find(|f| options.risky.contains_key(&f.version))
+        {
             let mut m = empty_report(file, Outcome::Refused);
             m.reason = Some(format!(
                 "`safemig check` classes it risky ({}); review it, then pass --allow-risky or list it in \
@@ -274,7 +313,9 @@ fn migrate_locked(
     for file in &pending {
         match safemig_analyze::split(&file.sql) {
             Ok(statements) => {
-                if let Some((i, s, why)) = statements.iter().enumerate().find_map(|(i, s)| match &s.transaction {
+                if let Some((i, s, why)) = statements.iter().enumerate().find_map(|(i, s)| match &s
+                    .transaction
+                {
                     TxBehaviour::Forbidden(why) => Some((i, s, why.clone())),
                     _ => None,
                 }) {
@@ -299,7 +340,12 @@ fn migrate_locked(
                     e.message
                 ));
                 m.error = Some(StatementError {
-                    statement: Some(StatementRef { index: 0, line: e.line, column: e.column, excerpt: excerpt_at(&file.sql, e.line) }),
+                    statement: Some(StatementRef {
+                        index: 0,
+                        line: e.line,
+                        column: e.column,
+                        excerpt: excerpt_at(&file.sql, e.line),
+                    }),
                     sqlstate: Some("42601".into()),
                     message: e.message.clone(),
                 });
@@ -311,7 +357,9 @@ fn migrate_locked(
     let mut options = options.clone();
     if !options.dry_run && !prepared.is_empty() {
         let files: Vec<&MigrationFile> = prepared.iter().map(|p| p.file).collect();
-        on_event(Event::Waiting("backing up before the first migration".into()));
+        on_event(Event::Waiting(
+            "backing up before the first migration".into(),
+        ));
         match before_first(&files) {
             Ok(id) => options.backup_id = id,
             Err(reason) => {
@@ -336,15 +384,27 @@ fn migrate_locked(
     };
     let total = prepared.len();
     if options.dry_run {
-        let mut outer = client.transaction().map_err(|e| PgError::sql("starting the dry run", &e))?;
+        let mut outer = client
+            .transaction()
+            .map_err(|e| PgError::sql("starting the dry run", &e))?;
         let mut stopped = false;
         for (index, p) in prepared.iter().enumerate() {
             if stopped {
                 report.migrations.push(skipped(p.file));
                 continue;
             }
-            on_event(Event::Starting { file: p.file, index, total });
-            let m = run_one(&mut Runner::Dry(&mut outer), p, config, &protection, options);
+            on_event(Event::Starting {
+                file: p.file,
+                index,
+                total,
+            });
+            let m = run_one(
+                &mut Runner::Dry(&mut outer),
+                p,
+                config,
+                &protection,
+                options,
+            );
             stopped = m.result != Outcome::DryRun;
             on_event(Event::Finished(&m));
             report.migrations.push(m);
@@ -355,7 +415,9 @@ fn migrate_locked(
             }
         }
         // Nothing of a dry run stays: the outer transaction is always rolled back.
-        outer.rollback().map_err(|e| PgError::sql("rolling back the dry run", &e))?;
+        outer
+            .rollback()
+            .map_err(|e| PgError::sql("rolling back the dry run", &e))?;
     } else {
         let mut stopped = false;
         for (index, p) in prepared.iter().enumerate() {
@@ -363,7 +425,11 @@ fn migrate_locked(
                 report.migrations.push(skipped(p.file));
                 continue;
             }
-            on_event(Event::Starting { file: p.file, index, total });
+            on_event(Event::Starting {
+                file: p.file,
+                index,
+                total,
+            });
             let m = run_one(&mut Runner::Real(client), p, config, &protection, options);
             stopped = m.result != Outcome::Applied;
             on_event(Event::Finished(&m));
@@ -373,7 +439,11 @@ fn migrate_locked(
     Ok(())
 }
 
-fn refuse_all(report: &mut RunReport, pending: &[&MigrationFile], first: MigrationReport) -> Result<(), PgError> {
+fn refuse_all(
+    report: &mut RunReport,
+    pending: &[&MigrationFile],
+    first: MigrationReport,
+) -> Result<(), PgError> {
     let version = first.version.clone();
     report.refused = Some(format!(
         "migration {} {} cannot run: {}; nothing was applied",
@@ -386,7 +456,9 @@ fn refuse_all(report: &mut RunReport, pending: &[&MigrationFile], first: Migrati
             report.migrations.push(first.clone());
         } else {
             let mut m = skipped(file);
-            m.reason = Some(format!("not run: migration {version} cannot run, so nothing was applied"));
+            m.reason = Some(format!(
+                "not run: migration {version} cannot run, so nothing was applied"
+            ));
             report.migrations.push(m);
         }
     }
@@ -406,6 +478,7 @@ fn empty_report(file: &MigrationFile, result: Outcome) -> MigrationReport {
         notes: Vec::new(),
         violations: Vec::new(),
         error: None,
+        observed: Vec::new(),
     }
 }
 
@@ -493,7 +566,14 @@ fn run_one(
 ) -> MigrationReport {
     let started = Instant::now();
     let file = p.file;
-    let mut m = empty_report(file, if runner.is_dry() { Outcome::DryRun } else { Outcome::Applied });
+    let mut m = empty_report(
+        file,
+        if runner.is_dry() {
+            Outcome::DryRun
+        } else {
+            Outcome::Applied
+        },
+    );
     m.statements = p.statements.len();
     let history_statements: Vec<String> = p.statements.iter().map(|s| s.text.clone()).collect();
     if let Err(e) = runner.reset_session(options) {
@@ -508,7 +588,10 @@ fn run_one(
         }
     }
     let segments = segments(&p.statements);
-    let alone = segments.iter().filter(|s| matches!(s, Segment::Alone(_))).count();
+    let alone = segments
+        .iter()
+        .filter(|s| matches!(s, Segment::Alone(_)))
+        .count();
     if alone > 0 && segments.len() > 1 {
         m.notes.push(format!(
             "{alone} statement(s) cannot run inside a transaction and run on their own; this migration is \
@@ -523,7 +606,9 @@ fn run_one(
         match segment {
             Segment::Alone(i) => {
                 let s = &p.statements[*i];
-                let TxBehaviour::MustRunAlone(what) = &s.transaction else { unreachable!() };
+                let TxBehaviour::MustRunAlone(what) = &s.transaction else {
+                    unreachable!()
+                };
                 if runner.is_dry() {
                     m.notes.push(format!(
                         "statement {} (line {}, {what}) cannot run in a transaction; the dry run did not execute it",
@@ -532,12 +617,25 @@ fn run_one(
                     ));
                     continue;
                 }
-                m.notes.push(format!("statement {} (line {}, {what}) ran on its own, outside a transaction", i + 1, s.code_line));
-                let Runner::Real(client) = runner else { unreachable!() };
+                m.notes.push(format!(
+                    "statement {} (line {}, {what}) ran on its own, outside a transaction",
+                    i + 1,
+                    s.code_line
+                ));
+                let Runner::Real(client) = runner else {
+                    unreachable!()
+                };
                 m.attempts = m.attempts.max(1);
                 let reset = client.batch_execute(&reset_session_sql(options));
+                let alone_started = Instant::now();
                 if let Err(e) = reset {
-                    return fail(m, driver_error(&e, None, file), committed_parts, started, "failed");
+                    return fail(
+                        m,
+                        driver_error(&e, None, file),
+                        committed_parts,
+                        started,
+                        "failed",
+                    );
                 }
                 crate::faults::boundary(|| format!("{} statement {} (alone)", file.version, i + 1));
                 if let Err(error) = run_alone(client, s, *i, file) {
@@ -554,14 +652,33 @@ fn run_one(
                     }
                     return fail(m, error, committed_parts, started, "failed");
                 }
+                if options.observe {
+                    m.observed.push(Observation {
+                        statement: i + 1,
+                        line: s.code_line,
+                        duration_ms: alone_started.elapsed().as_secs_f64() * 1000.0,
+                        locks: Vec::new(),
+                        rewritten: Vec::new(),
+                        outside_transaction: true,
+                    });
+                }
                 committed_parts += 1;
                 if is_last {
                     let mut tx = match runner.begin() {
                         Ok(tx) => tx,
-                        Err(e) => return fail(m, driver_error(&e, None, file), committed_parts, started, "failed"),
+                        Err(e) => {
+                            return fail(
+                                m,
+                                driver_error(&e, None, file),
+                                committed_parts,
+                                started,
+                                "failed",
+                            )
+                        }
                     };
-                    let recorded = record(&mut tx, file, &history_statements, started, options, alone)
-                        .and_then(|()| tx.commit().map_err(|e| driver_error(&e, None, file)));
+                    let recorded =
+                        record(&mut tx, file, &history_statements, started, options, alone)
+                            .and_then(|()| tx.commit().map_err(|e| driver_error(&e, None, file)));
                     if let Err(error) = recorded {
                         return fail(m, error, committed_parts, started, "failed");
                     }
@@ -569,8 +686,10 @@ fn run_one(
             }
             Segment::Tx(indexes) => {
                 let mut attempt = 0;
+                let observed_before = m.observed.len();
                 loop {
                     attempt += 1;
+                    m.observed.truncate(observed_before);
                     m.attempts = m.attempts.max(attempt);
                     let end = run_tx_segment(
                         runner,
@@ -582,6 +701,7 @@ fn run_one(
                         options,
                         started,
                         alone,
+                        &mut m.observed,
                     );
                     match end {
                         SegmentEnd::Done => {
@@ -594,7 +714,10 @@ fn run_one(
                                 "guard: {} — the migration was rolled back, nothing it did remains",
                                 findings
                                     .iter()
-                                    .map(|f| format!("{} {}", f.violation.table, f.violation.message))
+                                    .map(|f| format!(
+                                        "{} {}",
+                                        f.violation.table, f.violation.message
+                                    ))
                                     .collect::<Vec<_>>()
                                     .join("; ")
                             ));
@@ -607,7 +730,9 @@ fn run_one(
                             m.duration_ms = started.elapsed().as_millis() as u64;
                             return m;
                         }
-                        SegmentEnd::Error(error, retryable) if retryable && attempt <= options.lock_retries => {
+                        SegmentEnd::Error(error, retryable)
+                            if retryable && attempt <= options.lock_retries =>
+                        {
                             let pause = backoff(attempt);
                             m.notes.push(format!(
                                 "attempt {attempt}: {} — rolled back, retrying in {} ms",
@@ -641,14 +766,31 @@ fn run_one(
     m
 }
 
-fn fail(mut m: MigrationReport, error: StatementError, committed_parts: usize, started: Instant, what: &str) -> MigrationReport {
+fn fail(
+    mut m: MigrationReport,
+    error: StatementError,
+    committed_parts: usize,
+    started: Instant,
+    what: &str,
+) -> MigrationReport {
     m.result = Outcome::Failed;
     let place = error
         .statement
         .as_ref()
-        .map(|s| format!(" at {}:{}:{} (statement {})", m.file.display(), s.line, s.column, s.index))
+        .map(|s| {
+            format!(
+                " at {}:{}:{} (statement {})",
+                m.file.display(),
+                s.line,
+                s.column,
+                s.index
+            )
+        })
         .unwrap_or_default();
-    m.reason = Some(format!("{what}{place}: {}", error.message.lines().next().unwrap_or("")));
+    m.reason = Some(format!(
+        "{what}{place}: {}",
+        error.message.lines().next().unwrap_or("")
+    ));
     if committed_parts > 0 {
         m.notes.push(format!(
             "{committed_parts} earlier part(s) of this migration ran outside a transaction and stay applied; \
@@ -663,7 +805,11 @@ fn fail(mut m: MigrationReport, error: StatementError, committed_parts: usize, s
 fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1));
     let jitter = Duration::from_millis(
-        (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos() % 250) as u64,
+        (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos()
+            % 250) as u64,
     );
     base.min(Duration::from_secs(10)) + jitter
 }
@@ -689,6 +835,7 @@ fn run_tx_segment(
     options: &MigrateOptions,
     started: Instant,
     ran_alone: usize,
+    observed: &mut Vec<Observation>,
 ) -> SegmentEnd {
     let file = p.file;
     let dry = runner.is_dry();
@@ -700,10 +847,30 @@ fn run_tx_segment(
             if !dry {
                 crate::faults::boundary(|| format!("{} statement {}", file.version, i + 1));
             }
-            tx.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((i, s)), file))?;
+            let watch = if options.observe {
+                Some((observe::read(&mut tx).map_err(pg_error)?, Instant::now()))
+            } else {
+                None
+            };
+            tx.batch_execute(&s.text)
+                .map_err(|e| driver_error(&e, Some((i, s)), file))?;
+            if let Some((before, at)) = watch {
+                let duration_ms = at.elapsed().as_secs_f64() * 1000.0;
+                let (locks, rewritten) =
+                    observe::compare(&before, &observe::read(&mut tx).map_err(pg_error)?);
+                observed.push(Observation {
+                    statement: i + 1,
+                    line: s.code_line,
+                    duration_ms,
+                    locks,
+                    rewritten,
+                    outside_transaction: false,
+                });
+            }
         }
         // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
-        tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE").map_err(|e| driver_error(&e, None, file))?;
+        tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+            .map_err(|e| driver_error(&e, None, file))?;
         let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
         let violations = not_allowed(catalog::evaluate(&before, &after, protection), config, file);
         if !violations.is_empty() {
@@ -746,16 +913,29 @@ fn guard_before(
     for &i in indexes {
         let s = &p.statements[i];
         if !s.truncates.is_empty() {
-            count_first.extend(catalog::resolve_truncate_targets(tx, &s.truncates, s.truncate_cascades)?);
+            count_first.extend(catalog::resolve_truncate_targets(
+                tx,
+                &s.truncates,
+                s.truncate_cascades,
+            )?);
         }
     }
     catalog::snapshot_before(tx, protection, &count_first)
 }
 
-fn not_allowed(violations: Vec<Violation>, config: &Config, file: &MigrationFile) -> Vec<Violation> {
+fn not_allowed(
+    violations: Vec<Violation>,
+    config: &Config,
+    file: &MigrationFile,
+) -> Vec<Violation> {
     violations
         .into_iter()
-        .filter(|v| !v.allowable || !config.allowed_losses(&file.version, &file.file_name(), &v.table).contains(&v.loss))
+        .filter(|v| {
+            !v.allowable
+                || !config
+                    .allowed_losses(&file.version, &file.file_name(), &v.table)
+                    .contains(&v.loss)
+        })
         .collect()
 }
 
@@ -770,18 +950,31 @@ fn attribute(
     config: &Config,
     violations: Vec<Violation>,
 ) -> Vec<GuardFinding> {
-    let mut findings: Vec<GuardFinding> =
-        violations.into_iter().map(|violation| GuardFinding { violation, statement: None }).collect();
+    let mut findings: Vec<GuardFinding> = violations
+        .into_iter()
+        .map(|violation| GuardFinding {
+            violation,
+            statement: None,
+        })
+        .collect();
     let replay = (|| -> Result<(), PgError> {
         let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
         let before = guard_before(&mut tx, p, indexes, protection)?;
         for &i in indexes {
             let s = &p.statements[i];
-            tx.batch_execute(&s.text).map_err(|e| PgError::sql("replaying", &e))?;
+            tx.batch_execute(&s.text)
+                .map_err(|e| PgError::sql("replaying", &e))?;
             let after = catalog::snapshot_after(&mut tx, protection, &before)?;
-            let now = not_allowed(catalog::evaluate(&before, &after, protection), config, p.file);
+            let now = not_allowed(
+                catalog::evaluate(&before, &after, protection),
+                config,
+                p.file,
+            );
             for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
-                if now.iter().any(|v| v.table == f.violation.table && v.loss == f.violation.loss) {
+                if now
+                    .iter()
+                    .any(|v| v.table == f.violation.table && v.loss == f.violation.loss)
+                {
                     f.statement = Some(statement_ref(i, s));
                 }
             }
@@ -810,13 +1003,28 @@ fn record(
         backup_id: options.backup_id.clone(),
         ran_alone,
     };
-    history::record_applied(tx, options.inserts.as_ref(), &file.version, &file.name, statements, &input).map_err(pg_error)
+    history::record_applied(
+        tx,
+        options.inserts.as_ref(),
+        &file.version,
+        &file.name,
+        statements,
+        &input,
+    )
+    .map_err(pg_error)
 }
 
 /// A statement that cannot run in a transaction, on its own. The session's
 /// lock_timeout and statement_timeout, set at the start of the run, apply.
-fn run_alone(client: &mut Client, s: &Statement, index: usize, file: &MigrationFile) -> Result<(), StatementError> {
-    client.batch_execute(&s.text).map_err(|e| driver_error(&e, Some((index, s)), file))
+fn run_alone(
+    client: &mut Client,
+    s: &Statement,
+    index: usize,
+    file: &MigrationFile,
+) -> Result<(), StatementError> {
+    client
+        .batch_execute(&s.text)
+        .map_err(|e| driver_error(&e, Some((index, s)), file))
 }
 
 /// Indexes marked INVALID (left by a failed `CREATE INDEX CONCURRENTLY`), qualified and quoted.
@@ -836,12 +1044,20 @@ fn pg_error(e: PgError) -> StatementError {
         PgError::Sql { sqlstate, .. } => sqlstate.clone(),
         _ => None,
     };
-    StatementError { statement: None, sqlstate, message: redact(&e.to_string()) }
+    StatementError {
+        statement: None,
+        sqlstate,
+        message: redact(&e.to_string()),
+    }
 }
 
 /// A driver error, placed at its statement and, when PostgreSQL gives a position,
 /// at the exact line and column of the file.
-fn driver_error(e: &postgres::Error, statement: Option<(usize, &Statement)>, file: &MigrationFile) -> StatementError {
+fn driver_error(
+    e: &postgres::Error,
+    statement: Option<(usize, &Statement)>,
+    file: &MigrationFile,
+) -> StatementError {
     let mut message = crate::describe_db_error(e);
     // Closed, or an I/O error on the socket (the server went away mid-conversation).
     let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
@@ -850,21 +1066,40 @@ fn driver_error(e: &postgres::Error, statement: Option<(usize, &Statement)>, fil
     }
     let statement = statement.map(|(i, s)| {
         let mut r = statement_ref(i, s);
-        if let Some(postgres::error::ErrorPosition::Original(pos)) = e.as_db_error().and_then(|d| d.position()) {
-            let byte = s.text.char_indices().nth((*pos as usize).saturating_sub(1)).map(|(b, _)| b).unwrap_or(0);
+        if let Some(postgres::error::ErrorPosition::Original(pos)) =
+            e.as_db_error().and_then(|d| d.position())
+        {
+            let byte = s
+                .text
+                .char_indices()
+                .nth((*pos as usize).saturating_sub(1))
+                .map(|(b, _)| b)
+                .unwrap_or(0);
             let (line, column) = safemig_analyze::line_col(&file.sql, s.offset + byte);
             r.line = line;
             r.column = column;
         }
         r
     });
-    StatementError { statement, sqlstate: e.code().map(|c| c.code().to_string()), message: redact(&message) }
+    StatementError {
+        statement,
+        sqlstate: e.code().map(|c| c.code().to_string()),
+        message: redact(&message),
+    }
 }
 
 fn statement_ref(index: usize, s: &Statement) -> StatementRef {
-    let (code_line, code_column) = (s.code_line, if s.code_line == s.line { s.column } else { 1 });
+    let (code_line, code_column) = (
+        s.code_line,
+        if s.code_line == s.line { s.column } else { 1 },
+    );
     let code = s.text.get(s.code_offset - s.offset..).unwrap_or(&s.text);
-    StatementRef { index: index + 1, line: code_line, column: code_column, excerpt: shorten(code) }
+    StatementRef {
+        index: index + 1,
+        line: code_line,
+        column: code_column,
+        excerpt: shorten(code),
+    }
 }
 
 fn shorten(text: &str) -> String {
@@ -879,5 +1114,9 @@ fn shorten(text: &str) -> String {
 }
 
 fn excerpt_at(sql: &str, line: usize) -> String {
-    sql.lines().nth(line.saturating_sub(1)).unwrap_or("").trim_end().to_string()
+    sql.lines()
+        .nth(line.saturating_sub(1))
+        .unwrap_or("")
+        .trim_end()
+        .to_string()
 }

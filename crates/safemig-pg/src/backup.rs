@@ -42,15 +42,31 @@ pub const FORMAT_VERSION: u32 = 1;
 
 /// Settings that fix how values print as text, so a table's content checksum is
 /// the same in the source and in any database it is restored into.
-const CANONICAL_TEXT: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; \
+const CANONICAL_TEXT: &str =
+    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; \
     SET extra_float_digits = 3; SET bytea_output = 'hex'";
 pub const MANIFEST: &str = "manifest.json";
 pub const VERIFICATION: &str = "verification.json";
 
 /// Schemas Supabase manages, left out of the complete dump as `supabase db dump` does.
 pub const SUPABASE_MANAGED: &[&str] = &[
-    "auth", "storage", "realtime", "_realtime", "extensions", "graphql", "graphql_public", "vault", "pgsodium",
-    "pgsodium_masks", "supabase_functions", "net", "pgbouncer", "cron", "pgtle", "_analytics", "_supavisor",
+    "auth",
+    "storage",
+    "realtime",
+    "_realtime",
+    "extensions",
+    "graphql",
+    "graphql_public",
+    "vault",
+    "pgsodium",
+    "pgsodium_masks",
+    "supabase_functions",
+    "net",
+    "pgbouncer",
+    "cron",
+    "pgtle",
+    "_analytics",
+    "_supavisor",
     "supabase_migrations",
 ];
 
@@ -141,10 +157,14 @@ pub struct Backup {
 impl Backup {
     pub fn open(dir: &Path) -> Result<Backup, PgError> {
         let text = std::fs::read_to_string(dir.join(MANIFEST)).map_err(|e| {
-            PgError::Tool(format!("{} is not a safemig backup: cannot read {MANIFEST}: {e}", dir.display()))
+            PgError::Tool(format!(
+                "{} is not a safemig backup: cannot read {MANIFEST}: {e}",
+                dir.display()
+            ))
         })?;
-        let manifest: Manifest = serde_json::from_str(&text)
-            .map_err(|e| PgError::Tool(format!("{}: {MANIFEST} does not parse: {e}", dir.display())))?;
+        let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
+            PgError::Tool(format!("{}: {MANIFEST} does not parse: {e}", dir.display()))
+        })?;
         if manifest.format_version != FORMAT_VERSION {
             return Err(PgError::Tool(format!(
                 "{}: manifest format {} is not one this safemig reads ({FORMAT_VERSION})",
@@ -162,21 +182,35 @@ impl Backup {
             .chain(std::iter::once(manifest.dump.as_str()));
         for path in named {
             let p = Path::new(path);
-            if path.is_empty() || p.is_absolute() || p.components().any(|c| !matches!(c, std::path::Component::Normal(_))) {
+            if path.is_empty()
+                || p.is_absolute()
+                || p.components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
                 return Err(PgError::Tool(format!(
                     "{}: {MANIFEST} names a file outside the backup folder ({path:?}); the backup was tampered with, do not use it",
                     dir.display()
                 )));
             }
         }
-        let verification = std::fs::read_to_string(dir.join(VERIFICATION)).ok().and_then(|t| serde_json::from_str(&t).ok());
-        Ok(Backup { dir: dir.to_path_buf(), manifest, verification })
+        let verification = std::fs::read_to_string(dir.join(VERIFICATION))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok());
+        Ok(Backup {
+            dir: dir.to_path_buf(),
+            manifest,
+            verification,
+        })
     }
 
     /// Passed a verification of this very manifest.
     pub fn verified(&self) -> bool {
-        let current = sha256_file(&self.dir.join(MANIFEST)).ok().map(|(_, sha)| sha);
-        self.verification.as_ref().is_some_and(|v| v.ok && v.manifest_sha256.is_some() && v.manifest_sha256 == current)
+        let current = sha256_file(&self.dir.join(MANIFEST))
+            .ok()
+            .map(|(_, sha)| sha);
+        self.verification
+            .as_ref()
+            .is_some_and(|v| v.ok && v.manifest_sha256.is_some() && v.manifest_sha256 == current)
     }
 
     pub fn size(&self) -> u64 {
@@ -220,8 +254,13 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> PgError {
 }
 
 fn private_dir(path: &Path) -> Result<(), PgError> {
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path).map_err(|e| io("cannot create", path, e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| io("cannot set the mode of", path, e))
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| io("cannot create", path, e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| io("cannot set the mode of", path, e))
 }
 
 fn private_file(path: &Path) -> Result<std::fs::File, PgError> {
@@ -239,7 +278,9 @@ fn sha256_file(path: &Path) -> Result<(u64, String), PgError> {
     let mut buffer = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
-        let n = file.read(&mut buffer).map_err(|e| io("cannot read", path, e))?;
+        let n = file
+            .read(&mut buffer)
+            .map_err(|e| io("cannot read", path, e))?;
         if n == 0 {
             break;
         }
@@ -256,7 +297,9 @@ fn fsync_dir(path: &Path) {
 }
 
 fn run_tool(mut command: Command, what: &str) -> Result<(), PgError> {
-    let output = command.output().map_err(|e| PgError::Tool(format!("cannot run {what}: {e}")))?;
+    let output = command
+        .output()
+        .map_err(|e| PgError::Tool(format!("cannot run {what}: {e}")))?;
     if !output.status.success() {
         return Err(PgError::Tool(format!(
             "{what} failed: {}",
@@ -275,7 +318,11 @@ pub fn server_major(client: &mut Client) -> Result<u32, PgError> {
 }
 
 /// The content checksum of a table, order-independent, computed by the server.
-pub fn table_checksum(client: &mut impl postgres::GenericClient, schema: &str, name: &str) -> Result<String, PgError> {
+pub fn table_checksum(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+    name: &str,
+) -> Result<String, PgError> {
     let sql = format!(
         "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), md5('')) FROM (SELECT md5(t::text) AS h FROM {} t) rows",
         quote_qualified(schema, name)
@@ -286,15 +333,25 @@ pub fn table_checksum(client: &mut impl postgres::GenericClient, schema: &str, n
         .map_err(|e| PgError::sql(&format!("checksumming {schema}.{name}"), &e))
 }
 
-fn count_rows(client: &mut impl postgres::GenericClient, schema: &str, name: &str) -> Result<i64, PgError> {
+fn count_rows(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+    name: &str,
+) -> Result<i64, PgError> {
     client
-        .query_one(&format!("SELECT count(*) FROM {}", quote_qualified(schema, name)), &[])
+        .query_one(
+            &format!("SELECT count(*) FROM {}", quote_qualified(schema, name)),
+            &[],
+        )
         .map(|r| r.get(0))
         .map_err(|e| PgError::sql(&format!("counting the rows of {schema}.{name}"), &e))
 }
 
 /// User tables of the database, outside the excluded schemas: (schema, name, bytes).
-fn user_tables(client: &mut impl postgres::GenericClient, excluded: &[String]) -> Result<Vec<(String, String, i64)>, PgError> {
+fn user_tables(
+    client: &mut impl postgres::GenericClient,
+    excluded: &[String],
+) -> Result<Vec<(String, String, i64)>, PgError> {
     let rows = client
         .query(
             "SELECT n.nspname::text, c.relname::text, pg_table_size(c.oid)::int8 FROM pg_class c \
@@ -306,11 +363,18 @@ fn user_tables(client: &mut impl postgres::GenericClient, excluded: &[String]) -
             &[&excluded],
         )
         .map_err(|e| PgError::sql("listing the tables", &e))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// Writes a new backup of `target`; returns it once it is complete and in place.
-pub fn create(target: &Target, options: &CreateOptions, progress: &mut dyn FnMut(&str)) -> Result<Backup, PgError> {
+pub fn create(
+    target: &Target,
+    options: &CreateOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Backup, PgError> {
     let started_at = chrono::Utc::now();
     let mut client = target.connect()?;
     let major = server_major(&mut client)?;
@@ -324,10 +388,25 @@ pub fn create(target: &Target, options: &CreateOptions, progress: &mut dyn FnMut
             &[],
         )
         .map_err(|e| PgError::sql("reading the server's identity", &e))?;
-    let (server_version, system_identifier, database, database_bytes, supabase): (String, String, String, i64, bool) =
-        (info.get(0), info.get(1), info.get(2), info.get(3), info.get(4));
+    let (server_version, system_identifier, database, database_bytes, supabase): (
+        String,
+        String,
+        String,
+        i64,
+        bool,
+    ) = (
+        info.get(0),
+        info.get(1),
+        info.get(2),
+        info.get(3),
+        info.get(4),
+    );
 
-    let id = format!("{}_{}", started_at.format("%Y%m%dT%H%M%S%.3fZ"), sanitize(&database));
+    let id = format!(
+        "{}_{}",
+        started_at.format("%Y%m%dT%H%M%S%.3fZ"),
+        sanitize(&database)
+    );
     let partial = options.root.join(format!(".{id}.partial"));
     private_dir(&options.root).and_then(|()| {
         let _ = std::fs::remove_dir_all(&partial);
@@ -339,33 +418,42 @@ pub fn create(target: &Target, options: &CreateOptions, progress: &mut dyn FnMut
         ))
     })?;
     let result = write_backup(
-        &mut client, target, options, &partial, &id, &pg_dump, &pg_restore, progress,
+        &mut client,
+        target,
+        options,
+        &partial,
+        &id,
+        &pg_dump,
+        &pg_restore,
+        progress,
     )
-    .and_then(|(files, tables, excluded, flags, dump, in_db_copy, applied)| {
-        let manifest = Manifest {
-            format_version: FORMAT_VERSION,
-            id: id.clone(),
-            tool_version: env!("CARGO_PKG_VERSION").into(),
-            server_version,
-            system_identifier,
-            database,
-            database_bytes,
-            url: target.display(),
-            pg_dump: pg_dump.version.clone(),
-            pg_dump_flags: flags,
-            dump,
-            applied_migrations: applied,
-            excluded_schemas: excluded,
-            supabase,
-            in_db_copy,
-            started_at,
-            finished_at: chrono::Utc::now(),
-            files,
-            tables,
-        };
-        finish(&partial, &manifest)?;
-        Ok(manifest)
-    });
+    .and_then(
+        |(files, tables, excluded, flags, dump, in_db_copy, applied)| {
+            let manifest = Manifest {
+                format_version: FORMAT_VERSION,
+                id: id.clone(),
+                tool_version: env!("CARGO_PKG_VERSION").into(),
+                server_version,
+                system_identifier,
+                database,
+                database_bytes,
+                url: target.display(),
+                pg_dump: pg_dump.version.clone(),
+                pg_dump_flags: flags,
+                dump,
+                applied_migrations: applied,
+                excluded_schemas: excluded,
+                supabase,
+                in_db_copy,
+                started_at,
+                finished_at: chrono::Utc::now(),
+                files,
+                tables,
+            };
+            finish(&partial, &manifest)?;
+            Ok(manifest)
+        },
+    );
     let manifest = match result {
         Ok(m) => m,
         Err(e) => {
@@ -374,17 +462,38 @@ pub fn create(target: &Target, options: &CreateOptions, progress: &mut dyn FnMut
         }
     };
     let dir = options.root.join(&id);
-    std::fs::rename(&partial, &dir).map_err(|e| io("cannot move the finished backup into", &dir, e))?;
+    std::fs::rename(&partial, &dir)
+        .map_err(|e| io("cannot move the finished backup into", &dir, e))?;
     fsync_dir(&options.root);
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
-    Ok(Backup { dir, manifest, verification: None })
+    Ok(Backup {
+        dir,
+        manifest,
+        verification: None,
+    })
 }
 
 fn sanitize(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
-type Written = (Vec<FileEntry>, Vec<TableEntry>, Vec<String>, Vec<String>, String, Option<String>, Vec<String>);
+type Written = (
+    Vec<FileEntry>,
+    Vec<TableEntry>,
+    Vec<String>,
+    Vec<String>,
+    String,
+    Option<String>,
+    Vec<String>,
+);
 
 #[allow(clippy::too_many_arguments)]
 fn write_backup(
@@ -397,8 +506,11 @@ fn write_backup(
     pg_restore: &Tool,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Written, PgError> {
-    let excluded: Vec<String> =
-        if options.all_schemas { Vec::new() } else { SUPABASE_MANAGED.iter().map(|s| s.to_string()).collect() };
+    let excluded: Vec<String> = if options.all_schemas {
+        Vec::new()
+    } else {
+        SUPABASE_MANAGED.iter().map(|s| s.to_string()).collect()
+    };
     // One snapshot for everything: pg_dump imports the snapshot this transaction
     // exports, so the dump, the row counts, the CSVs and the checksums all describe
     // the same moment, whatever the application writes meanwhile.
@@ -408,14 +520,18 @@ fn write_backup(
         .read_only(true)
         .start()
         .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
-    tx.batch_execute(CANONICAL_TEXT).map_err(|e| PgError::sql("setting up the backup's session", &e))?;
+    tx.batch_execute(CANONICAL_TEXT)
+        .map_err(|e| PgError::sql("setting up the backup's session", &e))?;
     let snapshot: String = tx
         .query_one("SELECT pg_export_snapshot()", &[])
         .map_err(|e| PgError::sql("exporting the backup's snapshot", &e))?
         .get(0);
     // The complete dump: the database is read once; the scripts come from the archive.
     let (dump, mut flags) = match options.jobs {
-        Some(j) => ("complete.dir".to_string(), vec!["-Fd".to_string(), format!("-j{j}")]),
+        Some(j) => (
+            "complete.dir".to_string(),
+            vec!["-Fd".to_string(), format!("-j{j}")],
+        ),
         None => ("complete.dump".to_string(), vec!["-Fc".to_string()]),
     };
     flags.push("--no-password".to_string());
@@ -426,16 +542,27 @@ fn write_backup(
         flags.push(format!("--exclude-schema={schema}"));
     }
     flags.push("--exclude-schema=safemig_backup".into());
-    progress(&format!("pg_dump {} ({} Supabase-managed schemas left out) → {dump}", flags[0], excluded.len()));
+    progress(&format!(
+        "pg_dump {} ({} Supabase-managed schemas left out) → {dump}",
+        flags[0],
+        excluded.len()
+    ));
     let mut command = tools::command(pg_dump, target);
-    command.args(&flags).arg(format!("--snapshot={snapshot}")).arg("-f").arg(dir.join(&dump));
+    command
+        .args(&flags)
+        .arg(format!("--snapshot={snapshot}"))
+        .arg("-f")
+        .arg(dir.join(&dump));
     run_tool(command, "pg_dump")?;
     restrict_tree(&dir.join(&dump))?;
     // Test-only pause point, so fault tests can kill a backup part-way without luck.
     if std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").as_deref() == Ok("marker") {
         progress("paused (SAFEMIG_TEST_PAUSE_AFTER_DUMP)");
         crate::faults::pause("after pg_dump");
-    } else if let Some(seconds) = std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").ok().and_then(|s| s.parse::<u64>().ok()) {
+    } else if let Some(seconds) = std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+    {
         progress("paused (SAFEMIG_TEST_PAUSE_AFTER_DUMP)");
         std::thread::sleep(std::time::Duration::from_secs(seconds));
     }
@@ -457,7 +584,9 @@ fn write_backup(
     }
     let wait_scripts = |scripts: &mut Jobs| -> Result<(), PgError> {
         for (file, child) in std::mem::take(&mut scripts.0) {
-            let output = child.wait_with_output().map_err(|e| PgError::Tool(format!("pg_restore: {e}")))?;
+            let output = child
+                .wait_with_output()
+                .map_err(|e| PgError::Tool(format!("pg_restore: {e}")))?;
             if !output.status.success() {
                 return Err(PgError::Tool(format!(
                     "pg_restore writing {file} failed: {}",
@@ -491,33 +620,57 @@ fn write_backup(
     private_dir(&dir.join("tables"))?;
     let mut entries = Vec::new();
     for (schema, name, _) in &tables {
-        progress(&format!("counting {schema}.{name}{}", if critical.iter().any(|(s, t)| s == schema && t == name) { " (critical: copied and checksummed)" } else { "" }));
+        progress(&format!(
+            "counting {schema}.{name}{}",
+            if critical.iter().any(|(s, t)| s == schema && t == name) {
+                " (critical: copied and checksummed)"
+            } else {
+                ""
+            }
+        ));
         let rows = count_rows(&mut tx, schema, name)?;
-        let mut entry = TableEntry { schema: schema.clone(), name: name.clone(), rows, checksum: None, file: None };
+        let mut entry = TableEntry {
+            schema: schema.clone(),
+            name: name.clone(),
+            rows,
+            checksum: None,
+            file: None,
+        };
         if critical.iter().any(|(s, t)| s == schema && t == name) {
             let file = format!("tables/{}.{}.csv", sanitize(schema), sanitize(name));
             let mut out = private_file(&dir.join(&file))?;
             let mut reader = tx
-                .copy_out(&format!("COPY {} TO STDOUT WITH (FORMAT csv, HEADER)", quote_qualified(schema, name)))
+                .copy_out(&format!(
+                    "COPY {} TO STDOUT WITH (FORMAT csv, HEADER)",
+                    quote_qualified(schema, name)
+                ))
                 .map_err(|e| PgError::sql(&format!("copying {schema}.{name}"), &e))?;
-            std::io::copy(&mut reader, &mut out).map_err(|e| io("cannot write", &dir.join(&file), e))?;
+            std::io::copy(&mut reader, &mut out)
+                .map_err(|e| io("cannot write", &dir.join(&file), e))?;
             drop(reader);
-            out.sync_all().map_err(|e| io("cannot sync", &dir.join(&file), e))?;
+            out.sync_all()
+                .map_err(|e| io("cannot sync", &dir.join(&file), e))?;
             entry.checksum = Some(table_checksum(&mut tx, schema, name)?);
             entry.file = Some(file);
         }
         entries.push(entry);
     }
-    let applied: Vec<String> = match tx.query("SELECT version FROM supabase_migrations.schema_migrations ORDER BY version", &[]) {
+    let applied: Vec<String> = match tx.query(
+        "SELECT version FROM supabase_migrations.schema_migrations ORDER BY version",
+        &[],
+    ) {
         Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
         Err(_) => Vec::new(),
     };
-    tx.commit().map_err(|e| PgError::sql("ending the backup's snapshot", &e))?;
+    tx.commit()
+        .map_err(|e| PgError::sql("ending the backup's snapshot", &e))?;
 
     let in_db_copy = if options.in_db_copy {
         let schema = "safemig_backup";
         client
-            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}; REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"))
+            .batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"
+            ))
             .map_err(|e| PgError::sql("creating schema safemig_backup", &e))?;
         for (s, t) in &critical {
             let copy = format!("{}__{}__{}", id, s, t);
@@ -542,14 +695,24 @@ fn write_backup(
             let target = dir.join("migrations").join(name);
             let bytes = std::fs::read(path).map_err(|e| io("cannot read", path, e))?;
             let mut out = private_file(&target)?;
-            out.write_all(&bytes).and_then(|()| out.sync_all()).map_err(|e| io("cannot write", &target, e))?;
+            out.write_all(&bytes)
+                .and_then(|()| out.sync_all())
+                .map_err(|e| io("cannot write", &target, e))?;
         }
     }
     let mut files = Vec::new();
     for path in walk(dir)? {
-        let relative = path.strip_prefix(dir).unwrap_or(&path).to_string_lossy().into_owned();
+        let relative = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
         let (size, sha256) = sha256_file(&path)?;
-        files.push(FileEntry { path: relative, size, sha256 });
+        files.push(FileEntry {
+            path: relative,
+            size,
+            sha256,
+        });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok((files, entries, excluded, flags, dump, in_db_copy, applied))
@@ -585,7 +748,8 @@ fn walk(dir: &Path) -> Result<Vec<PathBuf>, PgError> {
 /// pg_dump and pg_restore create files with the process umask: make them private.
 fn restrict_tree(path: &Path) -> Result<(), PgError> {
     if path.is_dir() {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).map_err(|e| io("cannot set the mode of", path, e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io("cannot set the mode of", path, e))?;
         for file in walk(path)? {
             std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
                 .map_err(|e| io("cannot set the mode of", &file, e))?;
@@ -594,7 +758,8 @@ fn restrict_tree(path: &Path) -> Result<(), PgError> {
             }
         }
     } else {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| io("cannot set the mode of", path, e))?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| io("cannot set the mode of", path, e))?;
         if let Ok(f) = std::fs::File::open(path) {
             let _ = f.sync_all();
         }
@@ -626,13 +791,21 @@ fn finish(dir: &Path, manifest: &Manifest) -> Result<(), PgError> {
     }
     text.push_str("\ntables (exact rows; * = critical, content checksummed)\n");
     for t in &manifest.tables {
-        text.push_str(&format!("  {:>10}  {}.{}{}\n", t.rows, t.schema, t.name, if t.checksum.is_some() { " *" } else { "" }));
+        text.push_str(&format!(
+            "  {:>10}  {}.{}{}\n",
+            t.rows,
+            t.schema,
+            t.name,
+            if t.checksum.is_some() { " *" } else { "" }
+        ));
     }
     let json = serde_json::to_string_pretty(manifest).map_err(|e| PgError::Tool(e.to_string()))?;
     for (name, content) in [("manifest.txt", text), (MANIFEST, json)] {
         let path = dir.join(name);
         let mut file = private_file(&path)?;
-        file.write_all(redact(&content).as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io("cannot write", &path, e))?;
+        file.write_all(redact(&content).as_bytes())
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io("cannot write", &path, e))?;
     }
     let mut sums = String::new();
     for f in &manifest.files {
@@ -643,7 +816,9 @@ fn finish(dir: &Path, manifest: &Manifest) -> Result<(), PgError> {
     }
     let path = dir.join("SHA256SUMS");
     let mut file = private_file(&path)?;
-    file.write_all(sums.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io("cannot write", &path, e))?;
+    file.write_all(sums.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io("cannot write", &path, e))?;
     fsync_dir(dir);
     Ok(())
 }
@@ -651,7 +826,11 @@ fn finish(dir: &Path, manifest: &Manifest) -> Result<(), PgError> {
 /// Checks a backup: quick (files, sizes, checksums) and, with `restore`, a full
 /// restore into a throwaway PostgreSQL compared table by table. The result is
 /// written to `verification.json` in the backup.
-pub fn verify(dir: &Path, restore: bool, progress: &mut dyn FnMut(&str)) -> Result<Verification, PgError> {
+pub fn verify(
+    dir: &Path,
+    restore: bool,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Verification, PgError> {
     let (mut problems, backup) = match Backup::open(dir) {
         Ok(backup) => (quick_check(&backup), Some(backup)),
         // A manifest that is there but unreadable is a failed backup, not bad input.
@@ -670,13 +849,22 @@ pub fn verify(dir: &Path, restore: bool, progress: &mut dyn FnMut(&str)) -> Resu
         }
     }
     let manifest_sha256 = sha256_file(&dir.join(MANIFEST)).ok().map(|(_, sha)| sha);
-    let verification =
-        Verification { at: chrono::Utc::now(), restore, ok: problems.is_empty(), problems, notes, manifest_sha256 };
+    let verification = Verification {
+        at: chrono::Utc::now(),
+        restore,
+        ok: problems.is_empty(),
+        problems,
+        notes,
+        manifest_sha256,
+    };
     let path = dir.join(VERIFICATION);
     let _ = std::fs::remove_file(&path);
     let mut file = private_file(&path)?;
-    let json = serde_json::to_string_pretty(&verification).map_err(|e| PgError::Tool(e.to_string()))?;
-    file.write_all(json.as_bytes()).and_then(|()| file.sync_all()).map_err(|e| io("cannot write", &path, e))?;
+    let json =
+        serde_json::to_string_pretty(&verification).map_err(|e| PgError::Tool(e.to_string()))?;
+    file.write_all(json.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| io("cannot write", &path, e))?;
     Ok(verification)
 }
 
@@ -688,29 +876,54 @@ pub fn quick_check(backup: &Backup) -> Vec<String> {
         let path = dir.join(&f.path);
         match sha256_file(&path) {
             Err(_) => problems.push(format!("{} is missing", f.path)),
-            Ok((size, _)) if size != f.size => {
-                problems.push(format!("{} has {size} bytes, the manifest says {} (truncated or changed)", f.path, f.size))
-            }
-            Ok((_, sha)) if sha != f.sha256 => problems.push(format!("{} does not match its SHA-256 (changed since the backup)", f.path)),
+            Ok((size, _)) if size != f.size => problems.push(format!(
+                "{} has {size} bytes, the manifest says {} (truncated or changed)",
+                f.path, f.size
+            )),
+            Ok((_, sha)) if sha != f.sha256 => problems.push(format!(
+                "{} does not match its SHA-256 (changed since the backup)",
+                f.path
+            )),
             Ok(_) => {}
         }
     }
-    let listed: std::collections::BTreeSet<&str> = backup.manifest.files.iter().map(|f| f.path.as_str()).collect();
+    let listed: std::collections::BTreeSet<&str> = backup
+        .manifest
+        .files
+        .iter()
+        .map(|f| f.path.as_str())
+        .collect();
     // A file the manifest does not know was added afterwards: nothing vouches for it.
     for extra in relative_files(dir, dir) {
         if !listed.contains(extra.as_str())
-            && !["manifest.json", "manifest.txt", "SHA256SUMS", "verification.json"].contains(&extra.as_str())
+            && ![
+                "manifest.json",
+                "manifest.txt",
+                "SHA256SUMS",
+                "verification.json",
+            ]
+            .contains(&extra.as_str())
         {
-            problems.push(format!("{extra} is not in the manifest (added after the backup was taken)"));
+            problems.push(format!(
+                "{extra} is not in the manifest (added after the backup was taken)"
+            ));
         }
     }
     for required in [backup.manifest.dump.as_str(), "schema.sql", "data.sql"] {
-        let present = listed.contains(required) || listed.iter().any(|p| p.starts_with(&format!("{required}/")));
+        let present = listed.contains(required)
+            || listed
+                .iter()
+                .any(|p| p.starts_with(&format!("{required}/")));
         if !present {
             problems.push(format!("{required} is not in the manifest"));
         }
     }
-    if backup.manifest.files.iter().any(|f| (f.path == backup.manifest.dump || f.path == "schema.sql") && f.size == 0) {
+    if backup
+        .manifest
+        .files
+        .iter()
+        .any(|f| (f.path == backup.manifest.dump || f.path == "schema.sql") && f.size == 0)
+    {
         problems.push("the dump is empty".into());
     }
     // SHA256SUMS covers every file, the manifests included, and agrees with the manifest.
@@ -735,7 +948,10 @@ pub fn quick_check(backup: &Backup) -> Vec<String> {
             }
             for f in &backup.manifest.files {
                 if listed.get(&f.path) != Some(&f.sha256) {
-                    problems.push(format!("SHA256SUMS does not agree with the manifest about {}", f.path));
+                    problems.push(format!(
+                        "SHA256SUMS does not agree with the manifest about {}",
+                        f.path
+                    ));
                 }
             }
         }
@@ -760,7 +976,10 @@ fn relative_files(root: &Path, dir: &Path) -> Vec<String> {
 
 /// Restores the complete dump into a throwaway cluster; compares every table's
 /// row count and the critical tables' checksums with the manifest.
-fn restore_and_compare(backup: &Backup, progress: &mut dyn FnMut(&str)) -> Result<(Vec<String>, Vec<String>), PgError> {
+fn restore_and_compare(
+    backup: &Backup,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(Vec<String>, Vec<String>), PgError> {
     let cluster = Ephemeral::start()?;
     cluster.create_database("restored")?;
     let target = cluster.target("restored");
@@ -777,23 +996,38 @@ fn restore_and_compare(backup: &Backup, progress: &mut dyn FnMut(&str)) -> Resul
 
 /// Every table of the manifest against a database the backup was restored into:
 /// present, with its row count, and (with `checksums`) the critical tables' content.
-pub fn compare_with_manifest(client: &mut Client, manifest: &Manifest, checksums: bool) -> Result<Vec<String>, PgError> {
-    client.batch_execute(CANONICAL_TEXT).map_err(|e| PgError::sql("setting up the comparison", &e))?;
+pub fn compare_with_manifest(
+    client: &mut Client,
+    manifest: &Manifest,
+    checksums: bool,
+) -> Result<Vec<String>, PgError> {
+    client
+        .batch_execute(CANONICAL_TEXT)
+        .map_err(|e| PgError::sql("setting up the comparison", &e))?;
     let mut problems = Vec::new();
     for t in &manifest.tables {
         let rows = match count_rows(client, &t.schema, &t.name) {
             Ok(n) => n,
             Err(_) => {
-                problems.push(format!("table {}.{} is missing after the restore", t.schema, t.name));
+                problems.push(format!(
+                    "table {}.{} is missing after the restore",
+                    t.schema, t.name
+                ));
                 continue;
             }
         };
         if rows != t.rows {
-            problems.push(format!("table {}.{}: {rows} rows restored, {} in the manifest", t.schema, t.name, t.rows));
+            problems.push(format!(
+                "table {}.{}: {rows} rows restored, {} in the manifest",
+                t.schema, t.name, t.rows
+            ));
         }
         if let (true, Some(expected)) = (checksums, &t.checksum) {
             if &table_checksum(client, &t.schema, &t.name)? != expected {
-                problems.push(format!("table {}.{}: content checksum differs from the manifest", t.schema, t.name));
+                problems.push(format!(
+                    "table {}.{}: content checksum differs from the manifest",
+                    t.schema, t.name
+                ));
             }
         }
     }
@@ -804,20 +1038,38 @@ pub fn compare_with_manifest(client: &mut Client, manifest: &Manifest, checksums
 /// without error; the post-data section (indexes, constraints, triggers) is
 /// restored too, and what cannot be (a foreign key to a schema the backup left
 /// out, say `auth.users`) is reported as a note.
-pub fn restore_dump(backup: &Backup, target: &Target, major: u32, progress: &mut dyn FnMut(&str)) -> Result<Vec<String>, PgError> {
+pub fn restore_dump(
+    backup: &Backup,
+    target: &Target,
+    major: u32,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<String>, PgError> {
     let pg_restore = tools::find("pg_restore", major)?;
     let dump = backup.dir.join(&backup.manifest.dump);
     progress("pg_restore --section=pre-data --section=data");
     let mut command = tools::command(&pg_restore, target);
     command
-        .args(["--no-owner", "--no-privileges", "--exit-on-error", "--section=pre-data", "--section=data", "-j2", "-d"])
+        .args([
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--section=pre-data",
+            "--section=data",
+            "-j2",
+            "-d",
+        ])
         .arg(target.dbname())
         .arg(&dump);
     run_tool(command, "pg_restore (schema and data)")?;
     progress("pg_restore --section=post-data");
     let mut command = tools::command(&pg_restore, target);
-    command.args(["--no-owner", "--no-privileges", "--section=post-data", "-d"]).arg(target.dbname()).arg(&dump);
-    let output = command.output().map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
+    command
+        .args(["--no-owner", "--no-privileges", "--section=post-data", "-d"])
+        .arg(target.dbname())
+        .arg(&dump);
+    let output = command
+        .output()
+        .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
     let mut notes = Vec::new();
     if !output.status.success() {
         let errors: Vec<String> = String::from_utf8_lossy(&output.stderr)
@@ -860,11 +1112,17 @@ pub fn restore_tables(
             .tables
             .iter()
             .find(|t| &t.schema == schema && &t.name == name && t.file.is_some())
-            .ok_or_else(|| PgError::Tool(format!("{schema}.{name} is not a critical table of this backup (no content copy)")))?;
+            .ok_or_else(|| {
+                PgError::Tool(format!(
+                    "{schema}.{name} is not a critical table of this backup (no content copy)"
+                ))
+            })?;
         wanted.push(entry.clone());
     }
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    let mut tx = client.transaction().map_err(|e| PgError::sql("starting the restore", &e))?;
+    let mut tx = client
+        .transaction()
+        .map_err(|e| PgError::sql("starting the restore", &e))?;
     tx.batch_execute(&format!(
         "{}; SET LOCAL session_replication_role = replica; CREATE SCHEMA IF NOT EXISTS safemig_backup",
         CANONICAL_TEXT.replace("SET ", "SET LOCAL ")
@@ -874,19 +1132,31 @@ pub fn restore_tables(
     for t in &wanted {
         let table = quote_qualified(&t.schema, &t.name);
         let aside = format!("before_restore_{stamp}__{}__{}", t.schema, t.name);
-        progress(&format!("restoring {}.{} (current rows kept in safemig_backup.{aside})", t.schema, t.name));
+        progress(&format!(
+            "restoring {}.{} (current rows kept in safemig_backup.{aside})",
+            t.schema, t.name
+        ));
         tx.batch_execute(&format!(
             "CREATE TABLE safemig_backup.{} AS TABLE {table}; DELETE FROM {table}",
             quote_ident(&aside)
         ))
-        .map_err(|e| PgError::sql(&format!("keeping the current rows of {}.{} aside", t.schema, t.name), &e))?;
+        .map_err(|e| {
+            PgError::sql(
+                &format!("keeping the current rows of {}.{} aside", t.schema, t.name),
+                &e,
+            )
+        })?;
         let file = backup.dir.join(t.file.as_deref().unwrap_or_default());
         let mut input = std::fs::File::open(&file).map_err(|e| io("cannot read", &file, e))?;
         let mut writer = tx
-            .copy_in(&format!("COPY {table} FROM STDIN WITH (FORMAT csv, HEADER)"))
+            .copy_in(&format!(
+                "COPY {table} FROM STDIN WITH (FORMAT csv, HEADER)"
+            ))
             .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
         std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &file, e))?;
-        writer.finish().map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
+        writer
+            .finish()
+            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
         let rows = count_rows(&mut tx, &t.schema, &t.name)?;
         let checksum = table_checksum(&mut tx, &t.schema, &t.name)?;
         if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
@@ -901,13 +1171,21 @@ pub fn restore_tables(
         }
         restored.push((format!("{}.{}", t.schema, t.name), rows));
     }
-    tx.commit().map_err(|e| PgError::sql("committing the restore", &e))?;
+    tx.commit()
+        .map_err(|e| PgError::sql("committing the restore", &e))?;
     Ok(restored)
 }
 
 /// Is `client`'s database empty of user tables (outside the excluded schemas)?
 pub fn user_table_count(client: &mut Client) -> Result<usize, PgError> {
-    Ok(user_tables(client, &SUPABASE_MANAGED.iter().map(|s| s.to_string()).collect::<Vec<_>>())?.len())
+    Ok(user_tables(
+        client,
+        &SUPABASE_MANAGED
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    )?
+    .len())
 }
 
 /// The newest backup under `root` of this database (same system identifier and
@@ -926,7 +1204,9 @@ pub fn usable(
             && b.manifest.system_identifier == system_identifier
             && b.manifest.database == database
             && b.manifest.applied_migrations == applied
-            && (now - b.manifest.finished_at).to_std().is_ok_and(|age| age <= max_age)
+            && (now - b.manifest.finished_at)
+                .to_std()
+                .is_ok_and(|age| age <= max_age)
             && quick_check(b).is_empty()
     })
 }
@@ -934,14 +1214,20 @@ pub fn usable(
 /// The versions in `supabase_migrations.schema_migrations`, in order (none when it does not exist).
 pub fn applied_versions(client: &mut Client) -> Result<Vec<String>, PgError> {
     let exists: bool = client
-        .query_one("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL", &[])
+        .query_one(
+            "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
+            &[],
+        )
         .map_err(|e| PgError::sql("reading the catalog", &e))?
         .get(0);
     if !exists {
         return Ok(Vec::new());
     }
     Ok(client
-        .query("SELECT version FROM supabase_migrations.schema_migrations ORDER BY version", &[])
+        .query(
+            "SELECT version FROM supabase_migrations.schema_migrations ORDER BY version",
+            &[],
+        )
         .map_err(|e| PgError::sql("reading supabase_migrations.schema_migrations", &e))?
         .iter()
         .map(|r| r.get(0))
@@ -962,8 +1248,11 @@ pub fn parse_tables(list: &str) -> Result<Vec<(String, String)>, PgError> {
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .map(|t| {
-            safemig_project::config::split_table_name(t)
-                .ok_or_else(|| PgError::BadTarget(format!("`{t}` is not a table name of the form schema.table")))
+            safemig_project::config::split_table_name(t).ok_or_else(|| {
+                PgError::BadTarget(format!(
+                    "`{t}` is not a table name of the form schema.table"
+                ))
+            })
         })
         .collect()
 }

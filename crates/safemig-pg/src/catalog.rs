@@ -68,17 +68,29 @@ pub struct Protection {
 impl Protection {
     /// Prepares the snapshot query on this connection.
     pub fn prepare(mut self, client: &mut impl GenericClient) -> Result<Protection, PgError> {
-        self.statement = Some(client.prepare(SNAPSHOT_SQL).map_err(|e| PgError::sql("preparing the guards' catalog query", &e))?);
+        self.statement = Some(
+            client
+                .prepare(SNAPSHOT_SQL)
+                .map_err(|e| PgError::sql("preparing the guards' catalog query", &e))?,
+        );
         Ok(self)
     }
 
     pub fn from_config(guard: &GuardConfig) -> Protection {
-        let names = |list: &[String]| list.iter().filter_map(|t| split_table_name(t)).collect::<Vec<_>>();
+        let names = |list: &[String]| {
+            list.iter()
+                .filter_map(|t| split_table_name(t))
+                .collect::<Vec<_>>()
+        };
         Protection {
             protect: names(&guard.protect),
             unprotect: names(&guard.unprotect).into_iter().collect(),
             exact_counts: names(&guard.exact_counts).into_iter().collect(),
-            min_rows: guard.min_rows.iter().filter_map(|(t, n)| split_table_name(t).map(|k| (k, *n))).collect(),
+            min_rows: guard
+                .min_rows
+                .iter()
+                .filter_map(|(t, n)| split_table_name(t).map(|k| (k, *n)))
+                .collect(),
             statement: None,
         }
     }
@@ -109,13 +121,27 @@ impl TableState {
     /// `schema.table` as safemig.toml takes it: parts quoted when they need it
     /// (capitals, dots, spaces), so the `[[allow]]` a violation suggests matches.
     pub fn display_name(&self) -> String {
-        format!("{}.{}", config_ident(&self.schema), config_ident(&self.name))
+        format!(
+            "{}.{}",
+            config_ident(&self.schema),
+            config_ident(&self.name)
+        )
     }
 }
 
+/// `schema.table` as safemig.toml takes it (see [`TableState::display_name`]).
+pub fn display_table(schema: &str, name: &str) -> String {
+    format!("{}.{}", config_ident(schema), config_ident(name))
+}
+
 fn config_ident(part: &str) -> String {
-    let plain = part.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    let plain = part
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && part
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
     if plain {
         part.to_string()
     } else {
@@ -173,7 +199,10 @@ fn read_tables(
     for r in rows {
         let schema: String = r.get(1);
         let name: String = r.get(2);
-        if protection.unprotect.contains(&(schema.clone(), name.clone())) {
+        if protection
+            .unprotect
+            .contains(&(schema.clone(), name.clone()))
+        {
             continue;
         }
         let attnums: Vec<i32> = r.get(7);
@@ -195,10 +224,16 @@ fn read_tables(
 }
 
 fn count_rows(client: &mut impl GenericClient, table: &TableState) -> Result<i64, PgError> {
-    let sql = format!("SELECT count(*) FROM {}", quote_qualified(&table.schema, &table.name));
-    let row = client
-        .query_one(&sql, &[])
-        .map_err(|e| PgError::sql(&format!("counting the rows of {}", table.display_name()), &e))?;
+    let sql = format!(
+        "SELECT count(*) FROM {}",
+        quote_qualified(&table.schema, &table.name)
+    );
+    let row = client.query_one(&sql, &[]).map_err(|e| {
+        PgError::sql(
+            &format!("counting the rows of {}", table.display_name()),
+            &e,
+        )
+    })?;
     Ok(row.get(0))
 }
 
@@ -265,7 +300,10 @@ pub fn snapshot_after(
     let mut tables = read_tables(client, protection, Some(oids))?;
     for table in tables.values_mut() {
         let key = (table.schema.clone(), table.name.clone());
-        let rewritten = before.tables.get(&table.oid).is_some_and(|b| b.filenode != table.filenode);
+        let rewritten = before
+            .tables
+            .get(&table.oid)
+            .is_some_and(|b| b.filenode != table.filenode);
         if protection.counts_exactly(&key) || rewritten {
             table.exact_rows = Some(count_rows(client, table)?);
         }
@@ -282,7 +320,10 @@ pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) ->
             violations.push(Violation {
                 table,
                 loss: LossKind::Table,
-                message: format!("the table was dropped (it held about {} rows)", old.exact_rows.unwrap_or(old.estimated_rows)),
+                message: format!(
+                    "the table was dropped (it held about {} rows)",
+                    old.exact_rows.unwrap_or(old.estimated_rows)
+                ),
                 allowable: true,
             });
             continue;
@@ -300,7 +341,10 @@ pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) ->
                 message: format!(
                     "lost column{} {}",
                     if lost.len() == 1 { "" } else { "s" },
-                    lost.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+                    lost.iter()
+                        .map(|c| format!("\"{c}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 allowable: true,
             });
@@ -340,7 +384,12 @@ pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) ->
                 None => None,
             };
             if let Some(message) = loss {
-                violations.push(Violation { table: table.clone(), loss: LossKind::Rows, message, allowable: true });
+                violations.push(Violation {
+                    table: table.clone(),
+                    loss: LossKind::Rows,
+                    message,
+                    allowable: true,
+                });
             }
         }
         let key = (new.schema.clone(), new.name.clone());
@@ -362,7 +411,9 @@ pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) ->
 /// types, schemas, extensions, indexes, triggers and policies, and the
 /// functions its triggers execute. PostgreSQL's own schemas are left out:
 /// no migration creates objects there.
-pub fn live_objects(client: &mut impl GenericClient) -> Result<safemig_analyze::order::Live, PgError> {
+pub fn live_objects(
+    client: &mut impl GenericClient,
+) -> Result<safemig_analyze::order::Live, PgError> {
     use safemig_analyze::objects::{ObjectId, ObjectKind};
     let mut live = safemig_analyze::order::Live::default();
     let not_system = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_temp%'";
@@ -375,9 +426,15 @@ pub fn live_objects(client: &mut impl GenericClient) -> Result<safemig_analyze::
         (ObjectKind::Extension, "SELECT '', extname::text FROM pg_extension".to_string()),
     ];
     for (kind, sql) in queries {
-        let rows = client.query(sql.as_str(), &[]).map_err(|e| PgError::sql("reading the catalog", &e))?;
+        let rows = client
+            .query(sql.as_str(), &[])
+            .map_err(|e| PgError::sql("reading the catalog", &e))?;
         for r in rows {
-            live.objects.insert(ObjectId::new(kind, &r.get::<_, String>(0), &r.get::<_, String>(1)));
+            live.objects.insert(ObjectId::new(
+                kind,
+                &r.get::<_, String>(0),
+                &r.get::<_, String>(1),
+            ));
         }
     }
     let triggers = client
@@ -390,8 +447,17 @@ pub fn live_objects(client: &mut impl GenericClient) -> Result<safemig_analyze::
         .map_err(|e| PgError::sql("reading the triggers", &e))?;
     for r in triggers {
         let (schema, table, name): (String, String, String) = (r.get(0), r.get(1), r.get(2));
-        live.objects.insert(ObjectId::on_table(ObjectKind::Trigger, &schema, &table, &name));
-        live.trigger_functions.insert(ObjectId::new(ObjectKind::Function, &r.get::<_, String>(3), &r.get::<_, String>(4)));
+        live.objects.insert(ObjectId::on_table(
+            ObjectKind::Trigger,
+            &schema,
+            &table,
+            &name,
+        ));
+        live.trigger_functions.insert(ObjectId::new(
+            ObjectKind::Function,
+            &r.get::<_, String>(3),
+            &r.get::<_, String>(4),
+        ));
     }
     // Trigger functions with no trigger (the seed's handle_new_user); extensions' own are left out.
     let unattached = client
@@ -405,13 +471,25 @@ pub fn live_objects(client: &mut impl GenericClient) -> Result<safemig_analyze::
         )
         .map_err(|e| PgError::sql("reading the trigger functions", &e))?;
     for r in unattached {
-        live.unattached_trigger_functions.push(ObjectId::new(ObjectKind::Function, &r.get::<_, String>(0), &r.get::<_, String>(1)));
+        live.unattached_trigger_functions.push(ObjectId::new(
+            ObjectKind::Function,
+            &r.get::<_, String>(0),
+            &r.get::<_, String>(1),
+        ));
     }
     let policies = client
-        .query("SELECT schemaname::text, tablename::text, policyname::text FROM pg_policies", &[])
+        .query(
+            "SELECT schemaname::text, tablename::text, policyname::text FROM pg_policies",
+            &[],
+        )
         .map_err(|e| PgError::sql("reading the policies", &e))?;
     for r in policies {
-        live.objects.insert(ObjectId::on_table(ObjectKind::Policy, &r.get::<_, String>(0), &r.get::<_, String>(1), &r.get::<_, String>(2)));
+        live.objects.insert(ObjectId::on_table(
+            ObjectKind::Policy,
+            &r.get::<_, String>(0),
+            &r.get::<_, String>(1),
+            &r.get::<_, String>(2),
+        ));
     }
     Ok(live)
 }

@@ -73,7 +73,10 @@ impl Target {
         Target::resolve_with(url, &|name| std::env::var(name).ok())
     }
 
-    pub fn resolve_with(url: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Result<Target, PgError> {
+    pub fn resolve_with(
+        url: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Target, PgError> {
         let raw = url.unwrap_or("").trim();
         let (stripped, params) = take_tls_params(raw)?;
         let mut config: Config = stripped.parse().map_err(|e: postgres::Error| {
@@ -112,11 +115,15 @@ impl Target {
             }
         }
         if config.get_user().is_none() {
-            let user = env("PGUSER").filter(|u| !u.is_empty()).unwrap_or_else(safemig_project::audit::os_user);
+            let user = env("PGUSER")
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(safemig_project::audit::os_user);
             config.user(&user);
         }
         if config.get_dbname().is_none() {
-            let db = env("PGDATABASE").filter(|d| !d.is_empty()).or_else(|| config.get_user().map(str::to_string));
+            let db = env("PGDATABASE")
+                .filter(|d| !d.is_empty())
+                .or_else(|| config.get_user().map(str::to_string));
             if let Some(db) = db {
                 config.dbname(&db);
             }
@@ -131,23 +138,35 @@ impl Target {
             }
         }
         if config.get_connect_timeout().is_none() {
-            let secs = env("PGCONNECT_TIMEOUT").and_then(|s| s.parse::<u64>().ok()).unwrap_or(10);
+            let secs = env("PGCONNECT_TIMEOUT")
+                .and_then(|s| s.parse::<u64>().ok())
+                .unwrap_or(10);
             config.connect_timeout(Duration::from_secs(secs.max(2)));
         }
         if config.get_application_name().is_none() {
             config.application_name("safemig");
         }
-        let sslmode = match params.sslmode.or_else(|| env("PGSSLMODE").filter(|s| !s.is_empty())) {
+        let sslmode = match params
+            .sslmode
+            .or_else(|| env("PGSSLMODE").filter(|s| !s.is_empty()))
+        {
             Some(mode) => SslMode::parse(&mode)?,
             None => SslMode::Prefer,
         };
-        let sslrootcert = params.sslrootcert.or_else(|| env("PGSSLROOTCERT")).map(PathBuf::from);
+        let sslrootcert = params
+            .sslrootcert
+            .or_else(|| env("PGSSLROOTCERT"))
+            .map(PathBuf::from);
         config.ssl_mode(match sslmode {
             SslMode::Disable => WireSslMode::Disable,
             SslMode::Allow | SslMode::Prefer => WireSslMode::Prefer,
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => WireSslMode::Require,
         });
-        Ok(Target { config, sslmode, sslrootcert })
+        Ok(Target {
+            config,
+            sslmode,
+            sslrootcert,
+        })
     }
 
     /// `postgresql://user@host:port/db?sslmode=...` with no password, for people and logs.
@@ -157,10 +176,15 @@ impl Target {
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         let host = match self.config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
-            Some(Host::Unix(p)) => return format!("postgresql://{user}@/{db}?host={}&port={port}", p.display()),
+            Some(Host::Unix(p)) => {
+                return format!("postgresql://{user}@/{db}?host={}&port={port}", p.display())
+            }
             None => String::new(),
         };
-        format!("postgresql://{user}@{host}:{port}/{db}?sslmode={}", self.sslmode.as_str())
+        format!(
+            "postgresql://{user}@{host}:{port}/{db}?sslmode={}",
+            self.sslmode.as_str()
+        )
     }
 
     pub fn user(&self) -> &str {
@@ -186,7 +210,9 @@ impl Target {
 
     /// The password, for passing to child processes through `PGPASSWORD` only.
     pub fn password(&self) -> Option<String> {
-        self.config.get_password().map(|p| String::from_utf8_lossy(p).into_owned())
+        self.config
+            .get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
     }
 
     /// Connects. Every error message is redacted and says what to check.
@@ -198,7 +224,10 @@ impl Target {
                 self.config.connect(tls)
             }
         };
-        result.map_err(|e| PgError::Connect { target: self.display(), message: describe_connect_error(&e, self) })
+        result.map_err(|e| PgError::Connect {
+            target: self.display(),
+            message: describe_connect_error(&e, self),
+        })
     }
 
     fn tls_config(&self) -> Result<rustls::ClientConfig, PgError> {
@@ -208,21 +237,26 @@ impl Target {
             .map_err(|e| PgError::Tls(e.to_string()))?;
         let config = match self.sslmode {
             // libpq: prefer/require (without a root certificate) encrypt but do not verify.
-            SslMode::Allow | SslMode::Prefer | SslMode::Require if self.sslrootcert.is_none() => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(tls::AcceptAnyCert(provider)))
-                .with_no_client_auth(),
+            SslMode::Allow | SslMode::Prefer | SslMode::Require if self.sslrootcert.is_none() => {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(tls::AcceptAnyCert(provider)))
+                    .with_no_client_auth()
+            }
             SslMode::VerifyCa | SslMode::Require | SslMode::Allow | SslMode::Prefer => {
                 let roots = Arc::new(self.root_store()?);
-                let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-                    .build()
-                    .map_err(|e| PgError::Tls(e.to_string()))?;
+                let inner =
+                    rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+                        .build()
+                        .map_err(|e| PgError::Tls(e.to_string()))?;
                 builder
                     .dangerous()
                     .with_custom_certificate_verifier(Arc::new(tls::VerifyChainOnly(inner)))
                     .with_no_client_auth()
             }
-            SslMode::VerifyFull => builder.with_root_certificates(self.root_store()?).with_no_client_auth(),
+            SslMode::VerifyFull => builder
+                .with_root_certificates(self.root_store()?)
+                .with_no_client_auth(),
             SslMode::Disable => unreachable!("no TLS config for sslmode=disable"),
         };
         Ok(config)
@@ -232,7 +266,9 @@ impl Target {
     /// `~/.postgresql/root.crt` as libpq, else the bundled web roots.
     fn root_store(&self) -> Result<rustls::RootCertStore, PgError> {
         let mut store = rustls::RootCertStore::empty();
-        let default = home_dir().map(|h| h.join(".postgresql/root.crt")).filter(|p| p.is_file());
+        let default = home_dir()
+            .map(|h| h.join(".postgresql/root.crt"))
+            .filter(|p| p.is_file());
         let path = match &self.sslrootcert {
             Some(p) if p.as_os_str() == "system" => None,
             Some(p) => Some(p.clone()),
@@ -245,12 +281,18 @@ impl Target {
                 })?;
                 let mut added = 0;
                 for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-                    let cert = cert.map_err(|e| PgError::Tls(format!("{}: {e}", path.display())))?;
-                    store.add(cert).map_err(|e| PgError::Tls(format!("{}: {e}", path.display())))?;
+                    let cert =
+                        cert.map_err(|e| PgError::Tls(format!("{}: {e}", path.display())))?;
+                    store
+                        .add(cert)
+                        .map_err(|e| PgError::Tls(format!("{}: {e}", path.display())))?;
                     added += 1;
                 }
                 if added == 0 {
-                    return Err(PgError::Tls(format!("{} holds no PEM certificate", path.display())));
+                    return Err(PgError::Tls(format!(
+                        "{} holds no PEM certificate",
+                        path.display()
+                    )));
                 }
             }
             None => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
@@ -303,10 +345,15 @@ struct TlsParams {
 /// tokio-postgres knows only disable/prefer/require and no `sslrootcert`: take
 /// those two out of the string and handle them here.
 fn take_tls_params(raw: &str) -> Result<(String, TlsParams), PgError> {
-    let mut params = TlsParams { sslmode: None, sslrootcert: None };
+    let mut params = TlsParams {
+        sslmode: None,
+        sslrootcert: None,
+    };
     let is_url = raw.starts_with("postgres://") || raw.starts_with("postgresql://");
     if is_url {
-        let Some((base, query)) = raw.split_once('?') else { return Ok((raw.to_string(), params)) };
+        let Some((base, query)) = raw.split_once('?') else {
+            return Ok((raw.to_string(), params));
+        };
         let mut kept = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -321,7 +368,11 @@ fn take_tls_params(raw: &str) -> Result<(String, TlsParams), PgError> {
                 _ => kept.push(pair),
             }
         }
-        let rebuilt = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+        let rebuilt = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
         Ok((rebuilt, params))
     } else {
         let mut kept = Vec::new();
@@ -329,7 +380,10 @@ fn take_tls_params(raw: &str) -> Result<(String, TlsParams), PgError> {
             match key.as_str() {
                 "sslmode" => params.sslmode = Some(value),
                 "sslrootcert" => params.sslrootcert = Some(value),
-                _ => kept.push(format!("{key}='{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))),
+                _ => kept.push(format!(
+                    "{key}='{}'",
+                    value.replace('\\', "\\\\").replace('\'', "\\'")
+                )),
             }
         }
         Ok((kept.join(" "), params))
@@ -394,7 +448,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' && i + 3 <= bytes.len() {
-            if let Some(b) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(b) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(b);
                 i += 3;
                 continue;
@@ -411,7 +468,9 @@ fn percent_decode(s: &str) -> String {
 /// Like libpq, a file readable by group or others is ignored.
 fn pgpass_lookup(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
     use std::os::unix::fs::PermissionsExt;
-    let path = env("PGPASSFILE").map(PathBuf::from).or_else(|| home_dir().map(|h| h.join(".pgpass")))?;
+    let path = env("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| home_dir().map(|h| h.join(".pgpass")))?;
     let meta = std::fs::metadata(&path).ok()?;
     if meta.permissions().mode() & 0o077 != 0 {
         eprintln!(
@@ -426,7 +485,12 @@ fn pgpass_lookup(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Optio
         Host::Unix(p) => p.display().to_string(),
     };
     let is_socket = host.starts_with('/');
-    let port = config.get_ports().first().copied().unwrap_or(5432).to_string();
+    let port = config
+        .get_ports()
+        .first()
+        .copied()
+        .unwrap_or(5432)
+        .to_string();
     let db = config.get_dbname().unwrap_or("").to_string();
     let user = config.get_user().unwrap_or("").to_string();
     for line in text.lines() {
@@ -439,7 +503,11 @@ fn pgpass_lookup(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Optio
         }
         let matches = |field: &str, value: &str| field == "*" || field == value;
         let host_ok = matches(&fields[0], &host) || (is_socket && fields[0] == "localhost");
-        if host_ok && matches(&fields[1], &port) && matches(&fields[2], &db) && matches(&fields[3], &user) {
+        if host_ok
+            && matches(&fields[1], &port)
+            && matches(&fields[2], &db)
+            && matches(&fields[3], &user)
+        {
             return Some(fields[4].clone());
         }
     }
@@ -491,7 +559,12 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, Error> {
-            rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
         fn verify_tls13_signature(
             &self,
@@ -499,7 +572,12 @@ mod tls {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, Error> {
-            rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.0.signature_verification_algorithms,
+            )
         }
         fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
             self.0.signature_verification_algorithms.supported_schemes()
@@ -519,11 +597,14 @@ mod tls {
             ocsp: &[u8],
             now: UnixTime,
         ) -> Result<ServerCertVerified, Error> {
-            match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            match self
+                .0
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+            {
                 Err(Error::InvalidCertificate(CertificateError::NotValidForName))
-                | Err(Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. })) => {
-                    Ok(ServerCertVerified::assertion())
-                }
+                | Err(Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                    ..
+                })) => Ok(ServerCertVerified::assertion()),
                 other => other,
             }
         }
@@ -555,7 +636,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -568,7 +652,10 @@ mod tests {
         .unwrap();
         assert_eq!(t.user(), "app");
         assert_eq!(t.sslmode, SslMode::VerifyFull);
-        assert_eq!(t.display(), "postgresql://app@db.example.com:6543/prod?sslmode=verify-full");
+        assert_eq!(
+            t.display(),
+            "postgresql://app@db.example.com:6543/prod?sslmode=verify-full"
+        );
         assert!(!format!("{t:?}").contains("pw-in-url"));
     }
 
@@ -576,7 +663,13 @@ mod tests {
     fn pg_variables_fill_what_the_url_leaves_open() {
         let t = Target::resolve_with(
             None,
-            &env_of(&[("PGHOST", "h1"), ("PGPORT", "7777"), ("PGUSER", "u"), ("PGDATABASE", "d"), ("PGSSLMODE", "require")]),
+            &env_of(&[
+                ("PGHOST", "h1"),
+                ("PGPORT", "7777"),
+                ("PGUSER", "u"),
+                ("PGDATABASE", "d"),
+                ("PGSSLMODE", "require"),
+            ]),
         )
         .unwrap();
         assert_eq!(t.display(), "postgresql://u@h1:7777/d?sslmode=require");
@@ -584,7 +677,8 @@ mod tests {
 
     #[test]
     fn bad_sslmode_and_port_are_clear_errors() {
-        let err = Target::resolve_with(Some("postgresql://a@b/c?sslmode=maybe"), &env_of(&[])).unwrap_err();
+        let err = Target::resolve_with(Some("postgresql://a@b/c?sslmode=maybe"), &env_of(&[]))
+            .unwrap_err();
         assert!(err.to_string().contains("maybe"));
         let err = Target::resolve_with(None, &env_of(&[("PGPORT", "x")])).unwrap_err();
         assert!(err.to_string().contains("PGPORT"));
@@ -607,10 +701,19 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pgpass");
-        std::fs::write(&path, "# comment\nother:*:*:*:nope\nh1:*:d:u:se\\:cret:with:colons\n").unwrap();
+        std::fs::write(
+            &path,
+            "# comment\nother:*:*:*:nope\nh1:*:d:u:se\\:cret:with:colons\n",
+        )
+        .unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         let p = path.to_str().unwrap();
-        let env = env_of(&[("PGHOST", "h1"), ("PGUSER", "u"), ("PGDATABASE", "d"), ("PGPASSFILE", p)]);
+        let env = env_of(&[
+            ("PGHOST", "h1"),
+            ("PGUSER", "u"),
+            ("PGDATABASE", "d"),
+            ("PGPASSFILE", p),
+        ]);
         let t = Target::resolve_with(None, &env).unwrap();
         assert_eq!(t.password().as_deref(), Some("se:cret:with:colons"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -57,7 +57,11 @@ impl Ephemeral {
 
     pub fn start_with(options: EphemeralOptions) -> Result<Ephemeral, PgError> {
         let bin_dir = find_server_bin_dir()?;
-        let run_as = if unsafe { libc::geteuid() } == 0 { Some(postgres_user()?) } else { None };
+        let run_as = if unsafe { libc::geteuid() } == 0 {
+            Some(postgres_user()?)
+        } else {
+            None
+        };
         let template = ensure_template(&bin_dir, run_as)?;
         let root = tempfile::Builder::new()
             .prefix("safemig-pg-")
@@ -65,8 +69,14 @@ impl Ephemeral {
             .map_err(|e| PgError::Ephemeral(format!("cannot create a temporary folder: {e}")))?;
         // The unix socket lives here and authentication is `trust`: only the server's
         // user (and root) may reach it.
-        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| PgError::Ephemeral(format!("cannot make {} private: {e}", root.path().display())))?;
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+            |e| {
+                PgError::Ephemeral(format!(
+                    "cannot make {} private: {e}",
+                    root.path().display()
+                ))
+            },
+        )?;
         let data = root.path().join("data");
         let status = Command::new("cp")
             .arg("-a")
@@ -75,12 +85,18 @@ impl Ephemeral {
             .status()
             .map_err(|e| PgError::Ephemeral(format!("cannot run cp: {e}")))?;
         if !status.success() {
-            return Err(PgError::Ephemeral(format!("copying the cluster template {} failed", template.display())));
+            return Err(PgError::Ephemeral(format!(
+                "copying the cluster template {} failed",
+                template.display()
+            )));
         }
         if options.password_auth {
             let hba = data.join("pg_hba.conf");
-            std::fs::write(&hba, "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n")
-                .map_err(|e| PgError::Ephemeral(format!("cannot write {}: {e}", hba.display())))?;
+            std::fs::write(
+                &hba,
+                "local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n",
+            )
+            .map_err(|e| PgError::Ephemeral(format!("cannot write {}: {e}", hba.display())))?;
             if let Some((uid, gid)) = run_as {
                 chown(&hba, uid, gid)?;
             }
@@ -88,23 +104,43 @@ impl Ephemeral {
         let mut options = options;
         if let Some(tls) = &options.tls {
             // The server insists that its key is private to its own user.
-            for (name, text, mode) in [("server.crt", &tls.cert_pem, 0o644), ("server.key", &tls.key_pem, 0o600)] {
+            for (name, text, mode) in [
+                ("server.crt", &tls.cert_pem, 0o644),
+                ("server.key", &tls.key_pem, 0o600),
+            ] {
                 let path = root.path().join(name);
                 std::fs::write(&path, text)
-                    .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)))
-                    .map_err(|e| PgError::Ephemeral(format!("cannot write {}: {e}", path.display())))?;
+                    .and_then(|()| {
+                        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                    })
+                    .map_err(|e| {
+                        PgError::Ephemeral(format!("cannot write {}: {e}", path.display()))
+                    })?;
                 if let Some((uid, gid)) = run_as {
                     chown(&path, uid, gid)?;
                 }
             }
             options.settings.push("ssl=on".into());
-            options.settings.push(format!("ssl_cert_file={}", root.path().join("server.crt").display()));
-            options.settings.push(format!("ssl_key_file={}", root.path().join("server.key").display()));
+            options.settings.push(format!(
+                "ssl_cert_file={}",
+                root.path().join("server.crt").display()
+            ));
+            options.settings.push(format!(
+                "ssl_key_file={}",
+                root.path().join("server.key").display()
+            ));
         }
         if let Some((uid, gid)) = run_as {
             chown(root.path(), uid, gid)?;
         }
-        let mut cluster = Ephemeral { root, bin_dir, port: 0, run_as, options, running: false };
+        let mut cluster = Ephemeral {
+            root,
+            bin_dir,
+            port: 0,
+            run_as,
+            options,
+            running: false,
+        };
         let mut last_error = String::new();
         // A free port can be taken by someone else between choosing and binding it: retry.
         for _ in 0..5 {
@@ -117,7 +153,9 @@ impl Ephemeral {
                 Err(e) => last_error = e.to_string(),
             }
         }
-        Err(PgError::Ephemeral(format!("the throwaway PostgreSQL did not start: {last_error}")))
+        Err(PgError::Ephemeral(format!(
+            "the throwaway PostgreSQL did not start: {last_error}"
+        )))
     }
 
     fn pg_ctl_start(&self) -> Result<(), PgError> {
@@ -150,8 +188,13 @@ impl Ephemeral {
             .output()
             .map_err(|e| PgError::Ephemeral(format!("cannot run pg_ctl: {e}")))?;
         if !output.status.success() {
-            let log = std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default();
-            return Err(PgError::Ephemeral(format!("{}\n{}", output_text(&output), tail(&log, 20))));
+            let log =
+                std::fs::read_to_string(self.root.path().join("server.log")).unwrap_or_default();
+            return Err(PgError::Ephemeral(format!(
+                "{}\n{}",
+                output_text(&output),
+                tail(&log, 20)
+            )));
         }
         Ok(())
     }
@@ -185,7 +228,11 @@ impl Ephemeral {
 
     /// Connection URL for `db` as the superuser `postgres`, over the unix socket.
     pub fn url(&self, db: &str) -> String {
-        format!("postgresql:///{db}?host={}&port={}&user=postgres&sslmode=disable", self.socket_dir().display(), self.port)
+        format!(
+            "postgresql:///{db}?host={}&port={}&user=postgres&sslmode=disable",
+            self.socket_dir().display(),
+            self.port
+        )
     }
 
     /// Connection URL over TCP on 127.0.0.1 (needs `tcp: true`).
@@ -194,7 +241,8 @@ impl Ephemeral {
     }
 
     pub fn target(&self, db: &str) -> Target {
-        Target::resolve_with(Some(&self.url(db)), &|_| None).expect("an ephemeral URL always parses")
+        Target::resolve_with(Some(&self.url(db)), &|_| None)
+            .expect("an ephemeral URL always parses")
     }
 
     pub fn connect(&self, db: &str) -> Result<postgres::Client, PgError> {
@@ -315,8 +363,12 @@ fn postgres_user() -> Result<(u32, u32), PgError> {
 }
 
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<(), PgError> {
-    std::os::unix::fs::chown(path, Some(uid), Some(gid))
-        .map_err(|e| PgError::Ephemeral(format!("cannot hand {} to the postgres user: {e}", path.display())))
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| {
+        PgError::Ephemeral(format!(
+            "cannot hand {} to the postgres user: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// `initdb` once per installation and user, kept under the temp folder.
@@ -338,27 +390,50 @@ fn ensure_template(bin_dir: &Path, run_as: Option<(u32, u32)>) -> Result<PathBuf
         return Ok(template);
     }
     // Build it beside the final place, then rename: concurrent builders never see half a template.
-    let building = base.join(format!("safemig-template-{uid}-{key}.{}.tmp", std::process::id()));
+    let building = base.join(format!(
+        "safemig-template-{uid}-{key}.{}.tmp",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&building);
     std::fs::create_dir(&building)
         .map_err(|e| PgError::Ephemeral(format!("cannot create {}: {e}", building.display())))?;
-    std::fs::set_permissions(&building, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| PgError::Ephemeral(format!("cannot set permissions on {}: {e}", building.display())))?;
+    std::fs::set_permissions(&building, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+        PgError::Ephemeral(format!(
+            "cannot set permissions on {}: {e}",
+            building.display()
+        ))
+    })?;
     if let Some((uid, gid)) = run_as {
         chown(&building, uid, gid)?;
     }
     let mut command = Command::new(bin_dir.join("initdb"));
     command
-        .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions", "-D"])
+        .args([
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+            "-D",
+        ])
         .arg(&building)
         .current_dir(&base);
     if let Some((uid, gid)) = run_as {
         command.uid(uid).gid(gid);
     }
-    let output = command.output().map_err(|e| PgError::Ephemeral(format!("cannot run initdb: {e}")))?;
+    let output = command
+        .output()
+        .map_err(|e| PgError::Ephemeral(format!("cannot run initdb: {e}")))?;
     if !output.status.success() {
         let _ = std::fs::remove_dir_all(&building);
-        return Err(PgError::Ephemeral(format!("initdb failed: {}", output_text(&output))));
+        return Err(PgError::Ephemeral(format!(
+            "initdb failed: {}",
+            output_text(&output)
+        )));
     }
     match std::fs::rename(&building, &template) {
         Ok(()) => Ok(template),
@@ -366,18 +441,29 @@ fn ensure_template(bin_dir: &Path, run_as: Option<(u32, u32)>) -> Result<PathBuf
             let _ = std::fs::remove_dir_all(&building);
             Ok(template)
         }
-        Err(e) => Err(PgError::Ephemeral(format!("cannot move the cluster template into place: {e}"))),
+        Err(e) => Err(PgError::Ephemeral(format!(
+            "cannot move the cluster template into place: {e}"
+        ))),
     }
 }
 
 fn free_port() -> Result<u16, PgError> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
         .map_err(|e| PgError::Ephemeral(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-    Ok(listener.local_addr().map_err(|e| PgError::Ephemeral(e.to_string()))?.port())
+    Ok(listener
+        .local_addr()
+        .map_err(|e| PgError::Ephemeral(e.to_string()))?
+        .port())
 }
 
 fn output_text(output: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)).trim().to_string()
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+    .trim()
+    .to_string()
 }
 
 fn tail(text: &str, lines: usize) -> String {

@@ -17,7 +17,10 @@ static BOUNDARIES: AtomicUsize = AtomicUsize::new(0);
 
 /// A statement boundary of a real migrate run. `what` is only evaluated when a test asked for a pause.
 pub fn boundary(what: impl FnOnce() -> String) {
-    let Some(at) = std::env::var("SAFEMIG_TEST_PAUSE_AT").ok().and_then(|s| s.parse::<usize>().ok()) else {
+    let Some(at) = std::env::var("SAFEMIG_TEST_PAUSE_AT")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    else {
         return;
     };
     let n = BOUNDARIES.fetch_add(1, Ordering::SeqCst) + 1;
@@ -32,7 +35,10 @@ pub fn pause(what: &str) {
         return;
     };
     let tmp = marker.with_extension("tmp");
-    if std::fs::write(&tmp, what).and_then(|()| std::fs::rename(&tmp, &marker)).is_err() {
+    if std::fs::write(&tmp, what)
+        .and_then(|()| std::fs::rename(&tmp, &marker))
+        .is_err()
+    {
         return;
     }
     let mut go = marker.into_os_string();

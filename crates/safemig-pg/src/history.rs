@@ -128,8 +128,16 @@ pub fn read(client: &mut impl GenericClient) -> Result<History, PgError> {
             column_exists(client, "supabase_migrations", "schema_migrations", column)
         };
         // Cast: a table edited by hand into other column types is an error that says so, not a panic.
-        let statements = if has(client, "statements")? { "statements::text[]" } else { "NULL::text[]" };
-        let name = if has(client, "name")? { "name::text" } else { "NULL::text" };
+        let statements = if has(client, "statements")? {
+            "statements::text[]"
+        } else {
+            "NULL::text[]"
+        };
+        let name = if has(client, "name")? {
+            "name::text"
+        } else {
+            "NULL::text"
+        };
         let rows = client
             .query(
                 &format!("SELECT version::text, {name}, {statements} FROM supabase_migrations.schema_migrations ORDER BY version"),
@@ -150,7 +158,11 @@ pub fn read(client: &mut impl GenericClient) -> Result<History, PgError> {
             })?;
         history.supabase = rows
             .iter()
-            .map(|r| SupabaseRow { version: r.get(0), name: r.get(1), statements: r.get(2) })
+            .map(|r| SupabaseRow {
+                version: r.get(0),
+                name: r.get(1),
+                statements: r.get(2),
+            })
             .collect();
     }
     if relation_exists(client, "safemig.migrations")? {
@@ -186,7 +198,12 @@ pub fn read(client: &mut impl GenericClient) -> Result<History, PgError> {
     Ok(history)
 }
 
-fn column_exists(client: &mut impl GenericClient, schema: &str, table: &str, column: &str) -> Result<bool, PgError> {
+fn column_exists(
+    client: &mut impl GenericClient,
+    schema: &str,
+    table: &str,
+    column: &str,
+) -> Result<bool, PgError> {
     // pg_attribute, not information_schema.columns: the view costs milliseconds.
     let row = client
         .query_one(
@@ -213,9 +230,13 @@ pub struct Inserts {
 impl Inserts {
     pub fn prepare(client: &mut impl GenericClient) -> Result<Inserts, PgError> {
         let prepare = |client: &mut _, sql| -> Result<postgres::Statement, PgError> {
-            GenericClient::prepare(client, sql).map_err(|e| PgError::sql("preparing the history inserts", &e))
+            GenericClient::prepare(client, sql)
+                .map_err(|e| PgError::sql("preparing the history inserts", &e))
         };
-        Ok(Inserts { supabase: prepare(client, INSERT_SUPABASE_HISTORY)?, safemig: prepare(client, INSERT_SAFEMIG_HISTORY)? })
+        Ok(Inserts {
+            supabase: prepare(client, INSERT_SUPABASE_HISTORY)?,
+            safemig: prepare(client, INSERT_SAFEMIG_HISTORY)?,
+        })
     }
 }
 
@@ -233,19 +254,24 @@ pub fn record_applied(
         Some(i) => client.execute(&i.supabase, &supabase_params),
         None => client.execute(INSERT_SUPABASE_HISTORY, &supabase_params),
     }
-    .map_err(|e| PgError::sql("recording the migration in supabase_migrations.schema_migrations", &e))?;
+    .map_err(|e| {
+        PgError::sql(
+            "recording the migration in supabase_migrations.schema_migrations",
+            &e,
+        )
+    })?;
     let safemig_statement = inserts.map(|i| i.safemig.clone());
     let params: [&(dyn postgres::types::ToSql + Sync); 9] = [
-                &version,
-                &name,
-                &safemig.checksum,
-                &safemig.applied_by,
-                &safemig.duration_ms,
-                &safemig.backup_id,
-                &env!("CARGO_PKG_VERSION"),
-                &(statements.len() as i32),
-                &(safemig.ran_alone as i32),
-            ];
+        &version,
+        &name,
+        &safemig.checksum,
+        &safemig.applied_by,
+        &safemig.duration_ms,
+        &safemig.backup_id,
+        &env!("CARGO_PKG_VERSION"),
+        &(statements.len() as i32),
+        &(safemig.ran_alone as i32),
+    ];
     match &safemig_statement {
         Some(statement) => client.execute(statement, &params),
         None => client.execute(INSERT_SAFEMIG_HISTORY, &params),
@@ -283,7 +309,10 @@ pub fn insert_audit(client: &mut impl GenericClient, record: &AuditRecord) -> Re
 }
 
 /// The audit rows in the database, oldest first (empty when safemig never wrote any).
-pub fn read_audit(client: &mut impl GenericClient, limit: i64) -> Result<Vec<AuditRecord>, PgError> {
+pub fn read_audit(
+    client: &mut impl GenericClient,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, PgError> {
     if !relation_exists(client, "safemig.audit")? {
         return Ok(Vec::new());
     }

@@ -6,17 +6,22 @@ pub mod apply;
 pub mod backup;
 pub mod catalog;
 pub mod connect;
+pub mod doctor;
+pub mod drift;
 pub mod ephemeral;
 pub mod faults;
 pub mod history;
 pub mod lock;
+pub mod observe;
 pub mod redact;
+pub mod rehearse;
 pub mod status;
 pub mod tools;
+pub mod verify;
 
 pub use connect::{SslMode, Target};
-pub use postgres;
 pub use ephemeral::{Ephemeral, EphemeralOptions, ServerTls};
+pub use postgres;
 
 /// Errors talking to PostgreSQL or its tools. Messages are redacted and say what to do.
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +37,11 @@ pub enum PgError {
     #[error("{0}")]
     Tool(String),
     #[error("{context}: {message}")]
-    Sql { context: String, message: String, sqlstate: Option<String> },
+    Sql {
+        context: String,
+        message: String,
+        sqlstate: Option<String>,
+    },
 }
 
 impl PgError {

@@ -25,7 +25,10 @@ fn holder(client: &mut Client) -> String {
             let app: String = r.get(1);
             let user: String = r.get(2);
             let since: chrono::DateTime<chrono::Utc> = r.get(3);
-            format!("held by backend pid {pid} ({app}, user {user}, connected since {})", since.format("%Y-%m-%d %H:%M:%S UTC"))
+            format!(
+                "held by backend pid {pid} ({app}, user {user}, connected since {})",
+                since.format("%Y-%m-%d %H:%M:%S UTC")
+            )
         }
         _ => "held by another session".to_string(),
     }

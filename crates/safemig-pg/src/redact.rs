@@ -52,7 +52,9 @@ fn mask_connection_strings(text: &str) -> String {
         let (head, tail) = rest.split_at(idx + 3);
         out.push_str(head);
         // The authority ends at the first '/', '?', '#' or white space.
-        let end = tail.find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace()).unwrap_or(tail.len());
+        let end = tail
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(tail.len());
         let authority = &tail[..end];
         match (authority.rfind('@'), authority.find(':')) {
             (Some(at), Some(colon)) if colon < at => {
@@ -91,7 +93,8 @@ fn mask_password_params(text: &str) -> String {
             }
             i.min(tail.len())
         } else {
-            tail.find(|c: char| c == '&' || c.is_whitespace() || c == '"').unwrap_or(tail.len())
+            tail.find(|c: char| c == '&' || c.is_whitespace() || c == '"')
+                .unwrap_or(tail.len())
         };
         out.push_str(MASK);
         rest = &tail[end..];
@@ -131,8 +134,14 @@ mod tests {
 
     #[test]
     fn masks_key_value_passwords() {
-        assert_eq!(redact("host=a password=hunter2 user=b"), "host=a password=******** user=b");
-        assert_eq!(redact("host=a password='it\\'s x' user=b"), "host=a password=******** user=b");
+        assert_eq!(
+            redact("host=a password=hunter2 user=b"),
+            "host=a password=******** user=b"
+        );
+        assert_eq!(
+            redact("host=a password='it\\'s x' user=b"),
+            "host=a password=******** user=b"
+        );
     }
 
     #[test]

@@ -52,10 +52,18 @@ pub struct MigrationStatus {
 
 /// Every version known to the files or the history, in version order.
 pub fn compute(set: &MigrationSet, history: &History) -> Vec<MigrationStatus> {
-    let applied: BTreeSet<&str> = history.supabase.iter().map(|r| r.version.as_str()).collect();
+    let applied: BTreeSet<&str> = history
+        .supabase
+        .iter()
+        .map(|r| r.version.as_str())
+        .collect();
     let newest_applied = applied.iter().next_back().copied();
-    let versions: BTreeSet<&str> =
-        set.migrations.iter().map(|m| m.version.as_str()).chain(applied.iter().copied()).collect();
+    let versions: BTreeSet<&str> = set
+        .migrations
+        .iter()
+        .map(|m| m.version.as_str())
+        .chain(applied.iter().copied())
+        .collect();
     versions
         .into_iter()
         .map(|version| {

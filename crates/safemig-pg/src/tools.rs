@@ -21,7 +21,9 @@ pub struct Tool {
 fn version_of(path: &Path) -> Option<(u32, String)> {
     let out = Command::new(path).arg("--version").output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    let number = text.split_whitespace().find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
+    let number = text
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))?;
     let major = number.split('.').next()?.parse().ok()?;
     Some((major, text))
 }
@@ -36,13 +38,23 @@ pub fn find(program: &str, server_major: u32) -> Result<Tool, PgError> {
             candidates.extend(std::env::split_paths(&path).map(|d| d.join(program)));
         }
         if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
-            candidates.extend(entries.flatten().map(|e| e.path().join("bin").join(program)));
+            candidates.extend(
+                entries
+                    .flatten()
+                    .map(|e| e.path().join("bin").join(program)),
+            );
         }
     }
     let mut found: Vec<Tool> = candidates
         .into_iter()
         .filter(|p| p.is_file())
-        .filter_map(|path| version_of(&path).map(|(major, version)| Tool { path, major, version }))
+        .filter_map(|path| {
+            version_of(&path).map(|(major, version)| Tool {
+                path,
+                major,
+                version,
+            })
+        })
         .collect();
     found.sort_by_key(|t| std::cmp::Reverse(t.major));
     let newest = found.first().map(|t| t.version.clone());

@@ -44,7 +44,11 @@ impl AuditRecord {
 
 /// The OS user name, for "who did this".
 pub fn os_user() -> String {
-    if let Some(name) = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok()).filter(|n| !n.is_empty()) {
+    if let Some(name) = std::env::var("USER")
+        .ok()
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .filter(|n| !n.is_empty())
+    {
         return name;
     }
     // SAFETY: getpwuid returns static storage or NULL; the name is copied at once.
@@ -54,7 +58,9 @@ pub fn os_user() -> String {
         if pw.is_null() || (*pw).pw_name.is_null() {
             return format!("uid {uid}");
         }
-        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+        std::ffi::CStr::from_ptr((*pw).pw_name)
+            .to_string_lossy()
+            .into_owned()
     }
 }
 
@@ -65,11 +71,23 @@ pub fn default_audit_path() -> PathBuf {
 
 /// Appends one record; creates the folder `0700` and the file `0600`.
 pub fn append(path: &Path, record: &AuditRecord) -> Result<(), ProjectError> {
-    let io = |source| ProjectError::WriteFile { path: path.to_path_buf(), source };
+    let io = |source| ProjectError::WriteFile {
+        path: path.to_path_buf(),
+        source,
+    };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(parent).map_err(io)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(parent)
+            .map_err(io)?;
     }
-    let mut file = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
     let mut line = serde_json::to_string(record).expect("audit record serializes");
     line.push('\n');
     // One write call per record, so that concurrent appenders do not interleave lines.
@@ -82,7 +100,12 @@ pub fn read(path: &Path) -> Result<Vec<AuditRecord>, ProjectError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ProjectError::ReadFile { path: path.to_path_buf(), source }),
+        Err(source) => {
+            return Err(ProjectError::ReadFile {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     };
     text.lines()
         .enumerate()
@@ -105,14 +128,26 @@ mod tests {
     fn appends_and_reads_back_with_private_modes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(".safemig/audit.jsonl");
-        append(&path, &AuditRecord::new("migrate", "ok", serde_json::json!({"applied": 2}))).unwrap();
-        append(&path, &AuditRecord::new("migrate", "refused", serde_json::json!({}))).unwrap();
+        append(
+            &path,
+            &AuditRecord::new("migrate", "ok", serde_json::json!({"applied": 2})),
+        )
+        .unwrap();
+        append(
+            &path,
+            &AuditRecord::new("migrate", "refused", serde_json::json!({})),
+        )
+        .unwrap();
         let records = read(&path).unwrap();
         assert_eq!(records.len(), 2);
         assert_eq!(records[1].result, "refused");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        let mode = std::fs::metadata(path.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o700);
     }
 }

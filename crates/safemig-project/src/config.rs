@@ -24,6 +24,15 @@
 //! externals = ["app_private"]  # objects or schemas that exist outside the migrations
 //! allow_risky = ["20250902000000"]  # reviewed: migrate may apply it although check says risky
 //!
+//! [verify]                     # what `safemig verify` requires
+//! tests_dir = "supabase/tests"  # SQL tests, each run in a transaction that is rolled back
+//! functions = ["public.handle_new_user()"]
+//! triggers = ["on_auth_user_created ON auth.users"]
+//! tables = ["public.users"]
+//! columns = ["public.library_tracks.r2_key"]
+//! policies = ["Users can view own data ON public.users"]
+//! extensions = ["pgcrypto"]
+//!
 //! [check.severity]
 //! index-without-concurrently = "risky"
 //!
@@ -59,9 +68,29 @@ pub struct Config {
     pub check: CheckConfig,
     #[serde(default)]
     pub backup: BackupConfig,
+    #[serde(default)]
+    pub verify: VerifyConfig,
     /// Where the config was read from; `None` when defaults are in use.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `[verify]`: what `safemig verify` requires of the database.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerifyConfig {
+    /// SQL tests, relative to the config file (default: supabase/tests).
+    pub tests_dir: Option<PathBuf>,
+    /// Functions with their argument types: `public.handle_new_user()`.
+    pub functions: Vec<String>,
+    /// Triggers, enabled: `on_auth_user_created ON auth.users`.
+    pub triggers: Vec<String>,
+    pub tables: Vec<String>,
+    /// `schema.table.column`.
+    pub columns: Vec<String>,
+    /// `policy name ON schema.table`.
+    pub policies: Vec<String>,
+    pub extensions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,8 +217,10 @@ impl std::fmt::Display for LossKind {
 impl Config {
     /// Reads `path`. A syntax error, unknown key or wrong type names the file and the key.
     pub fn load(path: &Path) -> Result<Config, ProjectError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ProjectError::ReadFile { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ProjectError::ReadFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut config: Config = toml::from_str(&text).map_err(|e| ProjectError::Config {
             path: path.to_path_buf(),
             message: e.to_string().trim_end().to_string(),
@@ -209,7 +240,10 @@ impl Config {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ProjectError> {
-        let bad = |message: String| ProjectError::Config { path: path.to_path_buf(), message };
+        let bad = |message: String| ProjectError::Config {
+            path: path.to_path_buf(),
+            message,
+        };
         let tables = self
             .guard
             .protect
@@ -234,7 +268,10 @@ impl Config {
         }
         for allow in &self.allow {
             if allow.table != "*" && split_table_name(&allow.table).is_none() {
-                return Err(bad(format!("[[allow]] table `{}` is not of the form schema.table or *", allow.table)));
+                return Err(bad(format!(
+                    "[[allow]] table `{}` is not of the form schema.table or *",
+                    allow.table
+                )));
             }
             if allow.loss.is_empty() {
                 return Err(bad(format!(
@@ -265,15 +302,40 @@ impl Config {
     /// is one (like `migrations_dir`), else to the working directory.
     pub fn backup_dir(&self) -> PathBuf {
         match &self.source {
-            Some(source) if self.backup.dir.is_relative() => source.parent().unwrap_or(Path::new(".")).join(&self.backup.dir),
+            Some(source) if self.backup.dir.is_relative() => source
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(&self.backup.dir),
             _ => self.backup.dir.clone(),
+        }
+    }
+
+    /// The SQL tests folder of `safemig verify`: [verify] tests_dir (relative to the
+    /// config file), else supabase/tests.
+    pub fn tests_dir(&self) -> PathBuf {
+        let dir = self
+            .verify
+            .tests_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("supabase/tests"));
+        match &self.source {
+            Some(source) if dir.is_relative() => {
+                source.parent().unwrap_or(Path::new(".")).join(dir)
+            }
+            _ => dir,
         }
     }
 
     /// Whether `migrate` may apply this migration although `check` classes it risky.
     pub fn risky_allowed(&self, version: &str, file_name: &str) -> bool {
-        self.check.allow_risky.iter().any(|m| m == version || m == file_name)
-            || self.allow.iter().any(|a| a.migration == version || a.migration == file_name)
+        self.check
+            .allow_risky
+            .iter()
+            .any(|m| m == version || m == file_name)
+            || self
+                .allow
+                .iter()
+                .any(|a| a.migration == version || a.migration == file_name)
     }
 
     /// The allowances that cover `table` (schema.table) in migration `version`.
@@ -351,8 +413,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\""))
+    humantime::parse_duration(text).map_err(|e| {
+        format!("`{text}` is not a duration ({e}); write e.g. \"5s\", \"500ms\" or \"2min\"")
+    })
 }
 
 #[cfg(test)]
@@ -370,7 +433,10 @@ mod tests {
     fn defaults_without_a_file() {
         let config = Config::default();
         assert_eq!(config.migrate.lock_timeout, Duration::from_secs(5));
-        assert_eq!(config.migrations_dir(None), PathBuf::from("supabase/migrations"));
+        assert_eq!(
+            config.migrations_dir(None),
+            PathBuf::from("supabase/migrations")
+        );
     }
 
     #[test]
@@ -382,7 +448,10 @@ mod tests {
         .unwrap();
         assert_eq!(config.migrate.lock_timeout, Duration::from_secs(2));
         assert_eq!(config.guard.min_rows["public.library_tracks"], 59);
-        assert_eq!(config.allowed_losses("2", "2_x.sql", "public.t"), vec![LossKind::Rows]);
+        assert_eq!(
+            config.allowed_losses("2", "2_x.sql", "public.t"),
+            vec![LossKind::Rows]
+        );
         assert!(config.allowed_losses("3", "3_x.sql", "public.t").is_empty());
         assert!(config.allowed_losses("2", "2_x.sql", "public.u").is_empty());
     }
@@ -401,9 +470,18 @@ mod tests {
 
     #[test]
     fn table_names_with_quotes_dots_and_unicode() {
-        assert_eq!(split_table_name("Public.Tracks"), Some(("public".into(), "tracks".into())));
-        assert_eq!(split_table_name("\"my.schema\".\"a \"\"b\"\"\""), Some(("my.schema".into(), "a \"b\"".into())));
-        assert_eq!(split_table_name("public.\"Ünïcode table\""), Some(("public".into(), "Ünïcode table".into())));
+        assert_eq!(
+            split_table_name("Public.Tracks"),
+            Some(("public".into(), "tracks".into()))
+        );
+        assert_eq!(
+            split_table_name("\"my.schema\".\"a \"\"b\"\"\""),
+            Some(("my.schema".into(), "a \"b\"".into()))
+        );
+        assert_eq!(
+            split_table_name("public.\"Ünïcode table\""),
+            Some(("public".into(), "Ünïcode table".into()))
+        );
         assert_eq!(split_table_name("a.b.c"), None);
         assert_eq!(split_table_name("nodot"), None);
         assert_eq!(split_table_name("\"open.quote"), None);

@@ -25,7 +25,10 @@ pub struct MigrationFile {
 impl MigrationFile {
     /// `<version>_<name>.sql`
     pub fn file_name(&self) -> String {
-        self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 
@@ -66,17 +69,29 @@ pub fn load(dir: &Path) -> Result<MigrationSet, ProjectError> {
         dir: dir.to_path_buf(),
         source,
     })?;
-    let mut set = MigrationSet { dir: dir.to_path_buf(), ..Default::default() };
+    let mut set = MigrationSet {
+        dir: dir.to_path_buf(),
+        ..Default::default()
+    };
     let mut paths: Vec<PathBuf> = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|source| ProjectError::MigrationsDir { dir: dir.to_path_buf(), source })?;
+        let entry = entry.map_err(|source| ProjectError::MigrationsDir {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
         paths.push(entry.path());
     }
     paths.sort();
     for path in paths {
-        let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if path.is_dir() {
-            set.ignored.push(IgnoredFile { path, reason: "a folder; migrations are files directly in the migrations folder".into() });
+            set.ignored.push(IgnoredFile {
+                path,
+                reason: "a folder; migrations are files directly in the migrations folder".into(),
+            });
             continue;
         }
         let Some((version, name)) = parse_file_name(&file_name) else {
@@ -85,23 +100,45 @@ pub fn load(dir: &Path) -> Result<MigrationSet, ProjectError> {
             } else {
                 "not a .sql file"
             };
-            set.ignored.push(IgnoredFile { path, reason: reason.into() });
+            set.ignored.push(IgnoredFile {
+                path,
+                reason: reason.into(),
+            });
             continue;
         };
-        let size = std::fs::metadata(&path).map_err(|source| ProjectError::ReadFile { path: path.clone(), source })?.len();
+        let size = std::fs::metadata(&path)
+            .map_err(|source| ProjectError::ReadFile {
+                path: path.clone(),
+                source,
+            })?
+            .len();
         let limit_mib = max_migration_mib();
         if size > limit_mib * 1024 * 1024 {
-            return Err(ProjectError::TooLarge { path, size_mib: size.div_ceil(1024 * 1024), limit_mib });
+            return Err(ProjectError::TooLarge {
+                path,
+                size_mib: size.div_ceil(1024 * 1024),
+                limit_mib,
+            });
         }
-        let bytes = std::fs::read(&path).map_err(|source| ProjectError::ReadFile { path: path.clone(), source })?;
+        let bytes = std::fs::read(&path).map_err(|source| ProjectError::ReadFile {
+            path: path.clone(),
+            source,
+        })?;
         let checksum = hex::encode(Sha256::digest(&bytes));
         let sql = String::from_utf8(bytes).map_err(|e| ProjectError::NotUtf8 {
             path: path.clone(),
             offset: e.utf8_error().valid_up_to(),
         })?;
-        set.migrations.push(MigrationFile { version, name, path, sql, checksum });
+        set.migrations.push(MigrationFile {
+            version,
+            name,
+            path,
+            sql,
+            checksum,
+        });
     }
-    set.migrations.sort_by(|a, b| a.version.cmp(&b.version).then(a.path.cmp(&b.path)));
+    set.migrations
+        .sort_by(|a, b| a.version.cmp(&b.version).then(a.path.cmp(&b.path)));
     for pair in set.migrations.windows(2) {
         if pair[0].version == pair[1].version {
             return Err(ProjectError::DuplicateVersion {
@@ -117,7 +154,11 @@ pub fn load(dir: &Path) -> Result<MigrationSet, ProjectError> {
 /// The largest migration file safemig reads, in MiB: `SAFEMIG_MAX_MIGRATION_MB`, else 16.
 /// Parsing a file costs about 100 times its size in memory: a 100 MB file would need ~10 GB.
 pub fn max_migration_mib() -> u64 {
-    std::env::var("SAFEMIG_MAX_MIGRATION_MB").ok().and_then(|v| v.parse().ok()).filter(|&n: &u64| n > 0).unwrap_or(16)
+    std::env::var("SAFEMIG_MAX_MIGRATION_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &u64| n > 0)
+        .unwrap_or(16)
 }
 
 #[cfg(test)]
@@ -126,9 +167,15 @@ mod tests {
 
     #[test]
     fn file_names_follow_the_supabase_cli() {
-        assert_eq!(parse_file_name("20250101000000_add_trigger.sql"), Some(("20250101000000".into(), "add_trigger".into())));
+        assert_eq!(
+            parse_file_name("20250101000000_add_trigger.sql"),
+            Some(("20250101000000".into(), "add_trigger".into()))
+        );
         assert_eq!(parse_file_name("1_.sql"), Some(("1".into(), "".into())));
-        assert_eq!(parse_file_name("1_a_b.sql"), Some(("1".into(), "a_b".into())));
+        assert_eq!(
+            parse_file_name("1_a_b.sql"),
+            Some(("1".into(), "a_b".into()))
+        );
         assert_eq!(parse_file_name("v1_a.sql"), None);
         assert_eq!(parse_file_name("1a_x.sql"), None);
         assert_eq!(parse_file_name("1_a.sql.bak"), None);
@@ -146,7 +193,10 @@ mod tests {
         let versions: Vec<_> = set.migrations.iter().map(|m| m.version.as_str()).collect();
         assert_eq!(versions, ["20250101", "20250102"]);
         // sha256("select 1;")
-        assert_eq!(set.migrations[0].checksum, "354b7196c9ba5fb4b21cf615bb6ec4cd5c07503c34229feef033fc081a8c03f4");
+        assert_eq!(
+            set.migrations[0].checksum,
+            "354b7196c9ba5fb4b21cf615bb6ec4cd5c07503c34229feef033fc081a8c03f4"
+        );
         assert_eq!(set.ignored.len(), 2);
     }
 
@@ -169,7 +219,9 @@ mod tests {
 
     #[test]
     fn missing_folder_is_an_error() {
-        let err = load(Path::new("/nonexistent/safemig")).unwrap_err().to_string();
+        let err = load(Path::new("/nonexistent/safemig"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/safemig"), "{err}");
     }
 }

@@ -41,7 +41,12 @@ pub struct Global {
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
     /// Local audit file (JSON lines).
-    #[arg(long, global = true, value_name = "PATH", default_value = ".safemig/audit.jsonl")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        default_value = ".safemig/audit.jsonl"
+    )]
     pub audit_file: PathBuf,
 }
 
@@ -65,8 +70,12 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Which migrations are applied, pending, changed, missing a file, or out of order.
     Status,
+    /// What migrate would do; with --rehearse, run it first on a throwaway copy of the database's schema.
+    Plan(PlanArgs),
     /// Check, back up, then apply pending migrations, each in its own guarded transaction.
     Migrate(MigrateArgs),
+    /// After migrating, or any time: required objects, protected rows, SQL tests; --drift compares with the migrations.
+    Verify(VerifyArgs),
     /// Backups that are proven restorable: create, verify, list.
     Backup(BackupArgs),
     /// Restore critical tables in place (--tables), or the complete dump into a database (--into).
@@ -75,6 +84,9 @@ pub enum Command {
     Log(LogArgs),
     /// Run the seed runbook end to end on a throwaway PostgreSQL: no database of your own needed.
     Demo(DemoArgs),
+    /// Supabase health checks on a live database; performs one test insert into auth.users that is always rolled back.
+    #[command(long_about = DOCTOR_ABOUT)]
+    Doctor(DoctorArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -172,6 +184,35 @@ pub struct ExplainArgs {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+pub struct PlanArgs {
+    /// Rehearse: copy the database's schema (and migration history) into a throwaway PostgreSQL, apply the
+    /// pending migrations there with the guards, and report per statement its time, locks and rewrites;
+    /// also replay every migration on an empty database, as `supabase db reset` does. Exit 1 if either fails.
+    #[arg(long)]
+    pub rehearse: bool,
+    /// With --rehearse: copy the data too (slower; lets the guards and timings see real rows).
+    #[arg(long, requires = "rehearse")]
+    pub with_data: bool,
+    /// Also plan pending migrations older than the newest applied one.
+    #[arg(long)]
+    pub include_all: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VerifyArgs {
+    /// Folder of SQL tests (default: [verify] tests_dir, else supabase/tests). Each file runs in a transaction that is always rolled back.
+    #[arg(long, value_name = "DIR")]
+    pub tests: Option<PathBuf>,
+    /// Skip the SQL tests.
+    #[arg(long)]
+    pub no_tests: bool,
+    /// Also compare the database's schema with the one the migrations build on a throwaway PostgreSQL:
+    /// what is missing, extra or different (tables, columns, constraints, indexes, functions, triggers, policies, grants).
+    #[arg(long)]
+    pub drift: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
 pub struct MigrateArgs {
     /// Apply migrations that `check` classes risky (the guards still roll back any loss of data).
     #[arg(long)]
@@ -217,4 +258,22 @@ pub struct DemoArgs {
     /// Keep the example project in this folder instead of a temporary one.
     #[arg(long, value_name = "DIR")]
     pub keep: Option<PathBuf>,
+}
+
+const DOCTOR_ABOUT: &str = "Supabase health checks on a live database (or plain PostgreSQL). Each finding names its \
+check, the object, and the fix as SQL: unattached-trigger-function, security-definer-without-search-path, \
+table-without-rls (schemas in [check] exposed_schemas), disabled-trigger, new-user-insert-fails, \
+missing-migration-file, pending-migration.\n\n\
+new-user-insert-fails WRITES A TEST ROW: when a trigger on auth.users fires on INSERT, doctor inserts one test user \
+(email safemig-doctor-<random>@example.invalid) into auth.users, as role supabase_auth_admin when it exists (as the \
+Supabase auth server does), inside a transaction that is ALWAYS rolled back, with a 5 s statement timeout and a 3 s \
+lock timeout. A failure is what users see as \"Database error saving new user\". Nothing is kept, but sequences \
+the triggers advance stay advanced. --no-insert-test skips it.\n\n\
+Exit codes: 0 no findings; 1 findings; 2 bad input, config or connection error.";
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DoctorArgs {
+    /// Skip the test insert into auth.users (a transaction that is always rolled back).
+    #[arg(long)]
+    pub no_insert_test: bool,
 }

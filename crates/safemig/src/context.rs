@@ -18,7 +18,10 @@ pub struct CliError {
 
 impl CliError {
     pub fn input(message: impl std::fmt::Display) -> CliError {
-        CliError { code: 2, message: message.to_string() }
+        CliError {
+            code: 2,
+            message: message.to_string(),
+        }
     }
 }
 
@@ -59,7 +62,10 @@ impl Context {
 
     /// The URL given by --db or DATABASE_URL, if any.
     pub fn explicit_url(&self) -> Option<String> {
-        self.global.db.clone().or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
+        self.global
+            .db
+            .clone()
+            .or_else(|| std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()))
     }
 
     pub fn target(&self) -> Result<Target, CliError> {

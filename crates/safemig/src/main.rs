@@ -21,7 +21,11 @@ fn main() {
     let code = match commands::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{} {}", report::human::red("error:"), safemig_pg::redact::redact(&err.message));
+            eprintln!(
+                "{} {}",
+                report::human::red("error:"),
+                safemig_pg::redact::redact(&err.message)
+            );
             err.code
         }
     };

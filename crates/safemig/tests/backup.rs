@@ -32,7 +32,12 @@ fn create(p: &Project) -> PathBuf {
 
 fn checksum(p: &Project, table: &str) -> String {
     p.client()
-        .query_one(&format!("SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"), &[])
+        .query_one(
+            &format!(
+                "SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"
+            ),
+            &[],
+        )
         .unwrap()
         .get(0)
 }
@@ -51,7 +56,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 fn verify(p: &Project, dir: &Path, restore: bool) -> Run {
     let d = dir.to_str().unwrap();
-    let args: Vec<&str> = if restore { vec!["backup", "verify", d, "--restore"] } else { vec!["backup", "verify", d] };
+    let args: Vec<&str> = if restore {
+        vec!["backup", "verify", d, "--restore"]
+    } else {
+        vec!["backup", "verify", d]
+    };
     p.safemig(&args)
 }
 
@@ -60,23 +69,68 @@ fn round_trip_create_verify_restore_into_a_new_database() {
     let p = project();
     let dir = create(&p);
     // Layout and modes.
-    for name in ["complete.dump", "schema.sql", "data.sql", "manifest.json", "manifest.txt", "SHA256SUMS", "migrations/1_base.sql"] {
+    for name in [
+        "complete.dump",
+        "schema.sql",
+        "data.sql",
+        "manifest.json",
+        "manifest.txt",
+        "SHA256SUMS",
+        "migrations/1_base.sql",
+    ] {
         assert!(dir.join(name).is_file(), "{name} missing");
     }
     assert!(dir.join("tables/public.library_tracks.csv").is_file());
     for f in files(&dir) {
-        assert_eq!(std::fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            f.display()
+        );
     }
-    assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
-    assert_eq!(std::fs::metadata(dir.join("tables")).unwrap().permissions().mode() & 0o777, 0o700);
+    assert_eq!(
+        std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(dir.join("tables"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
     // sha256sum -c accepts SHA256SUMS.
-    let sums = std::process::Command::new("sha256sum").arg("-c").arg("SHA256SUMS").current_dir(&dir).output().unwrap();
-    assert!(sums.status.success(), "{}", String::from_utf8_lossy(&sums.stdout));
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let tracks = manifest["tables"].as_array().unwrap().iter().find(|t| t["name"] == "library_tracks").unwrap();
+    let sums = std::process::Command::new("sha256sum")
+        .arg("-c")
+        .arg("SHA256SUMS")
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        sums.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sums.stdout)
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let tracks = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "library_tracks")
+        .unwrap();
     assert_eq!(tracks["rows"], 59);
-    assert_eq!(tracks["checksum"].as_str().unwrap(), checksum(&p, "public.library_tracks"));
-    assert!(manifest["excluded_schemas"].as_array().unwrap().iter().any(|s| s == "auth"));
+    assert_eq!(
+        tracks["checksum"].as_str().unwrap(),
+        checksum(&p, "public.library_tracks")
+    );
+    assert!(manifest["excluded_schemas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s == "auth"));
 
     assert_eq!(verify(&p, &dir, false).code, 0);
     let full = verify(&p, &dir, true);
@@ -90,13 +144,19 @@ fn round_trip_create_verify_restore_into_a_new_database() {
     p.client().batch_execute("SELECT 1").unwrap();
     let copy_url = p.cluster.url("copy");
     let mut copy = postgres::Client::connect(&copy_url, postgres::NoTls).unwrap();
-    copy.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+    copy.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .unwrap();
     copy.batch_execute("INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000001', 'a@example.com')").unwrap();
     let run = p.safemig(&["restore", dir.to_str().unwrap(), "--into", &copy_url]);
     assert_eq!(run.code, 0, "{run:?}");
     for table in ["public.library_tracks", "public.plays", "public.users"] {
         let there: String = copy
-            .query_one(&format!("SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"), &[])
+            .query_one(
+                &format!(
+                    "SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"
+                ),
+                &[],
+            )
             .unwrap()
             .get(0);
         assert_eq!(there, checksum(&p, table), "{table}");
@@ -112,7 +172,11 @@ fn a_flipped_byte_or_a_truncated_file_anywhere_is_caught() {
     let p = project();
     let dir = create(&p);
     for file in files(&dir) {
-        let name = file.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+        let name = file
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if name == "verification.json" {
             continue;
         }
@@ -127,11 +191,18 @@ fn a_flipped_byte_or_a_truncated_file_anywhere_is_caught() {
         let run = verify(&p, &dir, false);
         assert_eq!(run.code, 1, "a truncated {name} must fail: {run:?}");
         if name != "manifest.json" {
-            assert!(run.stdout.contains(&name) || run.stdout.contains("SHA256SUMS"), "names the file: {run:?}");
+            assert!(
+                run.stdout.contains(&name) || run.stdout.contains("SHA256SUMS"),
+                "names the file: {run:?}"
+            );
         }
         std::fs::write(&file, &original).unwrap();
     }
-    assert_eq!(verify(&p, &dir, false).code, 0, "restored to the original, it verifies again");
+    assert_eq!(
+        verify(&p, &dir, false).code,
+        0,
+        "restored to the original, it verifies again"
+    );
     std::fs::remove_file(dir.join("data.sql")).unwrap();
     let run = verify(&p, &dir, false);
     assert!(run.stdout.contains("data.sql is missing"), "{run:?}");
@@ -146,10 +217,19 @@ fn restoring_a_critical_table_brings_back_exactly_its_rows() {
     // Rows lost outside safemig (the seed's nightmare).
     p.exec("DELETE FROM public.plays WHERE track_id > 50; DELETE FROM public.library_tracks WHERE id > 50; UPDATE public.library_tracks SET title = 'x' WHERE id = 1;");
     assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 50);
-    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"]);
+    let run = p.safemig(&[
+        "restore",
+        dir.to_str().unwrap(),
+        "--tables",
+        "public.library_tracks",
+    ]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 59);
-    assert_eq!(checksum(&p, "public.library_tracks"), before, "exactly the original rows");
+    assert_eq!(
+        checksum(&p, "public.library_tracks"),
+        before,
+        "exactly the original rows"
+    );
     // The rows it replaced are kept aside, and the other table was not touched.
     assert_ne!(checksum(&p, "public.plays"), plays_before);
     assert_eq!(
@@ -163,53 +243,94 @@ fn a_tampered_backup_is_never_restored() {
     let p = project();
     let dir = create(&p);
     let csv = dir.join("tables/public.library_tracks.csv");
-    let text = std::fs::read_to_string(&csv).unwrap().replace("Track 7,", "Track 8,");
+    let text = std::fs::read_to_string(&csv)
+        .unwrap()
+        .replace("Track 7,", "Track 8,");
     std::fs::write(&csv, text).unwrap();
     p.exec("DELETE FROM public.plays; DELETE FROM public.library_tracks WHERE id > 10;");
-    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"]);
+    let run = p.safemig(&[
+        "restore",
+        dir.to_str().unwrap(),
+        "--tables",
+        "public.library_tracks",
+    ]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stderr.contains("fails verification"), "{run:?}");
-    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 10, "nothing changed");
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.library_tracks"),
+        10,
+        "nothing changed"
+    );
 }
 
 #[test]
 fn migrate_backs_up_first_and_require_refuses_without_a_verified_backup() {
     let p = project();
-    p.migration("2_more.sql", "ALTER TABLE public.library_tracks ADD COLUMN bpm int;");
+    p.migration(
+        "2_more.sql",
+        "ALTER TABLE public.library_tracks ADD COLUMN bpm int;",
+    );
     let run = p.safemig(&["migrate", "--backup", "require"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("--backup require"), "{run:?}");
-    assert_eq!(p.i64("SELECT count(*) FROM information_schema.columns WHERE column_name = 'bpm'"), 0);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM information_schema.columns WHERE column_name = 'bpm'"),
+        0
+    );
 
     let run = p.safemig(&["migrate", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     let note = run.json()["backup"].as_str().unwrap().to_string();
     assert!(note.starts_with("backed up to"), "{note}");
-    let id: Option<String> =
-        p.client().query_one("SELECT backup_id FROM safemig.migrations WHERE version = '2'", &[]).unwrap().get(0);
+    let id: Option<String> = p
+        .client()
+        .query_one(
+            "SELECT backup_id FROM safemig.migrations WHERE version = '2'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
     let id = id.expect("the backup id is in the history row");
     assert!(note.contains(&id), "{note} / {id}");
 
     // A verified backup newer than the newest migration satisfies require.
-    p.migration("3_more.sql", "ALTER TABLE public.library_tracks ADD COLUMN key text;");
+    p.migration(
+        "3_more.sql",
+        "ALTER TABLE public.library_tracks ADD COLUMN key text;",
+    );
     let dir = create(&p);
     assert_eq!(verify(&p, &dir, false).code, 0);
     let run = p.safemig(&["migrate", "--backup", "require", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.json()["backup"].as_str().unwrap().starts_with("using verified backup"), "{run:?}");
+    assert!(
+        run.json()["backup"]
+            .as_str()
+            .unwrap()
+            .starts_with("using verified backup"),
+        "{run:?}"
+    );
 
-    p.migration("4_more.sql", "ALTER TABLE public.library_tracks ADD COLUMN k2 text;");
+    p.migration(
+        "4_more.sql",
+        "ALTER TABLE public.library_tracks ADD COLUMN k2 text;",
+    );
     let run = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(run.code, 0, "{run:?}");
     let audit = std::fs::read_to_string(p.path().join(".safemig/audit.jsonl")).unwrap();
-    assert!(audit.lines().last().unwrap().contains("--backup skip"), "{audit}");
+    assert!(
+        audit.lines().last().unwrap().contains("--backup skip"),
+        "{audit}"
+    );
 }
 
 #[test]
 fn a_backup_killed_part_way_is_never_listed() {
     let p = project();
     let mut child = p
-        .command(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "30")])
+        .command(
+            &["--db", &p.url, "backup", "create"],
+            &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "30")],
+        )
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -218,19 +339,32 @@ fn a_backup_killed_part_way_is_never_listed() {
     let started = std::time::Instant::now();
     // Wait until the dump is written into the hidden partial directory.
     loop {
-        let partial = std::fs::read_dir(&root).ok().into_iter().flatten().flatten().any(|e| {
-            e.file_name().to_string_lossy().ends_with(".partial") && e.path().join("complete.dump").is_file()
-        });
+        let partial = std::fs::read_dir(&root)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                e.file_name().to_string_lossy().ends_with(".partial")
+                    && e.path().join("complete.dump").is_file()
+            });
         if partial {
             break;
         }
-        assert!(started.elapsed().as_secs() < 30, "the backup never reached its pause point");
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the backup never reached its pause point"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     child.kill().unwrap();
     let _ = output(child.wait_with_output().unwrap());
     let list = p.safemig(&["backup", "list", "--format", "json"]).json();
-    assert_eq!(list["backups"], serde_json::json!([]), "an interrupted backup is not listed");
+    assert_eq!(
+        list["backups"],
+        serde_json::json!([]),
+        "an interrupted backup is not listed"
+    );
     let run = p.safemig(&["migrate", "--backup", "require"]);
     assert_eq!(run.code, 1, "nor used: {run:?}");
 }
@@ -239,24 +373,44 @@ fn a_backup_killed_part_way_is_never_listed() {
 fn pg_dump_missing_or_too_old_is_a_clear_error() {
     let p = project();
     let fake = tempfile::tempdir().unwrap();
-    let run = p.safemig_raw(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_PG_BIN", fake.path().to_str().unwrap())]);
+    let run = p.safemig_raw(
+        &["--db", &p.url, "backup", "create"],
+        &[("SAFEMIG_PG_BIN", fake.path().to_str().unwrap())],
+    );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("pg_dump 15 or newer is needed") && run.stderr.contains("none was found"), "{run:?}");
+    assert!(
+        run.stderr.contains("pg_dump 15 or newer is needed")
+            && run.stderr.contains("none was found"),
+        "{run:?}"
+    );
     // An old pg_dump: a script that answers --version as PostgreSQL 9.6 did.
     let old = fake.path().join("pg_dump");
     std::fs::write(&old, "#!/bin/sh\necho 'pg_dump (PostgreSQL) 9.6.24'\n").unwrap();
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let run = p.safemig_raw(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_PG_BIN", fake.path().to_str().unwrap())]);
+    let run = p.safemig_raw(
+        &["--db", &p.url, "backup", "create"],
+        &[("SAFEMIG_PG_BIN", fake.path().to_str().unwrap())],
+    );
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("9.6.24") && run.stderr.contains("postgresql-client-15"), "{run:?}");
-    assert!(!p.path().join(".safemig/backups").exists() || p.safemig(&["backup", "list", "--format", "json"]).json()["backups"] == serde_json::json!([]));
+    assert!(
+        run.stderr.contains("9.6.24") && run.stderr.contains("postgresql-client-15"),
+        "{run:?}"
+    );
+    assert!(
+        !p.path().join(".safemig/backups").exists()
+            || p.safemig(&["backup", "list", "--format", "json"]).json()["backups"]
+                == serde_json::json!([])
+    );
 }
 
 #[test]
 fn the_dump_and_the_manifest_describe_the_same_moment_under_writes() {
     let p = project();
     let child = p
-        .command(&["--db", &p.url, "backup", "create"], &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "2")])
+        .command(
+            &["--db", &p.url, "backup", "create"],
+            &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "2")],
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -271,7 +425,10 @@ fn the_dump_and_the_manifest_describe_the_same_moment_under_writes() {
     assert_eq!(run.code, 0, "{run:?}");
     let dir = PathBuf::from(run.stdout.lines().last().unwrap().trim());
     let full = verify(&p, &dir, true);
-    assert_eq!(full.code, 0, "row counts and checksums agree with the dump: {full:?}");
+    assert_eq!(
+        full.code, 0,
+        "row counts and checksums agree with the dump: {full:?}"
+    );
 }
 
 #[test]
@@ -281,10 +438,27 @@ fn a_verification_copied_from_another_backup_does_not_count() {
     assert_eq!(verify(&p, &first, false).code, 0);
     p.exec("INSERT INTO public.library_tracks (title) VALUES ('one more')");
     let second = create(&p);
-    std::fs::copy(first.join("verification.json"), second.join("verification.json")).unwrap();
+    std::fs::copy(
+        first.join("verification.json"),
+        second.join("verification.json"),
+    )
+    .unwrap();
     let list = p.safemig(&["backup", "list", "--format", "json"]).json();
-    let newest = list["backups"].as_array().unwrap().iter().find(|b| b["newest_verified"] == true).unwrap().clone();
-    assert_eq!(newest["id"].as_str().unwrap(), first.file_name().unwrap().to_str().unwrap(), "{list}");
+    let newest = list["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["newest_verified"] == true)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        newest["id"].as_str().unwrap(),
+        first.file_name().unwrap().to_str().unwrap(),
+        "{list}"
+    );
     let human = p.safemig(&["backup", "list"]);
-    assert!(human.stdout.contains("verification does not match"), "{human:?}");
+    assert!(
+        human.stdout.contains("verification does not match"),
+        "{human:?}"
+    );
 }

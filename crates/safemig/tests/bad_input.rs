@@ -59,7 +59,15 @@ fn mig(dir: &Path, name: &str, sql: &str) {
 fn none(_: &Path) {}
 
 fn cases() -> Vec<Case> {
-    let c = |name, setup, args, code, says| Case { name, setup, args, env: &[], db: None, code, says };
+    let c = |name, setup, args, code, says| Case {
+        name,
+        setup,
+        args,
+        env: &[],
+        db: None,
+        code,
+        says,
+    };
     let migrate: &'static [&'static str] = &["--db", "{url}", "migrate", "--backup", "skip"];
     vec![
         // ---- migration files ----
@@ -415,7 +423,12 @@ fn cases() -> Vec<Case> {
 /// Copies the shared backup (made once from the base) into `<case>/bk`, then damages it.
 fn backup_fixture(dir: &Path, damage: fn(&Path)) {
     let source = std::env::var("BAD_INPUT_BACKUP").unwrap();
-    let status = std::process::Command::new("cp").arg("-a").arg(&source).arg(dir.join("bk")).status().unwrap();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&source)
+        .arg(dir.join("bk"))
+        .status()
+        .unwrap();
     assert!(status.success());
     damage(&dir.join("bk"));
 }
@@ -435,8 +448,15 @@ fn fingerprint(url: &str) -> String {
         out.push_str(&row.get::<_, String>(0));
         out.push('\n');
     }
-    for table in ["public.base", "supabase_migrations.schema_migrations", WEIRD] {
-        let n: i64 = client.query_one(&format!("SELECT count(*) FROM {table}"), &[]).unwrap().get(0);
+    for table in [
+        "public.base",
+        "supabase_migrations.schema_migrations",
+        WEIRD,
+    ] {
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0);
         out.push_str(&format!("{table} {n}\n"));
     }
     out
@@ -452,7 +472,10 @@ fn run_case(p: &Project, i: usize, case: &Case) -> (Run, Option<String>) {
             let name = format!("case_{i}");
             p.exec(&format!("CREATE DATABASE {name} TEMPLATE base_template"));
             let url = p.cluster.url(&name);
-            postgres::Client::connect(&url, postgres::NoTls).unwrap().batch_execute(sql).unwrap();
+            postgres::Client::connect(&url, postgres::NoTls)
+                .unwrap()
+                .batch_execute(sql)
+                .unwrap();
             url
         }
         None => p.url.clone(),
@@ -466,7 +489,11 @@ fn run_case(p: &Project, i: usize, case: &Case) -> (Run, Option<String>) {
     let before = fingerprint(&url);
     let args: Vec<String> = case.args.iter().map(|a| fill(a)).collect();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_safemig"));
-    command.current_dir(&dir).args(&args).env("NO_COLOR", "1").env("HOME", &dir);
+    command
+        .current_dir(&dir)
+        .args(&args)
+        .env("NO_COLOR", "1")
+        .env("HOME", &dir);
     for (key, _) in std::env::vars() {
         if key.starts_with("PG") || key == "DATABASE_URL" || key.starts_with("SAFEMIG_") {
             command.env_remove(key);
@@ -477,20 +504,32 @@ fn run_case(p: &Project, i: usize, case: &Case) -> (Run, Option<String>) {
     }
     let run = output(command.output().unwrap());
     let after = fingerprint(&url);
-    (run, (after != before).then(|| format!("changed the database:\n{before}\n---\n{after}")))
+    (
+        run,
+        (after != before).then(|| format!("changed the database:\n{before}\n---\n{after}")),
+    )
 }
 
 #[test]
 fn every_bad_input_is_a_clear_error_with_the_right_exit_code_and_nothing_applied() {
-    let p = Project::with_options(EphemeralOptions { tcp: true, password_auth: true, ..Default::default() });
-    p.exec(&format!("CREATE ROLE deployer LOGIN SUPERUSER PASSWORD '{PASSWORD}'"));
+    let p = Project::with_options(EphemeralOptions {
+        tcp: true,
+        password_auth: true,
+        ..Default::default()
+    });
+    p.exec(&format!(
+        "CREATE ROLE deployer LOGIN SUPERUSER PASSWORD '{PASSWORD}'"
+    ));
     p.migration("0_base.sql", BASE);
     let run = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(run.code, 0, "{run:?}");
     // A backup of the base, for the damaged-backup cases.
     let run = p.safemig(&["backup", "create", "--tables", "public.base"]);
     assert_eq!(run.code, 0, "{run:?}");
-    std::env::set_var("BAD_INPUT_BACKUP", run.stdout.lines().last().unwrap().trim());
+    std::env::set_var(
+        "BAD_INPUT_BACKUP",
+        run.stdout.lines().last().unwrap().trim(),
+    );
     p.exec("CREATE DATABASE base_template TEMPLATE app");
 
     let print = std::env::var_os("BAD_INPUT_PRINT").is_some();
@@ -507,7 +546,10 @@ fn every_bad_input_is_a_clear_error_with_the_right_exit_code_and_nothing_applied
         if run.code != case.code {
             wrong.push(format!("exit {} (expected {})", run.code, case.code));
         }
-        if all.contains("panicked") || all.contains("internal error") || all.contains("RUST_BACKTRACE") {
+        if all.contains("panicked")
+            || all.contains("internal error")
+            || all.contains("RUST_BACKTRACE")
+        {
             wrong.push("panicked".into());
         }
         if all.trim().is_empty() {
@@ -522,8 +564,18 @@ fn every_bad_input_is_a_clear_error_with_the_right_exit_code_and_nothing_applied
             }
         }
         if !wrong.is_empty() {
-            failures.push(format!("case {i} {:?}: {}\n{run:?}", case.name, wrong.join("; ")));
+            failures.push(format!(
+                "case {i} {:?}: {}\n{run:?}",
+                case.name,
+                wrong.join("; ")
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n\n{}", failures.len(), cases.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
 }

@@ -11,7 +11,11 @@ use common::{output, Project, Run};
 /// `safemig ARGS` in `dir`, with no database anywhere in the environment.
 fn safemig(dir: &Path, args: &[&str]) -> Run {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_safemig"));
-    command.current_dir(dir).args(args).env("NO_COLOR", "1").env_remove("DATABASE_URL");
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("DATABASE_URL");
     output(command.output().unwrap())
 }
 
@@ -35,9 +39,19 @@ fn findings(run: &Run) -> Vec<(String, String, u64)> {
     let json = run.json();
     let mut out = Vec::new();
     for file in json["files"].as_array().unwrap() {
-        let name = file["path"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        let name = file["path"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
         for f in file["findings"].as_array().unwrap() {
-            out.push((name.clone(), f["rule"].as_str().unwrap().to_string(), f["line"].as_u64().unwrap()));
+            out.push((
+                name.clone(),
+                f["rule"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            ));
         }
     }
     out
@@ -51,24 +65,38 @@ fn the_seed_ordering_bug_is_found_with_an_order_that_works() {
     ]);
     let run = safemig(dir.path(), &["check", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(findings(&run).contains(&("20250101000000_add_user_creation_trigger.sql".into(), "use-before-create".into(), 2)));
+    assert!(findings(&run).contains(&(
+        "20250101000000_add_user_creation_trigger.sql".into(),
+        "use-before-create".into(),
+        2
+    )));
     let json = run.json();
     assert_eq!(json["files"][0]["class"], "risky");
     assert_eq!(json["files"][1]["class"], "safe");
     assert_eq!(
         json["proposed_order"],
-        serde_json::json!(["20250831022018_baseline_schema.sql", "20250101000000_add_user_creation_trigger.sql"])
+        serde_json::json!([
+            "20250831022018_baseline_schema.sql",
+            "20250101000000_add_user_creation_trigger.sql"
+        ])
     );
     assert_eq!(json["summary"]["risky"], 1);
 
     let human = safemig(dir.path(), &["check"]);
-    assert!(human.stdout.contains("20250101000000_add_user_creation_trigger.sql:2:1"), "{human:?}");
+    assert!(
+        human
+            .stdout
+            .contains("20250101000000_add_user_creation_trigger.sql:2:1"),
+        "{human:?}"
+    );
     assert!(human.stdout.contains("an order that works"), "{human:?}");
 
     // In the proposed order, nothing is left to say about the order.
     std::fs::rename(
-        dir.path().join("supabase/migrations/20250101000000_add_user_creation_trigger.sql"),
-        dir.path().join("supabase/migrations/20250831022100_add_user_creation_trigger.sql"),
+        dir.path()
+            .join("supabase/migrations/20250101000000_add_user_creation_trigger.sql"),
+        dir.path()
+            .join("supabase/migrations/20250831022100_add_user_creation_trigger.sql"),
     )
     .unwrap();
     let run = safemig(dir.path(), &["check", "--format", "json"]);
@@ -79,9 +107,17 @@ fn the_seed_ordering_bug_is_found_with_an_order_that_works() {
 #[test]
 fn a_trigger_function_without_its_trigger_is_reported() {
     let dir = project(&[("1_baseline.sql", BASELINE)]);
-    let run = safemig(dir.path(), &["check", "--format", "json", "--fail-on", "review"]);
+    let run = safemig(
+        dir.path(),
+        &["check", "--format", "json", "--fail-on", "review"],
+    );
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(findings(&run).iter().any(|(_, rule, line)| rule == "unattached-trigger-function" && *line == 3), "{run:?}");
+    assert!(
+        findings(&run)
+            .iter()
+            .any(|(_, rule, line)| rule == "unattached-trigger-function" && *line == 3),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -89,11 +125,20 @@ fn fail_on_and_classes() {
     let dir = project(&[("1_a.sql", "CREATE TABLE public.t (id bigint PRIMARY KEY);\nALTER TABLE public.t ENABLE ROW LEVEL SECURITY;\nCREATE INDEX t_idx ON public.other (x);")]);
     let run = safemig(dir.path(), &["check", "--format", "json"]);
     assert_eq!(run.json()["files"][0]["class"], "review", "{run:?}");
-    assert_eq!(run.code, 0, "review does not fail the default --fail-on risky");
-    assert_eq!(safemig(dir.path(), &["check", "--fail-on", "review"]).code, 1);
+    assert_eq!(
+        run.code, 0,
+        "review does not fail the default --fail-on risky"
+    );
+    assert_eq!(
+        safemig(dir.path(), &["check", "--fail-on", "review"]).code,
+        1
+    );
     let dir = project(&[("1_a.sql", "DROP TABLE public.tracks;")]);
     assert_eq!(safemig(dir.path(), &["check"]).code, 1);
-    assert_eq!(safemig(dir.path(), &["check", "--fail-on", "never"]).code, 0);
+    assert_eq!(
+        safemig(dir.path(), &["check", "--fail-on", "never"]).code,
+        0
+    );
 }
 
 #[test]
@@ -105,12 +150,32 @@ fn syntax_errors_and_psql_meta_commands() {
     let run = safemig(dir.path(), &["check", "--format", "json"]);
     assert_eq!(run.code, 1);
     let found = findings(&run);
-    assert!(found.contains(&("1_broken.sql".into(), "syntax-error".into(), 3)), "{found:?}");
-    assert!(found.contains(&("2_dump.sql".into(), "psql-meta-command".into(), 1)), "{found:?}");
-    assert!(found.contains(&("2_dump.sql".into(), "psql-meta-command".into(), 3)), "{found:?}");
-    assert!(!found.iter().any(|(f, r, _)| f == "2_dump.sql" && r == "syntax-error"), "{found:?}");
-    let message = run.json()["files"][0]["findings"][0]["message"].as_str().unwrap().to_string();
-    assert!(message.contains("syntax error at or near \"int\""), "PostgreSQL's own message: {message}");
+    assert!(
+        found.contains(&("1_broken.sql".into(), "syntax-error".into(), 3)),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("2_dump.sql".into(), "psql-meta-command".into(), 1)),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&("2_dump.sql".into(), "psql-meta-command".into(), 3)),
+        "{found:?}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|(f, r, _)| f == "2_dump.sql" && r == "syntax-error"),
+        "{found:?}"
+    );
+    let message = run.json()["files"][0]["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains("syntax error at or near \"int\""),
+        "PostgreSQL's own message: {message}"
+    );
 }
 
 #[test]
@@ -118,7 +183,10 @@ fn duplicate_versions_are_findings_on_both_files() {
     let dir = project(&[("7_a.sql", "SELECT 1;"), ("7_b.sql", "SELECT 2;")]);
     let run = safemig(dir.path(), &["check", "--format", "json"]);
     assert_eq!(run.code, 1);
-    let dupes: Vec<_> = findings(&run).into_iter().filter(|(_, r, _)| r == "duplicate-version").collect();
+    let dupes: Vec<_> = findings(&run)
+        .into_iter()
+        .filter(|(_, r, _)| r == "duplicate-version")
+        .collect();
     assert_eq!(dupes.len(), 2, "{run:?}");
 }
 
@@ -130,15 +198,33 @@ fn suppressions_and_configuration() {
     )]);
     let run = safemig(dir.path(), &["check", "--format", "json"]);
     let found = findings(&run);
-    assert!(!found.iter().any(|(_, r, _)| r == "drop-table"), "{found:?}");
+    assert!(
+        !found.iter().any(|(_, r, _)| r == "drop-table"),
+        "{found:?}"
+    );
     assert!(found.iter().any(|(_, r, _)| r == "truncate"), "{found:?}");
-    assert_eq!(run.json()["files"][0]["statements"][0]["suppressed"][0]["rule"], "drop-table");
+    assert_eq!(
+        run.json()["files"][0]["statements"][0]["suppressed"][0]["rule"],
+        "drop-table"
+    );
 
-    std::fs::write(dir.path().join("safemig.toml"), "[check]\nignore = [\"truncate\"]\n").unwrap();
+    std::fs::write(
+        dir.path().join("safemig.toml"),
+        "[check]\nignore = [\"truncate\"]\n",
+    )
+    .unwrap();
     assert_eq!(safemig(dir.path(), &["check"]).code, 0);
-    std::fs::write(dir.path().join("safemig.toml"), "[check.severity]\ntruncate = \"hint\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("safemig.toml"),
+        "[check.severity]\ntruncate = \"hint\"\n",
+    )
+    .unwrap();
     assert_eq!(safemig(dir.path(), &["check"]).code, 0);
-    std::fs::write(dir.path().join("safemig.toml"), "[check.severity]\ntruncate = \"fatal\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("safemig.toml"),
+        "[check.severity]\ntruncate = \"fatal\"\n",
+    )
+    .unwrap();
     let bad = safemig(dir.path(), &["check"]);
     assert_eq!(bad.code, 2, "{bad:?}");
     assert!(bad.stderr.contains("fatal"), "{bad:?}");
@@ -146,17 +232,35 @@ fn suppressions_and_configuration() {
 
 #[test]
 fn sarif_and_github_annotations() {
-    let dir = project(&[("1_a.sql", "SELECT 1;\nALTER TABLE public.t DROP COLUMN c;\n")]);
+    let dir = project(&[(
+        "1_a.sql",
+        "SELECT 1;\nALTER TABLE public.t DROP COLUMN c;\n",
+    )]);
     let sarif = safemig(dir.path(), &["check", "--format", "sarif"]).json();
     assert_eq!(sarif["version"], "2.1.0");
-    let result = &sarif["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "drop-column").unwrap().clone();
+    let result = &sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "drop-column")
+        .unwrap()
+        .clone();
     assert_eq!(result["level"], "error");
-    assert_eq!(result["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
-    assert!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().iter().any(|r| r["id"] == "drop-column"));
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        2
+    );
+    assert!(sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["id"] == "drop-column"));
 
     let github = safemig(dir.path(), &["check", "--format", "github"]);
     assert!(
-        github.stdout.lines().any(|l| l.starts_with("::error file=supabase/migrations/1_a.sql,line=2,col=1,title=safemig drop-column::")),
+        github.stdout.lines().any(|l| l.starts_with(
+            "::error file=supabase/migrations/1_a.sql,line=2,col=1,title=safemig drop-column::"
+        )),
         "{github:?}"
     );
     let wrong = safemig(dir.path(), &["status", "--format", "sarif"]);
@@ -167,9 +271,26 @@ fn sarif_and_github_annotations() {
 fn rules_and_explain() {
     let dir = tempfile::tempdir().unwrap();
     let rules = safemig(dir.path(), &["rules", "--format", "json"]).json();
-    let names: Vec<&str> = rules["rules"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
-    for expected in ["syntax-error", "drop-table", "drop-column", "truncate", "change-column-type", "use-before-create", "duplicate-version", "unattached-trigger-function"] {
-        assert!(names.contains(&expected), "{expected} missing from {names:?}");
+    let names: Vec<&str> = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "syntax-error",
+        "drop-table",
+        "drop-column",
+        "truncate",
+        "change-column-type",
+        "use-before-create",
+        "duplicate-version",
+        "unattached-trigger-function",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "{expected} missing from {names:?}"
+        );
     }
     let explain = safemig(dir.path(), &["explain", "drop-column"]);
     assert_eq!(explain.code, 0);
@@ -178,7 +299,10 @@ fn rules_and_explain() {
     }
     let unknown = safemig(dir.path(), &["explain", "drop-colum"]);
     assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("drop-column"), "suggests the near name: {unknown:?}");
+    assert!(
+        unknown.stderr.contains("drop-column"),
+        "suggests the near name: {unknown:?}"
+    );
 }
 
 /// Valid SQL of many kinds: every file is applied to a real PostgreSQL, and
@@ -206,8 +330,14 @@ fn whatever_postgresql_accepts_is_never_a_syntax_error() {
     // The server's verdict: each file, run as the migration engine runs it.
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 0, "PostgreSQL accepts the corpus: {run:?}");
-    let check = safemig(p.path(), &["check", "--format", "json", "--fail-on", "never"]);
-    let errors: Vec<_> = findings(&check).into_iter().filter(|(_, r, _)| r == "syntax-error" || r == "psql-meta-command").collect();
+    let check = safemig(
+        p.path(),
+        &["check", "--format", "json", "--fail-on", "never"],
+    );
+    let errors: Vec<_> = findings(&check)
+        .into_iter()
+        .filter(|(_, r, _)| r == "syntax-error" || r == "psql-meta-command")
+        .collect();
     assert!(errors.is_empty(), "{errors:?}");
 
     // A real pg_dump of that database (COPY data, \restrict and all): no syntax error,
@@ -216,12 +346,25 @@ fn whatever_postgresql_accepts_is_never_a_syntax_error() {
         .args(["--no-owner", "-d", &p.url])
         .output()
         .unwrap();
-    assert!(dump.status.success(), "{}", String::from_utf8_lossy(&dump.stderr));
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
     let dir = project(&[("1_dump.sql", &String::from_utf8(dump.stdout).unwrap())]);
-    let check = safemig(dir.path(), &["check", "--format", "json", "--fail-on", "never"]);
+    let check = safemig(
+        dir.path(),
+        &["check", "--format", "json", "--fail-on", "never"],
+    );
     let found = findings(&check);
-    assert!(!found.iter().any(|(_, r, _)| r == "syntax-error"), "{found:?}");
-    assert!(found.iter().any(|(_, r, _)| r == "psql-meta-command"), "the dump's COPY data is found: {found:?}");
+    assert!(
+        !found.iter().any(|(_, r, _)| r == "syntax-error"),
+        "{found:?}"
+    );
+    assert!(
+        found.iter().any(|(_, r, _)| r == "psql-meta-command"),
+        "the dump's COPY data is found: {found:?}"
+    );
 }
 
 #[test]
@@ -236,13 +379,18 @@ fn whatever_postgresql_rejects_for_syntax_is_reported() {
     ];
     for (i, sql) in broken.iter().enumerate() {
         let mut client = p.client();
-        let err = client.batch_execute(sql).expect_err("PostgreSQL rejects it");
+        let err = client
+            .batch_execute(sql)
+            .expect_err("PostgreSQL rejects it");
         if err.code().map(|c| c.code()) != Some("42601") {
             continue; // not a syntax error on the server (e.g. an unterminated body): skip
         }
         let dir = project(&[(&format!("{}_broken.sql", i + 1), sql)]);
         let check = safemig(dir.path(), &["check", "--format", "json"]);
-        assert!(findings(&check).iter().any(|(_, r, _)| r == "syntax-error"), "{sql}: {check:?}");
+        assert!(
+            findings(&check).iter().any(|(_, r, _)| r == "syntax-error"),
+            "{sql}: {check:?}"
+        );
     }
 }
 
@@ -255,24 +403,63 @@ fn with_db_objects_the_database_has_count_and_fresh_only_breaks_are_marked() {
     let online = p.safemig(&["check", "--format", "json", "--fail-on", "review"]);
     assert_eq!(online.code, 1, "{online:?}");
     let database = &online.json()["database"];
-    assert_eq!(database["findings"][0]["rule"], "unattached-trigger-function", "{online:?}");
-    assert!(database["findings"][0]["message"].as_str().unwrap().contains("public.handle_new_user()"));
+    assert_eq!(
+        database["findings"][0]["rule"], "unattached-trigger-function",
+        "{online:?}"
+    );
+    assert!(database["findings"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("public.handle_new_user()"));
     // The trigger was attached by hand on production, not by a migration.
     p.exec(TRIGGER);
-    let offline = safemig(p.path(), &["check", "--format", "json", "--fail-on", "review"]);
-    assert!(findings(&offline).iter().any(|(_, r, _)| r == "unattached-trigger-function"), "{offline:?}");
+    let offline = safemig(
+        p.path(),
+        &["check", "--format", "json", "--fail-on", "review"],
+    );
+    assert!(
+        findings(&offline)
+            .iter()
+            .any(|(_, r, _)| r == "unattached-trigger-function"),
+        "{offline:?}"
+    );
     let online = p.safemig(&["check", "--format", "json", "--fail-on", "review"]);
-    assert!(!findings(&online).iter().any(|(_, r, _)| r == "unattached-trigger-function"), "{online:?}");
-    assert_eq!(online.json()["database"]["findings"], serde_json::json!([]), "{online:?}");
+    assert!(
+        !findings(&online)
+            .iter()
+            .any(|(_, r, _)| r == "unattached-trigger-function"),
+        "{online:?}"
+    );
+    assert_eq!(
+        online.json()["database"]["findings"],
+        serde_json::json!([]),
+        "{online:?}"
+    );
 
     // A migration older than the baseline that uses its function: fine on this
     // database (the function exists), broken on a fresh one.
     p.migration("20250101000000_add_user_creation_trigger.sql", TRIGGER);
     let online = p.safemig(&["check", "--format", "json"]);
     let trigger_file = &online.json()["files"][0];
-    let finding = trigger_file["findings"].as_array().unwrap().iter().find(|f| f["rule"] == "use-before-create").unwrap().clone();
+    let finding = trigger_file["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "use-before-create")
+        .unwrap()
+        .clone();
     assert_eq!(finding["fresh_only"], true, "{finding}");
-    assert!(finding["message"].as_str().unwrap().contains("only on a fresh database"), "{finding}");
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("only on a fresh database"),
+        "{finding}"
+    );
     let offline = safemig(p.path(), &["check", "--format", "json"]);
-    assert!(offline.json()["files"][0]["findings"].as_array().unwrap().iter().all(|f| f.get("fresh_only").is_none()));
+    assert!(offline.json()["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| f.get("fresh_only").is_none()));
 }

@@ -45,7 +45,11 @@ fn write_migrations(p: &Project) {
 
 /// Starts the binary with the pause hook armed; stdout and stderr are captured.
 fn spawn(p: &Project, args: &[&str], env: &[(&str, &str)]) -> Child {
-    p.command(args, env).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("safemig starts")
+    p.command(args, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("safemig starts")
 }
 
 /// Waits until safemig reached its pause point (Some(what it wrote)) or exited
@@ -59,7 +63,10 @@ fn wait_for_pause(child: &mut Child, marker: &Path) -> Option<String> {
         if child.try_wait().unwrap().is_some() {
             return std::fs::read_to_string(marker).ok();
         }
-        assert!(started.elapsed() < Duration::from_secs(120), "safemig neither paused nor finished");
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "safemig neither paused nor finished"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -87,30 +94,59 @@ fn wait_until_no_sessions(admin: &mut postgres::Client, db: &str) {
         if n == 0 {
             return;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "the killed client's session never ended");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the killed client's session never ended"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
 fn advisory_locks(client: &mut postgres::Client) -> i64 {
-    client.query_one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", &[]).unwrap().get(0)
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
 }
 
 /// For each migration of MIGRATIONS: applied (true) or not at all (false). Panics
 /// on a half-applied one: an object without its history rows or the reverse.
 fn applied(client: &mut postgres::Client) -> Vec<bool> {
-    let has_history: bool =
-        client.query_one("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL", &[]).unwrap().get(0);
-    let has_own: bool = client.query_one("SELECT to_regclass('safemig.migrations') IS NOT NULL", &[]).unwrap().get(0);
+    let has_history: bool = client
+        .query_one(
+            "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let has_own: bool = client
+        .query_one("SELECT to_regclass('safemig.migrations') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
     let mut out = Vec::new();
     for v in ["1", "2", "3"] {
-        let count = |client: &mut postgres::Client, sql: &str| -> i64 { client.query_one(sql, &[&v]).unwrap().get(0) };
+        let count = |client: &mut postgres::Client, sql: &str| -> i64 {
+            client.query_one(sql, &[&v]).unwrap().get(0)
+        };
         let history = if has_history {
-            count(client, "SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = $1")
+            count(
+                client,
+                "SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = $1",
+            )
         } else {
             0
         };
-        let own = if has_own { count(client, "SELECT count(*) FROM safemig.migrations WHERE version = $1") } else { 0 };
+        let own = if has_own {
+            count(
+                client,
+                "SELECT count(*) FROM safemig.migrations WHERE version = $1",
+            )
+        } else {
+            0
+        };
         let log = count(client, "SELECT count(*) FROM public.log WHERE version = $1");
         let object = match v {
             "1" => "SELECT (to_regclass('public.a') IS NOT NULL)::int::bigint WHERE $1::text IS NOT NULL",
@@ -138,18 +174,24 @@ fn killed_at_every_statement_boundary_each_migration_is_all_or_nothing_and_a_rer
     {
         let mut t = connect(&p.cluster.url("template_run"));
         t.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
-        t.batch_execute("CREATE TABLE public.log (version text)").unwrap();
+        t.batch_execute("CREATE TABLE public.log (version text)")
+            .unwrap();
     }
     let mut admin = connect(&p.cluster.url("postgres"));
     let mut paused = Vec::new();
     for n in 1.. {
         let db = format!("kill_{n}");
-        admin.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template_run")).unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template_run"))
+            .unwrap();
         let url = p.cluster.url(&db);
         let marker = p.path().join(format!("pause-{n}"));
         let n_text = n.to_string();
-        let mut child =
-            spawn(&p, &["--db", &url, "migrate", "--backup", "skip"], &[("SAFEMIG_TEST_PAUSE_AT", &n_text), marker_env(&marker)]);
+        let mut child = spawn(
+            &p,
+            &["--db", &url, "migrate", "--backup", "skip"],
+            &[("SAFEMIG_TEST_PAUSE_AT", &n_text), marker_env(&marker)],
+        );
         let Some(what) = wait_for_pause(&mut child, &marker) else {
             // Past the last boundary: the run went through untouched.
             let run = output(child.wait_with_output().unwrap());
@@ -165,31 +207,64 @@ fn killed_at_every_statement_boundary_each_migration_is_all_or_nothing_and_a_rer
         let mut parts = what.splitn(3, ' ');
         assert_eq!(parts.next(), Some(n_text.as_str()), "{what}");
         let version: usize = parts.next().unwrap().parse().unwrap();
-        let done = if parts.next() == Some("after COMMIT") { version } else { version - 1 };
+        let done = if parts.next() == Some("after COMMIT") {
+            version
+        } else {
+            version - 1
+        };
         let expected: Vec<bool> = (1..=3).map(|v| v <= done).collect();
         let mut client = connect(&url);
         assert_eq!(applied(&mut client), expected, "killed at boundary {what}");
-        assert_eq!(advisory_locks(&mut client), 0, "killed at {what}: the advisory lock must be free");
+        assert_eq!(
+            advisory_locks(&mut client),
+            0,
+            "killed at {what}: the advisory lock must be free"
+        );
 
-        let rerun = p.safemig_raw(&["--db", &url, "migrate", "--backup", "skip", "--format", "json"], &[]);
-        assert_eq!(rerun.code, 0, "killed at {what}, the re-run must finish the job: {rerun:?}");
-        let reapplied = rerun.results().iter().filter(|(_, r)| r == "applied").count();
+        let rerun = p.safemig_raw(
+            &[
+                "--db", &url, "migrate", "--backup", "skip", "--format", "json",
+            ],
+            &[],
+        );
+        assert_eq!(
+            rerun.code, 0,
+            "killed at {what}, the re-run must finish the job: {rerun:?}"
+        );
+        let reapplied = rerun
+            .results()
+            .iter()
+            .filter(|(_, r)| r == "applied")
+            .count();
         assert_eq!(reapplied, 3 - done, "killed at {what}: {rerun:?}");
-        assert_eq!(applied(&mut client), [true, true, true], "after the re-run, killed at {what}");
-        let log: i64 = client.query_one("SELECT count(*) FROM public.log", &[]).unwrap().get(0);
+        assert_eq!(
+            applied(&mut client),
+            [true, true, true],
+            "after the re-run, killed at {what}"
+        );
+        let log: i64 = client
+            .query_one("SELECT count(*) FROM public.log", &[])
+            .unwrap()
+            .get(0);
         assert_eq!(log, 3, "killed at {what}: no migration ran twice");
         drop(client);
         admin.batch_execute(&format!("DROP DATABASE {db}")).unwrap();
         paused.push(what);
     }
-    assert_eq!(paused.len(), BOUNDARIES, "every boundary was reached and killed once: {paused:#?}");
+    assert_eq!(
+        paused.len(),
+        BOUNDARIES,
+        "every boundary was reached and killed once: {paused:#?}"
+    );
 }
 
 /// Starts `migrate` paused before statement 2 of migration 2 (boundary 7).
 fn migrate_paused_in_migration_two(p: &Project, marker: &Path) -> Child {
     let mut child = spawn(
         p,
-        &["--db", &p.url, "migrate", "--backup", "skip", "--format", "json"],
+        &[
+            "--db", &p.url, "migrate", "--backup", "skip", "--format", "json",
+        ],
         &[("SAFEMIG_TEST_PAUSE_AT", "7"), marker_env(marker)],
     );
     let what = wait_for_pause(&mut child, marker).expect("migrate reaches boundary 7");
@@ -201,12 +276,19 @@ fn lost_connection_run_is_reported(run: &Run) {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.results(),
-        [("1".into(), "applied".into()), ("2".into(), "failed".into()), ("3".into(), "skipped".into())],
+        [
+            ("1".into(), "applied".into()),
+            ("2".into(), "failed".into()),
+            ("3".into(), "skipped".into())
+        ],
         "{run:?}"
     );
     let m = &run.json()["migrations"][1];
     let text = m.to_string();
-    assert!(text.contains("the connection to the server was lost"), "says what happened: {m:#}");
+    assert!(
+        text.contains("the connection to the server was lost"),
+        "says what happened: {m:#}"
+    );
     assert!(text.contains("safemig status"), "says what to do: {m:#}");
     assert!(!run.all().contains("panicked"), "{run:?}");
 }
@@ -228,12 +310,23 @@ fn postgres_stopped_immediately_mid_migration_leaves_each_migration_all_or_nothi
     assert_eq!(applied(&mut client), [true, false, false]);
     assert_eq!(advisory_locks(&mut client), 0);
     let status = p.safemig(&["status", "--format", "json"]);
-    let states: Vec<String> =
-        status.json()["migrations"].as_array().unwrap().iter().map(|m| m["state"].as_str().unwrap().to_string()).collect();
+    let states: Vec<String> = status.json()["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(states, ["applied", "pending", "pending"], "{status:?}");
     // The local audit trail has the interrupted run, which the database could not take.
     let audit = std::fs::read_to_string(p.path().join(".safemig/audit.jsonl")).unwrap();
-    assert!(audit.lines().last().unwrap().contains("connection to the server was lost"), "{audit}");
+    assert!(
+        audit
+            .lines()
+            .last()
+            .unwrap()
+            .contains("connection to the server was lost"),
+        "{audit}"
+    );
 
     let rerun = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(rerun.code, 0, "{rerun:?}");
@@ -279,24 +372,46 @@ fn postgres_stopped_or_safemig_killed_mid_backup_leaves_no_usable_backup() {
     p.exec("CREATE TABLE public.t AS SELECT generate_series(1, 100) AS id");
     p.migration("1_x.sql", "CREATE TABLE public.x (id int);");
     let marker = p.path().join("pause");
-    let mut child =
-        spawn(&p, &["--db", &p.url, "backup", "create"], &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "marker"), marker_env(&marker)]);
-    assert_eq!(wait_for_pause(&mut child, &marker).as_deref(), Some("after pg_dump"));
+    let mut child = spawn(
+        &p,
+        &["--db", &p.url, "backup", "create"],
+        &[
+            ("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "marker"),
+            marker_env(&marker),
+        ],
+    );
+    assert_eq!(
+        wait_for_pause(&mut child, &marker).as_deref(),
+        Some("after pg_dump")
+    );
     p.cluster.stop_immediate().unwrap();
     resume(&marker);
     let run = output(child.wait_with_output().unwrap());
     assert_eq!(run.code, 2, "a connection error: {run:?}");
-    assert!(run.stderr.contains("error:") && !run.all().contains("panicked"), "{run:?}");
+    assert!(
+        run.stderr.contains("error:") && !run.all().contains("panicked"),
+        "{run:?}"
+    );
     p.cluster.restart().unwrap();
     let list = backup_list(&p);
     assert_eq!(list["backups"], serde_json::json!([]), "{list}");
-    assert_eq!(list["interrupted"], serde_json::json!([]), "the failed backup cleaned up after itself: {list}");
+    assert_eq!(
+        list["interrupted"],
+        serde_json::json!([]),
+        "the failed backup cleaned up after itself: {list}"
+    );
 
     // Killed outright, it cannot clean up: the partial folder stays, unlisted, and
     // the next `backup list` says what it is.
     let marker = p.path().join("pause-2");
-    let mut child =
-        spawn(&p, &["--db", &p.url, "backup", "create"], &[("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "marker"), marker_env(&marker)]);
+    let mut child = spawn(
+        &p,
+        &["--db", &p.url, "backup", "create"],
+        &[
+            ("SAFEMIG_TEST_PAUSE_AFTER_DUMP", "marker"),
+            marker_env(&marker),
+        ],
+    );
     assert!(wait_for_pause(&mut child, &marker).is_some());
     child.kill().unwrap();
     let _ = child.wait();
@@ -304,7 +419,10 @@ fn postgres_stopped_or_safemig_killed_mid_backup_leaves_no_usable_backup() {
     assert_eq!(list["backups"], serde_json::json!([]), "{list}");
     assert_eq!(list["interrupted"].as_array().unwrap().len(), 1, "{list}");
     let human = p.safemig(&["backup", "list"]);
-    assert!(human.stdout.contains("is an interrupted backup") && human.stdout.contains("never used"), "{human:?}");
+    assert!(
+        human.stdout.contains("is an interrupted backup") && human.stdout.contains("never used"),
+        "{human:?}"
+    );
 
     let run = p.safemig(&["migrate", "--backup", "require"]);
     assert_eq!(run.code, 1, "no usable backup, so require refuses: {run:?}");
@@ -318,7 +436,10 @@ fn with_full_disk(p: &Project, args: &[&str]) -> Run {
     let mut command = p.command(args, &[]);
     unsafe {
         command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 64 * 1024, rlim_max: 64 * 1024 };
+            let limit = libc::rlimit {
+                rlim_cur: 64 * 1024,
+                rlim_max: 64 * 1024,
+            };
             if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -330,7 +451,10 @@ fn with_full_disk(p: &Project, args: &[&str]) -> Run {
 }
 
 fn nothing_applied(p: &Project) {
-    assert!(!p.bool("SELECT to_regclass('public.x') IS NOT NULL"), "nothing applied");
+    assert!(
+        !p.bool("SELECT to_regclass('public.x') IS NOT NULL"),
+        "nothing applied"
+    );
     assert!(!p.bool(
         "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL \
          AND EXISTS (SELECT 1 FROM supabase_migrations.schema_migrations)"
@@ -345,14 +469,24 @@ fn a_full_disk_fails_the_backup_cleanly_and_migrate_does_not_go_on() {
     p.migration("1_x.sql", "CREATE TABLE public.x (id int);");
     let run = with_full_disk(&p, &["--db", &p.url, "backup", "create"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("pg_dump failed") && run.stderr.contains("File too large"), "{run:?}");
+    assert!(
+        run.stderr.contains("pg_dump failed") && run.stderr.contains("File too large"),
+        "{run:?}"
+    );
     let list = backup_list(&p);
     assert_eq!(list["backups"], serde_json::json!([]), "{list}");
     assert_eq!(list["interrupted"], serde_json::json!([]), "{list}");
 
     let run = with_full_disk(&p, &["--db", &p.url, "migrate"]);
-    assert_eq!(run.code, 2, "a backup that cannot be written is a tool error: {run:?}");
-    assert!(run.stdout.contains("the backup before migrating failed, so nothing was applied"), "{run:?}");
+    assert_eq!(
+        run.code, 2,
+        "a backup that cannot be written is a tool error: {run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("the backup before migrating failed, so nothing was applied"),
+        "{run:?}"
+    );
     assert!(run.stdout.contains("File too large"), "{run:?}");
     nothing_applied(&p);
     let run = with_full_disk(&p, &["--db", &p.url, "migrate", "--backup", "require"]);
@@ -373,9 +507,15 @@ fn an_unwritable_backup_folder_fails_cleanly_and_migrate_does_not_go_on() {
     // the project folder but not `locked`.
     let as_root = unsafe { libc::geteuid() } == 0;
     let ids = as_root.then(|| {
-        let out = std::process::Command::new("id").args(["-u", "postgres"]).output().unwrap();
+        let out = std::process::Command::new("id")
+            .args(["-u", "postgres"])
+            .output()
+            .unwrap();
         let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        let out = std::process::Command::new("id").args(["-g", "postgres"]).output().unwrap();
+        let out = std::process::Command::new("id")
+            .args(["-g", "postgres"])
+            .output()
+            .unwrap();
         let gid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         for path in [
             p.path().to_path_buf(),
@@ -400,12 +540,26 @@ fn an_unwritable_backup_folder_fails_cleanly_and_migrate_does_not_go_on() {
     };
     let r = run(&["backup", "create"]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stderr.contains("locked") && r.stderr.contains("not permitted"), "says what: {r:?}");
-    assert!(r.stderr.contains("must be writable by this user"), "and what to do: {r:?}");
-    assert_eq!(std::fs::read_dir(&locked).unwrap().count(), 0, "nothing was written");
+    assert!(
+        r.stderr.contains("locked") && r.stderr.contains("not permitted"),
+        "says what: {r:?}"
+    );
+    assert!(
+        r.stderr.contains("must be writable by this user"),
+        "and what to do: {r:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(&locked).unwrap().count(),
+        0,
+        "nothing was written"
+    );
     let r = run(&["migrate"]);
     assert_eq!(r.code, 2, "{r:?}");
-    assert!(r.stdout.contains("the backup before migrating failed, so nothing was applied"), "{r:?}");
+    assert!(
+        r.stdout
+            .contains("the backup before migrating failed, so nothing was applied"),
+        "{r:?}"
+    );
     nothing_applied(&p);
     let r = run(&["migrate", "--backup", "require"]);
     assert_eq!(r.code, 1, "{r:?}");
@@ -416,30 +570,59 @@ fn an_unwritable_backup_folder_fails_cleanly_and_migrate_does_not_go_on() {
 fn a_backup_taken_while_a_migration_is_half_done_sees_none_of_it_and_restores() {
     let p = Project::new();
     p.exec("CREATE TABLE public.log (version text); INSERT INTO public.log VALUES ('base');");
-    p.migration("1_a.sql", "CREATE TABLE public.a (id int);\nINSERT INTO public.log VALUES ('1');");
-    p.migration("2_b.sql", "CREATE TABLE public.b (id int);\nINSERT INTO public.log VALUES ('2');");
+    p.migration(
+        "1_a.sql",
+        "CREATE TABLE public.a (id int);\nINSERT INTO public.log VALUES ('1');",
+    );
+    p.migration(
+        "2_b.sql",
+        "CREATE TABLE public.b (id int);\nINSERT INTO public.log VALUES ('2');",
+    );
     // Paused just before migration 2's COMMIT: its table, row and history rows exist,
     // uncommitted, while the backup runs.
     let marker = p.path().join("pause");
-    let mut child =
-        spawn(&p, &["--db", &p.url, "migrate", "--backup", "skip"], &[("SAFEMIG_TEST_PAUSE_AT", "9"), marker_env(&marker)]);
-    assert_eq!(wait_for_pause(&mut child, &marker).as_deref(), Some("9 2 COMMIT"));
+    let mut child = spawn(
+        &p,
+        &["--db", &p.url, "migrate", "--backup", "skip"],
+        &[("SAFEMIG_TEST_PAUSE_AT", "9"), marker_env(&marker)],
+    );
+    assert_eq!(
+        wait_for_pause(&mut child, &marker).as_deref(),
+        Some("9 2 COMMIT")
+    );
     let backup = p.safemig(&["backup", "create"]);
     resume(&marker);
     let migrate = output(child.wait_with_output().unwrap());
     assert_eq!(backup.code, 0, "{backup:?}");
-    assert_eq!(migrate.code, 0, "the backup did not disturb the migration: {migrate:?}");
+    assert_eq!(
+        migrate.code, 0,
+        "the backup did not disturb the migration: {migrate:?}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM public.log"), 3);
 
     let dir = PathBuf::from(backup.stdout.lines().last().unwrap().trim());
-    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    assert_eq!(manifest["applied_migrations"], serde_json::json!(["1"]), "one consistent moment: {manifest:#}");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        manifest["applied_migrations"],
+        serde_json::json!(["1"]),
+        "one consistent moment: {manifest:#}"
+    );
     let tables = manifest["tables"].as_array().unwrap();
     let log = tables.iter().find(|t| t["name"] == "log").unwrap();
-    assert_eq!(log["rows"], 2, "base + migration 1, not migration 2's uncommitted row");
-    assert!(!tables.iter().any(|t| t["name"] == "b"), "migration 2's uncommitted table is not in it");
+    assert_eq!(
+        log["rows"], 2,
+        "base + migration 1, not migration 2's uncommitted row"
+    );
+    assert!(
+        !tables.iter().any(|t| t["name"] == "b"),
+        "migration 2's uncommitted table is not in it"
+    );
     let verify = p.safemig(&["backup", "verify", dir.to_str().unwrap(), "--restore"]);
-    assert_eq!(verify.code, 0, "the dump and the manifest agree: {verify:?}");
+    assert_eq!(
+        verify.code, 0,
+        "the dump and the manifest agree: {verify:?}"
+    );
 }
 
 #[test]
@@ -447,23 +630,49 @@ fn a_table_held_access_exclusive_makes_migrate_give_up_and_apply_nothing() {
     let p = Project::new();
     p.migration("1_t.sql", "CREATE TABLE public.t (id int);");
     assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
-    p.migration("2_alter.sql", "CREATE TABLE public.u (id int);\nALTER TABLE public.t ADD COLUMN note text;");
+    p.migration(
+        "2_alter.sql",
+        "CREATE TABLE public.u (id int);\nALTER TABLE public.t ADD COLUMN note text;",
+    );
     let mut holder = p.client();
-    holder.batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE;").unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
 
-    let run = p.safemig(&["migrate", "--backup", "skip", "--format", "json", "--lock-timeout", "200ms", "--lock-retries", "2"]);
+    let run = p.safemig(&[
+        "migrate",
+        "--backup",
+        "skip",
+        "--format",
+        "json",
+        "--lock-timeout",
+        "200ms",
+        "--lock-retries",
+        "2",
+    ]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(run.results(), [("2".into(), "failed".into())]);
     let m = &run.json()["migrations"][0];
     assert_eq!(m["attempts"], 3, "{m}");
     assert_eq!(m["error"]["sqlstate"], "55P03", "{m}");
-    assert!(m["reason"].as_str().unwrap().contains("gave up after 3 attempts"), "{m}");
+    assert!(
+        m["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"),
+        "{m}"
+    );
     // Nothing applied: not the table the first statement created, no history row.
     assert!(!p.bool("SELECT to_regclass('public.u') IS NOT NULL"));
-    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"), 0);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"),
+        0
+    );
     // safemig left no lock request behind: the holder's work goes on.
     assert_eq!(p.i64("SELECT count(*) FROM pg_locks WHERE NOT granted"), 0);
-    holder.batch_execute("INSERT INTO public.t VALUES (1); COMMIT;").unwrap();
+    holder
+        .batch_execute("INSERT INTO public.t VALUES (1); COMMIT;")
+        .unwrap();
     assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
     assert!(p.bool("SELECT to_regclass('public.u') IS NOT NULL"));
 }
@@ -471,10 +680,16 @@ fn a_table_held_access_exclusive_makes_migrate_give_up_and_apply_nothing() {
 #[test]
 fn a_failed_create_index_concurrently_names_the_invalid_index_it_left_and_the_fix() {
     let p = Project::new();
-    p.migration("1_t.sql", "CREATE TABLE public.t (id int, v int);\nINSERT INTO public.t VALUES (1, 1), (2, 1);");
+    p.migration(
+        "1_t.sql",
+        "CREATE TABLE public.t (id int, v int);\nINSERT INTO public.t VALUES (1, 1), (2, 1);",
+    );
     assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
     // Duplicates: the unique index fails after PostgreSQL created it, and stays INVALID.
-    p.migration("2_index.sql", "CREATE UNIQUE INDEX CONCURRENTLY t_v ON public.t (v);");
+    p.migration(
+        "2_index.sql",
+        "CREATE UNIQUE INDEX CONCURRENTLY t_v ON public.t (v);",
+    );
     let run = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
@@ -482,6 +697,12 @@ fn a_failed_create_index_concurrently_names_the_invalid_index_it_left_and_the_fi
         "PostgreSQL kept it, invalid"
     );
     assert!(run.stdout.contains("INVALID index public.t_v"), "{run:?}");
-    assert!(run.stdout.contains("DROP INDEX CONCURRENTLY public.t_v;"), "{run:?}");
-    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"), 0);
+    assert!(
+        run.stdout.contains("DROP INDEX CONCURRENTLY public.t_v;"),
+        "{run:?}"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"),
+        0
+    );
 }

@@ -29,8 +29,13 @@ fn root() -> PathBuf {
 }
 
 fn files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> =
-        std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     out.sort();
     out
 }
@@ -43,7 +48,11 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
     if target == "analyze" {
         dirs.push(root().join("../../benches/corpus"));
     }
-    let out: Vec<Vec<u8>> = dirs.iter().flat_map(|d| files_in(d)).map(|f| std::fs::read(f).unwrap()).collect();
+    let out: Vec<Vec<u8>> = dirs
+        .iter()
+        .flat_map(|d| files_in(d))
+        .map(|f| std::fs::read(f).unwrap())
+        .collect();
     assert!(!out.is_empty(), "no seeds for {target}");
     out
 }
@@ -60,10 +69,19 @@ fn run_target(target: &str, input: &[u8], scratch: &Path) {
             let _ = safemig_analyze::split(&text);
             let lint = lint_file(&text, &LintOptions::default());
             for f in lint.all_findings() {
-                assert!(f.line >= 1 && f.column >= 1, "finding at {}:{}", f.line, f.column);
+                assert!(
+                    f.line >= 1 && f.column >= 1,
+                    "finding at {}:{}",
+                    f.line,
+                    f.column
+                );
             }
-            let migrations =
-                [order::Migration { version: "1", label: "1_a.sql", sql: &text, statements: &lint.parsed.statements }];
+            let migrations = [order::Migration {
+                version: "1",
+                label: "1_a.sql",
+                sql: &text,
+                statements: &lint.parsed.statements,
+            }];
             let _ = order::analyze(&migrations, &BTreeSet::new());
         }
         "manifest" => {
@@ -90,9 +108,14 @@ fn run_target(target: &str, input: &[u8], scratch: &Path) {
 
 /// Runs `input`; Some(panic message) if it panicked.
 fn panics(target: &str, input: &[u8], scratch: &Path) -> Option<String> {
-    std::panic::catch_unwind(AssertUnwindSafe(|| run_target(target, input, scratch))).err().map(|e| {
-        e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
-    })
+    std::panic::catch_unwind(AssertUnwindSafe(|| run_target(target, input, scratch)))
+        .err()
+        .map(|e| {
+            e.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default()
+        })
 }
 
 #[test]
@@ -249,8 +272,14 @@ fn mutate(rng: &mut Rng, input: &[u8], corpus: &[Vec<u8>]) -> Vec<u8> {
 #[test]
 #[ignore = "a bounded fuzz loop: run it with scripts/fuzz"]
 fn fuzz() {
-    let seconds: u64 = std::env::var("FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
-    let seed: u64 = std::env::var("FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x05af_e3e9);
+    let seconds: u64 = std::env::var("FUZZ_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    let seed: u64 = std::env::var("FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x05af_e3e9);
     let targets: Vec<String> = match std::env::var("FUZZ_TARGET") {
         Ok(t) => vec![t],
         Err(_) => TARGETS.iter().map(|t| t.to_string()).collect(),
@@ -262,7 +291,11 @@ fn fuzz() {
     for target in &targets {
         let mut rng = Rng(seed | 1);
         let mut corpus = seeds(target);
-        corpus.extend(regressions(target).iter().map(|f| std::fs::read(f).unwrap()));
+        corpus.extend(
+            regressions(target)
+                .iter()
+                .map(|f| std::fs::read(f).unwrap()),
+        );
         let started = Instant::now();
         let mut runs = 0u64;
         while started.elapsed() < Duration::from_secs(seconds) {
@@ -283,12 +316,21 @@ fn fuzz() {
                 corpus.push(input);
             }
         }
-        eprintln!("fuzz {target}: {runs} inputs in {seconds}s, {} crashes so far", found.len());
+        eprintln!(
+            "fuzz {target}: {runs} inputs in {seconds}s, {} crashes so far",
+            found.len()
+        );
     }
     let _ = std::panic::take_hook();
-    assert!(found.is_empty(), "inputs that panic (saved as regressions):\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "inputs that panic (saved as regressions):\n{}",
+        found.join("\n")
+    );
 }
 
 fn fxhash(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0100_0000_01b3)
+    })
 }

@@ -29,9 +29,20 @@ fn rolled_back(p: &Project, sql: &str) -> Run {
     let before = p.fingerprint();
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert_eq!(run.results(), [("2".into(), "rolled-back".into())], "{run:?}");
-    assert_eq!(p.fingerprint(), before, "the data and the schema are intact");
-    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"), 0);
+    assert_eq!(
+        run.results(),
+        [("2".into(), "rolled-back".into())],
+        "{run:?}"
+    );
+    assert_eq!(
+        p.fingerprint(),
+        before,
+        "the data and the schema are intact"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"),
+        0
+    );
     run
 }
 
@@ -46,13 +57,22 @@ fn delete_is_rolled_back_and_the_statement_named() {
     let v = violation(&run);
     assert_eq!(v["table"], "public.tracks");
     assert_eq!(v["loss"], "rows");
-    assert!(v["message"].as_str().unwrap().contains("10 rows deleted"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("10 rows deleted"),
+        "{v}"
+    );
     assert_eq!(v["statement"]["index"], 2);
     assert_eq!(v["statement"]["line"], 2);
     assert!(!p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'tracks' AND column_name = 'bpm')"));
     let human = p.safemig(&["migrate", "--allow-risky"]);
-    assert!(human.stdout.contains("caused by statement 2 at"), "{human:?}");
-    assert!(human.stdout.contains("[[allow]]"), "the fix is shown: {human:?}");
+    assert!(
+        human.stdout.contains("caused by statement 2 at"),
+        "{human:?}"
+    );
+    assert!(
+        human.stdout.contains("[[allow]]"),
+        "the fix is shown: {human:?}"
+    );
 }
 
 #[test]
@@ -61,7 +81,13 @@ fn truncate_is_rolled_back() {
     let run = rolled_back(&p, "TRUNCATE public.tracks;");
     let v = violation(&run);
     assert_eq!(v["table"], "public.tracks");
-    assert!(v["message"].as_str().unwrap().contains("100 rows before, 0 after"), "{v}");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("100 rows before, 0 after"),
+        "{v}"
+    );
 }
 
 #[test]
@@ -74,7 +100,11 @@ fn truncate_cascade_through_a_foreign_key_is_rolled_back() {
         .iter()
         .map(|v| v["table"].as_str().unwrap().to_string())
         .collect();
-    assert!(tables.contains(&"public.artists".to_string()) && tables.contains(&"public.albums".to_string()), "{tables:?}");
+    assert!(
+        tables.contains(&"public.artists".to_string())
+            && tables.contains(&"public.albums".to_string()),
+        "{tables:?}"
+    );
 }
 
 #[test]
@@ -89,7 +119,10 @@ fn drop_table_is_rolled_back() {
 #[test]
 fn drop_column_is_rolled_back_but_a_rename_is_not_a_loss() {
     let p = base();
-    let run = rolled_back(&p, "ALTER TABLE public.tracks DROP COLUMN IF EXISTS r2_key;");
+    let run = rolled_back(
+        &p,
+        "ALTER TABLE public.tracks DROP COLUMN IF EXISTS r2_key;",
+    );
     let v = violation(&run);
     assert_eq!(v["loss"], "columns");
     assert!(v["message"].as_str().unwrap().contains("\"r2_key\""), "{v}");
@@ -97,7 +130,10 @@ fn drop_column_is_rolled_back_but_a_rename_is_not_a_loss() {
     p.migration("2_change.sql", "ALTER TABLE public.tracks RENAME COLUMN r2_key TO storage_key;\nALTER TABLE public.tracks RENAME TO library_tracks;");
     let run = p.safemig(&["migrate", "--allow-risky"]);
     assert_eq!(run.code, 0, "renames lose nothing: {run:?}");
-    assert_eq!(p.i64("SELECT count(storage_key) FROM public.library_tracks"), 100);
+    assert_eq!(
+        p.i64("SELECT count(storage_key) FROM public.library_tracks"),
+        100
+    );
 }
 
 #[test]
@@ -108,19 +144,34 @@ fn a_cascading_delete_into_a_protected_child_is_rolled_back() {
     let run = rolled_back(&p, "DELETE FROM public.artists WHERE id = 1;");
     let v = violation(&run);
     assert_eq!(v["table"], "public.albums");
-    assert!(v["message"].as_str().unwrap().contains("4 rows deleted"), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("4 rows deleted"),
+        "{v}"
+    );
 }
 
 #[test]
 fn deletes_hidden_in_dynamic_sql_and_functions_are_caught() {
     let p = base();
-    rolled_back(&p, "DO $$ BEGIN EXECUTE 'DELETE FROM public.tracks WHERE id > ' || 90; END $$;");
+    rolled_back(
+        &p,
+        "DO $$ BEGIN EXECUTE 'DELETE FROM public.tracks WHERE id > ' || 90; END $$;",
+    );
     rolled_back(
         &p,
         "CREATE FUNCTION public.purge() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.albums; END $$;\nSELECT public.purge();",
     );
-    let run = rolled_back(&p, "DO $$ BEGIN EXECUTE 'TRUNCATE public.' || 'tracks'; END $$;");
-    assert!(violation(&run)["message"].as_str().unwrap().contains("dynamic SQL"), "{run:?}");
+    let run = rolled_back(
+        &p,
+        "DO $$ BEGIN EXECUTE 'TRUNCATE public.' || 'tracks'; END $$;",
+    );
+    assert!(
+        violation(&run)["message"]
+            .as_str()
+            .unwrap()
+            .contains("dynamic SQL"),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -147,7 +198,10 @@ fn an_allowance_lets_an_intended_delete_through_and_only_that() {
     assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 90);
 
     // The allowance is for migration 2 and for rows: migration 3 dropping a column is still stopped.
-    p.migration("3_drop.sql", "DELETE FROM public.tracks WHERE id > 80; ALTER TABLE public.tracks DROP COLUMN r2_key;");
+    p.migration(
+        "3_drop.sql",
+        "DELETE FROM public.tracks WHERE id > 80; ALTER TABLE public.tracks DROP COLUMN r2_key;",
+    );
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 90);
@@ -164,7 +218,10 @@ fn a_min_rows_floor_cannot_be_allowed_away() {
         "CREATE TABLE public.library_tracks (id int PRIMARY KEY); INSERT INTO public.library_tracks SELECT generate_series(1, 59);",
     );
     assert_eq!(p.safemig(&["migrate", "--allow-risky"]).code, 0);
-    p.migration("2_one_less.sql", "DELETE FROM public.library_tracks WHERE id = 59;");
+    p.migration(
+        "2_one_less.sql",
+        "DELETE FROM public.library_tracks WHERE id = 59;",
+    );
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let text = run.stdout.clone();
@@ -175,14 +232,21 @@ fn a_min_rows_floor_cannot_be_allowed_away() {
 #[test]
 fn one_guarded_failure_stops_the_run_after_the_good_ones() {
     let p = base();
-    p.migration("2_good.sql", "ALTER TABLE public.tracks ADD COLUMN bpm int;");
+    p.migration(
+        "2_good.sql",
+        "ALTER TABLE public.tracks ADD COLUMN bpm int;",
+    );
     p.migration("3_bad.sql", "DROP TABLE public.albums;");
     p.migration("4_after.sql", "CREATE TABLE public.after (id int);");
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.results(),
-        [("2".into(), "applied".into()), ("3".into(), "rolled-back".into()), ("4".into(), "skipped".into())]
+        [
+            ("2".into(), "applied".into()),
+            ("3".into(), "rolled-back".into()),
+            ("4".into(), "skipped".into())
+        ]
     );
     assert_eq!(p.i64("SELECT count(*) FROM public.albums"), 20);
     assert!(!p.bool("SELECT to_regclass('public.after') IS NOT NULL"));
@@ -210,7 +274,13 @@ fn a_delete_next_to_a_rewrite_is_still_caught() {
     let run = rolled_back(&p, "DELETE FROM public.tracks WHERE id <= 5;\nALTER TABLE public.tracks ALTER COLUMN title TYPE varchar(50);");
     assert_eq!(violation(&run)["loss"], "rows", "{run:?}");
     let run = rolled_back(&p, "ALTER TABLE public.tracks ALTER COLUMN title TYPE varchar(50);\nDELETE FROM public.tracks WHERE id <= 5;");
-    assert!(violation(&run)["message"].as_str().unwrap().contains("5 rows deleted"), "{run:?}");
+    assert!(
+        violation(&run)["message"]
+            .as_str()
+            .unwrap()
+            .contains("5 rows deleted"),
+        "{run:?}"
+    );
 }
 
 #[test]
@@ -223,7 +293,11 @@ fn rows_deleted_by_a_deferred_trigger_at_commit_are_caught() {
          INSERT INTO public.artists VALUES (99);",
     );
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
-    assert_eq!(run.results(), [("2".into(), "rolled-back".into())], "{run:?}");
+    assert_eq!(
+        run.results(),
+        [("2".into(), "rolled-back".into())],
+        "{run:?}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 100);
 }
 
@@ -232,11 +306,21 @@ fn an_allowance_matches_a_table_whose_name_needs_quotes() {
     let p = Project::new();
     p.migration("1_base.sql", "CREATE TABLE public.\"Play Log\" (id int); INSERT INTO public.\"Play Log\" SELECT generate_series(1, 10);");
     assert_eq!(p.safemig(&["migrate"]).code, 0);
-    p.migration("2_purge.sql", "DELETE FROM public.\"Play Log\" WHERE id > 5;");
+    p.migration(
+        "2_purge.sql",
+        "DELETE FROM public.\"Play Log\" WHERE id > 5;",
+    );
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
-    assert_eq!(run.json()["migrations"][0]["violations"][0]["table"], "public.\"Play Log\"", "{run:?}");
+    assert_eq!(
+        run.json()["migrations"][0]["violations"][0]["table"],
+        "public.\"Play Log\"",
+        "{run:?}"
+    );
     let human = p.safemig(&["migrate", "--allow-risky"]);
-    assert!(human.stdout.contains("table = 'public.\"Play Log\"'"), "{human:?}");
+    assert!(
+        human.stdout.contains("table = 'public.\"Play Log\"'"),
+        "{human:?}"
+    );
     // The table exactly as the violation names it, in the [[allow]] it suggests.
     p.config("[[allow]]\nmigration = \"2\"\ntable = 'public.\"Play Log\"'\nloss = [\"rows\"]\n");
     let run = p.safemig(&["migrate", "--allow-risky"]);

@@ -8,15 +8,24 @@ use sha2::{Digest, Sha256};
 #[test]
 fn applies_pending_in_order_and_nothing_the_second_time() {
     let p = Project::new();
-    p.migration("20250102000000_second.sql", "ALTER TABLE public.items ADD COLUMN price numeric;");
-    p.migration("20250101000000_first.sql", "CREATE TABLE public.items (id int PRIMARY KEY, name text);");
+    p.migration(
+        "20250102000000_second.sql",
+        "ALTER TABLE public.items ADD COLUMN price numeric;",
+    );
+    p.migration(
+        "20250101000000_first.sql",
+        "CREATE TABLE public.items (id int PRIMARY KEY, name text);",
+    );
     p.migration("README.md", "not a migration");
 
     let run = p.safemig(&["migrate", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(
         run.results(),
-        [("20250101000000".into(), "applied".into()), ("20250102000000".into(), "applied".into())]
+        [
+            ("20250101000000".into(), "applied".into()),
+            ("20250102000000".into(), "applied".into())
+        ]
     );
     assert!(p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'price')"));
 
@@ -29,9 +38,21 @@ fn applies_pending_in_order_and_nothing_the_second_time() {
     let status = p.safemig(&["status", "--format", "json"]);
     assert_eq!(status.code, 0, "{status:?}");
     let json = status.json();
-    let states: Vec<&str> = json["migrations"].as_array().unwrap().iter().map(|m| m["state"].as_str().unwrap()).collect();
+    let states: Vec<&str> = json["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap())
+        .collect();
     assert_eq!(states, ["applied", "applied"]);
-    assert_eq!(json["ignored"][0]["path"].as_str().unwrap().rsplit('/').next(), Some("README.md"));
+    assert_eq!(
+        json["ignored"][0]["path"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next(),
+        Some("README.md")
+    );
 }
 
 #[test]
@@ -46,7 +67,10 @@ fn history_is_written_exactly_as_the_supabase_cli_writes_it() {
 
     let mut client = p.client();
     let row = client
-        .query_one("SELECT version, name, statements FROM supabase_migrations.schema_migrations", &[])
+        .query_one(
+            "SELECT version, name, statements FROM supabase_migrations.schema_migrations",
+            &[],
+        )
         .unwrap();
     assert_eq!(row.get::<_, String>(0), "20250101000000");
     assert_eq!(row.get::<_, String>(1), "profiles");
@@ -84,7 +108,10 @@ fn history_is_written_exactly_as_the_supabase_cli_writes_it() {
 
     // safemig's own record: the file's SHA-256, who, the tool version.
     let own = client
-        .query_one("SELECT checksum, applied_by, tool_version, statements FROM safemig.migrations", &[])
+        .query_one(
+            "SELECT checksum, applied_by, tool_version, statements FROM safemig.migrations",
+            &[],
+        )
         .unwrap();
     let expected = hex(&Sha256::digest(std::fs::read(&path).unwrap()));
     assert_eq!(own.get::<_, String>(0), expected);
@@ -106,15 +133,24 @@ fn a_changed_applied_migration_is_reported_and_refused() {
     p.migration("2_more.sql", "CREATE TABLE public.u (id int);");
 
     let status = p.safemig(&["status", "--format", "json"]);
-    assert_eq!(status.code, 1, "status exits 1 when something needs attention: {status:?}");
+    assert_eq!(
+        status.code, 1,
+        "status exits 1 when something needs attention: {status:?}"
+    );
     assert_eq!(status.json()["migrations"][0]["state"], "changed");
     assert_eq!(status.json()["migrations"][1]["state"], "pending");
 
     let run = p.safemig(&["migrate", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let refused = run.json()["refused"].as_str().unwrap().to_string();
-    assert!(refused.contains("changed") && refused.contains("1 create"), "{refused}");
-    assert!(!p.bool("SELECT to_regclass('public.u') IS NOT NULL"), "nothing may be applied");
+    assert!(
+        refused.contains("changed") && refused.contains("1 create"),
+        "{refused}"
+    );
+    assert!(
+        !p.bool("SELECT to_regclass('public.u') IS NOT NULL"),
+        "nothing may be applied"
+    );
 }
 
 #[test]
@@ -129,10 +165,21 @@ fn a_changed_migration_applied_by_the_supabase_cli_is_found_by_its_statements() 
          CREATE TABLE public.t (id int);",
     );
     let status = p.safemig(&["status", "--format", "json"]);
-    assert_eq!(status.json()["migrations"][0]["state"], "applied", "{status:?}");
-    p.migration("1_create.sql", "CREATE TABLE public.t (id int, extra text);\n");
+    assert_eq!(
+        status.json()["migrations"][0]["state"],
+        "applied",
+        "{status:?}"
+    );
+    p.migration(
+        "1_create.sql",
+        "CREATE TABLE public.t (id int, extra text);\n",
+    );
     let status = p.safemig(&["status", "--format", "json"]);
-    assert_eq!(status.json()["migrations"][0]["state"], "changed", "{status:?}");
+    assert_eq!(
+        status.json()["migrations"][0]["state"],
+        "changed",
+        "{status:?}"
+    );
 }
 
 #[test]
@@ -158,9 +205,16 @@ fn duplicate_versions_are_bad_input_naming_both_files() {
     p.migration("20250101000000_b.sql", "CREATE TABLE public.b (id int);");
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("20250101000000_a.sql") && run.stderr.contains("20250101000000_b.sql"), "{run:?}");
-    assert!(!p.bool("SELECT to_regclass('public.a') IS NOT NULL OR to_regclass('public.b') IS NOT NULL"));
-    assert!(!p.bool("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL"), "nothing touched");
+    assert!(
+        run.stderr.contains("20250101000000_a.sql") && run.stderr.contains("20250101000000_b.sql"),
+        "{run:?}"
+    );
+    assert!(!p
+        .bool("SELECT to_regclass('public.a') IS NOT NULL OR to_regclass('public.b') IS NOT NULL"));
+    assert!(
+        !p.bool("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL"),
+        "nothing touched"
+    );
 }
 
 #[test]
@@ -172,18 +226,31 @@ fn out_of_order_is_refused_unless_include_all() {
     p.migration("4_d.sql", "CREATE TABLE public.d (id int);");
 
     let status = p.safemig(&["status", "--format", "json"]);
-    let states: Vec<String> =
-        status.json()["migrations"].as_array().unwrap().iter().map(|m| m["state"].as_str().unwrap().to_string()).collect();
+    let states: Vec<String> = status.json()["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["state"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(states, ["out-of-order", "applied", "pending"]);
 
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("--include-all"), "{run:?}");
-    assert!(!p.bool("SELECT to_regclass('public.d') IS NOT NULL"), "the refusal applies nothing");
+    assert!(
+        !p.bool("SELECT to_regclass('public.d') IS NOT NULL"),
+        "the refusal applies nothing"
+    );
 
     let run = p.safemig(&["migrate", "--include-all", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.results(), [("2".into(), "applied".into()), ("4".into(), "applied".into())]);
+    assert_eq!(
+        run.results(),
+        [
+            ("2".into(), "applied".into()),
+            ("4".into(), "applied".into())
+        ]
+    );
 }
 
 #[test]
@@ -213,29 +280,57 @@ fn dry_run_leaves_the_database_identical() {
          ALTER TABLE public.tracks ALTER COLUMN title TYPE varchar(200);\n\
          UPDATE public.tracks SET album_id = 1;",
     );
-    p.migration("3_fn.sql", "CREATE FUNCTION public.n() RETURNS int LANGUAGE sql AS 'SELECT 1';");
+    p.migration(
+        "3_fn.sql",
+        "CREATE FUNCTION public.n() RETURNS int LANGUAGE sql AS 'SELECT 1';",
+    );
     let before = p.fingerprint();
     let run = p.safemig(&["migrate", "--dry-run", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(run.results(), [("2".into(), "dry-run".into()), ("3".into(), "dry-run".into())]);
-    assert_eq!(p.fingerprint(), before, "a dry run must leave catalog and rows as they were");
-    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"), 1);
+    assert_eq!(
+        run.results(),
+        [
+            ("2".into(), "dry-run".into()),
+            ("3".into(), "dry-run".into())
+        ]
+    );
+    assert_eq!(
+        p.fingerprint(),
+        before,
+        "a dry run must leave catalog and rows as they were"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
+        1
+    );
     // And then the real run applies what the dry run predicted.
     let run = p.safemig(&["migrate", "--format", "json"]);
-    assert_eq!(run.results(), [("2".into(), "applied".into()), ("3".into(), "applied".into())]);
+    assert_eq!(
+        run.results(),
+        [
+            ("2".into(), "applied".into()),
+            ("3".into(), "applied".into())
+        ]
+    );
 }
 
 #[test]
 fn a_syntax_error_applies_nothing_and_names_file_line_and_message() {
     let p = Project::new();
     p.migration("1_ok.sql", "CREATE TABLE public.ok (id int);");
-    p.migration("2_broken.sql", "CREATE TABLE public.b (id int);\n\nALTER TABLE public.b ADD COLUM x int;\n");
+    p.migration(
+        "2_broken.sql",
+        "CREATE TABLE public.b (id int);\n\nALTER TABLE public.b ADD COLUM x int;\n",
+    );
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("2_broken.sql:3:"), "{run:?}");
     assert!(run.stdout.contains("syntax error at or near"), "{run:?}");
     assert!(run.stdout.contains("nothing was applied"), "{run:?}");
-    assert!(!p.bool("SELECT to_regclass('public.ok') IS NOT NULL"), "an earlier pending file is not applied either");
+    assert!(
+        !p.bool("SELECT to_regclass('public.ok') IS NOT NULL"),
+        "an earlier pending file is not applied either"
+    );
 }
 
 #[test]
@@ -251,43 +346,80 @@ fn a_runtime_error_rolls_back_and_names_the_statement() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.results(),
-        [("1".into(), "applied".into()), ("2".into(), "failed".into()), ("3".into(), "skipped".into())]
+        [
+            ("1".into(), "applied".into()),
+            ("2".into(), "failed".into()),
+            ("3".into(), "skipped".into())
+        ]
     );
     let failed = &run.json()["migrations"][1];
     assert_eq!(failed["error"]["sqlstate"], "42P01");
     assert_eq!(failed["error"]["statement"]["index"], 3);
-    assert_eq!(failed["error"]["statement"]["line"], 3, "PostgreSQL's error position, mapped to the file");
-    assert!(failed["error"]["message"].as_str().unwrap().contains("relation \"public.missing_table\" does not exist"));
-    assert!(failed["reason"].as_str().unwrap().contains("2_fails.sql:3:"), "{failed}");
-    assert!(!p.bool("SELECT to_regclass('public.half') IS NOT NULL"), "the failed migration's first statements are rolled back");
-    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"), 1);
+    assert_eq!(
+        failed["error"]["statement"]["line"], 3,
+        "PostgreSQL's error position, mapped to the file"
+    );
+    assert!(failed["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("relation \"public.missing_table\" does not exist"));
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("2_fails.sql:3:"),
+        "{failed}"
+    );
+    assert!(
+        !p.bool("SELECT to_regclass('public.half') IS NOT NULL"),
+        "the failed migration's first statements are rolled back"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
+        1
+    );
 
     let human = p.safemig(&["migrate"]);
-    assert!(human.stdout.contains("2_fails.sql:3:13 (statement 3)"), "{human:?}");
+    assert!(
+        human.stdout.contains("2_fails.sql:3:13 (statement 3)"),
+        "{human:?}"
+    );
 }
 
 #[test]
 fn concurrently_runs_on_its_own_with_a_note() {
     let p = Project::new();
     p.migration("1_t.sql", "CREATE TABLE public.t (id int, v text);");
-    p.migration("2_idx.sql", "CREATE INDEX CONCURRENTLY t_v_idx ON public.t (v);");
+    p.migration(
+        "2_idx.sql",
+        "CREATE INDEX CONCURRENTLY t_v_idx ON public.t (v);",
+    );
     let run = p.safemig(&["migrate", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     let notes = run.json()["migrations"][1]["notes"].to_string();
     assert!(notes.contains("outside a transaction"), "{notes}");
     assert!(p.bool("SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.t_v_idx'::regclass"));
-    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"), 2);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
+        2
+    );
 }
 
 #[test]
 fn a_files_own_begin_commit_is_replaced_but_rollback_is_refused() {
     let p = Project::new();
-    p.migration("1_wrapped.sql", "BEGIN;\nCREATE TABLE public.w (id int);\nCOMMIT;\n");
+    p.migration(
+        "1_wrapped.sql",
+        "BEGIN;\nCREATE TABLE public.w (id int);\nCOMMIT;\n",
+    );
     let run = p.safemig(&["migrate", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(p.bool("SELECT to_regclass('public.w') IS NOT NULL"));
 
-    p.migration("2_rollback.sql", "CREATE TABLE public.r (id int);\nROLLBACK;\n");
+    p.migration(
+        "2_rollback.sql",
+        "CREATE TABLE public.r (id int);\nROLLBACK;\n",
+    );
     let run = p.safemig(&["migrate", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(run.results(), [("2".into(), "refused".into())]);
@@ -300,27 +432,46 @@ fn bad_input_is_exit_two_with_a_clear_message() {
     // No migrations folder.
     let run = p.safemig(&["--dir", "nowhere", "status"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("nowhere") && run.stderr.contains("--dir"), "{run:?}");
+    assert!(
+        run.stderr.contains("nowhere") && run.stderr.contains("--dir"),
+        "{run:?}"
+    );
     // A bad configuration file.
     p.config("[guard]\nprotekt = []\n");
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("protekt") && run.stderr.contains("safemig.toml"), "{run:?}");
+    assert!(
+        run.stderr.contains("protekt") && run.stderr.contains("safemig.toml"),
+        "{run:?}"
+    );
     p.config("");
     // A bad duration.
     let run = p.safemig(&["migrate", "--lock-timeout", "soon"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("--lock-timeout"), "{run:?}");
     // An unreachable database.
-    let run = p.safemig_raw(&["--db", "postgresql://nobody@127.0.0.1:1/x?sslmode=disable", "status"], &[]);
+    let run = p.safemig_raw(
+        &[
+            "--db",
+            "postgresql://nobody@127.0.0.1:1/x?sslmode=disable",
+            "status",
+        ],
+        &[],
+    );
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("cannot connect"), "{run:?}");
     // A non-UTF-8 migration.
     std::fs::write(p.migrations_dir().join("1_bin.sql"), b"SELECT '\xff\xfe';").unwrap();
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("1_bin.sql") && run.stderr.contains("UTF-8"), "{run:?}");
-    assert!(!p.bool("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL"), "nothing touched");
+    assert!(
+        run.stderr.contains("1_bin.sql") && run.stderr.contains("UTF-8"),
+        "{run:?}"
+    );
+    assert!(
+        !p.bool("SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL"),
+        "nothing touched"
+    );
 }
 
 #[test]
@@ -341,9 +492,18 @@ fn every_run_is_in_the_audit_trail() {
     let local = std::fs::read_to_string(p.path().join(".safemig/audit.jsonl")).unwrap();
     let commands: Vec<String> = local
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["command"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["command"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    assert_eq!(commands, ["backup create", "migrate", "backup create", "migrate"], "each migrate backed up first: {local}");
+    assert_eq!(
+        commands,
+        ["backup create", "migrate", "backup create", "migrate"],
+        "each migrate backed up first: {local}"
+    );
     let log = p.safemig(&["log", "--format", "json"]);
     assert_eq!(log.code, 0, "{log:?}");
     assert!(log.stdout.contains("rolled-back"), "{log:?}");
@@ -359,18 +519,37 @@ fn risky_migrations_are_refused_before_anything_runs_unless_allowed() {
 
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("classes it risky (drop-column)"), "{run:?}");
-    assert!(run.stdout.contains("3_drop.sql:1:1"), "the finding is shown where it is: {run:?}");
-    assert!(!p.bool("SELECT to_regclass('public.ok') IS NOT NULL"), "nothing of the run was applied");
+    assert!(
+        run.stdout.contains("classes it risky (drop-column)"),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout.contains("3_drop.sql:1:1"),
+        "the finding is shown where it is: {run:?}"
+    );
+    assert!(
+        !p.bool("SELECT to_regclass('public.ok') IS NOT NULL"),
+        "nothing of the run was applied"
+    );
 
     // A dry run goes ahead and says what migrate would refuse.
     let dry = p.safemig(&["migrate", "--dry-run", "--format", "json"]);
-    assert!(dry.stdout.contains("refuses it without --allow-risky"), "{dry:?}");
+    assert!(
+        dry.stdout.contains("refuses it without --allow-risky"),
+        "{dry:?}"
+    );
 
     // Reviewed and allowed in safemig.toml: the guards still stop the loss.
     p.config("[check]\nallow_risky = [\"3\"]\n");
     let run = p.safemig(&["migrate", "--format", "json"]);
-    assert_eq!(run.results(), [("2".into(), "applied".into()), ("3".into(), "rolled-back".into())], "{run:?}");
+    assert_eq!(
+        run.results(),
+        [
+            ("2".into(), "applied".into()),
+            ("3".into(), "rolled-back".into())
+        ],
+        "{run:?}"
+    );
     // And an allowance for the loss lets it through.
     p.config("[[allow]]\nmigration = \"3\"\ntable = \"public.t\"\nloss = [\"columns\"]\n");
     let run = p.safemig(&["migrate", "--format", "json"]);

@@ -9,13 +9,22 @@ use safemig_pg::EphemeralOptions;
 const PASSWORD: &str = "Pw-s3cret_xyzzy-42";
 
 fn project() -> Project {
-    let p = Project::with_options(EphemeralOptions { tcp: true, password_auth: true, ..Default::default() });
-    p.exec(&format!("CREATE ROLE deployer LOGIN SUPERUSER PASSWORD '{PASSWORD}'"));
+    let p = Project::with_options(EphemeralOptions {
+        tcp: true,
+        password_auth: true,
+        ..Default::default()
+    });
+    p.exec(&format!(
+        "CREATE ROLE deployer LOGIN SUPERUSER PASSWORD '{PASSWORD}'"
+    ));
     p
 }
 
 fn assert_clean(run: &Run) {
-    assert!(!run.all().contains(PASSWORD), "the password leaked:\n{run:?}");
+    assert!(
+        !run.all().contains(PASSWORD),
+        "the password leaked:\n{run:?}"
+    );
 }
 
 /// Every file the runs wrote in the project folder.
@@ -46,16 +55,28 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn password_in_the_url_never_shows() {
     let p = project();
-    let url = format!("postgresql://deployer:{PASSWORD}@127.0.0.1:{}/app?sslmode=disable", p.cluster.port());
+    let url = format!(
+        "postgresql://deployer:{PASSWORD}@127.0.0.1:{}/app?sslmode=disable",
+        p.cluster.port()
+    );
     p.migration("1_a.sql", "CREATE TABLE public.a (id int);");
     p.migration("2_fails.sql", "DROP TABLE public.a;");
-    for args in [vec!["status"], vec!["migrate"], vec!["migrate", "--format", "json"], vec!["log"], vec!["status", "--format", "json"]] {
+    for args in [
+        vec!["status"],
+        vec!["migrate"],
+        vec!["migrate", "--format", "json"],
+        vec!["log"],
+        vec!["status", "--format", "json"],
+    ] {
         let mut full = vec!["--db", url.as_str()];
         full.extend(args);
         let run = p.safemig_raw(&full, &[]);
         assert!(run.code == 0 || run.code == 1, "{run:?}");
         assert_clean(&run);
-        assert!(run.all().contains("deployer@127.0.0.1"), "the redacted target is shown: {run:?}");
+        assert!(
+            run.all().contains("deployer@127.0.0.1"),
+            "the redacted target is shown: {run:?}"
+        );
     }
     // DATABASE_URL and PGPASSWORD too.
     let run = p.safemig_raw(&["status"], &[("DATABASE_URL", url.as_str())]);
@@ -93,15 +114,27 @@ fn a_wrong_password_is_a_clear_error_without_the_password() {
     let p = project();
     p.migration("1_a.sql", "CREATE TABLE public.a (id int);");
     let wrong = "Wr0ng-pass_word-77";
-    let url = format!("postgresql://deployer:{wrong}@127.0.0.1:{}/app?sslmode=disable", p.cluster.port());
+    let url = format!(
+        "postgresql://deployer:{wrong}@127.0.0.1:{}/app?sslmode=disable",
+        p.cluster.port()
+    );
     let run = p.safemig_raw(&["--db", &url, "migrate"], &[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(!run.all().contains(wrong), "{run:?}");
-    assert!(run.stderr.contains("password authentication failed"), "{run:?}");
+    assert!(
+        run.stderr.contains("password authentication failed"),
+        "{run:?}"
+    );
     assert!(!p.bool("SELECT to_regclass('public.a') IS NOT NULL"));
     let files = walk(p.path());
     for f in files {
-        assert!(!std::fs::read_to_string(&f).unwrap_or_default().contains(wrong), "{}", f.display());
+        assert!(
+            !std::fs::read_to_string(&f)
+                .unwrap_or_default()
+                .contains(wrong),
+            "{}",
+            f.display()
+        );
     }
 }
 
@@ -110,10 +143,20 @@ fn pgpass_supplies_the_password() {
     let p = project();
     p.migration("1_a.sql", "CREATE TABLE public.a (id int);");
     let pgpass = p.path().join("pgpass");
-    std::fs::write(&pgpass, format!("127.0.0.1:{}:app:deployer:{PASSWORD}\n", p.cluster.port())).unwrap();
+    std::fs::write(
+        &pgpass,
+        format!("127.0.0.1:{}:app:deployer:{PASSWORD}\n", p.cluster.port()),
+    )
+    .unwrap();
     std::fs::set_permissions(&pgpass, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let url = format!("postgresql://deployer@127.0.0.1:{}/app?sslmode=disable", p.cluster.port());
-    let run = p.safemig_raw(&["--db", &url, "migrate"], &[("PGPASSFILE", pgpass.to_str().unwrap())]);
+    let url = format!(
+        "postgresql://deployer@127.0.0.1:{}/app?sslmode=disable",
+        p.cluster.port()
+    );
+    let run = p.safemig_raw(
+        &["--db", &url, "migrate"],
+        &[("PGPASSFILE", pgpass.to_str().unwrap())],
+    );
     assert_eq!(run.code, 0, "{run:?}");
     assert!(p.bool("SELECT to_regclass('public.a') IS NOT NULL"));
     assert_clean(&run);

@@ -4,8 +4,8 @@ use pg_query::protobuf::{self, ConstrType};
 use pg_query::NodeRef;
 
 use super::{
-    column_constraints, constr_type, declared_columns, declaring_table, dotted, function_name, type_last_name, Ctx,
-    Hit, Rule, RuleDoc, Severity,
+    column_constraints, constr_type, declared_columns, declaring_table, dotted, function_name,
+    type_last_name, Ctx, Hit, Rule, RuleDoc, Severity,
 };
 
 pub struct AddColumnVolatileDefault;
@@ -67,7 +67,14 @@ const NON_VOLATILE: &[&str] = &[
     "round",
 ];
 
-const SERIALS: &[&str] = &["serial", "serial2", "serial4", "serial8", "smallserial", "bigserial"];
+const SERIALS: &[&str] = &[
+    "serial",
+    "serial2",
+    "serial4",
+    "serial8",
+    "smallserial",
+    "bigserial",
+];
 
 impl Rule for AddColumnVolatileDefault {
     fn doc(&self) -> &'static RuleDoc {
@@ -75,8 +82,12 @@ impl Rule for AddColumnVolatileDefault {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let pg_query::NodeEnum::AlterTableStmt(_) = ctx.node else { return Vec::new() };
-        let Some(table) = declaring_table(ctx.node) else { return Vec::new() };
+        let pg_query::NodeEnum::AlterTableStmt(_) = ctx.node else {
+            return Vec::new();
+        };
+        let Some(table) = declaring_table(ctx.node) else {
+            return Vec::new();
+        };
         if ctx.file.created_here(&table) {
             return Vec::new();
         }
@@ -97,18 +108,28 @@ impl Rule for AddColumnVolatileDefault {
 }
 
 fn why_computed_per_row(def: &protobuf::ColumnDef) -> Option<String> {
-    let ty = def.type_name.as_ref().map(type_last_name).unwrap_or_default();
+    let ty = def
+        .type_name
+        .as_ref()
+        .map(type_last_name)
+        .unwrap_or_default();
     if SERIALS.contains(&ty.as_str()) {
-        return Some(format!("a `{ty}` column takes a new sequence value for every row"));
+        return Some(format!(
+            "a `{ty}` column takes a new sequence value for every row"
+        ));
     }
     column_constraints(def).find_map(|c| match constr_type(c) {
-        ConstrType::ConstrIdentity => Some("an identity column takes a new sequence value for every row".to_string()),
+        ConstrType::ConstrIdentity => {
+            Some("an identity column takes a new sequence value for every row".to_string())
+        }
         ConstrType::ConstrGenerated if c.generated_kind == "s" => {
             Some("a stored generated column is computed and written for every row".to_string())
         }
         ConstrType::ConstrDefault => {
             let call = volatile_call(c.raw_expr.as_ref()?.node.as_ref()?)?;
-            Some(format!("its DEFAULT calls `{call}()`, which is evaluated for every row"))
+            Some(format!(
+                "its DEFAULT calls `{call}()`, which is evaluated for every row"
+            ))
         }
         _ => None,
     })
@@ -132,9 +153,14 @@ mod tests {
 
     #[test]
     fn fires_on_volatile_defaults() {
-        let found =
-            hits(&AddColumnVolatileDefault, "ALTER TABLE public.t ADD COLUMN u uuid DEFAULT gen_random_uuid();");
-        assert!(found[0].message.contains("`u` to `public.t`") && found[0].message.contains("gen_random_uuid"));
+        let found = hits(
+            &AddColumnVolatileDefault,
+            "ALTER TABLE public.t ADD COLUMN u uuid DEFAULT gen_random_uuid();",
+        );
+        assert!(
+            found[0].message.contains("`u` to `public.t`")
+                && found[0].message.contains("gen_random_uuid")
+        );
         assert!(fires(
             &AddColumnVolatileDefault,
             "ALTER TABLE t ADD COLUMN u uuid DEFAULT extensions.uuid_generate_v4();"
@@ -143,15 +169,30 @@ mod tests {
             &AddColumnVolatileDefault,
             "ALTER TABLE t ADD COLUMN r float8 NOT NULL DEFAULT (random() * 10);"
         ));
-        assert!(fires(&AddColumnVolatileDefault, "ALTER TABLE t ADD COLUMN n int DEFAULT nextval('s'::regclass);"));
-        assert!(fires(&AddColumnVolatileDefault, "ALTER TABLE t ADD COLUMN c text DEFAULT my_func();"));
+        assert!(fires(
+            &AddColumnVolatileDefault,
+            "ALTER TABLE t ADD COLUMN n int DEFAULT nextval('s'::regclass);"
+        ));
+        assert!(fires(
+            &AddColumnVolatileDefault,
+            "ALTER TABLE t ADD COLUMN c text DEFAULT my_func();"
+        ));
     }
 
     #[test]
     fn fires_on_serial_identity_and_stored_generated() {
-        assert!(fires(&AddColumnVolatileDefault, "ALTER TABLE t ADD COLUMN id bigserial;"));
-        assert!(fires(&AddColumnVolatileDefault, "ALTER TABLE t ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;"));
-        assert!(fires(&AddColumnVolatileDefault, "ALTER TABLE t ADD COLUMN d int GENERATED ALWAYS AS (a * 2) STORED;"));
+        assert!(fires(
+            &AddColumnVolatileDefault,
+            "ALTER TABLE t ADD COLUMN id bigserial;"
+        ));
+        assert!(fires(
+            &AddColumnVolatileDefault,
+            "ALTER TABLE t ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY;"
+        ));
+        assert!(fires(
+            &AddColumnVolatileDefault,
+            "ALTER TABLE t ADD COLUMN d int GENERATED ALWAYS AS (a * 2) STORED;"
+        ));
     }
 
     #[test]
@@ -171,7 +212,10 @@ mod tests {
             &AddColumnVolatileDefault,
             "CREATE TABLE t (a int);\nALTER TABLE t ADD COLUMN id uuid DEFAULT gen_random_uuid();"
         ));
-        assert!(!fires(&AddColumnVolatileDefault, "CREATE TABLE t (id uuid DEFAULT gen_random_uuid(), n bigserial);"));
+        assert!(!fires(
+            &AddColumnVolatileDefault,
+            "CREATE TABLE t (id uuid DEFAULT gen_random_uuid(), n bigserial);"
+        ));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use pg_query::protobuf::{AlterTableType, ConstrType};
 
 use super::{
-    alter_table_cmds, cmd_type, column_constraints, column_def, constr_type, constraint_def, qualified, Ctx, Hit, Rule,
-    RuleDoc, Severity,
+    alter_table_cmds, cmd_type, column_constraints, column_def, constr_type, constraint_def,
+    qualified, Ctx, Hit, Rule, RuleDoc, Severity,
 };
 
 pub struct AddForeignKey;
@@ -41,12 +41,23 @@ impl Rule for AddForeignKey {
             }
             match cmd_type(cmd) {
                 AlterTableType::AtAddConstraint => {
-                    let Some(c) = constraint_def(cmd) else { continue };
+                    let Some(c) = constraint_def(cmd) else {
+                        continue;
+                    };
                     if constr_type(c) != ConstrType::ConstrForeign || c.skip_validation {
                         continue;
                     }
-                    let name = if c.conname.is_empty() { String::new() } else { format!(" `{}`", c.conname) };
-                    let target = c.pktable.as_ref().map(qualified).map(|t| t.to_string()).unwrap_or_default();
+                    let name = if c.conname.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" `{}`", c.conname)
+                    };
+                    let target = c
+                        .pktable
+                        .as_ref()
+                        .map(qualified)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
                     hits.push(
                         Hit::new(format!(
                             "adds foreign key{name} from `{table}` to `{target}` without NOT VALID: writes to both \
@@ -57,8 +68,15 @@ impl Rule for AddForeignKey {
                 }
                 AlterTableType::AtAddColumn => {
                     let Some(def) = column_def(cmd) else { continue };
-                    for c in column_constraints(def).filter(|c| constr_type(c) == ConstrType::ConstrForeign) {
-                        let target = c.pktable.as_ref().map(qualified).map(|t| t.to_string()).unwrap_or_default();
+                    for c in column_constraints(def)
+                        .filter(|c| constr_type(c) == ConstrType::ConstrForeign)
+                    {
+                        let target = c
+                            .pktable
+                            .as_ref()
+                            .map(qualified)
+                            .map(|t| t.to_string())
+                            .unwrap_or_default();
                         hits.push(
                             Hit::new(format!(
                                 "adds column `{}` to `{table}` with a foreign key to `{target}`: both tables are \
@@ -83,26 +101,42 @@ mod tests {
 
     #[test]
     fn fires_without_not_valid() {
-        let found =
-            hits(&AddForeignKey, "ALTER TABLE public.o ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES public.c (id);");
-        assert!(found[0].message.contains("`fk` from `public.o` to `public.c`"));
-        assert!(hits(&AddForeignKey, "ALTER TABLE o ADD COLUMN c bigint REFERENCES c (id);")[0]
+        let found = hits(
+            &AddForeignKey,
+            "ALTER TABLE public.o ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES public.c (id);",
+        );
+        assert!(found[0]
             .message
-            .contains("column `c` to `o`"));
+            .contains("`fk` from `public.o` to `public.c`"));
+        assert!(hits(
+            &AddForeignKey,
+            "ALTER TABLE o ADD COLUMN c bigint REFERENCES c (id);"
+        )[0]
+        .message
+        .contains("column `c` to `o`"));
     }
 
     #[test]
     fn quiet_with_not_valid_or_on_a_table_created_in_the_file() {
-        assert!(!fires(&AddForeignKey, "ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES c (id) NOT VALID;"));
+        assert!(!fires(
+            &AddForeignKey,
+            "ALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES c (id) NOT VALID;"
+        ));
         assert!(!fires(
             &AddForeignKey,
             "CREATE TABLE o (c int);\nALTER TABLE o ADD CONSTRAINT fk FOREIGN KEY (c) REFERENCES c (id);"
         ));
-        assert!(!fires(&AddForeignKey, "ALTER TABLE o ADD COLUMN c bigint, ADD CONSTRAINT k CHECK (c > 0);"));
+        assert!(!fires(
+            &AddForeignKey,
+            "ALTER TABLE o ADD COLUMN c bigint, ADD CONSTRAINT k CHECK (c > 0);"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&AddForeignKey, "DO $$ BEGIN ALTER TABLE o ADD FOREIGN KEY (c) REFERENCES c (id); END $$;"));
+        assert!(fires(
+            &AddForeignKey,
+            "DO $$ BEGIN ALTER TABLE o ADD FOREIGN KEY (c) REFERENCES c (id); END $$;"
+        ));
     }
 }

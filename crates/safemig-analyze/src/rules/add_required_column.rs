@@ -4,8 +4,8 @@ use pg_query::protobuf::{self, ConstrType};
 use pg_query::NodeEnum;
 
 use super::{
-    column_constraints, constr_type, declared_columns, declaring_table, type_last_name, Ctx, Hit, Rule, RuleDoc,
-    Severity,
+    column_constraints, constr_type, declared_columns, declaring_table, type_last_name, Ctx, Hit,
+    Rule, RuleDoc, Severity,
 };
 
 pub struct AddRequiredColumn;
@@ -32,8 +32,12 @@ impl Rule for AddRequiredColumn {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::AlterTableStmt(_) = ctx.node else { return Vec::new() };
-        let Some(table) = declaring_table(ctx.node) else { return Vec::new() };
+        let NodeEnum::AlterTableStmt(_) = ctx.node else {
+            return Vec::new();
+        };
+        let Some(table) = declaring_table(ctx.node) else {
+            return Vec::new();
+        };
         if ctx.file.created_here(&table) {
             return Vec::new();
         }
@@ -52,15 +56,24 @@ impl Rule for AddRequiredColumn {
 }
 
 fn is_required_without_value(def: &protobuf::ColumnDef) -> bool {
-    let ty = def.type_name.as_ref().map(type_last_name).unwrap_or_default();
-    if matches!(ty.as_str(), "serial" | "serial2" | "serial4" | "serial8" | "smallserial" | "bigserial") {
+    let ty = def
+        .type_name
+        .as_ref()
+        .map(type_last_name)
+        .unwrap_or_default();
+    if matches!(
+        ty.as_str(),
+        "serial" | "serial2" | "serial4" | "serial8" | "smallserial" | "bigserial"
+    ) {
         return false;
     }
     let mut required = def.is_not_null;
     for c in column_constraints(def) {
         match constr_type(c) {
             ConstrType::ConstrNotnull | ConstrType::ConstrPrimary => required = true,
-            ConstrType::ConstrDefault | ConstrType::ConstrIdentity | ConstrType::ConstrGenerated => return false,
+            ConstrType::ConstrDefault
+            | ConstrType::ConstrIdentity
+            | ConstrType::ConstrGenerated => return false,
             _ => {}
         }
     }
@@ -93,12 +106,21 @@ mod tests {
 
     #[test]
     fn quiet_on_a_table_created_in_the_file() {
-        assert!(!fires(&AddRequiredColumn, "CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN a int NOT NULL;"));
-        assert!(!fires(&AddRequiredColumn, "CREATE TABLE u (a int NOT NULL);"));
+        assert!(!fires(
+            &AddRequiredColumn,
+            "CREATE TABLE t (id int);\nALTER TABLE t ADD COLUMN a int NOT NULL;"
+        ));
+        assert!(!fires(
+            &AddRequiredColumn,
+            "CREATE TABLE u (a int NOT NULL);"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&AddRequiredColumn, "DO $$ BEGIN ALTER TABLE t ADD COLUMN a int NOT NULL; END $$;"));
+        assert!(fires(
+            &AddRequiredColumn,
+            "DO $$ BEGIN ALTER TABLE t ADD COLUMN a int NOT NULL; END $$;"
+        ));
     }
 }

@@ -3,8 +3,8 @@
 use pg_query::protobuf::{AlterTableType, ConstrType};
 
 use super::{
-    alter_table_cmds, cmd_type, column_constraints, column_def, constr_type, constraint_def, Ctx, Hit, Rule, RuleDoc,
-    Severity,
+    alter_table_cmds, cmd_type, column_constraints, column_def, constr_type, constraint_def, Ctx,
+    Hit, Rule, RuleDoc, Severity,
 };
 
 pub struct AddUniqueConstraint;
@@ -47,12 +47,18 @@ impl Rule for AddUniqueConstraint {
             }
             match cmd_type(cmd) {
                 AlterTableType::AtAddConstraint => {
-                    let Some(c) = constraint_def(cmd) else { continue };
+                    let Some(c) = constraint_def(cmd) else {
+                        continue;
+                    };
                     let Some(kind) = kind(c) else { continue };
                     if !c.indexname.is_empty() {
                         continue;
                     }
-                    let name = if c.conname.is_empty() { String::new() } else { format!(" `{}`", c.conname) };
+                    let name = if c.conname.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" `{}`", c.conname)
+                    };
                     hits.push(
                         Hit::new(format!(
                             "adds {kind} constraint{name} to `{table}`: its index is built while reads and writes wait"
@@ -86,23 +92,47 @@ mod tests {
 
     #[test]
     fn fires_on_unique_and_primary_key() {
-        assert!(hits(&AddUniqueConstraint, "ALTER TABLE public.t ADD CONSTRAINT k UNIQUE (a);")[0]
-            .message
-            .contains("UNIQUE constraint `k` to `public.t`"));
-        assert!(fires(&AddUniqueConstraint, "ALTER TABLE t ADD PRIMARY KEY (id);"));
-        assert!(fires(&AddUniqueConstraint, "ALTER TABLE t ADD COLUMN code text UNIQUE;"));
+        assert!(hits(
+            &AddUniqueConstraint,
+            "ALTER TABLE public.t ADD CONSTRAINT k UNIQUE (a);"
+        )[0]
+        .message
+        .contains("UNIQUE constraint `k` to `public.t`"));
+        assert!(fires(
+            &AddUniqueConstraint,
+            "ALTER TABLE t ADD PRIMARY KEY (id);"
+        ));
+        assert!(fires(
+            &AddUniqueConstraint,
+            "ALTER TABLE t ADD COLUMN code text UNIQUE;"
+        ));
     }
 
     #[test]
     fn quiet_with_using_index_or_on_a_table_created_in_the_file() {
-        assert!(!fires(&AddUniqueConstraint, "ALTER TABLE t ADD CONSTRAINT k UNIQUE USING INDEX k_idx;"));
-        assert!(!fires(&AddUniqueConstraint, "ALTER TABLE t ADD CONSTRAINT pk PRIMARY KEY USING INDEX pk_idx;"));
-        assert!(!fires(&AddUniqueConstraint, "CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT k UNIQUE (a);"));
-        assert!(!fires(&AddUniqueConstraint, "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;"));
+        assert!(!fires(
+            &AddUniqueConstraint,
+            "ALTER TABLE t ADD CONSTRAINT k UNIQUE USING INDEX k_idx;"
+        ));
+        assert!(!fires(
+            &AddUniqueConstraint,
+            "ALTER TABLE t ADD CONSTRAINT pk PRIMARY KEY USING INDEX pk_idx;"
+        ));
+        assert!(!fires(
+            &AddUniqueConstraint,
+            "CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT k UNIQUE (a);"
+        ));
+        assert!(!fires(
+            &AddUniqueConstraint,
+            "ALTER TABLE t ADD CONSTRAINT c CHECK (a > 0) NOT VALID;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&AddUniqueConstraint, "DO $$ BEGIN ALTER TABLE t ADD CONSTRAINT k UNIQUE (a); END $$;"));
+        assert!(fires(
+            &AddUniqueConstraint,
+            "DO $$ BEGIN ALTER TABLE t ADD CONSTRAINT k UNIQUE (a); END $$;"
+        ));
     }
 }

@@ -24,7 +24,9 @@ impl Rule for AlterDomainAddConstraint {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::AlterDomainStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::AlterDomainStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         // subtype 'C': ADD CONSTRAINT (PostgreSQL's AD_AddConstraint).
         if stmt.subtype != "C" {
             return Vec::new();
@@ -51,14 +53,29 @@ mod tests {
 
     #[test]
     fn fires_without_not_valid() {
-        assert!(fires(&AlterDomainAddConstraint, "ALTER DOMAIN email ADD CONSTRAINT c CHECK (VALUE <> '');"));
-        assert!(fires(&AlterDomainAddConstraint, "DO $$ BEGIN ALTER DOMAIN d ADD CHECK (VALUE > 0); END $$;"));
+        assert!(fires(
+            &AlterDomainAddConstraint,
+            "ALTER DOMAIN email ADD CONSTRAINT c CHECK (VALUE <> '');"
+        ));
+        assert!(fires(
+            &AlterDomainAddConstraint,
+            "DO $$ BEGIN ALTER DOMAIN d ADD CHECK (VALUE > 0); END $$;"
+        ));
     }
 
     #[test]
     fn quiet_with_not_valid_and_on_other_changes() {
-        assert!(!fires(&AlterDomainAddConstraint, "ALTER DOMAIN email ADD CONSTRAINT c CHECK (VALUE <> '') NOT VALID;"));
-        assert!(!fires(&AlterDomainAddConstraint, "ALTER DOMAIN email VALIDATE CONSTRAINT c;"));
-        assert!(!fires(&AlterDomainAddConstraint, "ALTER DOMAIN email SET DEFAULT 'x';"));
+        assert!(!fires(
+            &AlterDomainAddConstraint,
+            "ALTER DOMAIN email ADD CONSTRAINT c CHECK (VALUE <> '') NOT VALID;"
+        ));
+        assert!(!fires(
+            &AlterDomainAddConstraint,
+            "ALTER DOMAIN email VALIDATE CONSTRAINT c;"
+        ));
+        assert!(!fires(
+            &AlterDomainAddConstraint,
+            "ALTER DOMAIN email SET DEFAULT 'x';"
+        ));
     }
 }

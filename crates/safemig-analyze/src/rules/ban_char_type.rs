@@ -45,7 +45,10 @@ mod tests {
 
     #[test]
     fn fires_on_char_types() {
-        let found = hits(&BanCharType, "CREATE TABLE public.t (a char(2), b character(3), c char, d bpchar);");
+        let found = hits(
+            &BanCharType,
+            "CREATE TABLE public.t (a char(2), b character(3), c char, d bpchar);",
+        );
         assert_eq!(found.len(), 4);
         assert!(found[0].message.contains("`a` of `public.t`"));
         assert!(fires(&BanCharType, "ALTER TABLE t ADD COLUMN e character;"));
@@ -53,11 +56,17 @@ mod tests {
 
     #[test]
     fn quiet_on_text_varchar_and_internal_char() {
-        assert!(!fires(&BanCharType, "CREATE TABLE t (a text, b varchar(3), c \"char\");"));
+        assert!(!fires(
+            &BanCharType,
+            "CREATE TABLE t (a text, b varchar(3), c \"char\");"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&BanCharType, "DO $$ BEGIN ALTER TABLE t ADD COLUMN e char(2); END $$;"));
+        assert!(fires(
+            &BanCharType,
+            "DO $$ BEGIN ALTER TABLE t ADD COLUMN e char(2); END $$;"
+        ));
     }
 }

@@ -62,12 +62,21 @@ mod tests {
 
     #[test]
     fn quiet_on_a_table_created_in_the_file_and_on_other_commands() {
-        assert!(!fires(&ChangeColumnType, "CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a TYPE bigint;"));
-        assert!(!fires(&ChangeColumnType, "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0;"));
+        assert!(!fires(
+            &ChangeColumnType,
+            "CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a TYPE bigint;"
+        ));
+        assert!(!fires(
+            &ChangeColumnType,
+            "ALTER TABLE t ALTER COLUMN a SET DEFAULT 0;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&ChangeColumnType, "DO $$ BEGIN ALTER TABLE t ALTER COLUMN a TYPE bigint; END $$;"));
+        assert!(fires(
+            &ChangeColumnType,
+            "DO $$ BEGIN ALTER TABLE t ALTER COLUMN a TYPE bigint; END $$;"
+        ));
     }
 }

@@ -26,7 +26,9 @@ impl Rule for Cluster {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::ClusterStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::ClusterStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         let Some(relation) = stmt.relation.as_ref() else {
             return vec![Hit::new(
                 "CLUSTER rewrites every previously clustered table, locking each against reads and writes",
@@ -37,8 +39,10 @@ impl Rule for Cluster {
         if ctx.file.created_here(&table) {
             return Vec::new();
         }
-        vec![Hit::new(format!("CLUSTER rewrites `{table}` while reads and writes wait"))
-            .help("use pg_repack outside migrations")]
+        vec![Hit::new(format!(
+            "CLUSTER rewrites `{table}` while reads and writes wait"
+        ))
+        .help("use pg_repack outside migrations")]
     }
 }
 
@@ -49,13 +53,20 @@ mod tests {
 
     #[test]
     fn fires_on_cluster() {
-        assert!(hits(&Cluster, "CLUSTER public.t USING i;")[0].message.contains("`public.t`"));
-        assert!(hits(&Cluster, "CLUSTER;")[0].message.contains("every previously clustered table"));
+        assert!(hits(&Cluster, "CLUSTER public.t USING i;")[0]
+            .message
+            .contains("`public.t`"));
+        assert!(hits(&Cluster, "CLUSTER;")[0]
+            .message
+            .contains("every previously clustered table"));
     }
 
     #[test]
     fn quiet_on_a_table_created_in_the_file_and_on_other_statements() {
-        assert!(!fires(&Cluster, "CREATE TABLE t (a int);\nCLUSTER t USING i;"));
+        assert!(!fires(
+            &Cluster,
+            "CREATE TABLE t (a int);\nCLUSTER t USING i;"
+        ));
         assert!(!fires(&Cluster, "ALTER TABLE t CLUSTER ON i;"));
     }
 

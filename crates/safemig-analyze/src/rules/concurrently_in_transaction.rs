@@ -30,7 +30,12 @@ impl Rule for ConcurrentlyInTransaction {
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
         let what = match ctx.node {
             NodeEnum::IndexStmt(s) if s.concurrent => {
-                let table = s.relation.as_ref().map(qualified).map(|t| t.to_string()).unwrap_or_default();
+                let table = s
+                    .relation
+                    .as_ref()
+                    .map(qualified)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
                 format!("CREATE INDEX CONCURRENTLY on `{table}`")
             }
             NodeEnum::DropStmt(s) if s.concurrent => "DROP INDEX CONCURRENTLY".to_string(),
@@ -41,12 +46,18 @@ impl Rule for ConcurrentlyInTransaction {
         };
         let place = match ctx.place {
             Place::DoBlock => "inside a DO block, which always runs in a transaction",
-            Place::FunctionBody => "inside a function, which always runs in its caller's transaction",
-            Place::TopLevel if ctx.file.has_own_transaction => "in a file that opens its own transaction with BEGIN",
+            Place::FunctionBody => {
+                "inside a function, which always runs in its caller's transaction"
+            }
+            Place::TopLevel if ctx.file.has_own_transaction => {
+                "in a file that opens its own transaction with BEGIN"
+            }
             Place::TopLevel => return Vec::new(),
         };
-        vec![Hit::new(format!("{what} cannot run inside a transaction block, and this one is {place}"))
-            .help("move it, alone, to a migration of its own without BEGIN/COMMIT")]
+        vec![Hit::new(format!(
+            "{what} cannot run inside a transaction block, and this one is {place}"
+        ))
+        .help("move it, alone, to a migration of its own without BEGIN/COMMIT")]
     }
 }
 
@@ -57,12 +68,24 @@ mod tests {
 
     #[test]
     fn fires_in_a_file_with_its_own_transaction() {
-        assert!(hits(&ConcurrentlyInTransaction, "BEGIN;\nCREATE INDEX CONCURRENTLY i ON public.t (a);\nCOMMIT;")[0]
-            .message
-            .contains("`public.t`"));
-        assert!(fires(&ConcurrentlyInTransaction, "BEGIN;\nDROP INDEX CONCURRENTLY i;\nCOMMIT;"));
-        assert!(fires(&ConcurrentlyInTransaction, "START TRANSACTION;\nREINDEX (CONCURRENTLY) TABLE t;\nCOMMIT;"));
-        assert!(fires(&ConcurrentlyInTransaction, "BEGIN;\nREINDEX INDEX CONCURRENTLY i;\nCOMMIT;"));
+        assert!(hits(
+            &ConcurrentlyInTransaction,
+            "BEGIN;\nCREATE INDEX CONCURRENTLY i ON public.t (a);\nCOMMIT;"
+        )[0]
+        .message
+        .contains("`public.t`"));
+        assert!(fires(
+            &ConcurrentlyInTransaction,
+            "BEGIN;\nDROP INDEX CONCURRENTLY i;\nCOMMIT;"
+        ));
+        assert!(fires(
+            &ConcurrentlyInTransaction,
+            "START TRANSACTION;\nREINDEX (CONCURRENTLY) TABLE t;\nCOMMIT;"
+        ));
+        assert!(fires(
+            &ConcurrentlyInTransaction,
+            "BEGIN;\nREINDEX INDEX CONCURRENTLY i;\nCOMMIT;"
+        ));
     }
 
     #[test]
@@ -79,7 +102,10 @@ mod tests {
 
     #[test]
     fn quiet_at_top_level_without_begin_and_without_concurrently() {
-        assert!(!fires(&ConcurrentlyInTransaction, "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);"));
+        assert!(!fires(
+            &ConcurrentlyInTransaction,
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS i ON t (a);"
+        ));
         assert!(!fires(
             &ConcurrentlyInTransaction,
             "BEGIN;\nCREATE INDEX i ON t (a);\nDROP INDEX j;\nREINDEX TABLE t;\nCOMMIT;"

@@ -2,7 +2,9 @@
 
 use pg_query::protobuf::{AlterTableType, ConstrType};
 
-use super::{alter_table_cmds, cmd_type, constr_type, constraint_def, Ctx, Hit, Rule, RuleDoc, Severity};
+use super::{
+    alter_table_cmds, cmd_type, constr_type, constraint_def, Ctx, Hit, Rule, RuleDoc, Severity,
+};
 
 pub struct ConstraintWithoutNotValid;
 
@@ -55,21 +57,36 @@ mod tests {
 
     #[test]
     fn fires_on_an_existing_table() {
-        assert!(hits(&ConstraintWithoutNotValid, "ALTER TABLE public.t ADD CONSTRAINT pos CHECK (a > 0);")[0]
-            .message
-            .contains("`pos` to `public.t`"));
-        assert!(fires(&ConstraintWithoutNotValid, "ALTER TABLE t ADD CHECK (a > 0);"));
+        assert!(hits(
+            &ConstraintWithoutNotValid,
+            "ALTER TABLE public.t ADD CONSTRAINT pos CHECK (a > 0);"
+        )[0]
+        .message
+        .contains("`pos` to `public.t`"));
+        assert!(fires(
+            &ConstraintWithoutNotValid,
+            "ALTER TABLE t ADD CHECK (a > 0);"
+        ));
     }
 
     #[test]
     fn quiet_with_not_valid_on_new_tables_and_on_other_constraints() {
-        assert!(!fires(&ConstraintWithoutNotValid, "ALTER TABLE t ADD CONSTRAINT pos CHECK (a > 0) NOT VALID;"));
-        assert!(!fires(&ConstraintWithoutNotValid, "ALTER TABLE t VALIDATE CONSTRAINT pos;"));
+        assert!(!fires(
+            &ConstraintWithoutNotValid,
+            "ALTER TABLE t ADD CONSTRAINT pos CHECK (a > 0) NOT VALID;"
+        ));
+        assert!(!fires(
+            &ConstraintWithoutNotValid,
+            "ALTER TABLE t VALIDATE CONSTRAINT pos;"
+        ));
         assert!(!fires(
             &ConstraintWithoutNotValid,
             "CREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT pos CHECK (a > 0);"
         ));
-        assert!(!fires(&ConstraintWithoutNotValid, "ALTER TABLE t ADD CONSTRAINT u UNIQUE (a);"));
+        assert!(!fires(
+            &ConstraintWithoutNotValid,
+            "ALTER TABLE t ADD CONSTRAINT u UNIQUE (a);"
+        ));
     }
 
     #[test]

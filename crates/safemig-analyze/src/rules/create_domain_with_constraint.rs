@@ -25,7 +25,9 @@ impl Rule for CreateDomainWithConstraint {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::CreateDomainStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::CreateDomainStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         if stmt.constraints.is_empty() {
             return Vec::new();
         }
@@ -44,14 +46,29 @@ mod tests {
 
     #[test]
     fn fires_on_check_and_not_null() {
-        assert!(fires(&CreateDomainWithConstraint, "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');"));
-        assert!(fires(&CreateDomainWithConstraint, "CREATE DOMAIN id AS bigint NOT NULL;"));
-        assert!(fires(&CreateDomainWithConstraint, "DO $$ BEGIN CREATE DOMAIN d AS int CHECK (VALUE > 0); END $$;"));
+        assert!(fires(
+            &CreateDomainWithConstraint,
+            "CREATE DOMAIN email AS text CHECK (VALUE LIKE '%@%');"
+        ));
+        assert!(fires(
+            &CreateDomainWithConstraint,
+            "CREATE DOMAIN id AS bigint NOT NULL;"
+        ));
+        assert!(fires(
+            &CreateDomainWithConstraint,
+            "DO $$ BEGIN CREATE DOMAIN d AS int CHECK (VALUE > 0); END $$;"
+        ));
     }
 
     #[test]
     fn quiet_without_constraint() {
-        assert!(!fires(&CreateDomainWithConstraint, "CREATE DOMAIN email AS text;"));
-        assert!(!fires(&CreateDomainWithConstraint, "CREATE TYPE mood AS ENUM ('a');"));
+        assert!(!fires(
+            &CreateDomainWithConstraint,
+            "CREATE DOMAIN email AS text;"
+        ));
+        assert!(!fires(
+            &CreateDomainWithConstraint,
+            "CREATE TYPE mood AS ENUM ('a');"
+        ));
     }
 }

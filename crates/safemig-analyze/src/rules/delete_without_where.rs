@@ -25,14 +25,20 @@ impl Rule for DeleteWithoutWhere {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DeleteStmt(stmt) = ctx.node else { return Vec::new() };
-        let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+        let NodeEnum::DeleteStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
+        let Some(relation) = stmt.relation.as_ref() else {
+            return Vec::new();
+        };
         let table = qualified(relation);
         if stmt.where_clause.is_some() || ctx.file.created_here(&table) {
             return Vec::new();
         }
-        vec![Hit::new(format!("deletes every row of `{table}`: the DELETE has no WHERE"))
-            .help("add the WHERE clause that says which rows to delete")]
+        vec![Hit::new(format!(
+            "deletes every row of `{table}`: the DELETE has no WHERE"
+        ))
+        .help("add the WHERE clause that says which rows to delete")]
     }
 }
 
@@ -43,18 +49,26 @@ mod tests {
 
     #[test]
     fn fires_without_where() {
-        assert!(hits(&DeleteWithoutWhere, "DELETE FROM public.t;")[0].message.contains("`public.t`"));
+        assert!(hits(&DeleteWithoutWhere, "DELETE FROM public.t;")[0]
+            .message
+            .contains("`public.t`"));
         assert!(fires(&DeleteWithoutWhere, "DELETE FROM t USING u;"));
     }
 
     #[test]
     fn quiet_with_where_or_on_a_table_created_in_the_file() {
         assert!(!fires(&DeleteWithoutWhere, "DELETE FROM t WHERE id = 1;"));
-        assert!(!fires(&DeleteWithoutWhere, "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nDELETE FROM t;"));
+        assert!(!fires(
+            &DeleteWithoutWhere,
+            "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\nDELETE FROM t;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DeleteWithoutWhere, "DO $$ BEGIN DELETE FROM t; END $$;"));
+        assert!(fires(
+            &DeleteWithoutWhere,
+            "DO $$ BEGIN DELETE FROM t; END $$;"
+        ));
     }
 }

@@ -46,15 +46,24 @@ mod tests {
 
     #[test]
     fn fires_once_per_column() {
-        let found = hits(&DropColumn, "ALTER TABLE public.t DROP COLUMN a, DROP COLUMN IF EXISTS b;");
+        let found = hits(
+            &DropColumn,
+            "ALTER TABLE public.t DROP COLUMN a, DROP COLUMN IF EXISTS b;",
+        );
         assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("`a` of `public.t`"));
     }
 
     #[test]
     fn quiet_on_a_table_created_in_the_file_and_on_other_commands() {
-        assert!(!fires(&DropColumn, "CREATE TABLE t (a int, b int);\nALTER TABLE t DROP COLUMN b;"));
-        assert!(!fires(&DropColumn, "ALTER TABLE t ADD COLUMN c int, DROP CONSTRAINT k;"));
+        assert!(!fires(
+            &DropColumn,
+            "CREATE TABLE t (a int, b int);\nALTER TABLE t DROP COLUMN b;"
+        ));
+        assert!(!fires(
+            &DropColumn,
+            "ALTER TABLE t ADD COLUMN c int, DROP CONSTRAINT k;"
+        ));
     }
 
     #[test]

@@ -25,9 +25,14 @@ impl Rule for DropDatabase {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DropdbStmt(stmt) = ctx.node else { return Vec::new() };
-        vec![Hit::new(format!("drops database `{}` and everything in it", stmt.dbname))
-            .help("remove it from the migration")]
+        let NodeEnum::DropdbStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
+        vec![Hit::new(format!(
+            "drops database `{}` and everything in it",
+            stmt.dbname
+        ))
+        .help("remove it from the migration")]
     }
 }
 
@@ -38,8 +43,13 @@ mod tests {
 
     #[test]
     fn fires_on_drop_database_guarded_or_not() {
-        assert!(hits(&DropDatabase, "DROP DATABASE app;")[0].message.contains("`app`"));
-        assert!(fires(&DropDatabase, "DROP DATABASE IF EXISTS app WITH (FORCE);"));
+        assert!(hits(&DropDatabase, "DROP DATABASE app;")[0]
+            .message
+            .contains("`app`"));
+        assert!(fires(
+            &DropDatabase,
+            "DROP DATABASE IF EXISTS app WITH (FORCE);"
+        ));
     }
 
     #[test]
@@ -49,6 +59,9 @@ mod tests {
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropDatabase, "DO $$ BEGIN DROP DATABASE app; END $$;"));
+        assert!(fires(
+            &DropDatabase,
+            "DO $$ BEGIN DROP DATABASE app; END $$;"
+        ));
     }
 }

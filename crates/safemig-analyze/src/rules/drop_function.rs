@@ -29,7 +29,9 @@ impl Rule for DropFunction {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DropStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::DropStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         let kind = match ObjectType::try_from(stmt.remove_type) {
             Ok(ObjectType::ObjectFunction) => "function",
             Ok(ObjectType::ObjectProcedure) => "procedure",
@@ -44,8 +46,11 @@ impl Rule for DropFunction {
             })
             .filter(|f| !ctx.file.creates_function(&function_name(&f.objname)))
             .map(|f| {
-                Hit::new(format!("drops {kind} `{}`: whatever still calls it fails", dotted(&f.objname)))
-                    .help("remove its callers first, or re-create it in this migration")
+                Hit::new(format!(
+                    "drops {kind} `{}`: whatever still calls it fails",
+                    dotted(&f.objname)
+                ))
+                .help("remove its callers first, or re-create it in this migration")
             })
             .collect()
     }
@@ -61,7 +66,9 @@ mod tests {
         let found = hits(&DropFunction, "DROP FUNCTION IF EXISTS public.f(int), g;");
         assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("function `public.f`"));
-        assert!(hits(&DropFunction, "DROP PROCEDURE p;")[0].message.contains("procedure `p`"));
+        assert!(hits(&DropFunction, "DROP PROCEDURE p;")[0]
+            .message
+            .contains("procedure `p`"));
     }
 
     #[test]
@@ -83,6 +90,9 @@ mod tests {
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropFunction, "DO $$ BEGIN DROP FUNCTION f(); END $$;"));
+        assert!(fires(
+            &DropFunction,
+            "DO $$ BEGIN DROP FUNCTION f(); END $$;"
+        ));
     }
 }

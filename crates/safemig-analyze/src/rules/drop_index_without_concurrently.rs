@@ -28,7 +28,9 @@ impl Rule for DropIndexWithoutConcurrently {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DropStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::DropStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         if stmt.remove_type != ObjectType::ObjectIndex as i32 || stmt.concurrent {
             return Vec::new();
         }
@@ -52,19 +54,28 @@ mod tests {
 
     #[test]
     fn fires_without_concurrently() {
-        let found = hits(&DropIndexWithoutConcurrently, "DROP INDEX IF EXISTS public.i, j;");
+        let found = hits(
+            &DropIndexWithoutConcurrently,
+            "DROP INDEX IF EXISTS public.i, j;",
+        );
         assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("`public.i`"));
     }
 
     #[test]
     fn quiet_with_concurrently_and_on_other_drops() {
-        assert!(!fires(&DropIndexWithoutConcurrently, "DROP INDEX CONCURRENTLY IF EXISTS i;"));
+        assert!(!fires(
+            &DropIndexWithoutConcurrently,
+            "DROP INDEX CONCURRENTLY IF EXISTS i;"
+        ));
         assert!(!fires(&DropIndexWithoutConcurrently, "DROP TABLE i;"));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropIndexWithoutConcurrently, "DO $$ BEGIN DROP INDEX i; END $$;"));
+        assert!(fires(
+            &DropIndexWithoutConcurrently,
+            "DO $$ BEGIN DROP INDEX i; END $$;"
+        ));
     }
 }

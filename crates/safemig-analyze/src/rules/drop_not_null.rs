@@ -47,19 +47,31 @@ mod tests {
 
     #[test]
     fn fires_on_an_existing_table() {
-        assert!(hits(&DropNotNull, "ALTER TABLE public.t ALTER COLUMN a DROP NOT NULL;")[0]
-            .message
-            .contains("`a` of `public.t`"));
+        assert!(hits(
+            &DropNotNull,
+            "ALTER TABLE public.t ALTER COLUMN a DROP NOT NULL;"
+        )[0]
+        .message
+        .contains("`a` of `public.t`"));
     }
 
     #[test]
     fn quiet_on_a_table_created_in_the_file_and_on_set_not_null() {
-        assert!(!fires(&DropNotNull, "CREATE TABLE t (a int NOT NULL);\nALTER TABLE t ALTER COLUMN a DROP NOT NULL;"));
-        assert!(!fires(&DropNotNull, "ALTER TABLE t ALTER COLUMN a SET NOT NULL;"));
+        assert!(!fires(
+            &DropNotNull,
+            "CREATE TABLE t (a int NOT NULL);\nALTER TABLE t ALTER COLUMN a DROP NOT NULL;"
+        ));
+        assert!(!fires(
+            &DropNotNull,
+            "ALTER TABLE t ALTER COLUMN a SET NOT NULL;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropNotNull, "DO $$ BEGIN ALTER TABLE t ALTER COLUMN a DROP NOT NULL; END $$;"));
+        assert!(fires(
+            &DropNotNull,
+            "DO $$ BEGIN ALTER TABLE t ALTER COLUMN a DROP NOT NULL; END $$;"
+        ));
     }
 }

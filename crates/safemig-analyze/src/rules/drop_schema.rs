@@ -27,7 +27,9 @@ impl Rule for DropSchema {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DropStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::DropStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         if stmt.remove_type != ObjectType::ObjectSchema as i32 {
             return Vec::new();
         }
@@ -58,16 +60,24 @@ mod tests {
         let found = hits(&DropSchema, "DROP SCHEMA IF EXISTS a, b CASCADE;");
         assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("CASCADE"));
-        assert!(hits(&DropSchema, "DROP SCHEMA a;")[0].message.contains("unless it is empty"));
+        assert!(hits(&DropSchema, "DROP SCHEMA a;")[0]
+            .message
+            .contains("unless it is empty"));
     }
 
     #[test]
     fn quiet_on_other_drops() {
-        assert!(!fires(&DropSchema, "DROP TABLE a; DROP EXTENSION e; CREATE SCHEMA s;"));
+        assert!(!fires(
+            &DropSchema,
+            "DROP TABLE a; DROP EXTENSION e; CREATE SCHEMA s;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropSchema, "DO $$ BEGIN DROP SCHEMA s CASCADE; END $$;"));
+        assert!(fires(
+            &DropSchema,
+            "DO $$ BEGIN DROP SCHEMA s CASCADE; END $$;"
+        ));
     }
 }

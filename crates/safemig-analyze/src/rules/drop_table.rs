@@ -28,7 +28,9 @@ impl Rule for DropTable {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DropStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::DropStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         if stmt.remove_type != ObjectType::ObjectTable as i32 {
             return Vec::new();
         }
@@ -74,6 +76,9 @@ mod tests {
 
     #[test]
     fn quiet_on_other_drops_and_on_create() {
-        assert!(!fires(&DropTable, "DROP VIEW v; DROP INDEX i; CREATE TABLE a (id int);"));
+        assert!(!fires(
+            &DropTable,
+            "DROP VIEW v; DROP INDEX i; CREATE TABLE a (id int);"
+        ));
     }
 }

@@ -30,7 +30,9 @@ impl Rule for DropTrigger {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DropStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::DropStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         if stmt.remove_type != ObjectType::ObjectTrigger as i32 {
             return Vec::new();
         }
@@ -38,18 +40,30 @@ impl Rule for DropTrigger {
             .into_iter()
             .filter_map(|parts| {
                 let (trigger, table) = match parts.as_slice() {
-                    [schema, table, trigger] => {
-                        (trigger, QualifiedName { schema: schema.clone(), name: table.clone() })
-                    }
-                    [table, trigger] => (trigger, QualifiedName { schema: String::new(), name: table.clone() }),
+                    [schema, table, trigger] => (
+                        trigger,
+                        QualifiedName {
+                            schema: schema.clone(),
+                            name: table.clone(),
+                        },
+                    ),
+                    [table, trigger] => (
+                        trigger,
+                        QualifiedName {
+                            schema: String::new(),
+                            name: table.clone(),
+                        },
+                    ),
                     _ => return None,
                 };
                 if ctx.file.creates_trigger(&table, trigger) {
                     return None;
                 }
                 Some(
-                    Hit::new(format!("drops trigger `{trigger}` on `{table}`: what it did on every write stops"))
-                        .help("re-create it in this migration if it is being replaced"),
+                    Hit::new(format!(
+                        "drops trigger `{trigger}` on `{table}`: what it did on every write stops"
+                    ))
+                    .help("re-create it in this migration if it is being replaced"),
                 )
             })
             .collect()
@@ -63,9 +77,11 @@ mod tests {
 
     #[test]
     fn fires_on_drop_trigger() {
-        assert!(hits(&DropTrigger, "DROP TRIGGER IF EXISTS trg ON auth.users;")[0]
-            .message
-            .contains("`trg` on `auth.users`"));
+        assert!(
+            hits(&DropTrigger, "DROP TRIGGER IF EXISTS trg ON auth.users;")[0]
+                .message
+                .contains("`trg` on `auth.users`")
+        );
     }
 
     #[test]
@@ -82,11 +98,17 @@ mod tests {
 
     #[test]
     fn quiet_on_other_drops() {
-        assert!(!fires(&DropTrigger, "DROP FUNCTION trg(); DROP POLICY p ON t;"));
+        assert!(!fires(
+            &DropTrigger,
+            "DROP FUNCTION trg(); DROP POLICY p ON t;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropTrigger, "DO $$ BEGIN DROP TRIGGER trg ON t; END $$;"));
+        assert!(fires(
+            &DropTrigger,
+            "DO $$ BEGIN DROP TRIGGER trg ON t; END $$;"
+        ));
     }
 }

@@ -25,8 +25,12 @@ impl Rule for IndexWithoutConcurrently {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::IndexStmt(stmt) = ctx.node else { return Vec::new() };
-        let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+        let NodeEnum::IndexStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
+        let Some(relation) = stmt.relation.as_ref() else {
+            return Vec::new();
+        };
         let table = qualified(relation);
         if stmt.concurrent || ctx.file.created_here(&table) {
             return Vec::new();
@@ -43,18 +47,33 @@ mod tests {
 
     #[test]
     fn fires_on_an_existing_table() {
-        assert!(fires(&IndexWithoutConcurrently, "CREATE INDEX i ON public.t (a);"));
-        assert!(fires(&IndexWithoutConcurrently, "CREATE UNIQUE INDEX IF NOT EXISTS i ON t (a);"));
+        assert!(fires(
+            &IndexWithoutConcurrently,
+            "CREATE INDEX i ON public.t (a);"
+        ));
+        assert!(fires(
+            &IndexWithoutConcurrently,
+            "CREATE UNIQUE INDEX IF NOT EXISTS i ON t (a);"
+        ));
     }
 
     #[test]
     fn quiet_with_concurrently_or_on_a_table_created_in_the_file() {
-        assert!(!fires(&IndexWithoutConcurrently, "CREATE INDEX CONCURRENTLY i ON t (a);"));
-        assert!(!fires(&IndexWithoutConcurrently, "CREATE TABLE t (a int);\nCREATE INDEX i ON public.t (a);"));
+        assert!(!fires(
+            &IndexWithoutConcurrently,
+            "CREATE INDEX CONCURRENTLY i ON t (a);"
+        ));
+        assert!(!fires(
+            &IndexWithoutConcurrently,
+            "CREATE TABLE t (a int);\nCREATE INDEX i ON public.t (a);"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&IndexWithoutConcurrently, "DO $$ BEGIN CREATE INDEX i ON t (a); END $$;"));
+        assert!(fires(
+            &IndexWithoutConcurrently,
+            "DO $$ BEGIN CREATE INDEX i ON t (a); END $$;"
+        ));
     }
 }

@@ -4,8 +4,8 @@ use pg_query::protobuf::{AlterTableType, ConstrType, ObjectType};
 use pg_query::NodeEnum;
 
 use super::{
-    alter_table_cmds, cmd_type, constr_type, constraint_def, dropped_objects, qualified, Ctx, Hit, Place, Rule,
-    RuleDoc, Severity,
+    alter_table_cmds, cmd_type, constr_type, constraint_def, dropped_objects, qualified, Ctx, Hit,
+    Place, Rule, RuleDoc, Severity,
 };
 use crate::parse::QualifiedName;
 
@@ -40,13 +40,27 @@ impl Rule for MissingLockTimeout {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        if ctx.place == Place::FunctionBody || matches!(ctx.file.first_lock_timeout, Some(i) if i < ctx.index) {
+        if ctx.place == Place::FunctionBody
+            || matches!(ctx.file.first_lock_timeout, Some(i) if i < ctx.index)
+        {
             return Vec::new();
         }
-        let Some((lock, tables)) = blocking_lock(ctx.node) else { return Vec::new() };
-        let Some(table) = tables.iter().find(|t| !ctx.file.created_here(t)) else { return Vec::new() };
-        let on = if table.name.is_empty() { "its table".to_string() } else { format!("`{table}`") };
-        let blocked = if lock == ACCESS_EXCLUSIVE { "every query" } else { "every write" };
+        let Some((lock, tables)) = blocking_lock(ctx.node) else {
+            return Vec::new();
+        };
+        let Some(table) = tables.iter().find(|t| !ctx.file.created_here(t)) else {
+            return Vec::new();
+        };
+        let on = if table.name.is_empty() {
+            "its table".to_string()
+        } else {
+            format!("`{table}`")
+        };
+        let blocked = if lock == ACCESS_EXCLUSIVE {
+            "every query"
+        } else {
+            "every write"
+        };
         vec![Hit::new(format!(
             "takes {} {lock} lock on {on} with no lock_timeout set: if it has to wait, {blocked} on the table \
              queues behind it (reported for each such statement before the first SET lock_timeout)",
@@ -59,7 +73,12 @@ impl Rule for MissingLockTimeout {
 /// The lock a statement takes that blocks writes, and the tables it takes it on
 /// (a nameless entry when the table is not in the statement, as for `DROP INDEX`).
 fn blocking_lock(node: &NodeEnum) -> Option<(&'static str, Vec<QualifiedName>)> {
-    let unknown = || vec![QualifiedName { schema: String::new(), name: String::new() }];
+    let unknown = || {
+        vec![QualifiedName {
+            schema: String::new(),
+            name: String::new(),
+        }]
+    };
     match node {
         NodeEnum::AlterTableStmt(stmt) => {
             let table = qualified(stmt.relation.as_ref()?);
@@ -72,7 +91,8 @@ fn blocking_lock(node: &NodeEnum) -> Option<(&'static str, Vec<QualifiedName>)> 
                     | AlterTableType::AtClusterOn
                     | AlterTableType::AtDropCluster => {}
                     AlterTableType::AtAddConstraint
-                        if constraint_def(cmd).is_some_and(|c| constr_type(c) == ConstrType::ConstrForeign) =>
+                        if constraint_def(cmd)
+                            .is_some_and(|c| constr_type(c) == ConstrType::ConstrForeign) =>
                     {
                         strongest.get_or_insert(SHARE_ROW_EXCLUSIVE);
                     }
@@ -96,8 +116,13 @@ fn blocking_lock(node: &NodeEnum) -> Option<(&'static str, Vec<QualifiedName>)> 
         {
             Some((ACCESS_EXCLUSIVE, vec![qualified(stmt.relation.as_ref()?)]))
         }
-        NodeEnum::IndexStmt(stmt) if !stmt.concurrent => Some(("SHARE", vec![qualified(stmt.relation.as_ref()?)])),
-        NodeEnum::CreateTrigStmt(stmt) => Some((SHARE_ROW_EXCLUSIVE, vec![qualified(stmt.relation.as_ref()?)])),
+        NodeEnum::IndexStmt(stmt) if !stmt.concurrent => {
+            Some(("SHARE", vec![qualified(stmt.relation.as_ref()?)]))
+        }
+        NodeEnum::CreateTrigStmt(stmt) => Some((
+            SHARE_ROW_EXCLUSIVE,
+            vec![qualified(stmt.relation.as_ref()?)],
+        )),
         NodeEnum::TruncateStmt(stmt) => Some((
             ACCESS_EXCLUSIVE,
             stmt.relations
@@ -109,12 +134,16 @@ fn blocking_lock(node: &NodeEnum) -> Option<(&'static str, Vec<QualifiedName>)> 
                 .collect(),
         )),
         NodeEnum::DropStmt(stmt) => match ObjectType::try_from(stmt.remove_type).ok()? {
-            ObjectType::ObjectTable => {
-                Some((ACCESS_EXCLUSIVE, dropped_objects(stmt).iter().map(|p| name_of(p)).collect()))
-            }
+            ObjectType::ObjectTable => Some((
+                ACCESS_EXCLUSIVE,
+                dropped_objects(stmt).iter().map(|p| name_of(p)).collect(),
+            )),
             ObjectType::ObjectTrigger => Some((
                 ACCESS_EXCLUSIVE,
-                dropped_objects(stmt).iter().map(|p| name_of(&p[..p.len().saturating_sub(1)])).collect(),
+                dropped_objects(stmt)
+                    .iter()
+                    .map(|p| name_of(&p[..p.len().saturating_sub(1)]))
+                    .collect(),
             )),
             ObjectType::ObjectIndex if !stmt.concurrent => Some((ACCESS_EXCLUSIVE, unknown())),
             _ => None,
@@ -125,9 +154,18 @@ fn blocking_lock(node: &NodeEnum) -> Option<(&'static str, Vec<QualifiedName>)> 
 
 fn name_of(parts: &[String]) -> QualifiedName {
     match parts {
-        [.., schema, name] => QualifiedName { schema: schema.clone(), name: name.clone() },
-        [name] => QualifiedName { schema: String::new(), name: name.clone() },
-        [] => QualifiedName { schema: String::new(), name: String::new() },
+        [.., schema, name] => QualifiedName {
+            schema: schema.clone(),
+            name: name.clone(),
+        },
+        [name] => QualifiedName {
+            schema: String::new(),
+            name: name.clone(),
+        },
+        [] => QualifiedName {
+            schema: String::new(),
+            name: String::new(),
+        },
     }
 }
 
@@ -138,12 +176,19 @@ mod tests {
 
     #[test]
     fn fires_before_any_lock_timeout() {
-        let found = hits(&MissingLockTimeout, "ALTER TABLE public.t ADD COLUMN a int;");
+        let found = hits(
+            &MissingLockTimeout,
+            "ALTER TABLE public.t ADD COLUMN a int;",
+        );
         assert!(
-            found[0].message.contains("an ACCESS EXCLUSIVE lock on `public.t`")
+            found[0]
+                .message
+                .contains("an ACCESS EXCLUSIVE lock on `public.t`")
                 && found[0].message.contains("every query")
         );
-        assert!(hits(&MissingLockTimeout, "CREATE INDEX i ON t (a);")[0].message.contains("a SHARE lock on `t`"));
+        assert!(hits(&MissingLockTimeout, "CREATE INDEX i ON t (a);")[0]
+            .message
+            .contains("a SHARE lock on `t`"));
         assert!(hits(
             &MissingLockTimeout,
             "ALTER TABLE t ADD CONSTRAINT fk FOREIGN KEY (a) REFERENCES u (id) NOT VALID;"
@@ -167,20 +212,38 @@ mod tests {
 
     #[test]
     fn quiet_after_set_lock_timeout_and_on_harmless_statements() {
-        assert!(!fires(&MissingLockTimeout, "SET lock_timeout = '5s';\nALTER TABLE t ADD COLUMN a int;"));
-        assert!(!fires(&MissingLockTimeout, "BEGIN;\nSET LOCAL lock_timeout TO 1000;\nDROP TABLE t;\nCOMMIT;"));
+        assert!(!fires(
+            &MissingLockTimeout,
+            "SET lock_timeout = '5s';\nALTER TABLE t ADD COLUMN a int;"
+        ));
+        assert!(!fires(
+            &MissingLockTimeout,
+            "BEGIN;\nSET LOCAL lock_timeout TO 1000;\nDROP TABLE t;\nCOMMIT;"
+        ));
         assert!(!fires(
             &MissingLockTimeout,
             "CREATE TABLE t (a int);\nCREATE INDEX i ON t (a);\nALTER TABLE t ADD COLUMN b int;"
         ));
-        assert!(!fires(&MissingLockTimeout, "CREATE INDEX CONCURRENTLY i ON t (a);"));
-        assert!(!fires(&MissingLockTimeout, "ALTER TABLE t VALIDATE CONSTRAINT k;"));
-        assert!(!fires(&MissingLockTimeout, "SELECT 1; INSERT INTO t VALUES (1);"));
+        assert!(!fires(
+            &MissingLockTimeout,
+            "CREATE INDEX CONCURRENTLY i ON t (a);"
+        ));
+        assert!(!fires(
+            &MissingLockTimeout,
+            "ALTER TABLE t VALIDATE CONSTRAINT k;"
+        ));
+        assert!(!fires(
+            &MissingLockTimeout,
+            "SELECT 1; INSERT INTO t VALUES (1);"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block_but_not_in_a_function_body() {
-        assert!(fires(&MissingLockTimeout, "DO $$ BEGIN ALTER TABLE t ADD COLUMN a int; END $$;"));
+        assert!(fires(
+            &MissingLockTimeout,
+            "DO $$ BEGIN ALTER TABLE t ADD COLUMN a int; END $$;"
+        ));
         assert!(!fires(
             &MissingLockTimeout,
             "SET lock_timeout = '5s';\nDO $$ BEGIN ALTER TABLE t ADD COLUMN a int; END $$;"

@@ -19,10 +19,10 @@ use serde::{Deserialize, Serialize};
 use crate::parse::QualifiedName;
 
 mod add_column_volatile_default;
-mod alter_domain_add_constraint;
 mod add_foreign_key;
 mod add_required_column;
 mod add_unique_constraint;
+mod alter_domain_add_constraint;
 mod ban_char_type;
 mod change_column_type;
 mod cluster;
@@ -111,7 +111,10 @@ pub struct Hit {
 
 impl Hit {
     pub fn new(message: impl Into<String>) -> Hit {
-        Hit { message: message.into(), help: None }
+        Hit {
+            message: message.into(),
+            help: None,
+        }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Hit {
@@ -178,15 +181,19 @@ pub struct FileFacts {
 impl FileFacts {
     pub fn created_here(&self, name: &QualifiedName) -> bool {
         self.created_tables.contains(name)
-            || self.created_tables.iter().any(|t| t.name == name.name && (t.schema.is_empty() || name.schema.is_empty()) && {
-                let (a, b) = (effective_schema(t), effective_schema(name));
-                a == b
+            || self.created_tables.iter().any(|t| {
+                t.name == name.name && (t.schema.is_empty() || name.schema.is_empty()) && {
+                    let (a, b) = (effective_schema(t), effective_schema(name));
+                    a == b
+                }
             })
     }
 
     /// Whether this file creates (or re-creates) the trigger `name` on `table`.
     pub fn creates_trigger(&self, table: &QualifiedName, name: &str) -> bool {
-        self.created_triggers.iter().any(|(t, n)| n == name && t.name == table.name && effective_schema(t) == effective_schema(table))
+        self.created_triggers.iter().any(|(t, n)| {
+            n == name && t.name == table.name && effective_schema(t) == effective_schema(table)
+        })
     }
 
     /// Whether a `COMMIT` follows the top-level statement `index`.
@@ -196,12 +203,16 @@ impl FileFacts {
 
     /// Whether this file drops the trigger `name` on `table` with IF EXISTS.
     pub fn drops_trigger_if_exists(&self, table: &QualifiedName, name: &str) -> bool {
-        self.dropped_triggers.iter().any(|(t, n)| n == name && t.name == table.name && effective_schema(t) == effective_schema(table))
+        self.dropped_triggers.iter().any(|(t, n)| {
+            n == name && t.name == table.name && effective_schema(t) == effective_schema(table)
+        })
     }
 
     /// Whether this file creates (or re-creates) a function called `name`.
     pub fn creates_function(&self, name: &QualifiedName) -> bool {
-        self.created_functions.iter().any(|f| f.name == name.name && effective_schema(f) == effective_schema(name))
+        self.created_functions
+            .iter()
+            .any(|f| f.name == name.name && effective_schema(f) == effective_schema(name))
     }
 
     pub fn is_exposed(&self, name: &QualifiedName) -> bool {
@@ -357,13 +368,20 @@ pub static CROSS_FILE: &[RuleDoc] = &[
 
 /// The documentation of a rule by name, per-statement or cross-file.
 pub fn doc(name: &str) -> Option<&'static RuleDoc> {
-    all().iter().map(|r| r.doc()).chain(CROSS_FILE.iter()).find(|d| d.name == name)
+    all()
+        .iter()
+        .map(|r| r.doc())
+        .chain(CROSS_FILE.iter())
+        .find(|d| d.name == name)
 }
 
 // Helpers the rules share.
 
 pub(crate) fn qualified(r: &RangeVar) -> QualifiedName {
-    QualifiedName { schema: r.schemaname.clone(), name: r.relname.clone() }
+    QualifiedName {
+        schema: r.schemaname.clone(),
+        name: r.relname.clone(),
+    }
 }
 
 /// `a.b.c` from a list of `String` nodes (function and type names).
@@ -388,16 +406,29 @@ pub(crate) fn function_name(names: &[protobuf::Node]) -> QualifiedName {
         })
         .collect();
     match parts.as_slice() {
-        [.., schema, name] => QualifiedName { schema: schema.clone(), name: name.clone() },
-        [name] => QualifiedName { schema: String::new(), name: name.clone() },
-        [] => QualifiedName { schema: String::new(), name: String::new() },
+        [.., schema, name] => QualifiedName {
+            schema: schema.clone(),
+            name: name.clone(),
+        },
+        [name] => QualifiedName {
+            schema: String::new(),
+            name: name.clone(),
+        },
+        [] => QualifiedName {
+            schema: String::new(),
+            name: String::new(),
+        },
     }
 }
 
 /// The `ALTER TABLE` commands of a statement, with the table they apply to.
 pub(crate) fn alter_table_cmds(node: &NodeEnum) -> Vec<(QualifiedName, &protobuf::AlterTableCmd)> {
-    let NodeEnum::AlterTableStmt(stmt) = node else { return Vec::new() };
-    let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+    let NodeEnum::AlterTableStmt(stmt) = node else {
+        return Vec::new();
+    };
+    let Some(relation) = stmt.relation.as_ref() else {
+        return Vec::new();
+    };
     if stmt.objtype != protobuf::ObjectType::ObjectTable as i32 {
         return Vec::new();
     }
@@ -436,11 +467,15 @@ pub(crate) fn constr_type(c: &protobuf::Constraint) -> protobuf::ConstrType {
 }
 
 /// The constraints declared on a column definition.
-pub(crate) fn column_constraints(def: &protobuf::ColumnDef) -> impl Iterator<Item = &protobuf::Constraint> {
-    def.constraints.iter().filter_map(|n| match n.node.as_ref() {
-        Some(NodeEnum::Constraint(c)) => Some(c.as_ref()),
-        _ => None,
-    })
+pub(crate) fn column_constraints(
+    def: &protobuf::ColumnDef,
+) -> impl Iterator<Item = &protobuf::Constraint> {
+    def.constraints
+        .iter()
+        .filter_map(|n| match n.node.as_ref() {
+            Some(NodeEnum::Constraint(c)) => Some(c.as_ref()),
+            _ => None,
+        })
 }
 
 /// A type name's last part, lower case (`pg_catalog.int4` -> `int4`).
@@ -485,8 +520,12 @@ pub(crate) fn declaring_table(node: &NodeEnum) -> Option<QualifiedName> {
 }
 
 /// [`declared_columns`] with their table and their type's last name (`int4`, `varchar`, `serial`).
-pub(crate) fn declared_column_types(node: &NodeEnum) -> Vec<(QualifiedName, &protobuf::ColumnDef, String)> {
-    let Some(table) = declaring_table(node) else { return Vec::new() };
+pub(crate) fn declared_column_types(
+    node: &NodeEnum,
+) -> Vec<(QualifiedName, &protobuf::ColumnDef, String)> {
+    let Some(table) = declaring_table(node) else {
+        return Vec::new();
+    };
     declared_columns(node)
         .into_iter()
         .filter_map(|def| Some((table.clone(), def, type_last_name(def.type_name.as_ref()?))))
@@ -527,13 +566,18 @@ pub(crate) fn option_on(option: &protobuf::DefElem) -> bool {
         None => true,
         Some(NodeEnum::Boolean(b)) => b.boolval,
         Some(NodeEnum::Integer(i)) => i.ival != 0,
-        Some(NodeEnum::String(s)) => !matches!(s.sval.to_lowercase().as_str(), "false" | "off" | "no" | "0"),
+        Some(NodeEnum::String(s)) => {
+            !matches!(s.sval.to_lowercase().as_str(), "false" | "off" | "no" | "0")
+        }
         Some(_) => true,
     }
 }
 
 /// The `DefElem` options of a list with the given name.
-pub(crate) fn options_named<'a>(options: &'a [protobuf::Node], name: &'a str) -> impl Iterator<Item = &'a protobuf::DefElem> {
+pub(crate) fn options_named<'a>(
+    options: &'a [protobuf::Node],
+    name: &'a str,
+) -> impl Iterator<Item = &'a protobuf::DefElem> {
     options.iter().filter_map(move |o| match o.node.as_ref() {
         Some(NodeEnum::DefElem(d)) if d.defname == name => Some(d.as_ref()),
         _ => None,
@@ -551,7 +595,10 @@ pub(crate) mod testing {
             .into_iter()
             .flat_map(|s| s.findings)
             .filter(|f| f.rule == rule.doc().name)
-            .map(|f| Hit { message: f.message, help: f.help })
+            .map(|f| Hit {
+                message: f.message,
+                help: f.help,
+            })
             .collect()
     }
 

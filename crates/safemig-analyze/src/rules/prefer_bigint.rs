@@ -32,7 +32,10 @@ impl Rule for PreferBigint {
                     "int2" => "smallint",
                     _ => return None,
                 };
-                Some(Hit::new(format!("column `{}` of `{table}` is `{written}`: use `bigint`", def.colname)))
+                Some(Hit::new(format!(
+                    "column `{}` of `{table}` is `{written}`: use `bigint`",
+                    def.colname
+                )))
             })
             .collect()
     }
@@ -45,7 +48,10 @@ mod tests {
 
     #[test]
     fn fires_on_int_and_smallint() {
-        let found = hits(&PreferBigint, "CREATE TABLE public.t (a int, b smallint, c integer, d int4, e int2);");
+        let found = hits(
+            &PreferBigint,
+            "CREATE TABLE public.t (a int, b smallint, c integer, d int4, e int2);",
+        );
         assert_eq!(found.len(), 5);
         assert!(found[0].message.contains("`a` of `public.t` is `integer`"));
         assert!(fires(&PreferBigint, "ALTER TABLE t ADD COLUMN n int;"));
@@ -53,12 +59,21 @@ mod tests {
 
     #[test]
     fn quiet_on_bigint_and_other_types() {
-        assert!(!fires(&PreferBigint, "CREATE TABLE t (a bigint, b int8, c numeric, d text, e bigserial, f serial);"));
-        assert!(!fires(&PreferBigint, "ALTER TABLE t ALTER COLUMN a TYPE int;"));
+        assert!(!fires(
+            &PreferBigint,
+            "CREATE TABLE t (a bigint, b int8, c numeric, d text, e bigserial, f serial);"
+        ));
+        assert!(!fires(
+            &PreferBigint,
+            "ALTER TABLE t ALTER COLUMN a TYPE int;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&PreferBigint, "DO $$ BEGIN ALTER TABLE t ADD COLUMN n int; END $$;"));
+        assert!(fires(
+            &PreferBigint,
+            "DO $$ BEGIN ALTER TABLE t ADD COLUMN n int; END $$;"
+        ));
     }
 }

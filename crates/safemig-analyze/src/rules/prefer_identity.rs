@@ -29,7 +29,10 @@ impl Rule for PreferIdentity {
         declared_column_types(ctx.node)
             .into_iter()
             .filter(|(_, _, ty)| {
-                matches!(ty.as_str(), "serial" | "serial2" | "serial4" | "serial8" | "smallserial" | "bigserial")
+                matches!(
+                    ty.as_str(),
+                    "serial" | "serial2" | "serial4" | "serial8" | "smallserial" | "bigserial"
+                )
             })
             .map(|(table, def, ty)| {
                 Hit::new(format!(
@@ -48,19 +51,33 @@ mod tests {
 
     #[test]
     fn fires_on_serial_types() {
-        let found = hits(&PreferIdentity, "CREATE TABLE public.t (a serial, b bigserial, c smallserial, d serial8);");
+        let found = hits(
+            &PreferIdentity,
+            "CREATE TABLE public.t (a serial, b bigserial, c smallserial, d serial8);",
+        );
         assert_eq!(found.len(), 4);
-        assert!(found[1].message.contains("`b` of `public.t` is `bigserial`"));
-        assert!(fires(&PreferIdentity, "ALTER TABLE t ADD COLUMN id bigserial;"));
+        assert!(found[1]
+            .message
+            .contains("`b` of `public.t` is `bigserial`"));
+        assert!(fires(
+            &PreferIdentity,
+            "ALTER TABLE t ADD COLUMN id bigserial;"
+        ));
     }
 
     #[test]
     fn quiet_on_identity_columns() {
-        assert!(!fires(&PreferIdentity, "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY, n int);"));
+        assert!(!fires(
+            &PreferIdentity,
+            "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY, n int);"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&PreferIdentity, "DO $$ BEGIN CREATE TABLE t (id serial); END $$;"));
+        assert!(fires(
+            &PreferIdentity,
+            "DO $$ BEGIN CREATE TABLE t (id serial); END $$;"
+        ));
     }
 }

@@ -60,19 +60,30 @@ mod tests {
 
     #[test]
     fn fires_on_varchar_with_a_length() {
-        let found = hits(&PreferText, "CREATE TABLE public.t (a varchar(32), b character varying(10));");
+        let found = hits(
+            &PreferText,
+            "CREATE TABLE public.t (a varchar(32), b character varying(10));",
+        );
         assert_eq!(found.len(), 2);
-        assert!(found[0].message.contains("`a` of `public.t` is `varchar(32)`"));
+        assert!(found[0]
+            .message
+            .contains("`a` of `public.t` is `varchar(32)`"));
         assert!(fires(&PreferText, "ALTER TABLE t ADD COLUMN c varchar(5);"));
     }
 
     #[test]
     fn quiet_on_text_and_unbounded_varchar() {
-        assert!(!fires(&PreferText, "CREATE TABLE t (a text, b varchar, c char(3));"));
+        assert!(!fires(
+            &PreferText,
+            "CREATE TABLE t (a text, b varchar, c char(3));"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&PreferText, "DO $$ BEGIN ALTER TABLE t ADD COLUMN c varchar(5); END $$;"));
+        assert!(fires(
+            &PreferText,
+            "DO $$ BEGIN ALTER TABLE t ADD COLUMN c varchar(5); END $$;"
+        ));
     }
 }

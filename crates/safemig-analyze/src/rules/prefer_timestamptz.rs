@@ -45,10 +45,16 @@ mod tests {
 
     #[test]
     fn fires_on_timestamp() {
-        let found = hits(&PreferTimestamptz, "CREATE TABLE public.t (a timestamp, b timestamp(3) without time zone);");
+        let found = hits(
+            &PreferTimestamptz,
+            "CREATE TABLE public.t (a timestamp, b timestamp(3) without time zone);",
+        );
         assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("`a` of `public.t`"));
-        assert!(fires(&PreferTimestamptz, "ALTER TABLE t ADD COLUMN c timestamp DEFAULT now();"));
+        assert!(fires(
+            &PreferTimestamptz,
+            "ALTER TABLE t ADD COLUMN c timestamp DEFAULT now();"
+        ));
     }
 
     #[test]
@@ -61,6 +67,9 @@ mod tests {
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&PreferTimestamptz, "DO $$ BEGIN CREATE TABLE t (a timestamp); END $$;"));
+        assert!(fires(
+            &PreferTimestamptz,
+            "DO $$ BEGIN CREATE TABLE t (a timestamp); END $$;"
+        ));
     }
 }

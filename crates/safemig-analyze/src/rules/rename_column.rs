@@ -28,11 +28,17 @@ impl Rule for RenameColumn {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::RenameStmt(stmt) = ctx.node else { return Vec::new() };
-        if stmt.rename_type != ObjectType::ObjectColumn as i32 || stmt.relation_type != ObjectType::ObjectTable as i32 {
+        let NodeEnum::RenameStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
+        if stmt.rename_type != ObjectType::ObjectColumn as i32
+            || stmt.relation_type != ObjectType::ObjectTable as i32
+        {
             return Vec::new();
         }
-        let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+        let Some(relation) = stmt.relation.as_ref() else {
+            return Vec::new();
+        };
         let table = qualified(relation);
         if ctx.file.created_here(&table) {
             return Vec::new();
@@ -52,20 +58,34 @@ mod tests {
 
     #[test]
     fn fires_on_an_existing_table() {
-        assert!(hits(&RenameColumn, "ALTER TABLE public.a RENAME COLUMN x TO y;")[0]
-            .message
-            .contains("`x` of `public.a` to `y`"));
-        assert!(fires(&RenameColumn, "ALTER TABLE IF EXISTS a RENAME x TO y;"));
+        assert!(
+            hits(&RenameColumn, "ALTER TABLE public.a RENAME COLUMN x TO y;")[0]
+                .message
+                .contains("`x` of `public.a` to `y`")
+        );
+        assert!(fires(
+            &RenameColumn,
+            "ALTER TABLE IF EXISTS a RENAME x TO y;"
+        ));
     }
 
     #[test]
     fn quiet_on_a_table_created_in_the_file_and_on_other_renames() {
-        assert!(!fires(&RenameColumn, "CREATE TABLE a (x int);\nALTER TABLE a RENAME COLUMN x TO y;"));
-        assert!(!fires(&RenameColumn, "ALTER TABLE a RENAME TO b; ALTER VIEW v RENAME COLUMN x TO y;"));
+        assert!(!fires(
+            &RenameColumn,
+            "CREATE TABLE a (x int);\nALTER TABLE a RENAME COLUMN x TO y;"
+        ));
+        assert!(!fires(
+            &RenameColumn,
+            "ALTER TABLE a RENAME TO b; ALTER VIEW v RENAME COLUMN x TO y;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&RenameColumn, "DO $$ BEGIN ALTER TABLE a RENAME COLUMN x TO y; END $$;"));
+        assert!(fires(
+            &RenameColumn,
+            "DO $$ BEGIN ALTER TABLE a RENAME COLUMN x TO y; END $$;"
+        ));
     }
 }

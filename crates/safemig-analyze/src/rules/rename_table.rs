@@ -28,11 +28,15 @@ impl Rule for RenameTable {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::RenameStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::RenameStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         if stmt.rename_type != ObjectType::ObjectTable as i32 {
             return Vec::new();
         }
-        let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+        let Some(relation) = stmt.relation.as_ref() else {
+            return Vec::new();
+        };
         let table = qualified(relation);
         if ctx.file.created_here(&table) {
             return Vec::new();
@@ -52,13 +56,18 @@ mod tests {
 
     #[test]
     fn fires_on_an_existing_table() {
-        assert!(hits(&RenameTable, "ALTER TABLE public.a RENAME TO b;")[0].message.contains("`public.a` to `b`"));
+        assert!(hits(&RenameTable, "ALTER TABLE public.a RENAME TO b;")[0]
+            .message
+            .contains("`public.a` to `b`"));
         assert!(fires(&RenameTable, "ALTER TABLE IF EXISTS a RENAME TO b;"));
     }
 
     #[test]
     fn quiet_on_a_table_created_in_the_file_and_on_other_renames() {
-        assert!(!fires(&RenameTable, "CREATE TABLE a (id int);\nALTER TABLE a RENAME TO b;"));
+        assert!(!fires(
+            &RenameTable,
+            "CREATE TABLE a (id int);\nALTER TABLE a RENAME TO b;"
+        ));
         assert!(!fires(
             &RenameTable,
             "ALTER TABLE a RENAME COLUMN x TO y; ALTER VIEW v RENAME TO w; ALTER INDEX i RENAME TO j;"
@@ -67,6 +76,9 @@ mod tests {
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&RenameTable, "DO $$ BEGIN ALTER TABLE a RENAME TO b; END $$;"));
+        assert!(fires(
+            &RenameTable,
+            "DO $$ BEGIN ALTER TABLE a RENAME TO b; END $$;"
+        ));
     }
 }

@@ -32,7 +32,9 @@ impl Rule for SecurityDefinerWithoutSearchPath {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::CreateFunctionStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::CreateFunctionStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         let definer = options_named(&stmt.options, "security").any(option_on);
         let sets_search_path = options_named(&stmt.options, "set").any(|d| {
             matches!(d.arg.as_ref().and_then(|a| a.node.as_ref()), Some(NodeEnum::VariableSetStmt(v)) if v.name.eq_ignore_ascii_case("search_path"))
@@ -40,7 +42,11 @@ impl Rule for SecurityDefinerWithoutSearchPath {
         if !definer || sets_search_path {
             return Vec::new();
         }
-        let kind = if stmt.is_procedure { "procedure" } else { "function" };
+        let kind = if stmt.is_procedure {
+            "procedure"
+        } else {
+            "function"
+        };
         vec![Hit::new(format!(
             "{kind} `{}` is SECURITY DEFINER without SET search_path: a caller can make it run their objects with \
              its owner's privileges",

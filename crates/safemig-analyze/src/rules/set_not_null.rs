@@ -52,20 +52,35 @@ mod tests {
 
     #[test]
     fn fires_on_an_existing_table() {
-        assert!(hits(&SetNotNull, "ALTER TABLE public.t ALTER COLUMN a SET NOT NULL;")[0]
-            .message
-            .contains("`a` of `public.t`"));
-        assert!(fires(&SetNotNull, "ALTER TABLE IF EXISTS t ALTER a SET NOT NULL;"));
+        assert!(hits(
+            &SetNotNull,
+            "ALTER TABLE public.t ALTER COLUMN a SET NOT NULL;"
+        )[0]
+        .message
+        .contains("`a` of `public.t`"));
+        assert!(fires(
+            &SetNotNull,
+            "ALTER TABLE IF EXISTS t ALTER a SET NOT NULL;"
+        ));
     }
 
     #[test]
     fn quiet_on_a_table_created_in_the_file_and_on_drop_not_null() {
-        assert!(!fires(&SetNotNull, "CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a SET NOT NULL;"));
-        assert!(!fires(&SetNotNull, "ALTER TABLE t ALTER COLUMN a DROP NOT NULL;"));
+        assert!(!fires(
+            &SetNotNull,
+            "CREATE TABLE t (a int);\nALTER TABLE t ALTER COLUMN a SET NOT NULL;"
+        ));
+        assert!(!fires(
+            &SetNotNull,
+            "ALTER TABLE t ALTER COLUMN a DROP NOT NULL;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&SetNotNull, "DO $$ BEGIN ALTER TABLE t ALTER COLUMN a SET NOT NULL; END $$;"));
+        assert!(fires(
+            &SetNotNull,
+            "DO $$ BEGIN ALTER TABLE t ALTER COLUMN a SET NOT NULL; END $$;"
+        ));
     }
 }

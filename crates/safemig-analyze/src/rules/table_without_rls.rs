@@ -32,8 +32,12 @@ impl Rule for TableWithoutRls {
         if ctx.place != Place::TopLevel {
             return Vec::new();
         }
-        let NodeEnum::CreateStmt(stmt) = ctx.node else { return Vec::new() };
-        let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+        let NodeEnum::CreateStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
+        let Some(relation) = stmt.relation.as_ref() else {
+            return Vec::new();
+        };
         let table = qualified(relation);
         if relation.relpersistence == "t" || !ctx.file.is_exposed(&table) {
             return Vec::new();
@@ -61,7 +65,11 @@ mod tests {
 
     #[test]
     fn fires_on_exposed_tables_without_rls() {
-        assert!(hits(&TableWithoutRls, "CREATE TABLE public.notes (id int);")[0].message.contains("`public.notes`"));
+        assert!(
+            hits(&TableWithoutRls, "CREATE TABLE public.notes (id int);")[0]
+                .message
+                .contains("`public.notes`")
+        );
         assert!(fires(
             &TableWithoutRls,
             "CREATE TABLE IF NOT EXISTS notes (id int);\nALTER TABLE other ENABLE ROW LEVEL SECURITY;"
@@ -82,8 +90,14 @@ mod tests {
             &TableWithoutRls,
             "CREATE TABLE public.notes (id int);\nALTER TABLE notes ENABLE ROW LEVEL SECURITY;"
         ));
-        assert!(!fires(&TableWithoutRls, "CREATE TABLE private.notes (id int);"));
-        assert!(!fires(&TableWithoutRls, "CREATE TEMP TABLE scratch (id int);"));
+        assert!(!fires(
+            &TableWithoutRls,
+            "CREATE TABLE private.notes (id int);"
+        ));
+        assert!(!fires(
+            &TableWithoutRls,
+            "CREATE TEMP TABLE scratch (id int);"
+        ));
     }
 
     #[test]

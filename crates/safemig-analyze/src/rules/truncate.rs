@@ -28,7 +28,9 @@ impl Rule for Truncate {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::TruncateStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::TruncateStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         let cascade = stmt.behavior == DropBehavior::DropCascade as i32;
         stmt.relations
             .iter()
@@ -59,7 +61,11 @@ mod tests {
         let found = hits(&Truncate, "TRUNCATE public.a, b;");
         assert_eq!(found.len(), 2);
         assert!(found[0].message.contains("`public.a`") && !found[0].message.contains("CASCADE"));
-        assert!(hits(&Truncate, "TRUNCATE TABLE a RESTART IDENTITY CASCADE;")[0].message.contains("CASCADE"));
+        assert!(
+            hits(&Truncate, "TRUNCATE TABLE a RESTART IDENTITY CASCADE;")[0]
+                .message
+                .contains("CASCADE")
+        );
     }
 
     #[test]

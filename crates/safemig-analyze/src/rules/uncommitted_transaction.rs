@@ -26,7 +26,9 @@ impl Rule for UncommittedTransaction {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::TransactionStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::TransactionStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         let begins = matches!(
             TransactionStmtKind::try_from(stmt.kind),
             Ok(TransactionStmtKind::TransStmtBegin | TransactionStmtKind::TransStmtStart)
@@ -46,14 +48,26 @@ mod tests {
 
     #[test]
     fn fires_without_commit() {
-        assert!(fires(&UncommittedTransaction, "BEGIN;\nCREATE TABLE t (a int);"));
-        assert!(fires(&UncommittedTransaction, "START TRANSACTION;\nCREATE TABLE t (a int);"));
+        assert!(fires(
+            &UncommittedTransaction,
+            "BEGIN;\nCREATE TABLE t (a int);"
+        ));
+        assert!(fires(
+            &UncommittedTransaction,
+            "START TRANSACTION;\nCREATE TABLE t (a int);"
+        ));
     }
 
     #[test]
     fn quiet_with_commit_or_without_begin() {
-        assert!(!fires(&UncommittedTransaction, "BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;"));
-        assert!(!fires(&UncommittedTransaction, "BEGIN;\nCREATE TABLE t (a int);\nEND;"));
+        assert!(!fires(
+            &UncommittedTransaction,
+            "BEGIN;\nCREATE TABLE t (a int);\nCOMMIT;"
+        ));
+        assert!(!fires(
+            &UncommittedTransaction,
+            "BEGIN;\nCREATE TABLE t (a int);\nEND;"
+        ));
         assert!(!fires(&UncommittedTransaction, "CREATE TABLE t (a int);"));
     }
 }

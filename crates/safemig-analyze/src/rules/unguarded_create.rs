@@ -37,12 +37,18 @@ impl Rule for UnguardedCreate {
         const INE: &str = "IF NOT EXISTS";
         const OR: &str = "OR REPLACE";
         let (what, name, guard) = match ctx.node {
-            NodeEnum::CreateStmt(s) if !s.if_not_exists => {
-                ("TABLE", s.relation.as_ref().map(|r| qualified(r).to_string()), INE)
-            }
+            NodeEnum::CreateStmt(s) if !s.if_not_exists => (
+                "TABLE",
+                s.relation.as_ref().map(|r| qualified(r).to_string()),
+                INE,
+            ),
             NodeEnum::IndexStmt(s) if !s.if_not_exists => {
                 if s.idxname.is_empty() {
-                    let table = s.relation.as_ref().map(|r| qualified(r).to_string()).unwrap_or_default();
+                    let table = s
+                        .relation
+                        .as_ref()
+                        .map(|r| qualified(r).to_string())
+                        .unwrap_or_default();
                     return vec![Hit::new(format!(
                         "CREATE INDEX on `{table}` has no name: every run builds another copy of the index"
                     ))
@@ -50,27 +56,60 @@ impl Rule for UnguardedCreate {
                 }
                 ("INDEX", Some(s.idxname.clone()), INE)
             }
-            NodeEnum::CreateSchemaStmt(s) if !s.if_not_exists => {
-                ("SCHEMA", Some(s.schemaname.clone()).filter(|n| !n.is_empty()), INE)
+            NodeEnum::CreateSchemaStmt(s) if !s.if_not_exists => (
+                "SCHEMA",
+                Some(s.schemaname.clone()).filter(|n| !n.is_empty()),
+                INE,
+            ),
+            NodeEnum::CreateSeqStmt(s) if !s.if_not_exists => (
+                "SEQUENCE",
+                s.sequence.as_ref().map(|r| qualified(r).to_string()),
+                INE,
+            ),
+            NodeEnum::CreateExtensionStmt(s) if !s.if_not_exists => {
+                ("EXTENSION", Some(s.extname.clone()), INE)
             }
-            NodeEnum::CreateSeqStmt(s) if !s.if_not_exists => {
-                ("SEQUENCE", s.sequence.as_ref().map(|r| qualified(r).to_string()), INE)
-            }
-            NodeEnum::CreateExtensionStmt(s) if !s.if_not_exists => ("EXTENSION", Some(s.extname.clone()), INE),
             NodeEnum::CreateTableAsStmt(s) if !s.if_not_exists => {
-                let what = if s.objtype == ObjectType::ObjectMatview as i32 { "MATERIALIZED VIEW" } else { "TABLE" };
-                (what, s.into.as_ref().and_then(|i| i.rel.as_ref()).map(|r| qualified(r).to_string()), INE)
+                let what = if s.objtype == ObjectType::ObjectMatview as i32 {
+                    "MATERIALIZED VIEW"
+                } else {
+                    "TABLE"
+                };
+                (
+                    what,
+                    s.into
+                        .as_ref()
+                        .and_then(|i| i.rel.as_ref())
+                        .map(|r| qualified(r).to_string()),
+                    INE,
+                )
             }
-            NodeEnum::CreateFunctionStmt(s) if !s.replace => {
-                (if s.is_procedure { "PROCEDURE" } else { "FUNCTION" }, Some(dotted(&s.funcname)), OR)
-            }
-            NodeEnum::ViewStmt(s) if !s.replace => ("VIEW", s.view.as_ref().map(|r| qualified(r).to_string()), OR),
+            NodeEnum::CreateFunctionStmt(s) if !s.replace => (
+                if s.is_procedure {
+                    "PROCEDURE"
+                } else {
+                    "FUNCTION"
+                },
+                Some(dotted(&s.funcname)),
+                OR,
+            ),
+            NodeEnum::ViewStmt(s) if !s.replace => (
+                "VIEW",
+                s.view.as_ref().map(|r| qualified(r).to_string()),
+                OR,
+            ),
             NodeEnum::CreateTrigStmt(s)
                 if !s.replace
                     && !s.isconstraint
-                    && !s.relation.as_ref().is_some_and(|r| ctx.file.drops_trigger_if_exists(&qualified(r), &s.trigname)) =>
+                    && !s.relation.as_ref().is_some_and(|r| {
+                        ctx.file.drops_trigger_if_exists(&qualified(r), &s.trigname)
+                    }) =>
             {
-                let table = s.relation.as_ref().map(|r| qualified(r).to_string()).unwrap_or_default();
+                let table = s
+                    .relation
+                    .as_ref()
+                    .map(|r| qualified(r).to_string())
+                    .unwrap_or_default();
                 return vec![Hit::new(format!(
                     "CREATE TRIGGER `{}` on `{table}` fails if it already exists: add OR REPLACE (PostgreSQL 14+), \
                      or DROP TRIGGER IF EXISTS just before it",
@@ -80,7 +119,9 @@ impl Rule for UnguardedCreate {
             _ => return Vec::new(),
         };
         let name = name.map(|n| format!(" `{n}`")).unwrap_or_default();
-        vec![Hit::new(format!("CREATE {what}{name} fails if it already exists: add {guard}"))]
+        vec![Hit::new(format!(
+            "CREATE {what}{name} fails if it already exists: add {guard}"
+        ))]
     }
 }
 
@@ -94,10 +135,15 @@ mod tests {
         assert!(hits(&UnguardedCreate, "CREATE TABLE public.t (a int);")[0]
             .message
             .contains("CREATE TABLE `public.t`"));
-        assert!(hits(&UnguardedCreate, "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1';")[0]
+        assert!(hits(
+            &UnguardedCreate,
+            "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'select 1';"
+        )[0]
+        .message
+        .contains("OR REPLACE"));
+        assert!(hits(&UnguardedCreate, "CREATE INDEX ON t (a);")[0]
             .message
-            .contains("OR REPLACE"));
-        assert!(hits(&UnguardedCreate, "CREATE INDEX ON t (a);")[0].message.contains("no name"));
+            .contains("no name"));
         for sql in [
             "CREATE INDEX i ON t (a);",
             "CREATE SCHEMA s;",
@@ -108,9 +154,12 @@ mod tests {
         ] {
             assert!(fires(&UnguardedCreate, sql), "{sql}");
         }
-        assert!(hits(&UnguardedCreate, "CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();")[0]
-            .message
-            .contains("`trg` on `t`"));
+        assert!(hits(
+            &UnguardedCreate,
+            "CREATE TRIGGER trg AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();"
+        )[0]
+        .message
+        .contains("`trg` on `t`"));
     }
 
     #[test]
@@ -141,6 +190,9 @@ mod tests {
 
     #[test]
     fn fires_inside_a_do_block_without_a_catalog_test() {
-        assert!(fires(&UnguardedCreate, "DO $$ BEGIN CREATE TABLE t (a int); END $$;"));
+        assert!(fires(
+            &UnguardedCreate,
+            "DO $$ BEGIN CREATE TABLE t (a int); END $$;"
+        ));
     }
 }

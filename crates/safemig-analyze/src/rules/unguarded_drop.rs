@@ -80,16 +80,20 @@ fn keyword(kind: ObjectType) -> String {
         ObjectType::ObjectTsdictionary => "TEXT SEARCH DICTIONARY".into(),
         ObjectType::ObjectTsparser => "TEXT SEARCH PARSER".into(),
         ObjectType::ObjectTstemplate => "TEXT SEARCH TEMPLATE".into(),
-        _ => kind.as_str_name().trim_start_matches("OBJECT_").replace('_', " "),
+        _ => kind
+            .as_str_name()
+            .trim_start_matches("OBJECT_")
+            .replace('_', " "),
     }
 }
 
 /// `` `name` `` or, for objects that belong to a table, `` `name` ON `table` ``.
 fn display(kind: ObjectType, parts: &[String]) -> String {
     match (kind, parts) {
-        (ObjectType::ObjectTrigger | ObjectType::ObjectPolicy | ObjectType::ObjectRule, [table @ .., name])
-            if !table.is_empty() =>
-        {
+        (
+            ObjectType::ObjectTrigger | ObjectType::ObjectPolicy | ObjectType::ObjectRule,
+            [table @ .., name],
+        ) if !table.is_empty() => {
             format!("`{name}` ON `{}`", table.join("."))
         }
         _ => format!("`{}`", parts.join(".")),
@@ -103,13 +107,21 @@ mod tests {
 
     #[test]
     fn fires_on_unguarded_drops() {
-        assert!(hits(&UnguardedDrop, "DROP TABLE public.a, b;")[0].message.contains("DROP TABLE `public.a`, `b`"));
+        assert!(hits(&UnguardedDrop, "DROP TABLE public.a, b;")[0]
+            .message
+            .contains("DROP TABLE `public.a`, `b`"));
         assert!(hits(&UnguardedDrop, "DROP TRIGGER trg ON auth.users;")[0]
             .message
             .contains("DROP TRIGGER `trg` ON `auth.users`"));
-        assert!(hits(&UnguardedDrop, "DROP MATERIALIZED VIEW m;")[0].message.contains("MATERIALIZED VIEW `m`"));
-        assert!(hits(&UnguardedDrop, "DROP FUNCTION f(int);")[0].message.contains("FUNCTION `f`"));
-        assert!(hits(&UnguardedDrop, "ALTER TABLE t DROP COLUMN a;")[0].message.contains("DROP COLUMN `a`"));
+        assert!(hits(&UnguardedDrop, "DROP MATERIALIZED VIEW m;")[0]
+            .message
+            .contains("MATERIALIZED VIEW `m`"));
+        assert!(hits(&UnguardedDrop, "DROP FUNCTION f(int);")[0]
+            .message
+            .contains("FUNCTION `f`"));
+        assert!(hits(&UnguardedDrop, "ALTER TABLE t DROP COLUMN a;")[0]
+            .message
+            .contains("DROP COLUMN `a`"));
         assert!(fires(&UnguardedDrop, "DROP DATABASE d;"));
         assert!(fires(&UnguardedDrop, "DROP POLICY p ON t;"));
     }

@@ -27,14 +27,20 @@ impl Rule for UpdateWithoutWhere {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::UpdateStmt(stmt) = ctx.node else { return Vec::new() };
-        let Some(relation) = stmt.relation.as_ref() else { return Vec::new() };
+        let NodeEnum::UpdateStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
+        let Some(relation) = stmt.relation.as_ref() else {
+            return Vec::new();
+        };
         let table = qualified(relation);
         if stmt.where_clause.is_some() || ctx.file.created_here(&table) {
             return Vec::new();
         }
-        vec![Hit::new(format!("updates every row of `{table}`: the UPDATE has no WHERE"))
-            .help("add a WHERE clause; backfill a large table in batches")]
+        vec![Hit::new(format!(
+            "updates every row of `{table}`: the UPDATE has no WHERE"
+        ))
+        .help("add a WHERE clause; backfill a large table in batches")]
     }
 }
 
@@ -45,18 +51,29 @@ mod tests {
 
     #[test]
     fn fires_without_where() {
-        assert!(hits(&UpdateWithoutWhere, "UPDATE public.t SET a = 1;")[0].message.contains("`public.t`"));
+        assert!(hits(&UpdateWithoutWhere, "UPDATE public.t SET a = 1;")[0]
+            .message
+            .contains("`public.t`"));
         assert!(fires(&UpdateWithoutWhere, "UPDATE t SET a = u.a FROM u;"));
     }
 
     #[test]
     fn quiet_with_where_or_on_a_table_created_in_the_file() {
-        assert!(!fires(&UpdateWithoutWhere, "UPDATE t SET a = 1 WHERE a IS NULL;"));
-        assert!(!fires(&UpdateWithoutWhere, "CREATE TABLE t (a int);\nUPDATE t SET a = 1;"));
+        assert!(!fires(
+            &UpdateWithoutWhere,
+            "UPDATE t SET a = 1 WHERE a IS NULL;"
+        ));
+        assert!(!fires(
+            &UpdateWithoutWhere,
+            "CREATE TABLE t (a int);\nUPDATE t SET a = 1;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&UpdateWithoutWhere, "DO $$ BEGIN UPDATE t SET a = 1; END $$;"));
+        assert!(fires(
+            &UpdateWithoutWhere,
+            "DO $$ BEGIN UPDATE t SET a = 1; END $$;"
+        ));
     }
 }

@@ -26,7 +26,9 @@ impl Rule for VacuumFull {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::VacuumStmt(stmt) = ctx.node else { return Vec::new() };
+        let NodeEnum::VacuumStmt(stmt) = ctx.node else {
+            return Vec::new();
+        };
         if !stmt.is_vacuumcmd || !options_named(&stmt.options, "full").any(option_on) {
             return Vec::new();
         }
@@ -48,8 +50,10 @@ impl Rule for VacuumFull {
             .into_iter()
             .filter(|t| !ctx.file.created_here(t))
             .map(|t| {
-                Hit::new(format!("VACUUM FULL rewrites `{t}` while reads and writes wait"))
-                    .help("use plain VACUUM, or pg_repack outside migrations")
+                Hit::new(format!(
+                    "VACUUM FULL rewrites `{t}` while reads and writes wait"
+                ))
+                .help("use plain VACUUM, or pg_repack outside migrations")
             })
             .collect()
     }
@@ -62,15 +66,25 @@ mod tests {
 
     #[test]
     fn fires_on_vacuum_full() {
-        assert!(hits(&VacuumFull, "VACUUM FULL public.t;")[0].message.contains("`public.t`"));
+        assert!(hits(&VacuumFull, "VACUUM FULL public.t;")[0]
+            .message
+            .contains("`public.t`"));
         assert_eq!(hits(&VacuumFull, "VACUUM (FULL, ANALYZE) a, b;").len(), 2);
-        assert!(hits(&VacuumFull, "VACUUM (FULL true);")[0].message.contains("every table"));
+        assert!(hits(&VacuumFull, "VACUUM (FULL true);")[0]
+            .message
+            .contains("every table"));
     }
 
     #[test]
     fn quiet_on_plain_vacuum_and_on_tables_created_in_the_file() {
-        assert!(!fires(&VacuumFull, "VACUUM t; VACUUM ANALYZE t; VACUUM (FULL false) t; ANALYZE t;"));
-        assert!(!fires(&VacuumFull, "CREATE TABLE t (a int);\nVACUUM FULL t;"));
+        assert!(!fires(
+            &VacuumFull,
+            "VACUUM t; VACUUM ANALYZE t; VACUUM (FULL false) t; ANALYZE t;"
+        ));
+        assert!(!fires(
+            &VacuumFull,
+            "CREATE TABLE t (a int);\nVACUUM FULL t;"
+        ));
     }
 
     #[test]

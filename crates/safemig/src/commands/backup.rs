@@ -12,8 +12,21 @@ use crate::report::{self, human};
 
 pub fn run(ctx: &Context, args: &BackupArgs) -> Result<i32, CliError> {
     match &args.command {
-        BackupCommand::Create { out, all_schemas, in_db_copy, tables, jobs } => {
-            let backup = create(ctx, out.clone(), *all_schemas, *in_db_copy, tables.as_deref(), *jobs)?;
+        BackupCommand::Create {
+            out,
+            all_schemas,
+            in_db_copy,
+            tables,
+            jobs,
+        } => {
+            let backup = create(
+                ctx,
+                out.clone(),
+                *all_schemas,
+                *in_db_copy,
+                tables.as_deref(),
+                *jobs,
+            )?;
             if ctx.json() {
                 report::print_json(&serde_json::json!({
                     "id": backup.manifest.id,
@@ -22,7 +35,12 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<i32, CliError> {
                     "tables": backup.manifest.tables,
                 }));
             } else {
-                println!("{} backup {} ({})", human::green("✓"), backup.manifest.id, backup::human_size(backup.size()));
+                println!(
+                    "{} backup {} ({})",
+                    human::green("✓"),
+                    backup.manifest.id,
+                    backup::human_size(backup.size())
+                );
                 println!("{}", backup.dir.display());
             }
             Ok(0)
@@ -65,7 +83,10 @@ pub fn create(
             .filter_map(|t| safemig_project::config::split_table_name(t))
             .collect(),
     };
-    let migrations = ctx.migrations().map(|set| set.migrations.into_iter().map(|m| m.path).collect()).unwrap_or_default();
+    let migrations = ctx
+        .migrations()
+        .map(|set| set.migrations.into_iter().map(|m| m.path).collect())
+        .unwrap_or_default();
     let options = CreateOptions {
         root: out.unwrap_or_else(|| ctx.config.backup_dir()),
         all_schemas,
@@ -103,11 +124,19 @@ fn verify(ctx: &Context, path: &Path, restore: bool) -> Result<i32, CliError> {
     if ctx.json() {
         report::print_json(&serde_json::to_value(&verification).unwrap_or_default());
     } else {
-        let what = if restore { "restored into a throwaway PostgreSQL and compared" } else { "files and checksums" };
+        let what = if restore {
+            "restored into a throwaway PostgreSQL and compared"
+        } else {
+            "files and checksums"
+        };
         if verification.ok {
             println!("{} {} verified ({what})", human::green("✓"), path.display());
         } else {
-            println!("{} {} failed verification ({what}):", human::red("✗"), path.display());
+            println!(
+                "{} {} failed verification ({what}):",
+                human::red("✗"),
+                path.display()
+            );
             for p in &verification.problems {
                 println!("  - {p}");
             }
@@ -124,7 +153,11 @@ fn list(ctx: &Context) -> Result<i32, CliError> {
     let root = &ctx.config.backup_dir();
     let backups = backup::list(root);
     let interrupted = backup::interrupted(root);
-    let newest_verified = backups.iter().rev().find(|b| b.verified()).map(|b| b.manifest.id.clone());
+    let newest_verified = backups
+        .iter()
+        .rev()
+        .find(|b| b.verified())
+        .map(|b| b.manifest.id.clone());
     if ctx.json() {
         let items: Vec<_> = backups
             .iter()
@@ -159,13 +192,19 @@ fn list(ctx: &Context) -> Result<i32, CliError> {
     }
     for b in &backups {
         let state = match &b.verification {
-            Some(v) if v.ok && !b.verified() => human::red("verification does not match this manifest"),
+            Some(v) if v.ok && !b.verified() => {
+                human::red("verification does not match this manifest")
+            }
             Some(v) if v.ok && v.restore => human::green("verified (restored)"),
             Some(v) if v.ok => human::green("verified (files)"),
             Some(_) => human::red("FAILED verification"),
             None => human::yellow("not verified"),
         };
-        let mark = if Some(&b.manifest.id) == newest_verified.as_ref() { " ← newest verified" } else { "" };
+        let mark = if Some(&b.manifest.id) == newest_verified.as_ref() {
+            " ← newest verified"
+        } else {
+            ""
+        };
         println!(
             "  {}  {:>10}  {:<12}  {state}{mark}",
             b.manifest.finished_at.format("%Y-%m-%d %H:%M:%S UTC"),
@@ -207,7 +246,11 @@ pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32, CliError> {
             ))
         }
     };
-    let mut record = AuditRecord::new("restore", if result.is_ok() { "ok" } else { "failed" }, details);
+    let mut record = AuditRecord::new(
+        "restore",
+        if result.is_ok() { "ok" } else { "failed" },
+        details,
+    );
     record.database = Some(database);
     ctx.audit_local(&record);
     match result {
@@ -234,7 +277,13 @@ fn restore_into(
 ) -> Result<Vec<String>, CliError> {
     let problems = backup::quick_check(backup);
     if !problems.is_empty() {
-        return Err(CliError { code: 1, message: format!("refusing to restore from a backup that fails verification: {}", problems.join("; ")) });
+        return Err(CliError {
+            code: 1,
+            message: format!(
+                "refusing to restore from a backup that fails verification: {}",
+                problems.join("; ")
+            ),
+        });
     }
     let mut client = target.connect()?;
     let tables = backup::user_table_count(&mut client)?;
@@ -265,11 +314,17 @@ fn restore_into(
         if !problems.is_empty() {
             return Err(CliError { code: 1, message: format!("--clean: the backup of what it would replace fails verification ({}); nothing was replaced", problems.join("; ")) });
         }
-        lines.push(format!("backed up what --clean replaces: {}", before.dir.display()));
+        lines.push(format!(
+            "backed up what --clean replaces: {}",
+            before.dir.display()
+        ));
         // Everything the backup holds is replaced; what it does not hold (the schemas
         // it left out, safemig's own backup copies, the migration history) stays.
         let mut keep: Vec<String> = backup.manifest.excluded_schemas.clone();
-        keep.extend(["safemig_backup".to_string(), "supabase_migrations".to_string()]);
+        keep.extend([
+            "safemig_backup".to_string(),
+            "supabase_migrations".to_string(),
+        ]);
         let schemas: Vec<String> = client
             .query(
                 "SELECT DISTINCT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -282,21 +337,40 @@ fn restore_into(
             .map(|r| r.get(0))
             .collect();
         // All the drops in one transaction: either everything is cleared or nothing is.
-        let mut tx = client.transaction().map_err(|e| CliError::input(e.to_string()))?;
+        let mut tx = client
+            .transaction()
+            .map_err(|e| CliError::input(e.to_string()))?;
         for schema in &schemas {
-            tx.batch_execute(&format!("DROP SCHEMA {} CASCADE", safemig_pg::quote_ident(schema)))
-                .map_err(|e| CliError::input(format!("--clean: dropping schema {schema}: {e}; nothing was dropped")))?;
+            tx.batch_execute(&format!(
+                "DROP SCHEMA {} CASCADE",
+                safemig_pg::quote_ident(schema)
+            ))
+            .map_err(|e| {
+                CliError::input(format!(
+                    "--clean: dropping schema {schema}: {e}; nothing was dropped"
+                ))
+            })?;
         }
-        tx.batch_execute("CREATE SCHEMA IF NOT EXISTS public").map_err(|e| CliError::input(e.to_string()))?;
-        tx.commit().map_err(|e| CliError::input(format!("--clean: {e}; nothing was dropped")))?;
+        tx.batch_execute("CREATE SCHEMA IF NOT EXISTS public")
+            .map_err(|e| CliError::input(e.to_string()))?;
+        tx.commit()
+            .map_err(|e| CliError::input(format!("--clean: {e}; nothing was dropped")))?;
     }
     let major = safemig_pg::backup::server_major(&mut client)?;
     let notes = backup::restore_dump(backup, target, major, progress)?;
     let problems = backup::compare_with_manifest(&mut client, &backup.manifest, false)?;
     if !problems.is_empty() {
-        return Err(CliError { code: 1, message: problems.join("; ") });
+        return Err(CliError {
+            code: 1,
+            message: problems.join("; "),
+        });
     }
-    lines.push(format!("restored {} into {} ({} tables, row counts match the manifest)", backup.manifest.id, target.display(), backup.manifest.tables.len()));
+    lines.push(format!(
+        "restored {} into {} ({} tables, row counts match the manifest)",
+        backup.manifest.id,
+        target.display(),
+        backup.manifest.tables.len()
+    ));
     lines.extend(notes.into_iter().map(|n| format!("note: {n}")));
     Ok(lines)
 }

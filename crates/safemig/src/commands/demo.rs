@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use safemig_pg::Ephemeral;
 
-use crate::cli::{CheckArgs, DemoArgs, Format, Global, MigrateArgs};
+use crate::cli::{
+    BackupMode, CheckArgs, DemoArgs, DoctorArgs, Format, Global, MigrateArgs, PlanArgs, VerifyArgs,
+};
 use crate::context::{CliError, Context};
 use crate::report::human;
 
@@ -72,22 +74,43 @@ ALTER TABLE public.library_tracks ADD COLUMN IF NOT EXISTS r2_bucket text;
 const CONFIG: &str = r#"# safemig.toml for the demo project
 [guard.min_rows]
 "public.library_tracks" = 59    # the seed's 59 tracks must survive every migration
+
+[verify]                        # what `safemig verify` requires after migrating
+functions = ["public.handle_new_user()"]
+triggers = ["on_auth_user_created ON auth.users"]
+columns = ["public.library_tracks.r2_key"]
 "#;
+
+/// The seed's "test user creation trigger", as a SQL test `verify` runs and rolls back.
+const NEW_USER_TEST: &str =
+    include_str!("../../../../examples/supabase/tests/new_user_creates_profile.sql");
 
 pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     if global.format == Format::Json {
-        return Err(CliError::input("safemig demo is a walkthrough for people; it has no JSON output"));
+        return Err(CliError::input(
+            "safemig demo is a walkthrough for people; it has no JSON output",
+        ));
     }
     let temp;
     let project: PathBuf = match &args.keep {
         Some(dir) => {
-            if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
-                return Err(CliError::input(format!("--keep {}: the folder must be new or empty", dir.display())));
+            if dir.exists()
+                && std::fs::read_dir(dir)
+                    .map(|mut d| d.next().is_some())
+                    .unwrap_or(true)
+            {
+                return Err(CliError::input(format!(
+                    "--keep {}: the folder must be new or empty",
+                    dir.display()
+                )));
             }
             dir.clone()
         }
         None => {
-            temp = tempfile::Builder::new().prefix("safemig-demo-").tempdir().map_err(CliError::input)?;
+            temp = tempfile::Builder::new()
+                .prefix("safemig-demo-")
+                .tempdir()
+                .map_err(CliError::input)?;
             temp.path().to_path_buf()
         }
     };
@@ -95,20 +118,34 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     std::fs::create_dir_all(&migrations).map_err(CliError::input)?;
 
     title("safemig demo: the seed runbook on a throwaway PostgreSQL");
-    step(1, "Start a throwaway PostgreSQL (initdb + pg_ctl in a temp folder, unix socket only)");
+    step(
+        1,
+        "Start a throwaway PostgreSQL (initdb + pg_ctl in a temp folder, unix socket only)",
+    );
     let started = Instant::now();
     let cluster = Ephemeral::start()?;
     cluster.create_database("app")?;
     let url = cluster.url("app");
-    say(&format!("running on {} (port {}), ready in {} ms", cluster.socket_dir().display(), cluster.port(), started.elapsed().as_millis()));
+    say(&format!(
+        "running on {} (port {}), ready in {} ms",
+        cluster.socket_dir().display(),
+        cluster.port(),
+        started.elapsed().as_millis()
+    ));
 
     step(2, "Production today: Supabase auth, the baseline schema, 59 library_tracks, handle_new_user() without its trigger");
     let mut client = cluster.connect("app")?;
     client
         .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
         .map_err(|e| CliError::input(format!("loading the Supabase stand-in: {e}")))?;
-    write(&migrations.join("20250831022018_baseline_schema.sql"), BASELINE)?;
+    write(
+        &migrations.join("20250831022018_baseline_schema.sql"),
+        BASELINE,
+    )?;
     write(&project.join("safemig.toml"), CONFIG)?;
+    let tests = project.join("supabase/tests");
+    std::fs::create_dir_all(&tests).map_err(CliError::input)?;
+    write(&tests.join("new_user_creates_profile.sql"), NEW_USER_TEST)?;
     let ctx = Context::load(Global {
         db: Some(url.clone()),
         config: Some(project.join("safemig.toml")),
@@ -116,10 +153,49 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         format: Format::Human,
         audit_file: project.join(".safemig/audit.jsonl"),
     })?;
-    command("safemig migrate");
-    expect(super::migrate::run(&ctx, &MigrateArgs::default())? == 0, "the baseline migration applies")?;
+    command("safemig migrate --backup skip");
+    expect(
+        super::migrate::run(
+            &ctx,
+            &MigrateArgs {
+                backup: BackupMode::Skip,
+                ..Default::default()
+            },
+        )? == 0,
+        "the baseline migration applies",
+    )?;
 
-    step(3, "The team's new migrations, as in the seed: the trigger file has an older version than the baseline");
+    command("safemig doctor");
+    let doctor = super::doctor::run(&ctx, &DoctorArgs::default())?;
+    expect(
+        doctor == 1,
+        "doctor finds handle_new_user() with no trigger on production (the seed's issue 1)",
+    )?;
+
+    step(
+        3,
+        "Phase 0, before anything changes: a backup, proven by restoring it",
+    );
+    command("safemig backup create");
+    let made = super::backup::create(&ctx, None, false, false, None, None)?;
+    say(&format!(
+        "{} {} ({})",
+        human::green("✓"),
+        made.dir.display(),
+        safemig_pg::backup::human_size(made.size())
+    ));
+    command(&format!(
+        "safemig backup verify {} --restore",
+        made.dir.display()
+    ));
+    let verified = safemig_pg::backup::verify(&made.dir, true, &mut |_| {})?;
+    say(&format!(
+        "{} restored into a second throwaway PostgreSQL: every table's row count and the critical tables' checksums match",
+        mark(verified.ok)
+    ));
+    expect(verified.ok, "the backup restores and matches its manifest")?;
+
+    step(4, "The team's new migrations, as in the seed: the trigger file has an older version than the baseline");
     let early_trigger = "20250101000000_add_user_creation_trigger.sql";
     let files = [
         (early_trigger, TRIGGER),
@@ -131,83 +207,88 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         say(&human::bold(name));
         println!("{}", human::dim(&human::indent(text.trim_end(), 8)));
     }
-    say(&format!("{} {}", human::bold("safemig.toml"), human::dim("public.library_tracks keeps at least 59 rows")));
+    say(&format!(
+        "{} {}",
+        human::bold("safemig.toml"),
+        human::dim("59 library_tracks at least; the trigger and function verify requires")
+    ));
 
-    step(4, "Check them with PostgreSQL's own parser: no database needed");
+    step(
+        5,
+        "Check them with PostgreSQL's own parser: no database needed",
+    );
     command("safemig check");
     let check = super::check::run(&ctx, &CheckArgs::default())?;
-    expect(check == 1, "check finds the trigger before its function, and the risky remote_schema")?;
+    expect(
+        check == 1,
+        "check finds the trigger before its function, and the risky remote_schema",
+    )?;
 
-    step(5, "Follow check's proposal: give the trigger migration a version after the baseline");
+    step(
+        6,
+        "Follow check's proposal: give the trigger migration a version after the baseline",
+    );
     let renamed = "20250831022100_add_user_creation_trigger.sql";
-    std::fs::rename(migrations.join(early_trigger), migrations.join(renamed)).map_err(CliError::input)?;
+    std::fs::rename(migrations.join(early_trigger), migrations.join(renamed))
+        .map_err(CliError::input)?;
     command(&format!("mv {early_trigger} {renamed}"));
     command("safemig status");
     super::status::run(&ctx)?;
 
-    step(6, "Migrate: check refuses the risky remote_schema before anything runs");
+    step(7, "Plan and rehearse: the pending migrations on a throwaway copy of production's schema, then from empty");
+    command("safemig plan --rehearse");
+    let plan = super::plan::run(
+        &ctx,
+        &PlanArgs {
+            rehearse: true,
+            ..Default::default()
+        },
+    )?;
+    expect(
+        plan == 1,
+        "the rehearsal predicts the guard on remote_schema, with production untouched",
+    )?;
+
+    step(
+        8,
+        "Migrate: check refuses the risky remote_schema; forced, its guard rolls it back",
+    );
     command("safemig migrate");
     let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
     expect(code == 1, "migrate refuses the risky migration")?;
-
-    step(7, "Override the check: the guards inside each transaction still refuse the loss");
-    command("safemig migrate --dry-run --allow-risky");
-    let dry = super::migrate::run(&ctx, &MigrateArgs { dry_run: true, allow_risky: true, ..Default::default() })?;
-    expect(dry == 1, "the dry run predicts the guard on remote_schema")?;
     command("safemig migrate --allow-risky");
-    let code = super::migrate::run(&ctx, &MigrateArgs { allow_risky: true, ..Default::default() })?;
-    expect(code == 1, "migrate exits 1 because the guard rolled remote_schema back")?;
+    let code = super::migrate::run(
+        &ctx,
+        &MigrateArgs {
+            allow_risky: true,
+            ..Default::default()
+        },
+    )?;
+    expect(
+        code == 1,
+        "migrate exits 1 because the guard rolled remote_schema back",
+    )?;
 
-    step(8, "Verify: the trigger creates the public.users row, and nothing was lost");
-    let row = client
-        .query_one(
-            "INSERT INTO auth.users (id, email, raw_user_meta_data, created_at) \
-             VALUES (gen_random_uuid(), 'new.user@example.com', '{\"full_name\": \"New User\"}', now()) RETURNING id::text",
-            &[],
-        )
-        .map_err(|e| CliError::input(format!("inserting a user into auth.users: {e}")))?;
-    let id: String = row.get(0);
-    let created = client
-        .query_opt("SELECT email, full_name FROM public.users WHERE id::text = $1", &[&id])
-        .map_err(|e| CliError::input(e.to_string()))?;
-    command("INSERT INTO auth.users (...) VALUES (..., 'new.user@example.com', ...)");
-    match &created {
-        Some(r) => say(&format!(
-            "{} public.users row created by the trigger: {} / {}",
-            human::green("✓"),
-            r.get::<_, String>(0),
-            r.get::<_, String>(1)
-        )),
-        None => say(&format!("{} no public.users row", human::red("✗"))),
-    }
-    expect(created.is_some(), "the trigger creates the public.users row")?;
-    let tracks: i64 = client
-        .query_one("SELECT count(*) FROM public.library_tracks", &[])
+    step(
+        9,
+        "Verify: the trigger creates the public.users row, the 59 tracks are there",
+    );
+    command("safemig verify");
+    let verify = super::verify::run(&ctx, &VerifyArgs::default())?;
+    expect(
+        verify == 0,
+        "verify passes: trigger enabled, its test user gets a public.users row, 59 tracks",
+    )?;
+    let users: i64 = client
+        .query_one("SELECT count(*) FROM auth.users", &[])
         .map_err(|e| CliError::input(e.to_string()))?
         .get(0);
-    let has_r2: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' \
-             AND table_name = 'library_tracks' AND column_name = 'r2_key')",
-            &[],
-        )
-        .map_err(|e| CliError::input(e.to_string()))?
-        .get(0);
-    command("SELECT count(*) FROM public.library_tracks");
-    say(&format!("{} {tracks} library_tracks, column r2_key {}", mark(tracks == 59), if has_r2 { "still there" } else { "GONE" }));
-    expect(tracks == 59 && has_r2, "59 library_tracks with their r2_key survive")?;
-
-    step(9, "A backup proven restorable, and the rollback plan: lose rows on purpose, restore the critical table");
-    command("safemig backup create");
-    let made = super::backup::create(&ctx, None, false, false, None, None)?;
-    say(&format!("{} {} ({})", human::green("✓"), made.dir.display(), safemig_pg::backup::human_size(made.size())));
-    command(&format!("safemig backup verify {} --restore", made.dir.display()));
-    let verified = safemig_pg::backup::verify(&made.dir, true, &mut |_| {})?;
     say(&format!(
-        "{} restored into a throwaway PostgreSQL: every table's row count and the critical tables' checksums match",
-        mark(verified.ok)
+        "{} the test's user was rolled back: auth.users holds {users} rows",
+        mark(users == 0)
     ));
-    expect(verified.ok, "the backup restores and matches its manifest")?;
+
+    step(10, "The rollback plan, drilled: lose rows by mistake, restore the critical table from the Phase 0 backup");
     command("DELETE FROM public.library_tracks WHERE id > 10   -- outside safemig, by mistake");
     client
         .batch_execute("DELETE FROM public.library_tracks WHERE id > 10")
@@ -217,7 +298,10 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         .map_err(|e| CliError::input(e.to_string()))?
         .get(0);
     say(&format!("{} {left} library_tracks left", human::red("✗")));
-    command(&format!("safemig restore {} --tables public.library_tracks", made.dir.display()));
+    command(&format!(
+        "safemig restore {} --tables public.library_tracks",
+        made.dir.display()
+    ));
     let restored = safemig_pg::backup::restore_tables(
         &made,
         &mut client,
@@ -234,16 +318,29 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         mark(tracks == 59 && restored.len() == 1)
     ));
     expect(tracks == 59, "the restore brings the 59 tracks back")?;
+
+    step(11, "The audit trail: every run, who, when, which backup");
     command("safemig log");
-    super::log::run(&ctx, &crate::cli::LogArgs { local: false, limit: 10 })?;
+    super::log::run(
+        &ctx,
+        &crate::cli::LogArgs {
+            local: false,
+            limit: 12,
+        },
+    )?;
 
     title("Demo complete");
-    say("check found the trigger migration ordered before its function and proposed the fix; migrate refused the");
-    say("risky remote_schema.sql; forced through, its guard rolled it back before it could drop library_tracks.r2_key;");
-    say("the trigger works, the 59 tracks are intact; a verified backup brought them back after a mistake; and");
-    say("every run is in the audit trail.");
+    say("doctor found production's handle_new_user() attached to no trigger: new sign-ups got no public.users row.");
+    say("A backup was proven by restoring it before anything changed. check found the trigger migration ordered");
+    say("before its function and proposed the fix; the rehearsal predicted what would happen without touching");
+    say("production; migrate refused the risky remote_schema.sql and, forced, its guard rolled it back before it");
+    say("could drop library_tracks.r2_key; verify proved the trigger creates the public.users row and the 59 tracks");
+    say("are there; the Phase 0 backup brought them back after a mistake; and every run is in the audit trail.");
     match &args.keep {
-        Some(dir) => say(&format!("The example project is kept in {}.", dir.display())),
+        Some(dir) => say(&format!(
+            "The example project is kept in {}.",
+            dir.display()
+        )),
         None => say("Run `safemig demo --keep DIR` to keep the example project and inspect it."),
     }
     drop(client);
@@ -260,14 +357,18 @@ fn mark(ok: bool) -> String {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))
 }
 
 fn expect(ok: bool, what: &str) -> Result<(), CliError> {
     if ok {
         Ok(())
     } else {
-        Err(CliError { code: 1, message: format!("demo failed: expected that {what}") })
+        Err(CliError {
+            code: 1,
+            message: format!("demo failed: expected that {what}"),
+        })
     }
 }
 
@@ -275,8 +376,14 @@ fn title(text: &str) {
     println!("\n{}", human::bold(text));
 }
 
+const STEPS: usize = 11;
+
 fn step(n: usize, text: &str) {
-    println!("\n{} {}", human::bold(&format!("[{n}/9]")), human::bold(text));
+    println!(
+        "\n{} {}",
+        human::bold(&format!("[{n}/{STEPS}]")),
+        human::bold(text)
+    );
 }
 
 fn command(text: &str) {

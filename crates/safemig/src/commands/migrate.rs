@@ -18,21 +18,14 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     let set = ctx.migrations()?;
     let mut options = options(ctx, args)?;
     // The static check first: risky migrations are refused unless allowed.
-    let checked = super::check::analyse(set.migrations.iter().map(|m| (m.path.clone(), m.sql.clone())).collect(), &ctx.config);
+    let checked = super::check::analyse(
+        set.migrations
+            .iter()
+            .map(|m| (m.path.as_path(), m.sql.as_str())),
+        &ctx.config,
+    );
     if !args.allow_risky {
-        for file in checked.files.iter().filter(|f| f.class == safemig_analyze::Class::Risky) {
-            let version = file.version.clone().unwrap_or_default();
-            if ctx.config.risky_allowed(&version, &file.file_name) {
-                continue;
-            }
-            let rules: std::collections::BTreeSet<&str> = file
-                .all_findings()
-                .into_iter()
-                .filter(|f| f.severity == safemig_analyze::Severity::Risky)
-                .map(|f| f.rule.as_str())
-                .collect();
-            options.risky.insert(version, rules.into_iter().collect::<Vec<_>>().join(", "));
-        }
+        options.risky = risky_refusals(ctx, &checked);
     }
     if let Some(target) = &options.target {
         if set.get(target).is_none() {
@@ -46,15 +39,27 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     let mut client = match target.connect() {
         Ok(client) => client,
         Err(e) => {
-            let mut record = AuditRecord::new("migrate", "failed", serde_json::json!({ "summary": e.to_string() }));
+            let mut record = AuditRecord::new(
+                "migrate",
+                "failed",
+                serde_json::json!({ "summary": e.to_string() }),
+            );
             record.database = Some(target.display());
             ctx.audit_local(&record);
             return Err(e.into());
         }
     };
     if !ctx.json() {
-        let mode = if options.dry_run { " (dry run: nothing will be kept)" } else { "" };
-        println!("{} {}{mode}", human::bold("safemig migrate →"), target.display());
+        let mode = if options.dry_run {
+            " (dry run: nothing will be kept)"
+        } else {
+            ""
+        };
+        println!(
+            "{} {}{mode}",
+            human::bold("safemig migrate →"),
+            target.display()
+        );
     }
     let progress = Progress::new(!ctx.json());
     let mut backup_note: Option<String> = None;
@@ -62,10 +67,22 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     // exit 2, as DESIGN.md says, not 1 (which is for refusals and failed migrations).
     let mut backup_error = false;
     let mut before_first = |_: &[&safemig_project::MigrationFile]| {
-        before_first(ctx, &target, args.backup, &mut backup_note, &mut backup_error)
+        before_first(
+            ctx,
+            &target,
+            args.backup,
+            &mut backup_note,
+            &mut backup_error,
+        )
     };
-    let result =
-        apply::migrate(&mut client, &set, &ctx.config, &options, &mut |event| progress.event(event), &mut before_first);
+    let result = apply::migrate(
+        &mut client,
+        &set,
+        &ctx.config,
+        &options,
+        &mut |event| progress.event(event),
+        &mut before_first,
+    );
     progress.done();
     if args.backup == BackupMode::Skip && !options.dry_run {
         backup_note = Some("no backup: --backup skip".into());
@@ -73,7 +90,11 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     let report = match result {
         Ok(report) => report,
         Err(e) => {
-            let mut record = AuditRecord::new("migrate", "failed", serde_json::json!({ "summary": e.to_string() }));
+            let mut record = AuditRecord::new(
+                "migrate",
+                "failed",
+                serde_json::json!({ "summary": e.to_string() }),
+            );
             record.database = Some(target.display());
             record.db_user = Some(target.user().to_string());
             ctx.audit_local(&record);
@@ -97,16 +118,33 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
         if let Some(reason) = &report.refused {
             println!("{} {}", human::red("refused:"), reason);
             // Why check called it risky, finding by finding.
-            for m in report.migrations.iter().filter(|m| m.result == Outcome::Refused && options.risky.contains_key(&m.version)) {
+            for m in report
+                .migrations
+                .iter()
+                .filter(|m| m.result == Outcome::Refused && options.risky.contains_key(&m.version))
+            {
                 if let Some(file) = checked.get(&m.version) {
                     println!();
-                    for f in file.all_findings().into_iter().filter(|f| f.severity == safemig_analyze::Severity::Risky) {
-                        super::check::print_finding(&file.path, &file.sql, f);
+                    for f in file
+                        .all_findings()
+                        .into_iter()
+                        .filter(|f| f.severity == safemig_analyze::Severity::Risky)
+                    {
+                        let sql = set
+                            .migrations
+                            .iter()
+                            .find(|m| m.path == file.path)
+                            .map_or("", |m| m.sql.as_str());
+                        super::check::print_finding(&file.path, sql, f);
                     }
                 }
             }
         }
-        for m in report.migrations.iter().filter(|m| m.result == Outcome::Skipped) {
+        for m in report
+            .migrations
+            .iter()
+            .filter(|m| m.result == Outcome::Skipped)
+        {
             print_migration(m);
         }
         println!("{}", summary(&report));
@@ -121,18 +159,25 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
 }
 
 fn options(ctx: &Context, args: &MigrateArgs) -> Result<MigrateOptions, CliError> {
-    let duration = |flag: &str, value: &Option<String>, default: Duration| -> Result<Duration, CliError> {
-        match value {
-            Some(text) => parse_duration(text).map_err(|e| CliError::input(format!("--{flag}: {e}"))),
-            None => Ok(default),
-        }
-    };
+    let duration =
+        |flag: &str, value: &Option<String>, default: Duration| -> Result<Duration, CliError> {
+            match value {
+                Some(text) => {
+                    parse_duration(text).map_err(|e| CliError::input(format!("--{flag}: {e}")))
+                }
+                None => Ok(default),
+            }
+        };
     let mut options = MigrateOptions::from_config(&ctx.config);
     options.dry_run = args.dry_run;
     options.include_all = args.include_all;
     options.target = args.target.clone();
     options.lock_timeout = duration("lock-timeout", &args.lock_timeout, options.lock_timeout)?;
-    options.statement_timeout = duration("statement-timeout", &args.statement_timeout, options.statement_timeout)?;
+    options.statement_timeout = duration(
+        "statement-timeout",
+        &args.statement_timeout,
+        options.statement_timeout,
+    )?;
     options.advisory_lock_wait = duration("wait", &args.wait, options.advisory_lock_wait)?;
     if let Some(retries) = args.lock_retries {
         options.lock_retries = retries;
@@ -171,6 +216,33 @@ fn summary(report: &RunReport) -> String {
     }
 }
 
+/// Migrations `check` classes risky and that `safemig.toml` does not allow:
+/// version -> the risky rules. `migrate` refuses them without --allow-risky.
+pub fn risky_refusals(
+    ctx: &Context,
+    checked: &super::check::CheckRun,
+) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for file in checked
+        .files
+        .iter()
+        .filter(|f| f.class == safemig_analyze::Class::Risky)
+    {
+        let version = file.version.clone().unwrap_or_default();
+        if ctx.config.risky_allowed(&version, &file.file_name) {
+            continue;
+        }
+        let rules: std::collections::BTreeSet<&str> = file
+            .all_findings()
+            .into_iter()
+            .filter(|f| f.severity == safemig_analyze::Severity::Risky)
+            .map(|f| f.rule.as_str())
+            .collect();
+        out.insert(version, rules.into_iter().collect::<Vec<_>>().join(", "));
+    }
+    out
+}
+
 /// `--backup auto|require`: a verified backup of this database taken with exactly
 /// the migrations now applied, younger than `[backup] max_age` and still matching
 /// its checksums; or a new one (auto), or a refusal (require). Runs under the advisory lock, only when something will be applied.
@@ -192,8 +264,18 @@ fn before_first(
     let (system, database) = backup::identity(&mut client).map_err(|e| failed(e.to_string()))?;
     let applied = backup::applied_versions(&mut client).map_err(|e| failed(e.to_string()))?;
     let root = &ctx.config.backup_dir();
-    if let Some(found) = backup::usable(root, &system, &database, &applied, ctx.config.backup.max_age) {
-        *note = Some(format!("using verified backup {} ({})", found.manifest.id, found.dir.display()));
+    if let Some(found) = backup::usable(
+        root,
+        &system,
+        &database,
+        &applied,
+        ctx.config.backup.max_age,
+    ) {
+        *note = Some(format!(
+            "using verified backup {} ({})",
+            found.manifest.id,
+            found.dir.display()
+        ));
         return Ok(Some(found.manifest.id));
     }
     if mode == BackupMode::Require {
@@ -205,23 +287,41 @@ fn before_first(
     }
     let made = super::backup::create(ctx, None, false, false, None, None)
         .map_err(|e| failed(format!("the backup before migrating failed, so nothing was applied: {}\n  hint: fix the cause, or pass --backup skip to migrate without a backup", e.message)))?;
-    let verification = backup::verify(&made.dir, false, &mut |_| {}).map_err(|e| failed(e.to_string()))?;
+    let verification =
+        backup::verify(&made.dir, false, &mut |_| {}).map_err(|e| failed(e.to_string()))?;
     if !verification.ok {
-        return Err(format!("the new backup {} failed verification: {}", made.dir.display(), verification.problems.join("; ")));
+        return Err(format!(
+            "the new backup {} failed verification: {}",
+            made.dir.display(),
+            verification.problems.join("; ")
+        ));
     }
-    *note = Some(format!("backed up to {} (verified: files and checksums)", made.dir.display()));
+    *note = Some(format!(
+        "backed up to {} (verified: files and checksums)",
+        made.dir.display()
+    ));
     Ok(Some(made.manifest.id))
 }
 
 /// Writes the run to the local audit file and, unless it was a dry run, to `safemig.audit`.
-fn audit(ctx: &Context, target: &Target, client: &mut safemig_pg::postgres::Client, report: &RunReport, backup: Option<&str>) {
+fn audit(
+    ctx: &Context,
+    target: &Target,
+    client: &mut safemig_pg::postgres::Client,
+    report: &RunReport,
+    backup: Option<&str>,
+) {
     let result = if report.refused.is_some() {
         "refused"
     } else if report.dry_run {
         "dry-run"
     } else if report.ok() {
         "ok"
-    } else if report.migrations.iter().any(|m| m.result == Outcome::RolledBack) {
+    } else if report
+        .migrations
+        .iter()
+        .any(|m| m.result == Outcome::RolledBack)
+    {
         "rolled-back"
     } else {
         "failed"
@@ -283,7 +383,13 @@ impl Progress {
             }
             Event::Starting { file, index, total } => {
                 if let Some(s) = &self.spinner {
-                    s.set_message(format!("[{}/{}] {} {}", index + 1, total, file.version, file.name));
+                    s.set_message(format!(
+                        "[{}/{}] {} {}",
+                        index + 1,
+                        total,
+                        file.version,
+                        file.name
+                    ));
                 }
             }
             Event::Finished(m) => match &self.spinner {
@@ -306,26 +412,56 @@ pub fn print_migration(m: &MigrationReport) {
         Outcome::Applied => println!(
             "  {} {head}  {}",
             human::green("✓"),
-            human::dim(&format!("applied in {} ms ({} statements)", m.duration_ms, m.statements))
+            human::dim(&format!(
+                "applied in {} ms ({} statements)",
+                m.duration_ms, m.statements
+            ))
         ),
         Outcome::DryRun => println!(
             "  {} {head}  {}",
             human::green("✓"),
-            human::dim(&format!("would apply ({} statements, {} ms, rolled back)", m.statements, m.duration_ms))
+            human::dim(&format!(
+                "would apply ({} statements, {} ms, rolled back)",
+                m.statements, m.duration_ms
+            ))
         ),
-        Outcome::Skipped => println!("  {} {head}  {}", human::dim("·"), human::dim(m.reason.as_deref().unwrap_or("skipped"))),
+        Outcome::Skipped => println!(
+            "  {} {head}  {}",
+            human::dim("·"),
+            human::dim(m.reason.as_deref().unwrap_or("skipped"))
+        ),
         Outcome::RolledBack => {
-            println!("  {} {head}  {}", human::red("✗"), human::red("rolled back by the guards: nothing it did remains"));
+            println!(
+                "  {} {head}  {}",
+                human::red("✗"),
+                human::red("rolled back by the guards: nothing it did remains")
+            );
             for f in &m.violations {
-                println!("      {} {}", human::bold(&f.violation.table), f.violation.message);
+                println!(
+                    "      {} {}",
+                    human::bold(&f.violation.table),
+                    f.violation.message
+                );
                 if let Some(s) = &f.statement {
-                    println!("        caused by statement {} at {}:{}:{}", s.index, m.file.display(), s.line, s.column);
+                    println!(
+                        "        caused by statement {} at {}:{}:{}",
+                        s.index,
+                        m.file.display(),
+                        s.line,
+                        s.column
+                    );
                     println!("{}", human::dim(&human::indent(&s.excerpt, 10)));
                 }
             }
-            let allowable: Vec<_> = m.violations.iter().filter(|f| f.violation.allowable).collect();
+            let allowable: Vec<_> = m
+                .violations
+                .iter()
+                .filter(|f| f.violation.allowable)
+                .collect();
             if !allowable.is_empty() {
-                println!("      If this loss is intended, allow it for this migration in safemig.toml:");
+                println!(
+                    "      If this loss is intended, allow it for this migration in safemig.toml:"
+                );
                 for f in allowable {
                     println!(
                         "{}",
@@ -341,11 +477,21 @@ pub fn print_migration(m: &MigrationReport) {
             }
         }
         Outcome::Failed | Outcome::Refused => {
-            let word = if m.result == Outcome::Failed { "failed" } else { "refused" };
+            let word = if m.result == Outcome::Failed {
+                "failed"
+            } else {
+                "refused"
+            };
             println!("  {} {head}  {}", human::red("✗"), human::red(word));
             if let Some(e) = &m.error {
                 if let Some(s) = &e.statement {
-                    println!("      at {}:{}:{} (statement {})", m.file.display(), s.line, s.column, s.index);
+                    println!(
+                        "      at {}:{}:{} (statement {})",
+                        m.file.display(),
+                        s.line,
+                        s.column,
+                        s.index
+                    );
                     println!("{}", human::dim(&human::indent(&s.excerpt, 8)));
                 }
                 println!("{}", human::indent(&e.message, 6));

@@ -4,10 +4,13 @@
 pub mod backup;
 pub mod check;
 pub mod demo;
+pub mod doctor;
 pub mod log;
 pub mod migrate;
+pub mod plan;
 pub mod rules;
 pub mod status;
+pub mod verify;
 
 use crate::cli::{Cli, Command, Format};
 use crate::context::{CliError, Context};
@@ -16,8 +19,12 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(&cli.global, &args),
         command => {
-            if matches!(cli.global.format, Format::Sarif | Format::Github) && !matches!(command, Command::Check(_)) {
-                return Err(CliError::input("--format sarif and --format github are for `safemig check`; use human or json"));
+            if matches!(cli.global.format, Format::Sarif | Format::Github)
+                && !matches!(command, Command::Check(_))
+            {
+                return Err(CliError::input(
+                    "--format sarif and --format github are for `safemig check`; use human or json",
+                ));
             }
             let ctx = Context::load(cli.global)?;
             match command {
@@ -27,8 +34,11 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 Command::Rules => rules::list(&ctx),
                 Command::Explain(args) => rules::explain(&ctx, &args),
                 Command::Status => status::run(&ctx),
+                Command::Plan(args) => plan::run(&ctx, &args),
                 Command::Migrate(args) => migrate::run(&ctx, &args),
+                Command::Verify(args) => verify::run(&ctx, &args),
                 Command::Log(args) => log::run(&ctx, &args),
+                Command::Doctor(args) => doctor::run(&ctx, &args),
                 Command::Demo(_) => unreachable!(),
             }
         }

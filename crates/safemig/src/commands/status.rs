@@ -13,7 +13,12 @@ pub fn run(ctx: &Context) -> Result<i32, CliError> {
     let statuses = status::compute(&set, &history);
     // Exit 1 when something needs a person: a changed file, a missing file, or a
     // pending migration that `migrate` would refuse to apply without --include-all.
-    let attention = statuses.iter().any(|s| matches!(s.state, State::Changed | State::MissingFile | State::OutOfOrder));
+    let attention = statuses.iter().any(|s| {
+        matches!(
+            s.state,
+            State::Changed | State::MissingFile | State::OutOfOrder
+        )
+    });
     let code = if attention { 1 } else { 0 };
     if ctx.json() {
         report::print_json(&serde_json::json!({
@@ -42,7 +47,12 @@ pub fn run(ctx: &Context) -> Result<i32, CliError> {
         }
     }
     for ignored in &set.ignored {
-        println!("  {}  {}: {}", human::dim("ignored     "), ignored.path.display(), human::dim(&ignored.reason));
+        println!(
+            "  {}  {}: {}",
+            human::dim("ignored     "),
+            ignored.path.display(),
+            human::dim(&ignored.reason)
+        );
     }
     let count = |state| statuses.iter().filter(|s| s.state == state).count();
     println!(

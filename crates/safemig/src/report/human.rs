@@ -38,5 +38,8 @@ pub fn dim(text: &str) -> String {
 /// Indents every line of `text` by `n` spaces.
 pub fn indent(text: &str, n: usize) -> String {
     let pad = " ".repeat(n);
-    text.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
+    text.lines()
+        .map(|l| format!("{pad}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -22,8 +22,12 @@ pub struct Run {
 
 impl Run {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 
     pub fn all(&self) -> String {
@@ -36,14 +40,23 @@ impl Run {
             .as_array()
             .expect("a migrations array")
             .iter()
-            .map(|m| (m["version"].as_str().unwrap().to_string(), m["result"].as_str().unwrap().to_string()))
+            .map(|m| {
+                (
+                    m["version"].as_str().unwrap().to_string(),
+                    m["result"].as_str().unwrap().to_string(),
+                )
+            })
             .collect()
     }
 }
 
 impl std::fmt::Debug for Run {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "exit {}\n--- stdout\n{}\n--- stderr\n{}", self.code, self.stdout, self.stderr)
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 }
 
@@ -57,10 +70,16 @@ impl Project {
         let cluster = Ephemeral::start_with(options).expect("a throwaway PostgreSQL starts");
         cluster.create_database("app").expect("create database app");
         let url = cluster.url("app");
-        let dir = tempfile::Builder::new().prefix("safemig-test-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("safemig-test-")
+            .tempdir()
+            .unwrap();
         std::fs::create_dir_all(dir.path().join("supabase/migrations")).unwrap();
         let project = Project { cluster, dir, url };
-        project.client().batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).expect("Supabase stand-in loads");
+        project
+            .client()
+            .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+            .expect("Supabase stand-in loads");
         project
     }
 
@@ -84,20 +103,29 @@ impl Project {
     }
 
     pub fn client(&self) -> postgres::Client {
-        postgres::Client::connect(&self.url, postgres::NoTls).expect("connect to the throwaway PostgreSQL")
+        postgres::Client::connect(&self.url, postgres::NoTls)
+            .expect("connect to the throwaway PostgreSQL")
     }
 
     /// Runs `sql` and returns the first column of the first row as i64.
     pub fn i64(&self, sql: &str) -> i64 {
-        self.client().query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+        self.client()
+            .query_one(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
     }
 
     pub fn bool(&self, sql: &str) -> bool {
-        self.client().query_one(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+        self.client()
+            .query_one(sql, &[])
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .get(0)
     }
 
     pub fn exec(&self, sql: &str) {
-        self.client().batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        self.client()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     /// `safemig --db <url> ARGS` in the project folder.
@@ -115,7 +143,10 @@ impl Project {
 
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_safemig"));
-        command.current_dir(self.path()).args(args).env("NO_COLOR", "1");
+        command
+            .current_dir(self.path())
+            .args(args)
+            .env("NO_COLOR", "1");
         for (key, _) in std::env::vars() {
             if key.starts_with("PG") || key == "DATABASE_URL" {
                 command.env_remove(key);
@@ -157,7 +188,13 @@ impl Project {
             out.push_str(&row.get::<_, String>(0));
             out.push('\n');
         }
-        for row in client.query("SELECT tgname || ' ' || tgrelid::regclass::text FROM pg_trigger ORDER BY 1", &[]).unwrap() {
+        for row in client
+            .query(
+                "SELECT tgname || ' ' || tgrelid::regclass::text FROM pg_trigger ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+        {
             out.push_str(&row.get::<_, String>(0));
             out.push('\n');
         }
@@ -170,7 +207,10 @@ impl Project {
             .unwrap();
         for row in tables {
             let name: String = row.get(0);
-            let count: i64 = client.query_one(&format!("SELECT count(*) FROM {name}"), &[]).unwrap().get(0);
+            let count: i64 = client
+                .query_one(&format!("SELECT count(*) FROM {name}"), &[])
+                .unwrap()
+                .get(0);
             out.push_str(&format!("{name} rows={count}\n"));
         }
         out

@@ -1,0 +1,365 @@
+//! `safemig plan [--rehearse]`: what `migrate` would do, and with --rehearse,
+//! proof that it works: the pending migrations run first on a throwaway copy of
+//! the target's schema, and every migration replays on an empty database.
+
+use std::collections::BTreeMap;
+
+use safemig_analyze::Class;
+use safemig_pg::apply::{MigrationReport, Outcome, RunReport};
+use safemig_pg::status::{self, State};
+use safemig_pg::{backup, rehearse};
+use safemig_project::audit::AuditRecord;
+use safemig_project::MigrationFile;
+use serde::Serialize;
+
+use crate::cli::PlanArgs;
+use crate::context::{CliError, Context};
+use crate::report::{self, human};
+
+#[derive(Debug, Serialize)]
+struct Pending {
+    version: String,
+    name: String,
+    class: Class,
+    /// The rules behind a review or risky class.
+    reasons: Vec<String>,
+    /// `migrate` refuses it without --allow-risky (or an allowance in safemig.toml).
+    refused_without_allow_risky: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Rehearsal {
+    /// Where the rehearsal's schema came from.
+    source: String,
+    notes: Vec<String>,
+    migrations: Vec<MigrationReport>,
+    ok: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Fresh {
+    migrations: Vec<MigrationReport>,
+    ok: bool,
+}
+
+pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
+    let set = ctx.migrations()?;
+    let target = ctx.target()?;
+    let mut client = target.connect()?;
+    let history = safemig_pg::history::read(&mut client)?;
+    let statuses = status::compute(&set, &history);
+    let pending_files: Vec<&MigrationFile> = statuses
+        .iter()
+        .filter(|s| s.state == State::Pending || (args.include_all && s.state == State::OutOfOrder))
+        .filter_map(|s| set.get(&s.version))
+        .collect();
+    let blocked: Vec<String> = statuses
+        .iter()
+        .filter(|s| {
+            matches!(s.state, State::Changed | State::MissingFile)
+                || (!args.include_all && s.state == State::OutOfOrder)
+        })
+        .map(|s| format!("{} {} is {}", s.version, s.name, s.state.as_str()))
+        .collect();
+
+    let checked = super::check::analyse(
+        set.migrations
+            .iter()
+            .map(|m| (m.path.as_path(), m.sql.as_str())),
+        &ctx.config,
+    );
+    let refusals = super::migrate::risky_refusals(ctx, &checked);
+    let pending: Vec<Pending> = pending_files
+        .iter()
+        .map(|f| {
+            let file = checked.get(&f.version);
+            let reasons: std::collections::BTreeSet<String> = file
+                .map(|c| {
+                    c.all_findings()
+                        .into_iter()
+                        .filter(|x| x.severity > safemig_analyze::Severity::Hint)
+                        .map(|x| x.rule.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            Pending {
+                version: f.version.clone(),
+                name: f.name.clone(),
+                class: file.map_or(Class::Safe, |c| c.class),
+                reasons: reasons.into_iter().collect(),
+                refused_without_allow_risky: refusals.contains_key(&f.version),
+            }
+        })
+        .collect();
+
+    // The backup `migrate --backup auto` would use, or that it would make.
+    let (system, database) = backup::identity(&mut client)?;
+    let applied = backup::applied_versions(&mut client)?;
+    let usable = backup::usable(
+        &ctx.config.backup_dir(),
+        &system,
+        &database,
+        &applied,
+        ctx.config.backup.max_age,
+    );
+    let backup_text = match &usable {
+        Some(b) => format!("would use verified backup {} ({})", b.manifest.id, b.dir.display()),
+        None => format!(
+            "would create and verify a new backup in {} first (no verified backup taken with the migrations now applied)",
+            ctx.config.backup_dir().display()
+        ),
+    };
+    let guards = guards_summary(ctx, &mut client, &pending_files)?;
+
+    let mut code = 0;
+    let mut rehearsal = None;
+    let mut fresh = None;
+    if args.rehearse {
+        let say = |what: &str| {
+            if !ctx.json() {
+                eprintln!("{}", human::dim(&format!("  … {what}")));
+            }
+        };
+        say("starting a throwaway PostgreSQL");
+        let cluster = rehearse::cluster()?;
+        cluster.create_database("rehearsal")?;
+        let notes = rehearse::copy_target(
+            &mut client,
+            &target,
+            &cluster,
+            "rehearsal",
+            args.with_data,
+            &mut |what| say(what),
+        )?;
+        say("applying the pending migrations there");
+        let mut local = cluster.connect("rehearsal")?;
+        // Without the data, row floors cannot hold; with it, they must.
+        let config = if args.with_data {
+            ctx.config.clone()
+        } else {
+            rehearse::without_floors(&ctx.config)
+        };
+        let mut options = rehearse::throwaway_options(&config);
+        options.include_all = args.include_all;
+        let run = rehearse::apply(&mut local, &set, &config, &options)?;
+        let ok = run_ok(&run);
+        let mut notes = notes;
+        notes.extend(run.refused.clone());
+        rehearsal = Some(Rehearsal {
+            source: format!(
+                "{} of {} taken now, in a throwaway PostgreSQL",
+                if args.with_data {
+                    "a full copy (schema and data)"
+                } else {
+                    "the schema (and migration history)"
+                },
+                target.display()
+            ),
+            notes,
+            migrations: run.migrations,
+            ok,
+        });
+        say("replaying every migration on an empty database");
+        let replay = rehearse::replay_from_empty(&cluster, "fresh", &set, &ctx.config)?;
+        fresh = Some(Fresh {
+            ok: run_ok(&replay),
+            migrations: replay.migrations,
+        });
+        if !rehearsal.as_ref().is_some_and(|r| r.ok) || !fresh.as_ref().is_some_and(|f| f.ok) {
+            code = 1;
+        }
+        let mut record = AuditRecord::new(
+            "plan --rehearse",
+            if code == 0 { "ok" } else { "failed" },
+            serde_json::json!({ "pending": pending.iter().map(|p| &p.version).collect::<Vec<_>>() }),
+        );
+        record.database = Some(target.display());
+        ctx.audit_local(&record);
+    }
+
+    if ctx.json() {
+        report::print_json(&serde_json::json!({
+            "database": target.display(),
+            "pending": pending,
+            "blocked": blocked,
+            "backup": { "reuse": usable.as_ref().map(|b| &b.manifest.id), "text": backup_text },
+            "guards": guards,
+            "rehearsal": rehearsal,
+            "fresh": fresh,
+        }));
+        return Ok(code);
+    }
+    println!("{} {}", human::bold("safemig plan →"), target.display());
+    if pending.is_empty() {
+        println!(
+            "  nothing pending: every migration in {} is applied",
+            set.dir.display()
+        );
+    } else {
+        println!(
+            "{}",
+            human::bold(&format!(
+                "pending, in the order migrate applies them ({}):",
+                pending.len()
+            ))
+        );
+    }
+    for (i, p) in pending.iter().enumerate() {
+        let class = match p.class {
+            Class::Safe => human::green("safe  "),
+            Class::Review => human::yellow("review"),
+            Class::Risky => human::red("risky "),
+        };
+        let why = if p.reasons.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", human::dim(&p.reasons.join(", ")))
+        };
+        println!("  {}. {class}  {} {}{why}", i + 1, p.version, p.name);
+        if p.refused_without_allow_risky {
+            println!("            {}", human::yellow("migrate refuses it without --allow-risky (the guards still roll back any loss)"));
+        }
+    }
+    for b in &blocked {
+        println!(
+            "  {} {b}: migrate refuses to run until this is fixed (safemig status)",
+            human::red("blocked:")
+        );
+    }
+    println!("{} {backup_text}", human::bold("backup:"));
+    println!(
+        "{} {}",
+        human::bold("guards:"),
+        guards["text"].as_str().unwrap_or_default()
+    );
+    if let Some(r) = &rehearsal {
+        println!("\n{} {}", human::bold("rehearsal:"), r.source);
+        for note in &r.notes {
+            println!("  {} {note}", human::yellow("note:"));
+        }
+        if r.migrations.is_empty() {
+            println!("  nothing to rehearse");
+        }
+        for m in &r.migrations {
+            super::migrate::print_migration(m);
+            print_observed(m);
+        }
+        println!(
+            "  {}",
+            if r.ok {
+                human::green(
+                    "the rehearsal applied every pending migration; nothing real was touched",
+                )
+            } else {
+                human::red("the rehearsal failed: migrate would fail the same way (nothing real was touched)")
+            }
+        );
+    }
+    if let Some(f) = &fresh {
+        println!(
+            "\n{} every migration from an empty database, as `supabase db reset` and CI run them",
+            human::bold("fresh database:")
+        );
+        match f
+            .migrations
+            .iter()
+            .find(|m| !matches!(m.result, Outcome::Applied))
+        {
+            None => println!(
+                "  {} all {} migrations apply",
+                human::green("✓"),
+                f.migrations.len()
+            ),
+            Some(m) => {
+                super::migrate::print_migration(m);
+                println!("  {}", human::dim("`safemig check` explains ordering problems and proposes an order that works"));
+            }
+        }
+    }
+    Ok(code)
+}
+
+fn run_ok(run: &RunReport) -> bool {
+    run.refused.is_none() && run.migrations.iter().all(|m| m.result == Outcome::Applied)
+}
+
+/// Per statement: how long, which locks on existing tables, which rewrites.
+fn print_observed(m: &MigrationReport) {
+    for o in &m.observed {
+        let mut parts = vec![format!("{:.1} ms", o.duration_ms)];
+        for lock in &o.locks {
+            let effect = if lock.blocks_reads() {
+                human::red(" (blocks reads and writes)")
+            } else if lock.blocks_writes() {
+                human::yellow(" (blocks writes)")
+            } else {
+                String::new()
+            };
+            parts.push(format!("{} on {}{effect}", lock.mode_name(), lock.relation));
+        }
+        for table in &o.rewritten {
+            parts.push(human::red(&format!("rewrites {table}")));
+        }
+        if o.outside_transaction {
+            parts.push(
+                "ran outside a transaction: no lock that blocks reads or writes is held to the end"
+                    .into(),
+            );
+        }
+        println!(
+            "      {} {}",
+            human::dim(&format!("statement {} (line {}):", o.statement, o.line)),
+            parts.join("; ")
+        );
+    }
+}
+
+/// What the guards will protect, in words and as data.
+fn guards_summary(
+    ctx: &Context,
+    client: &mut safemig_pg::postgres::Client,
+    pending: &[&MigrationFile],
+) -> Result<serde_json::Value, CliError> {
+    let guard = &ctx.config.guard;
+    let tables = backup::user_table_count(client)?;
+    let mut text = format!(
+        "{tables} table(s) outside the system and Supabase-managed schemas are protected: a migration that would \
+         lose rows, columns or a whole table is rolled back"
+    );
+    if !guard.protect.is_empty() {
+        text.push_str(&format!("; also protected: {}", guard.protect.join(", ")));
+    }
+    if !guard.unprotect.is_empty() {
+        text.push_str(&format!("; not protected: {}", guard.unprotect.join(", ")));
+    }
+    let floors: BTreeMap<&String, &u64> = guard.min_rows.iter().collect();
+    if !floors.is_empty() {
+        let list: Vec<String> = floors
+            .iter()
+            .map(|(t, n)| format!("{t} ≥ {n} rows"))
+            .collect();
+        text.push_str(&format!("; floors: {}", list.join(", ")));
+    }
+    let allowances: Vec<String> = ctx
+        .config
+        .allow
+        .iter()
+        .filter(|a| {
+            pending
+                .iter()
+                .any(|f| a.migration == f.version || a.migration == f.file_name())
+        })
+        .map(|a| format!("{} may lose {:?} of {}", a.migration, a.loss, a.table))
+        .collect();
+    if !allowances.is_empty() {
+        text.push_str(&format!("; allowed losses: {}", allowances.join(", ")));
+    }
+    Ok(serde_json::json!({
+        "protected_tables": tables,
+        "protect": guard.protect,
+        "unprotect": guard.unprotect,
+        "min_rows": guard.min_rows,
+        "allowances": allowances,
+        "text": text,
+    }))
+}

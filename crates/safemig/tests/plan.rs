@@ -1,0 +1,164 @@
+//! `safemig plan` and `plan --rehearse` against a real throwaway PostgreSQL.
+
+mod common;
+
+use common::Project;
+
+const BASE: &str = "CREATE TABLE public.tracks (id int PRIMARY KEY, title text, bpm int);\n\
+                    INSERT INTO public.tracks SELECT g, 'track ' || g, g FROM generate_series(1, 50) g;";
+
+/// A project with the base migration applied for real, then two pending ones.
+fn project_with_pending() -> Project {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    p.migration(
+        "20250201000000_bpm_type.sql",
+        "ALTER TABLE public.tracks ALTER COLUMN bpm TYPE bigint;",
+    );
+    p.migration(
+        "20250301000000_index.sql",
+        "CREATE INDEX CONCURRENTLY tracks_title ON public.tracks (title);",
+    );
+    p
+}
+
+#[test]
+fn plan_lists_pending_migrations_with_their_class_backup_and_guards() {
+    let p = project_with_pending();
+    let run = p.safemig(&["--format", "json", "plan"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    let pending = json["pending"].as_array().unwrap();
+    let versions: Vec<&str> = pending
+        .iter()
+        .map(|m| m["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["20250201000000", "20250301000000"]);
+    assert_eq!(pending[0]["class"], "review", "{json}");
+    assert!(
+        pending[0]["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r == "change-column-type"),
+        "{json}"
+    );
+    assert_eq!(pending[0]["refused_without_allow_risky"], false);
+    assert_eq!(pending[1]["class"], "safe", "{json}");
+    assert_eq!(json["backup"]["reuse"], serde_json::Value::Null);
+    assert!(
+        json["guards"]["protected_tables"].as_u64().unwrap() >= 1,
+        "{json}"
+    );
+    assert!(json["rehearsal"].is_null());
+}
+
+#[test]
+fn rehearsal_reports_the_rewrite_and_lock_of_a_type_change_and_none_for_a_concurrent_index_and_changes_nothing(
+) {
+    let p = project_with_pending();
+    let before = p.fingerprint();
+    let run = p.safemig(&["--format", "json", "plan", "--rehearse"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    let migrations = json["rehearsal"]["migrations"].as_array().unwrap();
+    assert_eq!(migrations.len(), 2, "{json}");
+    assert!(
+        migrations.iter().all(|m| m["result"] == "applied"),
+        "{json}"
+    );
+
+    let alter = &migrations[0]["observed"][0];
+    assert_eq!(
+        alter["rewritten"],
+        serde_json::json!(["public.tracks"]),
+        "{json}"
+    );
+    let locks = alter["locks"].as_array().unwrap();
+    assert!(
+        locks
+            .iter()
+            .any(|l| l["relation"] == "public.tracks" && l["mode"] == "AccessExclusiveLock"),
+        "{json}"
+    );
+
+    let index = &migrations[1]["observed"][0];
+    assert_eq!(index["outside_transaction"], true, "{json}");
+    assert_eq!(index["locks"], serde_json::json!([]), "{json}");
+    assert_eq!(index["rewritten"], serde_json::json!([]), "{json}");
+
+    assert_eq!(json["fresh"]["ok"], true, "{json}");
+    // Nothing real changed: same catalog, same filenodes, same rows, nothing recorded as applied.
+    assert_eq!(p.fingerprint(), before);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
+        1
+    );
+
+    // The human report says the same in words.
+    let run = p.safemig(&["plan", "--rehearse"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("ACCESS EXCLUSIVE on public.tracks (blocks reads and writes)"),
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("rewrites public.tracks"), "{run:?}");
+}
+
+#[test]
+fn rehearsal_fails_when_a_guard_would_fire_and_the_real_table_keeps_its_rows() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.migration(
+        "20250201000000_purge.sql",
+        "DELETE FROM public.tracks WHERE bpm > 10;",
+    );
+    p.migration(
+        "20250301000000_drop.sql",
+        "ALTER TABLE public.tracks DROP COLUMN title;",
+    );
+    let plan = p.safemig(&["--format", "json", "plan"]).json();
+    assert_eq!(plan["pending"][1]["class"], "risky", "{plan}");
+    assert_eq!(
+        plan["pending"][1]["refused_without_allow_risky"], true,
+        "{plan}"
+    );
+    let run = p.safemig(&["--format", "json", "plan", "--rehearse", "--with-data"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let json = run.json();
+    let m = &json["rehearsal"]["migrations"][0];
+    assert_eq!(m["result"], "rolled-back", "{json}");
+    assert_eq!(json["rehearsal"]["ok"], false);
+    assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 50);
+}
+
+#[test]
+fn fresh_replay_finds_a_migration_that_only_works_on_the_existing_database() {
+    let p = Project::new();
+    // Created by hand on the live database, never by a migration: fine there, fails on `db reset`.
+    p.exec("CREATE TABLE public.legacy (id int PRIMARY KEY)");
+    p.migration(
+        "20250101000000_use_legacy.sql",
+        "ALTER TABLE public.legacy ADD COLUMN note text;",
+    );
+    let run = p.safemig(&["--format", "json", "plan", "--rehearse"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let json = run.json();
+    assert_eq!(json["rehearsal"]["ok"], true, "{json}");
+    assert_eq!(json["fresh"]["ok"], false, "{json}");
+    let failed = &json["fresh"]["migrations"][0];
+    assert_eq!(failed["result"], "failed", "{json}");
+    assert!(
+        failed["reason"]
+            .as_str()
+            .unwrap()
+            .contains("public.legacy\" does not exist"),
+        "{json}"
+    );
+    let run = p.safemig(&["plan", "--rehearse"]);
+    assert!(run.stdout.contains("fresh database:"), "{run:?}");
+}
