@@ -153,6 +153,9 @@ pub struct RunReport {
     pub dry_run: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// This run's `running` row in `safemig.audit`, removed when the run ends normally.
+    #[serde(skip)]
+    pub running_row: Option<i64>,
 }
 
 impl RunReport {
@@ -221,9 +224,46 @@ pub fn migrate(
     );
     // The lock is session-level: if the connection died it is gone already.
     if !client.is_closed() {
+        if let Some(id) = report.running_row.take() {
+            let _ = client.execute("DELETE FROM safemig.audit WHERE id = $1", &[&id]);
+        }
         let _ = lock::release(client);
     }
     result.map(|()| report)
+}
+
+/// Under the advisory lock, a `running` audit row can only be left by a run that
+/// died (killed, its connection or the server lost): mark it `interrupted` and say
+/// so. Then leave this run's own `running` row, removed when it ends normally.
+fn mark_running(
+    client: &mut Client,
+    options: &MigrateOptions,
+    report: &mut RunReport,
+) -> Result<(), PgError> {
+    let stale = client
+        .query(
+            "UPDATE safemig.audit SET result = 'interrupted' WHERE command = 'migrate' AND result = 'running' \
+             RETURNING to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', actor",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading safemig.audit", &e))?;
+    for row in stale {
+        let (at, actor): (String, String) = (row.get(0), row.get(1));
+        report.notes.push(format!(
+            "the previous migrate (started {at} by {actor}) was interrupted before it finished: killed, or its \
+             connection or the server was lost. Each migration is all-or-nothing: what it applied is applied \
+             with its history, the rest is pending (`safemig status`); this run goes on from there"
+        ));
+    }
+    let id: i64 = client
+        .query_one(
+            "INSERT INTO safemig.audit (actor, command, result, tool_version) VALUES ($1, 'migrate', 'running', $2) RETURNING id",
+            &[&options.actor, &env!("CARGO_PKG_VERSION")],
+        )
+        .map_err(|e| PgError::sql("writing the audit trail (safemig.audit)", &e))?
+        .get(0);
+    report.running_row = Some(id);
+    Ok(())
 }
 
 fn migrate_locked(
@@ -237,6 +277,7 @@ fn migrate_locked(
 ) -> Result<(), PgError> {
     if !options.dry_run {
         history::ensure_tables(client)?;
+        mark_running(client, options, report)?;
     }
     let history = history::read(client)?;
     let statuses = status::compute(set, &history);

@@ -237,6 +237,26 @@ fn killed_at_every_statement_boundary_each_migration_is_all_or_nothing_and_a_rer
             .filter(|(_, r)| r == "applied")
             .count();
         assert_eq!(reapplied, 3 - done, "killed at {what}: {rerun:?}");
+        // The re-run says what happened to the run before it.
+        let notes = rerun.json()["notes"].to_string();
+        assert!(
+            notes.contains("the previous migrate") && notes.contains("was interrupted"),
+            "killed at {what}, the next run explains: {rerun:?}"
+        );
+        let audit: Vec<String> = client
+            .query(
+                "SELECT result FROM safemig.audit WHERE command = 'migrate' ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            audit,
+            ["interrupted", "ok"],
+            "killed at {what}: the audit trail keeps the interrupted run"
+        );
         assert_eq!(
             applied(&mut client),
             [true, true, true],
@@ -330,7 +350,13 @@ fn postgres_stopped_immediately_mid_migration_leaves_each_migration_all_or_nothi
 
     let rerun = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(rerun.code, 0, "{rerun:?}");
+    assert!(
+        rerun.stdout.contains("the previous migrate") && rerun.stdout.contains("was interrupted"),
+        "the next command explains: {rerun:?}"
+    );
     assert_eq!(applied(&mut p.client()), [true, true, true]);
+    let log = p.safemig(&["log"]);
+    assert!(log.stdout.contains("interrupted"), "{log:?}");
 }
 
 #[test]

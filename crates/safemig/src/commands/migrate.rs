@@ -109,11 +109,15 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
             "dry_run": report.dry_run,
             "refused": report.refused,
             "migrations": report.migrations,
+            "notes": report.notes,
             "summary": summary(&report),
         }));
     } else {
         if let Some(note) = &backup_note {
             println!("  {} {note}", human::dim("backup:"));
+        }
+        for note in &report.notes {
+            println!("  {} {note}", human::yellow("note:"));
         }
         if let Some(reason) = &report.refused {
             println!("{} {}", human::red("refused:"), reason);
