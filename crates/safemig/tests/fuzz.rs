@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use safemig_analyze::{lint_file, order, LintOptions};
 
-const TARGETS: [&str; 3] = ["analyze", "manifest", "config"];
+const TARGETS: [&str; 4] = ["analyze", "manifest", "config", "url"];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -102,8 +102,42 @@ fn run_target(target: &str, input: &[u8], scratch: &Path) {
                 let _ = config.risky_allowed("1", "1_a.sql");
             }
         }
+        "url" => {
+            // Connection strings: URL or key=value, with TLS parameters; then what
+            // safemig prints about them, which must never show the password.
+            let text = String::from_utf8_lossy(input);
+            if let Ok(target) = safemig_pg::Target::resolve_with(Some(&text), &|_| None) {
+                let shown = target.display();
+                let _ = target.user();
+                for secret in passwords_in(&text) {
+                    assert!(
+                        !shown.contains(&secret),
+                        "display() shows the password {secret:?}: {shown}"
+                    );
+                }
+            }
+            let _ = safemig_pg::redact::redact(&text);
+        }
         other => panic!("unknown fuzz target {other}"),
     }
+}
+
+/// Passwords a connection string plainly carries (`user:PASSWORD@` or `password=PASSWORD`),
+/// at least 6 characters long, so that short ones that happen to appear elsewhere do not count.
+fn passwords_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(rest) = text.split("://").nth(1) {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            if let Some((_, password)) = userinfo.split_once(':') {
+                out.push(password.to_string());
+            }
+        }
+    } else if let Some(rest) = text.split("password=").nth(1) {
+        out.push(rest.split_whitespace().next().unwrap_or("").to_string());
+    }
+    out.retain(|p| p.len() >= 6 && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    out
 }
 
 /// Runs `input`; Some(panic message) if it panicked.

@@ -151,6 +151,28 @@ fn no_password_in_any_output_file_manifest_or_row_whatever_the_command() {
         .code,
         2
     );
+    // A URL pasted twice: the password ends up in the database name (found by the fuzzer).
+    let twice = format!(
+        "{url_plain}{url_plain}",
+        url_plain = url
+            .trim_end_matches("?sslmode=disable")
+            .trim_end_matches("/app")
+    );
+    let twice = format!("{twice}/app?sslmode=disable");
+    assert!(twice.matches(ENCODED).count() == 2, "{twice}");
+    assert_eq!(
+        run("pasted twice", &["--db", &twice, "migrate"], &[]).code,
+        2
+    );
+    let base = url
+        .trim_end_matches("?sslmode=disable")
+        .trim_end_matches("app");
+    let in_path = format!("{base}{base}app?sslmode=disable");
+    assert!(in_path.matches(ENCODED).count() == 2, "{in_path}");
+    assert_eq!(
+        run("pasted twice, parses", &["--db", &in_path, "migrate"], &[]).code,
+        2
+    );
 
     for (label, r) in &runs {
         assert!(!leaks(&r.all()), "{label} showed the password:\n{r:?}");
