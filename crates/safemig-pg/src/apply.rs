@@ -277,7 +277,9 @@ fn migrate_locked(
 ) -> Result<(), PgError> {
     if !options.dry_run {
         history::ensure_tables(client)?;
-        mark_running(client, options, report)?;
+        // Best effort, like the audit row at the end: a role that may not write
+        // safemig.audit still migrates, without this safety net.
+        let _ = mark_running(client, options, report);
     }
     let history = history::read(client)?;
     let statuses = status::compute(set, &history);

@@ -258,6 +258,13 @@ fn cases() -> Vec<Case> {
             &["rolled back by the guards", "\"My Schema.x\""],
         ),
         c(
+            "config: [backup] critical names a table that needs quotes",
+            |d| write(d, "safemig.toml", format!("[backup]\ncritical = ['{WEIRD}']\n")),
+            &["--db", "{url}", "backup", "create"],
+            0,
+            &["critical: copied and checksummed", ".safemig/backups/"],
+        ),
+        c(
             "config: a protected table that does not exist, named like an injection",
             |d| write(d, "safemig.toml", "[guard]\nprotect = [\"public.\\\"x'); DROP TABLE public.base; --\\\"\"]\n"),
             &["--db", "{url}", "migrate", "--backup", "skip"],
