@@ -359,6 +359,91 @@ fn postgres_stopped_immediately_mid_migration_leaves_each_migration_all_or_nothi
     assert!(log.stdout.contains("interrupted"), "{log:?}");
 }
 
+/// "N V what" -> how many migrations are applied when safemig paused there.
+fn applied_at(what: &str) -> usize {
+    let mut parts = what.splitn(3, ' ');
+    parts.next();
+    let version: usize = parts.next().unwrap().parse().unwrap();
+    if parts.next() == Some("after COMMIT") {
+        version
+    } else {
+        version - 1
+    }
+}
+
+#[test]
+fn postgres_stopped_around_each_commit_leaves_each_migration_all_or_nothing() {
+    let mut p = Project::new();
+    write_migrations(&p);
+    p.cluster.create_database("template_run").unwrap();
+    {
+        let mut t = connect(&p.cluster.url("template_run"));
+        t.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+        t.batch_execute("CREATE TABLE public.log (version text)")
+            .unwrap();
+    }
+    // Before the history rows, before COMMIT and after COMMIT of migration 1, and
+    // before the last COMMIT of the run.
+    for at in [3, 4, 5, 15] {
+        let db = format!("stop_{at}");
+        connect(&p.cluster.url("postgres"))
+            .batch_execute(&format!("CREATE DATABASE {db} TEMPLATE template_run"))
+            .unwrap();
+        let url = p.cluster.url(&db);
+        let marker = p.path().join(format!("pause-{at}"));
+        let at_text = at.to_string();
+        let mut child = spawn(
+            &p,
+            &[
+                "--db", &url, "migrate", "--backup", "skip", "--format", "json",
+            ],
+            &[("SAFEMIG_TEST_PAUSE_AT", &at_text), marker_env(&marker)],
+        );
+        let what = wait_for_pause(&mut child, &marker).expect("migrate pauses");
+        p.cluster.stop_immediate().unwrap();
+        resume(&marker);
+        let run = output(child.wait_with_output().unwrap());
+        let done = applied_at(&what);
+        assert_eq!(run.code, 1, "stopped at {what}: {run:?}");
+        let results: Vec<String> = run.results().into_iter().map(|(_, r)| r).collect();
+        let expected: Vec<&str> = (0..3)
+            .map(|i| {
+                if i < done {
+                    "applied"
+                } else if i == done {
+                    "failed"
+                } else {
+                    "skipped"
+                }
+            })
+            .collect();
+        assert_eq!(results, expected, "stopped at {what}: {run:?}");
+        assert!(
+            run.json()["migrations"][done]
+                .to_string()
+                .contains("the connection to the server was lost"),
+            "{run:?}"
+        );
+
+        p.cluster.restart().unwrap();
+        let mut client = connect(&url);
+        let expected: Vec<bool> = (0..3).map(|i| i < done).collect();
+        assert_eq!(applied(&mut client), expected, "stopped at {what}");
+        assert_eq!(advisory_locks(&mut client), 0);
+        let rerun = p.safemig_raw(&["--db", &url, "migrate", "--backup", "skip"], &[]);
+        assert_eq!(rerun.code, 0, "stopped at {what}: {rerun:?}");
+        assert!(
+            rerun.stdout.contains("was interrupted"),
+            "stopped at {what}: {rerun:?}"
+        );
+        assert_eq!(
+            applied(&mut client),
+            [true, true, true],
+            "stopped at {what}"
+        );
+    }
+}
+
 #[test]
 fn a_connection_cut_by_pg_terminate_backend_mid_migration_exits_one_with_nothing_half_applied() {
     let p = Project::new();
