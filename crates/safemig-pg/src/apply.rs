@@ -681,11 +681,15 @@ fn run_one(
                     );
                 }
                 crate::faults::boundary(|| format!("{} statement {} (alone)", file.version, i + 1));
+                let invalid_before = invalid_indexes(client);
                 if let Err(error) = run_alone(client, s, *i, file) {
                     // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind
                     // (PostgreSQL keeps it): name it and the fix.
                     if !client.is_closed() {
-                        for index in invalid_indexes(client) {
+                        let left = invalid_indexes(client)
+                            .into_iter()
+                            .filter(|x| !invalid_before.contains(x));
+                        for index in left {
                             m.notes.push(format!(
                                 "the failed statement left the INVALID index {index}: it is not used by queries but \
                                  slows every write; drop it with `DROP INDEX CONCURRENTLY {index};` before running \

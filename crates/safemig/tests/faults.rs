@@ -816,4 +816,14 @@ fn a_failed_create_index_concurrently_names_the_invalid_index_it_left_and_the_fi
         p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '2'"),
         0
     );
+    // Another attempt names only the index it left, not the one left before.
+    p.migration(
+        "2_index.sql",
+        "CREATE UNIQUE INDEX CONCURRENTLY t_v2 ON public.t (v);",
+    );
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("INVALID index public.t_v2"), "{run:?}");
+    assert!(!run.stdout.contains("INVALID index public.t_v "), "{run:?}");
+    assert!(!run.stdout.contains("public.t_v;"), "{run:?}");
 }
