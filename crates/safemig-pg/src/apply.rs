@@ -153,6 +153,9 @@ pub struct RunReport {
     pub dry_run: bool,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// This run's `running` row in `safemig.audit`, removed when the run ends normally.
+    #[serde(skip)]
+    pub running_row: Option<i64>,
 }
 
 impl RunReport {
@@ -221,9 +224,46 @@ pub fn migrate(
     );
     // The lock is session-level: if the connection died it is gone already.
     if !client.is_closed() {
+        if let Some(id) = report.running_row.take() {
+            let _ = client.execute("DELETE FROM safemig.audit WHERE id = $1", &[&id]);
+        }
         let _ = lock::release(client);
     }
     result.map(|()| report)
+}
+
+/// Under the advisory lock, a `running` audit row can only be left by a run that
+/// died (killed, its connection or the server lost): mark it `interrupted` and say
+/// so. Then leave this run's own `running` row, removed when it ends normally.
+fn mark_running(
+    client: &mut Client,
+    options: &MigrateOptions,
+    report: &mut RunReport,
+) -> Result<(), PgError> {
+    let stale = client
+        .query(
+            "UPDATE safemig.audit SET result = 'interrupted' WHERE command = 'migrate' AND result = 'running' \
+             RETURNING to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', actor",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading safemig.audit", &e))?;
+    for row in stale {
+        let (at, actor): (String, String) = (row.get(0), row.get(1));
+        report.notes.push(format!(
+            "the previous migrate (started {at} by {actor}) was interrupted before it finished: killed, or its \
+             connection or the server was lost. Each migration is all-or-nothing: what it applied is applied \
+             with its history, the rest is pending (`safemig status`); this run goes on from there"
+        ));
+    }
+    let id: i64 = client
+        .query_one(
+            "INSERT INTO safemig.audit (actor, command, result, tool_version) VALUES ($1, 'migrate', 'running', $2) RETURNING id",
+            &[&options.actor, &env!("CARGO_PKG_VERSION")],
+        )
+        .map_err(|e| PgError::sql("writing the audit trail (safemig.audit)", &e))?
+        .get(0);
+    report.running_row = Some(id);
+    Ok(())
 }
 
 fn migrate_locked(
@@ -237,6 +277,9 @@ fn migrate_locked(
 ) -> Result<(), PgError> {
     if !options.dry_run {
         history::ensure_tables(client)?;
+        // Best effort, like the audit row at the end: a role that may not write
+        // safemig.audit still migrates, without this safety net.
+        let _ = mark_running(client, options, report);
     }
     let history = history::read(client)?;
     let statuses = status::compute(set, &history);
@@ -637,7 +680,23 @@ fn run_one(
                         "failed",
                     );
                 }
+                crate::faults::boundary(|| format!("{} statement {} (alone)", file.version, i + 1));
+                let invalid_before = invalid_indexes(client);
                 if let Err(error) = run_alone(client, s, *i, file) {
+                    // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind
+                    // (PostgreSQL keeps it): name it and the fix.
+                    if !client.is_closed() {
+                        let left = invalid_indexes(client)
+                            .into_iter()
+                            .filter(|x| !invalid_before.contains(x));
+                        for index in left {
+                            m.notes.push(format!(
+                                "the failed statement left the INVALID index {index}: it is not used by queries but \
+                                 slows every write; drop it with `DROP INDEX CONCURRENTLY {index};` before running \
+                                 migrate again"
+                            ));
+                        }
+                    }
                     return fail(m, error, committed_parts, started, "failed");
                 }
                 if options.observe {
@@ -832,6 +891,9 @@ fn run_tx_segment(
         let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
         for &i in indexes {
             let s = &p.statements[i];
+            if !dry {
+                crate::faults::boundary(|| format!("{} statement {}", file.version, i + 1));
+            }
             let watch = if options.observe {
                 Some((observe::read(&mut tx).map_err(pg_error)?, Instant::now()))
             } else {
@@ -863,9 +925,16 @@ fn run_tx_segment(
             return Ok(Err(violations));
         }
         if let Some(statements) = record_with.filter(|_| !dry) {
+            crate::faults::boundary(|| format!("{} history rows", file.version));
             record(&mut tx, file, statements, started, options, ran_alone)?;
         }
+        if !dry {
+            crate::faults::boundary(|| format!("{} COMMIT", file.version));
+        }
         tx.commit().map_err(|e| driver_error(&e, None, file))?;
+        if !dry {
+            crate::faults::boundary(|| format!("{} after COMMIT", file.version));
+        }
         Ok(Ok(()))
     })();
     match outcome {
@@ -1005,6 +1074,18 @@ fn run_alone(
         .map_err(|e| driver_error(&e, Some((index, s)), file))
 }
 
+/// Indexes marked INVALID (left by a failed `CREATE INDEX CONCURRENTLY`), qualified and quoted.
+fn invalid_indexes(client: &mut Client) -> Vec<String> {
+    client
+        .query(
+            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid ORDER BY 1",
+            &[],
+        )
+        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .unwrap_or_default()
+}
+
 fn pg_error(e: PgError) -> StatementError {
     let sqlstate = match &e {
         PgError::Sql { sqlstate, .. } => sqlstate.clone(),
@@ -1025,7 +1106,9 @@ fn driver_error(
     file: &MigrationFile,
 ) -> StatementError {
     let mut message = crate::describe_db_error(e);
-    if e.as_db_error().is_none() && e.is_closed() {
+    // Closed, or an I/O error on the socket (the server went away mid-conversation).
+    let io = std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>());
+    if e.as_db_error().is_none() && (e.is_closed() || io) {
         message = format!("the connection to the server was lost: {message}");
     }
     let statement = statement.map(|(i, s)| {

@@ -172,6 +172,27 @@ impl Backup {
                 manifest.format_version
             )));
         }
+        // Every path the manifest names stays inside the backup: a tampered manifest
+        // must not make verify or restore read a file elsewhere.
+        let named = manifest
+            .files
+            .iter()
+            .map(|f| f.path.as_str())
+            .chain(manifest.tables.iter().filter_map(|t| t.file.as_deref()))
+            .chain(std::iter::once(manifest.dump.as_str()));
+        for path in named {
+            let p = Path::new(path);
+            if path.is_empty()
+                || p.is_absolute()
+                || p.components()
+                    .any(|c| !matches!(c, std::path::Component::Normal(_)))
+            {
+                return Err(PgError::Tool(format!(
+                    "{}: {MANIFEST} names a file outside the backup folder ({path:?}); the backup was tampered with, do not use it",
+                    dir.display()
+                )));
+            }
+        }
         let verification = std::fs::read_to_string(dir.join(VERIFICATION))
             .ok()
             .and_then(|t| serde_json::from_str(&t).ok());
@@ -207,6 +228,24 @@ pub fn list(root: &Path) -> Vec<Backup> {
         .filter_map(|e| Backup::open(&e.path()).ok())
         .collect();
     out.sort_by_key(|b| b.manifest.finished_at);
+    out
+}
+
+/// Hidden `.ID.partial` folders under `root`: backups that were interrupted (the
+/// process killed, the machine or the server stopped) before they were complete.
+/// They are never listed or used; `backup list` names them so they can be removed.
+pub fn interrupted(root: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with('.') && name.ends_with(".partial")
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
     out
 }
 
@@ -368,10 +407,16 @@ pub fn create(
         started_at.format("%Y%m%dT%H%M%S%.3fZ"),
         sanitize(&database)
     );
-    private_dir(&options.root)?;
     let partial = options.root.join(format!(".{id}.partial"));
-    let _ = std::fs::remove_dir_all(&partial);
-    private_dir(&partial)?;
+    private_dir(&options.root).and_then(|()| {
+        let _ = std::fs::remove_dir_all(&partial);
+        private_dir(&partial)
+    }).map_err(|e| {
+        PgError::Tool(format!(
+            "{e}\n  hint: the backup folder must be writable by this user (mode 0700); fix its owner or \
+             permissions, or choose another folder with --out or [backup] dir"
+        ))
+    })?;
     let result = write_backup(
         &mut client,
         target,
@@ -511,7 +556,10 @@ fn write_backup(
     run_tool(command, "pg_dump")?;
     restrict_tree(&dir.join(&dump))?;
     // Test-only pause point, so fault tests can kill a backup part-way without luck.
-    if let Some(seconds) = std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP")
+    if std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").as_deref() == Ok("marker") {
+        progress("paused (SAFEMIG_TEST_PAUSE_AFTER_DUMP)");
+        crate::faults::pause("after pg_dump");
+    } else if let Some(seconds) = std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP")
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
     {
@@ -845,6 +893,22 @@ pub fn quick_check(backup: &Backup) -> Vec<String> {
         .iter()
         .map(|f| f.path.as_str())
         .collect();
+    // A file the manifest does not know was added afterwards: nothing vouches for it.
+    for extra in relative_files(dir, dir) {
+        if !listed.contains(extra.as_str())
+            && ![
+                "manifest.json",
+                "manifest.txt",
+                "SHA256SUMS",
+                "verification.json",
+            ]
+            .contains(&extra.as_str())
+        {
+            problems.push(format!(
+                "{extra} is not in the manifest (added after the backup was taken)"
+            ));
+        }
+    }
     for required in [backup.manifest.dump.as_str(), "schema.sql", "data.sql"] {
         let present = listed.contains(required)
             || listed
@@ -894,6 +958,20 @@ pub fn quick_check(backup: &Backup) -> Vec<String> {
         Err(_) => problems.push("SHA256SUMS is missing".into()),
     }
     problems
+}
+
+/// Every file under `dir`, as a path relative to `root` with `/` separators.
+fn relative_files(root: &Path, dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(relative_files(root, &path));
+        } else if let Ok(relative) = path.strip_prefix(root) {
+            out.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    out
 }
 
 /// Restores the complete dump into a throwaway cluster; compares every table's

@@ -170,7 +170,12 @@ impl Target {
     }
 
     /// `postgresql://user@host:port/db?sslmode=...` with no password, for people and logs.
+    /// Redacted too: a URL pasted twice puts the password into the database name.
     pub fn display(&self) -> String {
+        redact(&self.display_raw())
+    }
+
+    fn display_raw(&self) -> String {
         let user = self.config.get_user().unwrap_or("");
         let db = self.config.get_dbname().unwrap_or("");
         let port = self.config.get_ports().first().copied().unwrap_or(5432);

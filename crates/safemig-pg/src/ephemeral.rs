@@ -67,6 +67,16 @@ impl Ephemeral {
             .prefix("safemig-pg-")
             .tempdir()
             .map_err(|e| PgError::Ephemeral(format!("cannot create a temporary folder: {e}")))?;
+        // The unix socket lives here and authentication is `trust`: only the server's
+        // user (and root) may reach it.
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o700)).map_err(
+            |e| {
+                PgError::Ephemeral(format!(
+                    "cannot make {} private: {e}",
+                    root.path().display()
+                ))
+            },
+        )?;
         let data = root.path().join("data");
         let status = Command::new("cp")
             .arg("-a")

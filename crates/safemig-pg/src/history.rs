@@ -127,22 +127,35 @@ pub fn read(client: &mut impl GenericClient) -> Result<History, PgError> {
         let has = |client: &mut _, column: &str| -> Result<bool, PgError> {
             column_exists(client, "supabase_migrations", "schema_migrations", column)
         };
+        // Cast: a table edited by hand into other column types is an error that says so, not a panic.
         let statements = if has(client, "statements")? {
-            "statements"
+            "statements::text[]"
         } else {
             "NULL::text[]"
         };
         let name = if has(client, "name")? {
-            "name"
+            "name::text"
         } else {
             "NULL::text"
         };
         let rows = client
             .query(
-                &format!("SELECT version, {name}, {statements} FROM supabase_migrations.schema_migrations ORDER BY version"),
+                &format!("SELECT version::text, {name}, {statements} FROM supabase_migrations.schema_migrations ORDER BY version"),
                 &[],
             )
-            .map_err(|e| PgError::sql("reading supabase_migrations.schema_migrations", &e))?;
+            .map_err(|e| {
+                let PgError::Sql { context, message, sqlstate } = PgError::sql("reading supabase_migrations.schema_migrations", &e) else {
+                    unreachable!()
+                };
+                PgError::Sql {
+                    context,
+                    message: format!(
+                        "{message}\n  hint: the table does not have the columns the Supabase CLI gives it \
+                         (version text, name text, statements text[]); was it edited by hand?"
+                    ),
+                    sqlstate,
+                }
+            })?;
         history.supabase = rows
             .iter()
             .map(|r| SupabaseRow {
@@ -161,16 +174,23 @@ pub fn read(client: &mut impl GenericClient) -> Result<History, PgError> {
             )
             .map_err(|e| PgError::sql("reading safemig.migrations", &e))?;
         for r in rows {
+            let shape = |e: postgres::Error| {
+                PgError::Tool(format!(
+                    "safemig.migrations does not have the columns safemig gives it: {e}\n  \
+                     hint: was it edited by hand? Restore it from a backup, or drop the schema safemig only \
+                     if you can re-create its records"
+                ))
+            };
             let record = SafemigRecord {
-                version: r.get(0),
-                name: r.get(1),
-                checksum: r.get(2),
-                applied_at: r.get(3),
-                applied_by: r.get(4),
-                db_user: r.get(5),
-                duration_ms: r.get(6),
-                backup_id: r.get(7),
-                tool_version: r.get(8),
+                version: r.try_get(0).map_err(shape)?,
+                name: r.try_get(1).map_err(shape)?,
+                checksum: r.try_get(2).map_err(shape)?,
+                applied_at: r.try_get(3).map_err(shape)?,
+                applied_by: r.try_get(4).map_err(shape)?,
+                db_user: r.try_get(5).map_err(shape)?,
+                duration_ms: r.try_get(6).map_err(shape)?,
+                backup_id: r.try_get(7).map_err(shape)?,
+                tool_version: r.try_get(8).map_err(shape)?,
             };
             history.safemig.insert(record.version.clone(), record);
         }

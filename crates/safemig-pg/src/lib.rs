@@ -9,6 +9,7 @@ pub mod connect;
 pub mod doctor;
 pub mod drift;
 pub mod ephemeral;
+pub mod faults;
 pub mod history;
 pub mod lock;
 pub mod observe;

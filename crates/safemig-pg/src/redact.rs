@@ -46,6 +46,9 @@ pub fn redact(text: &str) -> String {
 /// `scheme://user:secret@host` -> `scheme://user:********@host`, and
 /// `password=secret` -> `password=********`.
 fn mask_connection_strings(text: &str) -> String {
+    // Passwords seen in a URL are masked wherever else they appear too (a URL pasted
+    // twice, or one that does not parse, can carry them outside an authority).
+    let mut found: Vec<String> = Vec::new();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(idx) = rest.find("://") {
@@ -61,12 +64,17 @@ fn mask_connection_strings(text: &str) -> String {
                 out.push_str(&authority[..colon + 1]);
                 out.push_str(MASK);
                 out.push_str(&authority[at..]);
+                found.push(authority[colon + 1..at].to_string());
             }
             _ => out.push_str(authority),
         }
         rest = &tail[end..];
     }
     out.push_str(rest);
+    found.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for password in found.iter().filter(|p| p.chars().count() >= 4) {
+        out = out.replace(password.as_str(), MASK);
+    }
     mask_password_params(&out)
 }
 

@@ -84,7 +84,24 @@ pub fn compute(set: &MigrationSet, history: &History) -> Vec<MigrationStatus> {
                             short(&record.checksum)
                         )),
                     ),
-                    Some(_) => (State::Applied, None),
+                    // The file is what safemig applied; the statements Supabase's table
+                    // holds must still be the file's too, else someone edited the history.
+                    Some(_) => match (&row.statements, safemig_analyze::split(&file.sql)) {
+                        (Some(recorded), Ok(current))
+                            if current.len() != recorded.len()
+                                || current.iter().zip(recorded).any(|(c, r)| c.text != *r) =>
+                        {
+                            (
+                                State::Changed,
+                                Some(
+                                    "the statements recorded in supabase_migrations.schema_migrations were edited: \
+                                     they differ from the file, which safemig's checksum says is the one applied"
+                                        .into(),
+                                ),
+                            )
+                        }
+                        _ => (State::Applied, None),
+                    },
                     // Applied by the Supabase CLI or another tool: compare the statements it recorded.
                     None => match (&row.statements, safemig_analyze::split(&file.sql)) {
                         (Some(recorded), Ok(current)) => {

@@ -31,6 +31,12 @@ pub enum ProjectError {
     },
     #[error("{path} is not valid UTF-8 (first bad byte at byte {offset}); save the file as UTF-8")]
     NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{path} is {size_mib} MiB; safemig reads migration files up to {limit_mib} MiB (parsing takes about 100 times a file's size in memory)\n  hint: split it into smaller migrations, load bulk data with COPY or psql outside the migrations, or raise the limit with SAFEMIG_MAX_MIGRATION_MB")]
+    TooLarge {
+        path: PathBuf,
+        size_mib: u64,
+        limit_mib: u64,
+    },
     #[error("two migrations have version {version}: {first} and {second}\n  hint: rename one of them to a new version (e.g. with a later timestamp)")]
     DuplicateVersion {
         version: String,

@@ -106,6 +106,20 @@ pub fn load(dir: &Path) -> Result<MigrationSet, ProjectError> {
             });
             continue;
         };
+        let size = std::fs::metadata(&path)
+            .map_err(|source| ProjectError::ReadFile {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        let limit_mib = max_migration_mib();
+        if size > limit_mib * 1024 * 1024 {
+            return Err(ProjectError::TooLarge {
+                path,
+                size_mib: size.div_ceil(1024 * 1024),
+                limit_mib,
+            });
+        }
         let bytes = std::fs::read(&path).map_err(|source| ProjectError::ReadFile {
             path: path.clone(),
             source,
@@ -135,6 +149,16 @@ pub fn load(dir: &Path) -> Result<MigrationSet, ProjectError> {
         }
     }
     Ok(set)
+}
+
+/// The largest migration file safemig reads, in MiB: `SAFEMIG_MAX_MIGRATION_MB`, else 16.
+/// Parsing a file costs about 100 times its size in memory: a 100 MB file would need ~10 GB.
+pub fn max_migration_mib() -> u64 {
+    std::env::var("SAFEMIG_MAX_MIGRATION_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &u64| n > 0)
+        .unwrap_or(16)
 }
 
 #[cfg(test)]

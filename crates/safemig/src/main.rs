@@ -13,6 +13,10 @@ fn main() {
         let text = safemig_pg::redact::redact(&info.to_string());
         eprintln!("safemig: internal error (a bug, please report it): {text}");
     }));
+    // Test-only: a panic carrying this text, to prove panic messages are redacted.
+    if let Some(text) = std::env::var_os("SAFEMIG_TEST_PANIC") {
+        panic!("{}", text.to_string_lossy());
+    }
     let cli = cli::Cli::parse();
     let code = match commands::run(cli) {
         Ok(code) => code,

@@ -152,6 +152,7 @@ fn verify(ctx: &Context, path: &Path, restore: bool) -> Result<i32, CliError> {
 fn list(ctx: &Context) -> Result<i32, CliError> {
     let root = &ctx.config.backup_dir();
     let backups = backup::list(root);
+    let interrupted = backup::interrupted(root);
     let newest_verified = backups
         .iter()
         .rev()
@@ -173,12 +174,21 @@ fn list(ctx: &Context) -> Result<i32, CliError> {
                 })
             })
             .collect();
-        report::print_json(&serde_json::json!({ "backups": items }));
+        report::print_json(&serde_json::json!({ "backups": items, "interrupted": interrupted }));
         return Ok(0);
     }
     println!("{} {}", human::bold("backups in"), root.display());
     if backups.is_empty() {
         println!("  (none)");
+    }
+    for dir in &interrupted {
+        println!(
+            "  {} {} is an interrupted backup (the process or the server stopped before it was complete): \
+             it is not listed and never used; remove it with `rm -r {}`",
+            human::yellow("note:"),
+            dir.display(),
+            dir.display()
+        );
     }
     for b in &backups {
         let state = match &b.verification {

@@ -63,8 +63,17 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     }
     let progress = Progress::new(!ctx.json());
     let mut backup_note: Option<String> = None;
+    // A backup that could not be made (connection, pg_dump, disk) is a tool error:
+    // exit 2, as DESIGN.md says, not 1 (which is for refusals and failed migrations).
+    let mut backup_error = false;
     let mut before_first = |_: &[&safemig_project::MigrationFile]| {
-        before_first(ctx, &target, args.backup, &mut backup_note)
+        before_first(
+            ctx,
+            &target,
+            args.backup,
+            &mut backup_note,
+            &mut backup_error,
+        )
     };
     let result = apply::migrate(
         &mut client,
@@ -100,11 +109,15 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
             "dry_run": report.dry_run,
             "refused": report.refused,
             "migrations": report.migrations,
+            "notes": report.notes,
             "summary": summary(&report),
         }));
     } else {
         if let Some(note) = &backup_note {
             println!("  {} {note}", human::dim("backup:"));
+        }
+        for note in &report.notes {
+            println!("  {} {note}", human::yellow("note:"));
         }
         if let Some(reason) = &report.refused {
             println!("{} {}", human::red("refused:"), reason);
@@ -140,7 +153,13 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
         }
         println!("{}", summary(&report));
     }
-    Ok(if report.ok() { 0 } else { 1 })
+    Ok(if report.ok() {
+        0
+    } else if backup_error {
+        2
+    } else {
+        1
+    })
 }
 
 fn options(ctx: &Context, args: &MigrateArgs) -> Result<MigrateOptions, CliError> {
@@ -236,13 +255,18 @@ fn before_first(
     target: &Target,
     mode: BackupMode,
     note: &mut Option<String>,
+    tool_error: &mut bool,
 ) -> Result<Option<String>, String> {
     if mode == BackupMode::Skip {
         return Ok(None);
     }
-    let mut client = target.connect().map_err(|e| e.to_string())?;
-    let (system, database) = backup::identity(&mut client).map_err(|e| e.to_string())?;
-    let applied = backup::applied_versions(&mut client).map_err(|e| e.to_string())?;
+    let mut failed = |e: String| {
+        *tool_error = true;
+        e
+    };
+    let mut client = target.connect().map_err(|e| failed(e.to_string()))?;
+    let (system, database) = backup::identity(&mut client).map_err(|e| failed(e.to_string()))?;
+    let applied = backup::applied_versions(&mut client).map_err(|e| failed(e.to_string()))?;
     let root = &ctx.config.backup_dir();
     if let Some(found) = backup::usable(
         root,
@@ -266,8 +290,9 @@ fn before_first(
         ));
     }
     let made = super::backup::create(ctx, None, false, false, None, None)
-        .map_err(|e| format!("the backup before migrating failed, so nothing was applied: {}\n  hint: fix the cause, or pass --backup skip to migrate without a backup", e.message))?;
-    let verification = backup::verify(&made.dir, false, &mut |_| {}).map_err(|e| e.to_string())?;
+        .map_err(|e| failed(format!("the backup before migrating failed, so nothing was applied: {}\n  hint: fix the cause, or pass --backup skip to migrate without a backup", e.message)))?;
+    let verification =
+        backup::verify(&made.dir, false, &mut |_| {}).map_err(|e| failed(e.to_string()))?;
     if !verification.ok {
         return Err(format!(
             "the new backup {} failed verification: {}",
