@@ -186,6 +186,16 @@ fn cases() -> Vec<Case> {
             &["1_huge.sql is 101 MiB", "up to 16 MiB", "hint: split it"],
         ),
         c(
+            "huge file, check (refused before it is read)",
+            |d| {
+                let line = "INSERT INTO public.base VALUES (1); -- a huge data migration, line after line\n";
+                write(d, "supabase/migrations/1_huge.sql", line.repeat(17 * 1024 * 1024 / line.len() + 1))
+            },
+            &["check"],
+            2,
+            &["1_huge.sql is 18 MiB", "up to 16 MiB", "hint: split it"],
+        ),
+        c(
             "binary file, check",
             |d| write(d, "supabase/migrations/1_bin.sql", [0xff, 0xfe, 0, 1]),
             &["check"],

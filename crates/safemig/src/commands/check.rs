@@ -371,6 +371,18 @@ fn gather(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
 }
 
 fn read_sql(path: &Path) -> Result<String, CliError> {
+    // The same limit as migrate's: parsing costs about 100 times a file's size.
+    let limit_mib = safemig_project::migrations::max_migration_mib();
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.len() > limit_mib * 1024 * 1024 {
+            return Err(safemig_project::ProjectError::TooLarge {
+                path: path.to_path_buf(),
+                size_mib: meta.len().div_ceil(1024 * 1024),
+                limit_mib,
+            }
+            .into());
+        }
+    }
     let bytes = std::fs::read(path)
         .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
     String::from_utf8(bytes).map_err(|e| {
