@@ -22,3 +22,35 @@ pub use parse::{
     line_col, parse_file, split, ParsedFile, QualifiedName, Statement, SyntaxError, TxBehaviour,
 };
 pub use rules::Severity;
+
+/// Whether `sql` calls a function with one of these names (schema-qualified or
+/// not), as PostgreSQL's parser reads it: a name in a comment or a string is no
+/// call. For spotting pgTAP tests (`plan(...)`, `no_plan()`).
+pub fn calls_function(sql: &str, names: &[&str]) -> bool {
+    let Ok(parsed) = pg_query::parse(sql, pg_query::ParserOptions::default()) else {
+        return false;
+    };
+    parsed.call_functions().iter().any(|f| {
+        let base = f.rsplit('.').next().unwrap_or(f);
+        names.iter().any(|n| n.eq_ignore_ascii_case(base))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn calls_function_ignores_comments_strings_and_longer_names() {
+        assert!(super::calls_function(
+            "BEGIN; SELECT plan(2); SELECT ok(true);",
+            &["plan"]
+        ));
+        assert!(super::calls_function(
+            "select * from extensions.no_plan();",
+            &["no_plan"]
+        ));
+        assert!(!super::calls_function(
+            "-- a query plan(s)\nSELECT 'plan(1)', my_plan(1);",
+            &["plan"]
+        ));
+    }
+}

@@ -120,7 +120,9 @@ pub fn analyze_steps(
     };
     let identity: Vec<usize> = (0..migrations.len()).collect();
     let findings = run(&identity);
-    conclude(findings, migrations.len(), live, &mut |order| run(order))
+    conclude(findings, migrations.len(), live, &mut |order| {
+        Some(run(order))
+    })
 }
 
 /// The replay's findings made a report: uses of objects the live database has
@@ -131,7 +133,7 @@ pub fn conclude(
     mut findings: Vec<OrderFinding>,
     migrations: usize,
     live: &Live,
-    replay_in: &mut dyn FnMut(&[usize]) -> Vec<OrderFinding>,
+    replay_in: &mut dyn FnMut(&[usize]) -> Option<Vec<OrderFinding>>,
 ) -> OrderReport {
     for f in &mut findings {
         if f.rule == "use-before-create"
@@ -156,9 +158,11 @@ pub fn conclude(
         match topological(migrations, &cross_file) {
             Some(order) => {
                 // The proposal must itself be free of cross-file use-before-create.
-                let again = replay_in(&order);
-                let still = again.iter().any(|f| {
-                    f.rule == "use-before-create" && f.creator.is_some_and(|c| c != f.migration)
+                // A replay that could not run (a file gone) proves nothing: no proposal.
+                let still = replay_in(&order).is_none_or(|again| {
+                    again.iter().any(|f| {
+                        f.rule == "use-before-create" && f.creator.is_some_and(|c| c != f.migration)
+                    })
                 });
                 if !still {
                     report.proposed_order = Some(order);
@@ -240,6 +244,8 @@ fn is_external(id: &ObjectId, externals: &BTreeSet<String>) -> bool {
 /// A use of an object that did not exist yet when its statement ran: a finding
 /// as soon as a later statement creates the object.
 struct Pending {
+    /// When the use was seen: findings come out in the order of their causes.
+    seq: u64,
     migration: usize,
     label: String,
     statement: usize,
@@ -262,7 +268,8 @@ pub struct Replay<'a> {
     executed: BTreeSet<ObjectId>,
     /// Where each `RETURNS trigger` function is first created.
     trigger_function_defs: BTreeMap<ObjectId, Pending>,
-    findings: Vec<OrderFinding>,
+    findings: Vec<(u64, OrderFinding)>,
+    seq: u64,
 }
 
 impl<'a> Replay<'a> {
@@ -276,6 +283,7 @@ impl<'a> Replay<'a> {
             executed: BTreeSet::new(),
             trigger_function_defs: BTreeMap::new(),
             findings: Vec::new(),
+            seq: 0,
         }
     }
 
@@ -289,13 +297,15 @@ impl<'a> Replay<'a> {
                 if self.live.contains(&used) || is_external(&used, self.externals) {
                     continue;
                 }
-                waiting.push(used);
+                self.seq += 1;
+                waiting.push((self.seq, used));
             }
             for dropped in &step.effects.drops {
                 if dropped.kind == ObjectKind::Function {
                     for (trigger, (function, by)) in &self.trigger_functions {
                         if function == dropped && self.live.contains(trigger) {
-                            self.findings.push(OrderFinding {
+                            self.seq += 1;
+                            self.findings.push((self.seq, OrderFinding {
                                 migration,
                                 rule: "drop-function",
                                 severity: Severity::Risky,
@@ -310,7 +320,7 @@ impl<'a> Replay<'a> {
                                 creator: None,
                                 fresh_only: false,
                                 used: None,
-                            });
+                            }));
                         }
                     }
                 }
@@ -333,24 +343,28 @@ impl<'a> Replay<'a> {
                             ),
                         )
                     };
-                    self.findings.push(OrderFinding {
-                        migration: p.migration,
-                        rule: "use-before-create",
-                        severity: Severity::Risky,
-                        statement: p.statement,
-                        line: p.line,
-                        column: p.column,
-                        message,
-                        help: Some(help),
-                        creator: Some(migration),
-                        fresh_only: false,
-                        used: Some(created.clone()),
-                    });
+                    self.findings.push((
+                        p.seq,
+                        OrderFinding {
+                            migration: p.migration,
+                            rule: "use-before-create",
+                            severity: Severity::Risky,
+                            statement: p.statement,
+                            line: p.line,
+                            column: p.column,
+                            message,
+                            help: Some(help),
+                            creator: Some(migration),
+                            fresh_only: false,
+                            used: Some(created.clone()),
+                        },
+                    ));
                 }
                 self.live.insert(created);
             }
-            for used in waiting {
+            for (seq, used) in waiting {
                 self.pending.entry(used).or_default().push(Pending {
+                    seq,
                     migration,
                     label: label.to_string(),
                     statement: step.statement,
@@ -368,6 +382,7 @@ impl<'a> Replay<'a> {
                 self.trigger_function_defs
                     .entry(*function)
                     .or_insert(Pending {
+                        seq: 0,
                         migration,
                         label: label.to_string(),
                         statement: step.statement,
@@ -387,7 +402,7 @@ impl<'a> Replay<'a> {
             {
                 continue;
             }
-            self.findings.push(OrderFinding {
+            self.findings.push((u64::MAX, OrderFinding {
                 migration: at.migration,
                 rule: "unattached-trigger-function",
                 severity: Severity::Review,
@@ -404,9 +419,11 @@ impl<'a> Replay<'a> {
                 creator: None,
                 fresh_only: false,
                 used: None,
-            });
+            }));
         }
-        self.findings
+        // In the order of their causes, as a replay that looked ahead would give them.
+        self.findings.sort_by_key(|(seq, _)| *seq);
+        self.findings.into_iter().map(|(_, f)| f).collect()
     }
 }
 

@@ -707,6 +707,7 @@ fn run_one(
                         locks: Vec::new(),
                         rewritten: Vec::new(),
                         outside_transaction: true,
+                        note: Some(observe::outside_transaction_note(what)),
                     });
                 }
                 committed_parts += 1;
@@ -888,6 +889,12 @@ fn run_tx_segment(
     let dry = runner.is_dry();
     let outcome = (|| -> Result<Result<(), Vec<Violation>>, StatementError> {
         let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
+        // The tables as they were when the migration's transaction began.
+        let existing = if options.observe {
+            Some(observe::read(&mut tx).map_err(pg_error)?)
+        } else {
+            None
+        };
         let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
         for &i in indexes {
             let s = &p.statements[i];
@@ -903,8 +910,9 @@ fn run_tx_segment(
                 .map_err(|e| driver_error(&e, Some((i, s)), file))?;
             if let Some((before, at)) = watch {
                 let duration_ms = at.elapsed().as_secs_f64() * 1000.0;
-                let (locks, rewritten) =
-                    observe::compare(&before, &observe::read(&mut tx).map_err(pg_error)?);
+                let after = observe::read(&mut tx).map_err(pg_error)?;
+                let existing = existing.as_ref().unwrap_or(&before);
+                let (locks, rewritten) = observe::compare(existing, &before, &after);
                 observed.push(Observation {
                     statement: i + 1,
                     line: s.code_line,
@@ -912,6 +920,7 @@ fn run_tx_segment(
                     locks,
                     rewritten,
                     outside_transaction: false,
+                    note: None,
                 });
             }
         }

@@ -40,9 +40,32 @@ fn user_schema(alias: &str) -> String {
     )
 }
 
+/// Not a member of an extension (PostGIS's `spatial_ref_sys`, say): the
+/// extension, not the migrations, makes it.
+fn not_in_extension(oid: &str, catalog: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = {oid} AND dep.classid = '{catalog}'::regclass AND dep.deptype = 'e')"
+    )
+}
+
 /// The catalog of the database `client` is connected to, as drift compares it.
+/// Read with `search_path = pg_catalog`, so every name PostgreSQL prints is
+/// schema-qualified the same way in both databases, whatever the role's path.
 pub fn snapshot(client: &mut impl GenericClient, exposed: &[String]) -> Result<Schema, PgError> {
-    let n = user_schema("n");
+    let mut tx = client
+        .transaction()
+        .map_err(|e| PgError::sql("reading the catalog for drift", &e))?;
+    tx.batch_execute("SET LOCAL search_path = pg_catalog")
+        .map_err(|e| PgError::sql("reading the catalog for drift", &e))?;
+    let schema = read_snapshot(&mut tx, exposed);
+    let _ = tx.rollback();
+    schema
+}
+
+fn read_snapshot(client: &mut impl GenericClient, exposed: &[String]) -> Result<Schema, PgError> {
+    let plain = user_schema("n");
+    let n = format!("{plain} AND {}", not_in_extension("c.oid", "pg_class"));
+    let index_n = format!("{plain} AND {}", not_in_extension("i.indrelid", "pg_class"));
     let queries = [
         // Tables and views (a view by its definition).
         format!(
@@ -69,14 +92,14 @@ pub fn snapshot(client: &mut impl GenericClient, exposed: &[String]) -> Result<S
         format!(
             "SELECT 'index ' || format('%I.%I', n.nspname, c.relname), pg_get_indexdef(c.oid) \
              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE {n}"
+             WHERE {index_n}"
         ),
         format!(
             "SELECT 'function ' || format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)), \
                     'returns ' || pg_get_function_result(p.oid) || CASE WHEN p.prosecdef THEN ', security definer' ELSE '' END \
                     || coalesce(', set ' || array_to_string(p.proconfig, ', '), '') || ', body md5 ' || md5(p.prosrc) \
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
-             WHERE {n} AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = p.oid AND dep.deptype = 'e')"
+             WHERE {plain} AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = p.oid AND dep.deptype = 'e')"
         ),
         // Triggers on user tables, and triggers anywhere (auth.users) that run a user function.
         format!(
@@ -111,6 +134,7 @@ pub fn snapshot(client: &mut impl GenericClient, exposed: &[String]) -> Result<S
                     string_agg(a.privilege_type, ',' ORDER BY a.privilege_type) \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(c.relacl) a \
              WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname = ANY($1) AND a.grantee <> c.relowner \
+               AND NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.objid = c.oid AND dep.classid = 'pg_class'::regclass AND dep.deptype = 'e') \
              GROUP BY 1",
             &[&exposed],
         )

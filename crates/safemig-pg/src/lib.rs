@@ -36,6 +36,9 @@ pub enum PgError {
     Ephemeral(String),
     #[error("{0}")]
     Tool(String),
+    /// Configuration the database cannot make sense of (a malformed `[verify]` name).
+    #[error("{0}")]
+    Config(String),
     #[error("{context}: {message}")]
     Sql {
         context: String,

@@ -19,13 +19,26 @@ pub struct Observation {
     /// Locks taken on relations that existed before the statement (new ones are
     /// invisible to everyone else), strongest per relation.
     pub locks: Vec<Lock>,
-    /// Relations given new storage: a table rewrite (`ALTER COLUMN TYPE`, a volatile
-    /// default), `TRUNCATE`, `VACUUM FULL`, `CLUSTER`, a `REINDEX`.
+    /// Tables given new storage inside the transaction: a rewrite (`ALTER COLUMN
+    /// TYPE`, a volatile default) or a `TRUNCATE`.
     pub rewritten: Vec<String>,
-    /// Ran on its own, outside a transaction (`CREATE INDEX CONCURRENTLY`): its locks
-    /// are gone when it ends and cannot be read afterwards.
+    /// Ran on its own, outside a transaction (`CREATE INDEX CONCURRENTLY`, `VACUUM`):
+    /// its locks are gone when it ends and cannot be read afterwards.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub outside_transaction: bool,
+    /// What is known of such a statement's locks instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// What a statement that runs outside a transaction locks, as far as is known
+/// without seeing it: `what` names the construct (`CREATE INDEX CONCURRENTLY`).
+pub fn outside_transaction_note(what: &str) -> String {
+    if what.to_ascii_uppercase().contains("CONCURRENTLY") {
+        format!("ran outside a transaction ({what}): it takes SHARE UPDATE EXCLUSIVE, reads and writes go on")
+    } else {
+        format!("ran outside a transaction ({what}): its locks could not be observed (VACUUM FULL and CLUSTER hold ACCESS EXCLUSIVE throughout)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -121,13 +134,13 @@ pub fn read(client: &mut impl GenericClient) -> Result<State, PgError> {
     Ok(state)
 }
 
-/// What changed between `before` and `after` one statement.
-pub fn compare(before: &State, after: &State) -> (Vec<Lock>, Vec<String>) {
+/// What changed between `before` and `after` one statement, on the tables that
+/// existed when the migration's transaction began (`existing`): a table the
+/// migration itself created is locked too, but nobody else can see it.
+pub fn compare(existing: &State, before: &State, after: &State) -> (Vec<Lock>, Vec<String>) {
     let mut strongest: BTreeMap<u32, &str> = BTreeMap::new();
     for (relation, mode) in after.locks.difference(&before.locks) {
-        // Only relations that existed before: a table this statement created is
-        // locked too, but nobody else can be waiting for it.
-        if !before.filenodes.contains_key(relation) {
+        if !existing.filenodes.contains_key(relation) || !before.filenodes.contains_key(relation) {
             continue;
         }
         let entry = strongest.entry(*relation).or_insert(mode);
@@ -146,6 +159,7 @@ pub fn compare(before: &State, after: &State) -> (Vec<Lock>, Vec<String>) {
     let rewritten = before
         .filenodes
         .iter()
+        .filter(|(oid, _)| existing.filenodes.contains_key(oid))
         .filter_map(|(oid, (name, node))| match after.filenodes.get(oid) {
             Some((_, new)) if new != node && *node != 0 => Some(name.clone()),
             _ => None,
@@ -186,7 +200,12 @@ mod tests {
         after.locks.insert((1, "AccessExclusiveLock".into()));
         after.locks.insert((1, "RowExclusiveLock".into()));
         after.locks.insert((3, "AccessExclusiveLock".into()));
-        let (locks, rewritten) = compare(&before, &after);
+        let (locks, rewritten) = compare(&before, &before, &after);
+        // A table made earlier in the same migration is nobody else's concern.
+        let mut existing = before.clone();
+        existing.filenodes.remove(&1);
+        let (locks_new_only, rewritten_new_only) = compare(&existing, &before, &after);
+        assert!(locks_new_only.is_empty() && rewritten_new_only.is_empty());
         assert_eq!(
             locks,
             vec![Lock {

@@ -96,7 +96,15 @@ pub fn copy_target(
             .filter(|l| l.contains("error:") && !l.contains("errors ignored on restore"))
             .map(|l| redact(l.trim()))
             .collect();
-        if !errors.is_empty() {
+        if errors.is_empty() {
+            // Not an object it could not create: the restore itself failed
+            // (no connection, a damaged archive). A rehearsal on an empty copy would lie.
+            return Err(PgError::Tool(format!(
+                "pg_restore into the throwaway database failed: {}",
+                redact(String::from_utf8_lossy(&output.stderr).trim())
+            )));
+        }
+        {
             notes.push(format!(
                 "{} object(s) of the target could not be created in the throwaway database (an extension it \
                  does not have, usually); migrations that depend on them may fail only in the rehearsal: {}",
@@ -104,16 +112,6 @@ pub fn copy_target(
                 errors.iter().take(5).cloned().collect::<Vec<_>>().join("; ")
             ));
         }
-    }
-    // A plain PostgreSQL target has no auth schema: give migrations the stand-in.
-    let has_auth: bool = local
-        .query_one("SELECT to_regclass('auth.users') IS NOT NULL", &[])
-        .map_err(|e| PgError::sql("looking for auth.users", &e))?
-        .get(0);
-    if !has_auth {
-        local
-            .batch_execute(crate::SUPABASE_STANDIN_SQL)
-            .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
     }
     Ok(notes)
 }
@@ -165,24 +163,51 @@ pub fn apply(
     apply::migrate(client, set, config, options, &mut |_| {}, &mut |_| Ok(None))
 }
 
-/// Every migration of `set`, from an empty database holding only the Supabase
-/// stand-in: what `supabase db reset`, a branch or CI would do. The database is
+/// Every migration of `set`, from an empty database (holding the Supabase
+/// stand-in when `supabase`): what `supabase db reset`, a branch or CI would do. The database is
 /// left in `cluster` for the caller to read (drift compares its catalog).
 pub fn replay_from_empty(
     cluster: &Ephemeral,
     db: &str,
     set: &MigrationSet,
     config: &Config,
+    supabase: bool,
 ) -> Result<RunReport, PgError> {
     cluster.create_database(db)?;
     let mut client = cluster.connect(db)?;
-    client
-        .batch_execute(crate::SUPABASE_STANDIN_SQL)
-        .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
+    if supabase {
+        client
+            .batch_execute(crate::SUPABASE_STANDIN_SQL)
+            .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
+    }
     let config = without_floors(config);
     let mut options = throwaway_options(&config);
     options.observe = false;
     apply(&mut client, set, &config, &options)
+}
+
+/// A note when the throwaway server's major version differs from the
+/// database's: catalogs print some definitions differently across majors, and a
+/// newer server's dump may not restore completely into an older one.
+pub fn version_note(client: &mut Client, cluster: &Ephemeral) -> Result<Option<String>, PgError> {
+    let target = backup::server_major(client)?;
+    let local = backup::server_major(&mut cluster.connect("postgres")?)?;
+    Ok((target != local).then(|| {
+        format!(
+            "the throwaway PostgreSQL is version {local}, the database {target}: install PostgreSQL {target}'s server \
+             (or point SAFEMIG_PG_BIN at it) for a faithful copy"
+        )
+    }))
+}
+
+/// Whether the database is a Supabase one (it has `auth.users`): a replay from
+/// empty then starts from the Supabase stand-in, else from nothing, as the
+/// database itself did.
+pub fn is_supabase(client: &mut Client) -> Result<bool, PgError> {
+    client
+        .query_one("SELECT to_regclass('auth.users') IS NOT NULL", &[])
+        .map(|r| r.get(0))
+        .map_err(|e| PgError::sql("looking for auth.users", &e))
 }
 
 /// A throwaway cluster, or why there cannot be one here.

@@ -32,11 +32,19 @@ fn check(kind: &'static str, name: &str, ok: bool, detail: String) -> Check {
     }
 }
 
-fn exists(client: &mut Client, sql: &str, what: &str) -> Result<bool, PgError> {
+/// Whether `sql` finds the object. A malformed `[verify]` entry (PostgreSQL
+/// cannot read the name) is a configuration error, not a missing object.
+fn exists(client: &mut Client, sql: &str, what: &str, form: &str) -> Result<bool, PgError> {
     client
         .query_one(sql, &[])
         .map(|r| r.get(0))
-        .map_err(|e| PgError::sql(&format!("looking for {what}"), &e))
+        .map_err(|e| match e.as_db_error() {
+            Some(db) => PgError::Config(format!(
+                "safemig.toml [verify]: cannot read {what}: {}\n  hint: write it as {form}",
+                db.message()
+            )),
+            None => PgError::sql(&format!("looking for {what}"), &e),
+        })
 }
 
 /// `name ON schema.table` → (name, schema.table).
@@ -57,9 +65,9 @@ pub fn required_objects(client: &mut Client, config: &Config) -> Result<Vec<Chec
         let ok = exists(
             client,
             &format!("SELECT to_regprocedure({}) IS NOT NULL", quote_literal(f)),
-            f,
-        )
-        .unwrap_or(false);
+            &format!("functions entry {f:?}"),
+            "schema.name(argument types), e.g. \"public.handle_new_user()\"",
+        )?;
         out.push(check("object", &format!("function {f}"), ok, if ok { "exists".into() } else {
             format!("missing: no function {f} (with exactly these argument types); a migration that creates it has not run, or failed")
         }));
@@ -68,9 +76,9 @@ pub fn required_objects(client: &mut Client, config: &Config) -> Result<Vec<Chec
         let ok = exists(
             client,
             &format!("SELECT to_regclass({}) IS NOT NULL", quote_literal(t)),
-            t,
-        )
-        .unwrap_or(false);
+            &format!("tables entry {t:?}"),
+            "schema.table",
+        )?;
         out.push(check(
             "object",
             &format!("table {t}"),
@@ -92,7 +100,12 @@ pub fn required_objects(client: &mut Client, config: &Config) -> Result<Vec<Chec
             quote_literal(&table),
             quote_literal(&column)
         );
-        let ok = exists(client, &sql, c).unwrap_or(false);
+        let ok = exists(
+            client,
+            &sql,
+            &format!("columns entry {c:?}"),
+            "schema.table.column",
+        )?;
         out.push(check(
             "object",
             &format!("column {c}"),
@@ -106,13 +119,9 @@ pub fn required_objects(client: &mut Client, config: &Config) -> Result<Vec<Chec
     }
     for spec in &v.triggers {
         let Some((name, table)) = on_table(spec) else {
-            out.push(check(
-                "object",
-                &format!("trigger {spec}"),
-                false,
-                "write triggers as \"name ON schema.table\" in [verify] triggers".into(),
-            ));
-            continue;
+            return Err(PgError::Config(format!(
+                "safemig.toml [verify]: triggers entry {spec:?} names no table\n  hint: write it as \"trigger name ON schema.table\""
+            )));
         };
         let row = client
             .query_opt(
@@ -135,18 +144,17 @@ pub fn required_objects(client: &mut Client, config: &Config) -> Result<Vec<Chec
     }
     for spec in &v.policies {
         let Some((name, table)) = on_table(spec) else {
-            out.push(check(
-                "object",
-                &format!("policy {spec}"),
-                false,
-                "write policies as \"name ON schema.table\" in [verify] policies".into(),
-            ));
-            continue;
+            return Err(PgError::Config(format!(
+                "safemig.toml [verify]: policies entry {spec:?} names no table\n  hint: write it as \"policy name ON schema.table\""
+            )));
         };
         let ok: bool = client
             .query_one("SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = to_regclass($1) AND polname = $2)", &[&table, &name])
             .map(|r| r.get(0))
-            .unwrap_or(false);
+            .map_err(|e| PgError::Config(format!(
+                "safemig.toml [verify]: cannot read policies entry {spec:?}: {}\n  hint: write it as \"policy name ON schema.table\"",
+                crate::describe_db_error(&e)
+            )))?;
         out.push(check(
             "object",
             &format!("policy {spec}"),
@@ -267,7 +275,10 @@ pub fn protected_rows(
         let detail = if ok {
             format!("{rows} rows (at least {floor}, from {source})")
         } else {
-            format!("{rows} rows, but {source} recorded {floor}: {} lost; `safemig restore` brings them back", floor - rows)
+            format!(
+                "{rows} rows, but {source} recorded {floor}: {} fewer; if they were lost by mistake, `safemig restore BACKUP --tables {label}` brings the table back",
+                floor - rows
+            )
         };
         out.push(check("rows", &label, ok, detail));
     }
@@ -327,10 +338,11 @@ pub fn run_test(client: &mut Client, path: &Path, label: &str) -> Check {
             )
         }
     };
-    let lower = sql.to_ascii_lowercase();
-    let uses_pgtap = lower.contains("plan(") || lower.contains("no_plan(");
+    let uses_pgtap = safemig_analyze::calls_function(&sql, &["plan", "no_plan"]);
     if client
-        .batch_execute("BEGIN; SET LOCAL statement_timeout = '60s'")
+        // A test waits at most 5 s for a lock: it must never queue an ACCESS
+        // EXCLUSIVE request that stalls a production table behind it for long.
+        .batch_execute("BEGIN; SET LOCAL statement_timeout = '60s'; SET LOCAL lock_timeout = '5s'")
         .is_err()
     {
         return check(
@@ -403,7 +415,9 @@ pub fn run_test(client: &mut Client, path: &Path, label: &str) -> Check {
         Ok((tap, notes))
     })();
     let _ = client.batch_execute("ROLLBACK");
-    let _ = client.batch_execute("RESET ALL");
+    // What a rollback does not undo: prepared statements, session advisory
+    // locks, LISTEN, the session's temporary tables. The next test starts clean.
+    let _ = client.batch_execute("DISCARD ALL");
     match result {
         Err(message) => check("test", label, false, message),
         Ok((tap, notes)) => {

@@ -250,3 +250,96 @@ fn drift_finds_a_missing_trigger_an_extra_column_and_a_changed_function_body() {
     }
     assert_eq!(found.len(), 3, "{found:?}");
 }
+
+#[test]
+fn drift_ignores_pending_migrations_the_roles_search_path_and_has_no_supabase_grants_on_plain_postgresql(
+) {
+    let p = seed_project();
+    // A type outside the search path that PostgreSQL prints qualified or not,
+    // depending on the session's search_path; the database's path includes it.
+    p.migration(
+        "20250901000000_typed.sql",
+        "CREATE DOMAIN extensions.short_text AS text;\nCREATE TABLE public.notes (body extensions.short_text);",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.exec("ALTER DATABASE app SET search_path = \"$user\", public, extensions");
+    // Not applied yet: not drift.
+    p.migration(
+        "20251001000000_next.sql",
+        "CREATE TABLE public.pending_one (id int);",
+    );
+    let run = p.safemig(&["--format", "json", "verify", "--drift", "--no-tests"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    assert_eq!(
+        json["drift"]["differences"],
+        serde_json::json!([]),
+        "{json}"
+    );
+    assert!(
+        json["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n.as_str().unwrap().contains("1 migration(s) not applied")),
+        "{json}"
+    );
+
+    // A plain PostgreSQL database (no auth schema, no Supabase grants), built by its migrations.
+    p.cluster.create_database("plain").unwrap();
+    let plain = p.cluster.url("plain");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("m")).unwrap();
+    std::fs::write(
+        dir.path().join("m/1_t.sql"),
+        "CREATE TABLE public.t (id int PRIMARY KEY, note text DEFAULT 'x');",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("safemig.toml"), "").unwrap();
+    let m = dir.path().join("m");
+    let m = m.to_str().unwrap();
+    let config = dir.path().join("safemig.toml");
+    let config = config.to_str().unwrap();
+    let base = ["--db", plain.as_str(), "--dir", m, "--config", config];
+    let run = p.safemig_raw(&[&base[..], &["migrate", "--backup", "skip"]].concat(), &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let run = p.safemig_raw(
+        &[
+            &base[..],
+            &["--format", "json", "verify", "--drift", "--no-tests"],
+        ]
+        .concat(),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["drift"]["differences"], serde_json::json!([]));
+}
+
+#[test]
+fn sql_tests_do_not_leak_session_state_and_a_plan_in_a_comment_is_not_pgtap() {
+    let p = seed_project();
+    let tests = p.path().join("supabase/tests");
+    std::fs::write(
+        tests.join("a.sql"),
+        "PREPARE p AS SELECT 1;\nSELECT pg_advisory_lock(42);\n",
+    )
+    .unwrap();
+    std::fs::write(tests.join("b.sql"), "-- check the query plan(s) stay cheap\nPREPARE p AS SELECT 2;\nSELECT pg_advisory_lock(42);\n").unwrap();
+    let run = p.safemig(&["--format", "json", "verify"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(failed_checks(&run).is_empty());
+}
+
+#[test]
+fn a_malformed_verify_entry_is_bad_config_not_a_missing_object() {
+    let p = seed_project();
+    p.config("[verify]\nfunctions = [\"public.handle_new_user\"]\n");
+    let run = p.safemig(&["verify", "--no-tests"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("functions entry \"public.handle_new_user\"")
+            && run.stderr.contains("argument types"),
+        "{run:?}"
+    );
+}

@@ -166,7 +166,7 @@ fn cross_file(
     ordering: Ordering,
     config: &Config,
     live: &order::Live,
-    replay_in: &mut dyn FnMut(&[usize]) -> Vec<order::OrderFinding>,
+    replay_in: &mut dyn FnMut(&[usize]) -> Option<Vec<order::OrderFinding>>,
 ) -> CrossFile {
     let options = lint_options(config);
     let mut per_file: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
@@ -298,7 +298,7 @@ fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> C
                 steps.clone(),
             );
         }
-        replay.finish()
+        Some(replay.finish())
     };
     let cross = cross_file(&keys, ordering, config, live, &mut replay_in);
     for (i, extra) in cross.per_file {
@@ -537,7 +537,7 @@ fn stream(
         let mut replay = order::Replay::new(&externals, live);
         for &m in proposed {
             let i = ordering_files[m];
-            let sql = std::fs::read_to_string(&summaries[i].path).unwrap_or_default();
+            let sql = std::fs::read_to_string(&summaries[i].path).ok()?;
             let statements = safemig_analyze::parse::parse_file(&sql).statements;
             let steps = order::steps_of(&Migration {
                 version: "",
@@ -552,7 +552,7 @@ fn stream(
                 steps,
             );
         }
-        replay.finish()
+        Some(replay.finish())
     };
     let cross = cross_file(&keys, ordering, &ctx.config, live, &mut replay_in);
     let mut redone: BTreeMap<usize, String> = BTreeMap::new();
@@ -689,7 +689,7 @@ fn stream(
     // A closed pipe (`| head`) is not an error worth a panic.
     if let Err(e) = write() {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(spill_error(e));
+            return Err(CliError::input(format!("cannot write the report: {e}")));
         }
     }
     let database_class = Class::of(cross.database.iter().map(|f| &f.severity));

@@ -287,6 +287,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         "{} the test's user was rolled back: auth.users holds {users} rows",
         mark(users == 0)
     ));
+    expect(users == 0, "the SQL test's user was rolled back")?;
 
     step(10, "The rollback plan, drilled: lose rows by mistake, restore the critical table from the Phase 0 backup");
     command("DELETE FROM public.library_tracks WHERE id > 10   -- outside safemig, by mistake");

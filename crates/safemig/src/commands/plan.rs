@@ -144,6 +144,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         let run = rehearse::apply(&mut local, &set, &config, &options)?;
         let ok = run_ok(&run);
         let mut notes = notes;
+        notes.extend(rehearse::version_note(&mut client, &cluster)?);
         notes.extend(run.refused.clone());
         rehearsal = Some(Rehearsal {
             source: format!(
@@ -160,7 +161,8 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             ok,
         });
         say("replaying every migration on an empty database");
-        let replay = rehearse::replay_from_empty(&cluster, "fresh", &set, &ctx.config)?;
+        let supabase = rehearse::is_supabase(&mut client)?;
+        let replay = rehearse::replay_from_empty(&cluster, "fresh", &set, &ctx.config, supabase)?;
         fresh = Some(Fresh {
             ok: run_ok(&replay),
             migrations: replay.migrations,
@@ -300,11 +302,8 @@ fn print_observed(m: &MigrationReport) {
         for table in &o.rewritten {
             parts.push(human::red(&format!("rewrites {table}")));
         }
-        if o.outside_transaction {
-            parts.push(
-                "ran outside a transaction: no lock that blocks reads or writes is held to the end"
-                    .into(),
-            );
+        if let Some(note) = &o.note {
+            parts.push(note.clone());
         }
         println!(
             "      {} {}",

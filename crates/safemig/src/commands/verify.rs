@@ -3,6 +3,7 @@
 //! --drift, the schema against the one the migrations build from empty.
 
 use safemig_pg::drift::{self, Difference};
+use safemig_pg::status::State;
 use safemig_pg::verify::{self, Check};
 use safemig_pg::{backup, rehearse};
 use safemig_project::audit::AuditRecord;
@@ -16,23 +17,51 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
     let mut client = target.connect()?;
     let mut checks: Vec<Check> = verify::required_objects(&mut client, &ctx.config)?;
 
-    // The newest verified backup of this very database: its critical tables' rows are the floor.
+    // The backup the last migrate run took (or reused) before it changed anything:
+    // its critical tables' rows are floors, while it is younger than [backup]
+    // max_age (after that, rows the application deleted since are no loss).
+    let mut notes = Vec::new();
+    let history = safemig_pg::history::read(&mut client)?;
+    let last_backup_id = history
+        .safemig
+        .values()
+        .filter(|r| r.backup_id.is_some())
+        .max_by_key(|r| r.applied_at)
+        .and_then(|r| r.backup_id.clone());
     let (system, database) = backup::identity(&mut client)?;
-    let newest = backup::list(&ctx.config.backup_dir())
-        .into_iter()
-        .rev()
-        .find(|b| {
-            b.verified()
-                && b.manifest.system_identifier == system
-                && b.manifest.database == database
-        });
+    let floor_backup = last_backup_id.as_deref().and_then(|id| {
+        backup::list(&ctx.config.backup_dir())
+            .into_iter()
+            .find(|b| {
+                b.manifest.id == id
+                    && b.verified()
+                    && b.manifest.system_identifier == system
+                    && b.manifest.database == database
+            })
+    });
+    let floor_backup = match floor_backup {
+        Some(b)
+            if (chrono::Utc::now() - b.manifest.finished_at)
+                .to_std()
+                .is_ok_and(|age| age <= ctx.config.backup.max_age) =>
+        {
+            Some(b)
+        }
+        Some(b) => {
+            notes.push(format!(
+                "backup {} (taken before the last migration) is older than [backup] max_age: its row counts are not used as floors",
+                b.manifest.id
+            ));
+            None
+        }
+        None => None,
+    };
     checks.extend(verify::protected_rows(
         &mut client,
         &ctx.config,
-        newest.as_ref(),
+        floor_backup.as_ref(),
     )?);
 
-    let mut notes = Vec::new();
     if !args.no_tests {
         let dir = args.tests.clone().unwrap_or_else(|| ctx.config.tests_dir());
         let files = verify::test_files(&dir);
@@ -51,7 +80,32 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
 
     let mut drift_report: Option<Result<Vec<Difference>, String>> = None;
     if args.drift {
-        let set = ctx.migrations()?;
+        // The migrations the database has applied, not the pending ones: drift is
+        // about what was done outside them, not about what is still to come.
+        let all = ctx.migrations()?;
+        let statuses = safemig_pg::status::compute(&all, &history);
+        let applied: std::collections::BTreeSet<&str> = statuses
+            .iter()
+            .filter(|s| matches!(s.state, State::Applied | State::Changed))
+            .map(|s| s.version.as_str())
+            .collect();
+        let pending = statuses
+            .iter()
+            .filter(|s| matches!(s.state, State::Pending | State::OutOfOrder))
+            .count();
+        if pending > 0 {
+            notes.push(format!("drift leaves out the {pending} migration(s) not applied yet (safemig status lists them)"));
+        }
+        let set = safemig_project::MigrationSet {
+            dir: all.dir.clone(),
+            migrations: all
+                .migrations
+                .iter()
+                .filter(|m| applied.contains(m.version.as_str()))
+                .cloned()
+                .collect(),
+            ignored: Vec::new(),
+        };
         if !ctx.json() {
             eprintln!(
                 "{}",
@@ -59,7 +113,9 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
             );
         }
         let cluster = rehearse::cluster()?;
-        let replay = rehearse::replay_from_empty(&cluster, "drift", &set, &ctx.config)?;
+        notes.extend(rehearse::version_note(&mut client, &cluster)?);
+        let supabase = rehearse::is_supabase(&mut client)?;
+        let replay = rehearse::replay_from_empty(&cluster, "drift", &set, &ctx.config, supabase)?;
         let exposed = &ctx.config.check.exposed_schemas;
         drift_report = Some(match replay.migrations.iter().find(|m| m.result != safemig_pg::apply::Outcome::Applied) {
             Some(m) => Err(format!(
@@ -97,7 +153,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
             "checks": checks,
             "notes": notes,
             "drift": drift_json,
-            "backup": newest.as_ref().map(|b| &b.manifest.id),
+            "backup": floor_backup.as_ref().map(|b| &b.manifest.id),
         }));
         return Ok(if ok { 0 } else { 1 });
     }
