@@ -517,16 +517,46 @@ fn stream(
     let mut ordering = Ordering::new(&externals, live);
     {
         let mut writer = std::io::BufWriter::new(&spill);
-        for path in paths {
-            let sql = read_sql(&path)?;
-            let mut file = check_file(path, &sql, &options);
-            let key = key_of(&file);
-            ordering.add(keys.len(), &key, std::mem::take(&mut file.steps));
-            keys.push(key);
+        // Files are read, linted and rendered on every core, a batch at a time;
+        // their results go into the replay and the report in version order.
+        let workers = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 8);
+        let batch = 32 * workers;
+        let lint_one = |path: &PathBuf| -> Result<(CheckedFile, String), CliError> {
+            let sql = read_sql(path)?;
+            let file = check_file(path.clone(), &sql, &options);
             let text = render_file(&file, &sql, json, args.hints);
-            writer.write_all(text.as_bytes()).map_err(spill_error)?;
-            lengths.push(text.len());
-            summaries.push(FileSummary::of(&file));
+            Ok((file, text))
+        };
+        for chunk in paths.chunks(batch) {
+            let per_worker = chunk.len().div_ceil(workers);
+            let results: Vec<Result<(CheckedFile, String), CliError>> =
+                std::thread::scope(|scope| {
+                    let handles: Vec<_> = chunk
+                        .chunks(per_worker)
+                        .map(|part| scope.spawn(|| part.iter().map(lint_one).collect::<Vec<_>>()))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .flat_map(|h| {
+                            h.join().unwrap_or_else(|_| {
+                                vec![Err(CliError::input(
+                                    "internal error: linting a file panicked",
+                                ))]
+                            })
+                        })
+                        .collect()
+                });
+            for result in results {
+                let (mut file, text) = result?;
+                let key = key_of(&file);
+                ordering.add(keys.len(), &key, std::mem::take(&mut file.steps));
+                keys.push(key);
+                writer.write_all(text.as_bytes()).map_err(spill_error)?;
+                lengths.push(text.len());
+                summaries.push(FileSummary::of(&file));
+            }
         }
         writer.flush().map_err(spill_error)?;
     }
