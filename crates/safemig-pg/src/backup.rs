@@ -296,7 +296,7 @@ fn fsync_dir(path: &Path) {
     }
 }
 
-fn run_tool(mut command: Command, what: &str) -> Result<(), PgError> {
+pub(crate) fn run_tool(mut command: Command, what: &str) -> Result<(), PgError> {
     let output = command
         .output()
         .map_err(|e| PgError::Tool(format!("cannot run {what}: {e}")))?;

@@ -61,7 +61,7 @@ pub fn copy_target(
     } else {
         "pg_dump (schema and migration history)"
     });
-    run(command, "pg_dump of the target")?;
+    backup::run_tool(command, "pg_dump of the target")?;
 
     // Roles the schema grants to or is owned by: created bare (no login, no
     // password) so that GRANTs and policies restore as they are.
@@ -118,19 +118,6 @@ pub fn copy_target(
 
 fn pattern_quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-fn run(mut command: std::process::Command, what: &str) -> Result<(), PgError> {
-    let output = command
-        .output()
-        .map_err(|e| PgError::Tool(format!("cannot run {what}: {e}")))?;
-    if !output.status.success() {
-        return Err(PgError::Tool(format!(
-            "{what} failed: {}",
-            redact(String::from_utf8_lossy(&output.stderr).trim())
-        )));
-    }
-    Ok(())
 }
 
 /// Options for a run in a throwaway database: the engine and guards of `migrate`,
