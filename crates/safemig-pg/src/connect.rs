@@ -349,6 +349,53 @@ struct TlsParams {
 
 /// tokio-postgres knows only disable/prefer/require and no `sslrootcert`: take
 /// those two out of the string and handle them here.
+/// As libpq: `host` and `port` in a URL's query replace those of its authority
+/// (`postgresql://u@localhost/db?host=/run/pg` is the socket, not localhost). The
+/// driver would keep both, as two hosts (or ports) to try, the authority's first:
+/// possibly another server.
+fn query_overrides_authority(base: &str, query: &mut Vec<String>) -> String {
+    let value = |name: &str| {
+        query.iter().find_map(|p| match p.split_once('=') {
+            Some((k, v)) if k == name => Some(v.to_string()),
+            _ => None,
+        })
+    };
+    let (host, port) = (value("host"), value("port"));
+    if host.is_none() && port.is_none() {
+        return base.to_string();
+    }
+    let Some((scheme, rest)) = base.split_once("://") else {
+        return base.to_string();
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let (userinfo, hostspec) = match authority.rfind('@') {
+        Some(i) => (&authority[..=i], &authority[i + 1..]),
+        None => ("", authority),
+    };
+    let (bare, authority_port) = match hostspec.rfind(':') {
+        Some(i) if !hostspec[i..].contains(']') && !hostspec.contains(',') => {
+            (&hostspec[..i], Some(&hostspec[i + 1..]))
+        }
+        _ => (hostspec, None),
+    };
+    if host.is_some() || hostspec.is_empty() || hostspec.contains(',') {
+        // The query's hosts alone; the authority's port stays unless the query has one.
+        if let (None, Some(p)) = (&port, authority_port) {
+            query.push(format!("port={p}"));
+        }
+        return format!("{scheme}://{userinfo}{path}");
+    }
+    // One authority host and a query port: the port moves into the authority.
+    query.retain(|p| p.split_once('=').map_or(p.as_str(), |(k, _)| k) != "port");
+    format!(
+        "{scheme}://{userinfo}{bare}:{}{path}",
+        port.unwrap_or_default()
+    )
+}
+
 fn take_tls_params(raw: &str) -> Result<(String, TlsParams), PgError> {
     let mut params = TlsParams {
         sslmode: None,
@@ -370,11 +417,12 @@ fn take_tls_params(raw: &str) -> Result<(String, TlsParams), PgError> {
                         "`{key}` (client certificates) is not supported by safemig yet; connect with a password"
                     )))
                 }
-                _ => kept.push(pair),
+                _ => kept.push(pair.to_string()),
             }
         }
+        let base = query_overrides_authority(base, &mut kept);
         let rebuilt = if kept.is_empty() {
-            base.to_string()
+            base
         } else {
             format!("{base}?{}", kept.join("&"))
         };
@@ -646,6 +694,43 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn host_and_port_in_the_query_replace_the_authority_as_in_libpq() {
+        let t = Target::resolve_with(
+            Some("postgresql://app:pw@localhost/live?host=/tmp/rv&port=55432"),
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert_eq!(
+            t.display(),
+            "postgresql://app@/live?host=/tmp/rv&port=55432"
+        );
+        assert_eq!(t.config.get_hosts().len(), 1);
+        let t = Target::resolve_with(
+            Some("postgresql://app@db.example.com:5432/live?port=6543"),
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert_eq!((t.host(), t.port()), ("db.example.com".to_string(), 6543));
+        let t = Target::resolve_with(
+            Some("postgresql://app@[::1]:5432/live?port=6543"),
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert_eq!(t.port(), 6543);
+        assert_eq!(t.config.get_ports(), [6543]);
+    }
+
+    #[test]
+    fn an_authority_port_stays_when_the_query_names_only_the_host() {
+        let t = Target::resolve_with(
+            Some("postgresql://app@localhost:6000/live?host=/tmp/rv"),
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert_eq!(t.display(), "postgresql://app@/live?host=/tmp/rv&port=6000");
     }
 
     #[test]
