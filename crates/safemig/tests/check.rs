@@ -411,6 +411,27 @@ fn with_db_objects_the_database_has_count_and_fresh_only_breaks_are_marked() {
         .as_str()
         .unwrap()
         .contains("public.handle_new_user()"));
+    // SARIF and GitHub annotations carry it too, with no file to point at.
+    let sarif = p.safemig(&["check", "--format", "sarif", "--fail-on", "review"]);
+    assert_eq!(sarif.code, 1, "{sarif:?}");
+    let results = sarif.json()["runs"][0]["results"].clone();
+    assert!(
+        results
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["ruleId"] == "unattached-trigger-function"
+                && r["locations"][0]["logicalLocations"][0]["name"] == "database"),
+        "{results}"
+    );
+    let github = p.safemig(&["check", "--format", "github", "--fail-on", "review"]);
+    assert!(
+        github
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("::warning title=safemig unattached-trigger-function::")),
+        "{github:?}"
+    );
     // The trigger was attached by hand on production, not by a migration.
     p.exec(TRIGGER);
     let offline = safemig(

@@ -748,6 +748,7 @@ fn sarif(run: &CheckRun) -> serde_json::Value {
         .files
         .iter()
         .flat_map(|f| f.all_findings())
+        .chain(&run.database)
         .map(|f| f.rule.as_str())
         .collect();
     let rules: Vec<serde_json::Value> = used
@@ -779,6 +780,15 @@ fn sarif(run: &CheckRun) -> serde_json::Value {
                 })
             })
         })
+        // Findings about the database itself (`check --db`): no file to point at.
+        .chain(run.database.iter().map(|f| {
+            serde_json::json!({
+                "ruleId": f.rule,
+                "level": level(f.severity),
+                "message": { "text": match &f.help { Some(h) => format!("{} ({h})", f.message), None => f.message.clone() } },
+                "locations": [{ "logicalLocations": [{ "name": "database", "kind": "resource" }] }],
+            })
+        }))
         .collect();
     serde_json::json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
@@ -818,6 +828,23 @@ fn github(run: &CheckRun) {
                 escape(&text)
             );
         }
+    }
+    // Findings about the database itself (`check --db`): an annotation without a file.
+    for f in &run.database {
+        let command = match f.severity {
+            Severity::Risky => "error",
+            Severity::Review => "warning",
+            Severity::Hint => "notice",
+        };
+        let text = match &f.help {
+            Some(h) => format!("{}\n{h}", f.message),
+            None => f.message.clone(),
+        };
+        println!(
+            "::{command} title={}::{}",
+            escape_property(&format!("safemig {}", f.rule)),
+            escape(&text)
+        );
     }
 }
 
