@@ -1,0 +1,55 @@
+//! `safemig demo`: the seed runbook end to end on its own throwaway PostgreSQL.
+//! Each step checks that it did what it says; the run exits 0 only when all did.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_runs_the_whole_runbook_and_exits_0() {
+    let keep = tempfile::tempdir().unwrap();
+    let project = keep.path().join("project");
+    let out = Command::new(env!("CARGO_BIN_EXE_safemig"))
+        .args(["demo", "--keep"])
+        .arg(&project)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("safemig runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    for expected in [
+        "[11/11]",
+        "risky[unattached-trigger-function] trigger function public.handle_new_user()",
+        "restored into a second throwaway PostgreSQL",
+        "risky[use-before-create]",
+        "rehearsal: the schema (and migration history)",
+        "rewrites public.library_tracks",
+        "rolled back by the guards",
+        "✓ trigger on_auth_user_created ON auth.users  enabled",
+        "✓ new_user_creates_profile.sql",
+        "59 library_tracks again",
+        "Demo complete",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // The example project is kept, with the renamed trigger migration and the SQL test.
+    assert!(project
+        .join("supabase/migrations/20250831022100_add_user_creation_trigger.sql")
+        .is_file());
+    assert!(project
+        .join("supabase/tests/new_user_creates_profile.sql")
+        .is_file());
+    assert!(project.join(".safemig/audit.jsonl").is_file());
+}
+
+#[test]
+fn the_demo_is_for_people_not_json() {
+    let out = Command::new(env!("CARGO_BIN_EXE_safemig"))
+        .args(["--format", "json", "demo"])
+        .output()
+        .expect("safemig runs");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no JSON output"));
+}
