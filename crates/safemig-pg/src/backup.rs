@@ -655,13 +655,7 @@ fn write_backup(
         }
         entries.push(entry);
     }
-    let applied: Vec<String> = match tx.query(
-        "SELECT version FROM supabase_migrations.schema_migrations ORDER BY version",
-        &[],
-    ) {
-        Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
-        Err(_) => Vec::new(),
-    };
+    let applied = versions_in(&mut tx)?;
     tx.commit()
         .map_err(|e| PgError::sql("ending the backup's snapshot", &e))?;
 
@@ -1213,6 +1207,12 @@ pub fn usable(
 
 /// The versions in `supabase_migrations.schema_migrations`, in order (none when it does not exist).
 pub fn applied_versions(client: &mut Client) -> Result<Vec<String>, PgError> {
+    versions_in(client)
+}
+
+/// The versions, read as text: a history table edited by hand (a `bigint`
+/// version) is read, not a crash; an unreadable one is an error, never "none".
+fn versions_in(client: &mut impl postgres::GenericClient) -> Result<Vec<String>, PgError> {
     let exists: bool = client
         .query_one(
             "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
@@ -1223,15 +1223,23 @@ pub fn applied_versions(client: &mut Client) -> Result<Vec<String>, PgError> {
     if !exists {
         return Ok(Vec::new());
     }
-    Ok(client
+    let rows = client
         .query(
-            "SELECT version FROM supabase_migrations.schema_migrations ORDER BY version",
+            "SELECT version::text FROM supabase_migrations.schema_migrations ORDER BY version",
             &[],
         )
-        .map_err(|e| PgError::sql("reading supabase_migrations.schema_migrations", &e))?
-        .iter()
-        .map(|r| r.get(0))
-        .collect())
+        .map_err(|e| PgError::sql("reading supabase_migrations.schema_migrations", &e))?;
+    rows.iter()
+        .map(|r| {
+            r.try_get::<_, Option<String>>(0)
+                .map(Option::unwrap_or_default)
+                .map_err(|e| {
+                    PgError::Tool(format!(
+                        "reading supabase_migrations.schema_migrations: {e}"
+                    ))
+                })
+        })
+        .collect()
 }
 
 /// This database's identity, to match backups with it.

@@ -138,6 +138,8 @@ pub fn run(
         );
     }
     migration_history(client, migrations, &mut report)?;
+    // Leave the session as doctor found it.
+    let _ = client.batch_execute("RESET statement_timeout; RESET lock_timeout");
     Ok(report)
 }
 
@@ -382,6 +384,24 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
         );
         return Ok(());
     }
+    // A read replica or a read-only connection cannot take the insert: that says
+    // nothing about sign-ups.
+    let read_only: bool = client
+        .query_one(
+            "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading whether the connection may write", &e))?
+        .get(0);
+    if read_only {
+        report.insert_test = InsertTest::Inconclusive;
+        report.notes.push(
+            "this connection is read-only (a replica, or default_transaction_read_only): the test insert into \
+             auth.users could not run; connect to the primary to check new-user-insert-fails"
+                .into(),
+        );
+        return Ok(());
+    }
     let insert = build_insert(client)?;
     // As GoTrue: role supabase_auth_admin, with that role's own search_path (role
     // settings apply at login, not on SET ROLE, so it is set here).
@@ -471,6 +491,17 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
                 report.notes.push(redact::redact(&format!(
                     "the test insert into auth.users could not run as {as_whom}: {}; connect as a role that may \
                      insert into auth.users (or SET ROLE supabase_auth_admin) to check new-user-insert-fails",
+                    db.message()
+                )));
+                return Ok(());
+            }
+            if db.where_().is_none() {
+                // Not raised inside a trigger: the insert itself failed (doctor's made-up
+                // row breaks a CHECK of auth.users, say). Nothing learned about the triggers.
+                report.insert_test = InsertTest::Inconclusive;
+                report.notes.push(redact::redact(&format!(
+                    "the test insert into auth.users failed before any trigger ran, as {as_whom}: {}; this is about \
+                     doctor's test row, not sign-ups: new-user-insert-fails is inconclusive",
                     db.message()
                 )));
                 return Ok(());
@@ -705,7 +736,8 @@ fn migration_history(
                      really applied, remove its row (as `supabase migration repair --status reverted {v}` does):\n\
                      DELETE FROM supabase_migrations.schema_migrations WHERE version = {};",
                     crate::quote_literal(&s.version),
-                    v = s.version
+                    // In a comment: no line break may end it early.
+                    v = s.version.replace(|c: char| c.is_control(), " ")
                 ),
             }),
             State::Pending | State::OutOfOrder => {

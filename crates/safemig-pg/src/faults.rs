@@ -8,7 +8,11 @@
 //!   history rows, before `COMMIT`, after `COMMIT` — safemig writes PATH (holding
 //!   `N <what>`) and blocks until `PATH.go` exists or it is killed.
 //! - `SAFEMIG_TEST_PAUSE_AFTER_DUMP=marker` with `SAFEMIG_TEST_PAUSE_MARKER=PATH`:
-//!   the same pause in `backup create`, right after `pg_dump` finished.
+//!   the same pause in `backup create`, right after `pg_dump` finished;
+//!   `SAFEMIG_TEST_PAUSE_AFTER_DUMP=SECONDS`: a sleep there instead (the backup's
+//!   snapshot transaction stays open meanwhile: tests only).
+//! - `SAFEMIG_TEST_PANIC=TEXT` (debug builds only): a panic carrying TEXT, to prove
+//!   panic messages are redacted.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

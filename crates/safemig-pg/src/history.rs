@@ -147,14 +147,18 @@ pub fn read(client: &mut impl GenericClient) -> Result<History, PgError> {
                 let PgError::Sql { context, message, sqlstate } = PgError::sql("reading supabase_migrations.schema_migrations", &e) else {
                     unreachable!()
                 };
-                PgError::Sql {
-                    context,
-                    message: format!(
+                // The hint only where the table's shape is the likely cause (a type or
+                // a column), not for a lost connection or a missing privilege.
+                let shape = matches!(sqlstate.as_deref(), Some("42846" | "42804" | "22P02" | "42703"));
+                let message = if shape {
+                    format!(
                         "{message}\n  hint: the table does not have the columns the Supabase CLI gives it \
                          (version text, name text, statements text[]); was it edited by hand?"
-                    ),
-                    sqlstate,
-                }
+                    )
+                } else {
+                    message
+                };
+                PgError::Sql { context, message, sqlstate }
             })?;
         history.supabase = rows
             .iter()

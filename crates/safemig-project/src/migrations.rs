@@ -113,7 +113,7 @@ pub fn load(dir: &Path) -> Result<MigrationSet, ProjectError> {
             })?
             .len();
         let limit_mib = max_migration_mib();
-        if size > limit_mib * 1024 * 1024 {
+        if size > limit_mib.saturating_mul(1024 * 1024) {
             return Err(ProjectError::TooLarge {
                 path,
                 size_mib: size.div_ceil(1024 * 1024),

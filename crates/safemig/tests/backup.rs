@@ -462,3 +462,22 @@ fn a_verification_copied_from_another_backup_does_not_count() {
         "{human:?}"
     );
 }
+
+#[test]
+fn a_history_table_edited_by_hand_is_read_not_a_crash() {
+    let p = project();
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    // Someone changed the version column's type by hand: safemig reads it as text.
+    p.exec("ALTER TABLE supabase_migrations.schema_migrations ALTER COLUMN version TYPE bigint USING version::bigint");
+    let dir = create(&p);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let applied = manifest["applied_migrations"].as_array().unwrap();
+    assert!(!applied.is_empty(), "{manifest}");
+    assert!(
+        applied.iter().all(|v| v
+            .as_str()
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit()))),
+        "{manifest}"
+    );
+}

@@ -453,3 +453,32 @@ fn a_connection_error_exits_2_without_the_password() {
     assert!(run.stderr.contains("cannot connect"), "{run:?}");
     assert!(!run.all().contains("s3cretpassw0rd"), "{run:?}");
 }
+
+#[test]
+fn an_insert_that_fails_before_any_trigger_or_on_a_read_only_connection_is_inconclusive_not_a_finding(
+) {
+    let p = Project::new();
+    p.migration("20250101000000_app.sql", GOOD_APP);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    // doctor's made-up row breaks a rule of auth.users itself: nothing about the trigger.
+    p.exec("ALTER TABLE auth.users ADD CONSTRAINT company_mail CHECK (email LIKE '%@example.com')");
+    let run = p.safemig(&["doctor", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!has(&run, "new-user-insert-fails", "auth.users"), "{run:?}");
+    assert_eq!(
+        run.json()["summary"]["insert_test"],
+        "inconclusive",
+        "{run:?}"
+    );
+    p.exec("ALTER TABLE auth.users DROP CONSTRAINT company_mail");
+
+    p.exec("ALTER DATABASE app SET default_transaction_read_only = on");
+    let run = p.safemig(&["doctor", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["summary"]["insert_test"],
+        "inconclusive",
+        "{run:?}"
+    );
+    assert!(run.stdout.contains("read-only"), "{run:?}");
+}

@@ -374,7 +374,7 @@ fn read_sql(path: &Path) -> Result<String, CliError> {
     // The same limit as migrate's: parsing costs about 100 times a file's size.
     let limit_mib = safemig_project::migrations::max_migration_mib();
     if let Ok(meta) = std::fs::metadata(path) {
-        if meta.len() > limit_mib * 1024 * 1024 {
+        if meta.len() > limit_mib.saturating_mul(1024 * 1024) {
             return Err(safemig_project::ProjectError::TooLarge {
                 path: path.to_path_buf(),
                 size_mib: meta.len().div_ceil(1024 * 1024),

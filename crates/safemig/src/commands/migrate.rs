@@ -503,7 +503,19 @@ pub fn print_migration(m: &MigrationReport) {
                 println!("      {reason}");
             }
             if m.result == Outcome::Failed {
-                println!("      The migration's transaction was rolled back; fix the file and run migrate again.");
+                // The engine's notes say when the usual promise does not hold.
+                let lost = m
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("connection to the server was lost"));
+                let partial = m.notes.iter().any(|n| n.contains("stay applied"));
+                if lost {
+                    println!("      The connection was lost: run `safemig status` to see whether it was applied.");
+                } else if partial {
+                    println!("      Its transaction was rolled back, but the parts that ran outside a transaction stay applied (see the note).");
+                } else {
+                    println!("      The migration's transaction was rolled back; fix the file and run migrate again.");
+                }
             }
         }
     }
