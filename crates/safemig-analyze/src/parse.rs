@@ -43,6 +43,16 @@ pub struct Statement {
     pub node: Option<Box<NodeEnum>>,
 }
 
+impl Statement {
+    /// For `CREATE INDEX`: the name of the table the index is on.
+    pub fn index_table(&self) -> Option<&str> {
+        match self.node.as_deref() {
+            Some(NodeEnum::IndexStmt(s)) => s.relation.as_ref().map(|r| r.relname.as_str()),
+            _ => None,
+        }
+    }
+}
+
 /// Whether a statement can run inside safemig's per-migration transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxBehaviour {

@@ -686,9 +686,14 @@ fn run_one(
                     // A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind
                     // (PostgreSQL keeps it): name it and the fix.
                     if !client.is_closed() {
+                        // Only on the statement's own table: another session's
+                        // CREATE INDEX CONCURRENTLY still building is INVALID too.
+                        let table = s.index_table();
                         let left = invalid_indexes(client)
                             .into_iter()
-                            .filter(|x| !invalid_before.contains(x));
+                            .filter(|x| !invalid_before.contains(x))
+                            .filter(|(_, on)| table.is_none_or(|t| t == on))
+                            .map(|(index, _)| index);
                         for index in left {
                             m.notes.push(format!(
                                 "the failed statement left the INVALID index {index}: it is not used by queries but \
@@ -1084,14 +1089,16 @@ fn run_alone(
 }
 
 /// Indexes marked INVALID (left by a failed `CREATE INDEX CONCURRENTLY`), qualified and quoted.
-fn invalid_indexes(client: &mut Client) -> Vec<String> {
+/// INVALID indexes, as (schema.index, the name of their table).
+fn invalid_indexes(client: &mut Client) -> Vec<(String, String)> {
     client
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+            "SELECT format('%I.%I', n.nspname, c.relname), t.relname::text FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid ORDER BY 1",
             &[],
         )
-        .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+        .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
         .unwrap_or_default()
 }
 

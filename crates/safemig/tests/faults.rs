@@ -531,7 +531,9 @@ fn postgres_stopped_or_safemig_killed_mid_backup_leaves_no_usable_backup() {
     assert_eq!(list["interrupted"].as_array().unwrap().len(), 1, "{list}");
     let human = p.safemig(&["backup", "list"]);
     assert!(
-        human.stdout.contains("is an interrupted backup") && human.stdout.contains("never used"),
+        human.stdout.contains("is an incomplete backup")
+            && human.stdout.contains("interrupted")
+            && human.stdout.contains("never used"),
         "{human:?}"
     );
 

@@ -182,9 +182,17 @@ fn list(ctx: &Context) -> Result<i32, CliError> {
         println!("  (none)");
     }
     for dir in &interrupted {
+        // Its age tells a backup being written now from one that died.
+        let age = std::fs::metadata(dir)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .map(|d| format!("last written {} s ago", d.as_secs()))
+            .unwrap_or_else(|| "age unknown".into());
         println!(
-            "  {} {} is an interrupted backup (the process or the server stopped before it was complete): \
-             it is not listed and never used; remove it with `rm -r {}`",
+            "  {} {} is an incomplete backup ({age}): still being written by another `backup create` or \
+             migrate, or interrupted (the process or the server stopped). It is not listed and never used; \
+             once no backup is running, remove it with `rm -r {}`",
             human::yellow("note:"),
             dir.display(),
             dir.display()
