@@ -656,31 +656,18 @@ fn write_backup(
         entries.push(entry);
     }
     let applied = versions_in(&mut tx)?;
-    tx.commit()
-        .map_err(|e| PgError::sql("ending the backup's snapshot", &e))?;
-
-    let in_db_copy = if options.in_db_copy {
-        let schema = "safemig_backup";
-        client
-            .batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}; REVOKE ALL ON SCHEMA {schema} FROM PUBLIC"
-            ))
-            .map_err(|e| PgError::sql("creating schema safemig_backup", &e))?;
-        for (s, t) in &critical {
-            let copy = format!("{}__{}__{}", id, s, t);
-            client
-                .batch_execute(&format!(
-                    "CREATE TABLE {}.{} AS TABLE {}",
-                    quote_ident(schema),
-                    quote_ident(&copy),
-                    quote_qualified(s, t)
-                ))
-                .map_err(|e| PgError::sql(&format!("copying {s}.{t} into safemig_backup"), &e))?;
-        }
-        Some(schema.to_string())
+    // The in-database copies: made from the same snapshot, in one transaction that
+    // commits only when the rest of the backup is written.
+    let mut copies = if options.in_db_copy {
+        progress("copying the critical tables into schema safemig_backup");
+        Some(copy_at_snapshot(target, &snapshot, id, &critical)?)
     } else {
         None
     };
+    tx.commit()
+        .map_err(|e| PgError::sql("ending the backup's snapshot", &e))?;
+
+    let in_db_copy = copies.as_ref().map(|_| "safemig_backup".to_string());
 
     wait_scripts(&mut scripts)?;
     private_dir(&dir.join("migrations"))?;
@@ -709,7 +696,60 @@ fn write_backup(
         });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    if let Some(copies) = copies.as_mut() {
+        copies
+            .batch_execute("COMMIT")
+            .map_err(|e| PgError::sql("committing the copies in safemig_backup", &e))?;
+    }
     Ok((files, entries, excluded, flags, dump, in_db_copy, applied))
+}
+
+/// A name for a table in `safemig_backup` that PostgreSQL keeps whole: identifiers
+/// longer than 63 bytes are cut silently, and two cut names can collide. Long
+/// names keep their start and end with a hash of the whole.
+pub(crate) fn backup_table_name(parts: &[&str]) -> String {
+    let full = parts.join("__");
+    if full.len() <= 63 {
+        return full;
+    }
+    let hash = hex::encode(&Sha256::digest(full.as_bytes())[..4]);
+    let mut head = String::new();
+    for c in full.chars() {
+        if head.len() + c.len_utf8() > 63 - 1 - hash.len() {
+            break;
+        }
+        head.push(c);
+    }
+    format!("{head}_{hash}")
+}
+
+/// Copies the critical tables into `safemig_backup` from the backup's exported
+/// snapshot, on a connection of its own, in a transaction left open: the caller
+/// commits it when the backup is complete (a failed backup leaves no copies).
+fn copy_at_snapshot(
+    target: &Target,
+    snapshot: &str,
+    id: &str,
+    critical: &[(String, String)],
+) -> Result<Client, PgError> {
+    let mut copies = target.connect()?;
+    copies
+        .batch_execute(&format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT {}; \
+             CREATE SCHEMA IF NOT EXISTS safemig_backup; REVOKE ALL ON SCHEMA safemig_backup FROM PUBLIC",
+            crate::quote_literal(snapshot)
+        ))
+        .map_err(|e| PgError::sql("preparing the copies in safemig_backup", &e))?;
+    for (s, t) in critical {
+        copies
+            .batch_execute(&format!(
+                "CREATE TABLE safemig_backup.{} AS TABLE {}",
+                quote_ident(&backup_table_name(&[id, s, t])),
+                quote_qualified(s, t)
+            ))
+            .map_err(|e| PgError::sql(&format!("copying {s}.{t} into safemig_backup"), &e))?;
+    }
+    Ok(copies)
 }
 
 /// Child processes that are killed if the backup fails before waiting for them,
@@ -1125,7 +1165,7 @@ pub fn restore_tables(
     let mut restored = Vec::new();
     for t in &wanted {
         let table = quote_qualified(&t.schema, &t.name);
-        let aside = format!("before_restore_{stamp}__{}__{}", t.schema, t.name);
+        let aside = backup_table_name(&[&format!("before_restore_{stamp}"), &t.schema, &t.name]);
         progress(&format!(
             "restoring {}.{} (current rows kept in safemig_backup.{aside})",
             t.schema, t.name

@@ -481,3 +481,45 @@ fn a_history_table_edited_by_hand_is_read_not_a_crash() {
         "{manifest}"
     );
 }
+
+#[test]
+fn in_db_copies_match_the_snapshot_and_long_names_stay_whole() {
+    let p = project();
+    // Two tables whose copy names would be cut at 63 bytes to the same name.
+    let long = "a_table_with_a_rather_long_name_for_its_own_good";
+    p.exec(&format!(
+        "CREATE TABLE public.{long}_one (id int); INSERT INTO public.{long}_one VALUES (1), (2);
+         CREATE TABLE public.{long}_two (id int); INSERT INTO public.{long}_two VALUES (3);"
+    ));
+    let run = p.safemig(&["backup", "create", "--in-db-copy"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let dir = PathBuf::from(run.stdout.lines().last().unwrap().trim());
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["in_db_copy"], "safemig_backup", "{manifest}");
+    let critical: Vec<&serde_json::Value> = manifest["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["checksum"].is_string())
+        .collect();
+    let mut client = p.client();
+    let copies: Vec<String> = client
+        .query("SELECT relname::text FROM pg_class WHERE relnamespace = 'safemig_backup'::regnamespace AND relkind = 'r'", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(copies.len(), critical.len(), "{copies:?}");
+    assert!(copies.iter().all(|c| c.len() <= 63));
+    // Each copy holds the rows the manifest counted (the same snapshot).
+    let mut total_copied: i64 = 0;
+    for c in &copies {
+        total_copied += client
+            .query_one(&format!("SELECT count(*) FROM safemig_backup.\"{c}\""), &[])
+            .unwrap()
+            .get::<_, i64>(0);
+    }
+    let total_counted: i64 = critical.iter().map(|t| t["rows"].as_i64().unwrap()).sum();
+    assert_eq!(total_copied, total_counted);
+}
