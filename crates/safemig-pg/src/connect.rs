@@ -213,6 +213,15 @@ impl Target {
         self.config.get_ports().first().copied().unwrap_or(5432)
     }
 
+    /// Supabase's pooler in transaction mode (port 6543 of `*.pooler.supabase.com`):
+    /// each transaction may run on another server connection, so a session's
+    /// advisory lock and settings do not hold. Port 5432 of the same host is the
+    /// session mode, which is fine.
+    pub fn is_transaction_pooler(&self) -> bool {
+        let host = self.host().to_ascii_lowercase();
+        host.ends_with(".pooler.supabase.com") && self.port() == 6543
+    }
+
     /// The password, for passing to child processes through `PGPASSWORD` only.
     pub fn password(&self) -> Option<String> {
         self.config
@@ -731,6 +740,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t.display(), "postgresql://app@/live?host=/tmp/rv&port=6000");
+    }
+
+    #[test]
+    fn supabase_transaction_pooler_is_recognised() {
+        let pooled = |url: &str| {
+            Target::resolve_with(Some(url), &env_of(&[]))
+                .unwrap()
+                .is_transaction_pooler()
+        };
+        assert!(pooled(
+            "postgresql://postgres.abc:pw@aws-0-eu-central-1.pooler.supabase.com:6543/postgres"
+        ));
+        assert!(!pooled(
+            "postgresql://postgres.abc:pw@aws-0-eu-central-1.pooler.supabase.com:5432/postgres"
+        ));
+        assert!(!pooled(
+            "postgresql://postgres:pw@db.abc.supabase.co:6543/postgres"
+        ));
     }
 
     #[test]

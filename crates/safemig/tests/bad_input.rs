@@ -289,6 +289,13 @@ fn cases() -> Vec<Case> {
         c("nothing listens there", none, &["--db", "postgresql://postgres@127.0.0.1:1/app?sslmode=disable", "migrate"], 2, &["127.0.0.1", "onnection refused"]),
         c("unknown host", none, &["--db", "postgresql://postgres@no-such-host.invalid:5432/app?sslmode=disable", "migrate"], 2, &["no-such-host.invalid"]),
         c(
+            "Supabase's transaction pooler (6543): refused before connecting",
+            none,
+            &["--db", "postgresql://postgres.abc:Pooled-pw-1@aws-0-eu-central-1.pooler.supabase.com:6543/postgres", "migrate"],
+            2,
+            &["transaction mode", "session mode (port 5432)"],
+        ),
+        c(
             "wrong password",
             none,
             &["--db", "postgresql://deployer:Wr0ng-pw-55@127.0.0.1:{port}/app?sslmode=disable", "migrate"],

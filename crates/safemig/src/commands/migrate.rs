@@ -36,6 +36,14 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
         }
     }
     let target = ctx.target()?;
+    if target.is_transaction_pooler() {
+        return Err(CliError::input(format!(
+            "{} is Supabase's pooler in transaction mode (port 6543): it may run each transaction on another \
+             server connection, so safemig's lock against concurrent runs and its timeouts would not hold\n  \
+             hint: use the direct connection (db.<project>.supabase.co:5432) or the pooler's session mode (port 5432)",
+            target.display()
+        )));
+    }
     let mut client = match target.connect() {
         Ok(client) => client,
         Err(e) => {
