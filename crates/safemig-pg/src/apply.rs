@@ -894,30 +894,27 @@ fn run_tx_segment(
     let dry = runner.is_dry();
     let outcome = (|| -> Result<Result<(), Vec<Violation>>, StatementError> {
         let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
-        // The tables as they were when the migration's transaction began.
+        let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
+        // Observing (a rehearsal): the tables as they were when the migration began,
+        // and the state after each statement, which is the next one's "before".
         let existing = if options.observe {
             Some(observe::read(&mut tx).map_err(pg_error)?)
         } else {
             None
         };
-        let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
+        let mut last = existing.clone();
         for &i in indexes {
             let s = &p.statements[i];
             if !dry {
                 crate::faults::boundary(|| format!("{} statement {}", file.version, i + 1));
             }
-            let watch = if options.observe {
-                Some((observe::read(&mut tx).map_err(pg_error)?, Instant::now()))
-            } else {
-                None
-            };
+            let started_at = Instant::now();
             tx.batch_execute(&s.text)
                 .map_err(|e| driver_error(&e, Some((i, s)), file))?;
-            if let Some((before, at)) = watch {
-                let duration_ms = at.elapsed().as_secs_f64() * 1000.0;
+            if let (Some(existing), Some(previous)) = (&existing, last.take()) {
+                let duration_ms = started_at.elapsed().as_secs_f64() * 1000.0;
                 let after = observe::read(&mut tx).map_err(pg_error)?;
-                let existing = existing.as_ref().unwrap_or(&before);
-                let (locks, rewritten) = observe::compare(existing, &before, &after);
+                let (locks, rewritten) = observe::compare(existing, &previous, &after);
                 observed.push(Observation {
                     statement: i + 1,
                     line: s.code_line,
@@ -927,6 +924,7 @@ fn run_tx_segment(
                     outside_transaction: false,
                     note: None,
                 });
+                last = Some(after);
             }
         }
         // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.

@@ -1253,14 +1253,7 @@ pub fn applied_versions(client: &mut Client) -> Result<Vec<String>, PgError> {
 /// The versions, read as text: a history table edited by hand (a `bigint`
 /// version) is read, not a crash; an unreadable one is an error, never "none".
 fn versions_in(client: &mut impl postgres::GenericClient) -> Result<Vec<String>, PgError> {
-    let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
-            &[],
-        )
-        .map_err(|e| PgError::sql("reading the catalog", &e))?
-        .get(0);
-    if !exists {
+    if !crate::history::relation_exists(client, "supabase_migrations.schema_migrations")? {
         return Ok(Vec::new());
     }
     let rows = client

@@ -692,13 +692,7 @@ fn migration_history(
     migrations: Option<&MigrationSet>,
     report: &mut Report,
 ) -> Result<(), PgError> {
-    let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('supabase_migrations.schema_migrations') IS NOT NULL",
-            &[],
-        )
-        .map_err(|e| PgError::sql("reading the catalog", &e))?
-        .get(0);
+    let exists = crate::history::relation_exists(client, "supabase_migrations.schema_migrations")?;
     let Some(set) = migrations else {
         report
             .notes

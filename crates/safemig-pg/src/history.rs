@@ -113,7 +113,8 @@ pub fn ensure_tables(client: &mut impl GenericClient) -> Result<(), PgError> {
     Ok(())
 }
 
-fn relation_exists(client: &mut impl GenericClient, name: &str) -> Result<bool, PgError> {
+/// Whether a table (or other relation) exists, by its qualified name.
+pub fn relation_exists(client: &mut impl GenericClient, name: &str) -> Result<bool, PgError> {
     let row = client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
         .map_err(|e| PgError::sql("reading the catalog", &e))?;

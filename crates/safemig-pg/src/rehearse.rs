@@ -191,10 +191,7 @@ pub fn version_note(client: &mut Client, cluster: &Ephemeral) -> Result<Option<S
 /// empty then starts from the Supabase stand-in, else from nothing, as the
 /// database itself did.
 pub fn is_supabase(client: &mut Client) -> Result<bool, PgError> {
-    client
-        .query_one("SELECT to_regclass('auth.users') IS NOT NULL", &[])
-        .map(|r| r.get(0))
-        .map_err(|e| PgError::sql("looking for auth.users", &e))
+    crate::history::relation_exists(client, "auth.users")
 }
 
 /// A throwaway cluster, or why there cannot be one here.

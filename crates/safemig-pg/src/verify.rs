@@ -148,13 +148,16 @@ pub fn required_objects(client: &mut Client, config: &Config) -> Result<Vec<Chec
                 "safemig.toml [verify]: policies entry {spec:?} names no table\n  hint: write it as \"policy name ON schema.table\""
             )));
         };
-        let ok: bool = client
-            .query_one("SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = to_regclass($1) AND polname = $2)", &[&table, &name])
-            .map(|r| r.get(0))
-            .map_err(|e| PgError::Config(format!(
-                "safemig.toml [verify]: cannot read policies entry {spec:?}: {}\n  hint: write it as \"policy name ON schema.table\"",
-                crate::describe_db_error(&e)
-            )))?;
+        let ok = exists(
+            client,
+            &format!(
+                "SELECT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = to_regclass({}) AND polname = {})",
+                quote_literal(&table),
+                quote_literal(&name)
+            ),
+            &format!("policies entry {spec:?}"),
+            "\"policy name ON schema.table\"",
+        )?;
         out.push(check(
             "object",
             &format!("policy {spec}"),

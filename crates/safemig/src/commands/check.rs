@@ -159,14 +159,15 @@ fn externals(config: &Config) -> BTreeSet<String> {
     config.check.externals.iter().cloned().collect()
 }
 
-/// Finishes the replay (`replay_in` replays the migrations again in a proposed
-/// order, as indices among the versioned files) and gathers every cross-file finding.
+/// Finishes the replay and gathers every cross-file finding. A proposed order is
+/// checked by replaying the migrations in it again, with the objects
+/// `steps_again` gives for a file (by file index; `None` when it cannot).
 fn cross_file(
     keys: &[FileKey],
     ordering: Ordering,
     config: &Config,
     live: &order::Live,
-    replay_in: &mut dyn FnMut(&[usize]) -> Option<Vec<order::OrderFinding>>,
+    steps_again: &mut dyn FnMut(usize) -> Option<Vec<order::Step>>,
 ) -> CrossFile {
     let options = lint_options(config);
     let mut per_file: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
@@ -200,7 +201,21 @@ fn cross_file(
         attached,
         versioned,
     } = ordering;
-    let order = order::conclude(replay.finish(), versioned.len(), live, replay_in);
+    let externals = externals(config);
+    let mut replay_in = |proposed: &[usize]| {
+        let mut again = order::Replay::new(&externals, live);
+        for &m in proposed {
+            let i = versioned[m];
+            again.add(
+                m,
+                keys[i].version.as_deref().unwrap_or(""),
+                &keys[i].file_name,
+                steps_again(i)?,
+            );
+        }
+        Some(again.finish())
+    };
+    let order = order::conclude(replay.finish(), versioned.len(), live, &mut replay_in);
     for f in &order.findings {
         let Some(severity) = options.severity_of(f.rule, f.severity) else {
             continue;
@@ -279,28 +294,17 @@ fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> C
     let keys: Vec<FileKey> = files.iter().map(key_of).collect();
     let mut ordering = Ordering::new(&externals, live);
     // Kept for the replay of a proposed order.
-    let mut kept: Vec<(usize, Vec<order::Step>)> = Vec::new();
+    let mut kept: BTreeMap<usize, Vec<order::Step>> = BTreeMap::new();
     for (i, f) in files.iter_mut().enumerate() {
         let steps = std::mem::take(&mut f.steps);
         if f.version.is_some() {
-            kept.push((i, steps.clone()));
+            kept.insert(i, steps.clone());
         }
         ordering.add(i, &keys[i], steps);
     }
-    let mut replay_in = |proposed: &[usize]| {
-        let mut replay = order::Replay::new(&externals, live);
-        for &m in proposed {
-            let (i, steps) = &kept[m];
-            replay.add(
-                m,
-                keys[*i].version.as_deref().unwrap_or(""),
-                &keys[*i].file_name,
-                steps.clone(),
-            );
-        }
-        Some(replay.finish())
-    };
-    let cross = cross_file(&keys, ordering, config, live, &mut replay_in);
+    let cross = cross_file(&keys, ordering, config, live, &mut |i| {
+        kept.get(&i).cloned()
+    });
     for (i, extra) in cross.per_file {
         merge(&mut files[i], extra);
     }
@@ -562,29 +566,17 @@ fn stream(
     }
     // A proposed order is checked by replaying the files in it: read and parsed
     // again (only when migrations use what later ones create).
-    let ordering_files = ordering.versioned.clone();
-    let mut replay_in = |proposed: &[usize]| {
-        let mut replay = order::Replay::new(&externals, live);
-        for &m in proposed {
-            let i = ordering_files[m];
-            let sql = std::fs::read_to_string(&summaries[i].path).ok()?;
-            let statements = safemig_analyze::parse::parse_file(&sql).statements;
-            let steps = order::steps_of(&Migration {
-                version: "",
-                label: "",
-                sql: &sql,
-                statements: &statements,
-            });
-            replay.add(
-                m,
-                keys[i].version.as_deref().unwrap_or(""),
-                &keys[i].file_name,
-                steps,
-            );
-        }
-        Some(replay.finish())
+    let mut steps_again = |i: usize| {
+        let sql = std::fs::read_to_string(&summaries[i].path).ok()?;
+        let statements = safemig_analyze::parse::parse_file(&sql).statements;
+        Some(order::steps_of(&Migration {
+            version: "",
+            label: "",
+            sql: &sql,
+            statements: &statements,
+        }))
     };
-    let cross = cross_file(&keys, ordering, &ctx.config, live, &mut replay_in);
+    let cross = cross_file(&keys, ordering, &ctx.config, live, &mut steps_again);
     let mut redone: BTreeMap<usize, String> = BTreeMap::new();
     for (i, extra) in cross.per_file {
         let path = summaries[i].path.clone();

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use safemig_analyze::Class;
-use safemig_pg::apply::{MigrationReport, Outcome, RunReport};
+use safemig_pg::apply::{MigrationReport, Outcome};
 use safemig_pg::status::{self, State};
 use safemig_pg::{backup, rehearse};
 use safemig_project::audit::AuditRecord;
@@ -142,7 +142,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         let mut options = rehearse::throwaway_options(&config);
         options.include_all = args.include_all;
         let run = rehearse::apply(&mut local, &set, &config, &options)?;
-        let ok = run_ok(&run);
+        let ok = run.ok();
         let mut notes = notes;
         notes.extend(rehearse::version_note(&mut client, &cluster)?);
         notes.extend(run.refused.clone());
@@ -164,7 +164,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         let supabase = rehearse::is_supabase(&mut client)?;
         let replay = rehearse::replay_from_empty(&cluster, "fresh", &set, &ctx.config, supabase)?;
         fresh = Some(Fresh {
-            ok: run_ok(&replay),
+            ok: replay.ok(),
             migrations: replay.migrations,
         });
         if !rehearsal.as_ref().is_some_and(|r| r.ok) || !fresh.as_ref().is_some_and(|f| f.ok) {
@@ -279,10 +279,6 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         }
     }
     Ok(code)
-}
-
-fn run_ok(run: &RunReport) -> bool {
-    run.refused.is_none() && run.migrations.iter().all(|m| m.result == Outcome::Applied)
 }
 
 /// Per statement: how long, which locks on existing tables, which rewrites.
