@@ -10,6 +10,7 @@
 //! - [`objects`] and [`order`]: what each statement creates, drops and uses, and
 //!   the cross-migration replay that finds use-before-create.
 
+pub mod effects;
 pub mod lint;
 pub mod objects;
 pub mod order;
@@ -17,6 +18,7 @@ pub mod parse;
 pub mod plpgsql;
 pub mod rules;
 
+pub use effects::{DataTarget, TypeChange, DATA_RULES, IRREVERSIBLE_RULES};
 pub use lint::{lint_file, Class, FileLint, Finding, LintOptions};
 pub use parse::{
     line_col, parse_file, split, ParsedFile, QualifiedName, Statement, SyntaxError, TxBehaviour,

@@ -595,7 +595,12 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
             Some(node @ NodeEnum::AlterTableStmt(_)) => {
                 for (table, cmd) in rules::alter_table_cmds(node) {
                     if rules::cmd_type(cmd) == AlterTableType::AtEnableRowSecurity {
-                        facts.rls_enabled.insert(table);
+                        facts.rls_enabled.insert(table.clone());
+                    }
+                    if rules::cmd_type(cmd) == AlterTableType::AtAddColumn {
+                        if let Some(def) = rules::column_def(cmd) {
+                            facts.added_columns.insert((table, def.colname.clone()));
+                        }
                     }
                 }
             }

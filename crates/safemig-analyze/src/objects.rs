@@ -199,6 +199,14 @@ pub struct Effects {
 
 /// The effects of one parsed statement.
 pub fn effects(node: &NodeEnum) -> Effects {
+    effects_with(node, true)
+}
+
+/// [`effects`], with PostgreSQL's `check_function_bodies` setting: when it is off
+/// (`SET check_function_bodies = false`, as every `pg_dump` and `supabase db dump`
+/// file starts), a `LANGUAGE sql` function's body is not resolved at CREATE, so
+/// what it names need not exist yet.
+pub fn effects_with(node: &NodeEnum, check_function_bodies: bool) -> Effects {
     let mut e = Effects::default();
     match node {
         NodeEnum::CreateStmt(s) => {
@@ -276,7 +284,7 @@ pub fn effects(node: &NodeEnum) -> Effects {
             // A LANGUAGE sql body is checked when the function is created (check_function_bodies):
             // what it reads must exist by then. PL/pgSQL bodies are only checked when they run.
             let language = crate::lint::def_string(&s.options, "language").unwrap_or_default();
-            if language.eq_ignore_ascii_case("sql") {
+            if language.eq_ignore_ascii_case("sql") && check_function_bodies {
                 if let Some(body) = crate::lint::def_string(&s.options, "as") {
                     if let Ok(parsed) = pg_query::parse(&body, pg_query::ParserOptions::default()) {
                         for raw in &parsed.protobuf.stmts {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use pg_query::NodeEnum;
 use serde::Serialize;
 
-use crate::objects::{effects, Effects, ObjectId, ObjectKind};
+use crate::objects::{effects, effects_with, Effects, ObjectId, ObjectKind};
 use crate::parse::{line_col, Statement};
 use crate::plpgsql;
 use crate::rules::Severity;
@@ -179,12 +179,18 @@ pub fn conclude(
 /// What each statement of a migration creates, drops and uses.
 pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
     let mut steps = Vec::new();
+    // A file's own `SET check_function_bodies` holds for its later statements
+    // (safemig runs each migration in a fresh session, as the Supabase CLI does).
+    let mut check_function_bodies = true;
     for (i, s) in m.statements.iter().enumerate() {
         let Some(node) = s.node.as_deref() else {
             continue;
         };
+        if let Some(on) = sets_check_function_bodies(node) {
+            check_function_bodies = on;
+        }
         let (line, column) = line_col(m.sql, s.code_offset);
-        let mut e = effects(node);
+        let mut e = effects_with(node, check_function_bodies);
         // What a DO block does counts as what its statement does.
         if let NodeEnum::DoStmt(d) = node {
             if let Some(body) = crate::lint::def_string(&d.args, "as") {
@@ -234,6 +240,29 @@ pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
     }
     steps.shrink_to_fit();
     steps
+}
+
+/// `SET [SESSION|LOCAL] check_function_bodies = ...` / `RESET`: the new value.
+fn sets_check_function_bodies(node: &NodeEnum) -> Option<bool> {
+    let NodeEnum::VariableSetStmt(v) = node else {
+        return None;
+    };
+    if !v.name.eq_ignore_ascii_case("check_function_bodies") {
+        return None;
+    }
+    let value = v.args.first().and_then(|a| match a.node.as_ref() {
+        Some(NodeEnum::AConst(c)) => match c.val.as_ref() {
+            Some(pg_query::protobuf::a_const::Val::Sval(s)) => Some(s.sval.to_ascii_lowercase()),
+            Some(pg_query::protobuf::a_const::Val::Boolval(b)) => Some(b.boolval.to_string()),
+            Some(pg_query::protobuf::a_const::Val::Ival(i)) => Some(i.ival.to_string()),
+            _ => None,
+        },
+        _ => None,
+    });
+    Some(!matches!(
+        value.as_deref(),
+        Some("false" | "off" | "no" | "0" | "f" | "n")
+    ))
 }
 
 fn is_external(id: &ObjectId, externals: &BTreeSet<String>) -> bool {
@@ -469,6 +498,26 @@ fn topological(n: usize, edges: &[(usize, usize)]) -> Option<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sql_function_bodies_are_not_resolved_when_check_function_bodies_is_off() {
+        // pg_dump's own preamble: the function reads a table created further down.
+        let body = "CREATE FUNCTION public.n() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM public.items $$;\n\
+                    CREATE TABLE public.items (id int);";
+        let off = format!("SET check_function_bodies = false;\n{body}");
+        let count = |sql: &str| {
+            let statements = crate::split(sql).unwrap();
+            let m = super::Migration { version: "1", label: "1_base.sql", sql, statements: &statements };
+            super::analyze(&[m], &Default::default())
+                .findings
+                .iter()
+                .filter(|f| f.rule == "use-before-create")
+                .count()
+        };
+        assert_eq!(count(body), 1, "PostgreSQL resolves the body at CREATE by default");
+        assert_eq!(count(&off), 0, "not with check_function_bodies off");
+        assert_eq!(count(&format!("SET check_function_bodies = off;\nRESET check_function_bodies;\n{body}")), 1);
+    }
+
     use super::*;
     use crate::parse::split;
 

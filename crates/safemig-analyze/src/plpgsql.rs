@@ -121,6 +121,23 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
                 }
                 return;
             }
+            // PERFORM f(): a SELECT whose result is thrown away; what it calls still runs.
+            if let Some(stmt) = map.get("PLpgSQL_stmt_perform") {
+                if let Some(query) = stmt.get("expr").and_then(expr_query) {
+                    let query = query.trim_start();
+                    let select = match query.get(..7) {
+                        Some(head) if head.eq_ignore_ascii_case("perform") => format!("SELECT{}", &query[7..]),
+                        _ if query.len() >= 6 && query[..6].eq_ignore_ascii_case("select") => query.to_string(),
+                        _ => format!("SELECT {query}"),
+                    };
+                    out.push(Embedded {
+                        query: select,
+                        guarded,
+                        dynamic: false,
+                    });
+                }
+                return;
+            }
             if let Some(stmt) = map.get("PLpgSQL_stmt_dynexecute") {
                 let expr = stmt.get("query").and_then(expr_query).unwrap_or("").trim();
                 match string_literal(expr) {

@@ -25,7 +25,7 @@ use safemig_analyze::{Statement, TxBehaviour};
 use safemig_project::{Config, MigrationFile, MigrationSet};
 use serde::Serialize;
 
-use crate::catalog::{self, Protection, Violation};
+use crate::catalog::{self, Need, Needs, Protection, Violation};
 use crate::history::{self, SafemigRecordInput};
 use crate::observe::{self, Observation};
 use crate::redact::redact;
@@ -50,6 +50,9 @@ pub struct MigrateOptions {
     pub inserts: Option<history::Inserts>,
     /// Record each statement's duration, locks and rewrites (`plan --rehearse`).
     pub observe: bool,
+    /// A throwaway database: refuse every migration that reaches outside its
+    /// transaction (dblink, pg_net, COPY ... PROGRAM), so nothing real is touched.
+    pub fence_outside: bool,
 }
 
 impl MigrateOptions {
@@ -67,6 +70,7 @@ impl MigrateOptions {
             risky: BTreeMap::new(),
             inserts: None,
             observe: false,
+            fence_outside: false,
         }
     }
 }
@@ -129,6 +133,13 @@ pub struct MigrationReport {
     pub notes: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<GuardFinding>,
+    /// Losses an `[[allow]]` of safemig.toml permitted, with their counts.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed: Vec<Violation>,
+    /// What changed in protected tables without losing data (rows updated, an
+    /// empty table or a column with no value dropped).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<StatementError>,
     /// Per statement, when the run observes (`plan --rehearse`).
@@ -341,11 +352,22 @@ fn migrate_locked(
             .find(|f| options.risky.contains_key(&f.version))
         {
             let mut m = empty_report(file, Outcome::Refused);
-            m.reason = Some(format!(
-                "`safemig check` classes it risky ({}); review it, then pass --allow-risky or list it in \
-                 safemig.toml's [check] allow_risky (the guards still roll back any loss of data)",
-                options.risky[&file.version]
-            ));
+            let rules = &options.risky[&file.version];
+            let irreversible = rules
+                .split(", ")
+                .any(|r| safemig_analyze::IRREVERSIBLE_RULES.contains(&r));
+            m.reason = Some(if irreversible {
+                format!(
+                    "`safemig check` classes it risky ({rules}): it acts outside its own transaction (another \
+                     database, a web request, a program, a file, a whole database), which no rollback and no guard \
+                     can undo; --allow-risky is not enough: once reviewed, name it in safemig.toml's [check] allow_risky"
+                )
+            } else {
+                format!(
+                    "`safemig check` classes it risky ({rules}); review it, then pass --allow-risky or list it in \
+                     safemig.toml's [check] allow_risky (the guards still roll back a loss of rows or values that existed when it began)"
+                )
+            });
             return refuse_all(report, &pending, m);
         }
     }
@@ -392,6 +414,24 @@ fn migrate_locked(
                     sqlstate: Some("42601".into()),
                     message: e.message.clone(),
                 });
+                return refuse_all(report, &pending, m);
+            }
+        }
+    }
+
+    if options.fence_outside {
+        for p in &prepared {
+            let lint = safemig_analyze::lint_file(&p.file.sql, &Default::default());
+            let outside = lint
+                .all_findings()
+                .find(|f| f.rule == "reaches-outside")
+                .cloned();
+            if let Some(f) = outside {
+                let mut m = empty_report(p.file, Outcome::Refused);
+                m.reason = Some(format!(
+                    "line {}: {}; it is never run on a throwaway database, so that nothing real is touched",
+                    f.line, f.message
+                ));
                 return refuse_all(report, &pending, m);
             }
         }
@@ -520,6 +560,8 @@ fn empty_report(file: &MigrationFile, result: Outcome) -> MigrationReport {
         attempts: 0,
         notes: Vec::new(),
         violations: Vec::new(),
+        allowed: Vec::new(),
+        changes: Vec::new(),
         error: None,
         observed: Vec::new(),
     }
@@ -595,7 +637,10 @@ fn segments(statements: &[Statement]) -> Vec<Segment> {
 
 /// How one transactional segment ended.
 enum SegmentEnd {
-    Done,
+    Done {
+        changes: Vec<String>,
+        allowed: Vec<Violation>,
+    },
     Guard(Vec<GuardFinding>),
     Error(StatementError, bool /* retryable */),
 }
@@ -757,7 +802,9 @@ fn run_one(
                         &mut m.observed,
                     );
                     match end {
-                        SegmentEnd::Done => {
+                        SegmentEnd::Done { changes, allowed } => {
+                            m.changes.extend(changes);
+                            m.allowed.extend(allowed);
                             committed_parts += 1;
                             break;
                         }
@@ -800,6 +847,13 @@ fn run_one(
                             } else {
                                 "failed".into()
                             };
+                            if error.sqlstate.as_deref() == Some("55P03") {
+                                if let Runner::Real(client) = runner {
+                                    for holder in lock::table_lock_holders(*client, false) {
+                                        m.notes.push(format!("waited for {holder}"));
+                                    }
+                                }
+                            }
                             if runner.is_closed() {
                                 m.notes.push(
                                     "the connection to the server was lost: if that happened before COMMIT, PostgreSQL \
@@ -877,6 +931,24 @@ fn reset_session_sql(options: &MigrateOptions) -> String {
     )
 }
 
+/// Who may read what the guard reads: PostgreSQL's catalog only. Objects a
+/// migration creates (a `public.pg_stat_get_xact_tuples_deleted`, an operator)
+/// cannot shadow the guard's queries under this search_path.
+const GUARD_SEARCH_PATH: &str = "SET LOCAL search_path = pg_catalog, pg_temp";
+
+/// What one attempt of a transactional segment came to.
+enum Attempt {
+    Committed {
+        changes: Vec<String>,
+        allowed: Vec<Violation>,
+    },
+    Violations(Vec<GuardFinding>),
+}
+
+/// Runs one transactional segment, guarded. When the first attempt shows a loss
+/// that cannot be judged without knowing what a table held at BEGIN (a drop, a
+/// truncate or an update hidden in dynamic SQL), it is rolled back and run once
+/// more with those facts read first: the decision is then exact.
 #[allow(clippy::too_many_arguments)]
 fn run_tx_segment(
     runner: &mut Runner,
@@ -890,112 +962,219 @@ fn run_tx_segment(
     ran_alone: usize,
     observed: &mut Vec<Observation>,
 ) -> SegmentEnd {
-    let file = p.file;
-    let dry = runner.is_dry();
-    let outcome = (|| -> Result<Result<(), Vec<Violation>>, StatementError> {
-        let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
-        let before = guard_before(&mut tx, p, indexes, protection).map_err(pg_error)?;
-        // Observing (a rehearsal): the tables as they were when the migration began,
-        // and the state after each statement, which is the next one's "before".
-        let existing = if options.observe {
-            Some(observe::read(&mut tx).map_err(pg_error)?)
-        } else {
-            None
-        };
-        let mut last = existing.clone();
-        for &i in indexes {
-            let s = &p.statements[i];
-            if !dry {
-                crate::faults::boundary(|| format!("{} statement {}", file.version, i + 1));
+    let observed_before = observed.len();
+    let mut needs = Needs::new();
+    for pass in 1..=2 {
+        observed.truncate(observed_before);
+        let attempt = attempt_segment(
+            runner,
+            p,
+            indexes,
+            record_with,
+            config,
+            protection,
+            options,
+            started,
+            ran_alone,
+            observed,
+            &mut needs,
+            pass == 1,
+        );
+        match attempt {
+            Ok(Attempt::Committed { changes, allowed }) => {
+                return SegmentEnd::Done { changes, allowed }
             }
-            let started_at = Instant::now();
-            tx.batch_execute(&s.text)
-                .map_err(|e| driver_error(&e, Some((i, s)), file))?;
-            if let (Some(existing), Some(previous)) = (&existing, last.take()) {
-                let duration_ms = started_at.elapsed().as_secs_f64() * 1000.0;
-                let after = observe::read(&mut tx).map_err(pg_error)?;
-                let (locks, rewritten) = observe::compare(existing, &previous, &after);
-                observed.push(Observation {
-                    statement: i + 1,
-                    line: s.code_line,
-                    duration_ms,
-                    locks,
-                    rewritten,
-                    outside_transaction: false,
-                    note: None,
-                });
-                last = Some(after);
+            Ok(Attempt::Violations(findings)) => {
+                let certain = findings.iter().any(|f| f.violation.undecided.is_none());
+                if pass == 1 && !certain {
+                    for (oid, need) in findings.iter().filter_map(|f| f.violation.undecided.as_ref()) {
+                        needs.entry(*oid).or_default().merge(need);
+                    }
+                    continue;
+                }
+                let findings = attribute(runner, p, indexes, protection, &needs, findings);
+                return SegmentEnd::Guard(findings);
             }
-        }
-        // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
-        tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
-            .map_err(|e| driver_error(&e, None, file))?;
-        let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
-        let violations = not_allowed(catalog::evaluate(&before, &after, protection), config, file);
-        if !violations.is_empty() {
-            tx.rollback().map_err(|e| driver_error(&e, None, file))?;
-            return Ok(Err(violations));
-        }
-        if let Some(statements) = record_with.filter(|_| !dry) {
-            crate::faults::boundary(|| format!("{} history rows", file.version));
-            record(&mut tx, file, statements, started, options, ran_alone)?;
-        }
-        if !dry {
-            crate::faults::boundary(|| format!("{} COMMIT", file.version));
-        }
-        tx.commit().map_err(|e| driver_error(&e, None, file))?;
-        if !dry {
-            crate::faults::boundary(|| format!("{} after COMMIT", file.version));
-        }
-        Ok(Ok(()))
-    })();
-    match outcome {
-        Ok(Ok(())) => SegmentEnd::Done,
-        Ok(Err(violations)) => {
-            let findings = attribute(runner, p, indexes, protection, config, violations);
-            SegmentEnd::Guard(findings)
-        }
-        Err(error) => {
-            let retryable = matches!(error.sqlstate.as_deref(), Some("55P03") | Some("40P01"));
-            SegmentEnd::Error(error, retryable)
+            Err(error) => {
+                let retryable = matches!(error.sqlstate.as_deref(), Some("55P03") | Some("40P01"));
+                return SegmentEnd::Error(error, retryable);
+            }
         }
     }
+    unreachable!("the second pass always returns")
 }
 
-fn guard_before(
+/// Tables the segment's statements update or truncate by name: counted at BEGIN
+/// on the first attempt, so the common case needs no second one.
+fn static_needs(
     tx: &mut Transaction,
     p: &Prepared,
     indexes: &[usize],
-    protection: &Protection,
-) -> Result<catalog::Snapshot, PgError> {
-    let mut count_first = std::collections::BTreeSet::new();
+    needs: &mut Needs,
+) -> Result<(), PgError> {
+    let census = Need {
+        census: true,
+        ..Need::default()
+    };
     for &i in indexes {
         let s = &p.statements[i];
+        let mut oids = catalog::resolve(tx, &s.updated_tables())?;
         if !s.truncates.is_empty() {
-            count_first.extend(catalog::resolve_truncate_targets(
+            oids.extend(catalog::resolve_truncate_targets(
                 tx,
                 &s.truncates,
                 s.truncate_cascades,
             )?);
         }
+        for oid in oids {
+            needs.entry(oid).or_default().merge(&census);
+        }
     }
-    catalog::snapshot_before(tx, protection, &count_first)
+    Ok(())
 }
 
-fn not_allowed(
-    violations: Vec<Violation>,
+#[allow(clippy::too_many_arguments)]
+fn attempt_segment(
+    runner: &mut Runner,
+    p: &Prepared,
+    indexes: &[usize],
+    record_with: Option<&Vec<String>>,
+    config: &Config,
+    protection: &Protection,
+    options: &MigrateOptions,
+    started: Instant,
+    ran_alone: usize,
+    observed: &mut Vec<Observation>,
+    needs: &mut Needs,
+    first: bool,
+) -> Result<Attempt, StatementError> {
+    let file = p.file;
+    let dry = runner.is_dry();
+    let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
+    if first {
+        static_needs(&mut tx, p, indexes, needs).map_err(pg_error)?;
+    }
+    // The guard reads under pg_catalog only; the migration then runs under the path it would have had.
+    let search_path: String = tx
+        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
+        .map_err(|e| driver_error(&e, None, file))?
+        .get(0);
+    tx.batch_execute(GUARD_SEARCH_PATH)
+        .map_err(|e| driver_error(&e, None, file))?;
+    let before = catalog::snapshot_before(&mut tx, protection, needs).map_err(pg_error)?;
+    let history_before = catalog::history_state(&mut tx).map_err(pg_error)?;
+    tx.execute(
+        "SELECT pg_catalog.set_config('search_path', $1, true)",
+        &[&search_path],
+    )
+    .map_err(|e| driver_error(&e, None, file))?;
+    // Observing (a rehearsal): the tables as they were when the migration began,
+    // and the state after each statement, which is the next one's "before".
+    let existing = if options.observe {
+        Some(observe::read(&mut tx).map_err(pg_error)?)
+    } else {
+        None
+    };
+    let mut last = existing.clone();
+    let mut probed = std::collections::BTreeSet::new();
+    let mut value_findings = Vec::new();
+    for &i in indexes {
+        let s = &p.statements[i];
+        if !dry {
+            crate::faults::boundary(|| format!("{} statement {}", file.version, i + 1));
+        }
+        // A type change is tested before it runs: afterwards the old values are gone.
+        for change in s.type_changes() {
+            if let Some((column, violation)) =
+                catalog::value_probe(&mut tx, &change, &before).map_err(pg_error)?
+            {
+                probed.insert(column);
+                if let Some(violation) = violation {
+                    value_findings.push(GuardFinding {
+                        violation,
+                        statement: Some(statement_ref(i, s)),
+                    });
+                }
+            }
+        }
+        let (_, refused) = split_allowed(value_findings.clone(), config, file);
+        if !refused.is_empty() {
+            // Nothing is gained by running the rewrite: stop here.
+            tx.rollback().map_err(|e| driver_error(&e, None, file))?;
+            return Ok(Attempt::Violations(refused));
+        }
+        let started_at = Instant::now();
+        tx.batch_execute(&s.text)
+            .map_err(|e| driver_error(&e, Some((i, s)), file))?;
+        if let (Some(existing), Some(previous)) = (&existing, last.take()) {
+            let duration_ms = started_at.elapsed().as_secs_f64() * 1000.0;
+            let after = observe::read(&mut tx).map_err(pg_error)?;
+            let (locks, rewritten) = observe::compare(existing, &previous, &after);
+            observed.push(Observation {
+                statement: i + 1,
+                line: s.code_line,
+                duration_ms,
+                locks,
+                rewritten,
+                outside_transaction: false,
+                note: None,
+            });
+            last = Some(after);
+        }
+    }
+    // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
+    tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+        .map_err(|e| driver_error(&e, None, file))?;
+    tx.batch_execute(GUARD_SEARCH_PATH)
+        .map_err(|e| driver_error(&e, None, file))?;
+    let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
+    let verdict = catalog::evaluate(&before, &after, protection, &probed);
+    let history_after = catalog::history_state(&mut tx).map_err(pg_error)?;
+    let mut findings = value_findings;
+    findings.extend(
+        verdict
+            .violations
+            .into_iter()
+            .chain(catalog::history_writes(&history_before, &history_after))
+            .map(|violation| GuardFinding {
+                violation,
+                statement: None,
+            }),
+    );
+    let (allowed, refused) = split_allowed(findings, config, file);
+    if !refused.is_empty() {
+        tx.rollback().map_err(|e| driver_error(&e, None, file))?;
+        return Ok(Attempt::Violations(refused));
+    }
+    if let Some(statements) = record_with.filter(|_| !dry) {
+        crate::faults::boundary(|| format!("{} history rows", file.version));
+        record(&mut tx, file, statements, started, options, ran_alone)?;
+    }
+    if !dry {
+        crate::faults::boundary(|| format!("{} COMMIT", file.version));
+    }
+    tx.commit().map_err(|e| driver_error(&e, None, file))?;
+    if !dry {
+        crate::faults::boundary(|| format!("{} after COMMIT", file.version));
+    }
+    Ok(Attempt::Committed {
+        changes: verdict.changes,
+        allowed: allowed.into_iter().map(|f| f.violation).collect(),
+    })
+}
+
+/// (allowed by an `[[allow]]` of safemig.toml, not allowed).
+fn split_allowed(
+    findings: Vec<GuardFinding>,
     config: &Config,
     file: &MigrationFile,
-) -> Vec<Violation> {
-    violations
-        .into_iter()
-        .filter(|v| {
-            !v.allowable
-                || !config
-                    .allowed_losses(&file.version, &file.file_name(), &v.table)
-                    .contains(&v.loss)
-        })
-        .collect()
+) -> (Vec<GuardFinding>, Vec<GuardFinding>) {
+    findings.into_iter().partition(|f| {
+        f.violation.allowable
+            && config
+                .allowed_losses(&file.version, &file.file_name(), &f.violation.table)
+                .contains(&f.violation.loss)
+    })
 }
 
 /// Which statement caused each violation: replays the segment in a transaction
@@ -1006,29 +1185,47 @@ fn attribute(
     p: &Prepared,
     indexes: &[usize],
     protection: &Protection,
-    config: &Config,
-    violations: Vec<Violation>,
+    needs: &Needs,
+    mut findings: Vec<GuardFinding>,
 ) -> Vec<GuardFinding> {
-    let mut findings: Vec<GuardFinding> = violations
-        .into_iter()
-        .map(|violation| GuardFinding {
-            violation,
-            statement: None,
-        })
-        .collect();
+    if findings.iter().all(|f| f.statement.is_some()) {
+        return findings;
+    }
     let replay = (|| -> Result<(), PgError> {
         let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
-        let before = guard_before(&mut tx, p, indexes, protection)?;
+        let search_path: String = tx
+            .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
+            .map_err(|e| PgError::sql("replaying", &e))?
+            .get(0);
+        tx.batch_execute(GUARD_SEARCH_PATH)
+            .map_err(|e| PgError::sql("replaying", &e))?;
+        let before = catalog::snapshot_before(&mut tx, protection, needs)?;
+        let history_before = catalog::history_state(&mut tx)?;
+        tx.execute(
+            "SELECT pg_catalog.set_config('search_path', $1, true)",
+            &[&search_path],
+        )
+        .map_err(|e| PgError::sql("replaying", &e))?;
         for &i in indexes {
             let s = &p.statements[i];
             tx.batch_execute(&s.text)
                 .map_err(|e| PgError::sql("replaying", &e))?;
+            let search_path: String = tx
+                .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
+                .map_err(|e| PgError::sql("replaying", &e))?
+                .get(0);
+            tx.batch_execute(GUARD_SEARCH_PATH)
+                .map_err(|e| PgError::sql("replaying", &e))?;
             let after = catalog::snapshot_after(&mut tx, protection, &before)?;
-            let now = not_allowed(
-                catalog::evaluate(&before, &after, protection),
-                config,
-                p.file,
-            );
+            let history_after = catalog::history_state(&mut tx)?;
+            let mut now = catalog::evaluate(&before, &after, protection, &Default::default())
+                .violations;
+            now.extend(catalog::history_writes(&history_before, &history_after));
+            tx.execute(
+                "SELECT pg_catalog.set_config('search_path', $1, true)",
+                &[&search_path],
+            )
+            .map_err(|e| PgError::sql("replaying", &e))?;
             for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
                 if now
                     .iter()
@@ -1046,7 +1243,6 @@ fn attribute(
     let _ = replay; // attribution is best effort; the violation itself is already certain
     findings
 }
-
 fn record(
     tx: &mut Transaction,
     file: &MigrationFile,

@@ -130,6 +130,11 @@ pub struct Manifest {
     pub finished_at: chrono::DateTime<chrono::Utc>,
     pub files: Vec<FileEntry>,
     pub tables: Vec<TableEntry>,
+    /// Rows written to the protected tables so far (inserted, updated, deleted;
+    /// PostgreSQL's cumulative statistics), read just before the backup's snapshot.
+    /// `migrate --backup auto` reuses the backup only while this has not moved.
+    #[serde(default)]
+    pub writes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -253,14 +258,60 @@ fn io(what: &str, path: &Path, e: std::io::Error) -> PgError {
     PgError::Tool(format!("{what} {}: {e}", path.display()))
 }
 
+/// Creates `path` (and missing parents) mode 0700. A folder that already exists
+/// keeps its mode: it may be shared (`/tmp`, a team folder, a symlinked
+/// `.safemig/backups`), and safemig never changes what it did not create; what
+/// holds data goes into a folder of its own inside it, created here 0700.
 fn private_dir(path: &Path) -> Result<(), PgError> {
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_symlink() {
+            return match std::fs::metadata(path) {
+                Ok(target) if target.is_dir() => Ok(()),
+                Ok(_) => Err(PgError::Tool(format!(
+                    "{} is a symbolic link to something that is not a folder\n  hint: point it at a folder, or pass another --out",
+                    path.display()
+                ))),
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(PgError::Tool(format!(
+                    "{} is a symbolic link that loops (it points back at itself)\n  hint: fix or remove the link, or pass another --out",
+                    path.display()
+                ))),
+                Err(_) => Err(PgError::Tool(format!(
+                    "{} is a symbolic link to {}, which does not exist\n  hint: create the folder it points at, or remove the link",
+                    path.display(),
+                    std::fs::read_link(path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "?".into())
+                ))),
+            };
+        }
+        if meta.is_dir() {
+            return Ok(());
+        }
+        return Err(PgError::Tool(format!(
+            "{} exists and is not a folder\n  hint: pass another --out",
+            path.display()
+        )));
+    }
+    // The missing ancestors, outermost first: only these are ours to set.
+    let mut missing = Vec::new();
+    let mut at = Some(path);
+    while let Some(p) = at {
+        if p.as_os_str().is_empty() || std::fs::symlink_metadata(p).is_ok() {
+            break;
+        }
+        missing.push(p.to_path_buf());
+        at = p.parent();
+    }
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(path)
         .map_err(|e| io("cannot create", path, e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-        .map_err(|e| io("cannot set the mode of", path, e))
+    for created in missing.iter().rev() {
+        std::fs::set_permissions(created, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| io("cannot set the mode of", created, e))?;
+    }
+    Ok(())
 }
 
 fn private_file(path: &Path) -> Result<std::fs::File, PgError> {
@@ -402,6 +453,8 @@ pub fn create(
         info.get(4),
     );
 
+    let writes = write_counter(&mut client).ok();
+
     let id = format!(
         "{}_{}",
         started_at.format("%Y%m%dT%H%M%S%.3fZ"),
@@ -449,6 +502,7 @@ pub fn create(
                 finished_at: chrono::Utc::now(),
                 files,
                 tables,
+                writes,
             };
             finish(&partial, &manifest)?;
             Ok(manifest)
@@ -458,6 +512,20 @@ pub fn create(
         Ok(m) => m,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&partial);
+            // pg_dump gives up on a table another session holds exclusively: say who.
+            let text = e.to_string();
+            if text.contains("could not obtain lock")
+                || text.contains("lock timeout")
+                || text.contains("LOCK TABLE")
+            {
+                let holders = crate::lock::table_lock_holders(&mut client, true);
+                if !holders.is_empty() {
+                    return Err(PgError::Tool(format!(
+                        "{text}\n  blocked by: {}",
+                        holders.join("\n  blocked by: ")
+                    )));
+                }
+            }
             return Err(e);
         }
     };
@@ -471,6 +539,16 @@ pub fn create(
         manifest,
         verification: None,
     })
+}
+
+/// How long a backup waits for a table another session holds exclusively before
+/// it gives up and names that session: `SAFEMIG_BACKUP_LOCK_WAIT` seconds, default 60.
+fn lock_wait_seconds() -> u64 {
+    std::env::var("SAFEMIG_BACKUP_LOCK_WAIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60)
 }
 
 fn sanitize(name: &str) -> String {
@@ -520,8 +598,11 @@ fn write_backup(
         .read_only(true)
         .start()
         .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
-    tx.batch_execute(CANONICAL_TEXT)
-        .map_err(|e| PgError::sql("setting up the backup's session", &e))?;
+    tx.batch_execute(&format!(
+        "{CANONICAL_TEXT}; SET LOCAL lock_timeout = '{}s'",
+        lock_wait_seconds()
+    ))
+    .map_err(|e| PgError::sql("setting up the backup's session", &e))?;
     let snapshot: String = tx
         .query_one("SELECT pg_export_snapshot()", &[])
         .map_err(|e| PgError::sql("exporting the backup's snapshot", &e))?
@@ -537,7 +618,7 @@ fn write_backup(
     flags.push("--no-password".to_string());
     // pg_dump takes ACCESS SHARE on every table; behind a held ACCESS EXCLUSIVE it
     // would wait forever. Give up instead, and say so.
-    flags.push("--lock-wait-timeout=60s".to_string());
+    flags.push(format!("--lock-wait-timeout={}s", lock_wait_seconds()));
     for schema in &excluded {
         flags.push(format!("--exclude-schema={schema}"));
     }
@@ -1126,17 +1207,45 @@ pub fn restore_dump(
 /// (foreign-key cascades and triggers off for this transaction), the backup's rows
 /// are loaded, and the count and content checksum must match the manifest before
 /// COMMIT.
+/// What `restore --tables` did to one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Restored {
+    pub table: String,
+    pub rows_before: i64,
+    pub rows_after: i64,
+    /// Where the rows it replaced are kept.
+    pub kept_in: String,
+}
+
+/// Restores critical tables in place, in one transaction, and commits only when
+/// each table matches the manifest (row count and content checksum) and every
+/// foreign key into and out of the restored tables still holds. Columns are
+/// matched by name (a table whose columns were reordered since is restored
+/// right); a table whose columns differ from the backup's is refused. A backup
+/// of another database is refused unless `other_database` says it is meant.
 pub fn restore_tables(
     backup: &Backup,
     client: &mut Client,
     tables: &[(String, String)],
+    other_database: bool,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<(String, i64)>, PgError> {
+) -> Result<Vec<Restored>, PgError> {
     let problems = quick_check(backup);
     if !problems.is_empty() {
         return Err(PgError::Tool(format!(
             "refusing to restore from a backup that fails verification: {}",
             problems.join("; ")
+        )));
+    }
+    let (system, database) = identity(client)?;
+    if !other_database
+        && (system != backup.manifest.system_identifier || database != backup.manifest.database)
+    {
+        return Err(PgError::Tool(format!(
+            "backup {} is of database {} on server {}, not of this one ({database} on server {system}); \
+             nothing was changed\n  hint: restore a backup of this database, or pass --from-other-database if \
+             replacing these tables with another database's rows is what you mean",
+            backup.manifest.id, backup.manifest.database, backup.manifest.system_identifier
         )));
     }
     let mut wanted = Vec::new();
@@ -1153,7 +1262,7 @@ pub fn restore_tables(
             })?;
         wanted.push(entry.clone());
     }
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ").to_string();
     let mut tx = client
         .transaction()
         .map_err(|e| PgError::sql("starting the restore", &e))?;
@@ -1163,9 +1272,45 @@ pub fn restore_tables(
     ))
         .map_err(|e| PgError::sql("preparing the restore (session_replication_role needs a superuser or the postgres role)", &e))?;
     let mut restored = Vec::new();
+    let mut oids = Vec::new();
     for t in &wanted {
         let table = quote_qualified(&t.schema, &t.name);
-        let aside = backup_table_name(&[&format!("before_restore_{stamp}"), &t.schema, &t.name]);
+        let file = backup.dir.join(t.file.as_deref().unwrap_or_default());
+        let header = csv_header(&file)?;
+        let current = copy_columns(&mut tx, &t.schema, &t.name)?;
+        let missing: Vec<&String> = header.iter().filter(|c| !current.contains(c)).collect();
+        let added: Vec<&String> = current.iter().filter(|c| !header.contains(c)).collect();
+        if !missing.is_empty() || !added.is_empty() {
+            return Err(PgError::Tool(format!(
+                "{}.{}: its columns are not the backup's (in the backup only: {}; in the table only: {}); \
+                 rolled back, nothing changed\n  hint: restore into a new database with `safemig restore DIR \
+                 --into URL` and copy what you need from there",
+                t.schema,
+                t.name,
+                list_or_none(&missing),
+                list_or_none(&added)
+            )));
+        }
+        let columns = header
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        // Two restores in the same millisecond (or a clock set back) must not collide.
+        let mut aside = backup_table_name(&[&format!("before_restore_{stamp}"), &t.schema, &t.name]);
+        for n in 2.. {
+            let taken: bool = tx
+                .query_one(
+                    "SELECT pg_catalog.to_regclass(pg_catalog.quote_ident('safemig_backup') || '.' || pg_catalog.quote_ident($1)) IS NOT NULL",
+                    &[&aside],
+                )
+                .map_err(|e| PgError::sql("naming the copy of the current rows", &e))?
+                .get(0);
+            if !taken {
+                break;
+            }
+            aside = backup_table_name(&[&format!("before_restore_{stamp}_{n}"), &t.schema, &t.name]);
+        }
         progress(&format!(
             "restoring {}.{} (current rows kept in safemig_backup.{aside})",
             t.schema, t.name
@@ -1180,11 +1325,12 @@ pub fn restore_tables(
                 &e,
             )
         })?;
-        let file = backup.dir.join(t.file.as_deref().unwrap_or_default());
+        let rows_before = count_rows(&mut tx, "safemig_backup", &aside)?;
         let mut input = std::fs::File::open(&file).map_err(|e| io("cannot read", &file, e))?;
+        // By name: the file's header says which value goes in which column.
         let mut writer = tx
             .copy_in(&format!(
-                "COPY {table} FROM STDIN WITH (FORMAT csv, HEADER)"
+                "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
             ))
             .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
         std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &file, e))?;
@@ -1192,7 +1338,8 @@ pub fn restore_tables(
             .finish()
             .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
         let rows = count_rows(&mut tx, &t.schema, &t.name)?;
-        let checksum = table_checksum(&mut tx, &t.schema, &t.name)?;
+        // In the backup's column order, as the manifest's checksum was taken.
+        let checksum = checksum_of_columns(&mut tx, &t.schema, &t.name, &columns)?;
         if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
             return Err(PgError::Tool(format!(
                 "{}.{} after loading: {rows} rows and checksum {checksum}, the manifest says {} rows and {}; \
@@ -1203,11 +1350,166 @@ pub fn restore_tables(
                 t.checksum.clone().unwrap_or_default()
             )));
         }
-        restored.push((format!("{}.{}", t.schema, t.name), rows));
+        oids.push(format!("{table}"));
+        restored.push(Restored {
+            table: format!("{}.{}", t.schema, t.name),
+            rows_before,
+            rows_after: rows,
+            kept_in: format!("safemig_backup.{aside}"),
+        });
+    }
+    // session_replication_role = replica loaded the rows without checking foreign
+    // keys: check every one into and out of the restored tables now.
+    let broken = broken_foreign_keys(&mut tx, &oids)?;
+    if !broken.is_empty() {
+        return Err(PgError::Tool(format!(
+            "the restored rows break foreign keys: {}; rolled back, nothing changed\n  hint: restore the \
+             related tables together (--tables parent,child, if the backup holds both), or restore the whole \
+             backup into a new database with --into",
+            broken.join("; ")
+        )));
     }
     tx.commit()
         .map_err(|e| PgError::sql("committing the restore", &e))?;
     Ok(restored)
+}
+
+fn list_or_none(items: &[&String]) -> String {
+    if items.is_empty() {
+        "none".into()
+    } else {
+        items.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The columns `COPY table TO` writes: all but generated ones, in table order.
+fn copy_columns(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+    name: &str,
+) -> Result<Vec<String>, PgError> {
+    let rows = client
+        .query(
+            "SELECT a.attname::text FROM pg_catalog.pg_attribute a \
+             WHERE a.attrelid = pg_catalog.to_regclass($1)::pg_catalog.oid AND a.attnum > 0 \
+               AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum",
+            &[&quote_qualified(schema, name)],
+        )
+        .map_err(|e| PgError::sql(&format!("reading the columns of {schema}.{name}"), &e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// The column names of a CSV file's header line, as `COPY ... CSV HEADER` writes
+/// them (a name with a comma, a quote or a line break is quoted, quotes doubled).
+fn csv_header(path: &Path) -> Result<Vec<String>, PgError> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).map_err(|e| io("cannot read", path, e))?;
+    let mut reader = std::io::BufReader::new(file);
+    let mut line = String::new();
+    let mut names = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(|e| io("cannot read", path, e))? == 0 {
+            break;
+        }
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match (c, quoted) {
+                ('"', true) if chars.peek() == Some(&'"') => {
+                    current.push('"');
+                    chars.next();
+                }
+                ('"', _) => quoted = !quoted,
+                (',', false) => names.push(std::mem::take(&mut current)),
+                ('\n' | '\r', false) => {}
+                (c, _) => current.push(c),
+            }
+        }
+        if !quoted {
+            break; // a line break inside quotes belongs to the name
+        }
+    }
+    names.push(current);
+    Ok(names)
+}
+
+/// The content checksum of `table` over `columns` (a quoted list), in that order.
+fn checksum_of_columns(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+    name: &str,
+    columns: &str,
+) -> Result<String, PgError> {
+    let sql = format!(
+        "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), md5('')) FROM (SELECT md5(ROW({columns})::text) AS h FROM {} t) rows",
+        quote_qualified(schema, name)
+    );
+    client
+        .query_one(&sql, &[])
+        .map(|r| r.get(0))
+        .map_err(|e| PgError::sql(&format!("checksumming {schema}.{name}"), &e))
+}
+
+/// Foreign keys into or out of `tables` (quoted names) that some row breaks:
+/// `constraint on child: N rows point at no row of parent`.
+fn broken_foreign_keys(
+    client: &mut impl postgres::GenericClient,
+    tables: &[String],
+) -> Result<Vec<String>, PgError> {
+    let rows = client
+        .query(
+            "SELECT c.conname::text, \
+                    (SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r \
+                       JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.conrelid), \
+                    (SELECT pg_catalog.format('%I.%I', n.nspname, r.relname) FROM pg_catalog.pg_class r \
+                       JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace WHERE r.oid = c.confrelid), \
+                    (SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY k.n) \
+                       FROM pg_catalog.unnest(c.conkey) WITH ORDINALITY k(attnum, n) \
+                       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum), \
+                    (SELECT pg_catalog.array_agg(pg_catalog.quote_ident(a.attname) ORDER BY k.n) \
+                       FROM pg_catalog.unnest(c.confkey) WITH ORDINALITY k(attnum, n) \
+                       JOIN pg_catalog.pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.attnum) \
+             FROM pg_catalog.pg_constraint c \
+             WHERE c.contype = 'f' AND (c.conrelid = ANY($1::pg_catalog.text[]::pg_catalog.regclass[]::pg_catalog.oid[]) \
+                                     OR c.confrelid = ANY($1::pg_catalog.text[]::pg_catalog.regclass[]::pg_catalog.oid[]))",
+            &[&tables],
+        )
+        .map_err(|e| PgError::sql("reading the foreign keys of the restored tables", &e))?;
+    let mut broken = Vec::new();
+    for r in rows {
+        let (name, child, parent): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let (from, to): (Vec<String>, Vec<String>) = (r.get(3), r.get(4));
+        let not_null = from
+            .iter()
+            .map(|c| format!("ch.{c} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let matches = from
+            .iter()
+            .zip(&to)
+            .map(|(f, t)| format!("p.{t} = ch.{f}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        let orphans: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT pg_catalog.count(*) FROM {child} ch WHERE {not_null} \
+                     AND NOT EXISTS (SELECT FROM {parent} p WHERE {matches})"
+                ),
+                &[],
+            )
+            .map_err(|e| PgError::sql(&format!("checking foreign key {name}"), &e))?
+            .get(0);
+        if orphans > 0 {
+            broken.push(format!(
+                "{name} on {child}: {orphans} row{} at no row of {parent}",
+                if orphans == 1 { " points" } else { "s point" }
+            ));
+        }
+    }
+    Ok(broken)
 }
 
 /// Is `client`'s database empty of user tables (outside the excluded schemas)?
@@ -1231,6 +1533,7 @@ pub fn usable(
     database: &str,
     applied: &[String],
     max_age: std::time::Duration,
+    writes_now: Option<i64>,
 ) -> Option<Backup> {
     let now = chrono::Utc::now();
     list(root).into_iter().rev().find(|b| {
@@ -1241,8 +1544,40 @@ pub fn usable(
             && (now - b.manifest.finished_at)
                 .to_std()
                 .is_ok_and(|age| age <= max_age)
+            // Rows written since would be in no backup when a migration changes them.
+            && b.manifest.writes.is_some()
+            && b.manifest.writes == writes_now
             && quick_check(b).is_empty()
     })
+}
+
+/// Rows written to the tables the guards protect, since the statistics were last
+/// reset (`n_tup_ins + n_tup_upd + n_tup_del`). safemig's own tables, the history
+/// and the schemas Supabase manages (logins write `auth` all the time) are left
+/// out. PostgreSQL publishes a session's counts within about a second of its commit.
+pub fn write_counter(client: &mut impl postgres::GenericClient) -> Result<i64, PgError> {
+    let mut excluded: Vec<&str> = crate::catalog::UNPROTECTED_SCHEMAS.to_vec();
+    excluded.extend(["pg_catalog", "safemig_backup"]);
+    client
+        .query_one(
+            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::int8 FROM pg_catalog.pg_stat_all_tables \
+             WHERE schemaname <> ALL($1) AND schemaname NOT LIKE 'pg\\_%'",
+            &[&excluded],
+        )
+        .map(|r| r.get(0))
+        .map_err(|e| PgError::sql("reading the write statistics", &e))
+}
+
+/// How old a backup is, for messages: `12 min`, `3 h`.
+pub fn age(backup: &Backup) -> String {
+    let seconds = (chrono::Utc::now() - backup.manifest.finished_at)
+        .num_seconds()
+        .max(0);
+    match seconds {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s => format!("{} h", s / 3600),
+    }
 }
 
 /// The versions in `supabase_migrations.schema_migrations`, in order (none when it does not exist).

@@ -1,23 +1,30 @@
-//! Catalog snapshots for the guards: which protected tables exist, their columns,
-//! their storage (relfilenode) and this transaction's delete counters.
+//! Catalog snapshots for the guards, and the rule they enforce: **a migration may
+//! not lose rows or non-null values that existed when it began.**
 //!
-//! The guard's cost does not grow with table size. Taking a snapshot reads the
-//! catalog and the per-transaction statistics only:
+//! The normal path reads the catalog and the per-transaction statistics only, so
+//! the guard's cost does not grow with table size:
 //!
-//! * a dropped table disappears from `pg_class` (by oid, so a rename is not a loss);
+//! * a dropped table disappears from `pg_class` (by oid, so a rename, or a move to
+//!   another schema, is not a loss);
 //! * a dropped column disappears from `pg_attribute` (by attnum, so a rename is not a loss);
-//! * deleted rows — by `DELETE`, by `ON DELETE CASCADE`, inside functions or `DO`
-//!   blocks — show in `pg_stat_get_xact_tuples_deleted`. That counter can include
-//!   earlier, not yet flushed transactions of the same session, so the guard uses
-//!   the difference between BEGIN and COMMIT, never the value itself;
-//! * `TRUNCATE` and rewrites give the table a new relfilenode (and `TRUNCATE`
-//!   resets the transaction's counters). Only then are rows counted — after the
-//!   statement, against an exact count taken at BEGIN for tables the migration
-//!   truncates by name, or against the planner's estimate when the truncate was
-//!   hidden in dynamic SQL.
+//! * deleted rows (by `DELETE`, `ON DELETE CASCADE`, inside functions or `DO` blocks)
+//!   show in `pg_stat_get_xact_tuples_deleted`, updated rows in `..._updated`. Those
+//!   counters can include earlier, not yet flushed transactions of the same session,
+//!   so the guard uses the difference between BEGIN and COMMIT, never the value itself;
+//! * `TRUNCATE` and rewrites give the table a new relfilenode (`TRUNCATE` resets
+//!   the transaction's counters); `SET UNLOGGED` changes `relpersistence`.
 //!
-//! Rows are counted exactly, whatever the cost, only for tables the user names in
-//! `safemig.toml` (`min_rows`, `exact_counts`).
+//! Whether something was *lost* depends on what the table held when the migration
+//! began: dropping an empty table or a column with no value loses nothing. Those
+//! facts cost a scan, so they are read only where a decision needs them ([`Need`]):
+//! for tables the migration updates or truncates by name, on the first run; for
+//! anything else (dynamic SQL, a function's body), the first run shows what the
+//! migration touched, it is rolled back, and a second run reads the facts first.
+//! Facts are read under a SHARE lock (writes wait, reads go on), so no other
+//! session can add rows between the count and the migration's own change.
+//!
+//! Every query here is written for `search_path = pg_catalog, pg_temp` (set by the
+//! engine before it runs them), so objects a migration creates cannot shadow them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +33,7 @@ use safemig_project::config::{split_table_name, GuardConfig};
 use safemig_project::LossKind;
 use serde::Serialize;
 
-use crate::{quote_qualified, PgError};
+use crate::{quote_ident, quote_qualified, PgError};
 
 /// Schemas whose tables are not protected unless named in `[guard] protect`:
 /// PostgreSQL's own, those Supabase manages, and safemig's and the history's.
@@ -100,6 +107,45 @@ impl Protection {
     }
 }
 
+
+/// What the guard must know of a table's data at BEGIN to decide about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Need {
+    /// Rows and non-null values per column, counted exactly (one scan).
+    pub census: bool,
+    /// Whether the table holds any row.
+    pub presence: bool,
+    /// Whether these columns (attnum) hold any non-null value.
+    pub columns: BTreeSet<i32>,
+}
+
+impl Need {
+    pub fn merge(&mut self, other: &Need) {
+        self.census |= other.census;
+        self.presence |= other.presence;
+        self.columns.extend(other.columns.iter().copied());
+    }
+}
+
+/// Needs by table oid.
+pub type Needs = BTreeMap<u32, Need>;
+
+/// A table's rows and non-null values, counted exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Census {
+    pub rows: i64,
+    /// attnum -> rows holding a non-null value.
+    pub non_null: BTreeMap<i32, i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub attnum: i32,
+    pub name: String,
+    /// `atttypid` and `atttypmod`: a change is a type change.
+    pub type_id: (u32, i32),
+}
+
 /// One protected table at one moment.
 #[derive(Debug, Clone)]
 pub struct TableState {
@@ -107,25 +153,52 @@ pub struct TableState {
     pub schema: String,
     pub name: String,
     pub filenode: Option<i64>,
-    /// max(pg_class.reltuples, pg_stat live tuples): an estimate, never used as proof of safety alone.
+    /// max(pg_class.reltuples, pg_stat live tuples): an estimate, for messages only.
     pub estimated_rows: i64,
-    /// Bytes of the table's main storage: > 0 means it may hold rows, even when the
-    /// planner has no statistics yet (never analysed).
+    /// Bytes of the table's main storage.
     pub bytes: i64,
+    pub persistence: String,
+    pub xact_inserted: i64,
+    pub xact_updated: i64,
     pub xact_deleted: i64,
-    pub columns: Vec<(i32, String)>,
+    pub columns: Vec<Column>,
+    /// `count(*)`, for tables emptied by name and those with a `min_rows` floor.
     pub exact_rows: Option<i64>,
+    pub census: Option<Census>,
+    pub has_rows: Option<bool>,
+    /// attnum -> whether the column holds a non-null value.
+    pub column_has_values: BTreeMap<i32, bool>,
 }
 
 impl TableState {
     /// `schema.table` as safemig.toml takes it: parts quoted when they need it
     /// (capitals, dots, spaces), so the `[[allow]]` a violation suggests matches.
     pub fn display_name(&self) -> String {
-        format!(
-            "{}.{}",
-            config_ident(&self.schema),
-            config_ident(&self.name)
-        )
+        display_table(&self.schema, &self.name)
+    }
+
+    /// Whether the table held no row, when known exactly.
+    fn empty(&self) -> Option<bool> {
+        self.census
+            .as_ref()
+            .map(|c| c.rows == 0)
+            .or(self.exact_rows.map(|n| n == 0))
+            .or(self.has_rows.map(|has| !has))
+    }
+
+    /// Whether a column held a non-null value, when known exactly.
+    fn column_had_values(&self, attnum: i32) -> Option<bool> {
+        if self.empty() == Some(true) {
+            return Some(false);
+        }
+        self.census
+            .as_ref()
+            .and_then(|c| c.non_null.get(&attnum).map(|n| *n > 0))
+            .or(self.column_has_values.get(&attnum).copied())
+    }
+
+    fn column(&self, attnum: i32) -> Option<&Column> {
+        self.columns.iter().find(|c| c.attnum == attnum)
     }
 }
 
@@ -160,9 +233,39 @@ pub struct Violation {
     pub table: String,
     pub loss: LossKind,
     pub message: String,
-    /// Whether `[[allow]]` can permit it (a `min_rows` floor cannot be allowed away).
+    /// Whether `[[allow]]` can permit it (a `min_rows` floor and history cannot be allowed away).
     #[serde(skip)]
     pub allowable: bool,
+    /// Set when the loss was judged without knowing what the table held at BEGIN:
+    /// what to read first so that a second run decides exactly.
+    #[serde(skip)]
+    pub undecided: Option<(u32, Need)>,
+}
+
+impl Violation {
+    fn new(table: &str, loss: LossKind, message: String) -> Violation {
+        Violation {
+            table: table.to_string(),
+            loss,
+            message,
+            allowable: true,
+            undecided: None,
+        }
+    }
+
+    fn undecided(mut self, oid: u32, need: Need) -> Violation {
+        self.undecided = Some((oid, need));
+        self
+    }
+}
+
+/// What the guards decided about one migration.
+#[derive(Debug, Clone, Default)]
+pub struct Verdict {
+    pub violations: Vec<Violation>,
+    /// What changed without losing data: an empty table or a column with no value
+    /// dropped, rows updated, a table moved out of the protected schemas.
+    pub changes: Vec<String>,
 }
 
 const SNAPSHOT_SQL: &str = "
@@ -174,12 +277,20 @@ SELECT c.oid, n.nspname::text, c.relname::text,
        coalesce((SELECT array_agg(a.attnum::int4 ORDER BY a.attnum) FROM pg_attribute a
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
        coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
-                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+       coalesce((SELECT array_agg(a.atttypid::oid ORDER BY a.attnum) FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+       coalesce((SELECT array_agg(a.atttypmod::int4 ORDER BY a.attnum) FROM pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+       c.relpersistence::text,
+       pg_stat_get_xact_tuples_inserted(c.oid)::int8,
+       pg_stat_get_xact_tuples_updated(c.oid)::int8
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
-  AND ($4::oid[] IS NULL OR c.oid = ANY($4))
-  AND ((n.nspname <> ALL($1) AND n.nspname NOT LIKE 'pg\\_%')
-       OR EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS p(s, t) WHERE p.s = n.nspname AND p.t = c.relname))";
+  AND CASE WHEN $4::oid[] IS NULL
+      THEN (n.nspname <> ALL($1) AND n.nspname NOT LIKE 'pg\\_%')
+           OR EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS p(s, t) WHERE p.s = n.nspname AND p.t = c.relname)
+      ELSE c.oid = ANY($4) END";
 
 fn read_tables(
     client: &mut impl GenericClient,
@@ -189,6 +300,7 @@ fn read_tables(
     let excluded: Vec<&str> = UNPROTECTED_SCHEMAS.to_vec();
     let schemas: Vec<&str> = protection.protect.iter().map(|(s, _)| s.as_str()).collect();
     let names: Vec<&str> = protection.protect.iter().map(|(_, t)| t.as_str()).collect();
+    let by_oid = only.is_some();
     let params: [&(dyn postgres::types::ToSql + Sync); 4] = [&excluded, &schemas, &names, &only];
     let rows = match &protection.statement {
         Some(statement) => client.query(statement, &params),
@@ -199,14 +311,28 @@ fn read_tables(
     for r in rows {
         let schema: String = r.get(1);
         let name: String = r.get(2);
-        if protection
-            .unprotect
-            .contains(&(schema.clone(), name.clone()))
+        // Read by oid (after the migration), a table is followed wherever it went.
+        if !by_oid
+            && protection
+                .unprotect
+                .contains(&(schema.clone(), name.clone()))
         {
             continue;
         }
         let attnums: Vec<i32> = r.get(7);
         let attnames: Vec<String> = r.get(8);
+        let types: Vec<u32> = r.get(9);
+        let typmods: Vec<i32> = r.get(10);
+        let columns = attnums
+            .into_iter()
+            .zip(attnames)
+            .zip(types.into_iter().zip(typmods))
+            .map(|((attnum, name), type_id)| Column {
+                attnum,
+                name,
+                type_id,
+            })
+            .collect();
         let state = TableState {
             oid: r.get(0),
             schema,
@@ -215,8 +341,14 @@ fn read_tables(
             bytes: r.get(4),
             estimated_rows: r.get(5),
             xact_deleted: r.get(6),
-            columns: attnums.into_iter().zip(attnames).collect(),
+            columns,
+            persistence: r.get(11),
+            xact_inserted: r.get(12),
+            xact_updated: r.get(13),
             exact_rows: None,
+            census: None,
+            has_rows: None,
+            column_has_values: BTreeMap::new(),
         };
         tables.insert(state.oid, state);
     }
@@ -225,7 +357,7 @@ fn read_tables(
 
 fn count_rows(client: &mut impl GenericClient, table: &TableState) -> Result<i64, PgError> {
     let sql = format!(
-        "SELECT count(*) FROM {}",
+        "SELECT pg_catalog.count(*) FROM {}",
         quote_qualified(&table.schema, &table.name)
     );
     let row = client.query_one(&sql, &[]).map_err(|e| {
@@ -237,6 +369,33 @@ fn count_rows(client: &mut impl GenericClient, table: &TableState) -> Result<i64
     Ok(row.get(0))
 }
 
+/// Rows and non-null values per column, in one scan.
+fn take_census(client: &mut impl GenericClient, table: &TableState) -> Result<Census, PgError> {
+    let mut sql = String::from("SELECT pg_catalog.count(*)");
+    for c in &table.columns {
+        sql.push_str(&format!(", pg_catalog.count({})", quote_ident(&c.name)));
+    }
+    sql.push_str(&format!(
+        " FROM {}",
+        quote_qualified(&table.schema, &table.name)
+    ));
+    let row = client.query_one(&sql, &[]).map_err(|e| {
+        PgError::sql(
+            &format!("counting the values of {}", table.display_name()),
+            &e,
+        )
+    })?;
+    Ok(Census {
+        rows: row.get(0),
+        non_null: table
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.attnum, row.get(i + 1)))
+            .collect(),
+    })
+}
+
 /// Tables a `TRUNCATE` names, resolved as the migration would resolve them (search_path),
 /// plus, for `TRUNCATE ... CASCADE`, every table that references them by foreign key.
 pub fn resolve_truncate_targets(
@@ -244,26 +403,14 @@ pub fn resolve_truncate_targets(
     names: &[safemig_analyze::QualifiedName],
     cascade: bool,
 ) -> Result<BTreeSet<u32>, PgError> {
-    let mut oids = BTreeSet::new();
-    for name in names {
-        let text = if name.schema.is_empty() {
-            crate::quote_ident(&name.name)
-        } else {
-            quote_qualified(&name.schema, &name.name)
-        };
-        let row = client
-            .query_one("SELECT to_regclass($1)::oid", &[&text])
-            .map_err(|e| PgError::sql("resolving a table name", &e))?;
-        if let Some(oid) = row.get::<_, Option<u32>>(0) {
-            oids.insert(oid);
-        }
-    }
+    let mut oids = resolve(client, names)?;
     if cascade && !oids.is_empty() {
         let start: Vec<u32> = oids.iter().copied().collect();
         let rows = client
             .query(
-                "WITH RECURSIVE refs(oid) AS (SELECT unnest($1::oid[]) UNION \
-                 SELECT c.conrelid FROM pg_constraint c JOIN refs ON c.confrelid = refs.oid WHERE c.contype = 'f') \
+                "WITH RECURSIVE refs(oid) AS (SELECT pg_catalog.unnest($1::pg_catalog.oid[]) UNION \
+                 SELECT c.conrelid FROM pg_catalog.pg_constraint c JOIN refs ON c.confrelid OPERATOR(pg_catalog.=) refs.oid \
+                 WHERE c.contype OPERATOR(pg_catalog.=) 'f') \
                  SELECT oid FROM refs",
                 &[&start],
             )
@@ -273,24 +420,92 @@ pub fn resolve_truncate_targets(
     Ok(oids)
 }
 
-/// The state at BEGIN. `count_first` lists tables that will be emptied by name:
-/// they are counted exactly now so that the count after can be compared.
+/// Table names as the migration would resolve them (its search_path); names
+/// that do not exist (yet) are left out.
+pub fn resolve(
+    client: &mut impl GenericClient,
+    names: &[safemig_analyze::QualifiedName],
+) -> Result<BTreeSet<u32>, PgError> {
+    let mut oids = BTreeSet::new();
+    for name in names {
+        let text = if name.schema.is_empty() {
+            quote_ident(&name.name)
+        } else {
+            quote_qualified(&name.schema, &name.name)
+        };
+        let row = client
+            .query_one("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid", &[&text])
+            .map_err(|e| PgError::sql("resolving a table name", &e))?;
+        if let Some(oid) = row.get::<_, Option<u32>>(0) {
+            oids.insert(oid);
+        }
+    }
+    Ok(oids)
+}
+
+/// The state at BEGIN, with the facts `needs` asks for, each read after a SHARE
+/// lock on its table: from then on no other session can change what was counted.
 pub fn snapshot_before(
     client: &mut impl GenericClient,
     protection: &Protection,
-    count_first: &BTreeSet<u32>,
+    needs: &Needs,
 ) -> Result<Snapshot, PgError> {
     let mut tables = read_tables(client, protection, None)?;
     for table in tables.values_mut() {
         let key = (table.schema.clone(), table.name.clone());
-        if protection.counts_exactly(&key) || count_first.contains(&table.oid) {
+        let need = needs.get(&table.oid);
+        if need.is_some() {
+            client
+                .batch_execute(&format!(
+                    "LOCK TABLE {} IN SHARE MODE",
+                    quote_qualified(&table.schema, &table.name)
+                ))
+                .map_err(|e| {
+                    PgError::sql(
+                        &format!("locking {} to count what it holds", table.display_name()),
+                        &e,
+                    )
+                })?;
+        }
+        if need.is_some_and(|n| n.census) {
+            let census = take_census(client, table)?;
+            table.exact_rows = Some(census.rows);
+            table.census = Some(census);
+        } else if protection.counts_exactly(&key) {
             table.exact_rows = Some(count_rows(client, table)?);
+        }
+        if let Some(need) = need.filter(|n| n.census || n.presence || !n.columns.is_empty()) {
+            if table.census.is_none() {
+                let relation = quote_qualified(&table.schema, &table.name);
+                if need.presence {
+                    let row = client
+                        .query_one(&format!("SELECT EXISTS (SELECT FROM {relation})"), &[])
+                        .map_err(|e| PgError::sql("reading whether a table holds rows", &e))?;
+                    table.has_rows = Some(row.get(0));
+                }
+                for attnum in &need.columns {
+                    let Some(column) = table.column(*attnum).cloned() else {
+                        continue;
+                    };
+                    let row = client
+                        .query_one(
+                            &format!(
+                                "SELECT EXISTS (SELECT FROM {relation} WHERE {} IS NOT NULL)",
+                                quote_ident(&column.name)
+                            ),
+                            &[],
+                        )
+                        .map_err(|e| PgError::sql("reading whether a column holds values", &e))?;
+                    table.column_has_values.insert(*attnum, row.get(0));
+                }
+            }
         }
     }
     Ok(Snapshot { tables })
 }
 
-/// The state before COMMIT, of the tables in `before`, with rows counted where needed.
+/// The state before COMMIT of the tables in `before` (followed by oid), counted
+/// again where they were counted at BEGIN or rewritten.
 pub fn snapshot_after(
     client: &mut impl GenericClient,
     protection: &Protection,
@@ -300,111 +515,521 @@ pub fn snapshot_after(
     let mut tables = read_tables(client, protection, Some(oids))?;
     for table in tables.values_mut() {
         let key = (table.schema.clone(), table.name.clone());
-        let rewritten = before
-            .tables
-            .get(&table.oid)
-            .is_some_and(|b| b.filenode != table.filenode);
-        if protection.counts_exactly(&key) || rewritten {
+        let old = before.tables.get(&table.oid);
+        let rewritten = old.is_some_and(|b| b.filenode != table.filenode);
+        if old.is_some_and(|b| b.census.is_some()) {
+            let census = take_census(client, table)?;
+            table.exact_rows = Some(census.rows);
+            table.census = Some(census);
+        } else if protection.counts_exactly(&key) || rewritten {
             table.exact_rows = Some(count_rows(client, table)?);
         }
     }
     Ok(Snapshot { tables })
 }
 
-/// Everything a protected table lost between `before` and `after`.
-pub fn evaluate(before: &Snapshot, after: &Snapshot, protection: &Protection) -> Vec<Violation> {
-    let mut violations = Vec::new();
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Everything a protected table lost between `before` and `after`, and what
+/// changed without a loss.
+pub fn evaluate(
+    before: &Snapshot,
+    after: &Snapshot,
+    protection: &Protection,
+    probed: &BTreeSet<(u32, i32)>,
+) -> Verdict {
+    let mut verdict = Verdict::default();
     for (oid, old) in &before.tables {
         let table = old.display_name();
         let Some(new) = after.tables.get(oid) else {
-            violations.push(Violation {
-                table,
-                loss: LossKind::Table,
-                message: format!(
-                    "the table was dropped (it held about {} rows)",
-                    old.exact_rows.unwrap_or(old.estimated_rows)
+            match old.empty() {
+                Some(true) => verdict
+                    .changes
+                    .push(format!("{table}: dropped; it held no row, so no data was lost")),
+                Some(false) => verdict.violations.push(Violation::new(
+                    &table,
+                    LossKind::Table,
+                    format!(
+                        "the table was dropped; it held {}",
+                        match old.exact_rows {
+                            Some(n) => plural(n, "row", "rows"),
+                            None => format!("rows (about {} by the planner's statistics)", old.estimated_rows),
+                        }
+                    ),
+                )),
+                None => verdict.violations.push(
+                    Violation::new(
+                        &table,
+                        LossKind::Table,
+                        format!(
+                            "the table was dropped (it held about {} rows)",
+                            old.estimated_rows
+                        ),
+                    )
+                    .undecided(
+                        *oid,
+                        Need {
+                            presence: true,
+                            ..Need::default()
+                        },
+                    ),
                 ),
-                allowable: true,
-            });
+            }
             continue;
         };
-        let lost: Vec<&str> = old
-            .columns
-            .iter()
-            .filter(|(attnum, _)| !new.columns.iter().any(|(n, _)| n == attnum))
-            .map(|(_, name)| name.as_str())
-            .collect();
+        if new.schema != old.schema
+            && read_protected(protection, &new.schema, &new.name).is_none()
+        {
+            verdict.changes.push(format!(
+                "{table}: moved to schema {}, where the guards no longer protect it",
+                config_ident(&new.schema)
+            ));
+        }
+
+        // Columns: a dropped column that held a value is a loss; one with no value is not.
+        let mut lost = Vec::new();
+        let mut unknown = BTreeSet::new();
+        for column in &old.columns {
+            if new.columns.iter().any(|c| c.attnum == column.attnum) {
+                continue;
+            }
+            match old.column_had_values(column.attnum) {
+                Some(false) => verdict.changes.push(format!(
+                    "{table}: column \"{}\" dropped; it held no value, so no data was lost",
+                    column.name
+                )),
+                Some(true) => lost.push(column.name.clone()),
+                None => {
+                    lost.push(column.name.clone());
+                    unknown.insert(column.attnum);
+                }
+            }
+        }
         if !lost.is_empty() {
-            violations.push(Violation {
-                table: table.clone(),
-                loss: LossKind::Columns,
-                message: format!(
-                    "lost column{} {}",
+            let mut v = Violation::new(
+                &table,
+                LossKind::Columns,
+                format!(
+                    "lost column{} {} (with {} values)",
                     if lost.len() == 1 { "" } else { "s" },
                     lost.iter()
                         .map(|c| format!("\"{c}\""))
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    if lost.len() == 1 { "its" } else { "their" }
                 ),
-                allowable: true,
+            );
+            if !unknown.is_empty() {
+                v = v.undecided(
+                    *oid,
+                    Need {
+                        columns: unknown,
+                        ..Need::default()
+                    },
+                );
+            }
+            verdict.violations.push(v);
+        }
+
+        // Durability: UNLOGGED tables are emptied by crash recovery.
+        if old.persistence == "p" && new.persistence == "u" && old.empty() != Some(true) {
+            let v = Violation::new(
+                &table,
+                LossKind::Durability,
+                "made UNLOGGED: its rows would vanish at the next crash or failover, and replicas never get them".into(),
+            );
+            verdict.violations.push(match old.empty() {
+                Some(_) => v,
+                None => v.undecided(
+                    *oid,
+                    Need {
+                        presence: true,
+                        ..Need::default()
+                    },
+                ),
             });
         }
+
+        // Types changed where no probe could test the values (dynamic SQL).
+        let mut unverified = Vec::new();
+        let mut unverified_attnums = BTreeSet::new();
+        for column in &old.columns {
+            let Some(now) = new.column(column.attnum) else {
+                continue;
+            };
+            // Type changes safemig saw were tested before they ran ([`value_probe`]).
+            if now.type_id != column.type_id
+                && !probed.contains(&(*oid, column.attnum))
+                && old.column_had_values(column.attnum) != Some(false)
+            {
+                unverified.push(column.name.clone());
+                unverified_attnums.insert(column.attnum);
+            }
+        }
+
         let rewritten = old.filenode != new.filenode;
         let deleted = new.xact_deleted - old.xact_deleted;
+        let inserted = new.xact_inserted - old.xact_inserted;
+        let counted = old.census.as_ref().zip(new.census.as_ref());
         // Deletes first: the counter is exact, and a rewrite keeps it (only TRUNCATE
         // resets it), so deletes before or after a rewrite still show here.
         if deleted > 0 {
-            violations.push(Violation {
-                table: table.clone(),
-                loss: LossKind::Rows,
-                message: format!(
-                    "{deleted} row{} deleted (by DELETE, a cascading foreign key, or a function)",
-                    if deleted == 1 { "" } else { "s" }
+            match counted {
+                // Counted at both ends under a lock: deletes undone by a rolled-back
+                // subtransaction, or rows re-inserted, do not count as lost.
+                Some((b, a)) => {
+                    let lost = deleted.min(b.rows - a.rows + inserted).max(0);
+                    if lost > 0 {
+                        verdict.violations.push(Violation::new(
+                            &table,
+                            LossKind::Rows,
+                            format!(
+                                "{} deleted (by DELETE, a cascading foreign key, or a function): {} before, {} after",
+                                plural(lost, "row", "rows"),
+                                b.rows,
+                                a.rows
+                            ),
+                        ));
+                    }
+                }
+                None => verdict.violations.push(
+                    Violation::new(
+                        &table,
+                        LossKind::Rows,
+                        format!(
+                            "{} deleted (by DELETE, a cascading foreign key, or a function)",
+                            plural(deleted, "row", "rows")
+                        ),
+                    )
+                    .undecided(
+                        *oid,
+                        Need {
+                            census: true,
+                            ..Need::default()
+                        },
+                    ),
                 ),
-                allowable: true,
-            });
+            }
         } else if rewritten {
             let after_rows = new.exact_rows.unwrap_or(0);
-            let loss = match old.exact_rows {
-                Some(before_rows) if after_rows < before_rows => Some(format!(
-                    "emptied or rewritten (TRUNCATE or a table rewrite): {before_rows} rows before, {after_rows} after"
-                )),
-                Some(_) => None,
-                None if after_rows < old.estimated_rows => Some(format!(
-                    "rewritten or truncated by a statement safemig could not see into (dynamic SQL): \
-                     about {} rows before (planner statistics), {after_rows} after",
-                    old.estimated_rows
-                )),
-                // No statistics yet (never analysed), but the table had storage and now has no row.
-                None if after_rows == 0 && old.bytes > 0 => Some(format!(
-                    "emptied by a statement safemig could not see into (dynamic SQL): it held data \
-                     ({} bytes) before, 0 rows after",
-                    old.bytes
-                )),
-                None => None,
-            };
-            if let Some(message) = loss {
-                violations.push(Violation {
-                    table: table.clone(),
-                    loss: LossKind::Rows,
-                    message,
-                    allowable: true,
-                });
+            match old.exact_rows {
+                Some(before_rows) if after_rows < before_rows => {
+                    verdict.violations.push(Violation::new(
+                        &table,
+                        LossKind::Rows,
+                        format!(
+                            "emptied or rewritten (TRUNCATE or a table rewrite): {before_rows} rows before, {after_rows} after"
+                        ),
+                    ))
+                }
+                Some(_) => {}
+                None if old.empty() == Some(true) => {}
+                None => verdict.violations.push(
+                    Violation::new(
+                        &table,
+                        LossKind::Rows,
+                        format!(
+                            "rewritten or emptied by a statement safemig could not see into (dynamic SQL or a \
+                             function): {after_rows} rows after"
+                        ),
+                    )
+                    .undecided(
+                        *oid,
+                        Need {
+                            census: true,
+                            ..Need::default()
+                        },
+                    ),
+                ),
             }
         }
+
+        // Values: non-null values turned NULL by an UPDATE, in the table or a function.
+        let updated = new.xact_updated - old.xact_updated;
+        if updated > 0 && deleted <= 0 {
+            match counted {
+                Some((b, a)) => {
+                    for column in &old.columns {
+                        let (Some(was), Some(now)) = (
+                            b.non_null.get(&column.attnum),
+                            a.non_null.get(&column.attnum),
+                        ) else {
+                            continue;
+                        };
+                        if now < was && a.rows >= b.rows {
+                            verdict.violations.push(Violation::new(
+                                &table,
+                                LossKind::Values,
+                                format!(
+                                    "column \"{}\": {} turned NULL by an UPDATE ({was} non-null before, {now} after)",
+                                    column.name,
+                                    plural(was - now, "value", "values")
+                                ),
+                            ));
+                        }
+                    }
+                }
+                None => verdict.violations.push(
+                    Violation::new(
+                        &table,
+                        LossKind::Values,
+                        format!(
+                            "{} updated by a statement safemig could not see into; whether values were lost \
+                             could not be counted",
+                            plural(updated, "row", "rows")
+                        ),
+                    )
+                    .undecided(
+                        *oid,
+                        Need {
+                            census: true,
+                            ..Need::default()
+                        },
+                    ),
+                ),
+            }
+            verdict
+                .changes
+                .push(format!("{table}: {} updated", plural(updated, "row", "rows")));
+        }
+        if !unverified.is_empty() {
+            let v = Violation::new(
+                &table,
+                LossKind::Values,
+                format!(
+                    "the type of {} changed by a statement safemig could not see into (dynamic SQL or a \
+                     function), so its values could not be tested",
+                    unverified
+                        .iter()
+                        .map(|c| format!("column \"{c}\""))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+            verdict.violations.push(v.undecided(
+                *oid,
+                Need {
+                    columns: unverified_attnums,
+                    ..Need::default()
+                },
+            ));
+        }
+
         let key = (new.schema.clone(), new.name.clone());
         if let (Some(min), Some(rows)) = (protection.min_rows.get(&key), new.exact_rows) {
             if (rows as u64) < *min {
-                violations.push(Violation {
-                    table: table.clone(),
-                    loss: LossKind::Rows,
-                    message: format!("holds {rows} rows; safemig.toml requires at least {min}"),
-                    allowable: false,
-                });
+                let mut v = Violation::new(
+                    &table,
+                    LossKind::Rows,
+                    format!("holds {rows} rows; safemig.toml requires at least {min}"),
+                );
+                v.allowable = false;
+                verdict.violations.push(v);
             }
         }
     }
-    violations
+    verdict
+}
+
+/// Whether `schema.name` would be protected by the snapshot's rules.
+fn read_protected(protection: &Protection, schema: &str, name: &str) -> Option<()> {
+    let key = (schema.to_string(), name.to_string());
+    if protection.unprotect.contains(&key) {
+        return None;
+    }
+    if protection.protect.contains(&key)
+        || (!UNPROTECTED_SCHEMAS.contains(&schema) && !schema.starts_with("pg_"))
+    {
+        return Some(());
+    }
+    None
+}
+
+/// Before `ALTER COLUMN ... TYPE` runs on a table that existed at BEGIN: how many
+/// rows hold a value that would not survive, i.e. the new value cast back to the
+/// old type differs from the old one (`timestamptz` to `date`, `numeric(10,2)` to
+/// `numeric(10,0)`, `USING left(...)`). Runs in a savepoint, under the
+/// migration's own search_path (the `USING` expression is the migration's). Returns
+/// the table and column tested, and the violation if a value would be lost.
+/// A probe that cannot run (the cast itself fails) is left to the statement, which
+/// fails the same way.
+pub fn value_probe(
+    tx: &mut postgres::Transaction<'_>,
+    change: &safemig_analyze::TypeChange,
+    before: &Snapshot,
+) -> Result<Option<((u32, i32), Option<Violation>)>, PgError> {
+    let Some(oid) = resolve(tx, std::slice::from_ref(&change.table))?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let Some(table) = before.tables.get(&oid) else {
+        return Ok(None);
+    };
+    let row = tx
+        .query_opt(
+            "SELECT a.attnum::int4, pg_catalog.format_type(a.atttypid, a.atttypmod),                     pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname)              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace              WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped",
+            &[&oid, &change.column],
+        )
+        .map_err(|e| PgError::sql("reading a column's type", &e))?;
+    let Some(row) = row else { return Ok(None) };
+    let (attnum, old_type, relation): (i32, String, String) = (row.get(0), row.get(1), row.get(2));
+    if table.column(attnum).is_none() {
+        return Ok(None); // added by this migration: no value of it existed at BEGIN
+    }
+    let key = tx
+        .query_one(
+            "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n)              FROM pg_catalog.pg_index i, pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n), pg_catalog.pg_attribute a              WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary                AND a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.attnum",
+            &[&oid],
+        )
+        .map_err(|e| PgError::sql("reading a primary key", &e))?
+        .get::<_, Option<String>>(0);
+    let column = quote_ident(&change.column);
+    let new_value = &change.new_value_sql;
+    let conditions = [
+        format!("(({new_value})::{old_type}) IS DISTINCT FROM {column}"),
+        // No cast back to the old type: compare what both print.
+        format!("(({new_value})::pg_catalog.text) IS DISTINCT FROM ({column}::pg_catalog.text)"),
+    ];
+    for condition in conditions {
+        let mut savepoint = tx
+            .transaction()
+            .map_err(|e| PgError::sql("testing a type change", &e))?;
+        let counted = savepoint.query_one(
+            &format!("SELECT pg_catalog.count(*) FROM {relation} WHERE {condition}"),
+            &[],
+        );
+        let Ok(counted) = counted else {
+            savepoint
+                .rollback()
+                .map_err(|e| PgError::sql("testing a type change", &e))?;
+            continue;
+        };
+        let lost: i64 = counted.get(0);
+        let mut samples = Vec::new();
+        if lost > 0 {
+            if let Some(key) = &key {
+                let sql = format!(
+                    "SELECT ROW({key})::pg_catalog.text FROM {relation} WHERE {condition} LIMIT 3"
+                );
+                if let Ok(rows) = savepoint.query(&sql, &[]) {
+                    samples = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+                }
+            }
+        }
+        savepoint
+            .rollback()
+            .map_err(|e| PgError::sql("testing a type change", &e))?;
+        let violation = (lost > 0).then(|| {
+            Violation::new(
+                &table.display_name(),
+                LossKind::Values,
+                format!(
+                    "column \"{}\": {} would not survive the type change (cast back to {old_type}, they differ){}",
+                    change.column,
+                    plural(lost, "value", "values"),
+                    match (&key, samples.is_empty()) {
+                        (Some(key), false) => format!("; rows with ({key}) = {}", samples.join(", ")),
+                        _ => String::new(),
+                    }
+                ),
+            )
+        });
+        return Ok(Some(((oid, attnum), violation)));
+    }
+    Ok(None)
+}
+
+/// What a table or column holds on the target, for `migrate` and `plan` to decide
+/// whether a statically risky statement can lose anything there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stake {
+    /// The table does not exist (yet): an earlier migration of the run creates it.
+    Absent,
+    /// It exists and holds no row (or the column no value).
+    Empty,
+    HoldsData,
+}
+
+pub fn stake(
+    client: &mut impl GenericClient,
+    target: &safemig_analyze::DataTarget,
+) -> Result<Stake, PgError> {
+    let Some(oid) = resolve(client, std::slice::from_ref(&target.table))?
+        .into_iter()
+        .next()
+    else {
+        return Ok(Stake::Absent);
+    };
+    let relation: String = client
+        .query_one(
+            "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
+             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE c.oid OPERATOR(pg_catalog.=) $1",
+            &[&oid],
+        )
+        .map_err(|e| PgError::sql("reading a table's name", &e))?
+        .get(0);
+    let condition = match &target.column {
+        Some(column) => format!(" WHERE {} IS NOT NULL", quote_ident(column)),
+        None => String::new(),
+    };
+    let holds: bool = client
+        .query_one(
+            &format!("SELECT EXISTS (SELECT FROM {relation}{condition})"),
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading whether a table holds rows", &e))?
+        .get(0);
+    Ok(if holds { Stake::HoldsData } else { Stake::Empty })
+}
+
+/// The history tables' write counters and storage: a migration may not write them.
+pub type HistoryState = BTreeMap<u32, (String, Option<i64>, i64)>;
+
+pub fn history_state(client: &mut impl GenericClient) -> Result<HistoryState, PgError> {
+    let rows = client
+        .query(
+            "SELECT c.oid, n.nspname::text || '.' || c.relname::text, pg_relation_filenode(c.oid)::int8, \
+             (pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid) \
+              + pg_stat_get_xact_tuples_deleted(c.oid))::int8 \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('supabase_migrations', 'safemig')",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading the history tables' counters", &e))?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect())
+}
+
+/// History tables a migration wrote, dropped or replaced.
+pub fn history_writes(before: &HistoryState, after: &HistoryState) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (oid, (name, filenode, writes)) in before {
+        let what = match after.get(oid) {
+            None => "dropped or moved",
+            Some((new_name, _, _)) if new_name != name => "renamed or moved",
+            Some((_, f, _)) if f != filenode => "truncated or rewritten",
+            Some((_, _, w)) if w != writes => "written (rows inserted, updated or deleted)",
+            Some(_) => continue,
+        };
+        let mut v = Violation::new(
+            name,
+            LossKind::History,
+            format!(
+                "{what} by the migration itself: the migration history must be exactly what safemig \
+                 records; use `supabase migration repair` or `safemig` commands, never a migration"
+            ),
+        );
+        v.allowable = false;
+        out.push(v);
+    }
+    out
 }
 
 /// What a live database already has, for `check --db`: relations, functions,

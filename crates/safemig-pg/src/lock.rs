@@ -34,6 +34,42 @@ fn holder(client: &mut Client) -> String {
     }
 }
 
+/// Other sessions holding locks on user tables, oldest transaction first: what a
+/// statement that gave up waiting (lock_timeout, pg_dump's lock wait) waited for.
+/// `exclusive_only`: only ACCESS EXCLUSIVE locks (all that blocks a reader such as
+/// pg_dump). Each line names the session (pid, application, user, state, since
+/// when its transaction runs) and the tables it holds, never its query text
+/// (which may hold data).
+pub fn table_lock_holders(client: &mut impl postgres::GenericClient, exclusive_only: bool) -> Vec<String> {
+    let rows = client.query(
+        "SELECT a.pid, coalesce(nullif(a.application_name, ''), 'no application name'), \
+                coalesce(a.usename::text, '?'), coalesce(a.state, '?'), \
+                coalesce(pg_catalog.to_char(a.xact_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC', '?'), \
+                pg_catalog.string_agg(DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname) || ' (' || l.mode || ')', ', ') \
+         FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         JOIN pg_catalog.pg_class c ON c.oid = l.relation JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE l.granted AND l.locktype = 'relation' AND l.pid <> pg_catalog.pg_backend_pid() \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' \
+           AND (NOT $1 OR l.mode = 'AccessExclusiveLock') \
+         GROUP BY 1, 2, 3, 4, 5, a.xact_start ORDER BY a.xact_start NULLS LAST LIMIT 5",
+        &[&exclusive_only],
+    );
+    rows.map(|rows| {
+        rows.iter()
+            .map(|r| {
+                let pid: i32 = r.get(0);
+                let (app, user, state, since, tables): (String, String, String, String, String) =
+                    (r.get(1), r.get(2), r.get(3), r.get(4), r.get(5));
+                format!(
+                    "pid {pid} ({app}, user {user}, {state}, transaction since {since}) holds {tables}; \
+                     end it with SELECT pg_terminate_backend({pid}); if it is safe to"
+                )
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 /// Takes the session-level advisory lock, waiting at most `wait` with growing pauses.
 /// Returns `Ok(false)` when another run still holds it after `wait`, with a description.
 pub fn acquire(client: &mut Client, wait: Duration) -> Result<Result<(), String>, PgError> {

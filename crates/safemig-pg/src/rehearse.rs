@@ -127,6 +127,7 @@ pub fn throwaway_options(config: &Config) -> MigrateOptions {
     let mut options = MigrateOptions::from_config(config);
     options.observe = true;
     options.include_all = true;
+    options.fence_outside = true;
     options.advisory_lock_wait = std::time::Duration::from_secs(5);
     options
 }

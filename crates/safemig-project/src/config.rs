@@ -199,9 +199,19 @@ pub struct Allowance {
 #[derive(Debug, Clone, Copy, Deserialize, serde::Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum LossKind {
+    /// Rows that existed when the migration began, deleted or emptied.
     Rows,
+    /// Columns that held a value, dropped.
     Columns,
+    /// A table that held rows, dropped.
     Table,
+    /// Values overwritten: non-null values turned NULL, or changed by a lossy type change.
+    Values,
+    /// The table made `UNLOGGED`: its rows vanish at the next crash.
+    Durability,
+    /// A history table (`supabase_migrations`, `safemig`) written by the migration itself.
+    /// Never allowable; listed so the name is stable in JSON.
+    History,
 }
 
 impl std::fmt::Display for LossKind {
@@ -210,6 +220,9 @@ impl std::fmt::Display for LossKind {
             LossKind::Rows => "rows",
             LossKind::Columns => "columns",
             LossKind::Table => "table",
+            LossKind::Values => "values",
+            LossKind::Durability => "durability",
+            LossKind::History => "history",
         })
     }
 }

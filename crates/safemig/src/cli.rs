@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "safemig",
     version,
-    about = "Safe PostgreSQL and Supabase schema migrations: apply with guards that roll back any loss of data",
+    about = "Safe PostgreSQL and Supabase schema migrations: apply with guards that roll back a migration that loses rows or values that existed when it began",
     long_about = "safemig makes PostgreSQL / Supabase migrations safe. `check` reads them with PostgreSQL's own parser \
 and classes each safe, review or risky, and finds ordering bugs across files. `backup` takes backups and proves them \
 restorable. `plan --rehearse` runs the pending migrations first on a throwaway copy of the schema. `migrate` checks \
@@ -166,6 +166,9 @@ pub struct RestoreArgs {
     /// With --into: replace what the database holds (backed up first).
     #[arg(long)]
     pub clean: bool,
+    /// With --tables: restore a backup of another database (by default refused).
+    #[arg(long)]
+    pub from_other_database: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -216,7 +219,7 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct MigrateArgs {
-    /// Apply migrations that `check` classes risky (the guards still roll back any loss of data).
+    /// Apply migrations that `check` classes risky (the guards still roll back a loss of rows or values that existed when it began).
     #[arg(long)]
     pub allow_risky: bool,
     /// Backup before the first pending migration: auto (default), require, skip.

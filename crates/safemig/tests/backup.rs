@@ -310,10 +310,20 @@ fn migrate_backs_up_first_and_require_refuses_without_a_verified_backup() {
         "{run:?}"
     );
 
+    // Rows written after a verified backup are in no backup: it is not reused.
     p.migration(
         "4_more.sql",
         "ALTER TABLE public.library_tracks ADD COLUMN k2 text;",
     );
+    let dir = create(&p);
+    assert_eq!(verify(&p, &dir, false).code, 0);
+    p.exec("UPDATE public.library_tracks SET key = 'written after the backup' WHERE id = 1");
+    let run = p.safemig(&["migrate", "--backup", "require"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.all().contains("no row written to a protected table since"), "{run:?}");
+    let plan = p.safemig(&["plan", "--format", "json"]);
+    assert_eq!(plan.json()["backup"]["reuse"], serde_json::Value::Null, "{plan:?}");
+
     let run = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(run.code, 0, "{run:?}");
     let audit = std::fs::read_to_string(p.path().join(".safemig/audit.jsonl")).unwrap();
@@ -522,4 +532,106 @@ fn in_db_copies_match_the_snapshot_and_long_names_stay_whole() {
     }
     let total_counted: i64 = critical.iter().map(|t| t["rows"].as_i64().unwrap()).sum();
     assert_eq!(total_copied, total_counted);
+}
+
+#[test]
+fn a_shared_or_symlinked_backup_folder_keeps_its_mode_and_a_broken_link_is_named() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = project();
+    // A shared folder (mode 1777, like /tmp): the backup goes inside it, 0700; the folder keeps its mode.
+    let shared = p.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let run = p.safemig(&["backup", "create", "--out", shared.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&shared), 0o1777, "a folder safemig did not create keeps its mode");
+    let made = PathBuf::from(run.stdout.lines().last().unwrap().trim());
+    assert_eq!(mode(&made), 0o700, "the backup's own folder is private");
+    // A symlinked .safemig/backups that points at a shared folder: followed, not chmod-ed.
+    std::fs::create_dir_all(p.path().join(".safemig")).unwrap();
+    std::os::unix::fs::symlink(&shared, p.path().join(".safemig/backups")).unwrap();
+    let dir = create(&p);
+    assert!(dir.starts_with(p.path().join(".safemig/backups")) || dir.starts_with(&shared), "{dir:?}");
+    assert_eq!(mode(&shared), 0o1777);
+    // A dangling link and a looping one: said so, exit 2, nothing written.
+    std::os::unix::fs::symlink(p.path().join("nowhere"), p.path().join("dangling")).unwrap();
+    let run = p.safemig(&["backup", "create", "--out", "dangling"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("which does not exist"), "{run:?}");
+    std::os::unix::fs::symlink(p.path().join("loop"), p.path().join("loop")).unwrap();
+    let run = p.safemig(&["backup", "create", "--out", "loop"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("loops"), "{run:?}");
+}
+
+#[test]
+fn restore_tables_checks_origin_columns_by_name_and_foreign_keys() {
+    let p = project();
+    let dir = create(&p);
+    let tracks = checksum(&p, "public.library_tracks");
+    let restore = |extra: &[&str]| {
+        let mut args = vec!["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"];
+        args.extend_from_slice(extra);
+        p.safemig(&args)
+    };
+
+    // The column order changed since the backup (r2_key dropped and added again):
+    // values go into the columns of their name, and rows before/after are reported.
+    p.exec("ALTER TABLE public.library_tracks DROP COLUMN r2_key; ALTER TABLE public.library_tracks ADD COLUMN r2_key text; DELETE FROM public.plays WHERE track_id > 10; DELETE FROM public.library_tracks WHERE id > 10;");
+    let run = restore(&[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("59 rows restored (10 before"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks WHERE r2_key = 'k/' || id"), 59);
+
+    // A child row that would point at nothing: refused, nothing changed.
+    p.exec("INSERT INTO public.library_tracks (title) VALUES ('new'); INSERT INTO public.plays (track_id) SELECT max(id) FROM public.library_tracks;");
+    let before = p.fingerprint();
+    let run = restore(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("break foreign keys") && run.stderr.contains("public.plays: 1 row points at no row of public.library_tracks"), "{run:?}");
+    assert_eq!(p.fingerprint(), before, "rolled back");
+
+    // A table whose columns differ from the backup's: refused.
+    p.exec("DELETE FROM public.plays WHERE track_id > 59; ALTER TABLE public.library_tracks ADD COLUMN bpm int;");
+    let run = restore(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("in the table only: \"bpm\""), "{run:?}");
+    p.exec("ALTER TABLE public.library_tracks DROP COLUMN bpm");
+
+    // Another database's backup: refused unless meant.
+    p.cluster.create_database("other").unwrap();
+    let mut other = postgres::Client::connect(&p.cluster.url("other"), postgres::NoTls).unwrap();
+    other.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+    other.batch_execute(DATA).unwrap();
+    other.batch_execute("DELETE FROM public.plays WHERE track_id > 3; DELETE FROM public.library_tracks WHERE id > 3;").unwrap();
+    let made = p.safemig_raw(&["--db", &p.cluster.url("other"), "backup", "create", "--out", "other-backups"], &[]);
+    assert_eq!(made.code, 0, "{made:?}");
+    let other_dir = made.stdout.lines().last().unwrap().trim().to_string();
+    let run = p.safemig(&["restore", &other_dir, "--tables", "public.library_tracks"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("is of database other"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 60);
+    assert_ne!(checksum(&p, "public.library_tracks"), tracks);
+}
+
+#[test]
+fn a_backup_blocked_by_another_sessions_lock_names_that_session() {
+    let p = project();
+    let mut holder = p.client();
+    holder
+        .batch_execute("SET application_name = 'nightly-report'; BEGIN; LOCK TABLE public.plays IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    let pid: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let run = p.safemig_raw(
+        &["--db", p.url.as_str(), "backup", "create"],
+        &[("SAFEMIG_BACKUP_LOCK_WAIT", "1")],
+    );
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(&format!("blocked by: pid {pid} (nightly-report")),
+        "{run:?}"
+    );
+    assert!(run.stderr.contains("public.plays (AccessExclusiveLock)"), "{run:?}");
+    holder.batch_execute("COMMIT").unwrap();
 }

@@ -161,6 +161,7 @@ fn deletes_hidden_in_dynamic_sql_and_functions_are_caught() {
         &p,
         "CREATE FUNCTION public.purge() RETURNS void LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.albums; END $$;\nSELECT public.purge();",
     );
+    // Hidden from the parser: the first run shows the table emptied, the second counts it first.
     let run = rolled_back(
         &p,
         "DO $$ BEGIN EXECUTE 'TRUNCATE public.' || 'tracks'; END $$;",
@@ -169,7 +170,7 @@ fn deletes_hidden_in_dynamic_sql_and_functions_are_caught() {
         violation(&run)["message"]
             .as_str()
             .unwrap()
-            .contains("dynamic SQL"),
+            .contains("100 rows before, 0 after"),
         "{run:?}"
     );
 }

@@ -477,7 +477,8 @@ fn bad_input_is_exit_two_with_a_clear_message() {
 #[test]
 fn every_run_is_in_the_audit_trail() {
     let p = Project::new();
-    p.migration("1_a.sql", "CREATE TABLE public.a (id int);");
+    // A row, so the drop loses data (dropping an empty table is a schema change only).
+    p.migration("1_a.sql", "CREATE TABLE public.a (id int); INSERT INTO public.a VALUES (1);");
     assert_eq!(p.safemig(&["migrate"]).code, 0);
     p.migration("2_b.sql", "DROP TABLE public.a;");
     assert_eq!(p.safemig(&["migrate", "--allow-risky"]).code, 1);
@@ -512,7 +513,7 @@ fn every_run_is_in_the_audit_trail() {
 #[test]
 fn risky_migrations_are_refused_before_anything_runs_unless_allowed() {
     let p = Project::new();
-    p.migration("1_t.sql", "CREATE TABLE public.t (id int, legacy text);");
+    p.migration("1_t.sql", "CREATE TABLE public.t (id int, legacy text); INSERT INTO public.t VALUES (1, 'kept');");
     assert_eq!(p.safemig(&["migrate"]).code, 0);
     p.migration("2_ok.sql", "CREATE TABLE public.ok (id int);");
     p.migration("3_drop.sql", "ALTER TABLE public.t DROP COLUMN legacy;");

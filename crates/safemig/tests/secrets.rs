@@ -59,7 +59,8 @@ fn password_in_the_url_never_shows() {
         "postgresql://deployer:{PASSWORD}@127.0.0.1:{}/app?sslmode=disable",
         p.cluster.port()
     );
-    p.migration("1_a.sql", "CREATE TABLE public.a (id int);");
+    // A row in public.a, so that dropping it is a loss the guards refuse.
+    p.migration("1_a.sql", "CREATE TABLE public.a (id int); INSERT INTO public.a VALUES (1);");
     p.migration("2_fails.sql", "DROP TABLE public.a;");
     for args in [
         vec!["status"],

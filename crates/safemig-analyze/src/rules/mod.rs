@@ -39,8 +39,10 @@ mod drop_schema;
 mod drop_table;
 mod drop_trigger;
 mod index_without_concurrently;
+mod lossy_type_change;
 mod missing_lock_timeout;
 mod prefer_bigint;
+mod reaches_outside;
 mod prefer_identity;
 mod prefer_text;
 mod prefer_timestamptz;
@@ -48,11 +50,13 @@ mod rename_column;
 mod rename_table;
 mod security_definer_without_search_path;
 mod set_not_null;
+mod set_unlogged;
 mod table_without_rls;
 mod truncate;
 mod uncommitted_transaction;
 mod unguarded_create;
 mod unguarded_drop;
+mod update_overwrites_values;
 mod update_without_where;
 mod vacuum_full;
 
@@ -172,6 +176,8 @@ pub struct FileFacts {
     pub has_own_transaction: bool,
     /// Indexes of the file's top-level `COMMIT` / `END` statements.
     pub commits: Vec<usize>,
+    /// Columns added in this file (`ALTER TABLE ... ADD COLUMN`): (table, column).
+    pub added_columns: BTreeSet<(QualifiedName, String)>,
     /// Tables that get `ENABLE ROW LEVEL SECURITY` somewhere in the file.
     pub rls_enabled: BTreeSet<QualifiedName>,
     /// Schemas the Supabase API exposes (default: `public`).
@@ -187,6 +193,13 @@ impl FileFacts {
                     a == b
                 }
             })
+    }
+
+    /// Whether this file adds the column `column` to `table`.
+    pub fn adds_column(&self, table: &QualifiedName, column: &str) -> bool {
+        self.added_columns.iter().any(|(t, c)| {
+            c == column && t.name == table.name && effective_schema(t) == effective_schema(table)
+        })
     }
 
     /// Whether this file creates (or re-creates) the trigger `name` on `table`.
@@ -241,6 +254,10 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &truncate::Truncate,
         &delete_without_where::DeleteWithoutWhere,
         &update_without_where::UpdateWithoutWhere,
+        &update_overwrites_values::UpdateOverwritesValues,
+        &lossy_type_change::LossyTypeChange,
+        &set_unlogged::SetUnlogged,
+        &reaches_outside::ReachesOutside,
         &drop_function::DropFunction,
         &drop_trigger::DropTrigger,
         // Rewrites and heavy locks.

@@ -232,13 +232,28 @@ pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32, CliError> {
             let tables = backup::parse_tables(list)?;
             let target = ctx.target()?;
             let mut client = target.connect()?;
-            let result = backup::restore_tables(&backup, &mut client, &tables, &mut progress);
+            let result = backup::restore_tables(
+                &backup,
+                &mut client,
+                &tables,
+                args.from_other_database,
+                &mut progress,
+            );
             let details = match &result {
                 Ok(done) => serde_json::json!({ "backup": backup.manifest.id, "tables": done }),
                 Err(e) => serde_json::json!({ "backup": backup.manifest.id, "summary": e.to_string() }),
             };
             let result = result
-                .map(|done| done.into_iter().map(|(t, n)| format!("{t}: {n} rows restored")).collect::<Vec<_>>())
+                .map(|done| {
+                    done.into_iter()
+                        .map(|r| {
+                            format!(
+                                "{}: {} rows restored ({} before; those kept in {})",
+                                r.table, r.rows_after, r.rows_before, r.kept_in
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
                 .map_err(|e| CliError { code: 1, message: e.to_string() });
             (result, details, target.display())
         }

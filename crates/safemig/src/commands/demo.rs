@@ -307,6 +307,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         &made,
         &mut client,
         &[("public".into(), "library_tracks".into())],
+        false,
         &mut |_| {},
     )?;
     let tracks: i64 = client

@@ -24,8 +24,14 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
             .map(|m| (m.path.as_path(), m.sql.as_str())),
         &ctx.config,
     );
-    if !args.allow_risky {
-        options.risky = risky_refusals(ctx, &checked);
+    options.risky = risky_refusals(ctx, &checked);
+    if args.allow_risky {
+        // What no rollback undoes stays refused until safemig.toml names the migration.
+        options.risky.retain(|_, rules| {
+            rules
+                .split(", ")
+                .any(|r| safemig_analyze::IRREVERSIBLE_RULES.contains(&r))
+        });
     }
     if let Some(target) = &options.target {
         if set.get(target).is_none() {
@@ -69,6 +75,7 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
             target.display()
         );
     }
+    let relaxed = relax_for_target(&mut client, &set, &checked, &mut options.risky);
     let progress = Progress::new(!ctx.json());
     let mut backup_note: Option<String> = None;
     // A backup that could not be made (connection, pg_dump, disk) is a tool error:
@@ -109,6 +116,8 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
             return Err(e.into());
         }
     };
+    let mut report = report;
+    report.notes.splice(0..0, relaxed.into_iter().map(|(_, note)| note));
     audit(ctx, &target, &mut client, &report, backup_note.as_deref());
     if ctx.json() {
         report::print_json(&serde_json::json!({
@@ -255,6 +264,80 @@ pub fn risky_refusals(
     out
 }
 
+/// A migration `check` classes risky only for what a table or column holds
+/// (dropping it, truncating it, adding a required column to it) is not risky for a
+/// database where each such table does not exist before the run (an earlier
+/// migration of the run creates it) or holds nothing: nothing can be lost there.
+/// Removes those from `risky` and says why, one note per migration. The guards
+/// still decide at run time, from what each table holds when its migration begins.
+pub fn relax_for_target(
+    client: &mut safemig_pg::postgres::Client,
+    set: &safemig_project::MigrationSet,
+    checked: &super::check::CheckRun,
+    risky: &mut std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    use safemig_pg::catalog::Stake;
+    let mut notes = Vec::new();
+    let versions: Vec<String> = risky.keys().cloned().collect();
+    for version in versions {
+        let (Some(file), Some(checked_file)) = (set.get(&version), checked.get(&version)) else {
+            continue;
+        };
+        let Ok(statements) = safemig_analyze::split(&file.sql) else {
+            continue;
+        };
+        let risky_findings: Vec<_> = checked_file
+            .all_findings()
+            .into_iter()
+            .filter(|f| f.severity == safemig_analyze::Severity::Risky)
+            .collect();
+        let mut why = Vec::new();
+        let relaxed = risky_findings.iter().all(|f| {
+            if !safemig_analyze::DATA_RULES.contains(&f.rule.as_str()) || f.inside.is_some() {
+                return false;
+            }
+            let Some(statement) = f.statement.and_then(|i| statements.get(i.wrapping_sub(1))) else {
+                return false;
+            };
+            let targets = statement.data_targets();
+            !targets.is_empty()
+                && targets.iter().all(|t| {
+                    let name = match &t.column {
+                        Some(c) => format!("{}.{c}", t.table),
+                        None => t.table.to_string(),
+                    };
+                    match safemig_pg::catalog::stake(client, t).unwrap_or(Stake::HoldsData) {
+                        Stake::Absent => {
+                            why.push(format!("{} does not exist before the run", t.table));
+                            true
+                        }
+                        Stake::Empty => {
+                            why.push(format!(
+                                "{name} holds no {}",
+                                if t.column.is_some() { "value" } else { "row" }
+                            ));
+                            true
+                        }
+                        Stake::HoldsData => false,
+                    }
+                })
+        });
+        if relaxed && !risky_findings.is_empty() {
+            why.sort();
+            why.dedup();
+            notes.push((version.clone(), format!(
+                "{version} {}: `check` classes it risky ({}), but not for this database: {}; the guards \
+                 still decide when it runs",
+                file.name,
+                risky[&version],
+                why.join(", ")
+            )));
+            risky.remove(&version);
+        }
+    }
+    notes
+}
+
 /// `--backup auto|require`: a verified backup of this database taken with exactly
 /// the migrations now applied, younger than `[backup] max_age` and still matching
 /// its checksums; or a new one (auto), or a refusal (require). Runs under the advisory lock, only when something will be applied.
@@ -282,18 +365,20 @@ fn before_first(
         &database,
         &applied,
         ctx.config.backup.max_age,
+        backup::write_counter(&mut client).ok(),
     ) {
         *note = Some(format!(
-            "using verified backup {} ({})",
+            "using verified backup {} ({}, taken {} ago; no row written to a protected table since)",
             found.manifest.id,
-            found.dir.display()
+            found.dir.display(),
+            backup::age(&found)
         ));
         return Ok(Some(found.manifest.id));
     }
     if mode == BackupMode::Require {
         return Err(format!(
-            "--backup require: no verified backup of {database} in {} taken with the migrations now applied and \
-             younger than [backup] max_age\n  hint: safemig backup create, then safemig backup verify DIR (or --backup auto)",
+            "--backup require: no verified backup of {database} in {} taken with the migrations now applied, \
+             younger than [backup] max_age, and with no row written to a protected table since\n  hint: safemig backup create, then safemig backup verify DIR (or --backup auto)",
             root.display()
         ));
     }
@@ -341,7 +426,7 @@ fn audit(
     let migrations: Vec<_> = report
         .migrations
         .iter()
-        .map(|m| serde_json::json!({ "version": m.version, "name": m.name, "result": m.result, "reason": m.reason }))
+        .map(|m| serde_json::json!({ "version": m.version, "name": m.name, "result": m.result, "reason": m.reason, "allowed": m.allowed, "changes": m.changes }))
         .collect();
     let mut record = AuditRecord::new(
         "migrate",
@@ -526,6 +611,17 @@ pub fn print_migration(m: &MigrationReport) {
                 }
             }
         }
+    }
+    for v in &m.allowed {
+        println!(
+            "      {} {} {} (allowed by safemig.toml; the backup holds what was there)",
+            human::yellow("allowed loss:"),
+            human::bold(&v.table),
+            v.message
+        );
+    }
+    for change in &m.changes {
+        println!("      {} {change}", human::dim("changed:"));
     }
     for note in &m.notes {
         println!("      {} {note}", human::yellow("note:"));

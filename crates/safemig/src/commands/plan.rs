@@ -25,6 +25,9 @@ struct Pending {
     reasons: Vec<String>,
     /// `migrate` refuses it without --allow-risky (or an allowance in safemig.toml).
     refused_without_allow_risky: bool,
+    /// Why a statically risky migration is not risky for this database.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    not_risky_here: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -68,7 +71,8 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             .map(|m| (m.path.as_path(), m.sql.as_str())),
         &ctx.config,
     );
-    let refusals = super::migrate::risky_refusals(ctx, &checked);
+    let mut refusals = super::migrate::risky_refusals(ctx, &checked);
+    let relaxed = super::migrate::relax_for_target(&mut client, &set, &checked, &mut refusals);
     let pending: Vec<Pending> = pending_files
         .iter()
         .map(|f| {
@@ -88,6 +92,10 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
                 class: file.map_or(Class::Safe, |c| c.class),
                 reasons: reasons.into_iter().collect(),
                 refused_without_allow_risky: refusals.contains_key(&f.version),
+                not_risky_here: relaxed
+                    .iter()
+                    .find(|(v, _)| *v == f.version)
+                    .map(|(_, note)| note.clone()),
             }
         })
         .collect();
@@ -101,11 +109,17 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         &database,
         &applied,
         ctx.config.backup.max_age,
+        backup::write_counter(&mut client).ok(),
     );
     let backup_text = match &usable {
-        Some(b) => format!("would use verified backup {} ({})", b.manifest.id, b.dir.display()),
+        Some(b) => format!(
+            "would use verified backup {} ({}, taken {} ago; no row written to a protected table since)",
+            b.manifest.id,
+            b.dir.display(),
+            backup::age(b)
+        ),
         None => format!(
-            "would create and verify a new backup in {} first (no verified backup taken with the migrations now applied)",
+            "would create and verify a new backup in {} first (no verified backup taken with the migrations now applied, younger than max_age, and with no row written since)",
             ctx.config.backup_dir().display()
         ),
     };
@@ -218,8 +232,11 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             format!("  {}", human::dim(&p.reasons.join(", ")))
         };
         println!("  {}. {class}  {} {}{why}", i + 1, p.version, p.name);
+        if let Some(note) = &p.not_risky_here {
+            println!("            {}", human::dim(note));
+        }
         if p.refused_without_allow_risky {
-            println!("            {}", human::yellow("migrate refuses it without --allow-risky (the guards still roll back any loss)"));
+            println!("            {}", human::yellow("migrate refuses it without --allow-risky (the guards still roll back a loss of existing rows or values)"));
         }
     }
     for b in &blocked {

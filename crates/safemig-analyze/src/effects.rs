@@ -1,0 +1,275 @@
+//! What a statement may do to existing values, read from its parse tree, so the
+//! guard knows before it runs which tables to count and which casts to test.
+//!
+//! Pure, like the rest of the crate: the engine in `safemig-pg` turns these into
+//! queries. What a statement hides (dynamic SQL, a function's body) is not seen
+//! here; the engine's counters catch that and decide on a second run.
+
+use pg_query::protobuf::{self, AlterTableType, Node};
+use pg_query::{NodeEnum, NodeRef};
+
+use crate::parse::{QualifiedName, Statement};
+
+/// `ALTER TABLE t ALTER COLUMN c TYPE newtype [USING expr]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeChange {
+    pub table: QualifiedName,
+    pub column: String,
+    /// The column's new value as SQL evaluated over the table's row:
+    /// `(expr)::newtype`, with `expr` the `USING` expression or the column itself.
+    pub new_value_sql: String,
+}
+
+impl Statement {
+    /// Every column type change of this statement, in order.
+    pub fn type_changes(&self) -> Vec<TypeChange> {
+        let Some(NodeEnum::AlterTableStmt(stmt)) = self.node.as_deref() else {
+            return Vec::new();
+        };
+        let Some(relation) = stmt.relation.as_ref() else {
+            return Vec::new();
+        };
+        let table = QualifiedName {
+            schema: relation.schemaname.clone(),
+            name: relation.relname.clone(),
+        };
+        stmt.cmds
+            .iter()
+            .filter_map(|cmd| match cmd.node.as_ref() {
+                Some(NodeEnum::AlterTableCmd(c))
+                    if c.subtype == AlterTableType::AtAlterColumnType as i32 =>
+                {
+                    let def = match c.def.as_deref().and_then(|d| d.node.as_ref()) {
+                        Some(NodeEnum::ColumnDef(def)) => def,
+                        _ => return None,
+                    };
+                    let type_name = def.type_name.clone()?;
+                    let value = match def.raw_default.as_deref() {
+                        Some(expr) => expr.clone(),
+                        None => column_ref(&c.name),
+                    };
+                    let new_value_sql = expression_sql(Node {
+                        node: Some(NodeEnum::TypeCast(Box::new(protobuf::TypeCast {
+                            arg: Some(Box::new(value)),
+                            type_name: Some(type_name),
+                            location: -1,
+                        }))),
+                    })?;
+                    Some(TypeChange {
+                        table: table.clone(),
+                        column: c.name.clone(),
+                        new_value_sql,
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Tables whose existing rows this statement updates by name: `UPDATE`, `MERGE`,
+    /// `INSERT ... ON CONFLICT DO UPDATE`, also inside a `WITH`.
+    pub fn updated_tables(&self) -> Vec<QualifiedName> {
+        let Some(node) = self.node.as_deref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<QualifiedName> = Vec::new();
+        for (n, ..) in node.nodes() {
+            let relation = match n {
+                NodeRef::UpdateStmt(s) => s.relation.as_ref(),
+                NodeRef::MergeStmt(s) => s.relation.as_ref(),
+                NodeRef::InsertStmt(s)
+                    if s.on_conflict_clause.as_ref().is_some_and(|c| {
+                        c.action == protobuf::OnConflictAction::OnconflictUpdate as i32
+                    }) =>
+                {
+                    s.relation.as_ref()
+                }
+                _ => None,
+            };
+            if let Some(r) = relation {
+                let name = QualifiedName {
+                    schema: r.schemaname.clone(),
+                    name: r.relname.clone(),
+                };
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A table, or one column of it, whose data a statement destroys or needs empty.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataTarget {
+    pub table: QualifiedName,
+    pub column: Option<String>,
+}
+
+/// Rules whose risk is the data of one table or column: when that table does not
+/// exist on the target before the run, or holds nothing there, they cannot lose
+/// anything (and a required column can be added to an empty table).
+pub const DATA_RULES: &[&str] = &[
+    "drop-table",
+    "drop-column",
+    "truncate",
+    "delete-without-where",
+    "add-required-column",
+];
+
+/// Rules whose statements act where no rollback reaches (another server, the
+/// file system, a whole database): `migrate --allow-risky` still refuses them
+/// until `safemig.toml` names the migration.
+pub const IRREVERSIBLE_RULES: &[&str] = &["reaches-outside", "drop-database"];
+
+impl Statement {
+    /// The tables and columns whose data this statement destroys (`DROP TABLE`,
+    /// `ALTER TABLE ... DROP COLUMN`, `TRUNCATE`, `DELETE`) or which must be empty
+    /// for it to work (`ADD COLUMN ... NOT NULL` with no default).
+    pub fn data_targets(&self) -> Vec<DataTarget> {
+        let table = |r: &protobuf::RangeVar| QualifiedName {
+            schema: r.schemaname.clone(),
+            name: r.relname.clone(),
+        };
+        let whole = |table: QualifiedName| DataTarget {
+            table,
+            column: None,
+        };
+        match self.node.as_deref() {
+            Some(NodeEnum::DropStmt(s)) if s.remove_type == protobuf::ObjectType::ObjectTable as i32 => s
+                .objects
+                .iter()
+                .filter_map(|o| match o.node.as_ref() {
+                    Some(NodeEnum::List(l)) => {
+                        let parts: Vec<String> = l
+                            .items
+                            .iter()
+                            .filter_map(|i| match i.node.as_ref() {
+                                Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                                _ => None,
+                            })
+                            .collect();
+                        match parts.as_slice() {
+                            [name] => Some(QualifiedName { schema: String::new(), name: name.clone() }),
+                            [.., schema, name] => Some(QualifiedName { schema: schema.clone(), name: name.clone() }),
+                            [] => None,
+                        }
+                    }
+                    _ => None,
+                })
+                .map(whole)
+                .collect(),
+            Some(NodeEnum::TruncateStmt(_)) => self.truncates.iter().cloned().map(whole).collect(),
+            Some(NodeEnum::DeleteStmt(s)) => s.relation.as_ref().map(table).map(whole).into_iter().collect(),
+            Some(NodeEnum::AlterTableStmt(s)) => {
+                let Some(relation) = s.relation.as_ref().map(table) else {
+                    return Vec::new();
+                };
+                s.cmds
+                    .iter()
+                    .filter_map(|c| match c.node.as_ref() {
+                        Some(NodeEnum::AlterTableCmd(c)) if c.subtype == AlterTableType::AtDropColumn as i32 => {
+                            Some(DataTarget { table: relation.clone(), column: Some(c.name.clone()) })
+                        }
+                        Some(NodeEnum::AlterTableCmd(c)) if c.subtype == AlterTableType::AtAddColumn as i32 => {
+                            Some(whole(relation.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn column_ref(name: &str) -> Node {
+    Node {
+        node: Some(NodeEnum::ColumnRef(protobuf::ColumnRef {
+            fields: vec![Node {
+                node: Some(NodeEnum::String(protobuf::String { sval: name.into() })),
+            }],
+            location: -1,
+        })),
+    }
+}
+
+/// An expression as SQL text, by PostgreSQL's own deparser (`SELECT expr`, cut).
+fn expression_sql(expr: Node) -> Option<String> {
+    let select = NodeEnum::SelectStmt(Box::new(protobuf::SelectStmt {
+        target_list: vec![Node {
+            node: Some(NodeEnum::ResTarget(Box::new(protobuf::ResTarget {
+                val: Some(Box::new(expr)),
+                location: -1,
+                ..Default::default()
+            }))),
+        }],
+        op: protobuf::SetOperation::SetopNone as i32,
+        limit_option: protobuf::LimitOption::Default as i32,
+        ..Default::default()
+    }));
+    let sql = select.deparse(Default::default()).ok()?;
+    sql.strip_prefix("SELECT ").map(|s| s.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::split;
+
+    #[test]
+    fn type_changes_carry_the_new_type_and_the_using_expression() {
+        let s = split("ALTER TABLE public.t ALTER COLUMN a TYPE numeric(10,0), ALTER COLUMN \"B\" TYPE varchar(3) USING left(\"B\", 3), ADD COLUMN c int;").unwrap();
+        let changes = s[0].type_changes();
+        assert_eq!(changes.len(), 2);
+        assert_eq!(changes[0].table.to_string(), "public.t");
+        assert_eq!(changes[0].column, "a");
+        assert_eq!(changes[0].new_value_sql, "a::numeric(10, 0)");
+        assert_eq!(changes[1].column, "B");
+        assert_eq!(changes[1].new_value_sql, "\"left\"(\"B\", 3)::varchar(3)");
+        assert!(split("ALTER TABLE t ADD COLUMN x int").unwrap()[0]
+            .type_changes()
+            .is_empty());
+    }
+
+    #[test]
+    fn data_targets_name_what_a_statement_destroys() {
+        let targets = |sql: &str| -> Vec<String> {
+            split(sql).unwrap()[0]
+                .data_targets()
+                .iter()
+                .map(|t| format!("{}{}", t.table, t.column.as_deref().map(|c| format!(".{c}")).unwrap_or_default()))
+                .collect()
+        };
+        assert_eq!(targets("DROP TABLE IF EXISTS public.a, b CASCADE"), ["public.a", "b"]);
+        assert_eq!(targets("ALTER TABLE public.t DROP COLUMN x, ADD COLUMN y int NOT NULL"), ["public.t.x", "public.t"]);
+        assert_eq!(targets("TRUNCATE a, public.b"), ["a", "public.b"]);
+        assert_eq!(targets("DELETE FROM public.a"), ["public.a"]);
+        assert!(targets("DROP SCHEMA s CASCADE").is_empty());
+    }
+
+    #[test]
+    fn updated_tables_include_merge_upserts_and_ctes() {
+        let names = |sql: &str| -> Vec<String> {
+            split(sql).unwrap()[0]
+                .updated_tables()
+                .iter()
+                .map(|n| n.to_string())
+                .collect()
+        };
+        assert_eq!(names("UPDATE public.a SET x = NULL"), ["public.a"]);
+        assert_eq!(
+            names("WITH u AS (UPDATE b SET x = 1 RETURNING *) SELECT * FROM u"),
+            ["b"]
+        );
+        assert_eq!(
+            names("INSERT INTO c VALUES (1) ON CONFLICT (id) DO UPDATE SET x = 2"),
+            ["c"]
+        );
+        assert!(names("INSERT INTO c VALUES (1) ON CONFLICT DO NOTHING").is_empty());
+        assert_eq!(
+            names("MERGE INTO d USING e ON d.id = e.id WHEN MATCHED THEN UPDATE SET x = e.x"),
+            ["d"]
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! "A migration may not lose rows or non-null values that existed when it began":
+//! each class of loss an adversarial review found, against a real PostgreSQL.
+//! Every case here lost or corrupted data, or was refused for nothing, before the
+//! guard read what a table held at BEGIN.
+
+mod common;
+
+use common::{Project, Run};
+
+const BASE: &str = "CREATE TABLE public.orders (id int PRIMARY KEY, placed_at timestamptz NOT NULL, total numeric(10,2), code text, email text);
+INSERT INTO public.orders SELECT g, '2024-01-01 10:30:00+00'::timestamptz + g * interval '1 hour', g + 0.25, 'code-' || g, 'u' || g || '@example.com' FROM generate_series(1, 50) g;
+CREATE TABLE public.empty_things (id int PRIMARY KEY, note text);
+";
+
+fn base() -> Project {
+    let p = Project::new();
+    p.migration("1_base.sql", BASE);
+    let run = p.safemig(&["migrate", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    p
+}
+
+/// The next version: one more than the files there (a rolled-back file is replaced).
+fn next_version(p: &Project) -> String {
+    let applied = p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations");
+    (applied + 1).to_string()
+}
+
+fn migrate(p: &Project, sql: &str) -> Run {
+    let version = next_version(p);
+    p.migration(&format!("{version}_change.sql"), sql);
+    p.safemig(&["migrate", "--allow-risky", "--format", "json"])
+}
+
+/// Migration 2 was rolled back with the data intact; returns its violations.
+fn rolled_back(p: &Project, sql: &str) -> Vec<serde_json::Value> {
+    let before = p.fingerprint();
+    let version = next_version(p);
+    let run = migrate(p, sql);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(run.results(), [(version, "rolled-back".into())], "{run:?}");
+    std::fs::remove_file(p.migrations_dir().join(format!("{}_change.sql", next_version(p)))).unwrap();
+    assert_eq!(p.fingerprint(), before, "the data and the schema are intact");
+    run.json()["migrations"][0]["violations"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn applied(p: &Project, sql: &str) -> serde_json::Value {
+    let version = next_version(p);
+    let run = migrate(p, sql);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.results(), [(version, "applied".into())], "{run:?}");
+    run.json()["migrations"][0].clone()
+}
+
+fn message(v: &serde_json::Value) -> &str {
+    v["message"].as_str().unwrap()
+}
+
+#[test]
+fn lossy_type_changes_are_rolled_back_with_the_count_and_sample_keys() {
+    let p = base();
+    for (sql, column) in [
+        ("ALTER TABLE public.orders ALTER COLUMN placed_at TYPE date;", "placed_at"),
+        ("ALTER TABLE public.orders ALTER COLUMN total TYPE numeric(10,0);", "total"),
+        (
+            "ALTER TABLE public.orders ADD COLUMN note text;\nALTER TABLE public.orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);",
+            "code",
+        ),
+    ] {
+        let v = rolled_back(&p, sql);
+        assert_eq!(v[0]["loss"], "values", "{v:?}");
+        assert!(message(&v[0]).contains(&format!("column \"{column}\": 50 values")), "{v:?}");
+        assert!(message(&v[0]).contains("rows with (id) = (1), (2), (3)"), "{v:?}");
+        assert!(v[0]["statement"]["line"].as_u64().unwrap() >= 1);
+    }
+    // The USING statement is the second of its file, and named so.
+    let v = rolled_back(&p, "ALTER TABLE public.orders ADD COLUMN note text;\nALTER TABLE public.orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);");
+    assert_eq!(v[0]["statement"]["index"], 2, "{v:?}");
+}
+
+#[test]
+fn type_changes_that_keep_every_value_are_applied() {
+    let p = base();
+    applied(
+        &p,
+        "ALTER TABLE public.orders ALTER COLUMN id TYPE bigint;\nALTER TABLE public.orders ALTER COLUMN total TYPE numeric(12,2);\nALTER TABLE public.orders ALTER COLUMN code TYPE varchar(20);",
+    );
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders WHERE total = id + 0.25"), 50);
+}
+
+#[test]
+fn a_lossy_type_change_in_dynamic_sql_is_rolled_back() {
+    let p = base();
+    let v = rolled_back(
+        &p,
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE public.orders ALTER COLUMN total TYPE int'; END $$;",
+    );
+    assert_eq!(v[0]["loss"], "values", "{v:?}");
+    assert!(message(&v[0]).contains("could not see into"), "{v:?}");
+}
+
+#[test]
+fn values_turned_null_are_a_loss_and_other_updates_are_reported() {
+    let p = base();
+    let v = rolled_back(&p, "UPDATE public.orders SET email = NULL WHERE id <= 7;");
+    assert_eq!(v[0]["loss"], "values");
+    assert!(message(&v[0]).contains("column \"email\": 7 values turned NULL"), "{v:?}");
+    // Hidden in a function: the second run counts first, and decides the same.
+    let v = rolled_back(
+        &p,
+        "CREATE FUNCTION public.wipe() RETURNS void LANGUAGE plpgsql AS $$ BEGIN UPDATE public.orders SET email = NULL; END $$;\nSELECT public.wipe();",
+    );
+    assert!(message(&v[0]).contains("50 values turned NULL"), "{v:?}");
+    // An update that keeps every value is applied, and reported.
+    let m = applied(&p, "UPDATE public.orders SET code = upper(code) WHERE id <= 10;");
+    let changes = m["changes"].to_string();
+    assert!(changes.contains("public.orders: 10 rows updated"), "{m}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders WHERE code LIKE 'CODE-%'"), 10);
+}
+
+#[test]
+fn rows_added_earlier_in_the_run_or_just_before_it_are_counted_exactly() {
+    let p = base();
+    // Filled by migration 2 of the same run, emptied by dynamic SQL in migration 3:
+    // the planner's statistics know nothing of those 500 rows yet.
+    p.migration("2_fill.sql", "CREATE TABLE public.events (id int); INSERT INTO public.events SELECT generate_series(1, 500);");
+    p.migration("3_empty.sql", "DO $$ BEGIN EXECUTE 'DELETE FROM public.events WHERE id > 1'; EXECUTE 'TRUNCATE public.' || 'events'; END $$;");
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.results(),
+        [("2".into(), "applied".into()), ("3".into(), "rolled-back".into())]
+    );
+    assert_eq!(p.i64("SELECT count(*) FROM public.events"), 500);
+    // 300 rows written a moment before the run, truncated by dynamic SQL.
+    p.exec("DELETE FROM supabase_migrations.schema_migrations WHERE version = '3'");
+    std::fs::remove_file(p.migrations_dir().join("3_empty.sql")).unwrap();
+    p.exec("CREATE TABLE public.fresh (id int); INSERT INTO public.fresh SELECT generate_series(1, 300);");
+    p.migration("4_truncate.sql", "DO $$ BEGIN EXECUTE 'TRUNCATE public.fresh'; END $$;");
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("300 rows before, 0 after"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.fresh"), 300);
+}
+
+#[test]
+fn the_guard_cannot_be_shadowed_by_objects_the_migration_creates() {
+    let p = base();
+    let v = rolled_back(
+        &p,
+        "CREATE FUNCTION public.pg_stat_get_xact_tuples_deleted(oid) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';\n\
+         CREATE FUNCTION public.count(anyelement) RETURNS bigint LANGUAGE sql AS 'SELECT 0::bigint';\n\
+         SET search_path = public, pg_catalog;\n\
+         DELETE FROM public.orders;",
+    );
+    assert_eq!(v[0]["loss"], "rows", "{v:?}");
+    assert!(message(&v[0]).contains("50 rows"), "{v:?}");
+}
+
+#[test]
+fn set_unlogged_on_a_protected_table_is_rolled_back() {
+    let p = base();
+    let v = rolled_back(&p, "ALTER TABLE public.orders SET UNLOGGED;");
+    assert_eq!(v[0]["loss"], "durability", "{v:?}");
+    assert!(message(&v[0]).contains("UNLOGGED"), "{v:?}");
+    // An empty table may be unlogged: nothing can vanish.
+    applied(&p, "ALTER TABLE public.empty_things SET UNLOGGED;");
+}
+
+#[test]
+fn a_migration_may_not_write_the_history() {
+    let p = base();
+    // Not even an [[allow]] of every loss on every table lets it through.
+    p.config("[[allow]]\nmigration = \"2\"\ntable = \"*\"\nloss = [\"rows\", \"columns\", \"table\", \"values\"]\n");
+    for sql in [
+        "DELETE FROM supabase_migrations.schema_migrations WHERE version = '1';",
+        "INSERT INTO supabase_migrations.schema_migrations (version, name) VALUES ('99', 'fake');",
+        "UPDATE safemig.migrations SET checksum = 'x';",
+    ] {
+        let v = rolled_back(&p, sql);
+        assert_eq!(v[0]["loss"], "history", "{sql}: {v:?}");
+    }
+    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"), 1);
+}
+
+#[test]
+fn deletes_undone_inside_the_migration_are_not_a_loss() {
+    let p = base();
+    let m = applied(
+        &p,
+        "DO $$ BEGIN\n  BEGIN DELETE FROM public.orders; RAISE EXCEPTION 'undo'; EXCEPTION WHEN raise_exception THEN NULL; END;\nEND $$;",
+    );
+    assert!(m.get("violations").is_none(), "{m}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
+}
+
+#[test]
+fn an_allowed_loss_is_reported_with_its_count() {
+    let p = base();
+    p.config("[[allow]]\nmigration = \"2\"\ntable = \"*\"\nloss = [\"rows\"]\nreason = \"purge\"\n");
+    let m = applied(&p, "DELETE FROM public.orders WHERE id > 40;");
+    let allowed = m["allowed"].to_string();
+    assert!(allowed.contains("10 rows deleted"), "{m}");
+    let log = p.safemig(&["log", "--format", "json"]);
+    assert!(log.stdout.contains("10 rows deleted"), "the audit trail has it: {log:?}");
+    let human = p.safemig(&["migrate"]);
+    assert_eq!(human.code, 0);
+}
+
+#[test]
+fn dropping_what_holds_no_data_is_a_schema_change_not_a_loss() {
+    let p = base();
+    p.exec("ALTER TABLE public.orders ADD COLUMN unused text");
+    let m = applied(
+        &p,
+        "DROP TABLE public.empty_things;\nALTER TABLE public.orders DROP COLUMN unused;",
+    );
+    let changes = m["changes"].to_string();
+    assert!(changes.contains("public.empty_things: dropped; it held no row"), "{m}");
+    assert!(changes.contains("column \\\"unused\\\" dropped; it held no value"), "{m}");
+    // A table or column that holds data is still protected.
+    let v = rolled_back(&p, "DROP TABLE public.orders;");
+    assert_eq!(v[0]["loss"], "table");
+    assert!(message(&v[0]).contains("it held rows"), "{v:?}");
+    let v = rolled_back(&p, "ALTER TABLE public.orders DROP COLUMN email;");
+    assert_eq!(v[0]["loss"], "columns");
+}
+
+#[test]
+fn a_table_moved_out_of_the_protected_schemas_is_reported_not_called_dropped() {
+    let p = base();
+    p.exec("CREATE SCHEMA archive");
+    p.config("[guard]\nunprotect = [\"archive.orders\"]\n");
+    let m = applied(&p, "ALTER TABLE public.orders SET SCHEMA archive;");
+    assert!(m["changes"].to_string().contains("moved to schema archive"), "{m}");
+    assert_eq!(p.i64("SELECT count(*) FROM archive.orders"), 50);
+}
+
+#[test]
+fn a_new_database_builds_from_a_history_that_creates_empties_and_drops_tables() {
+    let p = Project::new();
+    p.migration("1_items.sql", "CREATE TABLE public.items (id int PRIMARY KEY, legacy text, name text);\nCREATE TABLE public.kinds (id int PRIMARY KEY, label text);\nINSERT INTO public.kinds VALUES (1, 'book'), (2, 'film');");
+    p.migration("2_rename.sql", "ALTER TABLE public.items RENAME TO products;\nALTER TABLE public.products DROP COLUMN legacy;");
+    p.migration("3_drop.sql", "DROP TABLE public.products;");
+    p.migration("4_more.sql", "CREATE TABLE public.orders (id int PRIMARY KEY, kind int REFERENCES public.kinds);");
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.kinds"), 2, "reference rows kept");
+    // The same history against a database where the table holds data: refused.
+    let q = Project::new();
+    q.migration("1_items.sql", "CREATE TABLE public.items (id int PRIMARY KEY, legacy text, name text);");
+    assert_eq!(q.safemig(&["migrate"]).code, 0);
+    q.exec("INSERT INTO public.items VALUES (1, 'x', 'kept')");
+    q.migration("2_rename.sql", "ALTER TABLE public.items RENAME TO products;\nALTER TABLE public.products DROP COLUMN legacy;");
+    let run = q.safemig(&["migrate", "--allow-risky", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(q.i64("SELECT count(legacy) FROM public.items"), 1);
+}
+
+#[test]
+fn a_new_database_builds_from_its_whole_history_with_no_flag() {
+    let p = Project::new();
+    // pg_dump-made baseline: a LANGUAGE sql function reads a table created further down.
+    p.migration("1_baseline.sql", "SET check_function_bodies = false;\nCREATE FUNCTION public.item_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM public.items $$;\nCREATE TABLE public.items (id int PRIMARY KEY, legacy text);\nCREATE TABLE public.kinds (id int PRIMARY KEY);\nINSERT INTO public.kinds VALUES (1), (2);");
+    p.migration("2_drop_legacy.sql", "ALTER TABLE public.items DROP COLUMN legacy;");
+    p.migration("3_drop_items.sql", "DROP FUNCTION public.item_count();\nDROP TABLE public.items;");
+    let plan = p.safemig(&["plan", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let pending = plan.json()["pending"].clone();
+    assert_eq!(pending[2]["class"], "risky", "{pending}");
+    assert_eq!(pending[2]["refused_without_allow_risky"], false, "{pending}");
+    assert!(
+        pending[2]["not_risky_here"]
+            .as_str()
+            .unwrap()
+            .contains("public.items does not exist before the run"),
+        "{pending}"
+    );
+    let run = p.safemig(&["migrate"]);
+    assert_eq!(run.code, 0, "plain migrate, no flag, no [[allow]]: {run:?}");
+    assert!(run.stdout.contains("but not for this database"), "{run:?}");
+    assert!(run.stdout.contains("public.items: dropped; it held no row"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.kinds"), 2);
+
+    // The same drop where the table holds data: refused before anything runs.
+    let q = Project::new();
+    q.migration("1_items.sql", "CREATE TABLE public.items (id int PRIMARY KEY);");
+    assert_eq!(q.safemig(&["migrate"]).code, 0);
+    q.exec("INSERT INTO public.items VALUES (1)");
+    q.migration("2_drop_items.sql", "DROP TABLE public.items;");
+    let run = q.safemig(&["migrate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("classes it risky (drop-table)"), "{run:?}");
+    assert_eq!(q.i64("SELECT count(*) FROM public.items"), 1);
+}
+
+#[test]
+fn work_outside_the_transaction_is_refused_and_never_rehearsed() {
+    let p = base();
+    p.exec("CREATE EXTENSION IF NOT EXISTS dblink");
+    // A DELETE through dblink survives any rollback: this one aims at the real database.
+    let sql = format!(
+        "SELECT dblink_exec('{}', 'DELETE FROM public.orders');",
+        p.url.replace('\'', "''")
+    );
+    p.migration("2_outside.sql", &sql);
+    let check = p.safemig(&["check", "--format", "json"]);
+    assert!(check.stdout.contains("reaches-outside"), "{check:?}");
+    // --allow-risky is not enough.
+    let run = p.safemig(&["migrate", "--allow-risky"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("--allow-risky is not enough"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
+    // A rehearsal must not reach the real database either.
+    let plan = p.safemig(&["plan", "--rehearse", "--format", "json"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(plan.stdout.contains("never run on a throwaway database"), "{plan:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50, "the rehearsal touched nothing real");
+}
