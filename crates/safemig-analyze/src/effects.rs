@@ -18,6 +18,8 @@ pub struct TypeChange {
     /// The column's new value as SQL evaluated over the table's row:
     /// `(expr)::newtype`, with `expr` the `USING` expression or the column itself.
     pub new_value_sql: String,
+    /// The new type as SQL (`numeric(10, 0)`).
+    pub new_type_sql: String,
 }
 
 impl Statement {
@@ -48,17 +50,29 @@ impl Statement {
                         Some(expr) => expr.clone(),
                         None => column_ref(&c.name),
                     };
-                    let new_value_sql = expression_sql(Node {
-                        node: Some(NodeEnum::TypeCast(Box::new(protobuf::TypeCast {
-                            arg: Some(Box::new(value)),
-                            type_name: Some(type_name),
+                    let cast = |arg: Node| {
+                        expression_sql(Node {
+                            node: Some(NodeEnum::TypeCast(Box::new(protobuf::TypeCast {
+                                arg: Some(Box::new(arg)),
+                                type_name: Some(type_name.clone()),
+                                location: -1,
+                            }))),
+                        })
+                    };
+                    let new_value_sql = cast(value)?;
+                    let null = Node {
+                        node: Some(NodeEnum::AConst(protobuf::AConst {
+                            isnull: true,
                             location: -1,
-                        }))),
-                    })?;
+                            val: None,
+                        })),
+                    };
+                    let new_type_sql = cast(null)?.strip_prefix("NULL::")?.to_string();
                     Some(TypeChange {
                         table: table.clone(),
                         column: c.name.clone(),
                         new_value_sql,
+                        new_type_sql,
                     })
                 }
                 _ => None,
@@ -116,6 +130,7 @@ pub const DATA_RULES: &[&str] = &[
     "truncate",
     "delete-without-where",
     "add-required-column",
+    "disable-rls",
 ];
 
 /// Rules whose statements act where no rollback reaches (another server, the
@@ -172,7 +187,10 @@ impl Statement {
                         Some(NodeEnum::AlterTableCmd(c)) if c.subtype == AlterTableType::AtDropColumn as i32 => {
                             Some(DataTarget { table: relation.clone(), column: Some(c.name.clone()) })
                         }
-                        Some(NodeEnum::AlterTableCmd(c)) if c.subtype == AlterTableType::AtAddColumn as i32 => {
+                        Some(NodeEnum::AlterTableCmd(c))
+                            if c.subtype == AlterTableType::AtAddColumn as i32
+                                || c.subtype == AlterTableType::AtDisableRowSecurity as i32 =>
+                        {
                             Some(whole(relation.clone()))
                         }
                         _ => None,
@@ -225,6 +243,7 @@ mod tests {
         assert_eq!(changes[0].table.to_string(), "public.t");
         assert_eq!(changes[0].column, "a");
         assert_eq!(changes[0].new_value_sql, "a::numeric(10, 0)");
+        assert_eq!(changes[0].new_type_sql, "numeric(10, 0)");
         assert_eq!(changes[1].column, "B");
         assert_eq!(changes[1].new_value_sql, "\"left\"(\"B\", 3)::varchar(3)");
         assert!(split("ALTER TABLE t ADD COLUMN x int").unwrap()[0]

@@ -299,6 +299,7 @@ fn run_rules(
     out: &mut Vec<Finding>,
     options: &LintOptions,
 ) {
+    let first = out.len();
     for rule in rules::all() {
         let doc = rule.doc();
         if options.ignore.contains(doc.name) {
@@ -324,6 +325,38 @@ fn run_rules(
             }
             out.push(f);
         }
+    }
+    // Nothing unknown is safe: a statement that runs now, that no rule classed
+    // and whose kind is not known to be harmless, is review.
+    let doc = &rules::not_known_safe::DOC;
+    let classed = out[first..].iter().any(|f| f.severity >= Severity::Review);
+    if ctx.place != rules::Place::FunctionBody
+        && !classed
+        && !options.ignore.contains(doc.name)
+        && rules::not_known_safe::known_safe(ctx).is_none()
+    {
+        let kind = rules::not_known_safe::kind_name(ctx.node);
+        let mut f = finding_at(
+            sql,
+            statement,
+            ctx.index,
+            doc.name,
+            doc.severity,
+            format!(
+                "`{kind}`: no rule of safemig covers this kind of statement, so it cannot be called safe; \
+                 review what it changes (privileges, settings, behaviour, rows)"
+            ),
+            None,
+            None,
+        );
+        if let Some((offset, inside)) = embedded_at {
+            let (line, column) = line_col(sql, offset);
+            f.line = line;
+            f.column = column;
+            f.offset = offset;
+            f.inside = Some(inside);
+        }
+        out.push(f);
     }
 }
 
@@ -554,6 +587,13 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                 facts
                     .created_functions
                     .insert(rules::function_name(&f.funcname));
+            }
+            Some(NodeEnum::CreatePolicyStmt(c)) => {
+                if let Some(r) = &c.table {
+                    facts
+                        .created_policies
+                        .insert((rules::qualified(r), c.policy_name.clone()));
+                }
             }
             Some(NodeEnum::DropStmt(d))
                 if d.missing_ok && d.remove_type == protobuf::ObjectType::ObjectTrigger as i32 =>

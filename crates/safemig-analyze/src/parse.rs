@@ -452,7 +452,7 @@ fn qualified(r: &protobuf::RangeVar) -> QualifiedName {
 }
 
 /// `IndexStmt`, `CreateStmt`, ...: the node's type name, stable across versions of the crate.
-fn node_name(node: &NodeEnum) -> String {
+pub(crate) fn node_name(node: &NodeEnum) -> String {
     // The variant's name is the start of its Debug text. Formatting the whole tree
     // to read one word cost more than parsing it: stop writing at the first `(`.
     struct UntilParen(String);

@@ -235,6 +235,9 @@ pub fn migrate(
     );
     // The lock is session-level: if the connection died it is gone already.
     if !client.is_closed() {
+        // Whatever the last migration left in the session (a search_path that puts
+        // its own functions first, SET ROLE) must not run safemig's own queries.
+        let _ = client.batch_execute("RESET ALL; RESET ROLE; SET search_path = pg_catalog, pg_temp");
         if let Some(id) = report.running_row.take() {
             let _ = client.execute("DELETE FROM safemig.audit WHERE id = $1", &[&id]);
         }
@@ -457,7 +460,9 @@ fn migrate_locked(
         }
     }
     let options = &options;
-    let protection = Protection::from_config(&config.guard).prepare(client)?;
+    let mut protection = Protection::from_config(&config.guard);
+    protection.exposed = config.check.exposed_schemas.clone();
+    let protection = protection.prepare(client)?;
     let options = &{
         let mut options = options.clone();
         if !options.dry_run {
@@ -925,7 +930,7 @@ fn backoff(attempt: u32) -> Duration {
 /// every statement that runs on its own.
 fn reset_session_sql(options: &MigrateOptions) -> String {
     format!(
-        "RESET ALL; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+        "RESET ALL; RESET ROLE; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
         options.lock_timeout.as_millis(),
         options.statement_timeout.as_millis()
     )
@@ -934,7 +939,28 @@ fn reset_session_sql(options: &MigrateOptions) -> String {
 /// Who may read what the guard reads: PostgreSQL's catalog only. Objects a
 /// migration creates (a `public.pg_stat_get_xact_tuples_deleted`, an operator)
 /// cannot shadow the guard's queries under this search_path.
-const GUARD_SEARCH_PATH: &str = "SET LOCAL search_path = pg_catalog, pg_temp";
+/// Row security off: a policy the migration added cannot hide rows from the
+/// guard's counts (a query a policy would filter fails instead) nor run its code.
+const GUARD_SEARCH_PATH: &str =
+    "SET LOCAL search_path = pg_catalog, pg_temp; SET LOCAL row_security = off";
+
+/// The session's settings the guard changes, to give them back to the migration.
+fn enter_guard(tx: &mut Transaction) -> Result<(String, String), postgres::Error> {
+    let row = tx.query_one(
+        "SELECT pg_catalog.current_setting('search_path'), pg_catalog.current_setting('row_security')",
+        &[],
+    )?;
+    tx.batch_execute(GUARD_SEARCH_PATH)?;
+    Ok((row.get(0), row.get(1)))
+}
+
+fn leave_guard(tx: &mut Transaction, saved: &(String, String)) -> Result<(), postgres::Error> {
+    tx.execute(
+        "SELECT pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('row_security', $2, true)",
+        &[&saved.0, &saved.1],
+    )
+    .map(|_| ())
+}
 
 /// What one attempt of a transactional segment came to.
 enum Attempt {
@@ -1019,6 +1045,10 @@ fn static_needs(
     for &i in indexes {
         let s = &p.statements[i];
         let mut oids = catalog::resolve(tx, &s.updated_tables())?;
+        // A rewrite keeps every row, but a truncate in the same migration would not:
+        // counting at BEGIN decides on the first run.
+        let rewritten: Vec<_> = s.type_changes().into_iter().map(|c| c.table).collect();
+        oids.extend(catalog::resolve(tx, &rewritten)?);
         if !s.truncates.is_empty() {
             oids.extend(catalog::resolve_truncate_targets(
                 tx,
@@ -1051,23 +1081,15 @@ fn attempt_segment(
     let file = p.file;
     let dry = runner.is_dry();
     let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
+    let sql_err = |e: postgres::Error| driver_error(&e, None, file);
     if first {
         static_needs(&mut tx, p, indexes, needs).map_err(pg_error)?;
     }
-    // The guard reads under pg_catalog only; the migration then runs under the path it would have had.
-    let search_path: String = tx
-        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
-        .map_err(|e| driver_error(&e, None, file))?
-        .get(0);
-    tx.batch_execute(GUARD_SEARCH_PATH)
-        .map_err(|e| driver_error(&e, None, file))?;
+    // The guard reads under pg_catalog only; the migration then runs as it would have.
+    let saved = enter_guard(&mut tx).map_err(sql_err)?;
     let before = catalog::snapshot_before(&mut tx, protection, needs).map_err(pg_error)?;
     let history_before = catalog::history_state(&mut tx).map_err(pg_error)?;
-    tx.execute(
-        "SELECT pg_catalog.set_config('search_path', $1, true)",
-        &[&search_path],
-    )
-    .map_err(|e| driver_error(&e, None, file))?;
+    leave_guard(&mut tx, &saved).map_err(sql_err)?;
     // Observing (a rehearsal): the tables as they were when the migration began,
     // and the state after each statement, which is the next one's "before".
     let existing = if options.observe {
@@ -1076,36 +1098,70 @@ fn attempt_segment(
         None
     };
     let mut last = existing.clone();
-    let mut probed = std::collections::BTreeSet::new();
-    let mut value_findings = Vec::new();
+    let mut probed = catalog::Probed::new();
+    let mut findings = Vec::new();
     for &i in indexes {
         let s = &p.statements[i];
         if !dry {
             crate::faults::boundary(|| format!("{} statement {}", file.version, i + 1));
         }
         // A type change is tested before it runs: afterwards the old values are gone.
+        let mut tested = Vec::new();
         for change in s.type_changes() {
-            if let Some((column, violation)) =
+            if let Some((columns, violation)) =
                 catalog::value_probe(&mut tx, &change, &before).map_err(pg_error)?
             {
-                probed.insert(column);
+                tested.extend(columns);
                 if let Some(violation) = violation {
-                    value_findings.push(GuardFinding {
+                    findings.push(GuardFinding {
                         violation,
                         statement: Some(statement_ref(i, s)),
                     });
                 }
             }
         }
-        let (_, refused) = split_allowed(value_findings.clone(), config, file);
+        let (_, refused) = split_allowed(findings.clone(), config, file);
         if !refused.is_empty() {
             // Nothing is gained by running the rewrite: stop here.
-            tx.rollback().map_err(|e| driver_error(&e, None, file))?;
+            tx.rollback().map_err(sql_err)?;
             return Ok(Attempt::Violations(refused));
+        }
+        // An UPDATE named in the file is counted around itself too: rows the same
+        // migration inserts later cannot hide the values it turned NULL.
+        let updated: Vec<u32> = catalog::resolve(&mut tx, &s.updated_tables())
+            .map_err(pg_error)?
+            .into_iter()
+            .filter(|oid| before.tables.contains_key(oid))
+            .collect();
+        let mut around = Vec::new();
+        if !updated.is_empty() {
+            let saved = enter_guard(&mut tx).map_err(sql_err)?;
+            for oid in &updated {
+                around.push((*oid, catalog::census_now(&mut tx, *oid).map_err(pg_error)?));
+            }
+            leave_guard(&mut tx, &saved).map_err(sql_err)?;
         }
         let started_at = Instant::now();
         tx.batch_execute(&s.text)
             .map_err(|e| driver_error(&e, Some((i, s)), file))?;
+        if !around.is_empty() {
+            let saved = enter_guard(&mut tx).map_err(sql_err)?;
+            for (oid, was) in &around {
+                let now = catalog::census_now(&mut tx, *oid).map_err(pg_error)?;
+                if let (Some(was), Some(now)) = (was, now) {
+                    for violation in catalog::values_nulled(&before.tables[oid], was, &now) {
+                        findings.push(GuardFinding {
+                            violation,
+                            statement: Some(statement_ref(i, s)),
+                        });
+                    }
+                }
+            }
+            leave_guard(&mut tx, &saved).map_err(sql_err)?;
+        }
+        if !tested.is_empty() {
+            probed.extend(catalog::column_types(&mut tx, &tested).map_err(pg_error)?);
+        }
         if let (Some(existing), Some(previous)) = (&existing, last.take()) {
             let duration_ms = started_at.elapsed().as_secs_f64() * 1000.0;
             let after = observe::read(&mut tx).map_err(pg_error)?;
@@ -1124,18 +1180,31 @@ fn attempt_segment(
     }
     // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
     tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
-        .map_err(|e| driver_error(&e, None, file))?;
-    tx.batch_execute(GUARD_SEARCH_PATH)
-        .map_err(|e| driver_error(&e, None, file))?;
-    let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
-    let verdict = catalog::evaluate(&before, &after, protection, &probed);
+        .map_err(sql_err)?;
+    tx.batch_execute(GUARD_SEARCH_PATH).map_err(sql_err)?;
+    // The history first: what the migration wrote there, or left to run when
+    // safemig writes there (a trigger, a rule), and whether it hid its writes.
     let history_after = catalog::history_state(&mut tx).map_err(pg_error)?;
-    let mut findings = value_findings;
+    let mut refused_now: Vec<Violation> = catalog::history_writes(&history_before, &history_after);
+    refused_now.extend(catalog::history_hooks(&mut tx).map_err(pg_error)?);
+    refused_now.extend(catalog::statistics_off(&mut tx).map_err(pg_error)?);
+    if refused_now.is_empty() {
+        if let Some(statements) = record_with.filter(|_| !dry) {
+            crate::faults::boundary(|| format!("{} history rows", file.version));
+            record(&mut tx, file, statements, started, options, ran_alone)?;
+        }
+    }
+    // After the history rows: anything they set off is seen too.
+    let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
+    let mut verdict = catalog::evaluate(&before, &after, protection, &probed);
+    verdict
+        .changes
+        .extend(catalog::new_exposures(&mut tx, &before, protection).map_err(pg_error)?);
     findings.extend(
         verdict
             .violations
             .into_iter()
-            .chain(catalog::history_writes(&history_before, &history_after))
+            .chain(refused_now)
             .map(|violation| GuardFinding {
                 violation,
                 statement: None,
@@ -1143,17 +1212,13 @@ fn attempt_segment(
     );
     let (allowed, refused) = split_allowed(findings, config, file);
     if !refused.is_empty() {
-        tx.rollback().map_err(|e| driver_error(&e, None, file))?;
+        tx.rollback().map_err(sql_err)?;
         return Ok(Attempt::Violations(refused));
-    }
-    if let Some(statements) = record_with.filter(|_| !dry) {
-        crate::faults::boundary(|| format!("{} history rows", file.version));
-        record(&mut tx, file, statements, started, options, ran_alone)?;
     }
     if !dry {
         crate::faults::boundary(|| format!("{} COMMIT", file.version));
     }
-    tx.commit().map_err(|e| driver_error(&e, None, file))?;
+    tx.commit().map_err(sql_err)?;
     if !dry {
         crate::faults::boundary(|| format!("{} after COMMIT", file.version));
     }
@@ -1193,39 +1258,23 @@ fn attribute(
     }
     let replay = (|| -> Result<(), PgError> {
         let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
-        let search_path: String = tx
-            .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
-            .map_err(|e| PgError::sql("replaying", &e))?
-            .get(0);
-        tx.batch_execute(GUARD_SEARCH_PATH)
-            .map_err(|e| PgError::sql("replaying", &e))?;
+        let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
         let before = catalog::snapshot_before(&mut tx, protection, needs)?;
         let history_before = catalog::history_state(&mut tx)?;
-        tx.execute(
-            "SELECT pg_catalog.set_config('search_path', $1, true)",
-            &[&search_path],
-        )
-        .map_err(|e| PgError::sql("replaying", &e))?;
+        leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
         for &i in indexes {
             let s = &p.statements[i];
             tx.batch_execute(&s.text)
                 .map_err(|e| PgError::sql("replaying", &e))?;
-            let search_path: String = tx
-                .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
-                .map_err(|e| PgError::sql("replaying", &e))?
-                .get(0);
-            tx.batch_execute(GUARD_SEARCH_PATH)
-                .map_err(|e| PgError::sql("replaying", &e))?;
+            let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
             let after = catalog::snapshot_after(&mut tx, protection, &before)?;
             let history_after = catalog::history_state(&mut tx)?;
             let mut now = catalog::evaluate(&before, &after, protection, &Default::default())
                 .violations;
             now.extend(catalog::history_writes(&history_before, &history_after));
-            tx.execute(
-                "SELECT pg_catalog.set_config('search_path', $1, true)",
-                &[&search_path],
-            )
-            .map_err(|e| PgError::sql("replaying", &e))?;
+            now.extend(catalog::history_hooks(&mut tx)?);
+            now.extend(catalog::statistics_off(&mut tx)?);
+            leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
             for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
                 if now
                     .iter()

@@ -130,11 +130,12 @@ pub struct Manifest {
     pub finished_at: chrono::DateTime<chrono::Utc>,
     pub files: Vec<FileEntry>,
     pub tables: Vec<TableEntry>,
-    /// Rows written to the protected tables so far (inserted, updated, deleted;
-    /// PostgreSQL's cumulative statistics), read just before the backup's snapshot.
-    /// `migrate --backup auto` reuses the backup only while this has not moved.
+    /// A fingerprint of the protected tables' write statistics (rows inserted,
+    /// updated, deleted, and their storage, table by table), read just before the
+    /// backup's snapshot. `migrate --backup auto` reuses the backup only while it
+    /// has not changed.
     #[serde(default)]
-    pub writes: Option<i64>,
+    pub writes: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -463,7 +464,11 @@ pub fn create(
     let partial = options.root.join(format!(".{id}.partial"));
     private_dir(&options.root).and_then(|()| {
         let _ = std::fs::remove_dir_all(&partial);
-        private_dir(&partial)
+        // Never an existing folder or a link someone put there (its name is predictable).
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&partial)
+            .map_err(|e| io("cannot create", &partial, e))
     }).map_err(|e| {
         PgError::Tool(format!(
             "{e}\n  hint: the backup folder must be writable by this user (mode 0700); fix its owner or \
@@ -1533,7 +1538,7 @@ pub fn usable(
     database: &str,
     applied: &[String],
     max_age: std::time::Duration,
-    writes_now: Option<i64>,
+    writes_now: Option<String>,
 ) -> Option<Backup> {
     let now = chrono::Utc::now();
     list(root).into_iter().rev().find(|b| {
@@ -1551,17 +1556,22 @@ pub fn usable(
     })
 }
 
-/// Rows written to the tables the guards protect, since the statistics were last
-/// reset (`n_tup_ins + n_tup_upd + n_tup_del`). safemig's own tables, the history
-/// and the schemas Supabase manages (logins write `auth` all the time) are left
-/// out. PostgreSQL publishes a session's counts within about a second of its commit.
-pub fn write_counter(client: &mut impl postgres::GenericClient) -> Result<i64, PgError> {
+/// A fingerprint of the writes to the tables the guards protect: table by table,
+/// rows inserted, updated and deleted since the statistics were last reset, and
+/// the table's storage (a `TRUNCATE` or a rewrite changes it). safemig's own
+/// tables, the history and the schemas Supabase manages (logins write `auth` all
+/// the time) are left out. PostgreSQL publishes a session's counts within about a
+/// second of its commit.
+pub fn write_counter(client: &mut impl postgres::GenericClient) -> Result<String, PgError> {
     let mut excluded: Vec<&str> = crate::catalog::UNPROTECTED_SCHEMAS.to_vec();
     excluded.extend(["pg_catalog", "safemig_backup"]);
     client
         .query_one(
-            "SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::int8 FROM pg_catalog.pg_stat_all_tables \
-             WHERE schemaname <> ALL($1) AND schemaname NOT LIKE 'pg\\_%'",
+            "SELECT pg_catalog.md5(coalesce(pg_catalog.string_agg(s.relid::text || ':' || s.n_tup_ins || ':' || s.n_tup_upd \
+                    || ':' || s.n_tup_del || ':' || coalesce(pg_catalog.pg_relation_filenode(s.relid)::text, '-'), ',' \
+                    ORDER BY s.relid), '')) \
+             FROM pg_catalog.pg_stat_all_tables s \
+             WHERE s.schemaname <> ALL($1) AND s.schemaname NOT LIKE 'pg\\_%'",
             &[&excluded],
         )
         .map(|r| r.get(0))

@@ -70,11 +70,19 @@ pub struct Protection {
     /// The snapshot query, prepared once per run ([`Protection::prepare`]): two
     /// snapshots a migration then cost one round trip each, with no re-planning.
     pub statement: Option<postgres::Statement>,
+    /// Schemas the Supabase API exposes (`[check] exposed_schemas`).
+    pub exposed: Vec<String>,
+    /// The database has Supabase's `anon` role: the exposure guard applies.
+    pub anon: bool,
 }
 
 impl Protection {
     /// Prepares the snapshot query on this connection.
     pub fn prepare(mut self, client: &mut impl GenericClient) -> Result<Protection, PgError> {
+        self.anon = client
+            .query_one("SELECT pg_catalog.to_regrole('anon') IS NOT NULL", &[])
+            .map_err(|e| PgError::sql("reading the roles", &e))?
+            .get(0);
         self.statement = Some(
             client
                 .prepare(SNAPSHOT_SQL)
@@ -99,6 +107,8 @@ impl Protection {
                 .filter_map(|(t, n)| split_table_name(t).map(|k| (k, *n)))
                 .collect(),
             statement: None,
+            exposed: Vec::new(),
+            anon: false,
         }
     }
 
@@ -158,6 +168,12 @@ pub struct TableState {
     /// Bytes of the table's main storage.
     pub bytes: i64,
     pub persistence: String,
+    /// `r` (a table) or `p` (partitioned: no rows of its own, its partitions hold them).
+    pub relkind: String,
+    /// Row level security enabled (`relrowsecurity`).
+    pub rls: bool,
+    /// Supabase's `anon` role may SELECT from it.
+    pub anon_select: bool,
     pub xact_inserted: i64,
     pub xact_updated: i64,
     pub xact_deleted: i64,
@@ -177,13 +193,25 @@ impl TableState {
         display_table(&self.schema, &self.name)
     }
 
-    /// Whether the table held no row, when known exactly.
+    /// Whether the table held no row, when known exactly, from counts taken under
+    /// a lock (an unlocked count could miss rows committed right after it).
     fn empty(&self) -> Option<bool> {
         self.census
             .as_ref()
             .map(|c| c.rows == 0)
-            .or(self.exact_rows.map(|n| n == 0))
             .or(self.has_rows.map(|has| !has))
+    }
+
+    /// The rows of this table itself: `ONLY`, so that rows of inheritance children
+    /// (whose counters are their own) cannot stand in for rows deleted here. A
+    /// partitioned table holds no row of its own: its partitions are read.
+    fn rows_of(&self) -> String {
+        let name = quote_qualified(&self.schema, &self.name);
+        if self.relkind == "p" {
+            name
+        } else {
+            format!("ONLY {name}")
+        }
     }
 
     /// Whether a column held a non-null value, when known exactly.
@@ -284,7 +312,10 @@ SELECT c.oid, n.nspname::text, c.relname::text,
                  WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
        c.relpersistence::text,
        pg_stat_get_xact_tuples_inserted(c.oid)::int8,
-       pg_stat_get_xact_tuples_updated(c.oid)::int8
+       pg_stat_get_xact_tuples_updated(c.oid)::int8,
+       c.relkind::text,
+       c.relrowsecurity,
+       CASE WHEN $5 THEN has_table_privilege('anon', c.oid, 'SELECT') ELSE false END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
   AND CASE WHEN $4::oid[] IS NULL
@@ -301,7 +332,8 @@ fn read_tables(
     let schemas: Vec<&str> = protection.protect.iter().map(|(s, _)| s.as_str()).collect();
     let names: Vec<&str> = protection.protect.iter().map(|(_, t)| t.as_str()).collect();
     let by_oid = only.is_some();
-    let params: [&(dyn postgres::types::ToSql + Sync); 4] = [&excluded, &schemas, &names, &only];
+    let params: [&(dyn postgres::types::ToSql + Sync); 5] =
+        [&excluded, &schemas, &names, &only, &protection.anon];
     let rows = match &protection.statement {
         Some(statement) => client.query(statement, &params),
         None => client.query(SNAPSHOT_SQL, &params),
@@ -343,6 +375,9 @@ fn read_tables(
             xact_deleted: r.get(6),
             columns,
             persistence: r.get(11),
+            relkind: r.get(14),
+            rls: r.get(15),
+            anon_select: r.get(16),
             xact_inserted: r.get(12),
             xact_updated: r.get(13),
             exact_rows: None,
@@ -356,10 +391,7 @@ fn read_tables(
 }
 
 fn count_rows(client: &mut impl GenericClient, table: &TableState) -> Result<i64, PgError> {
-    let sql = format!(
-        "SELECT pg_catalog.count(*) FROM {}",
-        quote_qualified(&table.schema, &table.name)
-    );
+    let sql = format!("SELECT pg_catalog.count(*) FROM {}", table.rows_of());
     let row = client.query_one(&sql, &[]).map_err(|e| {
         PgError::sql(
             &format!("counting the rows of {}", table.display_name()),
@@ -375,10 +407,7 @@ fn take_census(client: &mut impl GenericClient, table: &TableState) -> Result<Ce
     for c in &table.columns {
         sql.push_str(&format!(", pg_catalog.count({})", quote_ident(&c.name)));
     }
-    sql.push_str(&format!(
-        " FROM {}",
-        quote_qualified(&table.schema, &table.name)
-    ));
+    sql.push_str(&format!(" FROM {}", table.rows_of()));
     let row = client.query_one(&sql, &[]).map_err(|e| {
         PgError::sql(
             &format!("counting the values of {}", table.display_name()),
@@ -476,7 +505,7 @@ pub fn snapshot_before(
         }
         if let Some(need) = need.filter(|n| n.census || n.presence || !n.columns.is_empty()) {
             if table.census.is_none() {
-                let relation = quote_qualified(&table.schema, &table.name);
+                let relation = table.rows_of();
                 if need.presence {
                     let row = client
                         .query_one(&format!("SELECT EXISTS (SELECT FROM {relation})"), &[])
@@ -490,7 +519,7 @@ pub fn snapshot_before(
                     let row = client
                         .query_one(
                             &format!(
-                                "SELECT EXISTS (SELECT FROM {relation} WHERE {} IS NOT NULL)",
+                                "SELECT EXISTS (SELECT FROM {relation} WHERE pg_catalog.num_nonnulls({}) > 0)",
                                 quote_ident(&column.name)
                             ),
                             &[],
@@ -532,13 +561,17 @@ fn plural(n: i64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Columns whose type change was tested before it ran ([`value_probe`]), with
+/// the type they were changed to: another change after it is not covered.
+pub type Probed = BTreeMap<(u32, i32), (u32, i32)>;
+
 /// Everything a protected table lost between `before` and `after`, and what
 /// changed without a loss.
 pub fn evaluate(
     before: &Snapshot,
     after: &Snapshot,
     protection: &Protection,
-    probed: &BTreeSet<(u32, i32)>,
+    probed: &Probed,
 ) -> Verdict {
     let mut verdict = Verdict::default();
     for (oid, old) in &before.tables {
@@ -579,13 +612,40 @@ pub fn evaluate(
             }
             continue;
         };
-        if new.schema != old.schema
+        let moved_to = display_table(&new.schema, &new.name);
+        if (new.schema != old.schema || new.name != old.name)
             && read_protected(protection, &new.schema, &new.name).is_none()
         {
-            verdict.changes.push(format!(
-                "{table}: moved to schema {}, where the guards no longer protect it",
-                config_ident(&new.schema)
-            ));
+            // Out of the guards' reach, a later migration could drop it unseen: only
+            // a place safemig.toml unprotects by name is a deliberate move.
+            let named = protection
+                .unprotect
+                .contains(&(new.schema.clone(), new.name.clone()));
+            match (named, old.empty()) {
+                (true, _) | (_, Some(true)) => verdict.changes.push(format!(
+                    "{table}: moved to {moved_to}, where the guards no longer protect it"
+                )),
+                (false, known) => {
+                    let v = Violation::new(
+                        &table,
+                        LossKind::Table,
+                        format!(
+                            "moved to {moved_to}, out of the guards' protection (a schema Supabase manages \
+                             or safemig's), with its rows; name {moved_to} in [guard] unprotect if that is meant"
+                        ),
+                    );
+                    verdict.violations.push(match known {
+                        Some(_) => v,
+                        None => v.undecided(
+                            *oid,
+                            Need {
+                                presence: true,
+                                ..Need::default()
+                            },
+                        ),
+                    });
+                }
+            }
         }
 
         // Columns: a dropped column that held a value is a loss; one with no value is not.
@@ -633,6 +693,44 @@ pub fn evaluate(
             verdict.violations.push(v);
         }
 
+        // Exposure: rows newly readable with the public anon key.
+        let exposed = |t: &TableState| {
+            protection.anon && protection.exposed.contains(&t.schema) && !t.rls && t.anon_select
+        };
+        if exposed(new) && !exposed(old) {
+            let how = if old.rls && !new.rls {
+                "row level security was turned off"
+            } else {
+                "SELECT was granted to anon on a table without row level security"
+            };
+            match old.empty() {
+                Some(true) => verdict.changes.push(format!(
+                    "{table}: {how}; it holds no row yet, but every row added will be readable with the anon key"
+                )),
+                known => {
+                    let v = Violation::new(
+                        &table,
+                        LossKind::Exposure,
+                        format!(
+                            "{how}: its rows are now readable by anyone with the project's public anon key; keep \
+                             row level security on and add policies (ALTER TABLE {} ENABLE ROW LEVEL SECURITY)",
+                            quote_qualified(&new.schema, &new.name)
+                        ),
+                    );
+                    verdict.violations.push(match known {
+                        Some(_) => v,
+                        None => v.undecided(
+                            *oid,
+                            Need {
+                                presence: true,
+                                ..Need::default()
+                            },
+                        ),
+                    });
+                }
+            }
+        }
+
         // Durability: UNLOGGED tables are emptied by crash recovery.
         if old.persistence == "p" && new.persistence == "u" && old.empty() != Some(true) {
             let v = Violation::new(
@@ -661,7 +759,7 @@ pub fn evaluate(
             };
             // Type changes safemig saw were tested before they ran ([`value_probe`]).
             if now.type_id != column.type_id
-                && !probed.contains(&(*oid, column.attnum))
+                && probed.get(&(*oid, column.attnum)) != Some(&now.type_id)
                 && old.column_had_values(column.attnum) != Some(false)
             {
                 unverified.push(column.name.clone());
@@ -678,7 +776,8 @@ pub fn evaluate(
         if deleted > 0 {
             match counted {
                 // Counted at both ends under a lock: deletes undone by a rolled-back
-                // subtransaction, or rows re-inserted, do not count as lost.
+                // subtransaction do not count as lost. Rows the migration inserted and
+                // deleted again cannot be told from old ones: they count (the safe side).
                 Some((b, a)) => {
                     let lost = deleted.min(b.rows - a.rows + inserted).max(0);
                     if lost > 0 {
@@ -714,16 +813,15 @@ pub fn evaluate(
             }
         } else if rewritten {
             let after_rows = new.exact_rows.unwrap_or(0);
-            match old.exact_rows {
-                Some(before_rows) if after_rows < before_rows => {
-                    verdict.violations.push(Violation::new(
-                        &table,
-                        LossKind::Rows,
-                        format!(
-                            "emptied or rewritten (TRUNCATE or a table rewrite): {before_rows} rows before, {after_rows} after"
-                        ),
-                    ))
-                }
+            match counted {
+                Some((b, a)) if a.rows < b.rows => verdict.violations.push(Violation::new(
+                    &table,
+                    LossKind::Rows,
+                    format!(
+                        "emptied or rewritten (TRUNCATE or a table rewrite): {} rows before, {} after",
+                        b.rows, a.rows
+                    ),
+                )),
                 Some(_) => {}
                 None if old.empty() == Some(true) => {}
                 None => verdict.violations.push(
@@ -746,31 +844,20 @@ pub fn evaluate(
             }
         }
 
-        // Values: non-null values turned NULL by an UPDATE, in the table or a function.
+        // Values: non-null values gone from a column whose rows are all still there
+        // (an UPDATE, a rewrite `USING NULL`, a truncate and re-insert), whatever
+        // the counters say. Rows lost are already a violation of their own.
         let updated = new.xact_updated - old.xact_updated;
+        let rows_lost = verdict
+            .violations
+            .iter()
+            .any(|v| v.table == table && v.loss == LossKind::Rows);
+        if let (Some((b, a)), false) = (counted, rows_lost) {
+            verdict.violations.extend(values_nulled(old, b, a));
+        }
         if updated > 0 && deleted <= 0 {
             match counted {
-                Some((b, a)) => {
-                    for column in &old.columns {
-                        let (Some(was), Some(now)) = (
-                            b.non_null.get(&column.attnum),
-                            a.non_null.get(&column.attnum),
-                        ) else {
-                            continue;
-                        };
-                        if now < was && a.rows >= b.rows {
-                            verdict.violations.push(Violation::new(
-                                &table,
-                                LossKind::Values,
-                                format!(
-                                    "column \"{}\": {} turned NULL by an UPDATE ({was} non-null before, {now} after)",
-                                    column.name,
-                                    plural(was - now, "value", "values")
-                                ),
-                            ));
-                        }
-                    }
-                }
+                Some(_) => {}
                 None => verdict.violations.push(
                     Violation::new(
                         &table,
@@ -818,8 +905,11 @@ pub fn evaluate(
         }
 
         let key = (new.schema.clone(), new.name.clone());
+        // A floor holds where it held: a table below it at BEGIN (a new database
+        // built from the history) may stay there, never lose more.
+        let was = old.census.as_ref().map(|c| c.rows).or(old.exact_rows);
         if let (Some(min), Some(rows)) = (protection.min_rows.get(&key), new.exact_rows) {
-            if (rows as u64) < *min {
+            if (rows as u64) < *min && was.is_none_or(|was| rows < was) {
                 let mut v = Violation::new(
                     &table,
                     LossKind::Rows,
@@ -831,6 +921,179 @@ pub fn evaluate(
         }
     }
     verdict
+}
+
+/// Columns of `table` with fewer non-null values in `now` than in `was`.
+pub fn values_nulled(table: &TableState, was: &Census, now: &Census) -> Vec<Violation> {
+    if now.rows < was.rows {
+        return Vec::new(); // rows lost: a violation of their own
+    }
+    table
+        .columns
+        .iter()
+        .filter_map(|column| {
+            let (Some(before), Some(after)) = (
+                was.non_null.get(&column.attnum),
+                now.non_null.get(&column.attnum),
+            ) else {
+                return None;
+            };
+            (after < before).then(|| {
+                Violation::new(
+                    &table.display_name(),
+                    LossKind::Values,
+                    format!(
+                        "column \"{}\": {} turned NULL ({before} non-null before, {after} after)",
+                        column.name,
+                        plural(before - after, "value", "values")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A census of the table `oid` as it is now (its columns now), or `None` when it is gone.
+pub fn census_now(client: &mut impl GenericClient, oid: u32) -> Result<Option<Census>, PgError> {
+    let row = client
+        .query_opt(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text, \
+                    coalesce((SELECT array_agg(a.attnum::int4 ORDER BY a.attnum) FROM pg_attribute a \
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
+                    coalesce((SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a \
+                              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1",
+            &[&oid],
+        )
+        .map_err(|e| PgError::sql("reading a table for the guards", &e))?;
+    let Some(row) = row else { return Ok(None) };
+    let attnums: Vec<i32> = row.get(3);
+    let names: Vec<String> = row.get(4);
+    let table = TableState {
+        oid,
+        schema: row.get(0),
+        name: row.get(1),
+        relkind: row.get(2),
+        rls: false,
+        anon_select: false,
+        filenode: None,
+        estimated_rows: 0,
+        bytes: 0,
+        persistence: String::new(),
+        xact_inserted: 0,
+        xact_updated: 0,
+        xact_deleted: 0,
+        columns: attnums
+            .into_iter()
+            .zip(names)
+            .map(|(attnum, name)| Column {
+                attnum,
+                name,
+                type_id: (0, 0),
+            })
+            .collect(),
+        exact_rows: None,
+        census: None,
+        has_rows: None,
+        column_has_values: BTreeMap::new(),
+    };
+    take_census(client, &table).map(Some)
+}
+
+/// Triggers and rules on the history tables: code that would run when safemig
+/// records a migration, after the guard has looked. A migration may not leave any.
+pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, PgError> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text || '.' || c.relname::text, 'trigger ' || t.tgname::text \
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname IN ('supabase_migrations', 'safemig') AND NOT t.tgisinternal \
+             UNION ALL \
+             SELECT n.nspname::text || '.' || c.relname::text, 'rule ' || r.rulename::text \
+             FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname IN ('supabase_migrations', 'safemig') AND r.rulename <> '_RETURN'",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading the history tables' triggers and rules", &e))?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (table, what): (String, String) = (r.get(0), r.get(1));
+            let mut v = Violation::new(
+                &table,
+                LossKind::History,
+                format!(
+                    "has the {what}: code that would run when safemig writes the history, after the guards \
+                     looked; drop it (the history tables are safemig's and the Supabase CLI's alone)"
+                ),
+            );
+            v.allowable = false;
+            v
+        })
+        .collect())
+}
+
+/// The guard sees deletes through PostgreSQL's statistics: a migration that turns
+/// them off (`SET track_counts = off`, superusers only) blinds it.
+pub fn statistics_off(client: &mut impl GenericClient) -> Result<Vec<Violation>, PgError> {
+    let on: String = client
+        .query_one("SELECT current_setting('track_counts')", &[])
+        .map_err(|e| PgError::sql("reading track_counts", &e))?
+        .get(0);
+    if on == "on" {
+        return Ok(Vec::new());
+    }
+    let mut v = Violation::new(
+        "(session)",
+        LossKind::History,
+        "track_counts is off: the guards cannot see what the migration deleted; a migration may not turn \
+         PostgreSQL's statistics off"
+            .into(),
+    );
+    v.allowable = false;
+    Ok(vec![v])
+}
+
+/// Tables the migration created in an exposed schema without row level security,
+/// readable by `anon`, holding rows: reported (`changes`), not refused, since
+/// reference rows a migration writes are often meant to be public; `check`'s
+/// `table-without-rls` says so before the run.
+pub fn new_exposures(
+    client: &mut impl GenericClient,
+    before: &Snapshot,
+    protection: &Protection,
+) -> Result<Vec<String>, PgError> {
+    if !protection.anon || protection.exposed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let known: Vec<u32> = before.tables.keys().copied().collect();
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND n.nspname = ANY($1) \
+               AND NOT c.relrowsecurity AND c.oid <> ALL($2) AND has_table_privilege('anon', c.oid, 'SELECT')",
+            &[&protection.exposed, &known],
+        )
+        .map_err(|e| PgError::sql("reading new tables for the exposure guard", &e))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (schema, name, relkind): (String, String, String) = (r.get(0), r.get(1), r.get(2));
+        let relation = quote_qualified(&schema, &name);
+        let from = if relkind == "p" { relation.clone() } else { format!("ONLY {relation}") };
+        let holds: bool = client
+            .query_one(&format!("SELECT EXISTS (SELECT FROM {from})"), &[])
+            .map_err(|e| PgError::sql("reading whether a new table holds rows", &e))?
+            .get(0);
+        if holds {
+            out.push(format!(
+                "{}: created with rows and without row level security: they are readable by anyone with the \
+                 project's public anon key (ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY, and policies, if \
+                 they are not meant to be public)",
+                display_table(&schema, &name)
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Whether `schema.name` would be protected by the snapshot's rules.
@@ -859,7 +1122,7 @@ pub fn value_probe(
     tx: &mut postgres::Transaction<'_>,
     change: &safemig_analyze::TypeChange,
     before: &Snapshot,
-) -> Result<Option<((u32, i32), Option<Violation>)>, PgError> {
+) -> Result<Option<(Vec<(u32, i32)>, Option<Violation>)>, PgError> {
     let Some(oid) = resolve(tx, std::slice::from_ref(&change.table))?
         .into_iter()
         .next()
@@ -871,7 +1134,11 @@ pub fn value_probe(
     };
     let row = tx
         .query_opt(
-            "SELECT a.attnum::int4, pg_catalog.format_type(a.atttypid, a.atttypmod),                     pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname)              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid              JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace              WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped",
+            "SELECT a.attnum::int4, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                    pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
+             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid \
+             JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
+             WHERE a.attrelid OPERATOR(pg_catalog.=) $1 AND a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped",
             &[&oid, &change.column],
         )
         .map_err(|e| PgError::sql("reading a column's type", &e))?;
@@ -880,20 +1147,60 @@ pub fn value_probe(
     if table.column(attnum).is_none() {
         return Ok(None); // added by this migration: no value of it existed at BEGIN
     }
+    // The statement rewrites the table under ACCESS EXCLUSIVE anyway: take it now,
+    // so no other session changes a value between the test and the rewrite.
+    tx.batch_execute(&format!("LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE"))
+        .map_err(|e| PgError::sql(&format!("locking {relation} to test a type change"), &e))?;
+    // The same column of every inheritance child or partition: the ALTER reaches them
+    // too, and the test below (no ONLY) reads their rows.
+    let mut columns: Vec<(u32, i32)> = tx
+        .query(
+            "WITH RECURSIVE tree(oid) AS (SELECT $1::pg_catalog.oid UNION \
+               SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent OPERATOR(pg_catalog.=) tree.oid) \
+             SELECT a.attrelid, a.attnum::int4 FROM tree JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) tree.oid \
+             WHERE a.attname OPERATOR(pg_catalog.=) $2 AND NOT a.attisdropped",
+            &[&oid, &change.column],
+        )
+        .map_err(|e| PgError::sql("reading a column's inheritance children", &e))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    if columns.is_empty() {
+        columns.push((oid, attnum));
+    }
     let key = tx
         .query_one(
-            "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n)              FROM pg_catalog.pg_index i, pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n), pg_catalog.pg_attribute a              WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary                AND a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.attnum",
+            "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n) \
+             FROM pg_catalog.pg_index i, pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n), pg_catalog.pg_attribute a \
+             WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary \
+               AND a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.attnum",
             &[&oid],
         )
         .map_err(|e| PgError::sql("reading a primary key", &e))?
         .get::<_, Option<String>>(0);
     let column = quote_ident(&change.column);
     let new_value = &change.new_value_sql;
+    let new_type = &change.new_type_sql;
     let conditions = [
+        // Cast back to the old type: a value that does not come back was changed.
         format!("(({new_value})::{old_type}) IS DISTINCT FROM {column}"),
-        // No cast back to the old type: compare what both print.
+        // The old type has no equality (json, xml): compare in the new type.
+        format!("({new_value}) IS DISTINCT FROM ({column})::{new_type}"),
+        // Neither: compare what both print.
         format!("(({new_value})::pg_catalog.text) IS DISTINCT FROM ({column}::pg_catalog.text)"),
     ];
+    // pg_catalog first: an operator or function the migration created cannot stand
+    // in for the built-in ones; the migration's own schemas follow, for its USING.
+    let search_path: String = tx
+        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
+        .map_err(|e| PgError::sql("testing a type change", &e))?
+        .get(0);
+    tx.execute(
+        "SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' OPERATOR(pg_catalog.||) $1, true)",
+        &[&search_path],
+    )
+    .map_err(|e| PgError::sql("testing a type change", &e))?;
+    let mut outcome = None;
     for condition in conditions {
         let mut savepoint = tx
             .transaction()
@@ -938,9 +1245,33 @@ pub fn value_probe(
                 ),
             )
         });
-        return Ok(Some(((oid, attnum), violation)));
+        outcome = Some((columns, violation));
+        break;
     }
-    Ok(None)
+    tx.execute("SELECT pg_catalog.set_config('search_path', $1, true)", &[&search_path])
+        .map_err(|e| PgError::sql("testing a type change", &e))?;
+    Ok(outcome)
+}
+
+/// The type of each column now, for [`Probed`].
+pub fn column_types(
+    client: &mut impl GenericClient,
+    columns: &[(u32, i32)],
+) -> Result<Vec<((u32, i32), (u32, i32))>, PgError> {
+    let mut out = Vec::new();
+    for (oid, attnum) in columns {
+        let row = client
+            .query_opt(
+                "SELECT atttypid, atttypmod FROM pg_catalog.pg_attribute \
+                 WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2::int2",
+                &[oid, &(*attnum as i16)],
+            )
+            .map_err(|e| PgError::sql("reading a column's type", &e))?;
+        if let Some(row) = row {
+            out.push(((*oid, *attnum), (row.get(0), row.get(1))));
+        }
+    }
+    Ok(out)
 }
 
 /// What a table or column holds on the target, for `migrate` and `plan` to decide
@@ -966,7 +1297,9 @@ pub fn stake(
     };
     let relation: String = client
         .query_one(
-            "SELECT pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
+            "SELECT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'p' THEN '' ELSE 'ONLY ' END \
+                    OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' \
+                    OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
              FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace \
              WHERE c.oid OPERATOR(pg_catalog.=) $1",
             &[&oid],
@@ -974,7 +1307,8 @@ pub fn stake(
         .map_err(|e| PgError::sql("reading a table's name", &e))?
         .get(0);
     let condition = match &target.column {
-        Some(column) => format!(" WHERE {} IS NOT NULL", quote_ident(column)),
+        // num_nonnulls, not IS NOT NULL: ROW(1, NULL) IS NOT NULL is false, yet it is a value.
+        Some(column) => format!(" WHERE pg_catalog.num_nonnulls({}) > 0", quote_ident(column)),
         None => String::new(),
     };
     let holds: bool = client

@@ -81,6 +81,7 @@ pub fn append(path: &Path, record: &AuditRecord) -> Result<(), ProjectError> {
             .mode(0o700)
             .create(parent)
             .map_err(io)?;
+        ignore_state_dir(parent);
     }
     let mut file = std::fs::OpenOptions::new()
         .create(true)
@@ -93,6 +94,28 @@ pub fn append(path: &Path, record: &AuditRecord) -> Result<(), ProjectError> {
     // One write call per record, so that concurrent appenders do not interleave lines.
     file.write_all(line.as_bytes()).map_err(io)?;
     Ok(())
+}
+
+/// safemig's own folder (`.safemig`: audit trail, backups of production data)
+/// must never be committed: it gets a `.gitignore` of `*`, as ruff's and pytest's
+/// caches do. Only for a folder named `.safemig`, and only when it has none.
+pub fn ignore_state_dir(dir: &Path) {
+    if dir.file_name().is_some_and(|n| n == ".safemig") {
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            // 0600 like everything else in the folder.
+            if let Ok(mut file) = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&ignore)
+            {
+                let _ = file.write_all(
+                    b"# Written by safemig: backups and the audit trail hold production data.\n*\n",
+                );
+            }
+        }
+    }
 }
 
 /// Reads every record; a damaged line is reported with its number.

@@ -209,6 +209,9 @@ pub enum LossKind {
     Values,
     /// The table made `UNLOGGED`: its rows vanish at the next crash.
     Durability,
+    /// Rows newly readable with Supabase's public anon key: row level security
+    /// turned off, or SELECT granted to `anon`, on a table in an exposed schema.
+    Exposure,
     /// A history table (`supabase_migrations`, `safemig`) written by the migration itself.
     /// Never allowable; listed so the name is stable in JSON.
     History,
@@ -222,6 +225,7 @@ impl std::fmt::Display for LossKind {
             LossKind::Table => "table",
             LossKind::Values => "values",
             LossKind::Durability => "durability",
+            LossKind::Exposure => "exposure",
             LossKind::History => "history",
         })
     }

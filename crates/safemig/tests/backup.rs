@@ -635,3 +635,26 @@ fn a_backup_blocked_by_another_sessions_lock_names_that_session() {
     assert!(run.stderr.contains("public.plays (AccessExclusiveLock)"), "{run:?}");
     holder.batch_execute("COMMIT").unwrap();
 }
+
+#[test]
+fn backups_in_a_git_work_tree_are_never_staged() {
+    let p = project();
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .current_dir(p.path())
+            .args(args)
+            .output()
+            .expect("git runs");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    let dir = create(&p);
+    assert!(dir.is_dir());
+    assert!(p.path().join(".safemig/.gitignore").is_file());
+    let status = git(&["status", "--porcelain", "--untracked-files=all"]);
+    assert!(!status.contains(".safemig"), "{status}");
+    // A backup folder of one's own inside the work tree, not ignored: a warning.
+    let run = p.safemig(&["backup", "create", "--out", "dumps"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("inside a git work tree and not ignored"), "{run:?}");
+}

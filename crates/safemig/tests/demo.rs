@@ -17,7 +17,8 @@ fn the_demo_runs_the_whole_runbook_and_exits_0() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     for expected in [
-        "[11/11]",
+        "[13/13]",
+        "no --allow-risky, no [[allow]]",
         "risky[unattached-trigger-function] trigger function public.handle_new_user()",
         "restored into a second throwaway PostgreSQL",
         "risky[use-before-create]",

@@ -235,9 +235,79 @@ fn a_table_moved_out_of_the_protected_schemas_is_reported_not_called_dropped() {
     p.exec("CREATE SCHEMA archive");
     p.config("[guard]\nunprotect = [\"archive.orders\"]\n");
     let m = applied(&p, "ALTER TABLE public.orders SET SCHEMA archive;");
-    assert!(m["changes"].to_string().contains("moved to schema archive"), "{m}");
+    assert!(m["changes"].to_string().contains("moved to archive.orders"), "{m}");
     assert_eq!(p.i64("SELECT count(*) FROM archive.orders"), 50);
+    // Into a schema the guards leave alone by default, with rows, unnamed: a loss of
+    // protection a later (unguarded) drop would exploit.
+    p.exec("CREATE TABLE public.notes (id int); INSERT INTO public.notes VALUES (1)");
+    let v = rolled_back(&p, "CREATE SCHEMA IF NOT EXISTS extensions;\nALTER TABLE public.notes SET SCHEMA extensions;");
+    assert_eq!(v[0]["loss"], "table", "{v:?}");
+    assert!(message(&v[0]).contains("out of the guards' protection"), "{v:?}");
 }
+
+#[test]
+fn hostile_migrations_from_the_review_are_rolled_back() {
+    let p = base();
+    // A trigger on the history that would run when safemig records the migration.
+    let v = rolled_back(
+        &p,
+        "CREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN DELETE FROM public.orders; RETURN NULL; END $$;\n\
+         CREATE TRIGGER t AFTER INSERT ON supabase_migrations.schema_migrations FOR EACH ROW EXECUTE FUNCTION public.f();",
+    );
+    assert_eq!(v[0]["loss"], "history", "{v:?}");
+    // Rows of an inheritance child standing in for the rows deleted from the parent.
+    let v = rolled_back(
+        &p,
+        "CREATE TABLE public.pad (LIKE public.orders);\nINSERT INTO public.pad SELECT * FROM public.orders;\n\
+         ALTER TABLE public.pad INHERIT public.orders;\nDELETE FROM ONLY public.orders;",
+    );
+    assert!(v.iter().any(|x| x["table"] == "public.orders" && x["loss"] == "rows"), "{v:?}");
+    // A delete undone in a subtransaction, then values turned NULL.
+    let v = rolled_back(
+        &p,
+        "DO $$ BEGIN BEGIN DELETE FROM public.orders; RAISE EXCEPTION 'x'; EXCEPTION WHEN others THEN NULL; END; END $$;\n\
+         UPDATE public.orders SET email = NULL;",
+    );
+    assert_eq!(v[0]["loss"], "values", "{v:?}");
+    // Values turned NULL, then as many rows inserted with values: counted around the UPDATE.
+    let v = rolled_back(
+        &p,
+        "UPDATE public.orders SET email = NULL WHERE id <= 5;\n\
+         INSERT INTO public.orders SELECT g, now(), 1, 'x', 'pad' FROM generate_series(100, 104) g;",
+    );
+    assert_eq!(v[0]["loss"], "values", "{v:?}");
+    assert_eq!(v[0]["statement"]["index"], 1, "{v:?}");
+    // A lossless, tested type change followed by a lossy one in dynamic SQL.
+    let v = rolled_back(
+        &p,
+        "ALTER TABLE public.orders ALTER COLUMN total TYPE numeric(12,2);\n\
+         DO $$ BEGIN EXECUTE 'ALTER TABLE public.orders ALTER COLUMN total TYPE int'; END $$;",
+    );
+    assert_eq!(v[0]["loss"], "values", "{v:?}");
+    // An operator of the migration's own, first on the search_path, answering "equal".
+    let v = rolled_back(
+        &p,
+        "CREATE FUNCTION public.always(numeric, numeric) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT true';\n\
+         CREATE OPERATOR public.= (LEFTARG = numeric, RIGHTARG = numeric, FUNCTION = public.always);\n\
+         SET search_path = public, pg_catalog;\n\
+         ALTER TABLE public.orders ALTER COLUMN total TYPE numeric(10,0);",
+    );
+    assert_eq!(v[0]["loss"], "values", "{v:?}");
+    // A policy that hides every row from the guard's count, then a hidden drop.
+    let v = rolled_back(
+        &p,
+        "ALTER TABLE public.orders ENABLE ROW LEVEL SECURITY;\nALTER TABLE public.orders FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY hide ON public.orders USING (false);\n\
+         DO $$ BEGIN EXECUTE 'DROP TABLE public.' || 'orders'; END $$;",
+    );
+    assert!(!v.is_empty(), "{v:?}");
+    // A composite value with a NULL field is a value (ROW(1, NULL) IS NOT NULL is false).
+    p.exec("CREATE TYPE public.pair AS (a int, b int); ALTER TABLE public.orders ADD COLUMN p public.pair; UPDATE public.orders SET p = ROW(1, NULL)");
+    let v = rolled_back(&p, "ALTER TABLE public.orders DROP COLUMN p;");
+    assert_eq!(v[0]["loss"], "columns", "{v:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
+}
+
 
 #[test]
 fn a_new_database_builds_from_a_history_that_creates_empties_and_drops_tables() {
@@ -319,4 +389,36 @@ fn work_outside_the_transaction_is_refused_and_never_rehearsed() {
     assert_eq!(plan.code, 1, "{plan:?}");
     assert!(plan.stdout.contains("never run on a throwaway database"), "{plan:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50, "the rehearsal touched nothing real");
+}
+
+#[test]
+fn rows_newly_readable_with_the_anon_key_are_an_exposure() {
+    let p = base();
+    p.exec(
+        "CREATE TABLE public.docs (id int PRIMARY KEY, owner uuid, body text);
+         INSERT INTO public.docs SELECT g, gen_random_uuid(), 'secret ' || g FROM generate_series(1, 20) g;
+         ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY owner_only ON public.docs USING (owner = auth.uid());
+         CREATE TABLE public.internal (id int PRIMARY KEY);
+         INSERT INTO public.internal SELECT generate_series(1, 5);
+         ALTER TABLE public.internal ENABLE ROW LEVEL SECURITY;
+         REVOKE ALL ON public.internal FROM anon, authenticated;",
+    );
+    let v = rolled_back(&p, "ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY;");
+    assert_eq!(v[0]["loss"], "exposure", "{v:?}");
+    assert!(message(&v[0]).contains("anon key"), "{v:?}");
+    // RLS off on a table anon cannot read: nothing exposed.
+    applied(&p, "ALTER TABLE public.internal DISABLE ROW LEVEL SECURITY;");
+    // Then SELECT granted to anon on it: exposed.
+    let v = rolled_back(&p, "GRANT SELECT ON public.internal TO anon;");
+    assert_eq!(v[0]["loss"], "exposure", "{v:?}");
+    // A policy dropped leaves RLS on: no row is readable (an outage for users, not an exposure).
+    applied(&p, "DROP POLICY owner_only ON public.docs;");
+    // A new table filled in the same migration without RLS: reported, not refused.
+    let m = applied(&p, "CREATE TABLE public.kinds (id int PRIMARY KEY, label text);\nINSERT INTO public.kinds VALUES (1, 'book');");
+    assert!(m["changes"].to_string().contains("readable by anyone with the project's public anon key"), "{m}");
+    // Allowed by name, it goes through, and says so.
+    p.config("[[allow]]\nmigration = \"5\"\ntable = \"public.docs\"\nloss = [\"exposure\"]\nreason = \"public docs\"\n");
+    let m = applied(&p, "ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY;");
+    assert!(m["allowed"].to_string().contains("exposure"), "{m}");
 }

@@ -30,17 +30,21 @@ mod concurrently_in_transaction;
 mod constraint_without_not_valid;
 mod create_domain_with_constraint;
 mod delete_without_where;
+mod disable_rls;
 mod drop_column;
 mod drop_database;
 mod drop_function;
 mod drop_index_without_concurrently;
+mod drop_policy;
 mod drop_not_null;
 mod drop_schema;
 mod drop_table;
 mod drop_trigger;
+mod drop_type_cascade;
 mod index_without_concurrently;
 mod lossy_type_change;
 mod missing_lock_timeout;
+pub(crate) mod not_known_safe;
 mod prefer_bigint;
 mod reaches_outside;
 mod prefer_identity;
@@ -176,6 +180,8 @@ pub struct FileFacts {
     pub has_own_transaction: bool,
     /// Indexes of the file's top-level `COMMIT` / `END` statements.
     pub commits: Vec<usize>,
+    /// Policies created in this file: (table, policy name).
+    pub created_policies: BTreeSet<(QualifiedName, String)>,
     /// Columns added in this file (`ALTER TABLE ... ADD COLUMN`): (table, column).
     pub added_columns: BTreeSet<(QualifiedName, String)>,
     /// Tables that get `ENABLE ROW LEVEL SECURITY` somewhere in the file.
@@ -260,6 +266,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &reaches_outside::ReachesOutside,
         &drop_function::DropFunction,
         &drop_trigger::DropTrigger,
+        &drop_type_cascade::DropTypeCascade,
         // Rewrites and heavy locks.
         &index_without_concurrently::IndexWithoutConcurrently,
         &change_column_type::ChangeColumnType,
@@ -286,6 +293,8 @@ pub fn all() -> &'static [&'static dyn Rule] {
         // Supabase.
         &security_definer_without_search_path::SecurityDefinerWithoutSearchPath,
         &table_without_rls::TableWithoutRls,
+        &disable_rls::DisableRls,
+        &drop_policy::DropPolicy,
         // Types.
         &prefer_bigint::PreferBigint,
         &prefer_identity::PreferIdentity,
@@ -389,6 +398,7 @@ pub fn doc(name: &str) -> Option<&'static RuleDoc> {
         .iter()
         .map(|r| r.doc())
         .chain(CROSS_FILE.iter())
+        .chain(std::iter::once(&not_known_safe::DOC))
         .find(|d| d.name == name)
 }
 
@@ -612,6 +622,20 @@ pub(crate) mod testing {
             .into_iter()
             .flat_map(|s| s.findings)
             .filter(|f| f.rule == rule.doc().name)
+            .map(|f| Hit {
+                message: f.message,
+                help: f.help,
+            })
+            .collect()
+    }
+
+    /// Findings of the rule named `name`, whatever produces them.
+    pub fn hits_of(name: &str, sql: &str) -> Vec<Hit> {
+        crate::lint::lint_file(sql, &crate::lint::LintOptions::default())
+            .statements
+            .into_iter()
+            .flat_map(|s| s.findings)
+            .filter(|f| f.rule == name)
             .map(|f| Hit {
                 message: f.message,
                 help: f.help,

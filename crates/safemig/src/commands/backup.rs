@@ -64,6 +64,26 @@ fn progress_printer(ctx: &Context) -> impl FnMut(&str) + '_ {
 }
 
 /// Creates a backup of the configured database (used by `backup create` and `migrate --backup auto`).
+/// A backup inside a git work tree that git does not ignore would be staged by the
+/// next `git add -A`: say so, with the fix. Silent when git is missing or the folder
+/// is not in a work tree.
+fn warn_if_tracked(dir: &std::path::Path) {
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "-q", "."])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    if status.is_ok_and(|s| s.code() == Some(1)) {
+        eprintln!(
+            "warning: the backup {} is inside a git work tree and not ignored: `git add -A` would commit \
+             production data\n  hint: add the backup folder to .gitignore, or keep backups outside the repository",
+            dir.display()
+        );
+    }
+}
+
 pub fn create(
     ctx: &Context,
     out: Option<PathBuf>,
@@ -96,8 +116,19 @@ pub fn create(
         migrations,
         jobs,
     };
+    // Complete dumps of production data must not end up in git.
+    for dir in options.root.ancestors() {
+        if dir.file_name().is_some_and(|n| n == ".safemig") {
+            use std::os::unix::fs::DirBuilderExt;
+            let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+            safemig_project::audit::ignore_state_dir(dir);
+        }
+    }
     let mut progress = progress_printer(ctx);
     let result = backup::create(&target, &options, &mut progress);
+    if let Ok(made) = &result {
+        warn_if_tracked(&made.dir);
+    }
     let mut record = AuditRecord::new(
         "backup create",
         if result.is_ok() { "ok" } else { "failed" },

@@ -71,6 +71,11 @@ const R2_FIELDS: &str = r#"-- R2 storage fields.
 ALTER TABLE public.library_tracks ADD COLUMN IF NOT EXISTS r2_bucket text;
 "#;
 
+const REMOTE_SCHEMA_SAFE: &str = r#"-- remote_schema.sql made safe, as the seed's author did by hand: the type change
+-- (integer to numeric keeps every value) and nothing that drops r2_key.
+ALTER TABLE public.library_tracks ALTER COLUMN duration_seconds TYPE numeric;
+"#;
+
 const CONFIG: &str = r#"# safemig.toml for the demo project
 [guard.min_rows]
 "public.library_tracks" = 59    # the seed's 59 tracks must survive every migration
@@ -321,7 +326,59 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     ));
     expect(tracks == 59, "the restore brings the 59 tracks back")?;
 
-    step(11, "The audit trail: every run, who, when, which backup");
+    step(
+        11,
+        "Make remote_schema.sql safe (it was never applied) and finish the run",
+    );
+    let remote = migrations.join("20250831022250_remote_schema.sql");
+    write(&remote, REMOTE_SCHEMA_SAFE)?;
+    say(&human::bold("20250831022250_remote_schema.sql"));
+    println!("{}", human::dim(&human::indent(REMOTE_SCHEMA_SAFE.trim_end(), 8)));
+    command("safemig migrate");
+    let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
+    expect(
+        code == 0,
+        "the safe remote_schema and the R2 fields apply: every value tested before the type change",
+    )?;
+
+    step(
+        12,
+        "A new environment (a Supabase branch, CI, a teammate): the whole history into an empty database, no flags",
+    );
+    cluster.create_database("branch")?;
+    let mut branch = cluster.connect("branch")?;
+    branch
+        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .map_err(|e| CliError::input(format!("loading the Supabase stand-in: {e}")))?;
+    let branch_ctx = Context::load(Global {
+        db: Some(cluster.url("branch")),
+        config: Some(project.join("safemig.toml")),
+        dir: Some(migrations.clone()),
+        format: Format::Human,
+        audit_file: project.join(".safemig/audit.jsonl"),
+    })?;
+    command("safemig --db postgresql://…/branch migrate");
+    let code = super::migrate::run(
+        &branch_ctx,
+        &MigrateArgs {
+            backup: BackupMode::Skip,
+            ..Default::default()
+        },
+    )?;
+    let branch_tracks: i64 = branch
+        .query_one("SELECT count(*) FROM public.library_tracks", &[])
+        .map_err(|e| CliError::input(e.to_string()))?
+        .get(0);
+    say(&format!(
+        "{} the branch has all 4 migrations and the baseline's {branch_tracks} tracks: no --allow-risky, no [[allow]]",
+        mark(code == 0 && branch_tracks == 59)
+    ));
+    expect(
+        code == 0 && branch_tracks == 59,
+        "a new database builds from the whole history with plain migrate",
+    )?;
+
+    step(13, "The audit trail: every run, who, when, which backup");
     command("safemig log");
     super::log::run(
         &ctx,
@@ -337,7 +394,8 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     say("before its function and proposed the fix; the rehearsal predicted what would happen without touching");
     say("production; migrate refused the risky remote_schema.sql and, forced, its guard rolled it back before it");
     say("could drop library_tracks.r2_key; verify proved the trigger creates the public.users row and the 59 tracks");
-    say("are there; the Phase 0 backup brought them back after a mistake; and every run is in the audit trail.");
+    say("are there; the Phase 0 backup brought them back after a mistake; the safe remote_schema applied; a new");
+    say("database was built from the whole history with no flag; and every run is in the audit trail.");
     match &args.keep {
         Some(dir) => say(&format!(
             "The example project is kept in {}.",
@@ -378,7 +436,7 @@ fn title(text: &str) {
     println!("\n{}", human::bold(text));
 }
 
-const STEPS: usize = 11;
+const STEPS: usize = 13;
 
 fn step(n: usize, text: &str) {
     println!(

@@ -165,7 +165,7 @@ impl Project {
         let mut out = String::new();
         let catalog = client
             .query(
-                "SELECT n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || pg_relation_filenode(c.oid)::text || ':' || \
+                "SELECT n.nspname || '.' || c.relname || ':' || c.relkind::text || ':' || coalesce(pg_relation_filenode(c.oid)::text, '-') || ':' || \
                    coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ',' ORDER BY a.attnum) \
                              FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') \
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
