@@ -129,6 +129,7 @@ pub const DATA_RULES: &[&str] = &[
     "drop-column",
     "truncate",
     "delete-without-where",
+    "delete-rows",
     "add-required-column",
     "disable-rls",
 ];

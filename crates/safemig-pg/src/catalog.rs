@@ -58,6 +58,8 @@ pub const UNPROTECTED_SCHEMAS: &[&str] = &[
     "_analytics",
     "_supavisor",
     "safemig",
+    // Copies safemig keeps (in-database backups, rows a restore replaced).
+    "safemig_backup",
 ];
 
 /// Which tables the guards protect and how hard.

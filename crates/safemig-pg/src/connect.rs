@@ -78,6 +78,7 @@ impl Target {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Target, PgError> {
         let raw = url.unwrap_or("").trim();
+        refuse_unescaped_at(raw)?;
         let (stripped, params) = take_tls_params(raw)?;
         let mut config: Config = stripped.parse().map_err(|e: postgres::Error| {
             PgError::BadTarget(format!(
@@ -403,6 +404,38 @@ fn query_overrides_authority(base: &str, query: &mut Vec<String>) -> String {
         "{scheme}://{userinfo}{bare}:{}{path}",
         port.unwrap_or_default()
     )
+}
+
+/// A URL whose password holds an unescaped `@` (`postgresql://u:p@ss@host/db`)
+/// would be split at the wrong `@`, as libpq splits it too: part of the password
+/// would become the host and show up in messages. Refuse it, showing nothing of
+/// what comes before the last `@`, with the fix.
+fn refuse_unescaped_at(raw: &str) -> Result<(), PgError> {
+    let Some(rest) = raw
+        .strip_prefix("postgresql://")
+        .or_else(|| raw.strip_prefix("postgres://"))
+    else {
+        return Ok(());
+    };
+    let before_query = rest.split(['?', '#']).next().unwrap_or(rest);
+    if before_query.matches('@').count() < 2 {
+        return Ok(());
+    }
+    let (credentials, tail) = before_query.rsplit_once('@').unwrap_or(("", before_query));
+    // Whatever the split, every piece of the credentials is secret from now on.
+    if let Some((_, password)) = credentials.split_once(':') {
+        register_secret(password);
+    }
+    let scheme = if raw.starts_with("postgresql://") {
+        "postgresql"
+    } else {
+        "postgres"
+    };
+    Err(PgError::BadTarget(format!(
+        "the connection URL {scheme}://***@{tail} has more than one `@` before the host: a password (or user \
+         name) holding `@` must be percent-encoded\n  hint: write `@` in the password as %40 (and `:` as %3A, `/` as \
+         %2F, `?` as %3F, `#` as %23, `%` as %25), or pass the password in PGPASSWORD or ~/.pgpass"
+    )))
 }
 
 fn take_tls_params(raw: &str) -> Result<(String, TlsParams), PgError> {

@@ -217,6 +217,16 @@ pub fn protected_rows(
             .iter()
             .filter_map(|t| split_table_name(t))
             .collect();
+        // An allowance excuses fewer rows only when it is for a migration applied
+        // since this backup, and for a loss of rows or of the table.
+        let applied_since: Vec<String> = crate::backup::applied_versions(client)?
+            .into_iter()
+            .filter(|v| !b.manifest.applied_migrations.contains(v))
+            .collect();
+        let for_a_migration_since = |migration: &str| {
+            let version = migration.split('_').next().unwrap_or(migration);
+            applied_since.iter().any(|v| v == migration || v == version)
+        };
         for t in b
             .manifest
             .tables
@@ -224,10 +234,13 @@ pub fn protected_rows(
             .filter(|t| t.checksum.is_some() && t.rows > 0)
         {
             let key = (t.schema.clone(), t.name.clone());
-            let allowed = config
-                .allow
-                .iter()
-                .any(|a| a.table == "*" || split_table_name(&a.table).as_ref() == Some(&key));
+            let allowed = config.allow.iter().any(|a| {
+                (a.table == "*" || split_table_name(&a.table).as_ref() == Some(&key))
+                    && a.loss
+                        .iter()
+                        .any(|l| matches!(l, safemig_project::LossKind::Rows | safemig_project::LossKind::Table))
+                    && for_a_migration_since(&a.migration)
+            });
             if unprotected.contains(&key)
                 || allowed
                 || floors.iter().any(|f| {

@@ -39,7 +39,7 @@
 //! [[allow]]                     # a migration that is meant to lose data
 //! migration = "20250901000000"
 //! table = "public.sessions"
-//! loss = ["rows"]              # rows | columns | table
+//! loss = ["rows"]              # rows | columns | table | values | durability | exposure
 //! reason = "expired sessions are purged"
 //! ```
 
@@ -292,7 +292,7 @@ impl Config {
             }
             if allow.loss.is_empty() {
                 return Err(bad(format!(
-                    "[[allow]] for migration {} names no loss; use loss = [\"rows\"], [\"columns\"] or [\"table\"]",
+                    "[[allow]] for migration {} names no loss; use loss = [\"rows\"], [\"columns\"], [\"table\"], [\"values\"], [\"durability\"] or [\"exposure\"]",
                     allow.migration
                 )));
             }

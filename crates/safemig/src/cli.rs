@@ -142,10 +142,15 @@ pub enum BackupCommand {
         /// Dump in directory format with N parallel jobs.
         #[arg(short = 'j', long, value_name = "N")]
         jobs: Option<u32>,
+        /// Also prove it: restore it into a throwaway PostgreSQL and compare (files and
+        /// checksums are always verified, so `migrate --backup auto` can reuse it).
+        #[arg(long)]
+        restore: bool,
     },
     /// Check a backup: files and checksums; with --restore, restore it into a throwaway PostgreSQL and compare.
     Verify {
         path: PathBuf,
+        /// Restore it into a throwaway PostgreSQL and compare every table's rows and the critical tables' content.
         #[arg(long)]
         restore: bool,
     },

@@ -484,3 +484,31 @@ fn with_db_objects_the_database_has_count_and_fresh_only_breaks_are_marked() {
         .iter()
         .all(|f| f.get("fresh_only").is_none()));
 }
+
+/// Every `loss = [...]` and every fenced `safemig.toml` snippet the rules' docs
+/// show is fed back to safemig: advice that the config rejects is a bug.
+#[test]
+fn every_config_snippet_in_the_rules_docs_is_accepted() {
+    let p = common::Project::new();
+    p.migration("1_t.sql", "CREATE TABLE public.t (id int);");
+    let rules = p.safemig(&["rules", "--format", "json"]);
+    assert_eq!(rules.code, 0, "{rules:?}");
+    let json = rules.json();
+    let mut seen = 0;
+    for rule in json["rules"].as_array().unwrap() {
+        let name = rule["name"].as_str().unwrap();
+        let text = p.safemig(&["explain", name]).stdout;
+        for (at, _) in text.match_indices("loss = [") {
+            let end = text[at..].find(']').unwrap() + at + 1;
+            let snippet = &text[at..end];
+            p.config(&format!(
+                "[[allow]]\nmigration = \"1\"\ntable = \"public.t\"\n{}\n",
+                snippet.replace("\\\"", "\"")
+            ));
+            let run = p.safemig(&["check"]);
+            assert_ne!(run.code, 2, "`safemig explain {name}` advises {snippet}, which safemig.toml rejects: {run:?}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 3, "the docs show their [[allow]] forms ({seen} seen)");
+}

@@ -556,3 +556,30 @@ fn risky_migrations_are_refused_before_anything_runs_unless_allowed() {
     let run = p.safemig(&["migrate", "--format", "json"]);
     assert_eq!(run.results(), [("3".into(), "applied".into())], "{run:?}");
 }
+
+#[test]
+fn a_refusal_offers_the_allowance_that_works_and_check_then_passes() {
+    let p = Project::new();
+    p.migration("1_t.sql", "CREATE TABLE public.t (id int, legacy text); INSERT INTO public.t VALUES (1, 'kept');");
+    assert_eq!(p.safemig(&["migrate"]).code, 0);
+    p.migration("2_drop.sql", "ALTER TABLE public.t DROP COLUMN legacy;");
+    let run = p.safemig(&["migrate"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    // The block it prints, fed back as it is.
+    let start = run.stdout.find("[[allow]]").expect("an [[allow]] is offered");
+    let block: String = run.stdout[start..]
+        .lines()
+        .take(5)
+        .map(|l| l.trim().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(block.contains("table = \"public.t\"") && block.contains("loss = [\"columns\"]"), "{block}");
+    p.config(&format!("{block}\n"));
+    let run = p.safemig(&["migrate"]);
+    assert_eq!(run.code, 0, "the offered allowance works, with no other flag: {run:?}");
+    assert!(!p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 't' AND column_name = 'legacy')"));
+    // Reviewed and applied: check shows it, and does not fail on it.
+    let check = p.safemig(&["check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(check.stdout.contains("reviewed in safemig.toml"), "{check:?}");
+}

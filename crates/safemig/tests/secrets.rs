@@ -162,3 +162,32 @@ fn pgpass_supplies_the_password() {
     assert!(p.bool("SELECT to_regclass('public.a') IS NOT NULL"));
     assert_clean(&run);
 }
+
+#[test]
+fn a_password_with_an_unescaped_at_is_refused_without_a_fragment_of_it() {
+    let p = project();
+    for url in [
+        "postgresql://postgres:x9Qz@Rk7@localhost:5432/postgres",
+        "postgres://deployer:Ab3@cd@9Zz@db.example.com/app?sslmode=require",
+    ] {
+        for args in [vec!["status"], vec!["migrate"], vec!["check", "--db", url]] {
+            let mut full = vec!["--db", url];
+            full.extend(args.iter().copied());
+            let run = p.safemig_raw(&full, &[]);
+            assert_eq!(run.code, 2, "{run:?}");
+            assert!(run.all().contains("%40"), "the fix is named: {run:?}");
+            for fragment in ["x9Qz", "Rk7", "Ab3", "cd@9", "9Zz"] {
+                assert!(!run.all().contains(fragment), "{fragment} shown: {run:?}");
+            }
+        }
+    }
+    // Percent-encoded, a password with `@` connects (and is never shown).
+    p.exec("CREATE ROLE atuser LOGIN SUPERUSER PASSWORD 'p@ss-Zq9'");
+    let url = format!(
+        "postgresql://atuser:p%40ss-Zq9@127.0.0.1:{}/app?sslmode=disable",
+        p.cluster.port()
+    );
+    let run = p.safemig_raw(&["--db", &url, "status"], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.all().contains("ss-Zq9"), "{run:?}");
+}

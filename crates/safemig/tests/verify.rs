@@ -343,3 +343,28 @@ fn a_malformed_verify_entry_is_bad_config_not_a_missing_object() {
         "{run:?}"
     );
 }
+
+#[test]
+fn an_allowance_excuses_lost_rows_only_for_its_own_migration_and_loss() {
+    let p = seed_project();
+    p.exec("CREATE TABLE public.notes (id int PRIMARY KEY); INSERT INTO public.notes SELECT generate_series(1, 10);");
+    // migrate's own backup records the 10 notes.
+    p.migration("20250901000000_note_text.sql", "ALTER TABLE public.notes ADD COLUMN body text;");
+    let run = p.safemig(&["migrate"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    p.exec("DELETE FROM public.notes WHERE id > 5");
+    // An allowance of an older migration, or of another kind of loss, excuses nothing.
+    for allow in [
+        "migration = \"20250831022018\"\ntable = \"public.notes\"\nloss = [\"rows\"]",
+        "migration = \"20250901000000\"\ntable = \"*\"\nloss = [\"columns\"]",
+    ] {
+        p.config(&format!("{CONFIG}\n[[allow]]\n{allow}\n"));
+        let run = p.safemig(&["--format", "json", "verify", "--no-tests"]);
+        assert_eq!(run.code, 1, "{allow}: {run:?}");
+        assert!(failed_checks(&run).iter().any(|(_, d)| d.contains("5 rows")), "{run:?}");
+    }
+    // The migration applied since the backup, allowed to lose rows: excused.
+    p.config(&format!("{CONFIG}\n[[allow]]\nmigration = \"20250901000000\"\ntable = \"public.notes\"\nloss = [\"rows\"]\n"));
+    let run = p.safemig(&["--format", "json", "verify", "--no-tests"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}

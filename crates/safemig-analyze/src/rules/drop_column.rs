@@ -19,7 +19,7 @@ static DOC: RuleDoc = RuleDoc {
     example: "ALTER TABLE public.profiles DROP COLUMN legacy_avatar_url;",
     use_instead: "Stop using the column in the application first and deploy that; drop the column in a later \
                   migration. If the loss is intended, allow it for this migration in safemig.toml \
-                  (`[[allow]] loss = [\"column\"]`).",
+                  (`[[allow]] loss = [\"columns\"]`).",
 };
 
 impl Rule for DropColumn {

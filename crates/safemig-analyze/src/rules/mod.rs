@@ -29,9 +29,11 @@ mod cluster;
 mod concurrently_in_transaction;
 mod constraint_without_not_valid;
 mod create_domain_with_constraint;
+mod delete_rows;
 mod delete_without_where;
 mod disable_rls;
 mod drop_column;
+mod grant_to_anon;
 mod drop_database;
 mod drop_function;
 mod drop_index_without_concurrently;
@@ -44,6 +46,7 @@ mod drop_type_cascade;
 mod index_without_concurrently;
 mod lossy_type_change;
 mod missing_lock_timeout;
+mod open_policy;
 pub(crate) mod not_known_safe;
 mod prefer_bigint;
 mod reaches_outside;
@@ -63,6 +66,7 @@ mod unguarded_drop;
 mod update_overwrites_values;
 mod update_without_where;
 mod vacuum_full;
+mod view_exposes_auth_users;
 
 /// How much a finding matters. A migration's class is its worst finding's:
 /// `risky` (can lose data or break the application), `review` (locks, rewrites,
@@ -259,6 +263,7 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &drop_database::DropDatabase,
         &truncate::Truncate,
         &delete_without_where::DeleteWithoutWhere,
+        &delete_rows::DeleteRows,
         &update_without_where::UpdateWithoutWhere,
         &update_overwrites_values::UpdateOverwritesValues,
         &lossy_type_change::LossyTypeChange,
@@ -295,6 +300,9 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &table_without_rls::TableWithoutRls,
         &disable_rls::DisableRls,
         &drop_policy::DropPolicy,
+        &open_policy::OpenPolicy,
+        &grant_to_anon::GrantToAnon,
+        &view_exposes_auth_users::ViewExposesAuthUsers,
         // Types.
         &prefer_bigint::PreferBigint,
         &prefer_identity::PreferIdentity,
@@ -393,6 +401,11 @@ pub static CROSS_FILE: &[RuleDoc] = &[
 ];
 
 /// The documentation of a rule by name, per-statement or cross-file.
+/// The docs of `not-known-safe`, the default class of statements no rule covers.
+pub fn not_known_safe_doc() -> &'static RuleDoc {
+    &not_known_safe::DOC
+}
+
 pub fn doc(name: &str) -> Option<&'static RuleDoc> {
     all()
         .iter()

@@ -47,6 +47,10 @@ impl Rule for UpdateOverwritesValues {
                 if ctx.file.adds_column(&table, &t.name) {
                     continue;
                 }
+                // `WHERE col IS NULL`: only missing values are filled in.
+                if fills_only_nulls(u.where_clause.as_deref(), &t.name) {
+                    continue;
+                }
                 let value = match t.val.as_deref().and_then(|v| v.node.as_ref()) {
                     Some(NodeEnum::AConst(c)) if c.isnull => "NULL",
                     Some(NodeEnum::AConst(_)) => "one constant",
@@ -59,6 +63,25 @@ impl Rule for UpdateOverwritesValues {
             }
         }
         hits
+    }
+}
+
+/// Whether `where` requires `column IS NULL` (alone or in an AND).
+fn fills_only_nulls(r#where: Option<&pg_query::protobuf::Node>, column: &str) -> bool {
+    use pg_query::protobuf::{BoolExprType, NullTestType};
+    match r#where.and_then(|w| w.node.as_ref()) {
+        Some(NodeEnum::NullTest(t)) if t.nulltesttype == NullTestType::IsNull as i32 => {
+            match t.arg.as_deref().and_then(|a| a.node.as_ref()) {
+                Some(NodeEnum::ColumnRef(c)) => c.fields.last().is_some_and(|f| {
+                    matches!(f.node.as_ref(), Some(NodeEnum::String(s)) if s.sval == column)
+                }),
+                _ => false,
+            }
+        }
+        Some(NodeEnum::BoolExpr(b)) if b.boolop == BoolExprType::AndExpr as i32 => {
+            b.args.iter().any(|a| fills_only_nulls(Some(a), column))
+        }
+        _ => false,
     }
 }
 
@@ -76,6 +99,8 @@ mod tests {
     #[test]
     fn quiet_on_expressions_and_new_tables() {
         assert!(!fires(&UpdateOverwritesValues, "UPDATE public.t SET title = upper(title);"));
+        assert!(!fires(&UpdateOverwritesValues, "UPDATE public.todos SET priority = 0 WHERE priority IS NULL;"));
+        assert!(fires(&UpdateOverwritesValues, "UPDATE public.todos SET priority = 0 WHERE other IS NULL;"));
         assert!(!fires(&UpdateOverwritesValues, "CREATE TABLE public.t (a int); UPDATE public.t SET a = 1;"));
         assert!(!fires(&UpdateOverwritesValues, "ALTER TABLE public.t ADD COLUMN b int; UPDATE public.t SET b = 0;"));
     }

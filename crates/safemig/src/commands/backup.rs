@@ -18,6 +18,7 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<i32, CliError> {
             in_db_copy,
             tables,
             jobs,
+            restore,
         } => {
             let backup = create(
                 ctx,
@@ -27,6 +28,20 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<i32, CliError> {
                 tables.as_deref(),
                 *jobs,
             )?;
+            // Verified at once, so the backup the user made is the one migrate reuses.
+            let mut progress = progress_printer(ctx);
+            let verification = backup::verify(&backup.dir, *restore, &mut progress)
+                .map_err(|e| CliError::input(e.to_string()))?;
+            if !verification.ok {
+                return Err(CliError {
+                    code: 1,
+                    message: format!(
+                        "the new backup {} failed verification: {}",
+                        backup.dir.display(),
+                        verification.problems.join("; ")
+                    ),
+                });
+            }
             if ctx.json() {
                 report::print_json(&serde_json::json!({
                     "id": backup.manifest.id,
@@ -36,10 +51,15 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<i32, CliError> {
                 }));
             } else {
                 println!(
-                    "{} backup {} ({})",
+                    "{} backup {} ({}), verified: {}",
                     human::green("✓"),
                     backup.manifest.id,
-                    backup::human_size(backup.size())
+                    backup::human_size(backup.size()),
+                    if *restore {
+                        "restored into a throwaway PostgreSQL, every table's rows and the critical tables' content match"
+                    } else {
+                        "files and checksums (prove it restores with `safemig backup verify DIR --restore`)"
+                    }
                 );
                 println!("{}", backup.dir.display());
             }

@@ -420,7 +420,14 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
                 .collect::<Result<Vec<_>, _>>()?;
             let run = finish(files, &ctx.config, &live);
             let database_class = Class::of(run.database.iter().map(|f| &f.severity));
-            let failing = run.files.iter().any(|f| failing(args.fail_on, f.class))
+            let reviewed = |f: &CheckedFile| {
+                ctx.config
+                    .risky_allowed(f.version.as_deref().unwrap_or(""), &f.file_name)
+            };
+            let failing = run
+                .files
+                .iter()
+                .any(|f| !reviewed(f) && failing(args.fail_on, f.class))
                 || failing(args.fail_on, database_class);
             if ctx.global.format == Format::Sarif {
                 report::print_json(&sarif(&run));
@@ -449,10 +456,14 @@ struct FileSummary {
     line: String,
     findings: usize,
     hints: usize,
+    /// Named in safemig.toml (`[check] allow_risky`, an `[[allow]]`): reviewed, so
+    /// its findings are shown but do not fail `check` (an applied migration's
+    /// findings are history).
+    reviewed: bool,
 }
 
 impl FileSummary {
-    fn of(f: &CheckedFile) -> FileSummary {
+    fn of(f: &CheckedFile, config: &safemig_project::Config) -> FileSummary {
         let all = f.all_findings();
         let rules: BTreeSet<&str> = all
             .iter()
@@ -467,12 +478,20 @@ impl FileSummary {
                 human::dim(&rules.into_iter().collect::<Vec<_>>().join(", "))
             )
         };
+        let reviewed = f.class > Class::Safe
+            && config.risky_allowed(f.version.as_deref().unwrap_or(""), &f.file_name);
+        let note = if reviewed {
+            format!("  {}", human::dim("(reviewed in safemig.toml: does not fail check)"))
+        } else {
+            String::new()
+        };
         FileSummary {
             path: f.path.clone(),
             class: f.class,
-            line: format!("  {}  {}{why}", class_label(f.class), f.path.display()),
+            line: format!("  {}  {}{why}{note}", class_label(f.class), f.path.display()),
             findings: all.len(),
             hints: all.iter().filter(|x| x.severity == Severity::Hint).count(),
+            reviewed,
         }
     }
 }
@@ -559,7 +578,7 @@ fn stream(
                 keys.push(key);
                 writer.write_all(text.as_bytes()).map_err(spill_error)?;
                 lengths.push(text.len());
-                summaries.push(FileSummary::of(&file));
+                summaries.push(FileSummary::of(&file, &ctx.config));
             }
         }
         writer.flush().map_err(spill_error)?;
@@ -584,7 +603,7 @@ fn stream(
         let mut file = check_file(path, &sql, &options);
         merge(&mut file, extra);
         redone.insert(i, render_file(&file, &sql, json, args.hints));
-        summaries[i] = FileSummary::of(&file);
+        summaries[i] = FileSummary::of(&file, &ctx.config);
     }
 
     let database_name = match &ctx.global.db {
@@ -715,7 +734,9 @@ fn stream(
         }
     }
     let database_class = Class::of(cross.database.iter().map(|f| &f.severity));
-    let failed = summaries.iter().any(|f| failing(args.fail_on, f.class))
+    let failed = summaries
+        .iter()
+        .any(|f| !f.reviewed && failing(args.fail_on, f.class))
         || failing(args.fail_on, database_class);
     Ok(i32::from(failed))
 }

@@ -158,6 +158,9 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
                             .map_or("", |m| m.sql.as_str());
                         super::check::print_finding(&file.path, sql, f);
                     }
+                    if let Some(hint) = way_through(&set, file, &m.version) {
+                        println!("{hint}");
+                    }
                 }
             }
         }
@@ -262,6 +265,85 @@ pub fn risky_refusals(
         out.insert(version, rules.into_iter().collect::<Vec<_>>().join(", "));
     }
     out
+}
+
+/// At a refusal, the one option that gets a reviewed migration through: with
+/// `--allow-risky` alone the guards would roll its loss back, so name the loss in
+/// an `[[allow]]` (tables and kinds taken from the statements); what no guard
+/// can undo needs `[check] allow_risky`.
+fn way_through(
+    set: &safemig_project::MigrationSet,
+    file: &super::check::CheckedFile,
+    version: &str,
+) -> Option<String> {
+    let sql = set.get(version)?.sql.as_str();
+    let statements = safemig_analyze::split(sql).ok()?;
+    let mut blocks: std::collections::BTreeMap<String, std::collections::BTreeSet<&str>> =
+        std::collections::BTreeMap::new();
+    let mut irreversible = false;
+    for f in file
+        .all_findings()
+        .into_iter()
+        .filter(|f| f.severity == safemig_analyze::Severity::Risky)
+    {
+        let loss = match f.rule.as_str() {
+            "drop-table" => "table",
+            "drop-column" | "drop-type-cascade" => "columns",
+            "truncate" | "delete-without-where" | "delete-rows" => "rows",
+            "update-overwrites-values" | "lossy-type-change" => "values",
+            "set-unlogged" => "durability",
+            "disable-rls" | "grant-to-anon" | "open-policy" | "view-exposes-auth-users" => "exposure",
+            _ => {
+                irreversible |= safemig_analyze::IRREVERSIBLE_RULES.contains(&f.rule.as_str());
+                continue;
+            }
+        };
+        let tables: Vec<String> = f
+            .statement
+            .and_then(|i| statements.get(i.wrapping_sub(1)))
+            .map(|s| {
+                s.data_targets()
+                    .into_iter()
+                    .map(|t| t.table)
+                    .chain(s.updated_tables())
+                    .chain(s.type_changes().into_iter().map(|c| c.table))
+                    .map(|t| {
+                        if t.schema.is_empty() {
+                            format!("public.{}", t.name)
+                        } else {
+                            t.to_string()
+                        }
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tables = if tables.is_empty() { vec!["*".to_string()] } else { tables };
+        for table in tables {
+            blocks.entry(table).or_default().insert(loss);
+        }
+    }
+    if irreversible {
+        return Some(format!(
+            "\n  Once reviewed, name it in safemig.toml (--allow-risky is not enough for what no rollback undoes):\n    \
+             [check]\n    allow_risky = [\"{version}\"]"
+        ));
+    }
+    if blocks.is_empty() {
+        return None;
+    }
+    let mut out = String::from(
+        "\n  If this is intended, allow exactly this loss for this migration in safemig.toml (with --allow-risky \
+         alone the guards would roll it back):",
+    );
+    for (table, kinds) in blocks {
+        let kinds: Vec<String> = kinds.into_iter().map(|k| format!("\"{k}\"")).collect();
+        out.push_str(&format!(
+            "\n    [[allow]]\n    migration = \"{version}\"\n    table = {}\n    loss = [{}]\n    reason = \"why this loss is intended\"",
+            toml_string(&table),
+            kinds.join(", ")
+        ));
+    }
+    Some(out)
 }
 
 /// A migration `check` classes risky only for what a table or column holds

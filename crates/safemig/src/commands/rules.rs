@@ -11,6 +11,7 @@ fn every_doc() -> Vec<&'static RuleDoc> {
         .iter()
         .map(|r| r.doc())
         .chain(rules::CROSS_FILE.iter())
+        .chain(std::iter::once(rules::not_known_safe_doc()))
         .collect()
 }
 
