@@ -389,6 +389,13 @@ fn ensure_template(bin_dir: &Path, run_as: Option<(u32, u32)>) -> Result<PathBuf
     if template.join("PG_VERSION").is_file() && template.join("postgresql.conf").is_file() {
         return Ok(template);
     }
+    // One builder per process: threads (parallel tests) would share the building
+    // folder below, named after the process, and initdb each other's files.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    if template.join("PG_VERSION").is_file() && template.join("postgresql.conf").is_file() {
+        return Ok(template);
+    }
     // Build it beside the final place, then rename: concurrent builders never see half a template.
     let building = base.join(format!(
         "safemig-template-{uid}-{key}.{}.tmp",

@@ -62,6 +62,15 @@ pub fn required_objects(client: &mut Client, config: &Config) -> Result<Vec<Chec
     let v = &config.verify;
     let mut out = Vec::new();
     for f in &v.functions {
+        // PostgreSQL 16 and later answer NULL, not an error, for a malformed
+        // signature: check the form here, or a typo would read as "missing".
+        let trimmed = f.trim();
+        if !(trimmed.contains('(') && trimmed.ends_with(')')) {
+            return Err(PgError::Config(format!(
+                "safemig.toml [verify]: cannot read functions entry {f:?}: the argument types in parentheses are missing\n  \
+                 hint: write it as schema.name(argument types), e.g. \"public.handle_new_user()\""
+            )));
+        }
         let ok = exists(
             client,
             &format!("SELECT to_regprocedure({}) IS NOT NULL", quote_literal(f)),
