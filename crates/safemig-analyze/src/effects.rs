@@ -203,6 +203,101 @@ impl Statement {
     }
 }
 
+/// What an `UPDATE` would do to the values of its table, as one query to run
+/// just before it: `SELECT count(*), count(*) FILTER (WHERE <old value present>
+/// AND <new value NULL>), ... FROM <its table and FROM list> WHERE <its WHERE>`.
+/// It reads only the rows the UPDATE matches (its own WHERE, its own indexes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateProbe {
+    pub table: QualifiedName,
+    /// The columns the UPDATE assigns, in the order of the query's counts after `count(*)`.
+    pub columns: Vec<String>,
+    pub sql: String,
+}
+
+impl Statement {
+    /// The probe of a top-level `UPDATE`, or `None` when it cannot be written as
+    /// one query (a `WITH`, `RETURNING` is fine, `SET (a, b) = (...)`, `DEFAULT`,
+    /// an array element): the engine then counts the whole table around it.
+    pub fn update_probe(&self) -> Option<UpdateProbe> {
+        let Some(NodeEnum::UpdateStmt(u)) = self.node.as_deref() else {
+            return None;
+        };
+        if u.with_clause.is_some() {
+            return None;
+        }
+        let relation = u.relation.as_ref()?;
+        let qualifier = relation
+            .alias
+            .as_ref()
+            .map(|a| a.aliasname.clone())
+            .unwrap_or_else(|| relation.relname.clone());
+        let mut columns = Vec::new();
+        let mut filters = String::new();
+        for target in &u.target_list {
+            let Some(NodeEnum::ResTarget(t)) = target.node.as_ref() else {
+                return None;
+            };
+            if !t.indirection.is_empty() {
+                return None;
+            }
+            let value = t.val.as_deref()?;
+            if matches!(
+                value.node.as_ref(),
+                Some(NodeEnum::MultiAssignRef(_)) | Some(NodeEnum::SetToDefault(_)) | None
+            ) {
+                return None;
+            }
+            let old = expression_sql(Node {
+                node: Some(NodeEnum::ColumnRef(protobuf::ColumnRef {
+                    fields: [qualifier.as_str(), t.name.as_str()]
+                        .iter()
+                        .map(|s| Node {
+                            node: Some(NodeEnum::String(protobuf::String { sval: s.to_string() })),
+                        })
+                        .collect(),
+                    location: -1,
+                })),
+            })?;
+            let new = expression_sql(value.clone())?;
+            filters.push_str(&format!(
+                ", pg_catalog.count(*) FILTER (WHERE pg_catalog.num_nonnulls({old}) = 1 AND pg_catalog.num_nonnulls(({new})) = 0)"
+            ));
+            columns.push(t.name.clone());
+        }
+        let mut from = vec![from_sql(Node {
+            node: Some(NodeEnum::RangeVar(relation.clone())),
+        })?];
+        for item in &u.from_clause {
+            from.push(from_sql(item.clone())?);
+        }
+        let condition = match u.where_clause.as_deref() {
+            Some(w) => format!(" WHERE {}", expression_sql(w.clone())?),
+            None => String::new(),
+        };
+        Some(UpdateProbe {
+            table: QualifiedName {
+                schema: relation.schemaname.clone(),
+                name: relation.relname.clone(),
+            },
+            columns,
+            sql: format!("SELECT pg_catalog.count(*){filters} FROM {}{condition}", from.join(", ")),
+        })
+    }
+}
+
+/// A FROM item as SQL text (`public.t AS x`), by PostgreSQL's own deparser.
+fn from_sql(item: Node) -> Option<String> {
+    let select = NodeEnum::SelectStmt(Box::new(protobuf::SelectStmt {
+        from_clause: vec![item],
+        op: protobuf::SetOperation::SetopNone as i32,
+        limit_option: protobuf::LimitOption::Default as i32,
+        ..Default::default()
+    }));
+    let sql = select.deparse(Default::default()).ok()?;
+    sql.strip_prefix("SELECT FROM ").map(|s| s.trim().to_string())
+}
+
 fn column_ref(name: &str) -> Node {
     Node {
         node: Some(NodeEnum::ColumnRef(protobuf::ColumnRef {
@@ -266,6 +361,23 @@ mod tests {
         assert_eq!(targets("TRUNCATE a, public.b"), ["a", "public.b"]);
         assert_eq!(targets("DELETE FROM public.a"), ["public.a"]);
         assert!(targets("DROP SCHEMA s CASCADE").is_empty());
+    }
+
+    #[test]
+    fn an_update_probe_reads_the_rows_it_matches() {
+        let p = split("UPDATE public.orders o SET email = NULL, note = upper(note) FROM public.users u WHERE u.id = o.user_id AND o.id <= 7;").unwrap()[0]
+            .update_probe()
+            .unwrap();
+        assert_eq!(p.table.to_string(), "public.orders");
+        assert_eq!(p.columns, ["email", "note"]);
+        assert_eq!(
+            p.sql,
+            "SELECT pg_catalog.count(*), pg_catalog.count(*) FILTER (WHERE pg_catalog.num_nonnulls(o.email) = 1 AND pg_catalog.num_nonnulls((NULL)) = 0), \
+             pg_catalog.count(*) FILTER (WHERE pg_catalog.num_nonnulls(o.note) = 1 AND pg_catalog.num_nonnulls((upper(note))) = 0) \
+             FROM public.orders o, public.users u WHERE u.id = o.user_id AND o.id <= 7"
+        );
+        assert!(split("UPDATE t SET (a, b) = (SELECT 1, 2)").unwrap()[0].update_probe().is_none());
+        assert!(split("UPDATE t SET a = DEFAULT").unwrap()[0].update_probe().is_none());
     }
 
     #[test]

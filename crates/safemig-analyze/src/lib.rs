@@ -18,7 +18,7 @@ pub mod parse;
 pub mod plpgsql;
 pub mod rules;
 
-pub use effects::{DataTarget, TypeChange, DATA_RULES, IRREVERSIBLE_RULES};
+pub use effects::{DataTarget, TypeChange, UpdateProbe, DATA_RULES, IRREVERSIBLE_RULES};
 pub use lint::{lint_file, Class, FileLint, Finding, LintOptions};
 pub use parse::{
     line_col, parse_file, split, ParsedFile, QualifiedName, Statement, SyntaxError, TxBehaviour,

@@ -1044,7 +1044,14 @@ fn static_needs(
     };
     for &i in indexes {
         let s = &p.statements[i];
-        let mut oids = catalog::resolve(tx, &s.updated_tables())?;
+        // UPDATEs are probed one by one before they run (only the rows they match);
+        // one that cannot be probed is counted whole, from BEGIN.
+        let unprobed: Vec<_> = if s.update_probe().is_some() {
+            Vec::new()
+        } else {
+            s.updated_tables()
+        };
+        let mut oids = catalog::resolve(tx, &unprobed)?;
         // A rewrite keeps every row, but a truncate in the same migration would not:
         // counting at BEGIN decides on the first run.
         let rewritten: Vec<_> = s.type_changes().into_iter().map(|c| c.table).collect();
@@ -1099,6 +1106,7 @@ fn attempt_segment(
     };
     let mut last = existing.clone();
     let mut probed = catalog::Probed::new();
+    let mut updates_probed: std::collections::BTreeMap<u32, i64> = Default::default();
     let mut findings = Vec::new();
     for &i in indexes {
         let s = &p.statements[i];
@@ -1126,13 +1134,36 @@ fn attempt_segment(
             tx.rollback().map_err(sql_err)?;
             return Ok(Attempt::Violations(refused));
         }
-        // An UPDATE named in the file is counted around itself too: rows the same
-        // migration inserts later cannot hide the values it turned NULL.
-        let updated: Vec<u32> = catalog::resolve(&mut tx, &s.updated_tables())
-            .map_err(pg_error)?
-            .into_iter()
-            .filter(|oid| before.tables.contains_key(oid))
-            .collect();
+        // An UPDATE is tested before it runs, on the rows it matches: rows the
+        // same migration inserts later cannot hide the values it turns NULL.
+        let mut probed_update = false;
+        if let Some(probe) = s.update_probe() {
+            if let Some((oid, matched, violations)) =
+                catalog::update_probe(&mut tx, &probe, &before).map_err(pg_error)?
+            {
+                probed_update = true;
+                *updates_probed.entry(oid).or_default() += matched;
+                findings.extend(violations.into_iter().map(|violation| GuardFinding {
+                    violation,
+                    statement: Some(statement_ref(i, s)),
+                }));
+                let (_, refused) = split_allowed(findings.clone(), config, file);
+                if !refused.is_empty() {
+                    tx.rollback().map_err(sql_err)?;
+                    return Ok(Attempt::Violations(refused));
+                }
+            }
+        }
+        // One that cannot be probed (a WITH, a MERGE, an upsert) is counted whole around itself.
+        let updated: Vec<u32> = if probed_update {
+            Vec::new()
+        } else {
+            catalog::resolve(&mut tx, &s.updated_tables())
+                .map_err(pg_error)?
+                .into_iter()
+                .filter(|oid| before.tables.contains_key(oid))
+                .collect()
+        };
         let mut around = Vec::new();
         if !updated.is_empty() {
             let saved = enter_guard(&mut tx).map_err(sql_err)?;
@@ -1196,7 +1227,7 @@ fn attempt_segment(
     }
     // After the history rows: anything they set off is seen too.
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
-    let mut verdict = catalog::evaluate(&before, &after, protection, &probed);
+    let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);
     verdict
         .changes
         .extend(catalog::new_exposures(&mut tx, &before, protection).map_err(pg_error)?);
@@ -1269,7 +1300,7 @@ fn attribute(
             let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
             let after = catalog::snapshot_after(&mut tx, protection, &before)?;
             let history_after = catalog::history_state(&mut tx)?;
-            let mut now = catalog::evaluate(&before, &after, protection, &Default::default())
+            let mut now = catalog::evaluate(&before, &after, protection, &Default::default(), &Default::default())
                 .violations;
             now.extend(catalog::history_writes(&history_before, &history_after));
             now.extend(catalog::history_hooks(&mut tx)?);

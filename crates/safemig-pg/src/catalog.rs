@@ -574,6 +574,7 @@ pub fn evaluate(
     after: &Snapshot,
     protection: &Protection,
     probed: &Probed,
+    updates_probed: &BTreeMap<u32, i64>,
 ) -> Verdict {
     let mut verdict = Verdict::default();
     for (oid, old) in &before.tables {
@@ -857,9 +858,12 @@ pub fn evaluate(
         if let (Some((b, a)), false) = (counted, rows_lost) {
             verdict.violations.extend(values_nulled(old, b, a));
         }
+        // Every row updated was matched by an UPDATE probed before it ran: decided.
+        let accounted = updates_probed.get(oid) == Some(&updated);
         if updated > 0 && deleted <= 0 {
             match counted {
                 Some(_) => {}
+                None if accounted => {}
                 None => verdict.violations.push(
                     Violation::new(
                         &table,
@@ -1252,6 +1256,70 @@ pub fn value_probe(
     }
     tx.execute("SELECT pg_catalog.set_config('search_path', $1, true)", &[&search_path])
         .map_err(|e| PgError::sql("testing a type change", &e))?;
+    Ok(outcome)
+}
+
+/// Runs an `UPDATE`'s probe ([`safemig_analyze::UpdateProbe`]) just before it, on a
+/// table that existed at BEGIN: the rows it matches, and a violation per column
+/// whose non-null values it would turn NULL. `None` when the table is new or
+/// unprotected, or the probe cannot run (the engine then counts the whole table).
+pub fn update_probe(
+    tx: &mut postgres::Transaction<'_>,
+    probe: &safemig_analyze::UpdateProbe,
+    before: &Snapshot,
+) -> Result<Option<(u32, i64, Vec<Violation>)>, PgError> {
+    let Some(oid) = resolve(tx, std::slice::from_ref(&probe.table))?
+        .into_iter()
+        .next()
+    else {
+        return Ok(None);
+    };
+    let Some(table) = before.tables.get(&oid) else {
+        return Ok(None);
+    };
+    let search_path: String = tx
+        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
+        .map_err(|e| PgError::sql("testing an UPDATE", &e))?
+        .get(0);
+    tx.execute(
+        "SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' OPERATOR(pg_catalog.||) $1, true)",
+        &[&search_path],
+    )
+    .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
+    let mut savepoint = tx
+        .transaction()
+        .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
+    let row = savepoint.query_one(probe.sql.as_str(), &[]);
+    let outcome = match row {
+        Ok(row) => {
+            let matched: i64 = row.get(0);
+            let violations = probe
+                .columns
+                .iter()
+                .enumerate()
+                .filter_map(|(i, column)| {
+                    let lost: i64 = row.get(i + 1);
+                    (lost > 0).then(|| {
+                        Violation::new(
+                            &table.display_name(),
+                            LossKind::Values,
+                            format!(
+                                "column \"{column}\": {} turned NULL by the UPDATE ({matched} rows matched)",
+                                plural(lost, "value", "values")
+                            ),
+                        )
+                    })
+                })
+                .collect();
+            Some((oid, matched, violations))
+        }
+        Err(_) => None,
+    };
+    savepoint
+        .rollback()
+        .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
+    tx.execute("SELECT pg_catalog.set_config('search_path', $1, true)", &[&search_path])
+        .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
     Ok(outcome)
 }
 

@@ -422,3 +422,18 @@ fn rows_newly_readable_with_the_anon_key_are_an_exposure() {
     let m = applied(&p, "ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY;");
     assert!(m["allowed"].to_string().contains("exposure"), "{m}");
 }
+
+#[test]
+fn updates_are_tested_on_the_rows_they_match_or_counted_whole() {
+    let p = base();
+    // Probed: the UPDATE's own WHERE, before it runs.
+    let v = rolled_back(&p, "UPDATE public.orders SET email = NULL WHERE id IN (1, 2, 3);");
+    assert!(message(&v[0]).contains("3 values turned NULL by the UPDATE (3 rows matched)"), "{v:?}");
+    // Not probeable (a WITH): the table is counted whole, from BEGIN.
+    let v = rolled_back(&p, "WITH doomed AS (SELECT id FROM public.orders WHERE id <= 4) UPDATE public.orders SET email = NULL WHERE id IN (SELECT id FROM doomed);");
+    assert!(message(&v[0]).contains("4 values turned NULL"), "{v:?}");
+    // A targeted update that keeps every value: applied in one run.
+    let m = applied(&p, "UPDATE public.orders SET code = code || '!' WHERE id <= 2;");
+    assert_eq!(m["attempts"], 1, "{m}");
+    assert!(m["changes"].to_string().contains("2 rows updated"), "{m}");
+}
