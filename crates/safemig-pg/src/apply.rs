@@ -1106,7 +1106,9 @@ fn attempt_segment(
     };
     let mut last = existing.clone();
     let mut probed = catalog::Probed::new();
-    let mut updates_probed: std::collections::BTreeMap<u32, i64> = Default::default();
+    // Rows updated per table by probed UPDATEs; None once one updated other rows
+    // than its probe matched (the table is then counted whole).
+    let mut updates_probed: std::collections::BTreeMap<u32, Option<i64>> = Default::default();
     let mut findings = Vec::new();
     for &i in indexes {
         let s = &p.statements[i];
@@ -1136,13 +1138,12 @@ fn attempt_segment(
         }
         // An UPDATE is tested before it runs, on the rows it matches: rows the
         // same migration inserts later cannot hide the values it turns NULL.
-        let mut probed_update = false;
+        let mut probed_update = None;
         if let Some(probe) = s.update_probe() {
-            if let Some((oid, matched, violations)) =
+            if let Some((oid, matched, counter, violations)) =
                 catalog::update_probe(&mut tx, &probe, &before).map_err(pg_error)?
             {
-                probed_update = true;
-                *updates_probed.entry(oid).or_default() += matched;
+                probed_update = Some((oid, matched, counter));
                 findings.extend(violations.into_iter().map(|violation| GuardFinding {
                     violation,
                     statement: Some(statement_ref(i, s)),
@@ -1155,7 +1156,7 @@ fn attempt_segment(
             }
         }
         // One that cannot be probed (a WITH, a MERGE, an upsert) is counted whole around itself.
-        let updated: Vec<u32> = if probed_update {
+        let updated: Vec<u32> = if probed_update.is_some() {
             Vec::new()
         } else {
             catalog::resolve(&mut tx, &s.updated_tables())
@@ -1175,6 +1176,16 @@ fn attempt_segment(
         let started_at = Instant::now();
         tx.batch_execute(&s.text)
             .map_err(|e| driver_error(&e, Some((i, s)), file))?;
+        // The UPDATE updated exactly the rows its probe matched, or the probe
+        // proves nothing about this table.
+        if let Some((oid, matched, counter)) = probed_update {
+            let now = catalog::updated_counter(&mut tx, oid).map_err(pg_error)?;
+            let entry = updates_probed.entry(oid).or_insert(Some(0));
+            *entry = match *entry {
+                Some(sum) if now - counter == matched => Some(sum + matched),
+                _ => None,
+            };
+        }
         if !around.is_empty() {
             let saved = enter_guard(&mut tx).map_err(sql_err)?;
             for (oid, was) in &around {

@@ -574,7 +574,7 @@ pub fn evaluate(
     after: &Snapshot,
     protection: &Protection,
     probed: &Probed,
-    updates_probed: &BTreeMap<u32, i64>,
+    updates_probed: &BTreeMap<u32, Option<i64>>,
 ) -> Verdict {
     let mut verdict = Verdict::default();
     for (oid, old) in &before.tables {
@@ -859,7 +859,7 @@ pub fn evaluate(
             verdict.violations.extend(values_nulled(old, b, a));
         }
         // Every row updated was matched by an UPDATE probed before it ran: decided.
-        let accounted = updates_probed.get(oid) == Some(&updated);
+        let accounted = updates_probed.get(oid) == Some(&Some(updated));
         if updated > 0 && deleted <= 0 {
             match counted {
                 Some(_) => {}
@@ -1260,14 +1260,19 @@ pub fn value_probe(
 }
 
 /// Runs an `UPDATE`'s probe ([`safemig_analyze::UpdateProbe`]) just before it, on a
-/// table that existed at BEGIN: the rows it matches, and a violation per column
-/// whose non-null values it would turn NULL. `None` when the table is new or
-/// unprotected, or the probe cannot run (the engine then counts the whole table).
+/// table that existed at BEGIN: the rows it matches, the table's update counter
+/// then (to check afterwards that the UPDATE updated exactly those), and a
+/// violation per column whose non-null values it would turn NULL. `None` when the
+/// probe could see other values than the UPDATE will write, and the engine counts
+/// the whole table instead: a trigger or rule on the table (it can change what is
+/// stored), inheritance children or partitions, generated columns, a search_path
+/// that does not put `pg_catalog` first (a function of the migration's own could
+/// stand in for a built-in), or a probe that fails (row security, say).
 pub fn update_probe(
     tx: &mut postgres::Transaction<'_>,
     probe: &safemig_analyze::UpdateProbe,
     before: &Snapshot,
-) -> Result<Option<(u32, i64, Vec<Violation>)>, PgError> {
+) -> Result<Option<(u32, i64, i64, Vec<Violation>)>, PgError> {
     let Some(oid) = resolve(tx, std::slice::from_ref(&probe.table))?
         .into_iter()
         .next()
@@ -1277,19 +1282,35 @@ pub fn update_probe(
     let Some(table) = before.tables.get(&oid) else {
         return Ok(None);
     };
-    let search_path: String = tx
-        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
+    let eligible: bool = tx
+        .query_one(
+            "SELECT ((pg_catalog.current_schemas(true))[1] OPERATOR(pg_catalog.=) 'pg_catalog' \
+                     OR ((pg_catalog.current_schemas(true))[1] OPERATOR(pg_catalog.~~) 'pg_temp%' \
+                         AND (pg_catalog.current_schemas(true))[2] OPERATOR(pg_catalog.=) 'pg_catalog')) \
+               AND NOT c.relhassubclass AND c.relkind OPERATOR(pg_catalog.=) 'r' \
+               AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) c.oid \
+                               AND NOT t.tgisinternal AND t.tgenabled OPERATOR(pg_catalog.<>) 'D') \
+               AND NOT EXISTS (SELECT FROM pg_catalog.pg_rewrite r WHERE r.ev_class OPERATOR(pg_catalog.=) c.oid \
+                               AND r.rulename OPERATOR(pg_catalog.<>) '_RETURN') \
+               AND NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid \
+                               AND a.attgenerated OPERATOR(pg_catalog.<>) '' AND NOT a.attisdropped) \
+             FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) $1",
+            &[&oid],
+        )
         .map_err(|e| PgError::sql("testing an UPDATE", &e))?
         .get(0);
-    tx.execute(
-        "SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' OPERATOR(pg_catalog.||) $1, true)",
-        &[&search_path],
-    )
-    .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
+    if !eligible {
+        return Ok(None);
+    }
+    let updated_before = updated_counter(tx, oid)?;
     let mut savepoint = tx
         .transaction()
         .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
-    let row = savepoint.query_one(probe.sql.as_str(), &[]);
+    // Row security off, as for every read of the guard: a policy cannot show the
+    // probe other rows than the UPDATE (a query it would filter fails instead).
+    let row = savepoint
+        .batch_execute("SET LOCAL row_security = off")
+        .and_then(|()| savepoint.query_one(probe.sql.as_str(), &[]));
     let outcome = match row {
         Ok(row) => {
             let matched: i64 = row.get(0);
@@ -1311,16 +1332,25 @@ pub fn update_probe(
                     })
                 })
                 .collect();
-            Some((oid, matched, violations))
+            Some((oid, matched, updated_before, violations))
         }
         Err(_) => None,
     };
     savepoint
         .rollback()
         .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
-    tx.execute("SELECT pg_catalog.set_config('search_path', $1, true)", &[&search_path])
-        .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
     Ok(outcome)
+}
+
+/// This transaction's count of rows updated in `oid` so far.
+pub fn updated_counter(client: &mut impl GenericClient, oid: u32) -> Result<i64, PgError> {
+    client
+        .query_one(
+            "SELECT pg_catalog.pg_stat_get_xact_tuples_updated($1)::pg_catalog.int8",
+            &[&oid],
+        )
+        .map(|r| r.get(0))
+        .map_err(|e| PgError::sql("reading the update counter", &e))
 }
 
 /// The type of each column now, for [`Probed`].

@@ -437,3 +437,39 @@ fn updates_are_tested_on_the_rows_they_match_or_counted_whole() {
     assert_eq!(m["attempts"], 1, "{m}");
     assert!(m["changes"].to_string().contains("2 rows updated"), "{m}");
 }
+
+#[test]
+fn an_update_probe_cannot_be_fooled_by_triggers_context_joins_or_hidden_updates() {
+    let p = base();
+    // A BEFORE UPDATE trigger that wipes another column: the probe does not run
+    // (a trigger changes what is stored), the table is counted whole.
+    p.exec(
+        "CREATE FUNCTION public.unverify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.code := NULL; RETURN NEW; END $$;
+         CREATE TRIGGER unverify BEFORE UPDATE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.unverify();",
+    );
+    let v = rolled_back(&p, "UPDATE public.orders SET email = lower(email);");
+    assert!(v.iter().any(|x| message(x).contains("column \"code\"")), "{v:?}");
+    p.exec("DROP TRIGGER unverify ON public.orders");
+    // An expression that answers differently in a probe than in the UPDATE.
+    let v = rolled_back(
+        &p,
+        "UPDATE public.orders SET email = CASE WHEN current_setting('search_path') LIKE 'pg_catalog%' THEN email END;",
+    );
+    assert_eq!(v[0]["loss"], "values", "{v:?}");
+    // A built-in shadowed by the migration's own function, first on its path.
+    let v = rolled_back(
+        &p,
+        "CREATE FUNCTION public.lower(text) RETURNS text LANGUAGE sql AS 'SELECT NULL::text';\n\
+         SET search_path = public, pg_catalog;\n\
+         UPDATE public.orders SET email = lower(email);",
+    );
+    assert_eq!(v[0]["loss"], "values", "{v:?}");
+    // A join that matches rows twice, then a hidden update that nulls as many others.
+    let v = rolled_back(
+        &p,
+        "UPDATE public.orders o SET code = o.code FROM (VALUES (1), (2)) v(k) WHERE o.id <= 5;\n\
+         DO $$ BEGIN EXECUTE format('UPDATE public.orders SET email = NULL WHERE id BETWEEN %s AND %s', 6, 10); END $$;",
+    );
+    assert!(v.iter().any(|x| message(x).contains("column \"email\": 5 values turned NULL")), "{v:?}");
+    assert_eq!(p.i64("SELECT count(email) FROM public.orders"), 50);
+}
