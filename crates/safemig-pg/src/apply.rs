@@ -946,11 +946,13 @@ const GUARD_SEARCH_PATH: &str =
 
 /// The session's settings the guard changes, to give them back to the migration.
 fn enter_guard(tx: &mut Transaction) -> Result<(String, String), postgres::Error> {
+    // One round trip: the values are read before the set_config calls change them.
     let row = tx.query_one(
-        "SELECT pg_catalog.current_setting('search_path'), pg_catalog.current_setting('row_security')",
+        "SELECT pg_catalog.current_setting('search_path'), pg_catalog.current_setting('row_security'), \
+                pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true), \
+                pg_catalog.set_config('row_security', 'off', true)",
         &[],
     )?;
-    tx.batch_execute(GUARD_SEARCH_PATH)?;
     Ok((row.get(0), row.get(1)))
 }
 
@@ -1229,7 +1231,6 @@ fn attempt_segment(
     let history_after = catalog::history_state(&mut tx).map_err(pg_error)?;
     let mut refused_now: Vec<Violation> = catalog::history_writes(&history_before, &history_after);
     refused_now.extend(catalog::history_hooks(&mut tx).map_err(pg_error)?);
-    refused_now.extend(catalog::statistics_off(&mut tx).map_err(pg_error)?);
     if refused_now.is_empty() {
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));
@@ -1315,7 +1316,6 @@ fn attribute(
                 .violations;
             now.extend(catalog::history_writes(&history_before, &history_after));
             now.extend(catalog::history_hooks(&mut tx)?);
-            now.extend(catalog::statistics_off(&mut tx)?);
             leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
             for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
                 if now

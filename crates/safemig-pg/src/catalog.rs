@@ -1008,6 +1008,8 @@ pub fn census_now(client: &mut impl GenericClient, oid: u32) -> Result<Option<Ce
 
 /// Triggers and rules on the history tables: code that would run when safemig
 /// records a migration, after the guard has looked. A migration may not leave any.
+/// Also (one round trip) `track_counts` turned off, which blinds the guard: the
+/// statistics are how it sees deletes (`SET track_counts = off`, superusers only).
 pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, PgError> {
     let rows = client
         .query(
@@ -1017,7 +1019,9 @@ pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, 
              UNION ALL \
              SELECT n.nspname::text || '.' || c.relname::text, 'rule ' || r.rulename::text \
              FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname IN ('supabase_migrations', 'safemig') AND r.rulename <> '_RETURN'",
+             WHERE n.nspname IN ('supabase_migrations', 'safemig') AND r.rulename <> '_RETURN' \
+             UNION ALL \
+             SELECT '(session)', 'track_counts' WHERE current_setting('track_counts') <> 'on'",
             &[],
         )
         .map_err(|e| PgError::sql("reading the history tables' triggers and rules", &e))?;
@@ -1025,6 +1029,17 @@ pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, 
         .iter()
         .map(|r| {
             let (table, what): (String, String) = (r.get(0), r.get(1));
+            if what == "track_counts" {
+                let mut v = Violation::new(
+                    &table,
+                    LossKind::History,
+                    "track_counts is off: the guards cannot see what the migration deleted; a migration may not \
+                     turn PostgreSQL's statistics off"
+                        .into(),
+                );
+                v.allowable = false;
+                return v;
+            }
             let mut v = Violation::new(
                 &table,
                 LossKind::History,
@@ -1037,27 +1052,6 @@ pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, 
             v
         })
         .collect())
-}
-
-/// The guard sees deletes through PostgreSQL's statistics: a migration that turns
-/// them off (`SET track_counts = off`, superusers only) blinds it.
-pub fn statistics_off(client: &mut impl GenericClient) -> Result<Vec<Violation>, PgError> {
-    let on: String = client
-        .query_one("SELECT current_setting('track_counts')", &[])
-        .map_err(|e| PgError::sql("reading track_counts", &e))?
-        .get(0);
-    if on == "on" {
-        return Ok(Vec::new());
-    }
-    let mut v = Violation::new(
-        "(session)",
-        LossKind::History,
-        "track_counts is off: the guards cannot see what the migration deleted; a migration may not turn \
-         PostgreSQL's statistics off"
-            .into(),
-    );
-    v.allowable = false;
-    Ok(vec![v])
 }
 
 /// Tables the migration created in an exposed schema without row level security,

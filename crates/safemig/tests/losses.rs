@@ -473,3 +473,12 @@ fn an_update_probe_cannot_be_fooled_by_triggers_context_joins_or_hidden_updates(
     assert!(v.iter().any(|x| message(x).contains("column \"email\": 5 values turned NULL")), "{v:?}");
     assert_eq!(p.i64("SELECT count(email) FROM public.orders"), 50);
 }
+
+#[test]
+fn a_migration_that_turns_statistics_off_is_rolled_back() {
+    let p = base();
+    // Superusers only: with track_counts off the delete counter stays still.
+    let v = rolled_back(&p, "SET track_counts = off;\nDELETE FROM public.orders WHERE id <= 3;");
+    assert!(v.iter().any(|x| message(x).contains("track_counts is off")), "{v:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
+}
