@@ -349,6 +349,12 @@ fn a_new_database_builds_from_its_whole_history_with_no_flag() {
             .contains("public.items does not exist before the run"),
         "{pending}"
     );
+    // check --db says the same: risky in general, not for this database.
+    let check = p.safemig(&["check", "--db", p.url.as_str()]);
+    assert_eq!(check.code, 0, "{check:?}");
+    assert!(check.stdout.contains("not risky for this database: public.items does not exist before the run"), "{check:?}");
+    let plain = p.safemig_raw(&["check"], &[]);
+    assert_eq!(plain.code, 1, "without a database, a drop stays risky: {plain:?}");
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 0, "plain migrate, no flag, no [[allow]]: {run:?}");
     assert!(run.stdout.contains("but not for this database"), "{run:?}");

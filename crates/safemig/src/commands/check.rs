@@ -402,16 +402,19 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
     let paths = gather(ctx, &args.paths)?;
     // With --db (given explicitly: check never connects on its own), objects the
     // database already has count too, and findings say when they break only a fresh one.
+    let mut client = None;
     let live = match &ctx.global.db {
         Some(_) => {
             let target = ctx.target()?;
-            let mut client = target.connect()?;
-            safemig_pg::catalog::live_objects(&mut client)?
+            let mut connected = target.connect()?;
+            let live = safemig_pg::catalog::live_objects(&mut connected)?;
+            client = Some(connected);
+            live
         }
         None => order::Live::default(),
     };
     let code = match ctx.global.format {
-        Format::Human | Format::Json => stream(ctx, args, paths, &live)?,
+        Format::Human | Format::Json => stream(ctx, args, paths, &live, &mut client)?,
         Format::Sarif | Format::Github => {
             let options = lint_options(&ctx.config);
             let files = paths
@@ -460,6 +463,8 @@ struct FileSummary {
     /// its findings are shown but do not fail `check` (an applied migration's
     /// findings are history).
     reviewed: bool,
+    /// With `--db`: risky only for what tables hold, and they hold nothing there.
+    not_risky_here: bool,
 }
 
 impl FileSummary {
@@ -492,6 +497,7 @@ impl FileSummary {
             findings: all.len(),
             hints: all.iter().filter(|x| x.severity == Severity::Hint).count(),
             reviewed,
+            not_risky_here: false,
         }
     }
 }
@@ -525,6 +531,7 @@ fn stream(
     args: &CheckArgs,
     paths: Vec<PathBuf>,
     live: &order::Live,
+    client: &mut Option<safemig_pg::postgres::Client>,
 ) -> Result<i32, CliError> {
     use std::io::{Read as _, Seek as _, Write as _};
     let json = ctx.global.format == Format::Json;
@@ -578,7 +585,20 @@ fn stream(
                 keys.push(key);
                 writer.write_all(text.as_bytes()).map_err(spill_error)?;
                 lengths.push(text.len());
-                summaries.push(FileSummary::of(&file, &ctx.config));
+                let mut summary = FileSummary::of(&file, &ctx.config);
+                // --db: a file risky only for what tables hold is not risky where they hold nothing.
+                if let (Some(client), Class::Risky) = (client.as_mut(), file.class) {
+                    if let Ok(sql) = std::fs::read_to_string(&file.path) {
+                        if let Some(why) = super::migrate::not_risky_for_target(client, &file, &sql) {
+                            summary.line.push_str(&format!(
+                                "  {}",
+                                human::dim(&format!("(not risky for this database: {why})"))
+                            ));
+                            summary.not_risky_here = true;
+                        }
+                    }
+                }
+                summaries.push(summary);
             }
         }
         writer.flush().map_err(spill_error)?;
@@ -736,7 +756,14 @@ fn stream(
     let database_class = Class::of(cross.database.iter().map(|f| &f.severity));
     let failed = summaries
         .iter()
-        .any(|f| !f.reviewed && failing(args.fail_on, f.class))
+        .any(|f| {
+            let class = if f.not_risky_here && f.class == Class::Risky {
+                Class::Review
+            } else {
+                f.class
+            };
+            !f.reviewed && failing(args.fail_on, class)
+        })
         || failing(args.fail_on, database_class);
     Ok(i32::from(failed))
 }

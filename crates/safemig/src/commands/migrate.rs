@@ -358,66 +358,86 @@ pub fn relax_for_target(
     checked: &super::check::CheckRun,
     risky: &mut std::collections::BTreeMap<String, String>,
 ) -> Vec<(String, String)> {
-    use safemig_pg::catalog::Stake;
     let mut notes = Vec::new();
     let versions: Vec<String> = risky.keys().cloned().collect();
     for version in versions {
         let (Some(file), Some(checked_file)) = (set.get(&version), checked.get(&version)) else {
             continue;
         };
-        let Ok(statements) = safemig_analyze::split(&file.sql) else {
+        let Some(why) = not_risky_for_target(client, checked_file, &file.sql) else {
             continue;
         };
-        let risky_findings: Vec<_> = checked_file
-            .all_findings()
-            .into_iter()
-            .filter(|f| f.severity == safemig_analyze::Severity::Risky)
-            .collect();
-        let mut why = Vec::new();
-        let relaxed = risky_findings.iter().all(|f| {
-            if !safemig_analyze::DATA_RULES.contains(&f.rule.as_str()) || f.inside.is_some() {
-                return false;
-            }
-            let Some(statement) = f.statement.and_then(|i| statements.get(i.wrapping_sub(1))) else {
-                return false;
-            };
-            let targets = statement.data_targets();
-            !targets.is_empty()
-                && targets.iter().all(|t| {
-                    let name = match &t.column {
-                        Some(c) => format!("{}.{c}", t.table),
-                        None => t.table.to_string(),
-                    };
-                    match safemig_pg::catalog::stake(client, t).unwrap_or(Stake::HoldsData) {
-                        Stake::Absent => {
-                            why.push(format!("{} does not exist before the run", t.table));
-                            true
-                        }
-                        Stake::Empty => {
-                            why.push(format!(
-                                "{name} holds no {}",
-                                if t.column.is_some() { "value" } else { "row" }
-                            ));
-                            true
-                        }
-                        Stake::HoldsData => false,
-                    }
-                })
-        });
-        if relaxed && !risky_findings.is_empty() {
-            why.sort();
-            why.dedup();
-            notes.push((version.clone(), format!(
-                "{version} {}: `check` classes it risky ({}), but not for this database: {}; the guards \
+        notes.push((
+            version.clone(),
+            format!(
+                "{version} {}: `check` classes it risky ({}), but not for this database: {why}; the guards \
                  still decide when it runs",
-                file.name,
-                risky[&version],
-                why.join(", ")
-            )));
-            risky.remove(&version);
-        }
+                file.name, risky[&version],
+            ),
+        ));
+        risky.remove(&version);
     }
     notes
+}
+
+/// Why a migration `check` classes risky is not risky for the database behind
+/// `client`, or `None` when it is: every risky finding is about what a table or
+/// column holds (`DATA_RULES`), and each such table does not exist or holds nothing.
+pub fn not_risky_for_target(
+    client: &mut safemig_pg::postgres::Client,
+    checked_file: &super::check::CheckedFile,
+    sql: &str,
+) -> Option<String> {
+    use safemig_pg::catalog::Stake;
+    let statements = safemig_analyze::split(sql).ok()?;
+    let risky_findings: Vec<_> = checked_file
+        .all_findings()
+        .into_iter()
+        .filter(|f| f.severity == safemig_analyze::Severity::Risky)
+        .collect();
+    if risky_findings.is_empty() {
+        return None;
+    }
+    // What a table holds is read with row security off: a policy must not make it look empty.
+    let _ = client.batch_execute("SET row_security = off");
+    let mut why = Vec::new();
+    let relaxed = risky_findings.iter().all(|f| {
+        if !safemig_analyze::DATA_RULES.contains(&f.rule.as_str()) || f.inside.is_some() {
+            return false;
+        }
+        let Some(statement) = f.statement.and_then(|i| statements.get(i.wrapping_sub(1))) else {
+            return false;
+        };
+        let targets = statement.data_targets();
+        !targets.is_empty()
+            && targets.iter().all(|t| {
+                let name = match &t.column {
+                    Some(c) => format!("{}.{c}", t.table),
+                    None => t.table.to_string(),
+                };
+                match safemig_pg::catalog::stake(client, t).unwrap_or(Stake::HoldsData) {
+                    Stake::Absent => {
+                        why.push(format!("{} does not exist before the run", t.table));
+                        true
+                    }
+                    Stake::Empty => {
+                        why.push(format!(
+                            "{name} holds no {}",
+                            if t.column.is_some() { "value" } else { "row" }
+                        ));
+                        true
+                    }
+                    Stake::HoldsData => false,
+                }
+            })
+    });
+    let _ = client.batch_execute("RESET row_security");
+    if !relaxed {
+        return None;
+    }
+    why.sort();
+    why.dedup();
+    Some(why.join(", "))
 }
 
 /// `--backup auto|require`: a verified backup of this database taken with exactly
