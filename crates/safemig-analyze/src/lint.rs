@@ -316,13 +316,7 @@ fn run_rules(
                 hit.help,
                 None,
             );
-            if let Some((offset, inside)) = embedded_at {
-                let (line, column) = line_col(sql, offset);
-                f.line = line;
-                f.column = column;
-                f.offset = offset;
-                f.inside = Some(inside);
-            }
+            place_embedded(&mut f, sql, embedded_at);
             out.push(f);
         }
     }
@@ -349,14 +343,20 @@ fn run_rules(
             None,
             None,
         );
-        if let Some((offset, inside)) = embedded_at {
-            let (line, column) = line_col(sql, offset);
-            f.line = line;
-            f.column = column;
-            f.offset = offset;
-            f.inside = Some(inside);
-        }
+        place_embedded(&mut f, sql, embedded_at);
         out.push(f);
+    }
+}
+
+/// A finding about a statement inside a `DO` block or function body points into
+/// the body, where the statement is.
+fn place_embedded(f: &mut Finding, sql: &str, embedded_at: Option<(usize, &'static str)>) {
+    if let Some((offset, inside)) = embedded_at {
+        let (line, column) = line_col(sql, offset);
+        f.line = line;
+        f.column = column;
+        f.offset = offset;
+        f.inside = Some(inside);
     }
 }
 

@@ -195,6 +195,10 @@ pub enum Event<'a> {
 struct Prepared<'a> {
     file: &'a MigrationFile,
     statements: Vec<Statement>,
+    /// Per statement, what the guard tests before it runs (read from the parse
+    /// tree once, not on every attempt): its column type changes, its UPDATE probe.
+    type_changes: Vec<Vec<safemig_analyze::TypeChange>>,
+    update_probes: Vec<Option<safemig_analyze::UpdateProbe>>,
 }
 
 /// Runs `safemig migrate` against `client`. Infrastructure failures before any
@@ -396,7 +400,14 @@ fn migrate_locked(
                     });
                     return refuse_all(report, &pending, m);
                 }
-                prepared.push(Prepared { file, statements });
+                let type_changes = statements.iter().map(Statement::type_changes).collect();
+                let update_probes = statements.iter().map(Statement::update_probe).collect();
+                prepared.push(Prepared {
+                    file,
+                    statements,
+                    type_changes,
+                    update_probes,
+                });
             }
             Err(e) => {
                 let mut m = empty_report(file, Outcome::Failed);
@@ -1040,15 +1051,12 @@ fn static_needs(
     indexes: &[usize],
     needs: &mut Needs,
 ) -> Result<(), PgError> {
-    let census = Need {
-        census: true,
-        ..Need::default()
-    };
+    let census = Need::census();
     for &i in indexes {
         let s = &p.statements[i];
         // UPDATEs are probed one by one before they run (only the rows they match);
         // one that cannot be probed is counted whole, from BEGIN.
-        let unprobed: Vec<_> = if s.update_probe().is_some() {
+        let unprobed: Vec<_> = if p.update_probes[i].is_some() {
             Vec::new()
         } else {
             s.updated_tables()
@@ -1056,7 +1064,7 @@ fn static_needs(
         let mut oids = catalog::resolve(tx, &unprobed)?;
         // A rewrite keeps every row, but a truncate in the same migration would not:
         // counting at BEGIN decides on the first run.
-        let rewritten: Vec<_> = s.type_changes().into_iter().map(|c| c.table).collect();
+        let rewritten: Vec<_> = p.type_changes[i].iter().map(|c| c.table.clone()).collect();
         oids.extend(catalog::resolve(tx, &rewritten)?);
         if !s.truncates.is_empty() {
             oids.extend(catalog::resolve_truncate_targets(
@@ -1119,9 +1127,9 @@ fn attempt_segment(
         }
         // A type change is tested before it runs: afterwards the old values are gone.
         let mut tested = Vec::new();
-        for change in s.type_changes() {
+        for change in &p.type_changes[i] {
             if let Some((columns, violation)) =
-                catalog::value_probe(&mut tx, &change, &before).map_err(pg_error)?
+                catalog::value_probe(&mut tx, change, &before).map_err(pg_error)?
             {
                 tested.extend(columns);
                 if let Some(violation) = violation {
@@ -1132,26 +1140,24 @@ fn attempt_segment(
                 }
             }
         }
-        let (_, refused) = split_allowed(findings.clone(), config, file);
-        if !refused.is_empty() {
-            // Nothing is gained by running the rewrite: stop here.
+        // Nothing is gained by running the statement once a loss is certain: stop here.
+        if let Some(refused) = refused(&findings, config, file) {
             tx.rollback().map_err(sql_err)?;
             return Ok(Attempt::Violations(refused));
         }
         // An UPDATE is tested before it runs, on the rows it matches: rows the
         // same migration inserts later cannot hide the values it turns NULL.
         let mut probed_update = None;
-        if let Some(probe) = s.update_probe() {
+        if let Some(probe) = &p.update_probes[i] {
             if let Some((oid, matched, counter, violations)) =
-                catalog::update_probe(&mut tx, &probe, &before).map_err(pg_error)?
+                catalog::update_probe(&mut tx, probe, &before).map_err(pg_error)?
             {
                 probed_update = Some((oid, matched, counter));
                 findings.extend(violations.into_iter().map(|violation| GuardFinding {
                     violation,
                     statement: Some(statement_ref(i, s)),
                 }));
-                let (_, refused) = split_allowed(findings.clone(), config, file);
-                if !refused.is_empty() {
+                if let Some(refused) = refused(&findings, config, file) {
                     tx.rollback().map_err(sql_err)?;
                     return Ok(Attempt::Violations(refused));
                 }
@@ -1269,6 +1275,16 @@ fn attempt_segment(
         changes: verdict.changes,
         allowed: allowed.into_iter().map(|f| f.violation).collect(),
     })
+}
+
+/// The findings no `[[allow]]` permits, when there are any.
+fn refused(
+    findings: &[GuardFinding],
+    config: &Config,
+    file: &MigrationFile,
+) -> Option<Vec<GuardFinding>> {
+    let (_, refused) = split_allowed(findings.to_vec(), config, file);
+    (!refused.is_empty()).then_some(refused)
 }
 
 /// (allowed by an `[[allow]]` of safemig.toml, not allowed).

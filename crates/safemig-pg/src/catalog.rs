@@ -132,6 +132,30 @@ pub struct Need {
 }
 
 impl Need {
+    /// Rows and non-null values per column, counted.
+    pub fn census() -> Need {
+        Need {
+            census: true,
+            ..Need::default()
+        }
+    }
+
+    /// Whether the table holds any row.
+    pub fn presence() -> Need {
+        Need {
+            presence: true,
+            ..Need::default()
+        }
+    }
+
+    /// Whether these columns hold any non-null value.
+    pub fn columns(columns: BTreeSet<i32>) -> Need {
+        Need {
+            columns,
+            ..Need::default()
+        }
+    }
+
     pub fn merge(&mut self, other: &Need) {
         self.census |= other.census;
         self.presence |= other.presence;
@@ -606,10 +630,7 @@ pub fn evaluate(
                     )
                     .undecided(
                         *oid,
-                        Need {
-                            presence: true,
-                            ..Need::default()
-                        },
+                        Need::presence(),
                     ),
                 ),
             }
@@ -641,10 +662,7 @@ pub fn evaluate(
                         Some(_) => v,
                         None => v.undecided(
                             *oid,
-                            Need {
-                                presence: true,
-                                ..Need::default()
-                            },
+                            Need::presence(),
                         ),
                     });
                 }
@@ -687,10 +705,7 @@ pub fn evaluate(
             if !unknown.is_empty() {
                 v = v.undecided(
                     *oid,
-                    Need {
-                        columns: unknown,
-                        ..Need::default()
-                    },
+                    Need::columns(unknown),
                 );
             }
             verdict.violations.push(v);
@@ -724,10 +739,7 @@ pub fn evaluate(
                         Some(_) => v,
                         None => v.undecided(
                             *oid,
-                            Need {
-                                presence: true,
-                                ..Need::default()
-                            },
+                            Need::presence(),
                         ),
                     });
                 }
@@ -745,10 +757,7 @@ pub fn evaluate(
                 Some(_) => v,
                 None => v.undecided(
                     *oid,
-                    Need {
-                        presence: true,
-                        ..Need::default()
-                    },
+                    Need::presence(),
                 ),
             });
         }
@@ -807,10 +816,7 @@ pub fn evaluate(
                     )
                     .undecided(
                         *oid,
-                        Need {
-                            census: true,
-                            ..Need::default()
-                        },
+                        Need::census(),
                     ),
                 ),
             }
@@ -838,10 +844,7 @@ pub fn evaluate(
                     )
                     .undecided(
                         *oid,
-                        Need {
-                            census: true,
-                            ..Need::default()
-                        },
+                        Need::census(),
                     ),
                 ),
             }
@@ -876,10 +879,7 @@ pub fn evaluate(
                     )
                     .undecided(
                         *oid,
-                        Need {
-                            census: true,
-                            ..Need::default()
-                        },
+                        Need::census(),
                     ),
                 ),
             }
@@ -903,10 +903,7 @@ pub fn evaluate(
             );
             verdict.violations.push(v.undecided(
                 *oid,
-                Need {
-                    columns: unverified_attnums,
-                    ..Need::default()
-                },
+                Need::columns(unverified_attnums),
             ));
         }
 
