@@ -136,6 +136,12 @@ pub struct Manifest {
     /// has not changed.
     #[serde(default)]
     pub writes: Option<String>,
+    /// The data of the tables in the schemas the platform owns (`auth`, `storage`):
+    /// their definitions are left out (the platform makes them), their rows are not
+    /// (user accounts, identities, file metadata). Each is a CSV in `platform/`,
+    /// with exact rows and a content checksum; `restore --tables auth.users` loads it.
+    #[serde(default)]
+    pub platform_tables: Vec<TableEntry>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -185,6 +191,7 @@ impl Backup {
             .iter()
             .map(|f| f.path.as_str())
             .chain(manifest.tables.iter().filter_map(|t| t.file.as_deref()))
+            .chain(manifest.platform_tables.iter().filter_map(|t| t.file.as_deref()))
             .chain(std::iter::once(manifest.dump.as_str()));
         for path in named {
             let p = Path::new(path);
@@ -369,20 +376,21 @@ pub fn server_major(client: &mut Client) -> Result<u32, PgError> {
     Ok(num.parse::<u32>().unwrap_or(0) / 10000)
 }
 
-/// The content checksum of a table, order-independent, computed by the server.
+/// The content checksum of a table, order-independent, computed by the server,
+/// over the columns `COPY TO` writes (all but generated ones, which are computed
+/// again on load): the checksum of the CSV copy's content, too. For a table
+/// without generated columns it is the checksum of whole rows.
 pub fn table_checksum(
     client: &mut impl postgres::GenericClient,
     schema: &str,
     name: &str,
 ) -> Result<String, PgError> {
-    let sql = format!(
-        "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), md5('')) FROM (SELECT md5(t::text) AS h FROM {} t) rows",
-        quote_qualified(schema, name)
-    );
-    client
-        .query_one(&sql, &[])
-        .map(|r| r.get(0))
-        .map_err(|e| PgError::sql(&format!("checksumming {schema}.{name}"), &e))
+    let columns = copy_columns(client, schema, name)?
+        .iter()
+        .map(|c| quote_ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    checksum_of_columns(client, schema, name, &columns)
 }
 
 fn count_rows(
@@ -486,7 +494,7 @@ pub fn create(
         progress,
     )
     .and_then(
-        |(files, tables, excluded, flags, dump, in_db_copy, applied)| {
+        |Written { files, tables, platform_tables, excluded, flags, dump, in_db_copy, applied }| {
             let manifest = Manifest {
                 format_version: FORMAT_VERSION,
                 id: id.clone(),
@@ -507,6 +515,7 @@ pub fn create(
                 finished_at: chrono::Utc::now(),
                 files,
                 tables,
+                platform_tables,
                 writes,
             };
             finish(&partial, &manifest)?;
@@ -568,15 +577,17 @@ fn sanitize(name: &str) -> String {
         .collect()
 }
 
-type Written = (
-    Vec<FileEntry>,
-    Vec<TableEntry>,
-    Vec<String>,
-    Vec<String>,
-    String,
-    Option<String>,
-    Vec<String>,
-);
+/// What `write_backup` put on disk, for the manifest.
+struct Written {
+    files: Vec<FileEntry>,
+    tables: Vec<TableEntry>,
+    platform_tables: Vec<TableEntry>,
+    excluded: Vec<String>,
+    flags: Vec<String>,
+    dump: String,
+    in_db_copy: Option<String>,
+    applied: Vec<String>,
+}
 
 #[allow(clippy::too_many_arguments)]
 fn write_backup(
@@ -724,22 +735,32 @@ fn write_backup(
         };
         if critical.iter().any(|(s, t)| s == schema && t == name) {
             let file = format!("tables/{}.{}.csv", sanitize(schema), sanitize(name));
-            let mut out = private_file(&dir.join(&file))?;
-            let mut reader = tx
-                .copy_out(&format!(
-                    "COPY {} TO STDOUT WITH (FORMAT csv, HEADER)",
-                    quote_qualified(schema, name)
-                ))
-                .map_err(|e| PgError::sql(&format!("copying {schema}.{name}"), &e))?;
-            std::io::copy(&mut reader, &mut out)
-                .map_err(|e| io("cannot write", &dir.join(&file), e))?;
-            drop(reader);
-            out.sync_all()
-                .map_err(|e| io("cannot sync", &dir.join(&file), e))?;
-            entry.checksum = Some(table_checksum(&mut tx, schema, name)?);
+            entry.checksum = Some(copy_to_csv(&mut tx, dir, &file, schema, name)?);
             entry.file = Some(file);
         }
         entries.push(entry);
+    }
+    // The platform's schemas are left out of the dump (the platform makes them),
+    // but their rows are the users' own: accounts, identities, file metadata.
+    let mut platform_tables = Vec::new();
+    if !options.all_schemas {
+        let platform = platform_tables_in(&mut tx)?;
+        if !platform.is_empty() {
+            private_dir(&dir.join("platform"))?;
+        }
+        for (schema, name) in platform {
+            progress(&format!("copying {schema}.{name} (platform data)"));
+            let file = format!("platform/{}.{}.csv", sanitize(&schema), sanitize(&name));
+            let rows = count_rows(&mut tx, &schema, &name)?;
+            let checksum = copy_to_csv(&mut tx, dir, &file, &schema, &name)?;
+            platform_tables.push(TableEntry {
+                schema,
+                name,
+                rows,
+                checksum: Some(checksum),
+                file: Some(file),
+            });
+        }
     }
     let applied = versions_in(&mut tx)?;
     // The in-database copies: made from the same snapshot, in one transaction that
@@ -787,7 +808,62 @@ fn write_backup(
             .batch_execute("COMMIT")
             .map_err(|e| PgError::sql("committing the copies in safemig_backup", &e))?;
     }
-    Ok((files, entries, excluded, flags, dump, in_db_copy, applied))
+    Ok(Written {
+        files,
+        tables: entries,
+        platform_tables,
+        excluded,
+        flags,
+        dump,
+        in_db_copy,
+        applied,
+    })
+}
+
+/// Schemas whose definitions the platform owns but whose rows are the project's.
+pub const PLATFORM_DATA_SCHEMAS: &[&str] = &["auth", "storage"];
+
+/// The tables of `auth` and `storage` whose rows a backup keeps: all but the
+/// platform's own migration bookkeeping (restoring an older copy of it would make
+/// the auth server or the storage API run their migrations again).
+fn platform_tables_in(
+    client: &mut impl postgres::GenericClient,
+) -> Result<Vec<(String, String)>, PgError> {
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind = 'r' AND c.relpersistence = 'p' AND n.nspname = ANY($1) \
+               AND (n.nspname, c.relname) NOT IN (('auth', 'schema_migrations'), ('storage', 'migrations')) \
+             ORDER BY 1, 2",
+            &[&PLATFORM_DATA_SCHEMAS],
+        )
+        .map_err(|e| PgError::sql("listing the auth and storage tables", &e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// Writes `schema.name` to `dir/file` as CSV with a header (what `COPY TO`
+/// writes: every column but generated ones) and returns the content checksum of
+/// exactly those columns, so a restore of the file can be checked against it.
+fn copy_to_csv(
+    tx: &mut postgres::Transaction<'_>,
+    dir: &Path,
+    file: &str,
+    schema: &str,
+    name: &str,
+) -> Result<String, PgError> {
+    let path = dir.join(file);
+    let mut out = private_file(&path)?;
+    let mut reader = tx
+        .copy_out(&format!(
+            "COPY {} TO STDOUT WITH (FORMAT csv, HEADER)",
+            quote_qualified(schema, name)
+        ))
+        .map_err(|e| PgError::sql(&format!("copying {schema}.{name}"), &e))?;
+    std::io::copy(&mut reader, &mut out).map_err(|e| io("cannot write", &path, e))?;
+    drop(reader);
+    out.sync_all().map_err(|e| io("cannot sync", &path, e))?;
+    table_checksum(tx, schema, name)
 }
 
 /// A name for a table in `safemig_backup` that PostgreSQL keeps whole: identifiers
@@ -918,6 +994,15 @@ fn finish(dir: &Path, manifest: &Manifest) -> Result<(), PgError> {
             t.name,
             if t.checksum.is_some() { " *" } else { "" }
         ));
+    }
+    if !manifest.platform_tables.is_empty() {
+        text.push_str(
+            "\nplatform data (rows only: the auth and storage schemas themselves are the platform's, \
+             and the files in storage buckets live outside the database)\n",
+        );
+        for t in &manifest.platform_tables {
+            text.push_str(&format!("  {:>10}  {}.{} *\n", t.rows, t.schema, t.name));
+        }
     }
     let json = serde_json::to_string_pretty(manifest).map_err(|e| PgError::Tool(e.to_string()))?;
     for (name, content) in [("manifest.txt", text), (MANIFEST, json)] {
@@ -1110,8 +1195,72 @@ fn restore_and_compare(
             .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
     }
     let notes = restore_dump(backup, &target, server_major(&mut client)?, progress)?;
-    let problems = compare_with_manifest(&mut client, &backup.manifest, true)?;
+    let mut problems = compare_with_manifest(&mut client, &backup.manifest, true)?;
+    progress("loading every table copy (tables/, platform/) into scratch tables");
+    problems.extend(csv_copies_load(&mut client, backup)?);
     Ok((problems, notes))
+}
+
+/// Every CSV copy of the backup (the critical tables' and the platform data's),
+/// loaded into a scratch table of text columns and compared with the manifest's
+/// rows and checksum: proves the files `restore --tables` reads restorable, whether
+/// or not the database they came from is at hand. A value's text is what the CSV
+/// holds, so the checksum of text columns is the checksum of the typed ones.
+fn csv_copies_load(client: &mut Client, backup: &Backup) -> Result<Vec<String>, PgError> {
+    let mut problems = Vec::new();
+    let entries = backup.manifest.tables.iter().chain(&backup.manifest.platform_tables);
+    for t in entries {
+        let (Some(file), Some(expected)) = (&t.file, &t.checksum) else {
+            continue;
+        };
+        let path = backup.dir.join(file);
+        let header = csv_header(&path)?;
+        let columns = header
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let definition = header
+            .iter()
+            .map(|c| format!("{} text", quote_ident(c)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut tx = client
+            .transaction()
+            .map_err(|e| PgError::sql("starting a scratch load", &e))?;
+        tx.batch_execute(&format!(
+            "CREATE TEMPORARY TABLE safemig_csv_check ({definition}) ON COMMIT DROP"
+        ))
+        .map_err(|e| PgError::sql(&format!("making a scratch table for {file}"), &e))?;
+        let loaded = (|| -> Result<(), PgError> {
+            let mut input = std::fs::File::open(&path).map_err(|e| io("cannot read", &path, e))?;
+            let mut writer = tx
+                .copy_in(&format!(
+                    "COPY pg_temp.safemig_csv_check ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
+                ))
+                .map_err(|e| PgError::sql(&format!("loading {file}"), &e))?;
+            std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &path, e))?;
+            writer
+                .finish()
+                .map_err(|e| PgError::sql(&format!("loading {file}"), &e))?;
+            Ok(())
+        })();
+        if let Err(e) = loaded {
+            problems.push(format!("{file} does not load: {e}"));
+            continue;
+        }
+        let rows = count_rows(&mut tx, "pg_temp", "safemig_csv_check")?;
+        let checksum = checksum_of_columns(&mut tx, "pg_temp", "safemig_csv_check", &columns)?;
+        if rows != t.rows || &checksum != expected {
+            problems.push(format!(
+                "{file} loads {rows} rows with checksum {checksum}; the manifest says {} rows of {}.{} with {expected}",
+                t.rows, t.schema, t.name
+            ));
+        }
+        tx.commit()
+            .map_err(|e| PgError::sql("ending a scratch load", &e))?;
+    }
+    Ok(problems)
 }
 
 /// Every table of the manifest against a database the backup was restored into:
@@ -1181,6 +1330,9 @@ pub fn restore_dump(
         .arg(target.dbname())
         .arg(&dump);
     run_tool(command, "pg_restore (schema and data)")?;
+    // Before the post-data section: the foreign keys into auth.users it adds then
+    // find the users they point at.
+    let mut notes = load_platform_data(backup, target, progress)?;
     progress("pg_restore --section=post-data");
     let mut command = tools::command(&pg_restore, target);
     command
@@ -1190,7 +1342,6 @@ pub fn restore_dump(
     let output = command
         .output()
         .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
-    let mut notes = Vec::new();
     if !output.status.success() {
         let errors: Vec<String> = String::from_utf8_lossy(&output.stderr)
             .lines()
@@ -1203,6 +1354,92 @@ pub fn restore_dump(
             errors.len(),
             errors.join("; ")
         ));
+    }
+    Ok(notes)
+}
+
+/// Loads the backup's platform data (`auth`, `storage` rows) into the tables of
+/// the same name in `target` (a new Supabase project, or the stand-in), in one
+/// transaction with triggers off (a new-user trigger must not run again for a
+/// restored user), each checked against the manifest before COMMIT. A table that
+/// is missing, already holds rows, or lacks a column of the backup's is left
+/// alone and named in a note: `restore --tables` can load it later.
+fn load_platform_data(
+    backup: &Backup,
+    target: &Target,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<String>, PgError> {
+    let mut notes = Vec::new();
+    if backup.manifest.platform_tables.is_empty() {
+        return Ok(notes);
+    }
+    let mut client = target.connect()?;
+    let mut tx = client
+        .transaction()
+        .map_err(|e| PgError::sql("starting the platform data load", &e))?;
+    tx.batch_execute(&format!(
+        "{}; SET LOCAL session_replication_role = replica",
+        CANONICAL_TEXT.replace("SET ", "SET LOCAL ")
+    ))
+    .map_err(|e| PgError::sql("preparing the platform data load (session_replication_role needs a superuser or the postgres role)", &e))?;
+    let mut loaded = Vec::new();
+    for t in &backup.manifest.platform_tables {
+        let Some(file) = &t.file else { continue };
+        let path = backup.dir.join(file);
+        let exists: bool = tx
+            .query_one(
+                "SELECT pg_catalog.to_regclass(pg_catalog.quote_ident($1) || '.' || pg_catalog.quote_ident($2)) IS NOT NULL",
+                &[&t.schema, &t.name],
+            )
+            .map_err(|e| PgError::sql("looking for a platform table", &e))?
+            .get(0);
+        if !exists {
+            notes.push(format!("{}.{}: no such table here; its {} backed-up rows were not loaded", t.schema, t.name, t.rows));
+            continue;
+        }
+        let header = csv_header(&path)?;
+        let current = copy_columns(&mut tx, &t.schema, &t.name)?;
+        let missing: Vec<&String> = header.iter().filter(|c| !current.contains(c)).collect();
+        if !missing.is_empty() {
+            notes.push(format!(
+                "{}.{}: this table has no column {}; its {} backed-up rows were not loaded",
+                t.schema, t.name, list_or_none(&missing), t.rows
+            ));
+            continue;
+        }
+        let present = count_rows(&mut tx, &t.schema, &t.name)?;
+        if present > 0 {
+            notes.push(format!(
+                "{}.{} already holds {present} rows: left as it is (`safemig restore --tables {}.{}` replaces them with the backup's {})",
+                t.schema, t.name, t.schema, t.name, t.rows
+            ));
+            continue;
+        }
+        progress(&format!("loading {}.{} (platform data)", t.schema, t.name));
+        let columns = header.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+        let table = quote_qualified(&t.schema, &t.name);
+        let mut input = std::fs::File::open(&path).map_err(|e| io("cannot read", &path, e))?;
+        let mut writer = tx
+            .copy_in(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"))
+            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
+        std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &path, e))?;
+        writer
+            .finish()
+            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
+        let rows = count_rows(&mut tx, &t.schema, &t.name)?;
+        let checksum = checksum_of_columns(&mut tx, &t.schema, &t.name, &columns)?;
+        if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
+            return Err(PgError::Tool(format!(
+                "{}.{} after loading: {rows} rows and checksum {checksum}, the manifest says {} rows; nothing of the platform data was loaded",
+                t.schema, t.name, t.rows
+            )));
+        }
+        loaded.push(format!("{}.{} ({rows} rows)", t.schema, t.name));
+    }
+    tx.commit()
+        .map_err(|e| PgError::sql("committing the platform data", &e))?;
+    if !loaded.is_empty() {
+        notes.insert(0, format!("platform data loaded: {}", loaded.join(", ")));
     }
     Ok(notes)
 }
@@ -1220,6 +1457,11 @@ pub struct Restored {
     pub rows_after: i64,
     /// Where the rows it replaced are kept.
     pub kept_in: String,
+    /// Tables the backup copies whose rows go with this table's (a foreign key
+    /// `ON DELETE CASCADE` into it) and that were not restored with it: a user
+    /// deleted since the backup took their profile and identities along.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cascades_not_restored: Vec<String>,
 }
 
 /// Restores critical tables in place, in one transaction, and commits only when
@@ -1259,10 +1501,12 @@ pub fn restore_tables(
             .manifest
             .tables
             .iter()
+            .chain(&backup.manifest.platform_tables)
             .find(|t| &t.schema == schema && &t.name == name && t.file.is_some())
             .ok_or_else(|| {
                 PgError::Tool(format!(
-                    "{schema}.{name} is not a critical table of this backup (no content copy)"
+                    "{schema}.{name} is not a critical table of this backup (no content copy); the backup copies: {}",
+                    copied_tables(&backup.manifest)
                 ))
             })?;
         wanted.push(entry.clone());
@@ -1361,6 +1605,7 @@ pub fn restore_tables(
             rows_before,
             rows_after: rows,
             kept_in: format!("safemig_backup.{aside}"),
+            cascades_not_restored: Vec::new(),
         });
     }
     // session_replication_role = replica loaded the rows without checking foreign
@@ -1374,9 +1619,49 @@ pub fn restore_tables(
             broken.join("; ")
         )));
     }
+    let copied: Vec<String> = backup
+        .manifest
+        .tables
+        .iter()
+        .chain(&backup.manifest.platform_tables)
+        .filter(|t| t.file.is_some())
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    for (r, oid) in restored.iter_mut().zip(&oids) {
+        let rows = tx
+            .query(
+                "SELECT DISTINCT n.nspname::text || '.' || c.relname::text FROM pg_catalog.pg_constraint k \
+                 JOIN pg_catalog.pg_class c ON c.oid = k.conrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE k.contype = 'f' AND k.confdeltype = 'c' AND k.confrelid = $1::pg_catalog.text::pg_catalog.regclass \
+                   AND NOT k.conrelid = ANY($2::pg_catalog.text[]::pg_catalog.regclass[]::pg_catalog.oid[]) ORDER BY 1",
+                &[oid, &oids],
+            )
+            .map_err(|e| PgError::sql("reading the tables that cascade from the restored ones", &e))?;
+        r.cascades_not_restored = rows
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .filter(|name| copied.contains(name))
+            .collect();
+    }
     tx.commit()
         .map_err(|e| PgError::sql("committing the restore", &e))?;
     Ok(restored)
+}
+
+/// The tables a backup holds a content copy of, for messages.
+fn copied_tables(manifest: &Manifest) -> String {
+    let names: Vec<String> = manifest
+        .tables
+        .iter()
+        .chain(&manifest.platform_tables)
+        .filter(|t| t.file.is_some())
+        .map(|t| format!("{}.{}", t.schema, t.name))
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn list_or_none(items: &[&String]) -> String {

@@ -659,3 +659,116 @@ fn backups_in_a_git_work_tree_are_never_staged() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("inside a git work tree and not ignored"), "{run:?}");
 }
+
+/// Issue 20 item 1: the platform's schemas are left out of the dump, but the
+/// user accounts in them are not: a user deleted by mistake (and everything that
+/// cascades from them) comes back from the backup.
+#[test]
+fn user_accounts_are_in_the_backup_and_a_deleted_user_comes_back() {
+    let p = project();
+    p.exec(
+        "CREATE TABLE auth.identities (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), \
+           user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE, provider text NOT NULL);
+         CREATE TABLE auth.schema_migrations (version text PRIMARY KEY);
+         INSERT INTO auth.schema_migrations VALUES ('20240101');
+         UPDATE auth.users SET email_confirmed_at = '2026-01-02 03:04:05+00', raw_user_meta_data = '{\"name\": \"A, \\\"the\\\" (first)\"}';
+         INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000002', 'b@example.com');
+         INSERT INTO auth.identities (user_id, provider) SELECT id, 'email' FROM auth.users;",
+    );
+    let users_before = checksum(&p, "auth.users");
+    let identities_before = checksum(&p, "auth.identities");
+    let profiles_before = checksum(&p, "public.users");
+    let dir = create(&p);
+
+    // In the manifest, with exact rows, and the files private.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    let platform: Vec<(String, i64)> = manifest["platform_tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                format!("{}.{}", t["schema"].as_str().unwrap(), t["name"].as_str().unwrap()),
+                t["rows"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        platform,
+        vec![("auth.identities".to_string(), 2), ("auth.users".to_string(), 2)],
+        "the platform's migration bookkeeping is left out"
+    );
+    for f in ["platform/auth.users.csv", "platform/auth.identities.csv"] {
+        let meta = std::fs::metadata(dir.join(f)).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{f}");
+    }
+    let text = std::fs::read_to_string(dir.join("manifest.txt")).unwrap();
+    assert!(text.contains("platform data") && text.contains("auth.users"), "{text}");
+    // A full verification loads every copy and matches its checksum (auth.users has
+    // a generated column, which COPY leaves out).
+    let full = verify(&p, &dir, true);
+    assert_eq!(full.code, 0, "{full:?}");
+
+    // A user deleted by mistake: their profile and identity go with them.
+    p.exec("DELETE FROM auth.users WHERE email = 'a@example.com'");
+    assert_eq!(p.i64("SELECT count(*) FROM public.users"), 0);
+    let only_users = p.safemig(&["restore", dir.to_str().unwrap(), "--tables", "auth.users"]);
+    assert_eq!(only_users.code, 0, "{only_users:?}");
+    assert_eq!(checksum(&p, "auth.users"), users_before);
+    // What cascaded from the user was not restored with it: said, with the command.
+    assert!(
+        only_users.stdout.contains("auth.identities")
+            && only_users.stdout.contains("public.users")
+            && only_users.stdout.contains("--tables auth.users,"),
+        "{only_users:?}"
+    );
+    let all = p.safemig(&[
+        "restore",
+        dir.to_str().unwrap(),
+        "--tables",
+        "auth.users,auth.identities,public.users",
+    ]);
+    assert_eq!(all.code, 0, "{all:?}");
+    assert_eq!(checksum(&p, "auth.users"), users_before);
+    assert_eq!(checksum(&p, "auth.identities"), identities_before);
+    assert_eq!(checksum(&p, "public.users"), profiles_before);
+
+    // A new environment: the complete restore brings the accounts too, before the
+    // foreign keys into auth.users are made, and no new-user trigger runs again.
+    p.cluster.create_database("fresh").unwrap();
+    let url = p.cluster.url("fresh");
+    let mut fresh = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    fresh.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+    fresh
+        .batch_execute(
+            "CREATE TABLE auth.identities (id uuid PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE, provider text NOT NULL);
+             CREATE FUNCTION public.count_signup() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'trigger ran'; END $$;
+             CREATE TRIGGER count_signup AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.count_signup();",
+        )
+        .unwrap();
+    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--into", &url]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("platform data loaded"), "{run:?}");
+    assert!(!run.stdout.contains("could not be restored"), "{run:?}");
+    let users: i64 = fresh.query_one("SELECT count(*) FROM auth.users", &[]).unwrap().get(0);
+    assert_eq!(users, 2);
+    let fk: i64 = fresh
+        .query_one("SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.users'::regclass AND contype = 'f'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(fk, 1, "the foreign key into auth.users was restored");
+}
+
+/// A changed platform copy is caught by verification like any other file.
+#[test]
+fn a_changed_platform_copy_fails_verification() {
+    let p = project();
+    let dir = create(&p);
+    let csv = dir.join("platform/auth.users.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, text.replace("a@example.com", "b@example.com")).unwrap();
+    let run = verify(&p, &dir, false);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.all().contains("platform/auth.users.csv"), "{run:?}");
+}

@@ -298,10 +298,22 @@ pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32, CliError> {
                 .map(|done| {
                     done.into_iter()
                         .map(|r| {
-                            format!(
+                            let mut line = format!(
                                 "{}: {} rows restored ({} before; those kept in {})",
                                 r.table, r.rows_after, r.rows_before, r.kept_in
-                            )
+                            );
+                            if !r.cascades_not_restored.is_empty() {
+                                line.push_str(&format!(
+                                    "\n  note: rows of {} are deleted with this table's (ON DELETE CASCADE) and were not restored; \
+                                     if rows of {} were deleted since the backup, theirs went too: restore them together \
+                                     (--tables {},{})",
+                                    r.cascades_not_restored.join(", "),
+                                    r.table,
+                                    r.table,
+                                    r.cascades_not_restored.join(",")
+                                ));
+                            }
+                            line
                         })
                         .collect::<Vec<_>>()
                 })
