@@ -73,6 +73,9 @@ pub struct Config {
     /// Where the config was read from; `None` when defaults are in use.
     #[serde(skip)]
     pub source: Option<PathBuf>,
+    /// Without a config file: the project root a `--dir .../supabase/migrations` names.
+    #[serde(skip)]
+    pub root: Option<PathBuf>,
 }
 
 /// `[verify]`: what `safemig verify` requires of the database.
@@ -247,12 +250,37 @@ impl Config {
         Ok(config)
     }
 
-    /// `explicit` if given (must exist), else `./safemig.toml` if present, else defaults.
-    pub fn discover(explicit: Option<&Path>) -> Result<Config, ProjectError> {
-        match explicit {
-            Some(path) => Config::load(path),
-            None if Path::new(CONFIG_FILE).is_file() => Config::load(Path::new(CONFIG_FILE)),
-            None => Ok(Config::default()),
+    /// `explicit` if given (must exist); else, with a migrations folder given
+    /// (`--dir`), the `safemig.toml` of the project that folder is in (looked for
+    /// from the folder upwards, up to the top of its git work tree); else
+    /// `./safemig.toml` if present; else defaults. Without a config file, a
+    /// Supabase layout's `--dir .../supabase/migrations` still names the project
+    /// root, so `.safemig/` and `supabase/tests` are found there and not in the
+    /// working directory.
+    pub fn discover(explicit: Option<&Path>, dir: Option<&Path>) -> Result<Config, ProjectError> {
+        if let Some(path) = explicit {
+            return Config::load(path);
+        }
+        if let Some(found) = dir.and_then(config_above) {
+            return Config::load(&found);
+        }
+        if Path::new(CONFIG_FILE).is_file() {
+            return Config::load(Path::new(CONFIG_FILE));
+        }
+        Ok(Config {
+            root: dir.and_then(supabase_root),
+            ..Config::default()
+        })
+    }
+
+    /// The folder relative paths of the project are taken from: the config file's,
+    /// else the project root `--dir` named, else the working directory.
+    pub fn base(&self) -> PathBuf {
+        match (&self.source, &self.root) {
+            (Some(source), _) => source.parent().unwrap_or(Path::new("")).to_path_buf(),
+            (None, Some(root)) => root.clone(),
+            // Empty, so that relative paths stay as written in messages.
+            (None, None) => PathBuf::new(),
         }
     }
 
@@ -306,24 +334,20 @@ impl Config {
         if let Some(dir) = cli_dir {
             return dir.to_path_buf();
         }
-        match (&self.migrations_dir, &self.source) {
-            (Some(dir), Some(source)) if dir.is_relative() => {
-                source.parent().unwrap_or(Path::new(".")).join(dir)
-            }
-            (Some(dir), _) => dir.clone(),
-            _ => PathBuf::from("supabase/migrations"),
+        match &self.migrations_dir {
+            Some(dir) if dir.is_relative() => self.base().join(dir),
+            Some(dir) => dir.clone(),
+            None => self.base().join("supabase/migrations"),
         }
     }
 
     /// The folder of backups: `[backup] dir`, relative to the config file when there
     /// is one (like `migrations_dir`), else to the working directory.
     pub fn backup_dir(&self) -> PathBuf {
-        match &self.source {
-            Some(source) if self.backup.dir.is_relative() => source
-                .parent()
-                .unwrap_or(Path::new("."))
-                .join(&self.backup.dir),
-            _ => self.backup.dir.clone(),
+        if self.backup.dir.is_relative() {
+            self.base().join(&self.backup.dir)
+        } else {
+            self.backup.dir.clone()
         }
     }
 
@@ -335,11 +359,10 @@ impl Config {
             .tests_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("supabase/tests"));
-        match &self.source {
-            Some(source) if dir.is_relative() => {
-                source.parent().unwrap_or(Path::new(".")).join(dir)
-            }
-            _ => dir,
+        if dir.is_relative() {
+            self.base().join(dir)
+        } else {
+            dir
         }
     }
 
@@ -364,6 +387,32 @@ impl Config {
             .flat_map(|a| a.loss.iter().copied())
             .collect()
     }
+}
+
+/// The `safemig.toml` in `dir` or a folder above it, looking no higher than the
+/// top of the git work tree `dir` is in (a config of an unrelated project further
+/// up is never picked up).
+fn config_above(dir: &Path) -> Option<PathBuf> {
+    let start = std::fs::canonicalize(dir).ok()?;
+    for folder in start.ancestors() {
+        let candidate = folder.join(CONFIG_FILE);
+        if candidate.is_file() {
+            return Some(candidate);
+        }
+        if folder.join(".git").exists() {
+            return None;
+        }
+    }
+    None
+}
+
+/// The project root of a Supabase layout: `ROOT/supabase/migrations` → `ROOT`.
+fn supabase_root(dir: &Path) -> Option<PathBuf> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let supabase = dir.parent()?;
+    (dir.file_name()? == "migrations" && supabase.file_name()? == "supabase")
+        .then(|| supabase.parent().map(Path::to_path_buf))
+        .flatten()
 }
 
 /// Splits `schema.table`, honouring double quotes: `"my.schema"."a ""b"""`.

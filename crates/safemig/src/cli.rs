@@ -42,14 +42,9 @@ pub struct Global {
     /// Output format (sarif and github: check only).
     #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-    /// Local audit file (JSON lines).
-    #[arg(
-        long,
-        global = true,
-        value_name = "PATH",
-        default_value = ".safemig/audit.jsonl"
-    )]
-    pub audit_file: PathBuf,
+    /// Local audit file (JSON lines) [default: .safemig/audit.jsonl in the project]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub audit_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -44,7 +44,7 @@ pub struct Context {
 
 impl Context {
     pub fn load(global: Global) -> Result<Context, CliError> {
-        let config = Config::discover(global.config.as_deref())?;
+        let config = Config::discover(global.config.as_deref(), global.dir.as_deref())?;
         Ok(Context { global, config })
     }
 
@@ -72,12 +72,20 @@ impl Context {
         Ok(Target::resolve(self.explicit_url().as_deref())?)
     }
 
+    /// The local audit file: `--audit-file`, else `.safemig/audit.jsonl` in the project.
+    pub fn audit_file(&self) -> PathBuf {
+        self.global
+            .audit_file
+            .clone()
+            .unwrap_or_else(|| self.config.base().join(".safemig/audit.jsonl"))
+    }
+
     /// Appends to the local audit file; a failure to write it is reported, not fatal,
     /// because the database half of the trail may still hold the record.
     pub fn audit_local(&self, record: &AuditRecord) {
         let mut record = record.clone();
         record.database = record.database.map(|d| safemig_pg::redact::redact(&d));
-        if let Err(e) = audit::append(&self.global.audit_file, &record) {
+        if let Err(e) = audit::append(&self.audit_file(), &record) {
             eprintln!("warning: could not write the local audit trail: {e}");
         }
     }

@@ -368,3 +368,60 @@ fn an_allowance_excuses_lost_rows_only_for_its_own_migration_and_loss() {
     let run = p.safemig(&["--format", "json", "verify", "--no-tests"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+/// Issue 20 item 6: `--dir` given from another folder finds the project's
+/// `safemig.toml` and `supabase/tests`, writes its audit trail there (no stray
+/// `.safemig/` where it was run), and a verify that checked nothing does not pass.
+#[test]
+fn working_from_another_folder_finds_the_project_and_an_empty_verify_does_not_pass() {
+    let p = seed_project();
+    std::fs::create_dir_all(p.path().join(".git")).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = p.migrations_dir();
+    let run_from = |args: &[&str]| {
+        let mut full = vec!["--db", p.url.as_str(), "--dir", dir.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let mut command = p.command(&full, &[]);
+        command.current_dir(elsewhere.path());
+        common::output(command.output().unwrap())
+    };
+    let run = run_from(&["verify", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let names: Vec<String> = run.json()["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("new_user_creates_profile")),
+        "the project's SQL tests ran: {names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.contains("on_auth_user_created")),
+        "the project's [verify] was read: {names:?}"
+    );
+    assert!(!elsewhere.path().join(".safemig").exists(), "no stray .safemig/");
+    assert!(p.path().join(".safemig/audit.jsonl").is_file());
+    let log = run_from(&["log", "--format", "json"]);
+    assert_eq!(log.code, 0, "{log:?}");
+    assert!(log.stdout.contains("verify"), "{log:?}");
+
+    // Without a config file, a Supabase layout still names the project root.
+    std::fs::remove_file(p.path().join("safemig.toml")).unwrap();
+    let run = run_from(&["verify", "--format", "json"]);
+    let names = run.json()["checks"].to_string();
+    assert!(names.contains("new_user_creates_profile"), "{run:?}");
+
+    // Nothing to check: said, and not a pass.
+    let bare = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(bare.path().join("migrations")).unwrap();
+    let mut command = p.command(
+        &["--db", p.url.as_str(), "--dir", bare.path().join("migrations").to_str().unwrap(), "verify"],
+        &[],
+    );
+    command.current_dir(bare.path());
+    let run = common::output(command.output().unwrap());
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("nothing was checked"), "{run:?}");
+}

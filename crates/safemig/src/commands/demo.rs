@@ -156,7 +156,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         config: Some(project.join("safemig.toml")),
         dir: Some(migrations.clone()),
         format: Format::Human,
-        audit_file: project.join(".safemig/audit.jsonl"),
+        audit_file: Some(project.join(".safemig/audit.jsonl")),
     })?;
     command("safemig migrate --backup skip");
     expect(
@@ -355,7 +355,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         config: Some(project.join("safemig.toml")),
         dir: Some(migrations.clone()),
         format: Format::Human,
-        audit_file: project.join(".safemig/audit.jsonl"),
+        audit_file: Some(project.join(".safemig/audit.jsonl")),
     })?;
     command("safemig --db postgresql://…/branch migrate");
     let code = super::migrate::run(

@@ -13,10 +13,10 @@ pub fn run(ctx: &Context, args: &LogArgs) -> Result<i32, CliError> {
         let records = safemig_pg::history::read_audit(&mut client, args.limit as i64)?;
         (format!("safemig.audit in {}", target.display()), records)
     } else {
-        let mut records = audit::read(&ctx.global.audit_file)?;
+        let mut records = audit::read(&ctx.audit_file())?;
         let skip = records.len().saturating_sub(args.limit);
         records.drain(..skip);
-        (ctx.global.audit_file.display().to_string(), records)
+        (ctx.audit_file().display().to_string(), records)
     };
     if ctx.json() {
         report::print_json(&serde_json::json!({ "source": source, "records": records }));

@@ -138,7 +138,24 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
         Some(Ok(list)) => list.is_empty(),
         Some(Err(_)) => false,
     };
-    let ok = checks.iter().all(|c| c.ok) && drift_ok;
+    // A verification that checked nothing proves nothing: it must not pass
+    // silently (a --dir from another folder that missed the project's tests, a
+    // project with nothing configured yet).
+    let nothing_checked = checks.is_empty() && drift_report.is_none();
+    if nothing_checked {
+        notes.push(format!(
+            "nothing was checked: no required objects ([verify] in safemig.toml{}), no row floors (a verified backup \
+             taken by the last migrate, or [guard.min_rows]), no SQL tests in {}; add one of them, or run from the \
+             project's folder (or give --config)",
+            ctx.config
+                .source
+                .as_ref()
+                .map(|s| format!(", read from {}", s.display()))
+                .unwrap_or_else(|| ": no safemig.toml was found".into()),
+            args.tests.clone().unwrap_or_else(|| ctx.config.tests_dir()).display()
+        ));
+    }
+    let ok = checks.iter().all(|c| c.ok) && drift_ok && !nothing_checked;
     let failed = checks.iter().filter(|c| !c.ok).count();
     audit(ctx, &target, &mut client, ok, failed, &drift_report);
 
@@ -151,6 +168,7 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
             "database": target.display(),
             "ok": ok,
             "checks": checks,
+            "nothing_checked": nothing_checked,
             "notes": notes,
             "drift": drift_json,
             "backup": floor_backup.as_ref().map(|b| &b.manifest.id),
@@ -240,6 +258,8 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
             "{}",
             human::green(&format!("verified: {} checks passed", checks.len()))
         );
+    } else if nothing_checked {
+        println!("{}", human::red("not verified: nothing was checked (see the note above)"));
     } else {
         let drift_count = match &drift_report {
             Some(Ok(list)) => list.len(),
