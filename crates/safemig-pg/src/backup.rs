@@ -1802,6 +1802,27 @@ fn broken_foreign_keys(
     Ok(broken)
 }
 
+/// The tables of `tables` that do not exist in `client`'s database, as `schema.table`.
+pub fn missing_tables(
+    client: &mut Client,
+    tables: &[(String, String)],
+) -> Result<Vec<String>, PgError> {
+    let mut out = Vec::new();
+    for (schema, name) in tables {
+        let exists: bool = client
+            .query_one(
+                "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+                &[&quote_qualified(schema, name)],
+            )
+            .map_err(|e| PgError::sql("looking up the critical tables", &e))?
+            .get(0);
+        if !exists {
+            out.push(format!("{schema}.{name}"));
+        }
+    }
+    Ok(out)
+}
+
 /// Is `client`'s database empty of user tables (outside the excluded schemas)?
 pub fn user_table_count(client: &mut Client) -> Result<usize, PgError> {
     Ok(user_tables(

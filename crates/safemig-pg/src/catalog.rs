@@ -1543,3 +1543,32 @@ pub fn live_objects(
     }
     Ok(live)
 }
+
+/// The config's table names that name no table in the database, as warnings:
+/// a mistyped `[backup] critical` entry is silently in no backup's CSV copies, a
+/// mistyped `[guard.min_rows]` floor guards nothing. (A table a pending migration
+/// creates is not there yet either: these warn, they do not refuse.)
+pub fn missing_config_tables(
+    client: &mut impl GenericClient,
+    config: &safemig_project::Config,
+) -> Result<Vec<String>, PgError> {
+    let mut out = Vec::new();
+    for (setting, name) in config.named_tables() {
+        let Some((schema, table)) = split_table_name(name) else {
+            continue;
+        };
+        let exists: bool = client
+            .query_one(
+                "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+                &[&quote_qualified(&schema, &table)],
+            )
+            .map_err(|e| PgError::sql("looking up the tables safemig.toml names", &e))?
+            .get(0);
+        if !exists {
+            out.push(format!(
+                "{setting} names {name}, which is no table in this database (mistyped, or made by a migration not applied yet)"
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -366,6 +366,47 @@ impl Config {
         }
     }
 
+    /// Names in the config that match no migration file: an `[[allow]]` or a
+    /// `[check] allow_risky` entry whose version was mistyped covers nothing, and
+    /// the migration it was meant for is refused or rolled back.
+    pub fn unmatched_migrations(&self, set: &crate::MigrationSet) -> Vec<String> {
+        let known = |name: &str| {
+            set.migrations
+                .iter()
+                .any(|m| m.version == name || m.file_name() == name)
+        };
+        let mut out = Vec::new();
+        for allow in &self.allow {
+            if !known(&allow.migration) {
+                out.push(format!(
+                    "[[allow]] migration = \"{}\" names no migration file in {}: it covers nothing",
+                    allow.migration,
+                    set.dir.display()
+                ));
+            }
+        }
+        for name in &self.check.allow_risky {
+            if !known(name) {
+                out.push(format!(
+                    "[check] allow_risky names \"{name}\", which no migration file in {} is",
+                    set.dir.display()
+                ));
+            }
+        }
+        out
+    }
+
+    /// The tables the config names, with the setting that names them, for
+    /// checking against a database.
+    pub fn named_tables(&self) -> Vec<(&'static str, &str)> {
+        let mut out: Vec<(&'static str, &str)> = Vec::new();
+        out.extend(self.backup.critical.iter().map(|t| ("[backup] critical", t.as_str())));
+        out.extend(self.guard.protect.iter().map(|t| ("[guard] protect", t.as_str())));
+        out.extend(self.guard.exact_counts.iter().map(|t| ("[guard] exact_counts", t.as_str())));
+        out.extend(self.guard.min_rows.keys().map(|t| ("[guard.min_rows]", t.as_str())));
+        out
+    }
+
     /// Whether `migrate` may apply this migration although `check` classes it risky.
     pub fn risky_allowed(&self, version: &str, file_name: &str) -> bool {
         self.check

@@ -80,6 +80,31 @@ impl Context {
             .unwrap_or_else(|| self.config.base().join(".safemig/audit.jsonl"))
     }
 
+    /// What in safemig.toml matches nothing: `[[allow]]` / `allow_risky` entries
+    /// naming no migration file, and (with a database) tables that do not exist.
+    pub fn config_warnings(
+        &self,
+        set: Option<&MigrationSet>,
+        client: Option<&mut safemig_pg::postgres::Client>,
+    ) -> Vec<String> {
+        let mut out = set
+            .map(|s| self.config.unmatched_migrations(s))
+            .unwrap_or_default();
+        if let Some(client) = client {
+            match safemig_pg::catalog::missing_config_tables(client, &self.config) {
+                Ok(missing) => out.extend(missing),
+                Err(e) => out.push(format!("the tables safemig.toml names could not be checked: {e}")),
+            }
+        }
+        let file = self
+            .config
+            .source
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "safemig.toml".into());
+        out.into_iter().map(|w| format!("{file}: {w}")).collect()
+    }
+
     /// Appends to the local audit file; a failure to write it is reported, not fatal,
     /// because the database half of the trail may still hold the record.
     pub fn audit_local(&self, record: &AuditRecord) {

@@ -583,3 +583,48 @@ fn a_refusal_offers_the_allowance_that_works_and_check_then_passes() {
     assert_eq!(check.code, 0, "{check:?}");
     assert!(check.stdout.contains("reviewed in safemig.toml"), "{check:?}");
 }
+
+/// Issue 20 item 7: config values that match nothing are said, not ignored: an
+/// `[[allow]]` for a mistyped version, a critical table or a row floor for a
+/// table that does not exist; `backup create --tables` with one is refused.
+#[test]
+fn config_names_that_match_nothing_are_warned_about() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", "CREATE TABLE public.t (id int); INSERT INTO public.t VALUES (1);");
+    p.config(
+        r#"
+[backup]
+critical = ["public.tt"]
+
+[guard.min_rows]
+"public.t" = 1
+"public.nope" = 3
+
+[[allow]]
+migration = "20250101000001"
+table = "public.t"
+loss = ["rows"]
+"#,
+    );
+    let check = p.safemig(&["check"]);
+    assert!(
+        check.stderr.contains("20250101000001") && check.stderr.contains("names no migration file"),
+        "{check:?}"
+    );
+    let migrate = p.safemig(&["migrate", "--backup", "skip", "--format", "json"]);
+    assert_eq!(migrate.code, 0, "{migrate:?}");
+    let notes = migrate.json()["notes"].to_string();
+    assert!(notes.contains("20250101000001"), "{notes}");
+    assert!(notes.contains("public.nope") && notes.contains("public.tt"), "{notes}");
+    assert!(!notes.contains("names public.t,"), "an existing table is not named: {notes}");
+    let plan = p.safemig(&["plan"]);
+    assert!(plan.stdout.contains("warning:") && plan.stdout.contains("public.nope"), "{plan:?}");
+
+    let refused = p.safemig(&["backup", "create", "--tables", "public.t,public.typo"]);
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("public.typo"), "{refused:?}");
+    assert!(!p.path().join(".safemig/backups").exists() || std::fs::read_dir(p.path().join(".safemig/backups")).unwrap().count() == 0);
+    let warned = p.safemig(&["backup", "create"]);
+    assert_eq!(warned.code, 0, "{warned:?}");
+    assert!(warned.stderr.contains("public.tt"), "{warned:?}");
+}

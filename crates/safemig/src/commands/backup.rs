@@ -123,6 +123,21 @@ pub fn create(
             .filter_map(|t| safemig_project::config::split_table_name(t))
             .collect(),
     };
+    // A critical table that does not exist would be in no CSV copy, silently.
+    let missing = backup::missing_tables(&mut target.connect()?, &critical)?;
+    if !missing.is_empty() {
+        let list = missing.join(", ");
+        if tables.is_some() {
+            return Err(CliError::input(format!(
+                "--tables: no table {list} in {}; nothing was backed up\n  hint: list the tables with `\\dt *.*` in psql; write them as schema.table",
+                target.display()
+            )));
+        }
+        eprintln!(
+            "warning: [backup] critical in safemig.toml names {list}, which is no table in {}: it is in no CSV copy of this backup",
+            target.display()
+        );
+    }
     let migrations = ctx
         .migrations()
         .map(|set| set.migrations.into_iter().map(|m| m.path).collect())

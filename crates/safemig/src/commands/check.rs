@@ -413,6 +413,15 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
         }
         None => order::Live::default(),
     };
+    // Allowances that name no migration file cover nothing: say so (on stderr,
+    // which leaves every report format as it is).
+    if args.paths.is_empty() {
+        if let Ok(set) = ctx.migrations() {
+            for w in ctx.config_warnings(Some(&set), client.as_mut()) {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
     let code = match ctx.global.format {
         Format::Human | Format::Json => stream(ctx, args, paths, &live, &mut client)?,
         Format::Sarif | Format::Github => {

@@ -118,6 +118,8 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     };
     let mut report = report;
     report.notes.splice(0..0, relaxed.into_iter().map(|(_, note)| note));
+    // After the run: a table the migrations were to create and did not is missing now.
+    report.notes.extend(ctx.config_warnings(Some(&set), Some(&mut client)));
     audit(ctx, &target, &mut client, &report, backup_note.as_deref());
     if ctx.json() {
         report::print_json(&serde_json::json!({

@@ -124,6 +124,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         ),
     };
     let guards = guards_summary(ctx, &mut client, &pending_files)?;
+    let warnings = ctx.config_warnings(Some(&set), Some(&mut client));
 
     let mut code = 0;
     let mut rehearsal = None;
@@ -202,10 +203,14 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             "guards": guards,
             "rehearsal": rehearsal,
             "fresh": fresh,
+            "warnings": warnings,
         }));
         return Ok(code);
     }
     println!("{} {}", human::bold("safemig plan →"), target.display());
+    for w in &warnings {
+        println!("  {} {w}", human::yellow("warning:"));
+    }
     if pending.is_empty() {
         println!(
             "  nothing pending: every migration in {} is applied",
