@@ -1964,3 +1964,72 @@ pub fn human_size(bytes: u64) -> String {
         format!("{value:.1} {}", units[unit])
     }
 }
+
+/// A table in `safemig_backup`: rows a `restore --tables` replaced, or an
+/// in-database copy `backup create --in-db-copy` made.
+#[derive(Debug, Clone, Serialize)]
+pub struct Aside {
+    pub table: String,
+    pub kind: &'static str,
+    /// When it was made, read from its name (both kinds start with a UTC time).
+    pub made_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub bytes: i64,
+}
+
+/// Every table in `safemig_backup`, oldest first.
+pub fn aside_tables(client: &mut impl postgres::GenericClient) -> Result<Vec<Aside>, PgError> {
+    let rows = client
+        .query(
+            "SELECT c.relname::text, pg_catalog.pg_total_relation_size(c.oid)::int8 FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'safemig_backup' AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[],
+        )
+        .map_err(|e| PgError::sql("listing the tables in safemig_backup", &e))?;
+    let mut out: Vec<Aside> = rows
+        .iter()
+        .map(|r| {
+            let name: String = r.get(0);
+            let (kind, stamp) = match name.strip_prefix("before_restore_") {
+                Some(rest) => ("rows a restore replaced", rest),
+                None => ("in-database copy of a backup", name.as_str()),
+            };
+            let made_at = stamp
+                .get(..15)
+                .and_then(|s| {
+                    chrono::NaiveDateTime::parse_from_str(&s.to_uppercase(), "%Y%m%dT%H%M%S").ok()
+                })
+                .map(|t| t.and_utc());
+            Aside {
+                table: format!("safemig_backup.{}", quote_ident(&name)),
+                kind,
+                made_at,
+                bytes: r.get(1),
+            }
+        })
+        .collect();
+    out.sort_by_key(|a| a.made_at);
+    Ok(out)
+}
+
+/// Drops, in one transaction, the tables in `safemig_backup` made more than
+/// `older_than` ago; a table whose age cannot be read from its name is kept.
+pub fn drop_aside(
+    client: &mut Client,
+    older_than: chrono::Duration,
+) -> Result<(Vec<Aside>, Vec<Aside>), PgError> {
+    let mut tx = client
+        .transaction()
+        .map_err(|e| PgError::sql("starting the drop", &e))?;
+    let now = chrono::Utc::now();
+    let (dropped, kept): (Vec<Aside>, Vec<Aside>) = aside_tables(&mut tx)?
+        .into_iter()
+        .partition(|a| a.made_at.is_some_and(|t| now - t > older_than));
+    for a in &dropped {
+        tx.batch_execute(&format!("DROP TABLE {}", a.table))
+            .map_err(|e| PgError::sql(&format!("dropping {}", a.table), &e))?;
+    }
+    tx.commit()
+        .map_err(|e| PgError::sql("committing the drop", &e))?;
+    Ok((dropped, kept))
+}

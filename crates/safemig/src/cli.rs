@@ -151,6 +151,13 @@ pub enum BackupCommand {
     },
     /// The backups, with their verification state.
     List,
+    /// The tables kept in the database's schema safemig_backup (rows a restore replaced,
+    /// in-database copies), with their age; --drop-older-than DAYS drops the older ones.
+    Aside {
+        /// Drop (in one transaction) the tables made more than DAYS days ago.
+        #[arg(long, value_name = "DAYS")]
+        drop_older_than: Option<u32>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

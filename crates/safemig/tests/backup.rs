@@ -772,3 +772,32 @@ fn a_changed_platform_copy_fails_verification() {
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.all().contains("platform/auth.users.csv"), "{run:?}");
 }
+
+/// Issue 20 item 8: the rows a restore kept aside are listed with their age and
+/// the old ones dropped on request; they are never drift.
+#[test]
+fn tables_kept_aside_are_listed_and_old_ones_dropped() {
+    let p = project();
+    let dir = create(&p);
+    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    p.exec("CREATE TABLE safemig_backup.\"before_restore_20200101T000000000Z__public__old\" AS SELECT 1 AS x");
+    let listed = p.safemig(&["backup", "aside", "--format", "json"]).json();
+    let kept: Vec<String> = listed["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["table"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept.len(), 2, "{listed}");
+    assert!(kept[0].contains("20200101"), "oldest first: {kept:?}");
+    let dropped = p.safemig(&["backup", "aside", "--drop-older-than", "7", "--format", "json"]).json();
+    assert_eq!(dropped["dropped"].as_array().unwrap().len(), 1, "{dropped}");
+    assert_eq!(dropped["kept"].as_array().unwrap().len(), 1, "{dropped}");
+    assert_eq!(
+        p.i64("SELECT count(*) FROM pg_tables WHERE schemaname = 'safemig_backup'"),
+        1,
+        "only the old table went"
+    );
+    assert!(!p.bool("SELECT to_regclass('safemig_backup.\"before_restore_20200101T000000000Z__public__old\"') IS NOT NULL"));
+}

@@ -67,6 +67,7 @@ pub fn run(ctx: &Context, args: &BackupArgs) -> Result<i32, CliError> {
         }
         BackupCommand::Verify { path, restore } => verify(ctx, path, *restore),
         BackupCommand::List => list(ctx),
+        BackupCommand::Aside { drop_older_than } => aside(ctx, *drop_older_than),
     }
 }
 
@@ -290,6 +291,60 @@ fn list(ctx: &Context) -> Result<i32, CliError> {
     Ok(0)
 }
 
+/// `backup aside`: what safemig keeps in the database, and dropping what is old.
+fn aside(ctx: &Context, drop_older_than: Option<u32>) -> Result<i32, CliError> {
+    let target = ctx.target()?;
+    let mut client = target.connect()?;
+    let (dropped, kept) = match drop_older_than {
+        Some(days) => {
+            let (dropped, kept) =
+                backup::drop_aside(&mut client, chrono::Duration::days(i64::from(days)))?;
+            let mut record = AuditRecord::new(
+                "backup aside --drop-older-than",
+                "ok",
+                serde_json::json!({ "days": days, "dropped": dropped.iter().map(|a| &a.table).collect::<Vec<_>>() }),
+            );
+            record.database = Some(target.display());
+            ctx.audit_local(&record);
+            (dropped, kept)
+        }
+        None => (Vec::new(), backup::aside_tables(&mut client)?),
+    };
+    if ctx.json() {
+        report::print_json(&serde_json::json!({ "database": target.display(), "dropped": dropped, "kept": kept }));
+        return Ok(0);
+    }
+    let line = |a: &backup::Aside| {
+        format!(
+            "{}  {}  {}  {}",
+            a.made_at
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_else(|| "age unknown".into()),
+            backup::human_size(a.bytes.max(0) as u64),
+            a.table,
+            human::dim(a.kind)
+        )
+    };
+    for a in &dropped {
+        println!("{} dropped {}", human::green("✓"), line(a));
+    }
+    if kept.is_empty() {
+        println!("nothing kept in safemig_backup");
+    } else {
+        println!("{}", human::bold("kept in safemig_backup:"));
+        for a in &kept {
+            println!("  {}", line(a));
+        }
+        if drop_older_than.is_none() {
+            println!(
+                "{}",
+                human::dim("drop the old ones with `safemig backup aside --drop-older-than DAYS` (they are left out of drift and of the guards)")
+            );
+        }
+    }
+    Ok(0)
+}
+
 pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32, CliError> {
     let backup = Backup::open(&args.path)?;
     let mut progress = progress_printer(ctx);
@@ -311,7 +366,9 @@ pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32, CliError> {
             };
             let result = result
                 .map(|done| {
-                    done.into_iter()
+                    let count = done.len();
+                    let mut lines: Vec<String> = done
+                        .into_iter()
                         .map(|r| {
                             let mut line = format!(
                                 "{}: {} rows restored ({} before; those kept in {})",
@@ -330,7 +387,15 @@ pub fn restore(ctx: &Context, args: &RestoreArgs) -> Result<i32, CliError> {
                             }
                             line
                         })
-                        .collect::<Vec<_>>()
+                        .collect();
+                    if count > 0 {
+                        lines.push(
+                            "the replaced rows stay in safemig_backup until you drop them: `safemig backup aside` lists them, \
+                             `--drop-older-than DAYS` drops the old ones"
+                                .into(),
+                        );
+                    }
+                    lines
                 })
                 .map_err(|e| CliError { code: 1, message: e.to_string() });
             (result, details, target.display())
