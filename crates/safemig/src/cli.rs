@@ -28,21 +28,24 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes: shown once, under their own heading, after the
+/// command's own (`safemig --help` explains them).
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Database URL (postgresql://user@host:port/db?sslmode=require); else DATABASE_URL, else PG* variables.
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
-    /// Configuration file; else ./safemig.toml if present.
+    /// Configuration file; else the safemig.toml of the project --dir is in; else ./safemig.toml.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Migrations folder; else the config's migrations_dir; else supabase/migrations.
     #[arg(long, global = true, value_name = "PATH")]
     pub dir: Option<PathBuf>,
-    /// Output format (sarif and github: check only).
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
+    /// Output format: human or json (sarif and github: check only).
+    #[arg(long, global = true, value_enum, default_value_t = Format::Human, hide_possible_values = true)]
     pub format: Format,
-    /// Local audit file (JSON lines) [default: .safemig/audit.jsonl in the project]
+    /// Local audit file (JSON lines) [default: .safemig/audit.jsonl in the project].
     #[arg(long, global = true, value_name = "PATH")]
     pub audit_file: Option<PathBuf>,
 }
@@ -144,6 +147,7 @@ pub enum BackupCommand {
     },
     /// Check a backup: files and checksums; with --restore, restore it into a throwaway PostgreSQL and compare.
     Verify {
+        /// The backup's directory (`safemig backup list` shows them).
         path: PathBuf,
         /// Restore it into a throwaway PostgreSQL and compare every table's rows and the critical tables' content.
         #[arg(long)]

@@ -628,3 +628,23 @@ loss = ["rows"]
     assert_eq!(warned.code, 0, "{warned:?}");
     assert!(warned.stderr.contains("public.tt"), "{warned:?}");
 }
+
+/// Issue 20 item 10: `log` names what each run was about (migrations with their
+/// result, the backup), and `--help` shows the global options once, under their
+/// own heading, after the command's.
+#[test]
+fn log_names_migrations_and_backups_and_help_keeps_global_options_apart() {
+    let p = Project::new();
+    p.migration("20250101000000_first_table.sql", "CREATE TABLE public.a (id int);");
+    let run = p.safemig(&["migrate"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let log = p.safemig(&["log"]);
+    assert!(log.stdout.contains("20250101000000 first_table  applied"), "{log:?}");
+    assert!(log.stdout.contains(".safemig/backups/20"), "the backup migrate took is named: {log:?}");
+
+    let help = p.safemig_raw(&["backup", "verify", "--help"], &[]);
+    let (own, global) = help.stdout.split_once("Global options:").expect("a heading");
+    assert!(own.contains("--restore") && !own.contains("--audit-file"), "{help:?}");
+    assert!(global.contains("--db") && global.contains("--audit-file"), "{help:?}");
+    assert!(own.contains("The backup's directory"), "{help:?}");
+}

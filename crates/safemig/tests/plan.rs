@@ -162,3 +162,20 @@ fn fresh_replay_finds_a_migration_that_only_works_on_the_existing_database() {
     let run = p.safemig(&["plan", "--rehearse"]);
     assert!(run.stdout.contains("fresh database:"), "{run:?}");
 }
+
+/// Issue 20 item 10: when a guard stops the history on a fresh database, the hint
+/// says so; it does not send the user to ordering problems.
+#[test]
+fn a_guard_on_the_fresh_database_is_not_called_an_ordering_problem() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_seed.sql",
+        "CREATE TABLE public.plans (id int PRIMARY KEY, name text); INSERT INTO public.plans VALUES (1, 'a'), (2, 'b');",
+    );
+    p.migration("20250102000000_drop_plan.sql", "DELETE FROM public.plans WHERE id = 2;");
+    let run = p.safemig(&["plan", "--rehearse"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let fresh = &run.stdout[run.stdout.find("fresh database:").expect("a fresh section")..];
+    assert!(fresh.contains("a guard rolled it back"), "{run:?}");
+    assert!(!fresh.contains("ordering"), "{run:?}");
+}

@@ -48,4 +48,43 @@ fn print_record(r: &AuditRecord) {
     if let Some(summary) = r.details.get("summary").and_then(|s| s.as_str()) {
         println!("      {}", human::dim(summary));
     }
+    for line in what(&r.details) {
+        println!("      {line}");
+    }
+}
+
+/// What a record was about, for people: the migrations with their results, the
+/// backup made or used, the tables restored.
+fn what(details: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string);
+    for m in details["migrations"].as_array().into_iter().flatten() {
+        let (Some(version), Some(result)) = (text(&m["version"]), text(&m["result"])) else {
+            continue;
+        };
+        let name = text(&m["name"]).unwrap_or_default();
+        let reason = text(&m["reason"])
+            .map(|r| format!(": {}", r.lines().next().unwrap_or_default()))
+            .unwrap_or_default();
+        out.push(format!("{version} {name}  {result}{reason}"));
+    }
+    // migrate: what it did about a backup (a sentence); backup create / restore: which backup.
+    if let Some(b) = text(&details["backup"]) {
+        out.push(if b.contains(' ') { b } else { format!("backup {b}") });
+    }
+    if let Some(id) = text(&details["id"]) {
+        out.push(format!("backup {id}"));
+    }
+    if let Some(path) = text(&details["path"]) {
+        out.push(path);
+    }
+    for t in details["tables"].as_array().into_iter().flatten() {
+        if let (Some(table), Some(after)) = (text(&t["table"]), t["rows_after"].as_i64()) {
+            out.push(format!("restored {table}: {after} rows"));
+        }
+    }
+    if let Some(failed) = details["failed_checks"].as_i64().filter(|n| *n > 0) {
+        out.push(format!("{failed} check(s) failed"));
+    }
+    out
 }

@@ -296,11 +296,28 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             ),
             Some(m) => {
                 super::migrate::print_migration(m);
-                println!("  {}", human::dim("`safemig check` explains ordering problems and proposes an order that works"));
+                println!("  {}", human::dim(fresh_hint(m)));
             }
         }
     }
     Ok(code)
+}
+
+/// What to do when the history does not build from empty, by what stopped it: a
+/// guard is not an ordering problem, and an error about a missing object usually is.
+fn fresh_hint(m: &MigrationReport) -> &'static str {
+    let reason = m.reason.as_deref().unwrap_or_default();
+    match m.result {
+        Outcome::RolledBack => {
+            "a guard rolled it back on the fresh database too: it loses rows or values the history itself made; \
+             the refusal above says which [[allow]] (or which rewrite) lets it through"
+        }
+        Outcome::Refused => "refused before it ran: the reason above says what lets it through",
+        _ if reason.contains("does not exist") => {
+            "it uses an object no earlier migration makes: `safemig check` finds ordering problems and proposes an order that works"
+        }
+        _ => "the error above is PostgreSQL's; `safemig check` reads the file and may explain it",
+    }
 }
 
 /// Per statement: how long, which locks on existing tables, which rewrites.
