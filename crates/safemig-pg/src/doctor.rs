@@ -42,18 +42,44 @@ const AUTH_USERS: &str =
 /// SQL condition: function `p` does not belong to an extension.
 const NOT_EXTENSION_FUNCTION: &str = "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')";
 
+mod lints;
+
+pub use lints::{Category, Level};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
+    /// splinter's INFO: worth knowing, not a failure.
+    Hint,
+    /// splinter's WARN.
     Review,
+    /// splinter's ERROR.
     Risky,
 }
 
 impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Hint => "hint",
             Severity::Review => "review",
             Severity::Risky => "risky",
+        }
+    }
+
+    /// The same, in splinter's words.
+    pub fn level(self) -> Level {
+        match self {
+            Severity::Hint => Level::Info,
+            Severity::Review => Level::Warn,
+            Severity::Risky => Level::Error,
+        }
+    }
+
+    fn of(level: Level) -> Severity {
+        match level {
+            Level::Info => Severity::Hint,
+            Level::Warn => Severity::Review,
+            Level::Error => Severity::Risky,
         }
     }
 }
@@ -63,6 +89,10 @@ pub struct Finding {
     /// Stable kebab-case name, e.g. `table-without-rls`.
     pub check: &'static str,
     pub severity: Severity,
+    pub category: Category,
+    /// The lint of Supabase's database linter (splinter) this answers to, e.g.
+    /// `0013_rls_disabled_in_public`.
+    pub splinter: Option<&'static str>,
     /// The object, e.g. `public.notes` or `trigger on_auth_user_created on auth.users`.
     pub object: String,
     pub message: String,
@@ -138,6 +168,29 @@ pub fn run(
         );
     }
     migration_history(client, migrations, &mut report)?;
+    let scope = lints::scope(client, &options.exposed_schemas, skipped)?;
+    for lint in lints::ALL {
+        // A lint the connection's role may not run (no USAGE on storage, say) is
+        // said in a note; the others still run.
+        let hits = match (lint.find)(client, &scope) {
+            Ok(hits) => hits,
+            Err(e) => {
+                report.notes.push(format!("{} was not checked: {e}", lint.name));
+                continue;
+            }
+        };
+        for hit in hits {
+            report.findings.push(Finding {
+                check: lint.name,
+                severity: Severity::of(lint.level),
+                category: lint.category,
+                splinter: Some(lint.splinter),
+                object: hit.object,
+                message: hit.message,
+                fix: hit.fix,
+            });
+        }
+    }
     // Leave the session as doctor found it.
     let _ = client.batch_execute("RESET statement_timeout; RESET lock_timeout");
     Ok(report)
@@ -223,6 +276,8 @@ fn unattached_trigger_functions(
         };
         report.findings.push(Finding {
             check: "unattached-trigger-function",
+            category: Category::Health,
+            splinter: None,
             severity,
             object: format!("{function}()"),
             message,
@@ -258,6 +313,8 @@ fn security_definer_without_search_path(
         };
         report.findings.push(Finding {
             check: "security-definer-without-search-path",
+            category: Category::Security,
+            splinter: Some("0011_function_search_path_mutable"),
             severity: Severity::Review,
             object: format!("{function}({args})"),
             message: format!(
@@ -294,6 +351,8 @@ fn tables_without_rls(
         let table: String = row.get(0);
         report.findings.push(Finding {
             check: "table-without-rls",
+            category: Category::Security,
+            splinter: Some("0013_rls_disabled_in_public"),
             severity: Severity::Risky,
             object: table.clone(),
             message: format!(
@@ -335,6 +394,8 @@ fn disabled_triggers(
         };
         report.findings.push(Finding {
             check: "disabled-trigger",
+            category: Category::Health,
+            splinter: None,
             severity: Severity::Review,
             object: format!("trigger {name} on {table}"),
             message: format!(
@@ -543,6 +604,8 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
             };
             report.findings.push(Finding {
                 check: "new-user-insert-fails",
+            category: Category::Health,
+            splinter: None,
                 severity: Severity::Risky,
                 object,
                 message: redact::redact(&message),
@@ -718,6 +781,8 @@ fn migration_history(
         match s.state {
             State::MissingFile => report.findings.push(Finding {
                 check: "missing-migration-file",
+            category: Category::Health,
+            splinter: None,
                 severity: Severity::Risky,
                 object: format!("migration {}", s.version),
                 message: format!(
@@ -747,6 +812,8 @@ fn migration_history(
                 };
                 report.findings.push(Finding {
                     check: "pending-migration",
+            category: Category::Health,
+            splinter: None,
                     severity: Severity::Review,
                     object: format!("migration {}", s.version),
                     message: format!(

@@ -43,7 +43,8 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<i32, CliError> {
     record.db_user = Some(target.user().to_string());
     ctx.audit_local(&record);
     let report = result?;
-    let code = if report.findings.is_empty() { 0 } else { 1 };
+    // Hints (splinter's INFO) are worth knowing, not a failure.
+    let code = if report.findings.iter().any(|f| f.severity >= Severity::Review) { 1 } else { 0 };
     if ctx.json() {
         report::print_json(&serde_json::json!({
             "database": target.display(),
@@ -59,13 +60,17 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<i32, CliError> {
         let label = match f.severity {
             Severity::Risky => human::red(&label),
             Severity::Review => human::yellow(&label),
+            Severity::Hint => human::dim(&label),
         };
         let mut message = f.message.lines();
         println!("{label} {}", message.next().unwrap_or(""));
         for line in message {
             println!("  {line}");
         }
-        println!("  {} {}", human::dim("-->"), f.object);
+        match f.splinter {
+            Some(id) => println!("  {} {}  {}", human::dim("-->"), f.object, human::dim(&format!("(splinter {id})"))),
+            None => println!("  {} {}", human::dim("-->"), f.object),
+        }
         println!("  {} fix:", human::dim("="));
         println!("{}", human::indent(&f.fix, 6));
     }
@@ -76,13 +81,14 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<i32, CliError> {
     if n == 0 {
         println!("{}", human::green("no problems found"));
     } else {
-        let risky = count(&report, Severity::Risky);
         println!(
             "{}",
             human::bold(&format!(
-                "{n} finding{} ({risky} risky, {} review)",
+                "{n} finding{} ({} risky, {} review, {} hint)",
                 if n == 1 { "" } else { "s" },
-                n - risky
+                count(&report, Severity::Risky),
+                count(&report, Severity::Review),
+                count(&report, Severity::Hint)
             ))
         );
     }
@@ -101,6 +107,9 @@ fn finding_json(f: &Finding) -> serde_json::Value {
     serde_json::json!({
         "check": f.check,
         "severity": f.severity,
+        "level": f.severity.level(),
+        "category": f.category,
+        "splinter": f.splinter,
         "object": f.object,
         "message": f.message,
         "fix": f.fix,
@@ -112,6 +121,7 @@ fn summary(report: &Report) -> serde_json::Value {
         "findings": report.findings.len(),
         "risky": count(report, Severity::Risky),
         "review": count(report, Severity::Review),
+        "hint": count(report, Severity::Hint),
         "insert_test": report.insert_test,
     })
 }
