@@ -277,15 +277,23 @@ pub struct DemoArgs {
 }
 
 const DOCTOR_ABOUT: &str = "Supabase health checks on a live database (or plain PostgreSQL). Each finding names its \
-check, the object, and the fix as SQL: unattached-trigger-function, security-definer-without-search-path, \
-table-without-rls (schemas in [check] exposed_schemas), disabled-trigger, new-user-insert-fails, \
-missing-migration-file, pending-migration.\n\n\
+check, severity (risky, review, hint), the object, and the fix as SQL. doctor's own checks: unattached-trigger-function, \
+security-definer-without-search-path, table-without-rls (schemas in [check] exposed_schemas), disabled-trigger, \
+new-user-insert-fails, missing-migration-file, pending-migration. Then the lints of Supabase's database linter \
+(splinter, the dashboard's Security and Performance Advisors), each with its splinter id: unindexed-foreign-keys, \
+auth-users-exposed, auth-rls-initplan, no-primary-key, unused-index, multiple-permissive-policies, \
+policy-exists-rls-disabled, rls-enabled-no-policy, duplicate-index, security-definer-view, \
+function-search-path-mutable, extension-in-public, rls-references-user-metadata, materialized-view-in-api, \
+foreign-table-in-api, unsupported-reg-types, insecure-queue-exposed-in-api, table-bloat, fkey-to-auth-unique, \
+extension-versions-outdated, sensitive-columns-exposed, rls-policy-always-true, public-bucket-allows-listing, \
+pg-graphql-anon-table-exposed, pg-graphql-authenticated-table-exposed, anon-security-definer-function-executable, \
+authenticated-security-definer-function-executable.\n\n\
 new-user-insert-fails WRITES A TEST ROW: when a trigger on auth.users fires on INSERT, doctor inserts one test user \
 (email safemig-doctor-<random>@example.invalid) into auth.users, as role supabase_auth_admin when it exists (as the \
 Supabase auth server does), inside a transaction that is ALWAYS rolled back, with a 5 s statement timeout and a 3 s \
 lock timeout. A failure is what users see as \"Database error saving new user\". Nothing is kept, but sequences \
 the triggers advance stay advanced. --no-insert-test skips it.\n\n\
-Exit codes: 0 no findings; 1 findings; 2 bad input, config or connection error.";
+Exit codes: 0 no findings, or hints only; 1 a risky or review finding; 2 bad input, config or connection error.";
 
 #[derive(Debug, Args, Clone, Default)]
 pub struct DoctorArgs {
