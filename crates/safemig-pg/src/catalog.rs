@@ -200,6 +200,9 @@ pub struct TableState {
     pub rls: bool,
     /// Supabase's `anon` role may SELECT from it.
     pub anon_select: bool,
+    /// A permissive policy lets `anon` (or every role) read every row:
+    /// `FOR SELECT` or `FOR ALL`, `USING (true)` or no condition.
+    pub anon_open_policy: bool,
     pub xact_inserted: i64,
     pub xact_updated: i64,
     pub xact_deleted: i64,
@@ -341,7 +344,12 @@ SELECT c.oid, n.nspname::text, c.relname::text,
        pg_stat_get_xact_tuples_updated(c.oid)::int8,
        c.relkind::text,
        c.relrowsecurity,
-       CASE WHEN $5 THEN has_table_privilege('anon', c.oid, 'SELECT') ELSE false END
+       CASE WHEN $5 THEN has_table_privilege('anon', c.oid, 'SELECT') ELSE false END,
+       CASE WHEN $5 THEN EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polpermissive
+            AND p.polcmd IN ('r', '*')
+            AND (p.polroles = ARRAY[0::oid] OR (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'anon') = ANY(p.polroles))
+            AND (p.polqual IS NULL OR lower(regexp_replace(pg_get_expr(p.polqual, p.polrelid), '\\s', '', 'g'))
+                 IN ('true', '(true)', '1=1', '(1=1)'))) ELSE false END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
   AND CASE WHEN $4::oid[] IS NULL
@@ -404,6 +412,7 @@ fn read_tables(
             relkind: r.get(14),
             rls: r.get(15),
             anon_select: r.get(16),
+            anon_open_policy: r.get(17),
             xact_inserted: r.get(12),
             xact_updated: r.get(13),
             exact_rows: None,
@@ -713,13 +722,35 @@ pub fn evaluate(
 
         // Exposure: rows newly readable with the public anon key.
         let exposed = |t: &TableState| {
-            protection.anon && protection.exposed.contains(&t.schema) && !t.rls && t.anon_select
+            protection.anon
+                && protection.exposed.contains(&t.schema)
+                && t.anon_select
+                && (!t.rls || t.anon_open_policy)
         };
         if exposed(new) && !exposed(old) {
-            let how = if old.rls && !new.rls {
-                "row level security was turned off"
+            let relation = quote_qualified(&new.schema, &new.name);
+            let (how, fix) = if old.rls && !new.rls {
+                (
+                    "row level security was turned off",
+                    format!("keep row level security on and add policies (ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY)"),
+                )
+            } else if !old.anon_select && new.rls {
+                (
+                    "SELECT was granted to anon on a table whose policies let anon read every row",
+                    format!("grant anon only what its policies should show, or give the open policy a condition (REVOKE SELECT ON {relation} FROM anon)"),
+                )
+            } else if !old.anon_select {
+                (
+                    "SELECT was granted to anon on a table without row level security",
+                    format!("keep row level security on and add policies (ALTER TABLE {relation} ENABLE ROW LEVEL SECURITY)"),
+                )
             } else {
-                "SELECT was granted to anon on a table without row level security"
+                (
+                    "a policy now lets anon read every row (USING (true), or no condition)",
+                    "give the policy the condition that says whose rows these are, e.g. USING (owner = (select auth.uid())), \
+                     or name it TO authenticated"
+                        .to_string(),
+                )
             };
             match old.empty() {
                 Some(true) => verdict.changes.push(format!(
@@ -730,9 +761,7 @@ pub fn evaluate(
                         &table,
                         LossKind::Exposure,
                         format!(
-                            "{how}: its rows are now readable by anyone with the project's public anon key; keep \
-                             row level security on and add policies (ALTER TABLE {} ENABLE ROW LEVEL SECURITY)",
-                            quote_qualified(&new.schema, &new.name)
+                            "{how}: its rows are now readable by anyone with the project's public anon key; {fix}"
                         ),
                     );
                     verdict.violations.push(match known {
@@ -979,6 +1008,7 @@ pub fn census_now(client: &mut impl GenericClient, oid: u32) -> Result<Option<Ce
         relkind: row.get(2),
         rls: false,
         anon_select: false,
+        anon_open_policy: false,
         filenode: None,
         estimated_rows: 0,
         bytes: 0,

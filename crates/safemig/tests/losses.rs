@@ -418,13 +418,33 @@ fn rows_newly_readable_with_the_anon_key_are_an_exposure() {
     // Then SELECT granted to anon on it: exposed.
     let v = rolled_back(&p, "GRANT SELECT ON public.internal TO anon;");
     assert_eq!(v[0]["loss"], "exposure", "{v:?}");
+    // A policy that lets anon read every row, RLS still on: exposed, whether for anon,
+    // for every role, for ALL commands, or with no condition at all.
+    for policy in [
+        "CREATE POLICY open_read ON public.docs FOR SELECT TO anon USING (true);",
+        "CREATE POLICY open_read ON public.docs FOR SELECT USING (1 = 1);",
+        "CREATE POLICY open_read ON public.docs FOR ALL TO anon, authenticated USING (true) WITH CHECK (owner = auth.uid());",
+    ] {
+        let v = rolled_back(&p, policy);
+        assert_eq!(v[0]["loss"], "exposure", "{policy}: {v:?}");
+        assert!(message(&v[0]).contains("a policy now lets anon read every row"), "{v:?}");
+    }
+    // Open to signed-in users only, or to anon with a condition: no exposure to the anon key.
+    applied(&p, "CREATE POLICY signed_in ON public.docs FOR SELECT TO authenticated USING (true);");
+    applied(&p, "CREATE POLICY anon_published ON public.docs FOR SELECT TO anon USING (body LIKE 'public%');");
+    // An open policy on a table anon may not select: nothing readable; granting it then is.
+    p.exec("REVOKE ALL ON public.internal FROM anon; ALTER TABLE public.internal ENABLE ROW LEVEL SECURITY;");
+    applied(&p, "CREATE POLICY everyone ON public.internal FOR SELECT USING (true);");
+    let v = rolled_back(&p, "GRANT SELECT ON public.internal TO anon;");
+    assert!(message(&v[0]).contains("whose policies let anon read every row"), "{v:?}");
     // A policy dropped leaves RLS on: no row is readable (an outage for users, not an exposure).
     applied(&p, "DROP POLICY owner_only ON public.docs;");
     // A new table filled in the same migration without RLS: reported, not refused.
     let m = applied(&p, "CREATE TABLE public.kinds (id int PRIMARY KEY, label text);\nINSERT INTO public.kinds VALUES (1, 'book');");
     assert!(m["changes"].to_string().contains("readable by anyone with the project's public anon key"), "{m}");
     // Allowed by name, it goes through, and says so.
-    p.config("[[allow]]\nmigration = \"5\"\ntable = \"public.docs\"\nloss = [\"exposure\"]\nreason = \"public docs\"\n");
+    let next = next_version(&p);
+    p.config(&format!("[[allow]]\nmigration = \"{next}\"\ntable = \"public.docs\"\nloss = [\"exposure\"]\nreason = \"public docs\"\n"));
     let m = applied(&p, "ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY;");
     assert!(m["allowed"].to_string().contains("exposure"), "{m}");
 }
