@@ -1249,6 +1249,9 @@ fn attempt_segment(
     verdict
         .changes
         .extend(catalog::new_exposures(&mut tx, &before, protection).map_err(pg_error)?);
+    let (shown, noted) = catalog::auth_users_exposures(&mut tx, &before, protection).map_err(pg_error)?;
+    verdict.violations.extend(shown);
+    verdict.changes.extend(noted);
     findings.extend(
         verdict
             .violations

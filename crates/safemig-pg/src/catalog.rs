@@ -282,6 +282,9 @@ fn config_ident(part: &str) -> String {
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub tables: BTreeMap<u32, TableState>,
+    /// The views and functions that showed `auth.users` to the API roles at BEGIN
+    /// ([`auth_users_exposers`]), read on Supabase databases only.
+    pub auth_exposers: BTreeSet<String>,
 }
 
 /// A protected table that lost something.
@@ -565,7 +568,14 @@ pub fn snapshot_before(
             }
         }
     }
-    Ok(Snapshot { tables })
+    let auth_exposers = auth_users_exposers(client, protection)?
+        .into_iter()
+        .map(|(name, _, _)| name)
+        .collect();
+    Ok(Snapshot {
+        tables,
+        auth_exposers,
+    })
 }
 
 /// The state before COMMIT of the tables in `before` (followed by oid), counted
@@ -589,7 +599,10 @@ pub fn snapshot_after(
             table.exact_rows = Some(count_rows(client, table)?);
         }
     }
-    Ok(Snapshot { tables })
+    Ok(Snapshot {
+        tables,
+        auth_exposers: BTreeSet::new(),
+    })
 }
 
 fn plural(n: i64, one: &str, many: &str) -> String {
@@ -1121,6 +1134,87 @@ pub fn new_exposures(
         }
     }
     Ok(out)
+}
+
+/// Views and materialized views in an exposed schema that read `auth.users`
+/// with their owner's rights (no `security_invoker`) and that `anon` or
+/// `authenticated` may select; security definer functions there that they may
+/// execute and whose body reads `auth.users`. Each as (`view public.x`, the
+/// object's `schema.name`, how to stop it).
+fn auth_users_exposers(
+    client: &mut impl GenericClient,
+    protection: &Protection,
+) -> Result<Vec<(String, String, String)>, PgError> {
+    if !protection.anon || protection.exposed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = client
+        .query(
+            "SELECT 'view ' || pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname::text || '.' || c.relname::text, \
+                    CASE c.relkind WHEN 'm' THEN pg_catalog.format('REVOKE SELECT ON %I.%I FROM anon, authenticated', n.nspname, c.relname) \
+                         ELSE pg_catalog.format('ALTER VIEW %I.%I SET (security_invoker = on)', n.nspname, c.relname) END \
+             FROM pg_catalog.pg_class u JOIN pg_catalog.pg_namespace un ON un.oid = u.relnamespace \
+             JOIN pg_catalog.pg_depend d ON d.refobjid = u.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+             JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid \
+             JOIN pg_catalog.pg_class c ON c.oid = w.ev_class AND c.oid <> u.oid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE un.nspname = 'auth' AND u.relname = 'users' AND n.nspname = ANY($1) \
+               AND (c.relkind = 'm' OR (c.relkind = 'v' AND NOT coalesce(c.reloptions::text[] && \
+                    ARRAY['security_invoker=1', 'security_invoker=true', 'security_invoker=on', 'security_invoker=yes'], false))) \
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname IN ('anon', 'authenticated') \
+                           AND pg_catalog.has_table_privilege(r.oid, c.oid, 'SELECT')) \
+             UNION \
+             SELECT 'function ' || pg_catalog.format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)), \
+                    n.nspname::text || '.' || p.proname::text, \
+                    pg_catalog.format('REVOKE EXECUTE ON FUNCTION %I.%I(%s) FROM PUBLIC, anon, authenticated', n.nspname, p.proname, \
+                                      pg_catalog.pg_get_function_identity_arguments(p.oid)) \
+             FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
+             WHERE p.prosecdef AND p.prokind = 'f' AND n.nspname = ANY($1) \
+               AND p.prorettype NOT IN ('pg_catalog.trigger'::pg_catalog.regtype, 'pg_catalog.event_trigger'::pg_catalog.regtype, \
+                                        'pg_catalog.void'::pg_catalog.regtype) \
+               AND p.prosrc ~* 'auth\"?\\s*\\.\\s*\"?users\\M' \
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname IN ('anon', 'authenticated') \
+                           AND pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')) \
+             ORDER BY 1",
+            &[&protection.exposed],
+        )
+        .map_err(|e| PgError::sql("reading what shows auth.users to the API", &e))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+}
+
+/// What the migration made that shows `auth.users` to the API roles and did not
+/// at BEGIN: an exposure when there are users to show (refused, allowable by the
+/// object's name), a change to report when `auth.users` is empty (a new database).
+pub fn auth_users_exposures(
+    client: &mut impl GenericClient,
+    before: &Snapshot,
+    protection: &Protection,
+) -> Result<(Vec<Violation>, Vec<String>), PgError> {
+    let new: Vec<(String, String, String)> = auth_users_exposers(client, protection)?
+        .into_iter()
+        .filter(|(what, _, _)| !before.auth_exposers.contains(what))
+        .collect();
+    if new.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let users: bool = client
+        .query_one("SELECT EXISTS (SELECT FROM auth.users)", &[])
+        .map_err(|e| PgError::sql("reading whether auth.users holds users", &e))?
+        .get(0);
+    let mut violations = Vec::new();
+    let mut changes = Vec::new();
+    for (what, name, fix) in new {
+        let text = format!(
+            "{what} shows auth.users to anon or authenticated with its owner's rights: every user's email, phone and \
+             metadata become readable through the API; {fix}"
+        );
+        if users {
+            violations.push(Violation::new(&name, LossKind::Exposure, text));
+        } else {
+            changes.push(format!("{text} (auth.users holds no user yet)"));
+        }
+    }
+    Ok((violations, changes))
 }
 
 /// Whether `schema.name` would be protected by the snapshot's rules.

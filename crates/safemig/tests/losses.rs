@@ -508,3 +508,36 @@ fn a_migration_that_turns_statistics_off_is_rolled_back() {
     assert!(v.iter().any(|x| message(x).contains("track_counts is off")), "{v:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
 }
+
+/// Issue 18 item 1: a view or a security definer function that shows
+/// `auth.users` to the API roles is an exposure, refused while there are users;
+/// the same made safe (security_invoker, EXECUTE revoked) goes through.
+#[test]
+fn showing_auth_users_to_the_api_is_an_exposure() {
+    let p = base();
+    // No user yet (a new database): reported, not refused.
+    let m = applied(&p, "CREATE VIEW public.emails_early AS SELECT id, email FROM auth.users;");
+    assert!(m["changes"].to_string().contains("auth.users holds no user yet"), "{m}");
+    p.exec("INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'a@example.com')");
+    let v = rolled_back(&p, "CREATE VIEW public.emails AS SELECT id, email FROM auth.users;");
+    assert_eq!(v[0]["loss"], "exposure", "{v:?}");
+    assert_eq!(v[0]["table"], "public.emails", "{v:?}");
+    assert!(message(&v[0]).contains("security_invoker = on"), "{v:?}");
+    let v = rolled_back(
+        &p,
+        "CREATE MATERIALIZED VIEW public.email_list AS SELECT email FROM auth.users;",
+    );
+    assert_eq!(v[0]["loss"], "exposure", "{v:?}");
+    let definer = "CREATE FUNCTION public.user_id_of(e text) RETURNS uuid LANGUAGE sql STABLE SECURITY DEFINER \
+                   SET search_path = '' AS $$ SELECT id FROM auth.users WHERE email = e $$;";
+    let v = rolled_back(&p, definer);
+    assert!(message(&v[0]).contains("function public.user_id_of(e text)"), "{v:?}");
+    // Made safe in the same migration: applied.
+    applied(&p, "CREATE VIEW public.emails WITH (security_invoker = on) AS SELECT id, email FROM auth.users;");
+    applied(
+        &p,
+        &format!("{definer}\nREVOKE EXECUTE ON FUNCTION public.user_id_of(text) FROM PUBLIC, anon, authenticated;"),
+    );
+    // A view that was already there is not this migration's doing.
+    applied(&p, "COMMENT ON VIEW public.emails_early IS 'known';");
+}
