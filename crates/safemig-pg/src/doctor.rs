@@ -407,6 +407,31 @@ fn disabled_triggers(
     Ok(())
 }
 
+/// The new-user insert test alone (what `doctor` runs, rolled back): `None` when
+/// there is no `auth.users` or no trigger on it to test, else the failure (as
+/// doctor would report it) if the insert fails. Used on rehearsal copies, where
+/// the pending migrations just ran.
+pub fn signup_test(client: &mut Client) -> Result<Option<Result<(), Finding>>, PgError> {
+    let exists: bool = client
+        .query_one(&format!("SELECT {AUTH_USERS} IS NOT NULL"), &[])
+        .map_err(|e| PgError::sql("reading the catalog", &e))?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let mut report = Report {
+        findings: Vec::new(),
+        notes: Vec::new(),
+        insert_test: InsertTest::Skipped,
+    };
+    new_user_insert(client, &mut report)?;
+    Ok(match report.insert_test {
+        InsertTest::Passed => Some(Ok(())),
+        InsertTest::Failed => report.findings.into_iter().next().map(Err),
+        _ => None,
+    })
+}
+
 /// One enabled trigger on `auth.users` that fires on INSERT.
 struct UserTrigger {
     name: String,

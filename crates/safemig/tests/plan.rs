@@ -179,3 +179,54 @@ fn a_guard_on_the_fresh_database_is_not_called_an_ordering_problem() {
     assert!(fresh.contains("a guard rolled it back"), "{run:?}");
     assert!(!fresh.contains("ordering"), "{run:?}");
 }
+
+/// Issue 19: the rehearsal runs what the app needs (a new user's sign-up, the
+/// SQL tests) on the copy before and after the pending migrations: a rename that
+/// breaks `handle_new_user` is caught before production, not after.
+#[test]
+fn a_rename_that_breaks_sign_ups_is_caught_by_the_rehearsal() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_app.sql",
+        "CREATE TABLE public.users (id uuid PRIMARY KEY, email text, full_name text);
+         CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$
+         BEGIN INSERT INTO public.users (id, email, full_name) VALUES (NEW.id, NEW.email, NEW.raw_user_meta_data ->> 'full_name'); RETURN NEW; END $$;
+         CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();",
+    );
+    std::fs::create_dir_all(p.path().join("supabase/tests")).unwrap();
+    std::fs::write(
+        p.path().join("supabase/tests/profile.sql"),
+        "INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-0000000000aa', 't@example.com');
+         DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM public.users WHERE email = 't@example.com') THEN RAISE EXCEPTION 'no profile'; END IF; END $$;",
+    )
+    .unwrap();
+    // A test that fails already: a note, not the migrations' doing.
+    std::fs::write(p.path().join("supabase/tests/data.sql"), "DO $$ BEGIN RAISE EXCEPTION 'always'; END $$;").unwrap();
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // Harmless for the app: the rehearsal passes with the checks counted.
+    p.migration("20250201000000_note.sql", "ALTER TABLE public.users ADD COLUMN note text;");
+    let ok = p.safemig(&["plan", "--rehearse"]);
+    assert_eq!(ok.code, 0, "{ok:?}");
+    assert!(ok.stdout.contains("the app's checks pass after the migrations (3"), "{ok:?}");
+    assert!(ok.stdout.contains("data.sql fails on the copy before the migrations too"), "{ok:?}");
+    std::fs::remove_file(p.migrations_dir().join("20250201000000_note.sql")).unwrap();
+
+    // The column the trigger writes renamed: the migration applies, sign-ups break.
+    p.migration("20250201000000_rename.sql", "ALTER TABLE public.users RENAME COLUMN full_name TO display_name;");
+    let run = p.safemig(&["--format", "json", "plan", "--rehearse"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let json = run.json();
+    assert_eq!(json["rehearsal"]["migrations"][0]["result"], "applied", "{json}");
+    let broken = json["rehearsal"]["broken"].as_array().unwrap();
+    let names: Vec<&str> = broken.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(names.iter().any(|n| n.contains("a new user signs up")), "{json}");
+    assert!(names.contains(&"profile.sql"), "{json}");
+    assert!(broken[0]["detail"].as_str().unwrap().contains("full_name"), "{json}");
+    let human = p.safemig(&["plan", "--rehearse"]);
+    assert!(human.stdout.contains("broken by the migrations: a new user signs up"), "{human:?}");
+    assert!(human.stdout.contains("break what the app needs"), "{human:?}");
+    // Nothing real was touched.
+    assert!(p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'full_name')"));
+}

@@ -36,6 +36,13 @@ struct Rehearsal {
     source: String,
     notes: Vec<String>,
     migrations: Vec<MigrationReport>,
+    /// The app's checks (SQL tests, a new user's sign-up) that passed on the copy
+    /// before the pending migrations and fail after them.
+    broken: Vec<safemig_pg::verify::Check>,
+    /// Those that failed before the pending migrations and pass after them.
+    fixed: Vec<String>,
+    /// How many of those checks ran.
+    app_checks: usize,
     ok: bool,
 }
 
@@ -146,7 +153,6 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             args.with_data,
             &mut |what| say(what),
         )?;
-        say("applying the pending migrations there");
         let mut local = cluster.connect("rehearsal")?;
         // Without the data, row floors cannot hold; with it, they must.
         let config = if args.with_data {
@@ -156,9 +162,36 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         };
         let mut options = rehearse::throwaway_options(&config);
         options.include_all = args.include_all;
+        // What the app needs, tested before and after: a failure the migrations
+        // caused is theirs; one that was there before is a note.
+        let tests_dir = ctx.config.tests_dir();
+        say("testing the copy before the migrations (SQL tests, a new user's sign-up)");
+        let before_checks = rehearse::app_checks(&mut local, &tests_dir)?;
+        say("applying the pending migrations there");
         let run = rehearse::apply(&mut local, &set, &config, &options)?;
-        let ok = run.ok();
+        say("testing the copy after them");
+        let after_checks = rehearse::app_checks(&mut local, &tests_dir)?;
+        let broken: Vec<safemig_pg::verify::Check> = after_checks
+            .iter()
+            .filter(|c| !c.ok && before_checks.iter().find(|b| b.name == c.name).is_none_or(|b| b.ok))
+            .cloned()
+            .collect();
+        let ok = run.ok() && broken.is_empty();
+        let passes_after = |name: &str| after_checks.iter().any(|a| a.name == name && a.ok);
+        let fixed: Vec<String> = before_checks
+            .iter()
+            .filter(|c| !c.ok && passes_after(&c.name))
+            .map(|c| c.name.clone())
+            .collect();
         let mut notes = notes;
+        notes.extend(before_checks.iter().filter(|c| !c.ok && !passes_after(&c.name)).map(|c| {
+            format!(
+                "{} fails on the copy before the migrations too, so not by their doing{}: {}",
+                c.name,
+                if args.with_data { "" } else { " (without --with-data the copy holds no rows, which a test may need)" },
+                c.detail
+            )
+        }));
         notes.extend(rehearse::version_note(&mut client, &cluster)?);
         notes.extend(run.refused.clone());
         rehearsal = Some(Rehearsal {
@@ -173,6 +206,9 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             ),
             notes,
             migrations: run.migrations,
+            broken,
+            fixed,
+            app_checks: after_checks.len(),
             ok,
         });
         say("replaying every migration on an empty database");
@@ -268,6 +304,24 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             super::migrate::print_migration(m);
             print_observed(m);
         }
+        for c in &r.broken {
+            println!(
+                "  {} broken by the migrations: {}\n      {}",
+                human::red("✗"),
+                c.name,
+                c.detail.replace('\n', "\n      ")
+            );
+        }
+        for name in &r.fixed {
+            println!("  {} fixed by the migrations: {name}", human::green("✓"));
+        }
+        if r.app_checks > 0 && r.broken.is_empty() {
+            println!(
+                "  {} the app's checks pass after the migrations ({}: SQL tests, a new user's sign-up)",
+                human::green("✓"),
+                r.app_checks
+            );
+        }
         println!(
             "  {}",
             if r.ok {
@@ -275,7 +329,11 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
                     "the rehearsal applied every pending migration; nothing real was touched",
                 )
             } else {
-                human::red("the rehearsal failed: migrate would fail the same way (nothing real was touched)")
+                human::red(if r.broken.is_empty() {
+                    "the rehearsal failed: migrate would fail the same way (nothing real was touched)"
+                } else {
+                    "the rehearsal failed: the migrations apply but break what the app needs (nothing real was touched)"
+                })
             }
         );
     }
