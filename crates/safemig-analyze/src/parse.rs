@@ -381,6 +381,28 @@ fn describe(node: &NodeEnum, statement: &mut Statement) {
         NodeEnum::ReindexStmt(s) if has_option(&s.params, "concurrently") => {
             TxBehaviour::MustRunAlone("REINDEX CONCURRENTLY".into())
         }
+        // REINDEX of a whole schema, database or system commits index by index.
+        NodeEnum::ReindexStmt(s)
+            if [
+                protobuf::ReindexObjectType::ReindexObjectSchema as i32,
+                protobuf::ReindexObjectType::ReindexObjectDatabase as i32,
+                protobuf::ReindexObjectType::ReindexObjectSystem as i32,
+            ]
+            .contains(&s.kind) =>
+        {
+            TxBehaviour::MustRunAlone("REINDEX SCHEMA / DATABASE / SYSTEM".into())
+        }
+        NodeEnum::AlterTableStmt(s) if detaches_concurrently(s) => {
+            TxBehaviour::MustRunAlone("DETACH PARTITION CONCURRENTLY".into())
+        }
+        // Unless it neither connects nor makes a slot, it makes one on the publisher.
+        NodeEnum::CreateSubscriptionStmt(s) if !option_is_false(&s.options, "connect") && !option_is_false(&s.options, "create_slot") => {
+            TxBehaviour::MustRunAlone("CREATE SUBSCRIPTION".into())
+        }
+        NodeEnum::DropSubscriptionStmt(_) => TxBehaviour::MustRunAlone("DROP SUBSCRIPTION".into()),
+        NodeEnum::DiscardStmt(s) if s.target == protobuf::DiscardMode::DiscardAll as i32 => {
+            TxBehaviour::MustRunAlone("DISCARD ALL".into())
+        }
         NodeEnum::VacuumStmt(s) if s.is_vacuumcmd => TxBehaviour::MustRunAlone("VACUUM".into()),
         NodeEnum::CreatedbStmt(_) => TxBehaviour::MustRunAlone("CREATE DATABASE".into()),
         NodeEnum::DropdbStmt(_) => TxBehaviour::MustRunAlone("DROP DATABASE".into()),
@@ -429,6 +451,33 @@ fn describe(node: &NodeEnum, statement: &mut Statement) {
         }
         _ => {}
     }
+}
+
+/// `ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY`: it commits half-way.
+fn detaches_concurrently(s: &protobuf::AlterTableStmt) -> bool {
+    s.cmds.iter().any(|c| match c.node.as_ref() {
+        Some(NodeEnum::AlterTableCmd(cmd)) => matches!(
+            cmd.def.as_ref().and_then(|d| d.node.as_ref()),
+            Some(NodeEnum::PartitionCmd(p)) if p.concurrent
+        ),
+        _ => false,
+    })
+}
+
+/// `WITH (name = false)` (or `off`, `0`) among `options`.
+fn option_is_false(options: &[protobuf::Node], name: &str) -> bool {
+    options.iter().any(|o| match o.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) if d.defname == name => {
+            let value = match d.arg.as_ref().and_then(|a| a.node.as_ref()) {
+                Some(NodeEnum::String(v)) => v.sval.to_lowercase(),
+                Some(NodeEnum::Boolean(b)) => b.boolval.to_string(),
+                Some(NodeEnum::Integer(i)) => i.ival.to_string(),
+                _ => String::new(),
+            };
+            matches!(value.as_str(), "false" | "off" | "0" | "no")
+        }
+        _ => false,
+    })
 }
 
 fn has_option(params: &[protobuf::Node], name: &str) -> bool {
