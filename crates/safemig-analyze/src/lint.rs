@@ -8,7 +8,7 @@ use pg_query::protobuf::{self, AlterTableType, TransactionStmtKind};
 use pg_query::NodeEnum;
 use serde::Serialize;
 
-use crate::parse::{self, line_col, ClientSideKind, Statement, TxBehaviour};
+use crate::parse::{self, ClientSideKind, Statement, TxBehaviour};
 use crate::plpgsql;
 use crate::rules::{self, Ctx, FileFacts, Place, Severity};
 
@@ -208,7 +208,6 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
         let mut findings = Vec::new();
         if let TxBehaviour::Forbidden(why) = &statement.transaction {
             findings.push(finding_at(
-                sql,
                 statement,
                 index,
                 "transaction-control",
@@ -307,7 +306,6 @@ fn run_rules(
         }
         for hit in rule.check(ctx) {
             let mut f = finding_at(
-                sql,
                 statement,
                 ctx.index,
                 doc.name,
@@ -316,7 +314,7 @@ fn run_rules(
                 hit.help,
                 None,
             );
-            place_embedded(&mut f, sql, embedded_at);
+            place_embedded(&mut f, sql, statement, embedded_at);
             out.push(f);
         }
     }
@@ -331,8 +329,7 @@ fn run_rules(
     {
         let kind = rules::not_known_safe::kind_name(ctx.node);
         let mut f = finding_at(
-            sql,
-            statement,
+                statement,
             ctx.index,
             doc.name,
             doc.severity,
@@ -343,16 +340,21 @@ fn run_rules(
             None,
             None,
         );
-        place_embedded(&mut f, sql, embedded_at);
+        place_embedded(&mut f, sql, statement, embedded_at);
         out.push(f);
     }
 }
 
 /// A finding about a statement inside a `DO` block or function body points into
 /// the body, where the statement is.
-fn place_embedded(f: &mut Finding, sql: &str, embedded_at: Option<(usize, &'static str)>) {
+fn place_embedded(
+    f: &mut Finding,
+    sql: &str,
+    statement: &Statement,
+    embedded_at: Option<(usize, &'static str)>,
+) {
     if let Some((offset, inside)) = embedded_at {
-        let (line, column) = line_col(sql, offset);
+        let (line, column) = statement.position_of(sql, offset);
         f.line = line;
         f.column = column;
         f.offset = offset;
@@ -413,7 +415,6 @@ fn lint_embedded(
         if embedded.dynamic {
             all_guarded &= embedded.guarded;
             let mut f = finding_at(
-                sql,
                 statement,
                 index,
                 "dynamic-sql",
@@ -425,7 +426,7 @@ fn lint_embedded(
                 None,
                 None,
             );
-            let (line, column) = line_col(sql, at);
+            let (line, column) = statement.position_of(sql, at);
             (f.line, f.column, f.offset, f.inside) = (line, column, at, Some(inside));
             out.push(f);
             continue;
@@ -455,7 +456,6 @@ fn lint_embedded(
 
 #[allow(clippy::too_many_arguments)]
 fn finding_at(
-    sql: &str,
     statement: &Statement,
     index: usize,
     rule: &str,
@@ -464,7 +464,7 @@ fn finding_at(
     help: Option<String>,
     inside: Option<&'static str>,
 ) -> Finding {
-    let (line, column) = line_col(sql, statement.code_offset);
+    let (line, column) = (statement.code_line, statement.code_column);
     Finding {
         rule: rule.to_string(),
         severity,

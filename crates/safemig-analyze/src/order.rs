@@ -13,7 +13,7 @@ use pg_query::NodeEnum;
 use serde::Serialize;
 
 use crate::objects::{effects, effects_with, Effects, ObjectId, ObjectKind};
-use crate::parse::{line_col, Statement};
+use crate::parse::Statement;
 use crate::plpgsql;
 use crate::rules::Severity;
 
@@ -189,7 +189,7 @@ pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
         if let Some(on) = sets_check_function_bodies(node) {
             check_function_bodies = on;
         }
-        let (line, column) = line_col(m.sql, s.code_offset);
+        let (line, column) = (s.code_line, s.code_column);
         let mut e = effects_with(node, check_function_bodies);
         // What a DO block does counts as what its statement does.
         if let NodeEnum::DoStmt(d) = node {

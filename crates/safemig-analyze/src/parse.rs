@@ -27,6 +27,7 @@ pub struct Statement {
     /// the place a person should look at.
     pub code_offset: usize,
     pub code_line: usize,
+    pub code_column: usize,
     /// The parse-tree node name, e.g. `CreateStmt`; `None` for a comment-only
     /// fragment that the Supabase CLI records but PostgreSQL ignores.
     pub kind: Option<String>,
@@ -44,6 +45,25 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// Line and column (1-based, in characters) of byte `offset` of the file `sql`,
+    /// an offset inside this statement: counted from the statement's own start, so
+    /// that placing every finding of a file costs what the statements' text does,
+    /// not the file's length for each.
+    pub fn position_of(&self, sql: &str, offset: usize) -> (usize, usize) {
+        if offset < self.offset || offset > sql.len() {
+            return line_col(sql, offset);
+        }
+        let offset = floor_char_boundary(sql, offset);
+        let between = &sql[self.offset..offset];
+        match between.rfind('\n') {
+            Some(last) => (
+                self.line + between.matches('\n').count(),
+                between[last + 1..].chars().count() + 1,
+            ),
+            None => (self.line, self.column + between.chars().count()),
+        }
+    }
+
     /// For `CREATE INDEX`: the name of the table the index is on.
     pub fn index_table(&self) -> Option<&str> {
         match self.node.as_deref() {
@@ -276,14 +296,21 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         .map_err(|err| locate_error(sql, &err.to_string()))?
         .tokens;
 
+    // Spans and tokens come in file order and spans do not overlap: every lookup
+    // below is a binary search, so a 10 MB dump splits in time linear in its size.
+    let inside_span = |pos: usize| {
+        let i = spans.partition_point(|&(_, e, _)| e <= pos);
+        spans.get(i).is_some_and(|&(s, _, _)| s <= pos)
+    };
     // Top-level separators: `;` tokens that are not inside any parsed statement
     // (a `;` inside `BEGIN ATOMIC ... END` lies within its statement's span).
     let separators: Vec<usize> = tokens
         .iter()
         .filter(|t| t.token == Token::Ascii59 as i32)
         .map(|t| t.start as usize)
-        .filter(|&pos| !spans.iter().any(|&(s, e, _)| pos >= s && pos < e))
+        .filter(|&pos| !inside_span(pos))
         .collect();
+    let lines = LineIndex::new(sql);
 
     let mut statements = Vec::new();
     let mut fragment_start = 0usize;
@@ -295,23 +322,22 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         let text = fragment.trim();
         if !text.is_empty() {
             let offset = fragment_start + trimmed_start;
+            // The first span that ends after the fragment starts, if it starts before it ends.
             let raw = spans
-                .iter()
-                .find(|&&(s, e, _)| s < cut && e > offset)
+                .get(spans.partition_point(|&(_, e, _)| e <= offset))
+                .filter(|&&(s, _, _)| s < cut)
                 .map(|&(_, _, raw)| raw);
-            let code_offset = tokens
+            let first_token = tokens.partition_point(|t| (t.start as usize) < offset);
+            let code_offset = tokens[first_token..]
                 .iter()
+                .take_while(|t| (t.start as usize) < cut)
                 .find(|t| {
-                    let start = t.start as usize;
-                    start >= offset
-                        && start < cut
-                        && t.token != Token::SqlComment as i32
-                        && t.token != Token::CComment as i32
+                    t.token != Token::SqlComment as i32 && t.token != Token::CComment as i32
                 })
                 .map(|t| t.start as usize)
                 .unwrap_or(offset);
-            let (line, column) = line_col(sql, offset);
-            let (code_line, _) = line_col(sql, code_offset);
+            let (line, column) = lines.locate(sql, offset);
+            let (code_line, code_column) = lines.locate(sql, code_offset);
             let mut statement = Statement {
                 text: text.to_string(),
                 offset,
@@ -319,6 +345,7 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
                 column,
                 code_offset,
                 code_line,
+                code_column,
                 kind: None,
                 transaction: TxBehaviour::Transactional,
                 truncates: Vec::new(),
@@ -529,6 +556,38 @@ pub(crate) fn node_name(node: &NodeEnum) -> String {
 }
 
 /// 1-based line and column (in characters) of a byte offset.
+/// Where each line of a text starts: line and column of any offset by binary
+/// search, after one pass over the text.
+pub struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(src: &str) -> LineIndex {
+        let mut starts = vec![0];
+        starts.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// 1-based line and column (in characters) of byte `offset` of `src`, the
+    /// text this index was made from.
+    pub fn locate(&self, src: &str, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(src, offset.min(src.len()));
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        (line, src[start..offset].chars().count() + 1)
+    }
+
+    /// The text of 1-based line `line`, without its line break.
+    pub fn line<'a>(&self, src: &'a str, line: usize) -> Option<&'a str> {
+        let start = *self.starts.get(line.checked_sub(1)?)?;
+        let end = self.starts.get(line).map_or(src.len(), |&next| next - 1);
+        Some(src[start..end].trim_end_matches('\r'))
+    }
+}
+
+/// Line and column of one offset, counted from the start: for a single place
+/// (an error). Many places in one text: [`LineIndex`].
 pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let offset = floor_char_boundary(src, offset.min(src.len()));
     let before = &src[..offset];

@@ -519,12 +519,13 @@ fn render_file(f: &CheckedFile, sql: &str, json: bool, show_hints: bool) -> Stri
         return safemig_pg::redact::redact(&text).replace('\n', "\n    ");
     }
     let mut out = String::new();
+    let lines = safemig_analyze::parse::LineIndex::new(sql);
     for finding in f
         .all_findings()
         .into_iter()
         .filter(|x| show_hints || x.severity != Severity::Hint)
     {
-        out.push_str(&format_finding(&f.path, sql, finding));
+        out.push_str(&format_finding(&f.path, sql, &lines, finding));
         out.push('\n');
     }
     out
@@ -915,11 +916,17 @@ fn severity_label(s: Severity) -> String {
 
 /// rustc-style: the finding, where, the source line with a caret, the fix.
 pub fn print_finding(path: &Path, sql: &str, f: &Finding) {
-    println!("{}", format_finding(path, sql, f));
+    let lines = safemig_analyze::parse::LineIndex::new(sql);
+    println!("{}", format_finding(path, sql, &lines, f));
 }
 
 /// rustc-style, as one string: the finding, where, the source line with a caret, the fix.
-fn format_finding(path: &Path, sql: &str, f: &Finding) -> String {
+fn format_finding(
+    path: &Path,
+    sql: &str,
+    lines: &safemig_analyze::parse::LineIndex,
+    f: &Finding,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let _ = writeln!(
@@ -937,7 +944,7 @@ fn format_finding(path: &Path, sql: &str, f: &Finding) -> String {
         f.line,
         f.column
     );
-    if let Some(text) = sql.lines().nth(f.line.saturating_sub(1)) {
+    if let Some(text) = lines.line(sql, f.line) {
         let gutter = f.line.to_string();
         let pad = " ".repeat(gutter.len());
         let shown: String = text.chars().take(160).collect();
