@@ -25,7 +25,8 @@ pub struct TypeChange {
 impl Statement {
     /// Every column type change of this statement, in order.
     pub fn type_changes(&self) -> Vec<TypeChange> {
-        let Some(NodeEnum::AlterTableStmt(stmt)) = self.node.as_deref() else {
+        let tree = self.node();
+        let Some(NodeEnum::AlterTableStmt(stmt)) = tree.as_ref() else {
             return Vec::new();
         };
         let Some(relation) = stmt.relation.as_ref() else {
@@ -83,7 +84,8 @@ impl Statement {
     /// Tables whose existing rows this statement updates by name: `UPDATE`, `MERGE`,
     /// `INSERT ... ON CONFLICT DO UPDATE`, also inside a `WITH`.
     pub fn updated_tables(&self) -> Vec<QualifiedName> {
-        let Some(node) = self.node.as_deref() else {
+        let tree = self.node();
+        let Some(node) = tree.as_ref() else {
             return Vec::new();
         };
         let mut out: Vec<QualifiedName> = Vec::new();
@@ -152,7 +154,8 @@ impl Statement {
             table,
             column: None,
         };
-        match self.node.as_deref() {
+        let tree = self.node();
+        match tree.as_ref() {
             Some(NodeEnum::DropStmt(s)) if s.remove_type == protobuf::ObjectType::ObjectTable as i32 => s
                 .objects
                 .iter()
@@ -223,7 +226,8 @@ impl Statement {
     /// effects (a volatile or context-dependent one would answer differently).
     /// The engine then counts the whole table instead.
     pub fn update_probe(&self) -> Option<UpdateProbe> {
-        let Some(NodeEnum::UpdateStmt(u)) = self.node.as_deref() else {
+        let tree = self.node();
+        let Some(NodeEnum::UpdateStmt(u)) = tree.as_ref() else {
             return None;
         };
         if u.with_clause.is_some() || !u.from_clause.is_empty() {

@@ -202,7 +202,8 @@ pub fn lint_file(sql: &str, options: &LintOptions) -> FileLint {
     let facts = file_facts(&parsed.statements, options);
     let mut statements = Vec::new();
     for (index, statement) in parsed.statements.iter().enumerate() {
-        let Some(node) = statement.node.as_deref() else {
+        let tree = statement.node();
+        let Some(node) = tree.as_ref() else {
             continue;
         };
         let mut findings = Vec::new();
@@ -565,7 +566,8 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
         ..Default::default()
     };
     for (i, s) in statements.iter().enumerate() {
-        match s.node.as_deref() {
+        let tree = s.node();
+        match tree.as_ref() {
             Some(NodeEnum::CreateStmt(c)) => {
                 if let Some(r) = &c.relation {
                     facts.created_tables.insert(rules::qualified(r));

@@ -183,7 +183,8 @@ pub fn steps_of(m: &Migration<'_>) -> Vec<Step> {
     // (safemig runs each migration in a fresh session, as the Supabase CLI does).
     let mut check_function_bodies = true;
     for (i, s) in m.statements.iter().enumerate() {
-        let Some(node) = s.node.as_deref() else {
+        let tree = s.node();
+        let Some(node) = tree.as_ref() else {
             continue;
         };
         if let Some(on) = sets_check_function_bodies(node) {

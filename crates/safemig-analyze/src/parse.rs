@@ -40,11 +40,31 @@ pub struct Statement {
     /// Tables whose storage this statement may rewrite while keeping every row
     /// (`ALTER TABLE`, `CLUSTER`, `VACUUM FULL`, `REINDEX`).
     pub rewrites: Vec<QualifiedName>,
-    /// The parse tree of the statement (`None` for a comment-only fragment).
-    pub node: Option<Box<NodeEnum>>,
+    /// The parse tree of the statement (`None` for a comment-only fragment),
+    /// protobuf-encoded: a decoded tree takes a hundred times the statement's text,
+    /// an encoded one a few times. [`Statement::node`] decodes it.
+    tree: Option<Vec<u8>>,
+}
+
+fn encode_tree(node: NodeEnum) -> Vec<u8> {
+    use pg_query::protobuf::Node;
+    prost::Message::encode_to_vec(&Node { node: Some(node) })
 }
 
 impl Statement {
+    /// The statement's parse tree (`None` for a comment-only fragment).
+    pub fn node(&self) -> Option<NodeEnum> {
+        let bytes = self.tree.as_deref()?;
+        <pg_query::protobuf::Node as prost::Message>::decode(bytes)
+            .ok()
+            .and_then(|n| n.node)
+    }
+
+    /// Whether the statement is one PostgreSQL runs (not a comment-only fragment).
+    pub fn has_node(&self) -> bool {
+        self.tree.is_some()
+    }
+
     /// Line and column (1-based, in characters) of byte `offset` of the file `sql`,
     /// an offset inside this statement: counted from the statement's own start, so
     /// that placing every finding of a file costs what the statements' text does,
@@ -65,9 +85,9 @@ impl Statement {
     }
 
     /// For `CREATE INDEX`: the name of the table the index is on.
-    pub fn index_table(&self) -> Option<&str> {
-        match self.node.as_deref() {
-            Some(NodeEnum::IndexStmt(s)) => s.relation.as_ref().map(|r| r.relname.as_str()),
+    pub fn index_table(&self) -> Option<String> {
+        match self.node() {
+            Some(NodeEnum::IndexStmt(s)) => s.relation.map(|r| r.relname),
             _ => None,
         }
     }
@@ -273,23 +293,21 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
             column,
         });
     }
-    let parsed = match pg_query::parse(sql, pg_query::ParserOptions::default()) {
-        Ok(parsed) => parsed,
+    // Statement spans as the parser sees them, without building the file's parse
+    // tree: a big dump's tree is a hundred times its size. Each statement is then
+    // parsed alone, and its tree kept encoded (see `Statement::node`).
+    let pieces = match pg_query::split_with_parser(sql) {
+        Ok(pieces) => pieces,
         Err(err) => return Err(locate_error(sql, &err.to_string())),
     };
-    // Statement spans as the parser sees them: [location, location + len).
-    let spans: Vec<(usize, usize, &protobuf::RawStmt)> = parsed
-        .protobuf
-        .stmts
+    let base = sql.as_ptr() as usize;
+    let spans: Vec<(usize, usize, usize)> = pieces
         .iter()
-        .map(|raw| {
-            let start = raw.stmt_location.max(0) as usize;
-            let end = if raw.stmt_len == 0 {
-                sql.len()
-            } else {
-                start + raw.stmt_len as usize
-            };
-            (start, end, raw)
+        .enumerate()
+        .map(|(i, piece)| {
+            let start = piece.as_ptr() as usize - base;
+            let end = if piece.is_empty() { sql.len() } else { start + piece.len() };
+            (start, end, i)
         })
         .collect();
     let tokens = pg_query::scan(sql)
@@ -351,14 +369,23 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
                 truncates: Vec::new(),
                 truncate_cascades: false,
                 rewrites: Vec::new(),
-                node: None,
+                tree: None,
             };
-            if let Some(node) = raw
-                .and_then(|r| r.stmt.as_ref())
-                .and_then(|n| n.node.as_ref())
-            {
-                describe(node, &mut statement);
-                statement.node = Some(Box::new(node.clone()));
+            if let Some(i) = raw {
+                let (start, end, _) = spans[i];
+                let parsed = pg_query::parse(&sql[start..end], pg_query::ParserOptions::default())
+                    .map_err(|err| locate_error(sql, &err.to_string()))?;
+                let node = parsed
+                    .protobuf
+                    .stmts
+                    .into_iter()
+                    .next()
+                    .and_then(|raw| raw.stmt)
+                    .and_then(|n| n.node);
+                if let Some(node) = node {
+                    describe(&node, &mut statement);
+                    statement.tree = Some(encode_tree(node));
+                }
             }
             statements.push(statement);
         }

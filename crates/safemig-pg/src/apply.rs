@@ -753,7 +753,7 @@ fn run_one(
                         let left = invalid_indexes(client)
                             .into_iter()
                             .filter(|x| !invalid_before.contains(x))
-                            .filter(|(_, on)| table.is_none_or(|t| t == on))
+                            .filter(|(_, on)| table.as_deref().is_none_or(|t| t == on.as_str()))
                             .map(|(index, _)| index);
                         for index in left {
                             m.notes.push(format!(
