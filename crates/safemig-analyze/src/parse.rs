@@ -46,6 +46,21 @@ pub struct Statement {
     tree: Option<Vec<u8>>,
 }
 
+/// Byte offset in `text` of its first token that is not a comment.
+fn first_code(text: &str) -> Option<usize> {
+    // PostgreSQL's white space, not Unicode's.
+    let trimmed = text.trim_start_matches([' ', '\t', '\n', '\r', '\x0c']);
+    if !trimmed.starts_with("--") && !trimmed.starts_with("/*") {
+        return Some(text.len() - trimmed.len());
+    }
+    pg_query::scan(text)
+        .ok()?
+        .tokens
+        .iter()
+        .find(|t| t.token != Token::SqlComment as i32 && t.token != Token::CComment as i32)
+        .map(|t| t.start as usize)
+}
+
 fn encode_tree(node: NodeEnum) -> Vec<u8> {
     use pg_query::protobuf::Node;
     prost::Message::encode_to_vec(&Node { node: Some(node) })
@@ -310,24 +325,28 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
             (start, end, i)
         })
         .collect();
-    let tokens = pg_query::scan(sql)
-        .map_err(|err| locate_error(sql, &err.to_string()))?
-        .tokens;
-
-    // Spans and tokens come in file order and spans do not overlap: every lookup
-    // below is a binary search, so a 10 MB dump splits in time linear in its size.
-    let inside_span = |pos: usize| {
-        let i = spans.partition_point(|&(_, e, _)| e <= pos);
-        spans.get(i).is_some_and(|&(s, _, _)| s <= pos)
-    };
-    // Top-level separators: `;` tokens that are not inside any parsed statement
-    // (a `;` inside `BEGIN ATOMIC ... END` lies within its statement's span).
-    let separators: Vec<usize> = tokens
-        .iter()
-        .filter(|t| t.token == Token::Ascii59 as i32)
-        .map(|t| t.start as usize)
-        .filter(|&pos| !inside_span(pos))
-        .collect();
+    // Top-level separators: the `;` tokens between the parsed statements (a `;`
+    // inside `BEGIN ATOMIC ... END` lies within its statement's span). Only the
+    // gaps are scanned: the file's tokens all at once would be the peak of memory.
+    let mut separators: Vec<usize> = Vec::new();
+    let mut gap_start = 0usize;
+    for &(start, end, _) in spans.iter().chain(std::iter::once(&(sql.len(), sql.len(), 0))) {
+        if start > gap_start {
+            let gap = &sql[gap_start..start];
+            if gap.contains(';') {
+                let tokens = pg_query::scan(gap)
+                    .map_err(|err| locate_error(sql, &err.to_string()))?
+                    .tokens;
+                separators.extend(
+                    tokens
+                        .iter()
+                        .filter(|t| t.token == Token::Ascii59 as i32)
+                        .map(|t| gap_start + t.start as usize),
+                );
+            }
+        }
+        gap_start = gap_start.max(end);
+    }
     let lines = LineIndex::new(sql);
 
     let mut statements = Vec::new();
@@ -345,14 +364,8 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
                 .get(spans.partition_point(|&(_, e, _)| e <= offset))
                 .filter(|&&(s, _, _)| s < cut)
                 .map(|&(_, _, raw)| raw);
-            let first_token = tokens.partition_point(|t| (t.start as usize) < offset);
-            let code_offset = tokens[first_token..]
-                .iter()
-                .take_while(|t| (t.start as usize) < cut)
-                .find(|t| {
-                    t.token != Token::SqlComment as i32 && t.token != Token::CComment as i32
-                })
-                .map(|t| t.start as usize)
+            let code_offset = first_code(&sql[offset..cut])
+                .map(|at| offset + at)
                 .unwrap_or(offset);
             let (line, column) = lines.locate(sql, offset);
             let (code_line, code_column) = lines.locate(sql, code_offset);
