@@ -419,7 +419,7 @@ fn lint_embedded(
                 statement,
                 index,
                 "dynamic-sql",
-                Severity::Hint,
+                Severity::Review,
                 format!(
                     "EXECUTE of SQL built at run time is not analysed: {}",
                     shorten(&embedded.query)
@@ -567,7 +567,42 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
     };
     for (i, s) in statements.iter().enumerate() {
         let tree = s.node();
+        if tree.is_some() {
+            facts.statement_count += 1;
+        }
         match tree.as_ref() {
+            // A view made here is as new as a table made here.
+            Some(NodeEnum::ViewStmt(v)) if !v.replace => {
+                if let Some(r) = &v.view {
+                    facts.created_tables.insert(rules::qualified(r));
+                }
+            }
+            Some(NodeEnum::CreateSeqStmt(c)) => {
+                if let Some(r) = &c.sequence {
+                    facts.created_sequences.insert(rules::qualified(r));
+                }
+            }
+            Some(NodeEnum::GrantStmt(g)) if g.objtype == protobuf::ObjectType::ObjectFunction as i32 => {
+                let to_anon = g.grantees.iter().any(|r| match r.node.as_ref() {
+                    Some(NodeEnum::RoleSpec(spec)) => {
+                        spec.roletype == protobuf::RoleSpecType::RolespecPublic as i32
+                            || spec.rolename.eq_ignore_ascii_case("anon")
+                    }
+                    _ => false,
+                });
+                let from_public = g.grantees.iter().any(|r| matches!(r.node.as_ref(),
+                    Some(NodeEnum::RoleSpec(spec)) if spec.roletype == protobuf::RoleSpecType::RolespecPublic as i32));
+                for object in &g.objects {
+                    if let Some(NodeEnum::ObjectWithArgs(f)) = object.node.as_ref() {
+                        let name = rules::function_name(&f.objname);
+                        if g.is_grant && to_anon {
+                            facts.execute_granted_to_anon.insert(name);
+                        } else if !g.is_grant && from_public {
+                            facts.execute_revoked_from_anon.insert(name);
+                        }
+                    }
+                }
+            }
             Some(NodeEnum::CreateStmt(c)) => {
                 if let Some(r) = &c.relation {
                     facts.created_tables.insert(rules::qualified(r));
@@ -586,9 +621,15 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                 }
             }
             Some(NodeEnum::CreateFunctionStmt(f)) => {
-                facts
-                    .created_functions
-                    .insert(rules::function_name(&f.funcname));
+                let name = rules::function_name(&f.funcname);
+                facts.created_functions.insert(name.clone());
+                facts.functions_created_at.push((name.clone(), i));
+                let plpgsql = f.options.iter().any(|o| matches!(o.node.as_ref(),
+                    Some(NodeEnum::DefElem(d)) if d.defname == "language"
+                        && matches!(d.arg.as_deref().and_then(|a| a.node.as_ref()), Some(NodeEnum::String(l)) if l.sval.eq_ignore_ascii_case("plpgsql"))));
+                if plpgsql && rules::returns_only_null(f) {
+                    facts.null_returning_functions.insert(name);
+                }
             }
             Some(NodeEnum::CreatePolicyStmt(c)) => {
                 if let Some(r) = &c.table {
@@ -638,6 +679,11 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                 for (table, cmd) in rules::alter_table_cmds(node) {
                     if rules::cmd_type(cmd) == AlterTableType::AtEnableRowSecurity {
                         facts.rls_enabled.insert(table.clone());
+                    }
+                    if rules::cmd_type(cmd) == AlterTableType::AtAddConstraint {
+                        if let Some(c) = rules::constraint_def(cmd).filter(|c| c.skip_validation) {
+                            facts.not_valid_constraints.insert((table.clone(), c.conname.clone()));
+                        }
                     }
                     if rules::cmd_type(cmd) == AlterTableType::AtAddColumn {
                         if let Some(def) = rules::column_def(cmd) {

@@ -140,8 +140,10 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
             }
             if let Some(stmt) = map.get("PLpgSQL_stmt_dynexecute") {
                 let expr = stmt.get("query").and_then(expr_query).unwrap_or("").trim();
-                match string_literal(expr) {
-                    // EXECUTE 'DROP TABLE a': a constant, as good as written out.
+                match string_literal(expr).or_else(|| format_template(expr)) {
+                    // EXECUTE 'DROP TABLE a': a constant, as good as written out;
+                    // EXECUTE format('DROP TABLE %I', t): its template, with a
+                    // stand-in name for each placeholder, says what kind of statement runs.
                     Some(sql) => out.push(Embedded {
                         query: sql,
                         guarded,
@@ -188,6 +190,60 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
 }
 
 /// `'DROP TABLE a'` -> `DROP TABLE a`, for a plain SQL string literal only.
+/// `format('<template>', ...)` with a constant template: the template with each
+/// `%I`/`%s` as a stand-in identifier and each `%L` as a stand-in literal.
+fn format_template(expr: &str) -> Option<String> {
+    let lower = expr.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("format(")
+        .or_else(|| lower.strip_prefix("pg_catalog.format("))?;
+    let start = expr.len() - rest.len();
+    let literal = &expr[start..];
+    // The first argument: a literal up to its closing quote (doubled quotes inside).
+    let bytes: Vec<char> = literal.chars().collect();
+    if bytes.first() != Some(&'\'') {
+        return None;
+    }
+    let mut i = 1;
+    let mut end = None;
+    while i < bytes.len() {
+        if bytes[i] == '\'' {
+            if bytes.get(i + 1) == Some(&'\'') {
+                i += 2;
+                continue;
+            }
+            end = Some(i);
+            break;
+        }
+        i += 1;
+    }
+    let end = end?;
+    let template = string_literal(&bytes[..=end].iter().collect::<String>())?;
+    let mut out = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        // %[position$][flags][width]type
+        let mut spec = String::new();
+        while let Some(&n) = chars.peek() {
+            chars.next();
+            if n.is_ascii_alphabetic() || n == '%' {
+                spec.push(n);
+                break;
+            }
+        }
+        match spec.as_str() {
+            "%" => out.push('%'),
+            "L" => out.push_str("'safemig_value'"),
+            _ => out.push_str("safemig_name"),
+        }
+    }
+    Some(out)
+}
+
 fn string_literal(expr: &str) -> Option<String> {
     let inner = expr.strip_prefix('\'')?.strip_suffix('\'')?;
     // A doubled quote is an escaped quote; a lone one would end the literal early.
@@ -215,9 +271,10 @@ mod tests {
             DELETE FROM public.sessions;
             EXECUTE 'TRUNCATE public.cache';
             EXECUTE format('DROP TABLE %I', tbl);
+            EXECUTE stmt;
         END";
         let found = from_do_body(body).unwrap();
-        assert_eq!(found.len(), 4, "{found:?}");
+        assert_eq!(found.len(), 5, "{found:?}");
         assert_eq!(
             found[0],
             Embedded {
@@ -228,7 +285,10 @@ mod tests {
         );
         assert!(!found[1].guarded && found[1].query.starts_with("DELETE"));
         assert_eq!(found[2].query, "TRUNCATE public.cache");
-        assert!(found[3].dynamic);
+        // A format() template says what kind of statement runs.
+        assert_eq!(found[3].query, "DROP TABLE safemig_name");
+        assert!(!found[3].dynamic);
+        assert!(found[4].dynamic);
     }
 
     #[test]
@@ -238,6 +298,19 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].query.starts_with("INSERT INTO public.users"));
         assert!(from_do_body("BEGIN PERFORM '$safemig_do$'; END").is_ok());
+    }
+
+    #[test]
+    fn format_templates_stand_in_for_their_placeholders() {
+        assert_eq!(
+            format_template("format('DROP TABLE IF EXISTS public.%I CASCADE', r.tablename)"),
+            Some("DROP TABLE IF EXISTS public.safemig_name CASCADE".into())
+        );
+        assert_eq!(
+            format_template("format('UPDATE %I.%I SET a = %L', s, t, v)"),
+            Some("UPDATE safemig_name.safemig_name SET a = 'safemig_value'".into())
+        );
+        assert_eq!(format_template("'x' || y"), None);
     }
 
     #[test]

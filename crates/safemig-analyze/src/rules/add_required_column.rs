@@ -12,7 +12,7 @@ pub struct AddRequiredColumn;
 
 static DOC: RuleDoc = RuleDoc {
     name: "add-required-column",
-    severity: Severity::Risky,
+    severity: Severity::Review,
     summary: "ADD COLUMN ... NOT NULL without a DEFAULT fails on a table that has rows",
     what_it_does: "Finds `ALTER TABLE ... ADD COLUMN` with `NOT NULL` (or `PRIMARY KEY`) and no `DEFAULT`, identity \
                    or generation expression, on a table that this migration did not create.",

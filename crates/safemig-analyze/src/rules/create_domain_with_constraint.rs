@@ -8,7 +8,7 @@ pub struct CreateDomainWithConstraint;
 
 static DOC: RuleDoc = RuleDoc {
     name: "create-domain-with-constraint",
-    severity: Severity::Review,
+    severity: Severity::Hint,
     summary: "CREATE DOMAIN with a CHECK or NOT NULL constraint",
     what_it_does: "Finds `CREATE DOMAIN` with a `CHECK` or `NOT NULL` constraint.",
     why_it_matters: "A domain's constraint lives on the type, not the table: changing it later with \

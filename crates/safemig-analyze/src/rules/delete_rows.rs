@@ -29,20 +29,25 @@ impl Rule for DeleteRows {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
-        let NodeEnum::DeleteStmt(stmt) = ctx.node else {
-            return Vec::new();
-        };
-        let Some(relation) = stmt.relation.as_ref() else {
-            return Vec::new();
-        };
-        let table = qualified(relation);
-        if stmt.where_clause.is_none() || ctx.file.created_here(&table) {
-            return Vec::new();
+        // Anywhere in the statement: `WITH moved AS (DELETE ... RETURNING *) INSERT ...` deletes too.
+        let mut hits = Vec::new();
+        for (node, ..) in ctx.node.nodes() {
+            let pg_query::NodeRef::DeleteStmt(stmt) = node else { continue };
+            let Some(relation) = stmt.relation.as_ref() else { continue };
+            let table = qualified(relation);
+            let top = matches!(ctx.node, NodeEnum::DeleteStmt(_));
+            // A top-level DELETE without WHERE is delete-without-where's.
+            if (top && stmt.where_clause.is_none()) || ctx.file.created_here(&table) {
+                continue;
+            }
+            hits.push(
+                Hit::new(format!(
+                    "deletes the rows of `{table}` its WHERE matches: they are gone once the migration commits"
+                ))
+                .help("archive the rows first, or allow the loss in safemig.toml ([[allow]] loss = [\"rows\"])"),
+            );
         }
-        vec![Hit::new(format!(
-            "deletes the rows of `{table}` its WHERE matches: they are gone once the migration commits"
-        ))
-        .help("archive the rows first, or allow the loss in safemig.toml ([[allow]] loss = [\"rows\"])")]
+        hits
     }
 }
 

@@ -34,7 +34,7 @@ impl Rule for DisableRls {
             .filter(|(table, cmd)| {
                 cmd_type(cmd) == AlterTableType::AtDisableRowSecurity
                     && !ctx.file.created_here(table)
-                    && ctx.file.is_exposed(table)
+                    && (ctx.file.is_exposed(table) || super::effective_schema(table) == "storage")
             })
             .map(|(table, _)| {
                 Hit::new(format!(

@@ -2,6 +2,8 @@
 
 use pg_query::protobuf::AlterTableType;
 
+use pg_query::NodeEnum;
+
 use super::{alter_table_cmds, cmd_type, Ctx, Hit, Rule, RuleDoc, Severity};
 
 pub struct DropColumn;
@@ -28,9 +30,34 @@ impl Rule for DropColumn {
     }
 
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
+        // ALTER TYPE ... DROP ATTRIBUTE: the attribute's values go from every stored value.
+        if let NodeEnum::AlterTableStmt(stmt) = ctx.node {
+            if stmt.objtype == pg_query::protobuf::ObjectType::ObjectType as i32 {
+                let ty = stmt.relation.as_ref().map(super::qualified).map(|t| t.to_string()).unwrap_or_default();
+                return stmt
+                    .cmds
+                    .iter()
+                    .filter_map(|c| match c.node.as_ref() {
+                        Some(NodeEnum::AlterTableCmd(cmd)) if cmd_type(cmd) == AlterTableType::AtDropColumn => Some(cmd),
+                        _ => None,
+                    })
+                    .map(|cmd| {
+                        Hit::new(format!(
+                            "drops attribute `{}` of type `{ty}`: its value goes from every column and row of that type",
+                            cmd.name
+                        ))
+                        .help("add a new type without it and move the columns over, keeping the old values")
+                    })
+                    .collect();
+            }
+        }
         alter_table_cmds(ctx.node)
             .into_iter()
-            .filter(|(table, cmd)| cmd_type(cmd) == AlterTableType::AtDropColumn && !ctx.file.created_here(table))
+            .filter(|(table, cmd)| {
+                cmd_type(cmd) == AlterTableType::AtDropColumn
+                    && !ctx.file.created_here(table)
+                    && !ctx.file.adds_column(table, &cmd.name)
+            })
             .map(|(table, cmd)| {
                 Hit::new(format!("drops column `{}` of `{table}` and every value in it", cmd.name))
                     .help("deploy code that no longer uses the column first, and drop it in a later migration")

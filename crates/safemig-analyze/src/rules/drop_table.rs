@@ -49,6 +49,14 @@ impl Rule for DropTable {
                 ),
                 _ => None,
             })
+            .filter(|table| {
+                let parts: Vec<&str> = table.split('.').collect();
+                let name = match parts.as_slice() {
+                    [schema, name] => crate::parse::QualifiedName { schema: schema.to_string(), name: name.to_string() },
+                    _ => crate::parse::QualifiedName { schema: String::new(), name: table.clone() },
+                };
+                !ctx.file.created_here(&name)
+            })
             .map(|table| {
                 Hit::new(format!("drops table `{table}` and every row in it")).help(
                     "rename it instead and drop it later, or allow the loss for this migration in safemig.toml",

@@ -33,15 +33,35 @@ impl Rule for GrantToAnon {
         if !g.is_grant {
             return Vec::new();
         }
-        let to_anon = g.grantees.iter().any(|r| match r.node.as_ref() {
-            Some(NodeEnum::RoleSpec(spec)) => {
-                spec.roletype == pg_query::protobuf::RoleSpecType::RolespecPublic as i32
-                    || spec.rolename.eq_ignore_ascii_case("anon")
+        let grantees: Vec<String> = g
+            .grantees
+            .iter()
+            .filter_map(|r| match r.node.as_ref() {
+                Some(NodeEnum::RoleSpec(spec)) if spec.roletype == pg_query::protobuf::RoleSpecType::RolespecPublic as i32 => {
+                    Some("public".to_string())
+                }
+                Some(NodeEnum::RoleSpec(spec)) => Some(spec.rolename.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect();
+        let to_anon = grantees.iter().any(|r| r == "anon" || r == "public");
+        let to_users = to_anon || grantees.iter().any(|r| r == "authenticated");
+        let tables = g.objtype == ObjectType::ObjectTable as i32;
+        let mut hits = Vec::new();
+        // auth.users is the platform's: granted to the API's roles, every user's email is theirs to read.
+        if tables && to_users {
+            for o in &g.objects {
+                if let Some(NodeEnum::RangeVar(r)) = o.node.as_ref() {
+                    if r.schemaname == "auth" && r.relname == "users" {
+                        hits.push(Hit::new(
+                            "grants access to auth.users to the API's roles: every user's email, phone and metadata                              become readable through the API",
+                        ));
+                    }
+                }
             }
-            _ => false,
-        });
+        }
         if !to_anon {
-            return Vec::new();
+            return hits;
         }
         let schema_of = |n: &pg_query::protobuf::Node| -> Option<String> {
             match n.node.as_ref() {
@@ -57,23 +77,37 @@ impl Rule for GrantToAnon {
             }
         };
         let relevant = g.objtype == ObjectType::ObjectSchema as i32
-            || (g.objtype == ObjectType::ObjectTable as i32
+            || (tables
                 && (g.targtype == GrantTargetType::AclTargetObject as i32
                     || g.targtype == GrantTargetType::AclTargetAllInSchema as i32));
         if !relevant {
-            return Vec::new();
+            return hits;
         }
-        g.objects
-            .iter()
-            .filter_map(schema_of)
-            .filter(|schema| !ctx.file.exposed_schemas.iter().any(|e| e == schema))
-            .map(|schema| {
-                Hit::new(format!(
-                    "grants anon access in schema `{schema}`, which the API does not expose by default: its data \
-                     becomes reachable with the public anon key"
-                ))
-            })
-            .collect()
+        for o in &g.objects {
+            let Some(schema) = schema_of(o) else { continue };
+            if !ctx.file.exposed_schemas.iter().any(|e| *e == schema) {
+                hits.push(Hit::new(format!(
+                    "grants anon access in schema `{schema}`, which the API does not expose by default: its data                      becomes reachable with the public anon key"
+                )));
+                continue;
+            }
+            // In an exposed schema: tables that hold rows already (not made in this file).
+            let existing = match o.node.as_ref() {
+                Some(NodeEnum::RangeVar(r)) => !ctx.file.created_here(&super::qualified(r)),
+                Some(NodeEnum::String(_)) => tables,
+                _ => false,
+            };
+            if existing {
+                hits.push(
+                    Hit::new(format!(
+                        "grants {} on existing tables of `{schema}` to anon: where row level security is off or a                          policy lets every row through, their rows become readable with the public anon key",
+                        if g.targtype == GrantTargetType::AclTargetAllInSchema as i32 { "privileges" } else { "privileges" }
+                    ))
+                    .help("grant to authenticated, and let policies decide the rows"),
+                );
+            }
+        }
+        hits
     }
 }
 
@@ -91,7 +125,9 @@ mod tests {
 
     #[test]
     fn quiet_on_exposed_schemas_other_roles_and_revokes() {
-        assert!(!fires(&GrantToAnon, "GRANT SELECT ON public.t TO anon;"));
+        assert!(!fires(&GrantToAnon, "CREATE TABLE public.t (id int); GRANT SELECT ON public.t TO anon;"));
+        assert!(fires(&GrantToAnon, "GRANT SELECT ON public.t TO anon;"));
+        assert!(fires(&GrantToAnon, "GRANT SELECT ON auth.users TO authenticated;"));
         assert!(!fires(&GrantToAnon, "GRANT USAGE ON SCHEMA private TO authenticated;"));
         assert!(!fires(&GrantToAnon, "REVOKE ALL ON SCHEMA private FROM anon;"));
     }

@@ -2,6 +2,8 @@
 
 use pg_query::protobuf::AlterTableType;
 
+use pg_query::NodeEnum;
+
 use super::{alter_table_cmds, cmd_type, column_def, type_last_name, Ctx, Hit, Rule, RuleDoc, Severity};
 
 pub struct LossyTypeChange;
@@ -44,7 +46,11 @@ impl Rule for LossyTypeChange {
                 let def = column_def(cmd)?;
                 let type_name = def.type_name.as_ref()?;
                 let name = type_last_name(type_name).to_ascii_lowercase();
-                let why = if def.raw_default.is_some() {
+                let plain_cast = def.raw_default.as_deref().and_then(|d| d.node.as_ref()).is_some_and(|d| {
+                    matches!(d, NodeEnum::TypeCast(t) if matches!(t.arg.as_deref().and_then(|a| a.node.as_ref()),
+                        Some(NodeEnum::ColumnRef(c)) if c.fields.last().is_some_and(|f| matches!(f.node.as_ref(), Some(NodeEnum::String(s)) if s.sval == cmd.name))))
+                });
+                let why = if def.raw_default.is_some() && !plain_cast {
                     "its USING expression computes every new value".to_string()
                 } else if name == "numeric" && !type_name.typmods.is_empty() {
                     "numeric with a precision and scale rounds values with more digits".to_string()

@@ -18,6 +18,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::QualifiedName;
 
+mod always_true_function;
+mod definer_exposed;
+mod drop_cascade;
+mod drop_data_objects;
+mod merge_or_upsert_overwrites;
+mod role_escalation;
+mod sequence_reset;
+mod view_bypasses_rls;
+mod writes_discarded;
 mod add_column_volatile_default;
 mod add_foreign_key;
 mod add_required_column;
@@ -192,9 +201,45 @@ pub struct FileFacts {
     pub rls_enabled: BTreeSet<QualifiedName>,
     /// Schemas the Supabase API exposes (default: `public`).
     pub exposed_schemas: Vec<String>,
+    /// Sequences created in this file (`CREATE SEQUENCE`).
+    pub created_sequences: BTreeSet<QualifiedName>,
+    /// Functions whose `EXECUTE` this file revokes from `PUBLIC` (and from `anon`
+    /// when it was granted): the API's anonymous callers can no longer run them.
+    pub execute_revoked_from_anon: BTreeSet<QualifiedName>,
+    /// Functions whose `EXECUTE` this file grants to `anon` or `PUBLIC`.
+    pub execute_granted_to_anon: BTreeSet<QualifiedName>,
+    /// How many statements PostgreSQL runs in the file (comment-only fragments left out).
+    pub statement_count: usize,
+    /// Functions created in this file, with the index of the statement creating them.
+    pub functions_created_at: Vec<(QualifiedName, usize)>,
+    /// Trigger functions created in this file whose body only ever returns NULL.
+    pub null_returning_functions: BTreeSet<QualifiedName>,
+    /// Constraints added `NOT VALID` in this file: (table, constraint name).
+    pub not_valid_constraints: BTreeSet<(QualifiedName, String)>,
 }
 
 impl FileFacts {
+    /// Whether a statement before `index` creates function `name`.
+    pub fn created_functions_before(&self, index: usize, name: &QualifiedName) -> bool {
+        self.functions_created_at.iter().any(|(f, at)| {
+            *at < index && f.name == name.name && effective_schema(f) == effective_schema(name)
+        })
+    }
+
+    /// Whether a sequence of this name is created in this file.
+    pub fn creates_sequence(&self, name: &QualifiedName) -> bool {
+        self.created_sequences.iter().any(|t| {
+            t.name == name.name && effective_schema(t) == effective_schema(name)
+        })
+    }
+
+    /// Whether anon may execute function `name` after this file: `EXECUTE` is
+    /// granted to `PUBLIC` by default, so unless the file revokes it.
+    pub fn anon_may_execute(&self, name: &QualifiedName) -> bool {
+        let same = |t: &QualifiedName| t.name == name.name && effective_schema(t) == effective_schema(name);
+        self.execute_granted_to_anon.iter().any(same) || !self.execute_revoked_from_anon.iter().any(same)
+    }
+
     pub fn created_here(&self, name: &QualifiedName) -> bool {
         self.created_tables.contains(name)
             || self.created_tables.iter().any(|t| {
@@ -244,6 +289,14 @@ impl FileFacts {
     }
 }
 
+/// A trigger function whose body returns NULL and never NEW or OLD: it cancels
+/// every row it runs BEFORE.
+pub(crate) fn returns_only_null(f: &protobuf::CreateFunctionStmt) -> bool {
+    let Some(body) = always_true_function::body(f) else { return false };
+    let text: String = body.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+    text.contains("return null") && !text.contains("return new") && !text.contains("return old")
+}
+
 /// The schema an unqualified name lands in under the default search_path.
 pub fn effective_schema(name: &QualifiedName) -> &str {
     if name.schema.is_empty() {
@@ -272,6 +325,11 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &drop_function::DropFunction,
         &drop_trigger::DropTrigger,
         &drop_type_cascade::DropTypeCascade,
+        &drop_cascade::DropCascade,
+        &drop_data_objects::DropDataObjects,
+        &merge_or_upsert_overwrites::MergeOrUpsertOverwrites,
+        &sequence_reset::SequenceReset,
+        &writes_discarded::WritesDiscarded,
         // Rewrites and heavy locks.
         &index_without_concurrently::IndexWithoutConcurrently,
         &change_column_type::ChangeColumnType,
@@ -303,6 +361,10 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &open_policy::OpenPolicy,
         &grant_to_anon::GrantToAnon,
         &view_exposes_auth_users::ViewExposesAuthUsers,
+        &view_bypasses_rls::ViewBypassesRls,
+        &definer_exposed::DefinerExposed,
+        &always_true_function::AlwaysTrueFunction,
+        &role_escalation::RoleEscalation,
         // Types.
         &prefer_bigint::PreferBigint,
         &prefer_identity::PreferIdentity,
@@ -390,7 +452,7 @@ pub static CROSS_FILE: &[RuleDoc] = &[
     },
     RuleDoc {
         name: "dynamic-sql",
-        severity: Severity::Hint,
+        severity: Severity::Review,
         summary: "EXECUTE of a string built at run time: not analysed",
         what_it_does: "Reports `EXECUTE` in `DO` blocks and PL/pgSQL functions, whose SQL is built at run time.",
         why_it_matters: "No static check can see what it does. safemig's guards still see its effect when the \

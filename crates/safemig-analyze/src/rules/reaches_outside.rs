@@ -28,6 +28,13 @@ static DOC: RuleDoc = RuleDoc {
 
 /// Functions whose effect lives outside the calling transaction.
 const OUTSIDE: &[&str] = &[
+    "pg_reload_conf",
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_rotate_logfile",
+    "pg_file_write",
+    "lo_export",
+    "pg_promote",
     "dblink",
     "dblink_exec",
     "dblink_connect",
@@ -61,6 +68,11 @@ impl Rule for ReachesOutside {
             return Vec::new();
         }
         let mut hits = Vec::new();
+        if let NodeEnum::AlterSystemStmt(_) = ctx.node {
+            hits.push(Hit::new(
+                "`ALTER SYSTEM` writes the server's configuration file: it is not transactional, and a rollback does not undo it",
+            ));
+        }
         if let NodeEnum::CopyStmt(c) = ctx.node {
             if c.is_program {
                 hits.push(Hit::new(format!(

@@ -38,6 +38,8 @@ impl Rule for Truncate {
                 Some(NodeEnum::RangeVar(r)) => Some(qualified(r)),
                 _ => None,
             })
+            // Made in this file: it holds only what this file put there.
+            .filter(|table| !ctx.file.created_here(table))
             .map(|table| {
                 if cascade {
                     Hit::new(format!(

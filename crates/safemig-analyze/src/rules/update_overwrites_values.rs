@@ -54,7 +54,13 @@ impl Rule for UpdateOverwritesValues {
                 let value = match t.val.as_deref().and_then(|v| v.node.as_ref()) {
                     Some(NodeEnum::AConst(c)) if c.isnull => "NULL",
                     Some(NodeEnum::AConst(_)) => "one constant",
-                    _ => continue,
+                    // `SET col = col` keeps every value.
+                    Some(NodeEnum::ColumnRef(c))
+                        if c.fields.last().is_some_and(|f| matches!(f.node.as_ref(), Some(NodeEnum::String(s)) if s.sval == t.name)) =>
+                    {
+                        continue
+                    }
+                    _ => "a computed value",
                 };
                 hits.push(Hit::new(format!(
                     "sets column `{}` of `{table}` to {value} in every matched row: the old values are lost",
@@ -98,7 +104,8 @@ mod tests {
 
     #[test]
     fn quiet_on_expressions_and_new_tables() {
-        assert!(!fires(&UpdateOverwritesValues, "UPDATE public.t SET title = upper(title);"));
+        assert!(fires(&UpdateOverwritesValues, "UPDATE public.t SET title = upper(title);"));
+        assert!(!fires(&UpdateOverwritesValues, "UPDATE public.t SET title = title WHERE id = 1;"));
         assert!(!fires(&UpdateOverwritesValues, "UPDATE public.todos SET priority = 0 WHERE priority IS NULL;"));
         assert!(fires(&UpdateOverwritesValues, "UPDATE public.todos SET priority = 0 WHERE other IS NULL;"));
         assert!(!fires(&UpdateOverwritesValues, "CREATE TABLE public.t (a int); UPDATE public.t SET a = 1;"));
