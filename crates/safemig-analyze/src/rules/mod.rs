@@ -430,6 +430,19 @@ pub static CROSS_FILE: &[RuleDoc] = &[
                       FUNCTION public.handle_new_user();",
     },
     RuleDoc {
+        name: "unreadable-file",
+        severity: Severity::Risky,
+        summary: "a file that cannot be read as SQL: not UTF-8, unreadable, or over the size limit",
+        what_it_does: "Reports a file check cannot read (permissions, not valid UTF-8 with the offset of the first \
+                       bad byte, larger than SAFEMIG_MAX_MIGRATION_MIB) as a finding on that file; every other \
+                       file is checked and reported as usual, and check exits 2 at the end.",
+        why_it_matters: "PostgreSQL's client encoding for migrations is UTF-8: a file saved in another encoding fails \
+                         (or stores mangled text) when it runs. One such file must not hide the report on all the \
+                         others.",
+        example: "a migration saved as Latin-1 with `é` in a comment",
+        use_instead: "Save the file as UTF-8 (`iconv -f latin1 -t utf-8`), fix its permissions, or split it.",
+    },
+    RuleDoc {
         name: "duplicate-version",
         severity: Severity::Risky,
         summary: "two migration files have the same version",

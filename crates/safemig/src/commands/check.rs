@@ -374,6 +374,23 @@ fn gather(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
     Ok(files)
 }
 
+/// A file that could not be read: one `unreadable-file` finding, so that the
+/// report on every other file still comes (and check exits 2 at the end).
+fn unreadable(path: PathBuf, why: &str) -> CheckedFile {
+    let mut file = check_file(path, "", &LintOptions::default());
+    let (message, help) = why.split_once("\n  hint: ").unwrap_or((why, ""));
+    file.findings.push(Finding::new(
+        "unreadable-file",
+        Severity::Risky,
+        message.to_string(),
+        Some(if help.is_empty() { "save the file as UTF-8, or fix its permissions".to_string() } else { help.to_string() }),
+        1,
+        1,
+    ));
+    file.class = Class::Risky;
+    file
+}
+
 fn read_sql(path: &Path) -> Result<String, CliError> {
     // The same limit as migrate's: parsing costs about 100 times a file's size.
     let limit_mib = safemig_project::migrations::max_migration_mib();
@@ -426,10 +443,17 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
         Format::Human | Format::Json => stream(ctx, args, paths, &live, &mut client)?,
         Format::Sarif | Format::Github => {
             let options = lint_options(&ctx.config);
-            let files = paths
+            let mut unreadable_files = 0;
+            let files: Vec<CheckedFile> = paths
                 .into_iter()
-                .map(|path| read_sql(&path).map(|sql| check_file(path, &sql, &options)))
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|path| match read_sql(&path) {
+                    Ok(sql) => check_file(path, &sql, &options),
+                    Err(e) => {
+                        unreadable_files += 1;
+                        unreadable(path, &e.message)
+                    }
+                })
+                .collect();
             let run = finish(files, &ctx.config, &live);
             let database_class = Class::of(run.database.iter().map(|f| &f.severity));
             let reviewed = |f: &CheckedFile| {
@@ -446,7 +470,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
             } else {
                 github(&run);
             }
-            i32::from(failing)
+            if unreadable_files > 0 { 2 } else { i32::from(failing) }
         }
     };
     Ok(code)
@@ -553,6 +577,7 @@ fn stream(
     let mut summaries = Vec::new();
     let mut lengths = Vec::new();
     let mut keys = Vec::new();
+    let mut unreadable_files = 0usize;
     let externals = externals(&ctx.config);
     let mut ordering = Ordering::new(&externals, live);
     {
@@ -564,8 +589,10 @@ fn stream(
             .clamp(1, 8);
         let batch = 32 * workers;
         let lint_one = |path: &PathBuf| -> Result<(CheckedFile, String), CliError> {
-            let sql = read_sql(path)?;
-            let file = check_file(path.clone(), &sql, &options);
+            let (file, sql) = match read_sql(path) {
+                Ok(sql) => (check_file(path.clone(), &sql, &options), sql),
+                Err(e) => (unreadable(path.clone(), &e.message), String::new()),
+            };
             let text = render_file(&file, &sql, json, args.hints);
             Ok((file, text))
         };
@@ -590,6 +617,9 @@ fn stream(
                 });
             for result in results {
                 let (mut file, text) = result?;
+                if file.findings.iter().any(|f| f.rule == "unreadable-file") {
+                    unreadable_files += 1;
+                }
                 let key = key_of(&file);
                 ordering.add(keys.len(), &key, std::mem::take(&mut file.steps));
                 keys.push(key);
@@ -629,7 +659,7 @@ fn stream(
     let mut redone: BTreeMap<usize, String> = BTreeMap::new();
     for (i, extra) in cross.per_file {
         let path = summaries[i].path.clone();
-        let sql = read_sql(&path)?;
+        let Ok(sql) = read_sql(&path) else { continue };
         let mut file = check_file(path, &sql, &options);
         merge(&mut file, extra);
         redone.insert(i, render_file(&file, &sql, json, args.hints));
@@ -775,6 +805,10 @@ fn stream(
             !f.reviewed && failing(args.fail_on, class)
         })
         || failing(args.fail_on, database_class);
+    // A file that could not be read was reported with the rest; the run is bad input.
+    if unreadable_files > 0 {
+        return Ok(2);
+    }
     Ok(i32::from(failed))
 }
 
