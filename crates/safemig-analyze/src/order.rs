@@ -627,6 +627,22 @@ mod tests {
     }
 
     #[test]
+    fn what_a_do_block_reads_in_loops_cursors_and_select_into_is_a_use() {
+        for body in [
+            "FOR r IN SELECT id FROM public.later LOOP NULL; END LOOP;",
+            "SELECT count(*) INTO n FROM public.later;",
+            "OPEN c FOR SELECT * FROM public.later;",
+            "PERFORM 1 FROM public.later;",
+        ] {
+            let report = run(&[
+                ("1_uses.sql", &format!("DO $$ DECLARE r record; n int; c refcursor; BEGIN {body} END $$;")),
+                ("2_creates.sql", "CREATE TABLE public.later (id int);"),
+            ]);
+            assert_eq!(rules(&report), [("use-before-create", 0)], "{body}");
+        }
+    }
+
+    #[test]
     fn external_objects_are_assumed_and_unattached_trigger_functions_found() {
         let report = run(&[("1_baseline.sql", FUNCTION)]);
         assert_eq!(rules(&report), [("unattached-trigger-function", 0)]);

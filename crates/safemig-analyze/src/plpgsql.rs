@@ -138,6 +138,27 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
                 }
                 return;
             }
+            // Queries that run as part of a loop, a cursor or a RETURN: FOR r IN SELECT,
+            // RETURN QUERY SELECT, OPEN c FOR SELECT. What they read is used when the block runs.
+            for (kind, key) in [
+                ("PLpgSQL_stmt_fors", "query"),
+                ("PLpgSQL_stmt_return_query", "query"),
+                ("PLpgSQL_stmt_open", "query"),
+            ] {
+                if let Some(stmt) = map.get(kind) {
+                    if let Some(query) = stmt.get(key).and_then(expr_query) {
+                        out.push(Embedded {
+                            query: query.to_string(),
+                            guarded,
+                            dynamic: false,
+                        });
+                    }
+                    if let Some(body) = stmt.get("body") {
+                        walk(body, guarded, out);
+                    }
+                    return;
+                }
+            }
             if let Some(stmt) = map.get("PLpgSQL_stmt_dynexecute") {
                 let expr = stmt.get("query").and_then(expr_query).unwrap_or("").trim();
                 match string_literal(expr).or_else(|| format_template(expr)) {
@@ -189,7 +210,6 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
     }
 }
 
-/// `'DROP TABLE a'` -> `DROP TABLE a`, for a plain SQL string literal only.
 /// `format('<template>', ...)` with a constant template: the template with each
 /// `%I`/`%s` as a stand-in identifier and each `%L` as a stand-in literal.
 fn format_template(expr: &str) -> Option<String> {
@@ -244,6 +264,7 @@ fn format_template(expr: &str) -> Option<String> {
     Some(out)
 }
 
+/// `'DROP TABLE a'` -> `DROP TABLE a`, for a plain SQL string literal only.
 fn string_literal(expr: &str) -> Option<String> {
     let inner = expr.strip_prefix('\'')?.strip_suffix('\'')?;
     // A doubled quote is an escaped quote; a lone one would end the literal early.
@@ -298,6 +319,26 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert!(found[0].query.starts_with("INSERT INTO public.users"));
         assert!(from_do_body("BEGIN PERFORM '$safemig_do$'; END").is_ok());
+    }
+
+    #[test]
+    fn queries_of_loops_cursors_returns_and_select_into_are_statements_too() {
+        let body = "DECLARE r record; n int; c refcursor;
+        BEGIN
+            FOR r IN SELECT id FROM public.loop_source LOOP
+                PERFORM public.touch(r.id);
+            END LOOP;
+            SELECT count(*) INTO n FROM public.into_source;
+            OPEN c FOR SELECT * FROM public.cursor_source;
+        END";
+        let found = from_do_body(body).unwrap();
+        let all: String = found.iter().map(|e| e.query.clone()).collect::<Vec<_>>().join(" | ");
+        for table in ["loop_source", "into_source", "cursor_source", "touch"] {
+            assert!(all.contains(table), "{table} in {all}");
+        }
+        let f = "CREATE FUNCTION f() RETURNS SETOF int LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY SELECT id FROM public.rq_source; END $$";
+        let found = from_function(f).unwrap();
+        assert!(found.iter().any(|e| e.query.contains("rq_source")), "{found:?}");
     }
 
     #[test]

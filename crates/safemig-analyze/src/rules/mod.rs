@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::parse::QualifiedName;
 
 mod always_true_function;
+mod enum_value_position;
+mod identifier_too_long;
 mod definer_exposed;
 mod drop_cascade;
 mod drop_data_objects;
@@ -353,6 +355,8 @@ pub fn all() -> &'static [&'static dyn Rule] {
         &concurrently_in_transaction::ConcurrentlyInTransaction,
         &missing_lock_timeout::MissingLockTimeout,
         &uncommitted_transaction::UncommittedTransaction,
+        &identifier_too_long::IdentifierTooLong,
+        &enum_value_position::EnumValuePosition,
         // Supabase.
         &security_definer_without_search_path::SecurityDefinerWithoutSearchPath,
         &table_without_rls::TableWithoutRls,
