@@ -230,3 +230,30 @@ fn a_rename_that_breaks_sign_ups_is_caught_by_the_rehearsal() {
     // Nothing real was touched.
     assert!(p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'full_name')"));
 }
+
+/// Issue 19 item 3: the rehearsal compares the copy's schema before and after the
+/// pending migrations and names what they removed without naming it (CASCADE).
+#[test]
+fn the_rehearsal_names_what_a_cascade_took_along() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_app.sql",
+        "CREATE TABLE public.docs (id int PRIMARY KEY, owner uuid);
+         ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;
+         CREATE FUNCTION public.is_admin() RETURNS boolean LANGUAGE sql STABLE AS $$ SELECT false $$;
+         CREATE POLICY admins_read ON public.docs FOR SELECT TO authenticated USING (public.is_admin());",
+    );
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    p.migration("20250201000000_cleanup.sql", "DROP FUNCTION public.is_admin() CASCADE;");
+    let run = p.safemig(&["--format", "json", "plan", "--rehearse"]);
+    let json = run.json();
+    let unnamed = json["rehearsal"]["unnamed_removals"].to_string();
+    assert!(unnamed.contains("policy admins_read ON public.docs"), "{json}");
+    assert!(!unnamed.contains("function"), "the function is named by the DROP: {json}");
+    let effects = json["rehearsal"]["effects"].as_array().unwrap();
+    assert!(effects.iter().any(|d| d["state"] == "missing" && d["object"].as_str().unwrap().starts_with("function public.is_admin")), "{json}");
+    let human = p.safemig(&["plan", "--rehearse"]);
+    assert!(human.stdout.contains("no pending migration names it"), "{human:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM pg_policy WHERE polname = 'admins_read'"), 1, "nothing real touched");
+}

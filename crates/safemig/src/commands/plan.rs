@@ -41,6 +41,12 @@ struct Rehearsal {
     broken: Vec<safemig_pg::verify::Check>,
     /// Those that failed before the pending migrations and pass after them.
     fixed: Vec<String>,
+    /// What the pending migrations changed on the copy, object by object
+    /// (drift's comparison of the schema before and after them).
+    effects: Vec<safemig_pg::drift::Difference>,
+    /// Objects they removed that no pending migration names: taken by CASCADE
+    /// or as a side effect, what a reader of the files would not expect.
+    unnamed_removals: Vec<String>,
     /// How many of those checks ran.
     app_checks: usize,
     ok: bool,
@@ -167,10 +173,19 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         let tests_dir = ctx.config.tests_dir();
         say("testing the copy before the migrations (SQL tests, a new user's sign-up)");
         let before_checks = rehearse::app_checks(&mut local, &tests_dir)?;
+        let exposed = &ctx.config.check.exposed_schemas;
+        let schema_before = safemig_pg::drift::snapshot(&mut local, exposed)?;
         say("applying the pending migrations there");
         let run = rehearse::apply(&mut local, &set, &config, &options)?;
         say("testing the copy after them");
         let after_checks = rehearse::app_checks(&mut local, &tests_dir)?;
+        let effects = safemig_pg::drift::compare(&schema_before, &safemig_pg::drift::snapshot(&mut local, exposed)?);
+        let pending_text: String = pending_files.iter().map(|f| f.sql.to_lowercase()).collect::<Vec<_>>().join("\n");
+        let unnamed_removals: Vec<String> = effects
+            .iter()
+            .filter(|d| d.state == "missing" && !names_object(&pending_text, &d.object))
+            .map(|d| d.object.clone())
+            .collect();
         let broken: Vec<safemig_pg::verify::Check> = after_checks
             .iter()
             .filter(|c| !c.ok && before_checks.iter().find(|b| b.name == c.name).is_none_or(|b| b.ok))
@@ -208,6 +223,8 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             migrations: run.migrations,
             broken,
             fixed,
+            effects,
+            unnamed_removals,
             app_checks: after_checks.len(),
             ok,
         });
@@ -312,6 +329,29 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
                 c.detail.replace('\n', "\n      ")
             );
         }
+        if !r.effects.is_empty() {
+            let count = |state: &str| r.effects.iter().filter(|d| d.state == state).count();
+            println!(
+                "  {} on the copy: {} object(s) created, {} changed, {} removed",
+                human::bold("effects"),
+                count("extra"),
+                count("different"),
+                count("missing")
+            );
+            for d in r.effects.iter().filter(|d| d.state == "missing") {
+                let unnamed = r.unnamed_removals.contains(&d.object);
+                println!(
+                    "    {} {}{}",
+                    if unnamed { human::red("removed") } else { human::yellow("removed") },
+                    d.object,
+                    if unnamed {
+                        human::red("  (no pending migration names it: CASCADE or a side effect took it)")
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
         for name in &r.fixed {
             println!("  {} fixed by the migrations: {name}", human::green("✓"));
         }
@@ -359,6 +399,21 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         }
     }
     Ok(code)
+}
+
+/// Whether the migrations' text (lower case) names `object`, a drift object
+/// (`policy owners_read ON public.t`, `column public.t.c`, `function public.f(int)`):
+/// its own name, unquoted, appears in them.
+fn names_object(text: &str, object: &str) -> bool {
+    let (kind, rest) = object.split_once(' ').unwrap_or(("", object));
+    let own = match kind {
+        "policy" | "trigger" | "constraint" => rest.split(" ON ").next().unwrap_or(rest),
+        "function" => rest.split('(').next().unwrap_or(rest).rsplit('.').next().unwrap_or(rest),
+        "grant" => return true,
+        _ => rest.rsplit('.').next().unwrap_or(rest),
+    };
+    let own = own.trim_matches('"').replace("\"\"", "\"").to_lowercase();
+    text.contains(&own)
 }
 
 /// What to do when the history does not build from empty, by what stopped it: a
