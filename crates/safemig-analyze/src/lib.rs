@@ -16,6 +16,7 @@ pub mod objects;
 pub mod order;
 pub mod parse;
 pub mod plpgsql;
+pub mod project;
 pub mod rules;
 
 pub use effects::{DataTarget, TypeChange, UpdateProbe, DATA_RULES, IRREVERSIBLE_RULES};

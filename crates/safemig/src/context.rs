@@ -7,6 +7,10 @@ use safemig_pg::Target;
 use safemig_project::audit::{self, AuditRecord};
 use safemig_project::{Config, MigrationSet};
 
+use safemig_analyze::lint::LintOptions;
+use safemig_analyze::project::{self, CheckRun};
+use safemig_analyze::Severity;
+
 use crate::cli::{Format, Global};
 
 /// An error that ends the command with an exit code (DESIGN.md: 1 refused/failed, 2 bad input).
@@ -113,5 +117,42 @@ impl Context {
         if let Err(e) = audit::append(&self.audit_file(), &record) {
             eprintln!("warning: could not write the local audit trail: {e}");
         }
+    }
+}
+
+/// The rules' options from `[check]` of the config.
+pub fn lint_options(config: &Config) -> LintOptions {
+    LintOptions {
+        exposed_schemas: config.check.exposed_schemas.clone(),
+        ignore: config.check.ignore.iter().cloned().collect(),
+        severity: config
+            .check
+            .severity
+            .iter()
+            .filter_map(|(rule, s)| Severity::parse(s).map(|s| (rule.clone(), s)))
+            .collect(),
+    }
+}
+
+/// The analysis options of the project's config.
+pub fn project_options(config: &Config) -> project::Options {
+    project::Options {
+        lint: lint_options(config),
+        externals: config.check.externals.iter().cloned().collect(),
+    }
+}
+
+
+impl Context {
+    /// `check`'s analysis of a migration set, as `migrate` and `plan` use it: the
+    /// same library call an editor or a CI action makes.
+    pub fn analyse(&self, set: &MigrationSet) -> CheckRun {
+        project::analyse(
+            set.migrations
+                .iter()
+                .map(|m| (m.path.as_path(), Some(m.version.clone()), m.sql.as_str())),
+            &project_options(&self.config),
+            &safemig_analyze::order::Live::default(),
+        )
     }
 }

@@ -5,331 +5,27 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use safemig_analyze::lint::{Finding, LintOptions};
-use safemig_analyze::order::{self, Migration, OrderReport};
-use safemig_analyze::{lint_file, Class, FileLint, Severity};
-use safemig_project::config::Config;
+use safemig_analyze::order::{self, Migration};
+use safemig_analyze::{Class, Severity};
 use safemig_project::migrations::parse_file_name;
-use serde::Serialize;
 
 use crate::cli::{CheckArgs, FailOn, Format};
 use crate::context::{CliError, Context};
 use crate::report::{self, human};
 
-/// One file, analysed.
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckedFile {
-    pub path: PathBuf,
-    pub version: Option<String>,
-    #[serde(skip)]
-    pub file_name: String,
-    pub class: Class,
-    pub findings: Vec<Finding>,
-    pub statements: Vec<safemig_analyze::lint::StatementLint>,
-    /// What each statement creates, drops and uses: the parse trees are dropped
-    /// as soon as these are taken. Moved into the replay (empty afterwards).
-    #[serde(skip)]
-    pub steps: Vec<order::Step>,
-}
+pub use safemig_analyze::project::{CheckRun, CheckedFile};
+use safemig_analyze::project::{self, cross_file, finish, key_of, merge, Ordering};
 
-/// The whole analysis of a set of files.
-#[derive(Debug, Clone, Default)]
-pub struct CheckRun {
-    pub files: Vec<CheckedFile>,
-    /// Findings about the live database itself (`check --db`).
-    pub database: Vec<Finding>,
-}
+use crate::context::{lint_options, project_options};
 
-impl CheckRun {
-    pub fn get(&self, version: &str) -> Option<&CheckedFile> {
-        self.files
-            .iter()
-            .find(|f| f.version.as_deref() == Some(version))
-    }
-}
-
-pub fn lint_options(config: &Config) -> LintOptions {
-    LintOptions {
-        exposed_schemas: config.check.exposed_schemas.clone(),
-        ignore: config.check.ignore.iter().cloned().collect(),
-        severity: config
-            .check
-            .severity
-            .iter()
-            .filter_map(|(rule, s)| Severity::parse(s).map(|s| (rule.clone(), s)))
-            .collect(),
-    }
-}
-
-/// Analyses files given as (path, text), in the order given (versions ascending
-/// for a migrations folder): each file through the rules, then the set through
-/// the cross-migration replay, whose findings join their files.
-pub fn analyse<'a>(
-    inputs: impl IntoIterator<Item = (&'a Path, &'a str)>,
-    config: &Config,
-) -> CheckRun {
-    let files = inputs
-        .into_iter()
-        .map(|(path, sql)| check_file(path.to_path_buf(), sql, &lint_options(config)))
-        .collect();
-    finish(files, config, &order::Live::default())
-}
-
-/// Lints one file and takes what the replay needs. The text and its parse trees
-/// are dropped when this returns: what a file leaves behind is its findings and
-/// its objects, so memory follows the largest file, not the whole set.
+/// Lints one file of the project: its version from its name, as the Supabase CLI reads it.
 fn check_file(path: PathBuf, sql: &str, options: &LintOptions) -> CheckedFile {
-    let file_name = path
+    let version = path
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let version = parse_file_name(&file_name).map(|(v, _)| v);
-    let lint = lint_file(sql, options);
-    let steps = order::steps_of(&Migration {
-        version: "",
-        label: "",
-        sql,
-        statements: &lint.parsed.statements,
-    });
-    let FileLint {
-        class,
-        findings,
-        statements,
-        ..
-    } = lint;
-    CheckedFile {
-        path,
-        version,
-        file_name,
-        class,
-        findings,
-        statements,
-        steps,
-    }
+        .and_then(|n| parse_file_name(&n.to_string_lossy()).map(|(v, _)| v));
+    project::check_file(path, version, sql, options)
 }
 
-/// What the cross-file analysis keeps of one file: its name and version.
-struct FileKey {
-    version: Option<String>,
-    file_name: String,
-}
-
-/// The findings that come from the set of files rather than from one: duplicate
-/// versions and the replay, by file index; and the live database's own.
-struct CrossFile {
-    per_file: BTreeMap<usize, Vec<Finding>>,
-    order: OrderReport,
-    database: Vec<Finding>,
-}
-
-/// The cross-file replay, fed one file at a time in version order: each file's
-/// objects go into it as soon as the file is read, and are not kept.
-struct Ordering<'a> {
-    replay: order::Replay<'a>,
-    /// Trigger functions some migration attaches (for `check --db`).
-    attached: BTreeSet<String>,
-    /// The file index of each migration in the replay.
-    versioned: Vec<usize>,
-}
-
-impl<'a> Ordering<'a> {
-    fn new(externals: &'a BTreeSet<String>, live: &'a order::Live) -> Ordering<'a> {
-        Ordering {
-            replay: order::Replay::new(externals, live),
-            attached: BTreeSet::new(),
-            versioned: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, index: usize, key: &FileKey, steps: Vec<order::Step>) {
-        self.attached.extend(steps.iter().filter_map(|s| {
-            s.effects
-                .trigger_function
-                .as_deref()
-                .map(|(_, f)| f.to_string())
-        }));
-        if let Some(version) = &key.version {
-            self.replay
-                .add(self.versioned.len(), version, &key.file_name, steps);
-            self.versioned.push(index);
-        }
-    }
-}
-
-fn externals(config: &Config) -> BTreeSet<String> {
-    config.check.externals.iter().cloned().collect()
-}
-
-/// Finishes the replay and gathers every cross-file finding. A proposed order is
-/// checked by replaying the migrations in it again, with the objects
-/// `steps_again` gives for a file (by file index; `None` when it cannot).
-fn cross_file(
-    keys: &[FileKey],
-    ordering: Ordering,
-    config: &Config,
-    live: &order::Live,
-    steps_again: &mut dyn FnMut(usize) -> Option<Vec<order::Step>>,
-) -> CrossFile {
-    let options = lint_options(config);
-    let mut per_file: BTreeMap<usize, Vec<Finding>> = BTreeMap::new();
-
-    // duplicate-version: each file of a pair says which other file shares its version.
-    let mut by_version: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        if let Some(v) = &k.version {
-            by_version.entry(v.as_str()).or_default().push(i);
-        }
-    }
-    for (version, indexes) in by_version.iter().filter(|(_, list)| list.len() > 1) {
-        for &i in indexes {
-            let others: Vec<&str> = indexes
-                .iter()
-                .filter(|&&j| j != i)
-                .map(|&j| keys[j].file_name.as_str())
-                .collect();
-            let message = format!("version {version} is also used by {}", others.join(", "));
-            per_file.entry(i).or_default().push(file_finding(
-                "duplicate-version",
-                Severity::Risky,
-                message,
-                "give one of the files a new, later version",
-            ));
-        }
-    }
-
-    let Ordering {
-        replay,
-        attached,
-        versioned,
-    } = ordering;
-    let externals = externals(config);
-    let mut replay_in = |proposed: &[usize]| {
-        let mut again = order::Replay::new(&externals, live);
-        for &m in proposed {
-            let i = versioned[m];
-            again.add(
-                m,
-                keys[i].version.as_deref().unwrap_or(""),
-                &keys[i].file_name,
-                steps_again(i)?,
-            );
-        }
-        Some(again.finish())
-    };
-    let order = order::conclude(replay.finish(), versioned.len(), live, &mut replay_in);
-    for f in &order.findings {
-        let Some(severity) = options.severity_of(f.rule, f.severity) else {
-            continue;
-        };
-        per_file
-            .entry(versioned[f.migration])
-            .or_default()
-            .push(Finding {
-                statement: Some(f.statement),
-                fresh_only: f.fresh_only,
-                ..Finding::new(
-                    f.rule,
-                    severity,
-                    f.message.clone(),
-                    f.help.clone(),
-                    f.line,
-                    f.column,
-                )
-            });
-    }
-    let severity = options.severity_of("unattached-trigger-function", Severity::Review);
-    let database = live
-        .unattached_trigger_functions
-        .iter()
-        .filter(|f| !attached.contains(&f.to_string()))
-        .filter_map(|f| {
-            let help = format!(
-                "attach it in a new migration: CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION {}.{}();",
-                f.schema, f.name
-            );
-            let message = format!("{f} returns trigger, but no trigger in the database or the migrations executes it");
-            Some(Finding::new("unattached-trigger-function", severity?, message, Some(help), 1, 1))
-        })
-        .collect();
-    CrossFile {
-        per_file,
-        order,
-        database,
-    }
-}
-
-/// Joins cross-file findings to their file: to their statement when they name
-/// one, else to the file; classes follow.
-fn merge(file: &mut CheckedFile, extra: Vec<Finding>) {
-    for finding in extra {
-        match finding
-            .statement
-            .and_then(|n| file.statements.iter_mut().find(|s| s.index == n))
-        {
-            Some(s) => {
-                s.findings.push(finding);
-                s.class = Class::of(s.findings.iter().map(|f| &f.severity));
-            }
-            None => file.findings.push(finding),
-        }
-    }
-    file.class = Class::of(
-        file.findings
-            .iter()
-            .chain(file.statements.iter().flat_map(|s| &s.findings))
-            .map(|x| &x.severity),
-    );
-}
-
-fn key_of(file: &CheckedFile) -> FileKey {
-    FileKey {
-        version: file.version.clone(),
-        file_name: file.file_name.clone(),
-    }
-}
-
-/// The cross-file findings (duplicate versions, the replay, the live database's
-/// own), joined to the files they are about; all files in memory.
-fn finish(mut files: Vec<CheckedFile>, config: &Config, live: &order::Live) -> CheckRun {
-    let externals = externals(config);
-    let keys: Vec<FileKey> = files.iter().map(key_of).collect();
-    let mut ordering = Ordering::new(&externals, live);
-    // Kept for the replay of a proposed order.
-    let mut kept: BTreeMap<usize, Vec<order::Step>> = BTreeMap::new();
-    for (i, f) in files.iter_mut().enumerate() {
-        let steps = std::mem::take(&mut f.steps);
-        if f.version.is_some() {
-            kept.insert(i, steps.clone());
-        }
-        ordering.add(i, &keys[i], steps);
-    }
-    let cross = cross_file(&keys, ordering, config, live, &mut |i| {
-        kept.get(&i).cloned()
-    });
-    for (i, extra) in cross.per_file {
-        merge(&mut files[i], extra);
-    }
-    CheckRun {
-        files,
-        database: cross.database,
-    }
-}
-
-fn file_finding(rule: &str, severity: Severity, message: String, help: &str) -> Finding {
-    Finding::new(rule, severity, message, Some(help.into()), 1, 1)
-}
-
-impl CheckedFile {
-    /// Every finding, in file order.
-    pub fn all_findings(&self) -> Vec<&Finding> {
-        let mut all: Vec<&Finding> = self
-            .findings
-            .iter()
-            .chain(self.statements.iter().flat_map(|s| &s.findings))
-            .collect();
-        all.sort_by_key(|f| (f.line, f.column));
-        all
-    }
-}
 
 /// The files `check` reads: each PATH (a file, or a folder's `.sql` files), else the migrations folder.
 fn gather(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
@@ -454,7 +150,7 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
                     }
                 })
                 .collect();
-            let run = finish(files, &ctx.config, &live);
+            let run = finish(files, &project_options(&ctx.config), &live);
             let database_class = Class::of(run.database.iter().map(|f| &f.severity));
             let reviewed = |f: &CheckedFile| {
                 ctx.config
@@ -578,8 +274,8 @@ fn stream(
     let mut lengths = Vec::new();
     let mut keys = Vec::new();
     let mut unreadable_files = 0usize;
-    let externals = externals(&ctx.config);
-    let mut ordering = Ordering::new(&externals, live);
+    let project_options = project_options(&ctx.config);
+    let mut ordering = Ordering::new(&project_options.externals, live);
     {
         let mut writer = std::io::BufWriter::new(&spill);
         // Files are read, linted and rendered on every core, a batch at a time;
@@ -655,7 +351,7 @@ fn stream(
             statements: &statements,
         }))
     };
-    let cross = cross_file(&keys, ordering, &ctx.config, live, &mut steps_again);
+    let cross = cross_file(&keys, ordering, &project_options, live, &mut steps_again);
     let mut redone: BTreeMap<usize, String> = BTreeMap::new();
     for (i, extra) in cross.per_file {
         let path = summaries[i].path.clone();

@@ -18,12 +18,7 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
     let set = ctx.migrations()?;
     let mut options = options(ctx, args)?;
     // The static check first: risky migrations are refused unless allowed.
-    let checked = super::check::analyse(
-        set.migrations
-            .iter()
-            .map(|m| (m.path.as_path(), m.sql.as_str())),
-        &ctx.config,
-    );
+    let checked = ctx.analyse(&set);
     options.risky = risky_refusals(ctx, &checked);
     if args.allow_risky {
         // What no rollback undoes stays refused until safemig.toml names the migration.

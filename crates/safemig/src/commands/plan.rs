@@ -78,12 +78,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         .map(|s| format!("{} {} is {}", s.version, s.name, s.state.as_str()))
         .collect();
 
-    let checked = super::check::analyse(
-        set.migrations
-            .iter()
-            .map(|m| (m.path.as_path(), m.sql.as_str())),
-        &ctx.config,
-    );
+    let checked = ctx.analyse(&set);
     let mut refusals = super::migrate::risky_refusals(ctx, &checked);
     let relaxed = super::migrate::relax_for_target(&mut client, &set, &checked, &mut refusals);
     let pending: Vec<Pending> = pending_files
