@@ -620,6 +620,9 @@ impl LineIndex {
 
     /// The text of 1-based line `line`, without its line break.
     pub fn line<'a>(&self, src: &'a str, line: usize) -> Option<&'a str> {
+        if src.is_empty() {
+            return None;
+        }
         let start = *self.starts.get(line.checked_sub(1)?)?;
         let end = self.starts.get(line).map_or(src.len(), |&next| next - 1);
         Some(src[start..end].trim_end_matches('\r'))

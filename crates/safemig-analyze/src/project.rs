@@ -331,3 +331,49 @@ impl CheckedFile {
     }
 }
 
+
+/// The function of the migrations that handles new sign-ups (`handle_new_user`,
+/// `on_user_created`, ...), the table its body inserts into, and the trigger on
+/// `auth.users` that runs it, if one does: (`public.handle_new_user()`,
+/// `public.profiles`, `on_auth_user_created`). The last one defined wins.
+pub fn new_user_handler<'a>(sqls: impl IntoIterator<Item = &'a str>) -> Option<(String, String, Option<String>)> {
+    use pg_query::NodeEnum;
+    let mut found: Option<(String, String, Option<String>)> = None;
+    let mut triggers: Vec<(String, String)> = Vec::new();
+    for sql in sqls {
+        for s in crate::parse::parse_file(sql).statements {
+            let node = s.node();
+            if let Some(NodeEnum::CreateTrigStmt(t)) = &node {
+                if t.relation.as_ref().is_some_and(|r| r.schemaname == "auth" && r.relname == "users") {
+                    triggers.push((t.trigname.clone(), crate::rules::function_name(&t.funcname).name));
+                }
+            }
+            let Some(NodeEnum::CreateFunctionStmt(f)) = node else { continue };
+            let name = crate::rules::function_name(&f.funcname);
+            let lower = name.name.to_lowercase();
+            if !["new_user", "user_created", "new_auth_user", "user_signup"].iter().any(|p| lower.contains(p)) {
+                continue;
+            }
+            let table = crate::plpgsql::from_function(&s.text).ok().and_then(|embedded| {
+                embedded.into_iter().find_map(|e| {
+                    let parsed = pg_query::parse(&e.query, pg_query::ParserOptions::default()).ok()?;
+                    parsed.protobuf.stmts.iter().find_map(|r| match r.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+                        Some(NodeEnum::InsertStmt(i)) => i.relation.as_ref().map(|r| {
+                            format!("{}.{}", if r.schemaname.is_empty() { "public" } else { &r.schemaname }, r.relname)
+                        }),
+                        _ => None,
+                    })
+                })
+            });
+            if let Some(table) = table {
+                let schema = if name.schema.is_empty() { "public".to_string() } else { name.schema.clone() };
+                found = Some((format!("{schema}.{}()", name.name), table, None));
+            }
+        }
+    }
+    found.map(|(function, table, _)| {
+        let bare = function.rsplit('.').next().unwrap_or(&function).trim_end_matches("()").to_string();
+        let trigger = triggers.iter().rev().find(|(_, f)| *f == bare).map(|(t, _)| t.clone());
+        (function, table, trigger)
+    })
+}

@@ -87,6 +87,23 @@ pub enum Command {
     /// Supabase health checks on a live database; performs one test insert into auth.users that is always rolled back.
     #[command(long_about = DOCTOR_ABOUT)]
     Doctor(DoctorArgs),
+    /// Start using safemig in a project: a commented safemig.toml with what was detected (with --db, the
+    /// database's biggest tables as proposed floors), and supabase/tests/ with the new-user test. Never overwrites.
+    Init(InitArgs),
+    /// Shell completions, to stdout: `safemig completions bash > ~/.local/share/bash-completion/completions/safemig`.
+    Completions(CompletionsArgs),
+    /// The manual page (roff), to stdout: `safemig man > ~/.local/share/man/man1/safemig.1`.
+    Man,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct InitArgs {}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionsArgs {
+    /// bash, zsh, fish, powershell or elvish.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

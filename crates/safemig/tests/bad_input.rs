@@ -186,14 +186,14 @@ fn cases() -> Vec<Case> {
             &["1_huge.sql is 101 MiB", "up to 16 MiB", "hint: split it"],
         ),
         c(
-            "huge file, check (refused before it is read)",
+            "huge file, check (not read: an unreadable-file finding, the other files reported)",
             |d| {
                 let line = "INSERT INTO public.base VALUES (1); -- a huge data migration, line after line\n";
                 write(d, "supabase/migrations/1_huge.sql", line.repeat(17 * 1024 * 1024 / line.len() + 1))
             },
             &["check"],
             2,
-            &["1_huge.sql is 18 MiB", "up to 16 MiB", "hint: split it"],
+            &["1_huge.sql is 18 MiB", "up to 16 MiB", "unreadable-file", "help: split it", "0_base.sql"],
         ),
         c(
             "binary file, check",

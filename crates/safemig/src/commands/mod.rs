@@ -5,6 +5,7 @@ pub mod backup;
 pub mod check;
 pub mod demo;
 pub mod doctor;
+pub mod init;
 pub mod log;
 pub mod migrate;
 pub mod plan;
@@ -18,6 +19,19 @@ use crate::context::{CliError, Context};
 pub fn run(cli: Cli) -> Result<i32, CliError> {
     match cli.command {
         Command::Demo(args) => demo::run(&cli.global, &args),
+        // Nothing of the project is read for these.
+        Command::Completions(args) => {
+            use clap::CommandFactory;
+            clap_complete::generate(args.shell, &mut Cli::command(), "safemig", &mut std::io::stdout());
+            Ok(0)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| CliError::input(format!("cannot write the manual page: {e}")))?;
+            Ok(0)
+        }
         command => {
             if matches!(cli.global.format, Format::Sarif | Format::Github)
                 && !matches!(command, Command::Check(_))
@@ -39,7 +53,8 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 Command::Verify(args) => verify::run(&ctx, &args),
                 Command::Log(args) => log::run(&ctx, &args),
                 Command::Doctor(args) => doctor::run(&ctx, &args),
-                Command::Demo(_) => unreachable!(),
+                Command::Init(args) => init::run(&ctx, &args),
+                Command::Demo(_) | Command::Completions(_) | Command::Man => unreachable!(),
             }
         }
     }
