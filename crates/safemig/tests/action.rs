@@ -34,6 +34,22 @@ fn the_action_and_the_example_workflow_have_what_github_requires() {
     let steps = workflow["jobs"]["check"]["steps"].as_sequence().unwrap();
     assert!(steps.iter().any(|s| s["uses"].as_str().is_some_and(|u| u.contains("safemig@"))));
     assert_eq!(workflow["permissions"]["security-events"], "write");
+    // The release workflow builds every platform the npm package knows.
+    let release = yaml(".github/workflows/release.yml");
+    let names: Vec<&str> = release["jobs"]["build"]["strategy"]["matrix"]["include"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    let package: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../npm/safemig/package.json")).unwrap(),
+    )
+    .unwrap();
+    for dependency in package["optionalDependencies"].as_object().unwrap().keys() {
+        let platform = dependency.trim_start_matches("@safemig/");
+        assert!(names.contains(&platform), "{platform} is built by the release workflow: {names:?}");
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) {
