@@ -94,6 +94,8 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// The manual page (roff), to stdout: `safemig man > ~/.local/share/man/man1/safemig.1`.
     Man,
+    /// A language server over stdio for editors: check's diagnostics as you type, the rules' docs on hover.
+    Lsp,
 }
 
 #[derive(Debug, Args, Clone, Default)]

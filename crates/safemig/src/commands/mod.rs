@@ -7,6 +7,7 @@ pub mod demo;
 pub mod doctor;
 pub mod init;
 pub mod log;
+pub mod lsp;
 pub mod migrate;
 pub mod plan;
 pub mod rules;
@@ -54,6 +55,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 Command::Log(args) => log::run(&ctx, &args),
                 Command::Doctor(args) => doctor::run(&ctx, &args),
                 Command::Init(args) => init::run(&ctx, &args),
+                Command::Lsp => lsp::run(&ctx),
                 Command::Demo(_) | Command::Completions(_) | Command::Man => unreachable!(),
             }
         }
