@@ -567,7 +567,11 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
     };
     for (i, s) in statements.iter().enumerate() {
         let tree = s.node();
-        if tree.is_some() {
+        // Session settings (`SET lock_timeout`, which missing-lock-timeout asks for) do
+        // not make a CONCURRENTLY statement share its migration with other work.
+        if tree.as_ref().is_some_and(|t| {
+            !matches!(t, NodeEnum::VariableSetStmt(_) | NodeEnum::VariableShowStmt(_))
+        }) {
             facts.statement_count += 1;
         }
         match tree.as_ref() {

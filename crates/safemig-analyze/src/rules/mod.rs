@@ -210,7 +210,8 @@ pub struct FileFacts {
     pub execute_revoked_from_anon: BTreeSet<QualifiedName>,
     /// Functions whose `EXECUTE` this file grants to `anon` or `PUBLIC`.
     pub execute_granted_to_anon: BTreeSet<QualifiedName>,
-    /// How many statements PostgreSQL runs in the file (comment-only fragments left out).
+    /// How many statements PostgreSQL runs in the file, session settings and
+    /// comment-only fragments left out.
     pub statement_count: usize,
     /// Functions created in this file, with the index of the statement creating them.
     pub functions_created_at: Vec<(QualifiedName, usize)>,

@@ -337,6 +337,7 @@ mod tests {
             "INSERT INTO storage.buckets (id, name) VALUES ('a', 'a') ON CONFLICT (id) DO NOTHING;",
             "REVOKE ALL ON SCHEMA private FROM anon, authenticated;",
             "SELECT set_config('search_path', '', false);",
+            "SET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY i ON public.orders (created_at);",
         ] {
             assert!(!flagged(sql), "{sql}");
         }
