@@ -1,6 +1,6 @@
 //! `safemig lsp`, driven over JSON-RPC on stdio as an editor drives it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 fn send(stdin: &mut impl Write, message: serde_json::Value) {
