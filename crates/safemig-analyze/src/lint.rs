@@ -587,15 +587,9 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                 }
             }
             Some(NodeEnum::GrantStmt(g)) if g.objtype == protobuf::ObjectType::ObjectFunction as i32 => {
-                let to_anon = g.grantees.iter().any(|r| match r.node.as_ref() {
-                    Some(NodeEnum::RoleSpec(spec)) => {
-                        spec.roletype == protobuf::RoleSpecType::RolespecPublic as i32
-                            || spec.rolename.eq_ignore_ascii_case("anon")
-                    }
-                    _ => false,
-                });
-                let from_public = g.grantees.iter().any(|r| matches!(r.node.as_ref(),
-                    Some(NodeEnum::RoleSpec(spec)) if spec.roletype == protobuf::RoleSpecType::RolespecPublic as i32));
+                let grantees = rules::role_names(&g.grantees);
+                let to_anon = grantees.iter().any(|r| r == "anon" || r == "public");
+                let from_public = grantees.iter().any(|r| r == "public");
                 for object in &g.objects {
                     if let Some(NodeEnum::ObjectWithArgs(f)) = object.node.as_ref() {
                         let name = rules::function_name(&f.objname);

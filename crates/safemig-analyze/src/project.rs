@@ -332,6 +332,14 @@ impl CheckedFile {
 }
 
 
+/// Looks like a handler of new sign-ups (`handle_new_user`, `on_user_created`, ...).
+pub fn is_new_user_handler(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["new_user", "user_created", "new_auth_user", "user_signup"]
+        .iter()
+        .any(|p| name.contains(p))
+}
+
 /// The function of the migrations that handles new sign-ups (`handle_new_user`,
 /// `on_user_created`, ...), the table its body inserts into, and the trigger on
 /// `auth.users` that runs it, if one does: (`public.handle_new_user()`,
@@ -350,8 +358,7 @@ pub fn new_user_handler<'a>(sqls: impl IntoIterator<Item = &'a str>) -> Option<(
             }
             let Some(NodeEnum::CreateFunctionStmt(f)) = node else { continue };
             let name = crate::rules::function_name(&f.funcname);
-            let lower = name.name.to_lowercase();
-            if !["new_user", "user_created", "new_auth_user", "user_signup"].iter().any(|p| lower.contains(p)) {
+            if !is_new_user_handler(&name.name) {
                 continue;
             }
             let table = crate::plpgsql::from_function(&s.text).ok().and_then(|embedded| {

@@ -1232,25 +1232,13 @@ fn csv_copies_load(client: &mut Client, backup: &Backup) -> Result<Vec<String>, 
             "CREATE TEMPORARY TABLE safemig_csv_check ({definition}) ON COMMIT DROP"
         ))
         .map_err(|e| PgError::sql(&format!("making a scratch table for {file}"), &e))?;
-        let loaded = (|| -> Result<(), PgError> {
-            let mut input = std::fs::File::open(&path).map_err(|e| io("cannot read", &path, e))?;
-            let mut writer = tx
-                .copy_in(&format!(
-                    "COPY pg_temp.safemig_csv_check ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
-                ))
-                .map_err(|e| PgError::sql(&format!("loading {file}"), &e))?;
-            std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &path, e))?;
-            writer
-                .finish()
-                .map_err(|e| PgError::sql(&format!("loading {file}"), &e))?;
-            Ok(())
-        })();
-        if let Err(e) = loaded {
-            problems.push(format!("{file} does not load: {e}"));
-            continue;
-        }
-        let rows = count_rows(&mut tx, "pg_temp", "safemig_csv_check")?;
-        let checksum = checksum_of_columns(&mut tx, "pg_temp", "safemig_csv_check", &columns)?;
+        let (rows, checksum) = match load_csv(&mut tx, &path, "pg_temp", "safemig_csv_check", &columns) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                problems.push(format!("{file} does not load: {e}"));
+                continue;
+            }
+        };
         if rows != t.rows || &checksum != expected {
             problems.push(format!(
                 "{file} loads {rows} rows with checksum {checksum}; the manifest says {} rows of {}.{} with {expected}",
@@ -1417,17 +1405,7 @@ fn load_platform_data(
         }
         progress(&format!("loading {}.{} (platform data)", t.schema, t.name));
         let columns = header.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
-        let table = quote_qualified(&t.schema, &t.name);
-        let mut input = std::fs::File::open(&path).map_err(|e| io("cannot read", &path, e))?;
-        let mut writer = tx
-            .copy_in(&format!("COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"))
-            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
-        std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &path, e))?;
-        writer
-            .finish()
-            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
-        let rows = count_rows(&mut tx, &t.schema, &t.name)?;
-        let checksum = checksum_of_columns(&mut tx, &t.schema, &t.name, &columns)?;
+        let (rows, checksum) = load_csv(&mut tx, &path, &t.schema, &t.name, &columns)?;
         if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
             return Err(PgError::Tool(format!(
                 "{}.{} after loading: {rows} rows and checksum {checksum}, the manifest says {} rows; nothing of the platform data was loaded",
@@ -1575,20 +1553,7 @@ pub fn restore_tables(
             )
         })?;
         let rows_before = count_rows(&mut tx, "safemig_backup", &aside)?;
-        let mut input = std::fs::File::open(&file).map_err(|e| io("cannot read", &file, e))?;
-        // By name: the file's header says which value goes in which column.
-        let mut writer = tx
-            .copy_in(&format!(
-                "COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)"
-            ))
-            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
-        std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", &file, e))?;
-        writer
-            .finish()
-            .map_err(|e| PgError::sql(&format!("loading {}.{}", t.schema, t.name), &e))?;
-        let rows = count_rows(&mut tx, &t.schema, &t.name)?;
-        // In the backup's column order, as the manifest's checksum was taken.
-        let checksum = checksum_of_columns(&mut tx, &t.schema, &t.name, &columns)?;
+        let (rows, checksum) = load_csv(&mut tx, &file, &t.schema, &t.name, &columns)?;
         if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
             return Err(PgError::Tool(format!(
                 "{}.{} after loading: {rows} rows and checksum {checksum}, the manifest says {} rows and {}; \
@@ -1723,6 +1688,34 @@ fn csv_header(path: &Path) -> Result<Vec<String>, PgError> {
     }
     names.push(current);
     Ok(names)
+}
+
+/// Loads the CSV copy at `path` into `schema.name`, by the names of its header
+/// (`columns`, a quoted list in the file's order), and returns the table's rows
+/// and its content checksum over those columns, in that order, as the backup
+/// took it.
+fn load_csv(
+    tx: &mut postgres::Transaction<'_>,
+    path: &Path,
+    schema: &str,
+    name: &str,
+    columns: &str,
+) -> Result<(i64, String), PgError> {
+    let mut input = std::fs::File::open(path).map_err(|e| io("cannot read", path, e))?;
+    let mut writer = tx
+        .copy_in(&format!(
+            "COPY {} ({columns}) FROM STDIN WITH (FORMAT csv, HEADER)",
+            quote_qualified(schema, name)
+        ))
+        .map_err(|e| PgError::sql(&format!("loading {schema}.{name}"), &e))?;
+    std::io::copy(&mut input, &mut writer).map_err(|e| io("cannot load", path, e))?;
+    writer
+        .finish()
+        .map_err(|e| PgError::sql(&format!("loading {schema}.{name}"), &e))?;
+    Ok((
+        count_rows(tx, schema, name)?,
+        checksum_of_columns(tx, schema, name, &columns)?,
+    ))
 }
 
 /// The content checksum of `table` over `columns` (a quoted list), in that order.

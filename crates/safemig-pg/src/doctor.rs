@@ -9,6 +9,7 @@
 
 use postgres::error::SqlState;
 use postgres::{Client, GenericClient};
+use safemig_analyze::project::is_new_user_handler;
 use safemig_project::MigrationSet;
 use serde::Serialize;
 
@@ -207,13 +208,6 @@ fn query(
         .map_err(|e| PgError::sql(what, &e))
 }
 
-/// Looks like a handler of new sign-ups (`handle_new_user`, `on_user_created`, ...).
-fn is_new_user_handler(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["new_user", "user_created", "new_auth_user", "user_signup"]
-        .iter()
-        .any(|p| name.contains(p))
-}
 
 fn unattached_trigger_functions(
     client: &mut Client,

@@ -33,17 +33,7 @@ impl Rule for GrantToAnon {
         if !g.is_grant {
             return Vec::new();
         }
-        let grantees: Vec<String> = g
-            .grantees
-            .iter()
-            .filter_map(|r| match r.node.as_ref() {
-                Some(NodeEnum::RoleSpec(spec)) if spec.roletype == pg_query::protobuf::RoleSpecType::RolespecPublic as i32 => {
-                    Some("public".to_string())
-                }
-                Some(NodeEnum::RoleSpec(spec)) => Some(spec.rolename.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect();
+        let grantees = super::role_names(&g.grantees);
         let to_anon = grantees.iter().any(|r| r == "anon" || r == "public");
         let to_users = to_anon || grantees.iter().any(|r| r == "authenticated");
         let tables = g.objtype == ObjectType::ObjectTable as i32;

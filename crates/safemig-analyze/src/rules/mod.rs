@@ -300,6 +300,26 @@ pub(crate) fn returns_only_null(f: &protobuf::CreateFunctionStmt) -> bool {
     text.contains("return null") && !text.contains("return new") && !text.contains("return old")
 }
 
+/// The roles a `GRANT`, `REVOKE` or `CREATE POLICY` names, lower case, with
+/// `PUBLIC` (every role) as `public`.
+pub(crate) fn role_names(roles: &[protobuf::Node]) -> Vec<String> {
+    roles
+        .iter()
+        .filter_map(|r| match r.node.as_ref() {
+            Some(NodeEnum::RoleSpec(spec)) if spec.roletype == protobuf::RoleSpecType::RolespecPublic as i32 => {
+                Some("public".to_string())
+            }
+            Some(NodeEnum::RoleSpec(spec)) => Some(spec.rolename.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether `roles` reaches the public anon key: `anon` itself, or `PUBLIC`.
+pub(crate) fn reaches_anon(roles: &[protobuf::Node]) -> bool {
+    role_names(roles).iter().any(|r| r == "anon" || r == "public")
+}
+
 /// The schema an unqualified name lands in under the default search_path.
 pub fn effective_schema(name: &QualifiedName) -> &str {
     if name.schema.is_empty() {

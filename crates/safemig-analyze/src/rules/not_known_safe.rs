@@ -198,13 +198,7 @@ fn privileges_on_new_objects(ctx: &Ctx<'_>, g: &pg_query::protobuf::GrantStmt) -
     if g.targtype != GrantTargetType::AclTargetObject as i32 {
         return false;
     }
-    let to_anon = g.grantees.iter().any(|r| match r.node.as_ref() {
-        Some(NodeEnum::RoleSpec(spec)) => {
-            spec.roletype == pg_query::protobuf::RoleSpecType::RolespecPublic as i32
-                || spec.rolename.eq_ignore_ascii_case("anon")
-        }
-        _ => false,
-    });
+    let to_anon = super::reaches_anon(&g.grantees);
     if g.is_grant && to_anon {
         return false;
     }

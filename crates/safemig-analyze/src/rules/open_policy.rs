@@ -54,17 +54,7 @@ impl Rule for OpenPolicy {
         let NodeEnum::CreatePolicyStmt(p) = ctx.node else {
             return Vec::new();
         };
-        let roles: Vec<String> = p
-            .roles
-            .iter()
-            .filter_map(|r| match r.node.as_ref() {
-                Some(NodeEnum::RoleSpec(spec)) if spec.roletype == pg_query::protobuf::RoleSpecType::RolespecPublic as i32 => {
-                    Some("public".to_string())
-                }
-                Some(NodeEnum::RoleSpec(spec)) => Some(spec.rolename.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect();
+        let roles = super::role_names(&p.roles);
         let open_to_anyone = roles.is_empty() || roles.iter().any(|r| r == "anon" || r == "public");
         // Sign-up is open on most projects: every signed-in user is anyone with an email.
         let open_to_users = open_to_anyone || roles.iter().any(|r| r == "authenticated");

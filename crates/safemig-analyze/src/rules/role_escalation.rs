@@ -22,16 +22,6 @@ static DOC: RuleDoc = RuleDoc {
 
 const API_ROLES: &[&str] = &["anon", "authenticated"];
 
-fn role_name(node: &pg_query::protobuf::Node) -> Option<String> {
-    match node.node.as_ref() {
-        Some(NodeEnum::RoleSpec(spec)) if spec.roletype == pg_query::protobuf::RoleSpecType::RolespecPublic as i32 => {
-            Some("PUBLIC".into())
-        }
-        Some(NodeEnum::RoleSpec(spec)) => Some(spec.rolename.to_ascii_lowercase()),
-        _ => None,
-    }
-}
-
 fn grants_power(options: &[pg_query::protobuf::Node]) -> Option<&'static str> {
     options.iter().find_map(|o| match o.node.as_ref() {
         Some(NodeEnum::DefElem(d)) if matches!(d.defname.as_str(), "superuser" | "bypassrls") && super::option_on(d) => {
@@ -49,11 +39,10 @@ impl Rule for RoleEscalation {
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
         match ctx.node {
             NodeEnum::GrantRoleStmt(g) if g.is_grant => {
-                let to: Vec<String> = g
-                    .grantee_roles
-                    .iter()
-                    .filter_map(role_name)
-                    .filter(|r| API_ROLES.contains(&r.as_str()) || r == "PUBLIC")
+                let to: Vec<String> = super::role_names(&g.grantee_roles)
+                    .into_iter()
+                    .filter(|r| API_ROLES.contains(&r.as_str()) || r == "public")
+                    .map(|r| if r == "public" { "PUBLIC".to_string() } else { r })
                     .collect();
                 if to.is_empty() {
                     return Vec::new();

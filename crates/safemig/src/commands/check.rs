@@ -18,11 +18,15 @@ use safemig_analyze::project::{self, cross_file, finish, key_of, merge, Ordering
 
 use crate::context::{lint_options, project_options};
 
-/// Lints one file of the project: its version from its name, as the Supabase CLI reads it.
+/// A migration file's version, from its name as the Supabase CLI reads it.
+pub fn version_of(path: &Path) -> Option<String> {
+    path.file_name()
+        .and_then(|n| parse_file_name(&n.to_string_lossy()).map(|(v, _)| v))
+}
+
+/// Lints one file of the project.
 fn check_file(path: PathBuf, sql: &str, options: &LintOptions) -> CheckedFile {
-    let version = path
-        .file_name()
-        .and_then(|n| parse_file_name(&n.to_string_lossy()).map(|(v, _)| v));
+    let version = version_of(&path);
     project::check_file(path, version, sql, options)
 }
 

@@ -38,12 +38,10 @@ pub fn run(ctx: &Context, _args: &InitArgs) -> Result<i32, CliError> {
                             greatest(c.reltuples::int8, pg_catalog.pg_stat_get_live_tuples(c.oid)) \
                      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
                      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
-                       AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'auth', 'storage', 'realtime', \
-                           '_realtime', 'extensions', 'graphql', 'graphql_public', 'vault', 'pgsodium', \
-                           'supabase_functions', 'supabase_migrations', 'net', 'cron', 'safemig', 'safemig_backup') \
-                       AND n.nspname NOT LIKE 'pg\\_%' \
+                       AND n.nspname <> ALL($1) AND n.nspname NOT LIKE 'pg\\_%' \
                      ORDER BY 2 DESC, 1 LIMIT 20",
-                    &[],
+                    // The schemas the guards leave alone: the platform's, PostgreSQL's, safemig's.
+                    &[&safemig_pg::catalog::UNPROTECTED_SCHEMAS],
                 )
                 .map_err(|e| CliError::input(format!("reading the database's tables: {e}")))?
                 .iter()

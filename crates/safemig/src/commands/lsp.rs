@@ -158,12 +158,7 @@ impl Server<'_> {
         files.sort();
         let inputs: Vec<(&Path, Option<String>, &str)> = files
             .iter()
-            .map(|(p, text)| {
-                let version = p
-                    .file_name()
-                    .and_then(|n| safemig_project::migrations::parse_file_name(&n.to_string_lossy()).map(|(v, _)| v));
-                (p.as_path(), version, text.as_str())
-            })
+            .map(|(p, text)| (p.as_path(), super::check::version_of(p), text.as_str()))
             .collect();
         let run = safemig_analyze::project::analyse(
             inputs,
