@@ -81,6 +81,120 @@ impl Statement {
             .collect()
     }
 
+    /// Every relation this statement names: tables it reads, writes, alters, drops
+    /// or grants on, and the indexes, sequences and views it names. The guard reads
+    /// these at BEGIN; what the statement reaches without naming it (dynamic SQL, a
+    /// function, a cascade) the engine finds afterwards in the locks it holds.
+    pub fn named_relations(&self) -> Vec<QualifiedName> {
+        let tree = self.node();
+        let Some(node) = tree.as_ref() else {
+            return Vec::new();
+        };
+        let mut out: Vec<QualifiedName> = Vec::new();
+        let mut add = |name: QualifiedName| {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        };
+        let range_var = |r: &protobuf::RangeVar| QualifiedName {
+            schema: r.schemaname.clone(),
+            name: r.relname.clone(),
+        };
+        let range_var_node = |n: &Node| match n.node.as_ref() {
+            Some(NodeEnum::RangeVar(r)) => Some(range_var(r)),
+            _ => None,
+        };
+        // pg_query's walker follows what a query reads and writes; the statements
+        // that lock tables hard without a plain relation field are added here.
+        for (n, ..) in node.nodes() {
+            match n {
+                NodeRef::RangeVar(r) => add(range_var(r)),
+                NodeRef::DropStmt(d) if is_relation_kind(d.remove_type) => {
+                    d.objects.iter().filter_map(list_name).for_each(&mut add)
+                }
+                // DROP POLICY p ON t, DROP TRIGGER g ON t, DROP RULE r ON t: the table
+                // is the name without its last part.
+                NodeRef::DropStmt(d) if is_table_child_kind(d.remove_type) => d
+                    .objects
+                    .iter()
+                    .filter_map(|o| match o.node.as_ref() {
+                        Some(NodeEnum::List(l)) if l.items.len() > 1 => list_name(&Node {
+                            node: Some(NodeEnum::List(protobuf::List {
+                                items: l.items[..l.items.len() - 1].to_vec(),
+                            })),
+                        }),
+                        _ => None,
+                    })
+                    .for_each(&mut add),
+                NodeRef::RenameStmt(r) => r.relation.iter().map(range_var).for_each(&mut add),
+                NodeRef::AlterObjectSchemaStmt(r) => r.relation.iter().map(range_var).for_each(&mut add),
+                NodeRef::CreatePolicyStmt(p) => p.table.iter().map(range_var).for_each(&mut add),
+                NodeRef::AlterPolicyStmt(p) => p.table.iter().map(range_var).for_each(&mut add),
+                NodeRef::ClusterStmt(c) => c.relation.iter().map(range_var).for_each(&mut add),
+                NodeRef::ReindexStmt(r) => r.relation.iter().map(range_var).for_each(&mut add),
+                NodeRef::CreateTrigStmt(t) => t.constrrel.iter().map(range_var).for_each(&mut add),
+                NodeRef::CreateStmt(c) => {
+                    c.inh_relations.iter().filter_map(range_var_node).for_each(&mut add);
+                    for element in &c.table_elts {
+                        let constraints: Vec<&Node> = match element.node.as_ref() {
+                            Some(NodeEnum::Constraint(_)) => vec![element],
+                            Some(NodeEnum::ColumnDef(d)) => d.constraints.iter().collect(),
+                            _ => Vec::new(),
+                        };
+                        for c in constraints {
+                            if let Some(NodeEnum::Constraint(c)) = c.node.as_ref() {
+                                c.pktable.iter().map(range_var).for_each(&mut add);
+                            }
+                        }
+                    }
+                }
+                NodeRef::AlterTableStmt(a) => {
+                    for cmd in &a.cmds {
+                        let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
+                            continue;
+                        };
+                        match cmd.def.as_deref().and_then(|d| d.node.as_ref()) {
+                            Some(NodeEnum::Constraint(c)) => c.pktable.iter().map(range_var).for_each(&mut add),
+                            Some(NodeEnum::PartitionCmd(p)) => p.name.iter().map(range_var).for_each(&mut add),
+                            Some(NodeEnum::ColumnDef(d)) => {
+                                for c in &d.constraints {
+                                    if let Some(NodeEnum::Constraint(c)) = c.node.as_ref() {
+                                        c.pktable.iter().map(range_var).for_each(&mut add);
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Whether the statement can change tables it does not name without locking
+    /// them, which the engine's look at the transaction's locks would not see:
+    /// `GRANT ... ON ALL TABLES IN SCHEMA`, granting a role, `DROP OWNED`,
+    /// `REASSIGN OWNED`, renaming a schema (its tables move with it), and a
+    /// `DROP ... CASCADE` of what tables are made of (a schema, a type, an
+    /// extension). The guard reads every protected table around such a statement.
+    pub fn reaches_unnamed(&self) -> bool {
+        let tree = self.node();
+        let Some(node) = tree.as_ref() else {
+            return false;
+        };
+        node.nodes().iter().any(|(n, ..)| match n {
+            NodeRef::GrantStmt(g) => g.targtype == protobuf::GrantTargetType::AclTargetAllInSchema as i32,
+            NodeRef::GrantRoleStmt(_) | NodeRef::DropOwnedStmt(_) | NodeRef::ReassignOwnedStmt(_) => true,
+            NodeRef::RenameStmt(r) => r.rename_type == protobuf::ObjectType::ObjectSchema as i32,
+            NodeRef::DropStmt(d) => {
+                d.behavior == protobuf::DropBehavior::DropCascade as i32 && !is_relation_kind(d.remove_type)
+            }
+            _ => false,
+        })
+    }
+
     /// Tables whose existing rows this statement updates by name: `UPDATE`, `MERGE`,
     /// `INSERT ... ON CONFLICT DO UPDATE`, also inside a `WITH`.
     pub fn updated_tables(&self) -> Vec<QualifiedName> {
@@ -156,29 +270,9 @@ impl Statement {
         };
         let tree = self.node();
         match tree.as_ref() {
-            Some(NodeEnum::DropStmt(s)) if s.remove_type == protobuf::ObjectType::ObjectTable as i32 => s
-                .objects
-                .iter()
-                .filter_map(|o| match o.node.as_ref() {
-                    Some(NodeEnum::List(l)) => {
-                        let parts: Vec<String> = l
-                            .items
-                            .iter()
-                            .filter_map(|i| match i.node.as_ref() {
-                                Some(NodeEnum::String(s)) => Some(s.sval.clone()),
-                                _ => None,
-                            })
-                            .collect();
-                        match parts.as_slice() {
-                            [name] => Some(QualifiedName { schema: String::new(), name: name.clone() }),
-                            [.., schema, name] => Some(QualifiedName { schema: schema.clone(), name: name.clone() }),
-                            [] => None,
-                        }
-                    }
-                    _ => None,
-                })
-                .map(whole)
-                .collect(),
+            Some(NodeEnum::DropStmt(s)) if s.remove_type == protobuf::ObjectType::ObjectTable as i32 => {
+                s.objects.iter().filter_map(list_name).map(whole).collect()
+            }
             Some(NodeEnum::TruncateStmt(_)) => self.truncates.iter().cloned().map(whole).collect(),
             Some(NodeEnum::DeleteStmt(s)) => s.relation.as_ref().map(table).map(whole).into_iter().collect(),
             Some(NodeEnum::AlterTableStmt(s)) => {
@@ -378,6 +472,46 @@ fn expression_sql(expr: Node) -> Option<String> {
     sql.strip_prefix("SELECT ").map(|s| s.trim().to_string())
 }
 
+/// `[schema.]name` of a `DROP` object (a list of strings; a catalog prefix is ignored).
+fn list_name(object: &Node) -> Option<QualifiedName> {
+    let Some(NodeEnum::List(l)) = object.node.as_ref() else {
+        return None;
+    };
+    let parts: Vec<&str> = l
+        .items
+        .iter()
+        .filter_map(|i| match i.node.as_ref() {
+            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+            _ => None,
+        })
+        .collect();
+    match parts.as_slice() {
+        [name] => Some(QualifiedName {
+            schema: String::new(),
+            name: name.to_string(),
+        }),
+        [.., schema, name] => Some(QualifiedName {
+            schema: schema.to_string(),
+            name: name.to_string(),
+        }),
+        [] => None,
+    }
+}
+
+/// Object kinds that belong to a table and are dropped by `name ON table`.
+fn is_table_child_kind(kind: i32) -> bool {
+    use protobuf::ObjectType as O;
+    [O::ObjectPolicy, O::ObjectTrigger, O::ObjectRule].iter().any(|k| *k as i32 == kind)
+}
+
+/// Object kinds that live in `pg_class`.
+fn is_relation_kind(kind: i32) -> bool {
+    use protobuf::ObjectType as O;
+    [O::ObjectTable, O::ObjectIndex, O::ObjectSequence, O::ObjectView, O::ObjectMatview, O::ObjectForeignTable]
+        .iter()
+        .any(|k| *k as i32 == kind)
+}
+
 #[cfg(test)]
 mod tests {
     use crate::split;
@@ -440,6 +574,61 @@ mod tests {
             "UPDATE t SET a = NULL WHERE id IN (SELECT id FROM u)",
         ] {
             assert!(split(sql).unwrap()[0].update_probe().is_none(), "{sql}");
+        }
+    }
+
+    #[test]
+    fn named_relations_cover_every_way_a_statement_names_a_relation() {
+        let names = |sql: &str| -> Vec<String> {
+            let mut names: Vec<String> = split(sql).unwrap()[0]
+                .named_relations()
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(names("DELETE FROM a.t USING u WHERE u.id = t.id"), ["a.t", "u"]);
+        assert_eq!(names("DROP TABLE x, s.y CASCADE"), ["s.y", "x"]);
+        assert_eq!(names("DROP INDEX CONCURRENTLY IF EXISTS s.i"), ["s.i"]);
+        assert_eq!(names("GRANT SELECT ON public.p, q TO anon"), ["public.p", "q"]);
+        assert_eq!(names("ALTER TABLE t RENAME TO t2"), ["t"]);
+        assert_eq!(names("ALTER TABLE t SET SCHEMA archive"), ["t"]);
+        assert_eq!(names("CREATE TABLE c (id int REFERENCES p (id))"), ["c", "p"]);
+        assert_eq!(names("CREATE TRIGGER g AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()"), ["t"]);
+        assert_eq!(names("CREATE TABLE part_2 PARTITION OF s.parent FOR VALUES IN (2)"), ["part_2", "s.parent"]);
+        assert_eq!(names("ALTER TABLE p ATTACH PARTITION c FOR VALUES IN (1)"), ["c", "p"]);
+        assert_eq!(names("ALTER TABLE c ADD CONSTRAINT f FOREIGN KEY (x) REFERENCES p"), ["c", "p"]);
+        assert_eq!(names("CREATE POLICY p ON s.t FOR SELECT USING (true)"), ["s.t"]);
+        assert_eq!(names("DROP POLICY IF EXISTS p ON s.t"), ["s.t"]);
+        assert_eq!(names("DROP TRIGGER g ON t"), ["t"]);
+        assert!(names("DROP FUNCTION f(int)").is_empty());
+        assert!(names("SELECT 1").is_empty());
+    }
+
+    #[test]
+    fn statements_that_reach_tables_without_naming_or_locking_them() {
+        let wide = |sql: &str| split(sql).unwrap()[0].reaches_unnamed();
+        for sql in [
+            "GRANT SELECT ON ALL TABLES IN SCHEMA public TO anon",
+            "GRANT service_role TO anon",
+            "DROP OWNED BY app",
+            "REASSIGN OWNED BY app TO postgres",
+            "ALTER SCHEMA public RENAME TO old",
+            "DROP SCHEMA app CASCADE",
+            "DROP TYPE mood CASCADE",
+            "DROP EXTENSION hstore CASCADE",
+        ] {
+            assert!(wide(sql), "{sql}");
+        }
+        for sql in [
+            "GRANT SELECT ON public.t TO anon",
+            "DROP TABLE t CASCADE",
+            "DROP SCHEMA app",
+            "ALTER TABLE t RENAME TO u",
+            "DELETE FROM t",
+        ] {
+            assert!(!wide(sql), "{sql}");
         }
     }
 

@@ -25,7 +25,7 @@ use safemig_analyze::{Statement, TxBehaviour};
 use safemig_project::{Config, MigrationFile, MigrationSet};
 use serde::Serialize;
 
-use crate::catalog::{self, Need, Needs, Protection, Violation};
+use crate::catalog::{self, Need, Needs, Protection, Scope, Unexplained, Violation};
 use crate::history::{self, SafemigRecordInput};
 use crate::observe::{self, Observation};
 use crate::redact::redact;
@@ -128,6 +128,9 @@ pub struct MigrationReport {
     pub file: PathBuf,
     pub statements: usize,
     pub duration_ms: u64,
+    /// How long the guard kept the migration's locks after its last statement
+    /// (its checks, the history rows, COMMIT): what applications waited for it.
+    pub locks_held_by_guard_ms: f64,
     pub attempts: u32,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -199,6 +202,11 @@ struct Prepared<'a> {
     /// tree once, not on every attempt): its column type changes, its UPDATE probe.
     type_changes: Vec<Vec<safemig_analyze::TypeChange>>,
     update_probes: Vec<Option<safemig_analyze::UpdateProbe>>,
+    /// Per statement, the relations it names: what the guard reads at BEGIN.
+    named: Vec<Vec<safemig_analyze::QualifiedName>>,
+    /// Some statement changes tables it does not name without locking them: the
+    /// guard reads every protected table around this migration.
+    reaches_unnamed: bool,
 }
 
 /// Runs `safemig migrate` against `client`. Infrastructure failures before any
@@ -402,11 +410,15 @@ fn migrate_locked(
                 }
                 let type_changes = statements.iter().map(Statement::type_changes).collect();
                 let update_probes = statements.iter().map(Statement::update_probe).collect();
+                let named = statements.iter().map(Statement::named_relations).collect();
+                let reaches_unnamed = statements.iter().any(Statement::reaches_unnamed);
                 prepared.push(Prepared {
                     file,
                     statements,
                     type_changes,
                     update_probes,
+                    named,
+                    reaches_unnamed,
                 });
             }
             Err(e) => {
@@ -573,6 +585,7 @@ fn empty_report(file: &MigrationFile, result: Outcome) -> MigrationReport {
         file: file.path.clone(),
         statements: 0,
         duration_ms: 0,
+        locks_held_by_guard_ms: 0.0,
         attempts: 0,
         notes: Vec::new(),
         violations: Vec::new(),
@@ -656,6 +669,7 @@ enum SegmentEnd {
     Done {
         changes: Vec<String>,
         allowed: Vec<Violation>,
+        held_ms: f64,
     },
     Guard(Vec<GuardFinding>),
     Error(StatementError, bool /* retryable */),
@@ -816,9 +830,11 @@ fn run_one(
                         started,
                         alone,
                         &mut m.observed,
+                        &mut m.notes,
                     );
                     match end {
-                        SegmentEnd::Done { changes, allowed } => {
+                        SegmentEnd::Done { changes, allowed, held_ms } => {
+                            m.locks_held_by_guard_ms += held_ms;
                             m.changes.extend(changes);
                             m.allowed.extend(allowed);
                             committed_parts += 1;
@@ -980,8 +996,13 @@ enum Attempt {
     Committed {
         changes: Vec<String>,
         allowed: Vec<Violation>,
+        /// From the end of the last statement to the end of COMMIT.
+        held_ms: f64,
     },
     Violations(Vec<GuardFinding>),
+    /// The migration touched tables the snapshot did not read: rolled back, to
+    /// run again with them read at BEGIN.
+    Widen(Unexplained),
 }
 
 /// Runs one transactional segment, guarded. When the first attempt shows a loss
@@ -1000,10 +1021,22 @@ fn run_tx_segment(
     started: Instant,
     ran_alone: usize,
     observed: &mut Vec<Observation>,
+    notes: &mut Vec<String>,
 ) -> SegmentEnd {
     let observed_before = observed.len();
     let mut needs = Needs::new();
-    for pass in 1..=2 {
+    // The guard reads the tables the migration names; what else it touched shows
+    // in its locks, and it runs again with those read too (twice at most, then
+    // with every protected table read, as when a statement reaches unnamed tables).
+    let mut scope = if p.reaches_unnamed {
+        Scope::All
+    } else {
+        Scope::Tables(Default::default())
+    };
+    let mut widened = 0;
+    let mut needs_read = false;
+    let mut first = true;
+    loop {
         observed.truncate(observed_before);
         let attempt = attempt_segment(
             runner,
@@ -1017,15 +1050,40 @@ fn run_tx_segment(
             ran_alone,
             observed,
             &mut needs,
-            pass == 1,
+            &scope,
+            first,
         );
+        first = false;
         match attempt {
-            Ok(Attempt::Committed { changes, allowed }) => {
-                return SegmentEnd::Done { changes, allowed }
+            Ok(Attempt::Committed { changes, allowed, held_ms }) => {
+                return SegmentEnd::Done { changes, allowed, held_ms }
+            }
+            Ok(Attempt::Widen(unexplained)) => {
+                widened += 1;
+                notes.push(match &unexplained {
+                    Unexplained::Tables(oids) => format!(
+                        "the migration touched {} table(s) it does not name (through dynamic SQL, a function, a \
+                         trigger or a cascade): the guard rolled it back and ran it again with them read first",
+                        oids.len()
+                    ),
+                    Unexplained::Everything(what) => format!(
+                        "{what} inside the migration: the guard rolled it back and ran it again with every \
+                         protected table read first"
+                    ),
+                    Unexplained::Nothing => String::new(),
+                });
+                scope = match (unexplained, scope) {
+                    (Unexplained::Tables(more), Scope::Tables(mut extra)) if widened < 3 => {
+                        extra.extend(more);
+                        Scope::Tables(extra)
+                    }
+                    _ => Scope::All,
+                };
             }
             Ok(Attempt::Violations(findings)) => {
                 let certain = findings.iter().any(|f| f.violation.undecided.is_none());
-                if pass == 1 && !certain {
+                if !needs_read && !certain {
+                    needs_read = true;
                     for (oid, need) in findings.iter().filter_map(|f| f.violation.undecided.as_ref()) {
                         needs.entry(*oid).or_default().merge(need);
                     }
@@ -1040,7 +1098,6 @@ fn run_tx_segment(
             }
         }
     }
-    unreachable!("the second pass always returns")
 }
 
 /// Tables the segment's statements update or truncate by name: counted at BEGIN
@@ -1093,6 +1150,7 @@ fn attempt_segment(
     ran_alone: usize,
     observed: &mut Vec<Observation>,
     needs: &mut Needs,
+    scope: &Scope,
     first: bool,
 ) -> Result<Attempt, StatementError> {
     let file = p.file;
@@ -1102,9 +1160,19 @@ fn attempt_segment(
     if first {
         static_needs(&mut tx, p, indexes, needs).map_err(pg_error)?;
     }
+    // The names resolve as the migration will resolve them: before the guard's search_path.
+    let scope = match scope {
+        Scope::All => Scope::All,
+        Scope::Tables(extra) => {
+            let names: Vec<_> = indexes.iter().flat_map(|&i| p.named[i].iter().cloned()).collect();
+            let mut oids = catalog::resolve(&mut tx, &names).map_err(pg_error)?;
+            oids.extend(extra);
+            Scope::Tables(oids)
+        }
+    };
     // The guard reads under pg_catalog only; the migration then runs as it would have.
     let saved = enter_guard(&mut tx).map_err(sql_err)?;
-    let before = catalog::snapshot_before(&mut tx, protection, needs).map_err(pg_error)?;
+    let before = catalog::snapshot_before(&mut tx, protection, needs, &scope).map_err(pg_error)?;
     let history_before = catalog::history_state(&mut tx).map_err(pg_error)?;
     leave_guard(&mut tx, &saved).map_err(sql_err)?;
     // Observing (a rehearsal): the tables as they were when the migration began,
@@ -1228,10 +1296,19 @@ fn attempt_segment(
             last = Some(after);
         }
     }
+    let statements_done = Instant::now();
     // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
     tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
         .map_err(sql_err)?;
     tx.batch_execute(GUARD_SEARCH_PATH).map_err(sql_err)?;
+    // Whether the migration touched tables the snapshot did not read: before
+    // safemig writes the history (which may create its tables), so that only the
+    // migration's own locks and catalog changes are looked at.
+    let (unexplained, locked) = catalog::unexplained(&mut tx, protection, &before).map_err(pg_error)?;
+    if unexplained != Unexplained::Nothing {
+        tx.rollback().map_err(sql_err)?;
+        return Ok(Attempt::Widen(unexplained));
+    }
     // The history first: what the migration wrote there, or left to run when
     // safemig writes there (a trigger, a rule), and whether it hid its writes.
     let history_after = catalog::history_state(&mut tx).map_err(pg_error)?;
@@ -1246,9 +1323,10 @@ fn attempt_segment(
     // After the history rows: anything they set off is seen too.
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
     let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);
+    let locked = before.reach.is_some().then_some(&locked);
     verdict
         .changes
-        .extend(catalog::new_exposures(&mut tx, &before, protection).map_err(pg_error)?);
+        .extend(catalog::new_exposures(&mut tx, &before, protection, locked).map_err(pg_error)?);
     let (shown, noted) = catalog::auth_users_exposures(&mut tx, &before, protection).map_err(pg_error)?;
     verdict.violations.extend(shown);
     verdict.changes.extend(noted);
@@ -1277,6 +1355,7 @@ fn attempt_segment(
     Ok(Attempt::Committed {
         changes: verdict.changes,
         allowed: allowed.into_iter().map(|f| f.violation).collect(),
+        held_ms: statements_done.elapsed().as_secs_f64() * 1000.0,
     })
 }
 
@@ -1321,7 +1400,7 @@ fn attribute(
     let replay = (|| -> Result<(), PgError> {
         let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
         let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
-        let before = catalog::snapshot_before(&mut tx, protection, needs)?;
+        let before = catalog::snapshot_before(&mut tx, protection, needs, &Scope::All)?;
         let history_before = catalog::history_state(&mut tx)?;
         leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
         for &i in indexes {

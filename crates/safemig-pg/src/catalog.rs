@@ -69,9 +69,9 @@ pub struct Protection {
     pub unprotect: BTreeSet<(String, String)>,
     pub exact_counts: BTreeSet<(String, String)>,
     pub min_rows: BTreeMap<(String, String), u64>,
-    /// The snapshot query, prepared once per run ([`Protection::prepare`]): two
+    /// The snapshot queries, prepared once per run ([`Protection::prepare`]): two
     /// snapshots a migration then cost one round trip each, with no re-planning.
-    pub statement: Option<postgres::Statement>,
+    pub statements: Option<SnapshotStatements>,
     /// Schemas the Supabase API exposes (`[check] exposed_schemas`).
     pub exposed: Vec<String>,
     /// The database has Supabase's `anon` role: the exposure guard applies.
@@ -85,11 +85,16 @@ impl Protection {
             .query_one("SELECT pg_catalog.to_regrole('anon') IS NOT NULL", &[])
             .map_err(|e| PgError::sql("reading the roles", &e))?
             .get(0);
-        self.statement = Some(
+        let mut prepare = |read: Read| {
             client
-                .prepare(SNAPSHOT_SQL)
-                .map_err(|e| PgError::sql("preparing the guards' catalog query", &e))?,
-        );
+                .prepare(&snapshot_sql(read))
+                .map_err(|e| PgError::sql("preparing the guards' catalog query", &e))
+        };
+        self.statements = Some(SnapshotStatements {
+            protected: prepare(Read::Protected)?,
+            candidates: prepare(Read::Candidates(&[]))?,
+            follow: prepare(Read::Follow(&[]))?,
+        });
         Ok(self)
     }
 
@@ -108,7 +113,7 @@ impl Protection {
                 .iter()
                 .filter_map(|(t, n)| split_table_name(t).map(|k| (k, *n)))
                 .collect(),
-            statement: None,
+            statements: None,
             exposed: Vec::new(),
             anon: false,
         }
@@ -285,6 +290,8 @@ pub struct Snapshot {
     /// The views and functions that showed `auth.users` to the API roles at BEGIN
     /// ([`auth_users_exposers`]), read on Supabase databases only.
     pub auth_exposers: BTreeSet<String>,
+    /// Set when the snapshot read only the tables the migration names.
+    pub reach: Option<Reach>,
 }
 
 /// A protected table that lost something.
@@ -328,7 +335,55 @@ pub struct Verdict {
     pub changes: Vec<String>,
 }
 
-const SNAPSHOT_SQL: &str = "
+/// The snapshot queries of one connection, one per [`Read`].
+#[derive(Debug, Clone)]
+pub struct SnapshotStatements {
+    protected: postgres::Statement,
+    candidates: postgres::Statement,
+    follow: postgres::Statement,
+}
+
+/// Which tables a snapshot query reads.
+#[derive(Debug, Clone, Copy)]
+enum Read<'a> {
+    /// Every protected table of the database.
+    Protected,
+    /// The protected tables among these oids.
+    Candidates(&'a [u32]),
+    /// These tables wherever they are now (after the migration: a table moved
+    /// out of the protected schemas is followed there).
+    Follow(&'a [u32]),
+}
+
+/// Which tables the guard reads at BEGIN.
+#[derive(Debug, Clone)]
+pub enum Scope {
+    /// Every protected table of the database.
+    All,
+    /// The tables the migration names (resolved at BEGIN) and these: what else it
+    /// touched shows in its locks afterwards ([`unexplained`]).
+    Tables(BTreeSet<u32>),
+}
+
+/// What a snapshot of [`Scope::Tables`] knows about the database at BEGIN, to tell
+/// afterwards whether the migration touched anything outside it.
+#[derive(Debug, Clone, Default)]
+pub struct Reach {
+    /// Relations whose fate the snapshot explains: the tables read, their
+    /// inheritance children, and what belongs to them (indexes, TOAST tables,
+    /// owned sequences), which a drop of the table drops and locks too.
+    pub known: BTreeSet<u32>,
+    /// The highest relation oid at BEGIN: a relation above it was created since.
+    pub max_oid: u32,
+    /// [`CATALOG_CHANGES_SQL`] at BEGIN. The statistics functions named `xact`
+    /// also count what earlier transactions of the session did until the
+    /// backend flushes them (at most once a second): only differences count.
+    pub catalog_changes: [i64; 3],
+}
+
+fn snapshot_sql(read: Read) -> String {
+    // Parameters: $1 the anon role exists; then per read, see `read_tables`.
+    let columns = r"
 SELECT c.oid, n.nspname::text, c.relname::text,
        pg_relation_filenode(c.oid)::int8,
        pg_relation_size(c.oid)::int8,
@@ -347,41 +402,56 @@ SELECT c.oid, n.nspname::text, c.relname::text,
        pg_stat_get_xact_tuples_updated(c.oid)::int8,
        c.relkind::text,
        c.relrowsecurity,
-       CASE WHEN $5 THEN has_table_privilege('anon', c.oid, 'SELECT') ELSE false END,
-       CASE WHEN $5 THEN EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polpermissive
+       CASE WHEN $1 THEN has_table_privilege('anon', c.oid, 'SELECT') ELSE false END,
+       CASE WHEN $1 THEN EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polpermissive
             AND p.polcmd IN ('r', '*')
             AND (p.polroles = ARRAY[0::oid] OR (SELECT r.oid FROM pg_roles r WHERE r.rolname = 'anon') = ANY(p.polroles))
-            AND (p.polqual IS NULL OR lower(regexp_replace(pg_get_expr(p.polqual, p.polrelid), '\\s', '', 'g'))
+            AND (p.polqual IS NULL OR lower(regexp_replace(pg_get_expr(p.polqual, p.polrelid), '\s', '', 'g'))
                  IN ('true', '(true)', '1=1', '(1=1)'))) ELSE false END
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
-  AND CASE WHEN $4::oid[] IS NULL
-      THEN (n.nspname <> ALL($1) AND n.nspname NOT LIKE 'pg\\_%')
-           OR EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS p(s, t) WHERE p.s = n.nspname AND p.t = c.relname)
-      ELSE c.oid = ANY($4) END";
+WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't'";
+    // Protected: not in the excluded schemas ($2) nor pg_*, or named ($3, $4).
+    let protected = r"((n.nspname <> ALL($2) AND n.nspname NOT LIKE 'pg\_%')
+           OR EXISTS (SELECT 1 FROM unnest($3::text[], $4::text[]) AS p(s, t) WHERE p.s = n.nspname AND p.t = c.relname))";
+    match read {
+        Read::Protected => format!("{columns} AND {protected}"),
+        // By oid first, so the plan is an index scan whatever the catalog's size.
+        Read::Candidates(_) => format!("{columns} AND c.oid = ANY($5::oid[]) AND {protected}"),
+        Read::Follow(_) => format!("{columns} AND c.oid = ANY($2::oid[])"),
+    }
+}
 
 fn read_tables(
     client: &mut impl GenericClient,
     protection: &Protection,
-    only: Option<Vec<u32>>,
+    read: Read,
 ) -> Result<BTreeMap<u32, TableState>, PgError> {
     let excluded: Vec<&str> = UNPROTECTED_SCHEMAS.to_vec();
     let schemas: Vec<&str> = protection.protect.iter().map(|(s, _)| s.as_str()).collect();
     let names: Vec<&str> = protection.protect.iter().map(|(_, t)| t.as_str()).collect();
-    let by_oid = only.is_some();
-    let params: [&(dyn postgres::types::ToSql + Sync); 5] =
-        [&excluded, &schemas, &names, &only, &protection.anon];
-    let rows = match &protection.statement {
+    type Param<'p> = &'p (dyn postgres::types::ToSql + Sync);
+    let (oids, statement) = match (read, &protection.statements) {
+        (Read::Protected, s) => (None, s.as_ref().map(|s| &s.protected)),
+        (Read::Candidates(oids), s) => (Some(oids.to_vec()), s.as_ref().map(|s| &s.candidates)),
+        (Read::Follow(oids), s) => (Some(oids.to_vec()), s.as_ref().map(|s| &s.follow)),
+    };
+    let params: Vec<Param> = match read {
+        Read::Protected => vec![&protection.anon, &excluded, &schemas, &names],
+        Read::Candidates(_) => vec![&protection.anon, &excluded, &schemas, &names, &oids],
+        Read::Follow(_) => vec![&protection.anon, &oids],
+    };
+    let rows = match statement {
         Some(statement) => client.query(statement, &params),
-        None => client.query(SNAPSHOT_SQL, &params),
+        None => client.query(snapshot_sql(read).as_str(), &params),
     }
     .map_err(|e| PgError::sql("reading the catalog for the guards", &e))?;
+    let follow = matches!(read, Read::Follow(_));
     let mut tables = BTreeMap::new();
     for r in rows {
         let schema: String = r.get(1);
         let name: String = r.get(2);
-        // Read by oid (after the migration), a table is followed wherever it went.
-        if !by_oid
+        // Followed by oid (after the migration), a table is kept wherever it went.
+        if !follow
             && protection
                 .unprotect
                 .contains(&(schema.clone(), name.clone()))
@@ -493,20 +563,27 @@ pub fn resolve(
     client: &mut impl GenericClient,
     names: &[safemig_analyze::QualifiedName],
 ) -> Result<BTreeSet<u32>, PgError> {
-    let mut oids = BTreeSet::new();
-    for name in names {
-        let text = if name.schema.is_empty() {
-            quote_ident(&name.name)
-        } else {
-            quote_qualified(&name.schema, &name.name)
-        };
-        let row = client
-            .query_one("SELECT pg_catalog.to_regclass($1)::pg_catalog.oid", &[&text])
-            .map_err(|e| PgError::sql("resolving a table name", &e))?;
-        if let Some(oid) = row.get::<_, Option<u32>>(0) {
-            oids.insert(oid);
-        }
+    if names.is_empty() {
+        return Ok(BTreeSet::new());
     }
+    let texts: Vec<String> = names
+        .iter()
+        .map(|name| {
+            if name.schema.is_empty() {
+                quote_ident(&name.name)
+            } else {
+                quote_qualified(&name.schema, &name.name)
+            }
+        })
+        .collect();
+    // One round trip for all of them; qualified, since the migration's search_path applies.
+    let rows = client
+        .query(
+            "SELECT pg_catalog.to_regclass(n)::pg_catalog.oid FROM pg_catalog.unnest($1::pg_catalog.text[]) AS n",
+            &[&texts],
+        )
+        .map_err(|e| PgError::sql("resolving a table name", &e))?;
+    let oids: BTreeSet<u32> = rows.iter().filter_map(|r| r.get::<_, Option<u32>>(0)).collect();
     Ok(oids)
 }
 
@@ -516,8 +593,28 @@ pub fn snapshot_before(
     client: &mut impl GenericClient,
     protection: &Protection,
     needs: &Needs,
+    scope: &Scope,
 ) -> Result<Snapshot, PgError> {
-    let mut tables = read_tables(client, protection, None)?;
+    let (mut tables, reach) = match scope {
+        Scope::All => (read_tables(client, protection, Read::Protected)?, None),
+        Scope::Tables(oids) => {
+            let start: Vec<u32> = oids.iter().chain(needs.keys()).copied().collect();
+            let row = client
+                .query_one(&REACH_SQL.replace("<CATALOG_CHANGES>", CATALOG_CHANGES_SQL), &[&start])
+                .map_err(|e| PgError::sql("reading what the migration's tables hold", &e))?;
+            let candidates: Vec<u32> = row.get(0);
+            let family: Vec<u32> = row.get(1);
+            let reach = Reach {
+                known: start.iter().chain(&candidates).chain(&family).copied().collect(),
+                max_oid: row.get(2),
+                catalog_changes: [row.get(3), row.get(4), row.get(5)],
+            };
+            (
+                read_tables(client, protection, Read::Candidates(&candidates))?,
+                Some(reach),
+            )
+        }
+    };
     for table in tables.values_mut() {
         let key = (table.schema.clone(), table.name.clone());
         let need = needs.get(&table.oid);
@@ -575,8 +672,26 @@ pub fn snapshot_before(
     Ok(Snapshot {
         tables,
         auth_exposers,
+        reach,
     })
 }
+
+/// From the relations named: their inheritance children and partitions (tables
+/// whose columns and rows an ALTER or DELETE of the parent reaches), then what
+/// belongs to all of them in `pg_class` (indexes, also those of constraints,
+/// TOAST tables, owned sequences), and the highest relation oid. Index scans only.
+const REACH_SQL: &str = "
+WITH RECURSIVE tables(oid) AS (
+    SELECT unnest($1::oid[])
+    UNION SELECT i.inhrelid FROM pg_inherits i JOIN tables t ON i.inhparent = t.oid),
+  family(classid, oid) AS (
+    SELECT 'pg_class'::regclass::oid, oid FROM tables
+    UNION SELECT d.classid, d.objid FROM pg_depend d JOIN family f ON d.refclassid = f.classid AND d.refobjid = f.oid
+          WHERE d.classid IN ('pg_class'::regclass, 'pg_constraint'::regclass))
+SELECT coalesce((SELECT array_agg(oid) FROM tables), '{}'),
+       coalesce((SELECT array_agg(oid) FROM family WHERE classid = 'pg_class'::regclass), '{}'),
+       (SELECT max(oid) FROM pg_class), changes.*
+FROM (<CATALOG_CHANGES>) AS changes";
 
 /// The state before COMMIT of the tables in `before` (followed by oid), counted
 /// again where they were counted at BEGIN or rewritten.
@@ -586,7 +701,7 @@ pub fn snapshot_after(
     before: &Snapshot,
 ) -> Result<Snapshot, PgError> {
     let oids: Vec<u32> = before.tables.keys().copied().collect();
-    let mut tables = read_tables(client, protection, Some(oids))?;
+    let mut tables = read_tables(client, protection, Read::Follow(&oids))?;
     for table in tables.values_mut() {
         let key = (table.schema.clone(), table.name.clone());
         let old = before.tables.get(&table.oid);
@@ -602,7 +717,158 @@ pub fn snapshot_after(
     Ok(Snapshot {
         tables,
         auth_exposers: BTreeSet::new(),
+        reach: None,
     })
+}
+
+/// What the migration touched that a snapshot of [`Scope::Tables`] did not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unexplained {
+    /// Nothing: the snapshot read every table that could have lost something.
+    Nothing,
+    /// These relations existed at BEGIN and may have lost something: read them too.
+    Tables(BTreeSet<u32>),
+    /// A change that reaches tables without locking them: read every table.
+    Everything(&'static str),
+}
+
+/// The relations the transaction holds locks on, what they are now, and what it did to them.
+const LOCKS_SQL: &str = "
+SELECT l.relation, l.strong, c.oid IS NOT NULL, coalesce(c.relkind::text, ''),
+       coalesce(c.relpersistence::text, ''), coalesce(n.nspname::text, ''), coalesce(c.relname::text, ''),
+       coalesce(c.xmin = xid(pg_current_xact_id_if_assigned()), false),
+       pg_stat_get_xact_tuples_deleted(l.relation)::int8, pg_stat_get_xact_tuples_updated(l.relation)::int8
+FROM (SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong FROM pg_locks
+      WHERE locktype = 'relation' AND pid = pg_backend_pid() AND granted
+        AND database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+      GROUP BY relation) l
+LEFT JOIN pg_class c ON c.oid = l.relation
+LEFT JOIN pg_namespace n ON n.oid = c.relnamespace";
+
+/// Catalog rows the transaction changed that move or expose tables without a
+/// lock on them: `pg_class` updates (a GRANT or REVOKE), `pg_namespace` updates
+/// (a schema renamed, its tables with it), role memberships granted or revoked.
+const CATALOG_CHANGES_SQL: &str = "
+SELECT pg_stat_get_xact_tuples_updated('pg_class'::regclass)::int8,
+       pg_stat_get_xact_tuples_updated('pg_namespace'::regclass)::int8,
+       (pg_stat_get_xact_tuples_inserted('pg_auth_members'::regclass)
+        + pg_stat_get_xact_tuples_updated('pg_auth_members'::regclass)
+        + pg_stat_get_xact_tuples_deleted('pg_auth_members'::regclass))::int8";
+
+/// After the migration ran, before COMMIT: whether a snapshot of [`Scope::Tables`]
+/// saw everything it needed to. Any table a migration can lose rows, columns or
+/// itself from is locked by its transaction (DELETE and UPDATE take ROW EXCLUSIVE,
+/// DROP, TRUNCATE and ALTER ACCESS EXCLUSIVE, and a cascade locks what it reaches),
+/// so the transaction's own locks name every table it touched, however it
+/// reached them (dynamic SQL, functions, triggers, cascades). A locked table the
+/// snapshot did not read is harmless when the migration only read it or inserted
+/// into it, did not change its catalog row, and the table was not protected;
+/// otherwise it is returned, to be read at BEGIN of a second run. GRANT and REVOKE
+/// change a table without locking it: on Supabase databases (where the exposure
+/// guard applies) `pg_class` rows the transaction changed are found too.
+/// Also returns every relation the transaction locked.
+pub fn unexplained(
+    client: &mut impl GenericClient,
+    protection: &Protection,
+    before: &Snapshot,
+) -> Result<(Unexplained, BTreeSet<u32>), PgError> {
+    let Some(reach) = &before.reach else {
+        return Ok((Unexplained::Nothing, BTreeSet::new()));
+    };
+    let changes = client
+        .query_one(CATALOG_CHANGES_SQL, &[])
+        .map_err(|e| PgError::sql("reading what the migration changed in the catalog", &e))?;
+    let [class_updates, schema_updates, memberships] =
+        [0, 1, 2].map(|i| changes.get::<_, i64>(i) - reach.catalog_changes[i]);
+    if schema_updates > 0 {
+        return Ok((Unexplained::Everything("a schema was renamed or altered"), BTreeSet::new()));
+    }
+    if memberships > 0 && protection.anon {
+        return Ok((Unexplained::Everything("a role was granted or revoked"), BTreeSet::new()));
+    }
+    let rows = client
+        .query(LOCKS_SQL, &[])
+        .map_err(|e| PgError::sql("reading the migration's locks", &e))?;
+    let mut tables = BTreeSet::new();
+    let mut locked = BTreeSet::new();
+    for r in rows {
+        let oid: u32 = r.get(0);
+        locked.insert(oid);
+        if reach.known.contains(&oid) || before.tables.contains_key(&oid) {
+            continue;
+        }
+        let (strong, exists, relkind, persistence): (bool, bool, String, String) =
+            (r.get(1), r.get(2), r.get(3), r.get(4));
+        let (schema, name, ours, deleted, updated): (String, String, bool, i64, i64) =
+            (r.get(5), r.get(6), r.get(7), r.get(8), r.get(9));
+        let created = oid > reach.max_oid;
+        if !exists {
+            // Dropped: harmless only if the migration created it.
+            if !created {
+                tables.insert(oid);
+            }
+            continue;
+        }
+        // Only tables hold rows; a relation's kind never changes to or from a table.
+        if !matches!(relkind.as_str(), "r" | "p") || persistence == "t" {
+            continue;
+        }
+        if created && ours {
+            continue;
+        }
+        // Its catalog row unchanged, its schema and name are those of BEGIN.
+        if !ours && read_protected(protection, &schema, &name).is_none() {
+            continue;
+        }
+        // The counters may include earlier transactions of the session (see
+        // `Reach::catalog_changes`): a count from one of those costs a second run, never a miss.
+        if !ours && !strong && deleted == 0 && updated == 0 {
+            continue; // read, inserted into, referenced by a new foreign key
+        }
+        tables.insert(oid);
+    }
+    if protection.anon && !protection.exposed.is_empty() && class_updates > 0 {
+        let seen: Vec<u32> = reach
+            .known
+            .iter()
+            .chain(before.tables.keys())
+            .chain(&locked)
+            .copied()
+            .collect();
+        // Each changed row of a relation already accounted for is one update at
+        // least; more updates than that, and some other table's row changed.
+        let accounted: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_class WHERE oid = ANY($1::oid[]) \
+                 AND xmin = xid(pg_current_xact_id_if_assigned())",
+                &[&seen],
+            )
+            .map_err(|e| PgError::sql("reading what the migration granted", &e))?
+            .get(0);
+        if class_updates > accounted {
+            let rows = client
+                .query(
+                    "SELECT c.oid, n.nspname::text, c.relname::text FROM pg_class c \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.xmin = xid(pg_current_xact_id_if_assigned()) AND c.relkind IN ('r', 'p') \
+                       AND c.oid <> ALL($1::oid[]) AND n.nspname = ANY($2)",
+                    &[&seen, &protection.exposed],
+                )
+                .map_err(|e| PgError::sql("reading what the migration granted", &e))?;
+            for r in rows {
+                let (oid, schema, name): (u32, String, String) = (r.get(0), r.get(1), r.get(2));
+                if read_protected(protection, &schema, &name).is_some() {
+                    tables.insert(oid);
+                }
+            }
+        }
+    }
+    let verdict = if tables.is_empty() {
+        Unexplained::Nothing
+    } else {
+        Unexplained::Tables(tables)
+    };
+    Ok((verdict, locked))
 }
 
 fn plural(n: i64, one: &str, many: &str) -> String {
@@ -1098,21 +1364,27 @@ pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, 
 /// readable by `anon`, holding rows: reported (`changes`), not refused, since
 /// reference rows a migration writes are often meant to be public; `check`'s
 /// `table-without-rls` says so before the run.
+///
+/// `locked`: the relations the migration locked, when the snapshot read only
+/// what it named; a table the migration created is among them.
 pub fn new_exposures(
     client: &mut impl GenericClient,
     before: &Snapshot,
     protection: &Protection,
+    locked: Option<&BTreeSet<u32>>,
 ) -> Result<Vec<String>, PgError> {
     if !protection.anon || protection.exposed.is_empty() {
         return Ok(Vec::new());
     }
     let known: Vec<u32> = before.tables.keys().copied().collect();
+    let locked: Option<Vec<u32>> = locked.map(|l| l.iter().copied().collect());
     let rows = client
         .query(
             "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND n.nspname = ANY($1) \
-               AND NOT c.relrowsecurity AND c.oid <> ALL($2) AND has_table_privilege('anon', c.oid, 'SELECT')",
-            &[&protection.exposed, &known],
+               AND NOT c.relrowsecurity AND c.oid <> ALL($2) AND has_table_privilege('anon', c.oid, 'SELECT') \
+               AND ($3::oid[] IS NULL OR c.oid = ANY($3::oid[]))",
+            &[&protection.exposed, &known, &locked],
         )
         .map_err(|e| PgError::sql("reading new tables for the exposure guard", &e))?;
     let mut out = Vec::new();

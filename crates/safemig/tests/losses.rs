@@ -541,3 +541,111 @@ fn showing_auth_users_to_the_api_is_an_exposure() {
     // A view that was already there is not this migration's doing.
     applied(&p, "COMMENT ON VIEW public.emails_early IS 'known';");
 }
+
+/// The guard reads the tables a migration names; a migration that reaches others
+/// (dynamic SQL, functions, triggers, cascades, partitions, renames) is seen by
+/// the locks its transaction holds and runs again with them read first. Each of
+/// these lost data unseen when the guard read only the named tables.
+#[test]
+fn tables_a_migration_reaches_without_naming_them_are_guarded() {
+    let p = base();
+    p.exec(
+        "CREATE TABLE public.ledger (id int PRIMARY KEY, amount int);
+         INSERT INTO public.ledger SELECT g, g FROM generate_series(1, 30) g;
+         CREATE TABLE public.parents (id int PRIMARY KEY);
+         CREATE TABLE public.children (id int PRIMARY KEY, parent int REFERENCES public.parents ON DELETE CASCADE);
+         INSERT INTO public.parents VALUES (1), (2);
+         INSERT INTO public.children SELECT g, 1 + g % 2 FROM generate_series(1, 10) g;
+         CREATE TABLE public.events (id int);
+         CREATE FUNCTION public.on_event() RETURNS trigger LANGUAGE plpgsql AS
+           $$ BEGIN DELETE FROM public.ledger WHERE id <= 3; RETURN NULL; END $$;
+         CREATE TRIGGER on_event AFTER INSERT ON public.events FOR EACH ROW EXECUTE FUNCTION public.on_event();
+         CREATE TABLE public.measures (at date NOT NULL, reading int) PARTITION BY RANGE (at);
+         CREATE TABLE public.measures_2024 PARTITION OF public.measures FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         INSERT INTO public.measures SELECT '2024-01-01'::date + g, g FROM generate_series(1, 40) g;",
+    );
+    let lost = |sql: &str, table: &str, loss: &str| {
+        let v = rolled_back(&p, sql);
+        assert!(
+            v.iter().any(|x| x["table"] == table && x["loss"] == loss),
+            "{sql}: expected {loss} of {table}, got {v:?}"
+        );
+    };
+    lost("DO $$ BEGIN EXECUTE 'DELETE FROM public.' || 'ledger WHERE id < 5'; END $$;", "public.ledger", "rows");
+    lost(
+        "CREATE FUNCTION public.purge() RETURNS void LANGUAGE sql AS 'DELETE FROM public.ledger';\nSELECT public.purge();",
+        "public.ledger",
+        "rows",
+    );
+    lost("INSERT INTO public.events VALUES (1);", "public.ledger", "rows");
+    lost("DELETE FROM public.parents WHERE id = 1;", "public.children", "rows");
+    lost("DO $$ BEGIN EXECUTE 'DROP TABLE public.measures_' || '2024'; END $$;", "public.measures_2024", "table");
+    lost(
+        "DO $$ BEGIN EXECUTE 'UPDATE public.measures_' || '2024 SET reading = NULL'; END $$;",
+        "public.measures_2024",
+        "values",
+    );
+    lost(
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE public.ledger RENAME TO gone'; EXECUTE 'DROP TABLE public.gone'; END $$;",
+        "public.ledger",
+        "table",
+    );
+    lost(
+        "CREATE SCHEMA trash;\nDO $$ BEGIN EXECUTE 'ALTER TABLE public.ledger SET SCHEMA trash'; EXECUTE 'DROP TABLE trash.ledger'; END $$;",
+        "public.ledger",
+        "table",
+    );
+    lost(
+        "DO $$ BEGIN EXECUTE 'ALTER TABLE public.ledger DROP COLUMN ' || 'amount'; END $$;",
+        "public.ledger",
+        "columns",
+    );
+    lost("DO $$ BEGIN EXECUTE 'TRUNCATE public.' || 'ledger'; END $$;", "public.ledger", "rows");
+    // A schema renamed takes its tables out of the guards' protection without locking them.
+    p.exec("CREATE SCHEMA app; CREATE TABLE app.notes (id int PRIMARY KEY); INSERT INTO app.notes VALUES (1);");
+    lost("DO $$ BEGIN EXECUTE 'ALTER SCHEMA app RENAME TO _analytics'; END $$;", "app.notes", "table");
+    // What only reads or adds to tables it does not name runs once, and is applied.
+    let m = applied(
+        &p,
+        "CREATE FUNCTION public.add_entry() RETURNS void LANGUAGE sql AS 'INSERT INTO public.ledger VALUES (100, 1)';\n\
+         SELECT public.add_entry();\nCREATE TABLE public.copy AS SELECT * FROM public.orders;\nCREATE INDEX copy_id ON public.copy (id);",
+    );
+    assert!(!m["notes"].to_string().contains("ran it again"), "{m}");
+    // A named table dropped with its indexes, sequence and TOAST table: nothing else to read.
+    p.exec("CREATE TABLE public.scratch (id serial PRIMARY KEY, body text);");
+    let m = applied(&p, "DROP TABLE public.scratch;");
+    assert!(!m["notes"].to_string().contains("ran it again"), "{m}");
+    // A table dropped behind the guard's back is named in a note when it held nothing.
+    p.exec("CREATE TABLE public.unused (id int);");
+    let m = applied(&p, "DO $$ BEGIN EXECUTE 'DROP TABLE public.' || 'unused'; END $$;");
+    assert!(m["notes"].to_string().contains("ran it again with them read first"), "{m}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.ledger"), 31);
+    assert_eq!(p.i64("SELECT count(*) FROM public.children"), 10);
+}
+
+/// GRANT changes a table without locking it: on a Supabase database the
+/// exposure guard still sees one hidden in dynamic SQL, and a role granted to anon.
+#[test]
+fn grants_hidden_from_the_locks_are_still_an_exposure() {
+    let p = base();
+    p.exec(
+        "CREATE TABLE public.secrets (id int PRIMARY KEY, body text);
+         INSERT INTO public.secrets SELECT g, 'secret ' || g FROM generate_series(1, 5) g;
+         REVOKE ALL ON public.secrets FROM anon, authenticated;
+         CREATE ROLE reader NOLOGIN;
+         GRANT SELECT ON public.secrets TO reader;
+         ALTER ROLE anon INHERIT;",
+    );
+    let v = rolled_back(&p, "DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.' || 'secrets TO anon'; END $$;");
+    assert!(v.iter().any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"), "{v:?}");
+    // With other catalog changes to tables it names in the same migration.
+    let v = rolled_back(
+        &p,
+        "ALTER TABLE public.orders ADD COLUMN a int;\nALTER TABLE public.orders ADD COLUMN b int;\n\
+         DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.' || 'secrets TO anon'; END $$;",
+    );
+    assert!(v.iter().any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"), "{v:?}");
+    let v = rolled_back(&p, "DO $$ BEGIN EXECUTE 'GRANT reader TO ' || 'anon'; END $$;");
+    assert!(v.iter().any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"), "{v:?}");
+    p.exec("ALTER ROLE anon NOINHERIT; DROP OWNED BY reader; DROP ROLE reader;");
+}
