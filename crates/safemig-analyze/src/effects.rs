@@ -127,14 +127,19 @@ impl Statement {
                     })
                     .for_each(&mut add),
                 NodeRef::RenameStmt(r) => r.relation.iter().map(range_var).for_each(&mut add),
-                NodeRef::AlterObjectSchemaStmt(r) => r.relation.iter().map(range_var).for_each(&mut add),
+                NodeRef::AlterObjectSchemaStmt(r) => {
+                    r.relation.iter().map(range_var).for_each(&mut add)
+                }
                 NodeRef::CreatePolicyStmt(p) => p.table.iter().map(range_var).for_each(&mut add),
                 NodeRef::AlterPolicyStmt(p) => p.table.iter().map(range_var).for_each(&mut add),
                 NodeRef::ClusterStmt(c) => c.relation.iter().map(range_var).for_each(&mut add),
                 NodeRef::ReindexStmt(r) => r.relation.iter().map(range_var).for_each(&mut add),
                 NodeRef::CreateTrigStmt(t) => t.constrrel.iter().map(range_var).for_each(&mut add),
                 NodeRef::CreateStmt(c) => {
-                    c.inh_relations.iter().filter_map(range_var_node).for_each(&mut add);
+                    c.inh_relations
+                        .iter()
+                        .filter_map(range_var_node)
+                        .for_each(&mut add);
                     for element in &c.table_elts {
                         let constraints: Vec<&Node> = match element.node.as_ref() {
                             Some(NodeEnum::Constraint(_)) => vec![element],
@@ -154,8 +159,12 @@ impl Statement {
                             continue;
                         };
                         match cmd.def.as_deref().and_then(|d| d.node.as_ref()) {
-                            Some(NodeEnum::Constraint(c)) => c.pktable.iter().map(range_var).for_each(&mut add),
-                            Some(NodeEnum::PartitionCmd(p)) => p.name.iter().map(range_var).for_each(&mut add),
+                            Some(NodeEnum::Constraint(c)) => {
+                                c.pktable.iter().map(range_var).for_each(&mut add)
+                            }
+                            Some(NodeEnum::PartitionCmd(p)) => {
+                                p.name.iter().map(range_var).for_each(&mut add)
+                            }
                             Some(NodeEnum::ColumnDef(d)) => {
                                 for c in &d.constraints {
                                     if let Some(NodeEnum::Constraint(c)) = c.node.as_ref() {
@@ -185,11 +194,16 @@ impl Statement {
             return false;
         };
         node.nodes().iter().any(|(n, ..)| match n {
-            NodeRef::GrantStmt(g) => g.targtype == protobuf::GrantTargetType::AclTargetAllInSchema as i32,
-            NodeRef::GrantRoleStmt(_) | NodeRef::DropOwnedStmt(_) | NodeRef::ReassignOwnedStmt(_) => true,
+            NodeRef::GrantStmt(g) => {
+                g.targtype == protobuf::GrantTargetType::AclTargetAllInSchema as i32
+            }
+            NodeRef::GrantRoleStmt(_)
+            | NodeRef::DropOwnedStmt(_)
+            | NodeRef::ReassignOwnedStmt(_) => true,
             NodeRef::RenameStmt(r) => r.rename_type == protobuf::ObjectType::ObjectSchema as i32,
             NodeRef::DropStmt(d) => {
-                d.behavior == protobuf::DropBehavior::DropCascade as i32 && !is_relation_kind(d.remove_type)
+                d.behavior == protobuf::DropBehavior::DropCascade as i32
+                    && !is_relation_kind(d.remove_type)
             }
             _ => false,
         })
@@ -270,11 +284,19 @@ impl Statement {
         };
         let tree = self.node();
         match tree.as_ref() {
-            Some(NodeEnum::DropStmt(s)) if s.remove_type == protobuf::ObjectType::ObjectTable as i32 => {
+            Some(NodeEnum::DropStmt(s))
+                if s.remove_type == protobuf::ObjectType::ObjectTable as i32 =>
+            {
                 s.objects.iter().filter_map(list_name).map(whole).collect()
             }
             Some(NodeEnum::TruncateStmt(_)) => self.truncates.iter().cloned().map(whole).collect(),
-            Some(NodeEnum::DeleteStmt(s)) => s.relation.as_ref().map(table).map(whole).into_iter().collect(),
+            Some(NodeEnum::DeleteStmt(s)) => s
+                .relation
+                .as_ref()
+                .map(table)
+                .map(whole)
+                .into_iter()
+                .collect(),
             Some(NodeEnum::AlterTableStmt(s)) => {
                 let Some(relation) = s.relation.as_ref().map(table) else {
                     return Vec::new();
@@ -282,8 +304,13 @@ impl Statement {
                 s.cmds
                     .iter()
                     .filter_map(|c| match c.node.as_ref() {
-                        Some(NodeEnum::AlterTableCmd(c)) if c.subtype == AlterTableType::AtDropColumn as i32 => {
-                            Some(DataTarget { table: relation.clone(), column: Some(c.name.clone()) })
+                        Some(NodeEnum::AlterTableCmd(c))
+                            if c.subtype == AlterTableType::AtDropColumn as i32 =>
+                        {
+                            Some(DataTarget {
+                                table: relation.clone(),
+                                column: Some(c.name.clone()),
+                            })
                         }
                         Some(NodeEnum::AlterTableCmd(c))
                             if c.subtype == AlterTableType::AtAddColumn as i32
@@ -358,7 +385,9 @@ impl Statement {
                     fields: [qualifier.as_str(), t.name.as_str()]
                         .iter()
                         .map(|s| Node {
-                            node: Some(NodeEnum::String(protobuf::String { sval: s.to_string() })),
+                            node: Some(NodeEnum::String(protobuf::String {
+                                sval: s.to_string(),
+                            })),
                         })
                         .collect(),
                     location: -1,
@@ -387,7 +416,10 @@ impl Statement {
                 name: relation.relname.clone(),
             },
             columns,
-            sql: format!("SELECT pg_catalog.count(*){filters} FROM {}{condition}", from.join(", ")),
+            sql: format!(
+                "SELECT pg_catalog.count(*){filters} FROM {}{condition}",
+                from.join(", ")
+            ),
         })
     }
 }
@@ -397,10 +429,35 @@ impl Statement {
 /// the query). Resolved by the migration's own search_path in both; the engine
 /// probes only while that path leaves `pg_catalog` first.
 const SAME_IN_PROBE: &[&str] = &[
-    "lower", "upper", "btrim", "ltrim", "rtrim", "trim", "concat", "concat_ws", "replace", "left",
-    "right", "substr", "substring", "length", "char_length", "lpad", "rpad", "abs", "round",
-    "floor", "ceil", "trunc", "md5", "split_part", "initcap", "to_char", "jsonb_build_object",
-    "jsonb_set", "now",
+    "lower",
+    "upper",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "trim",
+    "concat",
+    "concat_ws",
+    "replace",
+    "left",
+    "right",
+    "substr",
+    "substring",
+    "length",
+    "char_length",
+    "lpad",
+    "rpad",
+    "abs",
+    "round",
+    "floor",
+    "ceil",
+    "trunc",
+    "md5",
+    "split_part",
+    "initcap",
+    "to_char",
+    "jsonb_build_object",
+    "jsonb_set",
+    "now",
 ];
 
 /// Whether an expression evaluates the same in a probe run just before the
@@ -426,7 +483,10 @@ fn evaluates_the_same(node: &NodeEnum) -> bool {
                 && f.agg_filter.is_none()
                 && f.over.is_none()
         }
-        NodeRef::SubLink(_) | NodeRef::ParamRef(_) | NodeRef::CurrentOfExpr(_) | NodeRef::MultiAssignRef(_) => false,
+        NodeRef::SubLink(_)
+        | NodeRef::ParamRef(_)
+        | NodeRef::CurrentOfExpr(_)
+        | NodeRef::MultiAssignRef(_) => false,
         _ => true,
     })
 }
@@ -440,7 +500,8 @@ fn from_sql(item: Node) -> Option<String> {
         ..Default::default()
     }));
     let sql = select.deparse(Default::default()).ok()?;
-    sql.strip_prefix("SELECT FROM ").map(|s| s.trim().to_string())
+    sql.strip_prefix("SELECT FROM ")
+        .map(|s| s.trim().to_string())
 }
 
 fn column_ref(name: &str) -> Node {
@@ -501,15 +562,24 @@ fn list_name(object: &Node) -> Option<QualifiedName> {
 /// Object kinds that belong to a table and are dropped by `name ON table`.
 fn is_table_child_kind(kind: i32) -> bool {
     use protobuf::ObjectType as O;
-    [O::ObjectPolicy, O::ObjectTrigger, O::ObjectRule].iter().any(|k| *k as i32 == kind)
+    [O::ObjectPolicy, O::ObjectTrigger, O::ObjectRule]
+        .iter()
+        .any(|k| *k as i32 == kind)
 }
 
 /// Object kinds that live in `pg_class`.
 fn is_relation_kind(kind: i32) -> bool {
     use protobuf::ObjectType as O;
-    [O::ObjectTable, O::ObjectIndex, O::ObjectSequence, O::ObjectView, O::ObjectMatview, O::ObjectForeignTable]
-        .iter()
-        .any(|k| *k as i32 == kind)
+    [
+        O::ObjectTable,
+        O::ObjectIndex,
+        O::ObjectSequence,
+        O::ObjectView,
+        O::ObjectMatview,
+        O::ObjectForeignTable,
+    ]
+    .iter()
+    .any(|k| *k as i32 == kind)
 }
 
 #[cfg(test)]
@@ -538,11 +608,26 @@ mod tests {
             split(sql).unwrap()[0]
                 .data_targets()
                 .iter()
-                .map(|t| format!("{}{}", t.table, t.column.as_deref().map(|c| format!(".{c}")).unwrap_or_default()))
+                .map(|t| {
+                    format!(
+                        "{}{}",
+                        t.table,
+                        t.column
+                            .as_deref()
+                            .map(|c| format!(".{c}"))
+                            .unwrap_or_default()
+                    )
+                })
                 .collect()
         };
-        assert_eq!(targets("DROP TABLE IF EXISTS public.a, b CASCADE"), ["public.a", "b"]);
-        assert_eq!(targets("ALTER TABLE public.t DROP COLUMN x, ADD COLUMN y int NOT NULL"), ["public.t.x", "public.t"]);
+        assert_eq!(
+            targets("DROP TABLE IF EXISTS public.a, b CASCADE"),
+            ["public.a", "b"]
+        );
+        assert_eq!(
+            targets("ALTER TABLE public.t DROP COLUMN x, ADD COLUMN y int NOT NULL"),
+            ["public.t.x", "public.t"]
+        );
         assert_eq!(targets("TRUNCATE a, public.b"), ["a", "public.b"]);
         assert_eq!(targets("DELETE FROM public.a"), ["public.a"]);
         assert!(targets("DROP SCHEMA s CASCADE").is_empty());
@@ -550,9 +635,11 @@ mod tests {
 
     #[test]
     fn an_update_probe_reads_the_rows_it_matches() {
-        let p = split("UPDATE public.orders o SET email = NULL, note = upper(note) WHERE o.id <= 7;").unwrap()[0]
-            .update_probe()
-            .unwrap();
+        let p =
+            split("UPDATE public.orders o SET email = NULL, note = upper(note) WHERE o.id <= 7;")
+                .unwrap()[0]
+                .update_probe()
+                .unwrap();
         assert_eq!(p.table.to_string(), "public.orders");
         assert_eq!(p.columns, ["email", "note"]);
         assert_eq!(
@@ -588,18 +675,42 @@ mod tests {
             names.sort();
             names
         };
-        assert_eq!(names("DELETE FROM a.t USING u WHERE u.id = t.id"), ["a.t", "u"]);
+        assert_eq!(
+            names("DELETE FROM a.t USING u WHERE u.id = t.id"),
+            ["a.t", "u"]
+        );
         assert_eq!(names("DROP TABLE x, s.y CASCADE"), ["s.y", "x"]);
         assert_eq!(names("DROP INDEX CONCURRENTLY IF EXISTS s.i"), ["s.i"]);
-        assert_eq!(names("GRANT SELECT ON public.p, q TO anon"), ["public.p", "q"]);
+        assert_eq!(
+            names("GRANT SELECT ON public.p, q TO anon"),
+            ["public.p", "q"]
+        );
         assert_eq!(names("ALTER TABLE t RENAME TO t2"), ["t"]);
         assert_eq!(names("ALTER TABLE t SET SCHEMA archive"), ["t"]);
-        assert_eq!(names("CREATE TABLE c (id int REFERENCES p (id))"), ["c", "p"]);
-        assert_eq!(names("CREATE TRIGGER g AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()"), ["t"]);
-        assert_eq!(names("CREATE TABLE part_2 PARTITION OF s.parent FOR VALUES IN (2)"), ["part_2", "s.parent"]);
-        assert_eq!(names("ALTER TABLE p ATTACH PARTITION c FOR VALUES IN (1)"), ["c", "p"]);
-        assert_eq!(names("ALTER TABLE c ADD CONSTRAINT f FOREIGN KEY (x) REFERENCES p"), ["c", "p"]);
-        assert_eq!(names("CREATE POLICY p ON s.t FOR SELECT USING (true)"), ["s.t"]);
+        assert_eq!(
+            names("CREATE TABLE c (id int REFERENCES p (id))"),
+            ["c", "p"]
+        );
+        assert_eq!(
+            names("CREATE TRIGGER g AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()"),
+            ["t"]
+        );
+        assert_eq!(
+            names("CREATE TABLE part_2 PARTITION OF s.parent FOR VALUES IN (2)"),
+            ["part_2", "s.parent"]
+        );
+        assert_eq!(
+            names("ALTER TABLE p ATTACH PARTITION c FOR VALUES IN (1)"),
+            ["c", "p"]
+        );
+        assert_eq!(
+            names("ALTER TABLE c ADD CONSTRAINT f FOREIGN KEY (x) REFERENCES p"),
+            ["c", "p"]
+        );
+        assert_eq!(
+            names("CREATE POLICY p ON s.t FOR SELECT USING (true)"),
+            ["s.t"]
+        );
         assert_eq!(names("DROP POLICY IF EXISTS p ON s.t"), ["s.t"]);
         assert_eq!(names("DROP TRIGGER g ON t"), ["t"]);
         assert!(names("DROP FUNCTION f(int)").is_empty());

@@ -570,7 +570,10 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
         // Session settings (`SET lock_timeout`, which missing-lock-timeout asks for) do
         // not make a CONCURRENTLY statement share its migration with other work.
         if tree.as_ref().is_some_and(|t| {
-            !matches!(t, NodeEnum::VariableSetStmt(_) | NodeEnum::VariableShowStmt(_))
+            !matches!(
+                t,
+                NodeEnum::VariableSetStmt(_) | NodeEnum::VariableShowStmt(_)
+            )
         }) {
             facts.statement_count += 1;
         }
@@ -586,7 +589,9 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                     facts.created_sequences.insert(rules::qualified(r));
                 }
             }
-            Some(NodeEnum::GrantStmt(g)) if g.objtype == protobuf::ObjectType::ObjectFunction as i32 => {
+            Some(NodeEnum::GrantStmt(g))
+                if g.objtype == protobuf::ObjectType::ObjectFunction as i32 =>
+            {
                 let grantees = rules::role_names(&g.grantees);
                 let to_anon = grantees.iter().any(|r| r == "anon" || r == "public");
                 let from_public = grantees.iter().any(|r| r == "public");
@@ -680,7 +685,9 @@ fn file_facts(statements: &[Statement], options: &LintOptions) -> FileFacts {
                     }
                     if rules::cmd_type(cmd) == AlterTableType::AtAddConstraint {
                         if let Some(c) = rules::constraint_def(cmd).filter(|c| c.skip_validation) {
-                            facts.not_valid_constraints.insert((table.clone(), c.conname.clone()));
+                            facts
+                                .not_valid_constraints
+                                .insert((table.clone(), c.conname.clone()));
                         }
                     }
                     if rules::cmd_type(cmd) == AlterTableType::AtAddColumn {

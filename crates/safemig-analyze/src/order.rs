@@ -507,16 +507,30 @@ mod tests {
         let off = format!("SET check_function_bodies = false;\n{body}");
         let count = |sql: &str| {
             let statements = crate::split(sql).unwrap();
-            let m = super::Migration { version: "1", label: "1_base.sql", sql, statements: &statements };
+            let m = super::Migration {
+                version: "1",
+                label: "1_base.sql",
+                sql,
+                statements: &statements,
+            };
             super::analyze(&[m], &Default::default())
                 .findings
                 .iter()
                 .filter(|f| f.rule == "use-before-create")
                 .count()
         };
-        assert_eq!(count(body), 1, "PostgreSQL resolves the body at CREATE by default");
+        assert_eq!(
+            count(body),
+            1,
+            "PostgreSQL resolves the body at CREATE by default"
+        );
         assert_eq!(count(&off), 0, "not with check_function_bodies off");
-        assert_eq!(count(&format!("SET check_function_bodies = off;\nRESET check_function_bodies;\n{body}")), 1);
+        assert_eq!(
+            count(&format!(
+                "SET check_function_bodies = off;\nRESET check_function_bodies;\n{body}"
+            )),
+            1
+        );
     }
 
     use super::*;
@@ -635,7 +649,10 @@ mod tests {
             "PERFORM 1 FROM public.later;",
         ] {
             let report = run(&[
-                ("1_uses.sql", &format!("DO $$ DECLARE r record; n int; c refcursor; BEGIN {body} END $$;")),
+                (
+                    "1_uses.sql",
+                    &format!("DO $$ DECLARE r record; n int; c refcursor; BEGIN {body} END $$;"),
+                ),
                 ("2_creates.sql", "CREATE TABLE public.later (id int);"),
             ]);
             assert_eq!(rules(&report), [("use-before-create", 0)], "{body}");

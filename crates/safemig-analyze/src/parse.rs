@@ -321,7 +321,11 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
         .enumerate()
         .map(|(i, piece)| {
             let start = piece.as_ptr() as usize - base;
-            let end = if piece.is_empty() { sql.len() } else { start + piece.len() };
+            let end = if piece.is_empty() {
+                sql.len()
+            } else {
+                start + piece.len()
+            };
             (start, end, i)
         })
         .collect();
@@ -330,7 +334,10 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     // gaps are scanned: the file's tokens all at once would be the peak of memory.
     let mut separators: Vec<usize> = Vec::new();
     let mut gap_start = 0usize;
-    for &(start, end, _) in spans.iter().chain(std::iter::once(&(sql.len(), sql.len(), 0))) {
+    for &(start, end, _) in spans
+        .iter()
+        .chain(std::iter::once(&(sql.len(), sql.len(), 0)))
+    {
         if start > gap_start {
             let gap = &sql[gap_start..start];
             if gap.contains(';') {
@@ -463,7 +470,10 @@ fn describe(node: &NodeEnum, statement: &mut Statement) {
             TxBehaviour::MustRunAlone("DETACH PARTITION CONCURRENTLY".into())
         }
         // Unless it neither connects nor makes a slot, it makes one on the publisher.
-        NodeEnum::CreateSubscriptionStmt(s) if !option_is_false(&s.options, "connect") && !option_is_false(&s.options, "create_slot") => {
+        NodeEnum::CreateSubscriptionStmt(s)
+            if !option_is_false(&s.options, "connect")
+                && !option_is_false(&s.options, "create_slot") =>
+        {
             TxBehaviour::MustRunAlone("CREATE SUBSCRIPTION".into())
         }
         NodeEnum::DropSubscriptionStmt(_) => TxBehaviour::MustRunAlone("DROP SUBSCRIPTION".into()),

@@ -126,8 +126,12 @@ fn walk(value: &Value, guarded: bool, out: &mut Vec<Embedded>) {
                 if let Some(query) = stmt.get("expr").and_then(expr_query) {
                     let query = query.trim_start();
                     let select = match query.get(..7) {
-                        Some(head) if head.eq_ignore_ascii_case("perform") => format!("SELECT{}", &query[7..]),
-                        _ if query.len() >= 6 && query[..6].eq_ignore_ascii_case("select") => query.to_string(),
+                        Some(head) if head.eq_ignore_ascii_case("perform") => {
+                            format!("SELECT{}", &query[7..])
+                        }
+                        _ if query.len() >= 6 && query[..6].eq_ignore_ascii_case("select") => {
+                            query.to_string()
+                        }
                         _ => format!("SELECT {query}"),
                     };
                     out.push(Embedded {
@@ -332,13 +336,20 @@ mod tests {
             OPEN c FOR SELECT * FROM public.cursor_source;
         END";
         let found = from_do_body(body).unwrap();
-        let all: String = found.iter().map(|e| e.query.clone()).collect::<Vec<_>>().join(" | ");
+        let all: String = found
+            .iter()
+            .map(|e| e.query.clone())
+            .collect::<Vec<_>>()
+            .join(" | ");
         for table in ["loop_source", "into_source", "cursor_source", "touch"] {
             assert!(all.contains(table), "{table} in {all}");
         }
         let f = "CREATE FUNCTION f() RETURNS SETOF int LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY SELECT id FROM public.rq_source; END $$";
         let found = from_function(f).unwrap();
-        assert!(found.iter().any(|e| e.query.contains("rq_source")), "{found:?}");
+        assert!(
+            found.iter().any(|e| e.query.contains("rq_source")),
+            "{found:?}"
+        );
     }
 
     #[test]

@@ -84,7 +84,12 @@ pub fn analyse<'a>(
 /// Lints one file and takes what the replay needs. The text and its parse trees
 /// are dropped when this returns: what a file leaves behind is its findings and
 /// its objects, so memory follows the largest file, not the whole set.
-pub fn check_file(path: PathBuf, version: Option<String>, sql: &str, options: &LintOptions) -> CheckedFile {
+pub fn check_file(
+    path: PathBuf,
+    version: Option<String>,
+    sql: &str,
+    options: &LintOptions,
+) -> CheckedFile {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -331,7 +336,6 @@ impl CheckedFile {
     }
 }
 
-
 /// Looks like a handler of new sign-ups (`handle_new_user`, `on_user_created`, ...).
 pub fn is_new_user_handler(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
@@ -344,7 +348,9 @@ pub fn is_new_user_handler(name: &str) -> bool {
 /// `on_user_created`, ...), the table its body inserts into, and the trigger on
 /// `auth.users` that runs it, if one does: (`public.handle_new_user()`,
 /// `public.profiles`, `on_auth_user_created`). The last one defined wins.
-pub fn new_user_handler<'a>(sqls: impl IntoIterator<Item = &'a str>) -> Option<(String, String, Option<String>)> {
+pub fn new_user_handler<'a>(
+    sqls: impl IntoIterator<Item = &'a str>,
+) -> Option<(String, String, Option<String>)> {
     use pg_query::NodeEnum;
     let mut found: Option<(String, String, Option<String>)> = None;
     let mut triggers: Vec<(String, String)> = Vec::new();
@@ -352,35 +358,69 @@ pub fn new_user_handler<'a>(sqls: impl IntoIterator<Item = &'a str>) -> Option<(
         for s in crate::parse::parse_file(sql).statements {
             let node = s.node();
             if let Some(NodeEnum::CreateTrigStmt(t)) = &node {
-                if t.relation.as_ref().is_some_and(|r| r.schemaname == "auth" && r.relname == "users") {
-                    triggers.push((t.trigname.clone(), crate::rules::function_name(&t.funcname).name));
+                if t.relation
+                    .as_ref()
+                    .is_some_and(|r| r.schemaname == "auth" && r.relname == "users")
+                {
+                    triggers.push((
+                        t.trigname.clone(),
+                        crate::rules::function_name(&t.funcname).name,
+                    ));
                 }
             }
-            let Some(NodeEnum::CreateFunctionStmt(f)) = node else { continue };
+            let Some(NodeEnum::CreateFunctionStmt(f)) = node else {
+                continue;
+            };
             let name = crate::rules::function_name(&f.funcname);
             if !is_new_user_handler(&name.name) {
                 continue;
             }
-            let table = crate::plpgsql::from_function(&s.text).ok().and_then(|embedded| {
-                embedded.into_iter().find_map(|e| {
-                    let parsed = pg_query::parse(&e.query, pg_query::ParserOptions::default()).ok()?;
-                    parsed.protobuf.stmts.iter().find_map(|r| match r.stmt.as_ref().and_then(|n| n.node.as_ref()) {
-                        Some(NodeEnum::InsertStmt(i)) => i.relation.as_ref().map(|r| {
-                            format!("{}.{}", if r.schemaname.is_empty() { "public" } else { &r.schemaname }, r.relname)
-                        }),
-                        _ => None,
+            let table = crate::plpgsql::from_function(&s.text)
+                .ok()
+                .and_then(|embedded| {
+                    embedded.into_iter().find_map(|e| {
+                        let parsed =
+                            pg_query::parse(&e.query, pg_query::ParserOptions::default()).ok()?;
+                        parsed.protobuf.stmts.iter().find_map(|r| {
+                            match r.stmt.as_ref().and_then(|n| n.node.as_ref()) {
+                                Some(NodeEnum::InsertStmt(i)) => i.relation.as_ref().map(|r| {
+                                    format!(
+                                        "{}.{}",
+                                        if r.schemaname.is_empty() {
+                                            "public"
+                                        } else {
+                                            &r.schemaname
+                                        },
+                                        r.relname
+                                    )
+                                }),
+                                _ => None,
+                            }
+                        })
                     })
-                })
-            });
+                });
             if let Some(table) = table {
-                let schema = if name.schema.is_empty() { "public".to_string() } else { name.schema.clone() };
+                let schema = if name.schema.is_empty() {
+                    "public".to_string()
+                } else {
+                    name.schema.clone()
+                };
                 found = Some((format!("{schema}.{}()", name.name), table, None));
             }
         }
     }
     found.map(|(function, table, _)| {
-        let bare = function.rsplit('.').next().unwrap_or(&function).trim_end_matches("()").to_string();
-        let trigger = triggers.iter().rev().find(|(_, f)| *f == bare).map(|(t, _)| t.clone());
+        let bare = function
+            .rsplit('.')
+            .next()
+            .unwrap_or(&function)
+            .trim_end_matches("()")
+            .to_string();
+        let trigger = triggers
+            .iter()
+            .rev()
+            .find(|(_, f)| *f == bare)
+            .map(|(t, _)| t.clone());
         (function, table, trigger)
     })
 }

@@ -249,7 +249,8 @@ pub fn migrate(
     if !client.is_closed() {
         // Whatever the last migration left in the session (a search_path that puts
         // its own functions first, SET ROLE) must not run safemig's own queries.
-        let _ = client.batch_execute("RESET ALL; RESET ROLE; SET search_path = pg_catalog, pg_temp");
+        let _ =
+            client.batch_execute("RESET ALL; RESET ROLE; SET search_path = pg_catalog, pg_temp");
         if let Some(id) = report.running_row.take() {
             let _ = client.execute("DELETE FROM safemig.audit WHERE id = $1", &[&id]);
         }
@@ -833,7 +834,11 @@ fn run_one(
                         &mut m.notes,
                     );
                     match end {
-                        SegmentEnd::Done { changes, allowed, held_ms } => {
+                        SegmentEnd::Done {
+                            changes,
+                            allowed,
+                            held_ms,
+                        } => {
                             m.locks_held_by_guard_ms += held_ms;
                             m.changes.extend(changes);
                             m.allowed.extend(allowed);
@@ -968,25 +973,31 @@ fn reset_session_sql(options: &MigrateOptions) -> String {
 /// cannot shadow the guard's queries under this search_path.
 /// Row security off: a policy the migration added cannot hide rows from the
 /// guard's counts (a query a policy would filter fails instead) nor run its code.
+/// Plans generic: the guard's prepared queries are planned once per run, not
+/// again for every migration.
 const GUARD_SEARCH_PATH: &str =
-    "SET LOCAL search_path = pg_catalog, pg_temp; SET LOCAL row_security = off";
+    "SET LOCAL search_path = pg_catalog, pg_temp; SET LOCAL row_security = off; \
+     SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// The session's settings the guard changes, to give them back to the migration.
-fn enter_guard(tx: &mut Transaction) -> Result<(String, String), postgres::Error> {
+fn enter_guard(tx: &mut Transaction) -> Result<[String; 3], postgres::Error> {
     // One round trip: the values are read before the set_config calls change them.
     let row = tx.query_one(
         "SELECT pg_catalog.current_setting('search_path'), pg_catalog.current_setting('row_security'), \
+                pg_catalog.current_setting('plan_cache_mode'), \
                 pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true), \
-                pg_catalog.set_config('row_security', 'off', true)",
+                pg_catalog.set_config('row_security', 'off', true), \
+                pg_catalog.set_config('plan_cache_mode', 'force_generic_plan', true)",
         &[],
     )?;
-    Ok((row.get(0), row.get(1)))
+    Ok([row.get(0), row.get(1), row.get(2)])
 }
 
-fn leave_guard(tx: &mut Transaction, saved: &(String, String)) -> Result<(), postgres::Error> {
+fn leave_guard(tx: &mut Transaction, saved: &[String; 3]) -> Result<(), postgres::Error> {
     tx.execute(
-        "SELECT pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('row_security', $2, true)",
-        &[&saved.0, &saved.1],
+        "SELECT pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('row_security', $2, true), \
+                pg_catalog.set_config('plan_cache_mode', $3, true)",
+        &[&saved[0], &saved[1], &saved[2]],
     )
     .map(|_| ())
 }
@@ -1055,8 +1066,16 @@ fn run_tx_segment(
         );
         first = false;
         match attempt {
-            Ok(Attempt::Committed { changes, allowed, held_ms }) => {
-                return SegmentEnd::Done { changes, allowed, held_ms }
+            Ok(Attempt::Committed {
+                changes,
+                allowed,
+                held_ms,
+            }) => {
+                return SegmentEnd::Done {
+                    changes,
+                    allowed,
+                    held_ms,
+                }
             }
             Ok(Attempt::Widen(unexplained)) => {
                 widened += 1;
@@ -1084,7 +1103,10 @@ fn run_tx_segment(
                 let certain = findings.iter().any(|f| f.violation.undecided.is_none());
                 if !needs_read && !certain {
                     needs_read = true;
-                    for (oid, need) in findings.iter().filter_map(|f| f.violation.undecided.as_ref()) {
+                    for (oid, need) in findings
+                        .iter()
+                        .filter_map(|f| f.violation.undecided.as_ref())
+                    {
                         needs.entry(*oid).or_default().merge(need);
                     }
                     continue;
@@ -1164,7 +1186,10 @@ fn attempt_segment(
     let scope = match scope {
         Scope::All => Scope::All,
         Scope::Tables(extra) => {
-            let names: Vec<_> = indexes.iter().flat_map(|&i| p.named[i].iter().cloned()).collect();
+            let names: Vec<_> = indexes
+                .iter()
+                .flat_map(|&i| p.named[i].iter().cloned())
+                .collect();
             let mut oids = catalog::resolve(&mut tx, &names).map_err(pg_error)?;
             oids.extend(extra);
             Scope::Tables(oids)
@@ -1173,7 +1198,7 @@ fn attempt_segment(
     // The guard reads under pg_catalog only; the migration then runs as it would have.
     let saved = enter_guard(&mut tx).map_err(sql_err)?;
     let before = catalog::snapshot_before(&mut tx, protection, needs, &scope).map_err(pg_error)?;
-    let history_before = catalog::history_state(&mut tx).map_err(pg_error)?;
+    let history_before = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
     leave_guard(&mut tx, &saved).map_err(sql_err)?;
     // Observing (a rehearsal): the tables as they were when the migration began,
     // and the state after each statement, which is the next one's "before".
@@ -1298,22 +1323,23 @@ fn attempt_segment(
     }
     let statements_done = Instant::now();
     // Deferred constraint triggers would fire at COMMIT, after the guard looked: fire them now.
-    tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
-        .map_err(sql_err)?;
-    tx.batch_execute(GUARD_SEARCH_PATH).map_err(sql_err)?;
+    tx.batch_execute(&format!(
+        "SET CONSTRAINTS ALL IMMEDIATE; {GUARD_SEARCH_PATH}"
+    ))
+    .map_err(sql_err)?;
     // Whether the migration touched tables the snapshot did not read: before
     // safemig writes the history (which may create its tables), so that only the
     // migration's own locks and catalog changes are looked at.
-    let (unexplained, locked) = catalog::unexplained(&mut tx, protection, &before).map_err(pg_error)?;
-    if unexplained != Unexplained::Nothing {
+    let touched = catalog::unexplained(&mut tx, protection, &before).map_err(pg_error)?;
+    if touched.unexplained != Unexplained::Nothing {
         tx.rollback().map_err(sql_err)?;
-        return Ok(Attempt::Widen(unexplained));
+        return Ok(Attempt::Widen(touched.unexplained));
     }
     // The history first: what the migration wrote there, or left to run when
     // safemig writes there (a trigger, a rule), and whether it hid its writes.
-    let history_after = catalog::history_state(&mut tx).map_err(pg_error)?;
+    let history_after = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
     let mut refused_now: Vec<Violation> = catalog::history_writes(&history_before, &history_after);
-    refused_now.extend(catalog::history_hooks(&mut tx).map_err(pg_error)?);
+    refused_now.extend(catalog::history_hooks(&mut tx, protection).map_err(pg_error)?);
     if refused_now.is_empty() {
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));
@@ -1323,11 +1349,13 @@ fn attempt_segment(
     // After the history rows: anything they set off is seen too.
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
     let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);
-    let locked = before.reach.is_some().then_some(&locked);
+    let locked = before.reach.is_some().then_some(&touched.locked);
     verdict
         .changes
         .extend(catalog::new_exposures(&mut tx, &before, protection, locked).map_err(pg_error)?);
-    let (shown, noted) = catalog::auth_users_exposures(&mut tx, &before, protection).map_err(pg_error)?;
+    let (shown, noted) =
+        catalog::auth_users_exposures(&mut tx, &before, protection, touched.catalog_changes)
+            .map_err(pg_error)?;
     verdict.violations.extend(shown);
     verdict.changes.extend(noted);
     findings.extend(
@@ -1401,7 +1429,7 @@ fn attribute(
         let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
         let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
         let before = catalog::snapshot_before(&mut tx, protection, needs, &Scope::All)?;
-        let history_before = catalog::history_state(&mut tx)?;
+        let history_before = catalog::history_state(&mut tx, protection)?;
         leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
         for &i in indexes {
             let s = &p.statements[i];
@@ -1409,11 +1437,17 @@ fn attribute(
                 .map_err(|e| PgError::sql("replaying", &e))?;
             let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
             let after = catalog::snapshot_after(&mut tx, protection, &before)?;
-            let history_after = catalog::history_state(&mut tx)?;
-            let mut now = catalog::evaluate(&before, &after, protection, &Default::default(), &Default::default())
-                .violations;
+            let history_after = catalog::history_state(&mut tx, protection)?;
+            let mut now = catalog::evaluate(
+                &before,
+                &after,
+                protection,
+                &Default::default(),
+                &Default::default(),
+            )
+            .violations;
             now.extend(catalog::history_writes(&history_before, &history_after));
-            now.extend(catalog::history_hooks(&mut tx)?);
+            now.extend(catalog::history_hooks(&mut tx, protection)?);
             leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
             for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
                 if now

@@ -191,7 +191,12 @@ impl Backup {
             .iter()
             .map(|f| f.path.as_str())
             .chain(manifest.tables.iter().filter_map(|t| t.file.as_deref()))
-            .chain(manifest.platform_tables.iter().filter_map(|t| t.file.as_deref()))
+            .chain(
+                manifest
+                    .platform_tables
+                    .iter()
+                    .filter_map(|t| t.file.as_deref()),
+            )
             .chain(std::iter::once(manifest.dump.as_str()));
         for path in named {
             let p = Path::new(path);
@@ -494,7 +499,16 @@ pub fn create(
         progress,
     )
     .and_then(
-        |Written { files, tables, platform_tables, excluded, flags, dump, in_db_copy, applied }| {
+        |Written {
+             files,
+             tables,
+             platform_tables,
+             excluded,
+             flags,
+             dump,
+             in_db_copy,
+             applied,
+         }| {
             let manifest = Manifest {
                 format_version: FORMAT_VERSION,
                 id: id.clone(),
@@ -1208,7 +1222,11 @@ fn restore_and_compare(
 /// holds, so the checksum of text columns is the checksum of the typed ones.
 fn csv_copies_load(client: &mut Client, backup: &Backup) -> Result<Vec<String>, PgError> {
     let mut problems = Vec::new();
-    let entries = backup.manifest.tables.iter().chain(&backup.manifest.platform_tables);
+    let entries = backup
+        .manifest
+        .tables
+        .iter()
+        .chain(&backup.manifest.platform_tables);
     for t in entries {
         let (Some(file), Some(expected)) = (&t.file, &t.checksum) else {
             continue;
@@ -1232,13 +1250,14 @@ fn csv_copies_load(client: &mut Client, backup: &Backup) -> Result<Vec<String>, 
             "CREATE TEMPORARY TABLE safemig_csv_check ({definition}) ON COMMIT DROP"
         ))
         .map_err(|e| PgError::sql(&format!("making a scratch table for {file}"), &e))?;
-        let (rows, checksum) = match load_csv(&mut tx, &path, "pg_temp", "safemig_csv_check", &columns) {
-            Ok(loaded) => loaded,
-            Err(e) => {
-                problems.push(format!("{file} does not load: {e}"));
-                continue;
-            }
-        };
+        let (rows, checksum) =
+            match load_csv(&mut tx, &path, "pg_temp", "safemig_csv_check", &columns) {
+                Ok(loaded) => loaded,
+                Err(e) => {
+                    problems.push(format!("{file} does not load: {e}"));
+                    continue;
+                }
+            };
         if rows != t.rows || &checksum != expected {
             problems.push(format!(
                 "{file} loads {rows} rows with checksum {checksum}; the manifest says {} rows of {}.{} with {expected}",
@@ -1382,7 +1401,10 @@ fn load_platform_data(
             .map_err(|e| PgError::sql("looking for a platform table", &e))?
             .get(0);
         if !exists {
-            notes.push(format!("{}.{}: no such table here; its {} backed-up rows were not loaded", t.schema, t.name, t.rows));
+            notes.push(format!(
+                "{}.{}: no such table here; its {} backed-up rows were not loaded",
+                t.schema, t.name, t.rows
+            ));
             continue;
         }
         let header = csv_header(&path)?;
@@ -1391,7 +1413,10 @@ fn load_platform_data(
         if !missing.is_empty() {
             notes.push(format!(
                 "{}.{}: this table has no column {}; its {} backed-up rows were not loaded",
-                t.schema, t.name, list_or_none(&missing), t.rows
+                t.schema,
+                t.name,
+                list_or_none(&missing),
+                t.rows
             ));
             continue;
         }
@@ -1404,7 +1429,11 @@ fn load_platform_data(
             continue;
         }
         progress(&format!("loading {}.{} (platform data)", t.schema, t.name));
-        let columns = header.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ");
+        let columns = header
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ");
         let (rows, checksum) = load_csv(&mut tx, &path, &t.schema, &t.name, &columns)?;
         if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
             return Err(PgError::Tool(format!(
@@ -1524,7 +1553,8 @@ pub fn restore_tables(
             .collect::<Vec<_>>()
             .join(", ");
         // Two restores in the same millisecond (or a clock set back) must not collide.
-        let mut aside = backup_table_name(&[&format!("before_restore_{stamp}"), &t.schema, &t.name]);
+        let mut aside =
+            backup_table_name(&[&format!("before_restore_{stamp}"), &t.schema, &t.name]);
         for n in 2.. {
             let taken: bool = tx
                 .query_one(
@@ -1536,7 +1566,8 @@ pub fn restore_tables(
             if !taken {
                 break;
             }
-            aside = backup_table_name(&[&format!("before_restore_{stamp}_{n}"), &t.schema, &t.name]);
+            aside =
+                backup_table_name(&[&format!("before_restore_{stamp}_{n}"), &t.schema, &t.name]);
         }
         progress(&format!(
             "restoring {}.{} (current rows kept in safemig_backup.{aside})",
@@ -1633,7 +1664,11 @@ fn list_or_none(items: &[&String]) -> String {
     if items.is_empty() {
         "none".into()
     } else {
-        items.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+        items
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -1666,7 +1701,11 @@ fn csv_header(path: &Path) -> Result<Vec<String>, PgError> {
     let mut quoted = false;
     loop {
         line.clear();
-        if reader.read_line(&mut line).map_err(|e| io("cannot read", path, e))? == 0 {
+        if reader
+            .read_line(&mut line)
+            .map_err(|e| io("cannot read", path, e))?
+            == 0
+        {
             break;
         }
         let mut chars = line.chars().peekable();

@@ -76,6 +76,9 @@ pub struct Protection {
     pub exposed: Vec<String>,
     /// The database has Supabase's `anon` role: the exposure guard applies.
     pub anon: bool,
+    /// The guard's other queries, each prepared on first use: parsed and planned
+    /// once per run instead of once per migration ([`Protection::prepared`]).
+    cache: std::cell::RefCell<BTreeMap<&'static str, postgres::Statement>>,
 }
 
 impl Protection {
@@ -116,14 +119,60 @@ impl Protection {
             statements: None,
             exposed: Vec::new(),
             anon: false,
+            cache: Default::default(),
         }
+    }
+
+    /// `sql` prepared on this connection, once per run. The guard runs its
+    /// queries under `pg_catalog` only; PostgreSQL analyses a prepared statement
+    /// again whenever the search_path differs from the one it was prepared under.
+    fn prepared(
+        &self,
+        client: &mut impl GenericClient,
+        sql: &'static str,
+    ) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.cache.borrow().get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql)?;
+        self.cache.borrow_mut().insert(sql, statement.clone());
+        Ok(statement)
+    }
+
+    fn query(
+        &self,
+        client: &mut impl GenericClient,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        what: &str,
+    ) -> Result<Vec<postgres::Row>, PgError> {
+        let statement = self
+            .prepared(client, sql)
+            .map_err(|e| PgError::sql(what, &e))?;
+        client
+            .query(&statement, params)
+            .map_err(|e| PgError::sql(what, &e))
+    }
+
+    fn query_one(
+        &self,
+        client: &mut impl GenericClient,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        what: &str,
+    ) -> Result<postgres::Row, PgError> {
+        let statement = self
+            .prepared(client, sql)
+            .map_err(|e| PgError::sql(what, &e))?;
+        client
+            .query_one(&statement, params)
+            .map_err(|e| PgError::sql(what, &e))
     }
 
     fn counts_exactly(&self, key: &(String, String)) -> bool {
         self.exact_counts.contains(key) || self.min_rows.contains_key(key)
     }
 }
-
 
 /// What the guard must know of a table's data at BEGIN to decide about it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -375,10 +424,10 @@ pub struct Reach {
     pub known: BTreeSet<u32>,
     /// The highest relation oid at BEGIN: a relation above it was created since.
     pub max_oid: u32,
-    /// [`CATALOG_CHANGES_SQL`] at BEGIN. The statistics functions named `xact`
+    /// `catalog_changes_sql!` at BEGIN. The statistics functions named `xact`
     /// also count what earlier transactions of the session did until the
     /// backend flushes them (at most once a second): only differences count.
-    pub catalog_changes: [i64; 3],
+    pub catalog_changes: [i64; 5],
 }
 
 fn snapshot_sql(read: Read) -> String {
@@ -583,7 +632,10 @@ pub fn resolve(
             &[&texts],
         )
         .map_err(|e| PgError::sql("resolving a table name", &e))?;
-    let oids: BTreeSet<u32> = rows.iter().filter_map(|r| r.get::<_, Option<u32>>(0)).collect();
+    let oids: BTreeSet<u32> = rows
+        .iter()
+        .filter_map(|r| r.get::<_, Option<u32>>(0))
+        .collect();
     Ok(oids)
 }
 
@@ -599,15 +651,23 @@ pub fn snapshot_before(
         Scope::All => (read_tables(client, protection, Read::Protected)?, None),
         Scope::Tables(oids) => {
             let start: Vec<u32> = oids.iter().chain(needs.keys()).copied().collect();
-            let row = client
-                .query_one(&REACH_SQL.replace("<CATALOG_CHANGES>", CATALOG_CHANGES_SQL), &[&start])
-                .map_err(|e| PgError::sql("reading what the migration's tables hold", &e))?;
+            let row = protection.query_one(
+                client,
+                REACH_SQL,
+                &[&start],
+                "reading what the migration's tables hold",
+            )?;
             let candidates: Vec<u32> = row.get(0);
             let family: Vec<u32> = row.get(1);
             let reach = Reach {
-                known: start.iter().chain(&candidates).chain(&family).copied().collect(),
+                known: start
+                    .iter()
+                    .chain(&candidates)
+                    .chain(&family)
+                    .copied()
+                    .collect(),
                 max_oid: row.get(2),
-                catalog_changes: [row.get(3), row.get(4), row.get(5)],
+                catalog_changes: [3, 4, 5, 6, 7].map(|i| row.get(i)),
             };
             (
                 read_tables(client, protection, Read::Candidates(&candidates))?,
@@ -665,10 +725,15 @@ pub fn snapshot_before(
             }
         }
     }
-    let auth_exposers = auth_users_exposers(client, protection)?
-        .into_iter()
-        .map(|(name, _, _)| name)
-        .collect();
+    // Scoped, what shows auth.users after the migration is compared with what it
+    // changed instead ([`auth_users_exposures`]): nothing to read now.
+    let auth_exposers = match &reach {
+        Some(_) => BTreeSet::new(),
+        None => auth_users_exposers(client, protection, false, (true, true))?
+            .into_iter()
+            .map(|(name, _, _)| name)
+            .collect(),
+    };
     Ok(Snapshot {
         tables,
         auth_exposers,
@@ -676,11 +741,27 @@ pub fn snapshot_before(
     })
 }
 
+macro_rules! catalog_changes_sql {
+    () => {
+        "
+SELECT pg_stat_get_xact_tuples_updated('pg_class'::regclass)::int8,
+       pg_stat_get_xact_tuples_updated('pg_namespace'::regclass)::int8,
+       (pg_stat_get_xact_tuples_inserted('pg_auth_members'::regclass)
+        + pg_stat_get_xact_tuples_updated('pg_auth_members'::regclass)
+        + pg_stat_get_xact_tuples_deleted('pg_auth_members'::regclass))::int8,
+       (SELECT sum(pg_stat_get_xact_tuples_inserted(r) + pg_stat_get_xact_tuples_updated(r)
+                   + pg_stat_get_xact_tuples_deleted(r))
+        FROM unnest(ARRAY['pg_class'::regclass, 'pg_rewrite'::regclass]) AS r)::int8,
+       (pg_stat_get_xact_tuples_inserted('pg_proc'::regclass) + pg_stat_get_xact_tuples_updated('pg_proc'::regclass)
+        + pg_stat_get_xact_tuples_deleted('pg_proc'::regclass))::int8"
+    };
+}
+
 /// From the relations named: their inheritance children and partitions (tables
 /// whose columns and rows an ALTER or DELETE of the parent reaches), then what
 /// belongs to all of them in `pg_class` (indexes, also those of constraints,
 /// TOAST tables, owned sequences), and the highest relation oid. Index scans only.
-const REACH_SQL: &str = "
+const REACH_SQL: &str = concat!("
 WITH RECURSIVE tables(oid) AS (
     SELECT unnest($1::oid[])
     UNION SELECT i.inhrelid FROM pg_inherits i JOIN tables t ON i.inhparent = t.oid),
@@ -691,7 +772,7 @@ WITH RECURSIVE tables(oid) AS (
 SELECT coalesce((SELECT array_agg(oid) FROM tables), '{}'),
        coalesce((SELECT array_agg(oid) FROM family WHERE classid = 'pg_class'::regclass), '{}'),
        (SELECT max(oid) FROM pg_class), changes.*
-FROM (<CATALOG_CHANGES>) AS changes";
+FROM (", catalog_changes_sql!(), ") AS changes");
 
 /// The state before COMMIT of the tables in `before` (followed by oid), counted
 /// again where they were counted at BEGIN or rewritten.
@@ -733,27 +814,27 @@ pub enum Unexplained {
 }
 
 /// The relations the transaction holds locks on, what they are now, and what it did to them.
-const LOCKS_SQL: &str = "
-SELECT l.relation, l.strong, c.oid IS NOT NULL, coalesce(c.relkind::text, ''),
-       coalesce(c.relpersistence::text, ''), coalesce(n.nspname::text, ''), coalesce(c.relname::text, ''),
-       coalesce(c.xmin = xid(pg_current_xact_id_if_assigned()), false),
-       pg_stat_get_xact_tuples_deleted(l.relation)::int8, pg_stat_get_xact_tuples_updated(l.relation)::int8
-FROM (SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong FROM pg_locks
-      WHERE locktype = 'relation' AND pid = pg_backend_pid() AND granted
-        AND database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-      GROUP BY relation) l
-LEFT JOIN pg_class c ON c.oid = l.relation
-LEFT JOIN pg_namespace n ON n.oid = c.relnamespace";
+/// With the catalog's change counters in front (one round trip; one row at least).
+const LOCKS_SQL: &str = concat!("
+SELECT changes.*, locks.* FROM (", catalog_changes_sql!(), ") AS changes
+LEFT JOIN (
+  SELECT l.relation, l.strong, c.oid IS NOT NULL, coalesce(c.relkind::text, ''),
+         coalesce(c.relpersistence::text, ''), coalesce(n.nspname::text, ''), coalesce(c.relname::text, ''),
+         coalesce(c.xmin = xid(pg_current_xact_id_if_assigned()), false),
+         pg_stat_get_xact_tuples_deleted(l.relation)::int8, pg_stat_get_xact_tuples_updated(l.relation)::int8
+  FROM (SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong FROM pg_locks
+        WHERE locktype = 'relation' AND pid = pg_backend_pid() AND granted
+          AND database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+        GROUP BY relation) l
+  LEFT JOIN pg_class c ON c.oid = l.relation
+  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace) AS locks ON true");
 
 /// Catalog rows the transaction changed that move or expose tables without a
 /// lock on them: `pg_class` updates (a GRANT or REVOKE), `pg_namespace` updates
 /// (a schema renamed, its tables with it), role memberships granted or revoked.
-const CATALOG_CHANGES_SQL: &str = "
-SELECT pg_stat_get_xact_tuples_updated('pg_class'::regclass)::int8,
-       pg_stat_get_xact_tuples_updated('pg_namespace'::regclass)::int8,
-       (pg_stat_get_xact_tuples_inserted('pg_auth_members'::regclass)
-        + pg_stat_get_xact_tuples_updated('pg_auth_members'::regclass)
-        + pg_stat_get_xact_tuples_deleted('pg_auth_members'::regclass))::int8";
+/// The fourth value counts every change to relations and rules, the fifth to
+/// functions: what could make a view or a function show `auth.users`
+/// ([`auth_users_exposures`]).
 
 /// After the migration ran, before COMMIT: whether a snapshot of [`Scope::Tables`]
 /// saw everything it needed to. Any table a migration can lose rows, columns or
@@ -766,41 +847,46 @@ SELECT pg_stat_get_xact_tuples_updated('pg_class'::regclass)::int8,
 /// otherwise it is returned, to be read at BEGIN of a second run. GRANT and REVOKE
 /// change a table without locking it: on Supabase databases (where the exposure
 /// guard applies) `pg_class` rows the transaction changed are found too.
-/// Also returns every relation the transaction locked.
 pub fn unexplained(
     client: &mut impl GenericClient,
     protection: &Protection,
     before: &Snapshot,
-) -> Result<(Unexplained, BTreeSet<u32>), PgError> {
+) -> Result<Touched, PgError> {
     let Some(reach) = &before.reach else {
-        return Ok((Unexplained::Nothing, BTreeSet::new()));
+        return Ok(Touched::default());
     };
-    let changes = client
-        .query_one(CATALOG_CHANGES_SQL, &[])
-        .map_err(|e| PgError::sql("reading what the migration changed in the catalog", &e))?;
-    let [class_updates, schema_updates, memberships] =
-        [0, 1, 2].map(|i| changes.get::<_, i64>(i) - reach.catalog_changes[i]);
+    let rows = protection.query(client, LOCKS_SQL, &[], "reading the migration's locks")?;
+    let mut touched = Touched {
+        catalog_changes: Some(
+            rows.first()
+                .map_or([0; 5], |r| [0, 1, 2, 3, 4].map(|i| r.get(i))),
+        ),
+        ..Touched::default()
+    };
+    let [class_updates, schema_updates, memberships, _, _] = [0, 1, 2, 3, 4]
+        .map(|i| touched.catalog_changes.unwrap_or_default()[i] - reach.catalog_changes[i]);
     if schema_updates > 0 {
-        return Ok((Unexplained::Everything("a schema was renamed or altered"), BTreeSet::new()));
+        touched.unexplained = Unexplained::Everything("a schema was renamed or altered");
+        return Ok(touched);
     }
     if memberships > 0 && protection.anon {
-        return Ok((Unexplained::Everything("a role was granted or revoked"), BTreeSet::new()));
+        touched.unexplained = Unexplained::Everything("a role was granted or revoked");
+        return Ok(touched);
     }
-    let rows = client
-        .query(LOCKS_SQL, &[])
-        .map_err(|e| PgError::sql("reading the migration's locks", &e))?;
     let mut tables = BTreeSet::new();
     let mut locked = BTreeSet::new();
     for r in rows {
-        let oid: u32 = r.get(0);
+        let Some(oid) = r.get::<_, Option<u32>>(5) else {
+            continue;
+        };
         locked.insert(oid);
         if reach.known.contains(&oid) || before.tables.contains_key(&oid) {
             continue;
         }
         let (strong, exists, relkind, persistence): (bool, bool, String, String) =
-            (r.get(1), r.get(2), r.get(3), r.get(4));
+            (r.get(6), r.get(7), r.get(8), r.get(9));
         let (schema, name, ours, deleted, updated): (String, String, bool, i64, i64) =
-            (r.get(5), r.get(6), r.get(7), r.get(8), r.get(9));
+            (r.get(10), r.get(11), r.get(12), r.get(13), r.get(14));
         let created = oid > reach.max_oid;
         if !exists {
             // Dropped: harmless only if the migration created it.
@@ -863,12 +949,31 @@ pub fn unexplained(
             }
         }
     }
-    let verdict = if tables.is_empty() {
-        Unexplained::Nothing
-    } else {
-        Unexplained::Tables(tables)
-    };
-    Ok((verdict, locked))
+    if !tables.is_empty() {
+        touched.unexplained = Unexplained::Tables(tables);
+    }
+    touched.locked = locked;
+    Ok(touched)
+}
+
+/// What [`unexplained`] found.
+#[derive(Debug, Clone)]
+pub struct Touched {
+    pub unexplained: Unexplained,
+    /// Every relation the transaction locked.
+    pub locked: BTreeSet<u32>,
+    /// `catalog_changes_sql!` after the migration.
+    pub catalog_changes: Option<[i64; 5]>,
+}
+
+impl Default for Touched {
+    fn default() -> Touched {
+        Touched {
+            unexplained: Unexplained::Nothing,
+            locked: BTreeSet::new(),
+            catalog_changes: None,
+        }
+    }
 }
 
 fn plural(n: i64, one: &str, many: &str) -> String {
@@ -893,9 +998,9 @@ pub fn evaluate(
         let table = old.display_name();
         let Some(new) = after.tables.get(oid) else {
             match old.empty() {
-                Some(true) => verdict
-                    .changes
-                    .push(format!("{table}: dropped; it held no row, so no data was lost")),
+                Some(true) => verdict.changes.push(format!(
+                    "{table}: dropped; it held no row, so no data was lost"
+                )),
                 Some(false) => verdict.violations.push(Violation::new(
                     &table,
                     LossKind::Table,
@@ -903,7 +1008,10 @@ pub fn evaluate(
                         "the table was dropped; it held {}",
                         match old.exact_rows {
                             Some(n) => plural(n, "row", "rows"),
-                            None => format!("rows (about {} by the planner's statistics)", old.estimated_rows),
+                            None => format!(
+                                "rows (about {} by the planner's statistics)",
+                                old.estimated_rows
+                            ),
                         }
                     ),
                 )),
@@ -916,10 +1024,7 @@ pub fn evaluate(
                             old.estimated_rows
                         ),
                     )
-                    .undecided(
-                        *oid,
-                        Need::presence(),
-                    ),
+                    .undecided(*oid, Need::presence()),
                 ),
             }
             continue;
@@ -948,10 +1053,7 @@ pub fn evaluate(
                     );
                     verdict.violations.push(match known {
                         Some(_) => v,
-                        None => v.undecided(
-                            *oid,
-                            Need::presence(),
-                        ),
+                        None => v.undecided(*oid, Need::presence()),
                     });
                 }
             }
@@ -991,10 +1093,7 @@ pub fn evaluate(
                 ),
             );
             if !unknown.is_empty() {
-                v = v.undecided(
-                    *oid,
-                    Need::columns(unknown),
-                );
+                v = v.undecided(*oid, Need::columns(unknown));
             }
             verdict.violations.push(v);
         }
@@ -1063,10 +1162,7 @@ pub fn evaluate(
             );
             verdict.violations.push(match old.empty() {
                 Some(_) => v,
-                None => v.undecided(
-                    *oid,
-                    Need::presence(),
-                ),
+                None => v.undecided(*oid, Need::presence()),
             });
         }
 
@@ -1122,10 +1218,7 @@ pub fn evaluate(
                             plural(deleted, "row", "rows")
                         ),
                     )
-                    .undecided(
-                        *oid,
-                        Need::census(),
-                    ),
+                    .undecided(*oid, Need::census()),
                 ),
             }
         } else if rewritten {
@@ -1191,9 +1284,10 @@ pub fn evaluate(
                     ),
                 ),
             }
-            verdict
-                .changes
-                .push(format!("{table}: {} updated", plural(updated, "row", "rows")));
+            verdict.changes.push(format!(
+                "{table}: {} updated",
+                plural(updated, "row", "rows")
+            ));
         }
         if !unverified.is_empty() {
             let v = Violation::new(
@@ -1209,10 +1303,9 @@ pub fn evaluate(
                         .join(", ")
                 ),
             );
-            verdict.violations.push(v.undecided(
-                *oid,
-                Need::columns(unverified_attnums),
-            ));
+            verdict
+                .violations
+                .push(v.undecided(*oid, Need::columns(unverified_attnums)));
         }
 
         let key = (new.schema.clone(), new.name.clone());
@@ -1312,14 +1405,7 @@ pub fn census_now(client: &mut impl GenericClient, oid: u32) -> Result<Option<Ce
     take_census(client, &table).map(Some)
 }
 
-/// Triggers and rules on the history tables: code that would run when safemig
-/// records a migration, after the guard has looked. A migration may not leave any.
-/// Also (one round trip) `track_counts` turned off, which blinds the guard: the
-/// statistics are how it sees deletes (`SET track_counts = off`, superusers only).
-pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, PgError> {
-    let rows = client
-        .query(
-            "SELECT n.nspname::text || '.' || c.relname::text, 'trigger ' || t.tgname::text \
+const HISTORY_HOOKS_SQL: &str = "SELECT n.nspname::text || '.' || c.relname::text, 'trigger ' || t.tgname::text \
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname IN ('supabase_migrations', 'safemig') AND NOT t.tgisinternal \
              UNION ALL \
@@ -1327,10 +1413,22 @@ pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, 
              FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname IN ('supabase_migrations', 'safemig') AND r.rulename <> '_RETURN' \
              UNION ALL \
-             SELECT '(session)', 'track_counts' WHERE current_setting('track_counts') <> 'on'",
-            &[],
-        )
-        .map_err(|e| PgError::sql("reading the history tables' triggers and rules", &e))?;
+             SELECT '(session)', 'track_counts' WHERE current_setting('track_counts') <> 'on'";
+
+/// Triggers and rules on the history tables: code that would run when safemig
+/// records a migration, after the guard has looked. A migration may not leave any.
+/// Also (one round trip) `track_counts` turned off, which blinds the guard: the
+/// statistics are how it sees deletes (`SET track_counts = off`, superusers only).
+pub fn history_hooks(
+    client: &mut impl GenericClient,
+    protection: &Protection,
+) -> Result<Vec<Violation>, PgError> {
+    let rows = protection.query(
+        client,
+        HISTORY_HOOKS_SQL,
+        &[],
+        "reading the history tables' triggers and rules",
+    )?;
     Ok(rows
         .iter()
         .map(|r| {
@@ -1360,6 +1458,21 @@ pub fn history_hooks(client: &mut impl GenericClient) -> Result<Vec<Violation>, 
         .collect())
 }
 
+macro_rules! new_exposures_sql {
+    ($only:literal) => {
+        concat!(
+            "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND n.nspname = ANY($1) \
+               AND NOT c.relrowsecurity AND c.oid <> ALL($2) AND has_table_privilege('anon', c.oid, 'SELECT')",
+            $only
+        )
+    };
+}
+const NEW_EXPOSURES_SQL: &str = new_exposures_sql!("");
+/// Among the relations the migration locked: index scans, whatever the catalog's size.
+const NEW_EXPOSURES_LOCKED_SQL: &str = new_exposures_sql!(" AND c.oid = ANY($3::oid[])");
+
 /// Tables the migration created in an exposed schema without row level security,
 /// readable by `anon`, holding rows: reported (`changes`), not refused, since
 /// reference rows a migration writes are often meant to be public; `check`'s
@@ -1378,20 +1491,30 @@ pub fn new_exposures(
     }
     let known: Vec<u32> = before.tables.keys().copied().collect();
     let locked: Option<Vec<u32>> = locked.map(|l| l.iter().copied().collect());
-    let rows = client
-        .query(
-            "SELECT n.nspname::text, c.relname::text, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND n.nspname = ANY($1) \
-               AND NOT c.relrowsecurity AND c.oid <> ALL($2) AND has_table_privilege('anon', c.oid, 'SELECT') \
-               AND ($3::oid[] IS NULL OR c.oid = ANY($3::oid[]))",
-            &[&protection.exposed, &known, &locked],
-        )
-        .map_err(|e| PgError::sql("reading new tables for the exposure guard", &e))?;
+    let what = "reading new tables for the exposure guard";
+    let rows = match &locked {
+        Some(locked) => protection.query(
+            client,
+            NEW_EXPOSURES_LOCKED_SQL,
+            &[&protection.exposed, &known, locked],
+            what,
+        )?,
+        None => protection.query(
+            client,
+            NEW_EXPOSURES_SQL,
+            &[&protection.exposed, &known],
+            what,
+        )?,
+    };
     let mut out = Vec::new();
     for r in rows {
         let (schema, name, relkind): (String, String, String) = (r.get(0), r.get(1), r.get(2));
         let relation = quote_qualified(&schema, &name);
-        let from = if relkind == "p" { relation.clone() } else { format!("ONLY {relation}") };
+        let from = if relkind == "p" {
+            relation.clone()
+        } else {
+            format!("ONLY {relation}")
+        };
         let holds: bool = client
             .query_one(&format!("SELECT EXISTS (SELECT FROM {from})"), &[])
             .map_err(|e| PgError::sql("reading whether a new table holds rows", &e))?
@@ -1408,29 +1531,19 @@ pub fn new_exposures(
     Ok(out)
 }
 
-/// Views and materialized views in an exposed schema that read `auth.users`
-/// with their owner's rights (no `security_invoker`) and that `anon` or
-/// `authenticated` may select; security definer functions there that they may
-/// execute and whose body reads `auth.users`. Each as (`view public.x`, the
-/// object's `schema.name`, how to stop it).
-fn auth_users_exposers(
-    client: &mut impl GenericClient,
-    protection: &Protection,
-) -> Result<Vec<(String, String, String)>, PgError> {
-    if !protection.anon || protection.exposed.is_empty() {
-        return Ok(Vec::new());
-    }
-    let rows = client
-        .query(
-            "SELECT 'view ' || pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname::text || '.' || c.relname::text, \
+const AUTH_USERS_EXPOSERS_SQL: &str = "WITH ours AS (SELECT pg_catalog.xid(pg_catalog.pg_current_xact_id_if_assigned()) AS x) \
+             SELECT 'view ' || pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname::text || '.' || c.relname::text, \
                     CASE c.relkind WHEN 'm' THEN pg_catalog.format('REVOKE SELECT ON %I.%I FROM anon, authenticated', n.nspname, c.relname) \
                          ELSE pg_catalog.format('ALTER VIEW %I.%I SET (security_invoker = on)', n.nspname, c.relname) END \
-             FROM pg_catalog.pg_class u JOIN pg_catalog.pg_namespace un ON un.oid = u.relnamespace \
-             JOIN pg_catalog.pg_depend d ON d.refobjid = u.oid AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+             FROM pg_catalog.pg_depend d \
              JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid \
-             JOIN pg_catalog.pg_class c ON c.oid = w.ev_class AND c.oid <> u.oid \
+             JOIN pg_catalog.pg_class c ON c.oid = w.ev_class \
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-             WHERE un.nspname = 'auth' AND u.relname = 'users' AND n.nspname = ANY($1) \
+             WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+               AND d.refobjid = pg_catalog.to_regclass('auth.users')::pg_catalog.oid \
+               AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+               AND c.oid <> d.refobjid AND n.nspname = ANY($1) \
+               AND $3 AND (NOT $2 OR c.xmin = (SELECT x FROM ours) OR w.xmin = (SELECT x FROM ours)) \
                AND (c.relkind = 'm' OR (c.relkind = 'v' AND NOT coalesce(c.reloptions::text[] && \
                     ARRAY['security_invoker=1', 'security_invoker=true', 'security_invoker=on', 'security_invoker=yes'], false))) \
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname IN ('anon', 'authenticated') \
@@ -1442,30 +1555,71 @@ fn auth_users_exposers(
                                       pg_catalog.pg_get_function_identity_arguments(p.oid)) \
              FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
              WHERE p.prosecdef AND p.prokind = 'f' AND n.nspname = ANY($1) \
+               AND $4 AND (NOT $2 OR p.xmin = (SELECT x FROM ours)) \
                AND p.prorettype NOT IN ('pg_catalog.trigger'::pg_catalog.regtype, 'pg_catalog.event_trigger'::pg_catalog.regtype, \
                                         'pg_catalog.void'::pg_catalog.regtype) \
                AND p.prosrc ~* 'auth\"?\\s*\\.\\s*\"?users\\M' \
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname IN ('anon', 'authenticated') \
                            AND pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')) \
-             ORDER BY 1",
-            &[&protection.exposed],
-        )
-        .map_err(|e| PgError::sql("reading what shows auth.users to the API", &e))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+             ORDER BY 1";
+
+/// Views and materialized views in an exposed schema that read `auth.users`
+/// with their owner's rights (no `security_invoker`) and that `anon` or
+/// `authenticated` may select; security definer functions there that they may
+/// execute and whose body reads `auth.users`. Each as (`view public.x`, the
+/// object's `schema.name`, how to stop it).
+///
+/// `changed_only`: just those whose catalog rows this transaction wrote (the
+/// view's `pg_class` row or rule, the function's `pg_proc` row): the ways a view
+/// or function comes to show `auth.users` (created, replaced, granted, made
+/// security definer, moved into an exposed schema) all write one of them.
+fn auth_users_exposers(
+    client: &mut impl GenericClient,
+    protection: &Protection,
+    changed_only: bool,
+    (views, functions): (bool, bool),
+) -> Result<Vec<(String, String, String)>, PgError> {
+    if !protection.anon || protection.exposed.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = protection.query(
+        client,
+        AUTH_USERS_EXPOSERS_SQL,
+        &[&protection.exposed, &changed_only, &views, &functions],
+        "reading what shows auth.users to the API",
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
 }
 
 /// What the migration made that shows `auth.users` to the API roles and did not
 /// at BEGIN: an exposure when there are users to show (refused, allowable by the
 /// object's name), a change to report when `auth.users` is empty (a new database).
+///
+/// `changes`: [`Touched::catalog_changes`] of a scoped snapshot.
 pub fn auth_users_exposures(
     client: &mut impl GenericClient,
     before: &Snapshot,
     protection: &Protection,
+    changes: Option<[i64; 5]>,
 ) -> Result<(Vec<Violation>, Vec<String>), PgError> {
-    let new: Vec<(String, String, String)> = auth_users_exposers(client, protection)?
-        .into_iter()
-        .filter(|(what, _, _)| !before.auth_exposers.contains(what))
-        .collect();
+    let new: Vec<(String, String, String)> = match (&before.reach, changes) {
+        // Scoped: nothing that makes a view or function changed, nothing new shows auth.users.
+        (Some(reach), Some(changes)) => {
+            let changed = |i: usize| changes[i] != reach.catalog_changes[i];
+            let parts = (changed(3), changed(4));
+            if parts == (false, false) {
+                return Ok((Vec::new(), Vec::new()));
+            }
+            auth_users_exposers(client, protection, true, parts)?
+        }
+        _ => auth_users_exposers(client, protection, false, (true, true))?
+            .into_iter()
+            .filter(|(what, _, _)| !before.auth_exposers.contains(what))
+            .collect(),
+    };
     if new.is_empty() {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -1641,8 +1795,11 @@ pub fn value_probe(
         outcome = Some((columns, violation));
         break;
     }
-    tx.execute("SELECT pg_catalog.set_config('search_path', $1, true)", &[&search_path])
-        .map_err(|e| PgError::sql("testing a type change", &e))?;
+    tx.execute(
+        "SELECT pg_catalog.set_config('search_path', $1, true)",
+        &[&search_path],
+    )
+    .map_err(|e| PgError::sql("testing a type change", &e))?;
     Ok(outcome)
 }
 
@@ -1795,7 +1952,10 @@ pub fn stake(
         .get(0);
     let condition = match &target.column {
         // num_nonnulls, not IS NOT NULL: ROW(1, NULL) IS NOT NULL is false, yet it is a value.
-        Some(column) => format!(" WHERE pg_catalog.num_nonnulls({}) > 0", quote_ident(column)),
+        Some(column) => format!(
+            " WHERE pg_catalog.num_nonnulls({}) > 0",
+            quote_ident(column)
+        ),
         None => String::new(),
     };
     let holds: bool = client
@@ -1805,23 +1965,38 @@ pub fn stake(
         )
         .map_err(|e| PgError::sql("reading whether a table holds rows", &e))?
         .get(0);
-    Ok(if holds { Stake::HoldsData } else { Stake::Empty })
+    Ok(if holds {
+        Stake::HoldsData
+    } else {
+        Stake::Empty
+    })
 }
 
 /// The history tables' write counters and storage: a migration may not write them.
 pub type HistoryState = BTreeMap<u32, (String, Option<i64>, i64)>;
 
-pub fn history_state(client: &mut impl GenericClient) -> Result<HistoryState, PgError> {
-    let rows = client
-        .query(
-            "SELECT c.oid, n.nspname::text || '.' || c.relname::text, pg_relation_filenode(c.oid)::int8, \
+// Through pg_depend (each relation depends on its schema): index scans, where a
+// filter on pg_class by schema reads the whole catalog.
+const HISTORY_STATE_SQL: &str =
+    "SELECT c.oid, n.nspname::text || '.' || c.relname::text, pg_relation_filenode(c.oid)::int8, \
              (pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid) \
               + pg_stat_get_xact_tuples_deleted(c.oid))::int8 \
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('supabase_migrations', 'safemig')",
-            &[],
-        )
-        .map_err(|e| PgError::sql("reading the history tables' counters", &e))?;
+             FROM pg_namespace n \
+             JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid \
+                              AND d.classid = 'pg_class'::regclass AND d.refobjsubid = 0 \
+             JOIN pg_class c ON c.oid = d.objid \
+             WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('supabase_migrations', 'safemig')";
+
+pub fn history_state(
+    client: &mut impl GenericClient,
+    protection: &Protection,
+) -> Result<HistoryState, PgError> {
+    let rows = protection.query(
+        client,
+        HISTORY_STATE_SQL,
+        &[],
+        "reading the history tables' counters",
+    )?;
     Ok(rows
         .iter()
         .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))

@@ -176,7 +176,9 @@ pub fn run(
         let hits = match (lint.find)(client, &scope) {
             Ok(hits) => hits,
             Err(e) => {
-                report.notes.push(format!("{} was not checked: {e}", lint.name));
+                report
+                    .notes
+                    .push(format!("{} was not checked: {e}", lint.name));
                 continue;
             }
         };
@@ -207,7 +209,6 @@ fn query(
         .query(sql, params)
         .map_err(|e| PgError::sql(what, &e))
 }
-
 
 fn unattached_trigger_functions(
     client: &mut Client,
@@ -623,8 +624,8 @@ fn new_user_insert(client: &mut Client, report: &mut Report) -> Result<(), PgErr
             };
             report.findings.push(Finding {
                 check: "new-user-insert-fails",
-            category: Category::Health,
-            splinter: None,
+                category: Category::Health,
+                splinter: None,
                 severity: Severity::Risky,
                 object,
                 message: redact::redact(&message),

@@ -40,7 +40,10 @@ fn holder(client: &mut Client) -> String {
 /// pg_dump). Each line names the session (pid, application, user, state, since
 /// when its transaction runs) and the tables it holds, never its query text
 /// (which may hold data).
-pub fn table_lock_holders(client: &mut impl postgres::GenericClient, exclusive_only: bool) -> Vec<String> {
+pub fn table_lock_holders(
+    client: &mut impl postgres::GenericClient,
+    exclusive_only: bool,
+) -> Vec<String> {
     let rows = client.query(
         "SELECT a.pid, coalesce(nullif(a.application_name, ''), 'no application name'), \
                 coalesce(a.usename::text, '?'), coalesce(a.state, '?'), \

@@ -210,12 +210,16 @@ pub fn cluster() -> Result<Ephemeral, PgError> {
 /// with a trigger, doctor's new-user insert (what a sign-up does, rolled back).
 /// Run before and after the pending migrations, the two tell what the
 /// migrations broke from what was broken already.
-pub fn app_checks(client: &mut Client, tests_dir: &std::path::Path) -> Result<Vec<crate::verify::Check>, PgError> {
+pub fn app_checks(
+    client: &mut Client,
+    tests_dir: &std::path::Path,
+) -> Result<Vec<crate::verify::Check>, PgError> {
     let mut checks = Vec::new();
     if let Some(result) = crate::doctor::signup_test(client)? {
         checks.push(crate::verify::Check {
             kind: "signup",
-            name: "a new user signs up (the auth server's insert into auth.users, rolled back)".into(),
+            name: "a new user signs up (the auth server's insert into auth.users, rolled back)"
+                .into(),
             ok: result.is_ok(),
             detail: match result {
                 Ok(()) => "the triggers on auth.users ran without error".into(),

@@ -245,9 +245,12 @@ pub fn protected_rows(
             let key = (t.schema.clone(), t.name.clone());
             let allowed = config.allow.iter().any(|a| {
                 (a.table == "*" || split_table_name(&a.table).as_ref() == Some(&key))
-                    && a.loss
-                        .iter()
-                        .any(|l| matches!(l, safemig_project::LossKind::Rows | safemig_project::LossKind::Table))
+                    && a.loss.iter().any(|l| {
+                        matches!(
+                            l,
+                            safemig_project::LossKind::Rows | safemig_project::LossKind::Table
+                        )
+                    })
                     && for_a_migration_since(&a.migration)
             });
             if unprotected.contains(&key)

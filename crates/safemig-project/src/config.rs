@@ -400,10 +400,30 @@ impl Config {
     /// checking against a database.
     pub fn named_tables(&self) -> Vec<(&'static str, &str)> {
         let mut out: Vec<(&'static str, &str)> = Vec::new();
-        out.extend(self.backup.critical.iter().map(|t| ("[backup] critical", t.as_str())));
-        out.extend(self.guard.protect.iter().map(|t| ("[guard] protect", t.as_str())));
-        out.extend(self.guard.exact_counts.iter().map(|t| ("[guard] exact_counts", t.as_str())));
-        out.extend(self.guard.min_rows.keys().map(|t| ("[guard.min_rows]", t.as_str())));
+        out.extend(
+            self.backup
+                .critical
+                .iter()
+                .map(|t| ("[backup] critical", t.as_str())),
+        );
+        out.extend(
+            self.guard
+                .protect
+                .iter()
+                .map(|t| ("[guard] protect", t.as_str())),
+        );
+        out.extend(
+            self.guard
+                .exact_counts
+                .iter()
+                .map(|t| ("[guard] exact_counts", t.as_str())),
+        );
+        out.extend(
+            self.guard
+                .min_rows
+                .keys()
+                .map(|t| ("[guard.min_rows]", t.as_str())),
+        );
         out
     }
 

@@ -97,7 +97,9 @@ impl Context {
         if let Some(client) = client {
             match safemig_pg::catalog::missing_config_tables(client, &self.config) {
                 Ok(missing) => out.extend(missing),
-                Err(e) => out.push(format!("the tables safemig.toml names could not be checked: {e}")),
+                Err(e) => out.push(format!(
+                    "the tables safemig.toml names could not be checked: {e}"
+                )),
             }
         }
         let file = self
@@ -141,7 +143,6 @@ pub fn project_options(config: &Config) -> project::Options {
         externals: config.check.externals.iter().cloned().collect(),
     }
 }
-
 
 impl Context {
     /// `check`'s analysis of a migration set, as `migrate` and `plan` use it: the

@@ -27,12 +27,17 @@ fn the_action_and_the_example_workflow_have_what_github_requires() {
         }
     }
     for input in ["dir", "fail-on", "database-url", "sarif"] {
-        assert!(action["inputs"][input]["description"].is_string(), "input {input}");
+        assert!(
+            action["inputs"][input]["description"].is_string(),
+            "input {input}"
+        );
     }
     let workflow = yaml("examples/github/safemig.yml");
     assert!(workflow["on"]["pull_request"].is_mapping(), "{workflow:?}");
     let steps = workflow["jobs"]["check"]["steps"].as_sequence().unwrap();
-    assert!(steps.iter().any(|s| s["uses"].as_str().is_some_and(|u| u.contains("safemig@"))));
+    assert!(steps
+        .iter()
+        .any(|s| s["uses"].as_str().is_some_and(|u| u.contains("safemig@"))));
     assert_eq!(workflow["permissions"]["security-events"], "write");
     // The release workflow builds every platform the npm package knows.
     let release = yaml(".github/workflows/release.yml");
@@ -43,12 +48,18 @@ fn the_action_and_the_example_workflow_have_what_github_requires() {
         .filter_map(|m| m["name"].as_str())
         .collect();
     let package: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../npm/safemig/package.json")).unwrap(),
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../npm/safemig/package.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     for dependency in package["optionalDependencies"].as_object().unwrap().keys() {
         let platform = dependency.trim_start_matches("@safemig/");
-        assert!(names.contains(&platform), "{platform} is built by the release workflow: {names:?}");
+        assert!(
+            names.contains(&platform),
+            "{platform} is built by the release workflow: {names:?}"
+        );
     }
 }
 
@@ -59,7 +70,11 @@ fn git(dir: &Path, args: &[&str]) {
         .current_dir(dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -70,7 +85,11 @@ fn the_check_step_looks_at_the_changed_migrations_only_and_fails_on_risky() {
     std::fs::create_dir_all(&migrations).unwrap();
     git(dir, &["init", "-q", "-b", "main"]);
     // Already on main: a risky file the pull request does not touch.
-    std::fs::write(migrations.join("20250101000000_old.sql"), "DROP TABLE public.legacy;\n").unwrap();
+    std::fs::write(
+        migrations.join("20250101000000_old.sql"),
+        "DROP TABLE public.legacy;\n",
+    )
+    .unwrap();
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "base"]);
     git(dir, &["update-ref", "refs/remotes/origin/main", "HEAD"]);
@@ -83,8 +102,15 @@ fn the_check_step_looks_at_the_changed_migrations_only_and_fails_on_risky() {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", "change"]);
 
-    let bin = Path::new(env!("CARGO_BIN_EXE_safemig")).parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let bin = Path::new(env!("CARGO_BIN_EXE_safemig"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let summary = dir.join("summary.md");
     let output = dir.join("output.txt");
     let run = |base: Option<&str>| {
@@ -105,12 +131,27 @@ fn the_check_step_looks_at_the_changed_migrations_only_and_fails_on_risky() {
     };
     let out = run(Some("main"));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("::error") && stdout.contains("20250201000000_new.sql"), "{stdout}");
-    assert!(!stdout.contains("20250101000000_old.sql"), "only the changed file: {stdout}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("::error") && stdout.contains("20250201000000_new.sql"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("20250101000000_old.sql"),
+        "only the changed file: {stdout}"
+    );
     let summary_text = std::fs::read_to_string(&summary).unwrap();
-    assert!(summary_text.contains("drop-column") && summary_text.contains("1 file(s)"), "{summary_text}");
-    let sarif: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("safemig.sarif")).unwrap()).unwrap();
+    assert!(
+        summary_text.contains("drop-column") && summary_text.contains("1 file(s)"),
+        "{summary_text}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("safemig.sarif")).unwrap()).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     assert!(std::fs::read_to_string(&output).unwrap().contains("sarif="));
 

@@ -320,9 +320,17 @@ fn migrate_backs_up_first_and_require_refuses_without_a_verified_backup() {
     p.exec("UPDATE public.library_tracks SET key = 'written after the backup' WHERE id = 1");
     let run = p.safemig(&["migrate", "--backup", "require"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.all().contains("no row written to a protected table since"), "{run:?}");
+    assert!(
+        run.all()
+            .contains("no row written to a protected table since"),
+        "{run:?}"
+    );
     let plan = p.safemig(&["plan", "--format", "json"]);
-    assert_eq!(plan.json()["backup"]["reuse"], serde_json::Value::Null, "{plan:?}");
+    assert_eq!(
+        plan.json()["backup"]["reuse"],
+        serde_json::Value::Null,
+        "{plan:?}"
+    );
 
     let run = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(run.code, 0, "{run:?}");
@@ -390,7 +398,8 @@ fn pg_dump_missing_or_too_old_is_a_clear_error() {
     );
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
-        run.stderr.contains(&format!("pg_dump {major} or newer is needed"))
+        run.stderr
+            .contains(&format!("pg_dump {major} or newer is needed"))
             && run.stderr.contains("none was found"),
         "{run:?}"
     );
@@ -546,14 +555,21 @@ fn a_shared_or_symlinked_backup_folder_keeps_its_mode_and_a_broken_link_is_named
     let run = p.safemig(&["backup", "create", "--out", shared.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{run:?}");
     let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
-    assert_eq!(mode(&shared), 0o1777, "a folder safemig did not create keeps its mode");
+    assert_eq!(
+        mode(&shared),
+        0o1777,
+        "a folder safemig did not create keeps its mode"
+    );
     let made = PathBuf::from(run.stdout.lines().last().unwrap().trim());
     assert_eq!(mode(&made), 0o700, "the backup's own folder is private");
     // A symlinked .safemig/backups that points at a shared folder: followed, not chmod-ed.
     std::fs::create_dir_all(p.path().join(".safemig")).unwrap();
     std::os::unix::fs::symlink(&shared, p.path().join(".safemig/backups")).unwrap();
     let dir = create(&p);
-    assert!(dir.starts_with(p.path().join(".safemig/backups")) || dir.starts_with(&shared), "{dir:?}");
+    assert!(
+        dir.starts_with(p.path().join(".safemig/backups")) || dir.starts_with(&shared),
+        "{dir:?}"
+    );
     assert_eq!(mode(&shared), 0o1777);
     // A dangling link and a looping one: said so, exit 2, nothing written.
     std::os::unix::fs::symlink(p.path().join("nowhere"), p.path().join("dangling")).unwrap();
@@ -572,7 +588,12 @@ fn restore_tables_checks_origin_columns_by_name_and_foreign_keys() {
     let dir = create(&p);
     let tracks = checksum(&p, "public.library_tracks");
     let restore = |extra: &[&str]| {
-        let mut args = vec!["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"];
+        let mut args = vec![
+            "restore",
+            dir.to_str().unwrap(),
+            "--tables",
+            "public.library_tracks",
+        ];
         args.extend_from_slice(extra);
         p.safemig(&args)
     };
@@ -582,15 +603,27 @@ fn restore_tables_checks_origin_columns_by_name_and_foreign_keys() {
     p.exec("ALTER TABLE public.library_tracks DROP COLUMN r2_key; ALTER TABLE public.library_tracks ADD COLUMN r2_key text; DELETE FROM public.plays WHERE track_id > 10; DELETE FROM public.library_tracks WHERE id > 10;");
     let run = restore(&[]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("59 rows restored (10 before"), "{run:?}");
-    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks WHERE r2_key = 'k/' || id"), 59);
+    assert!(
+        run.stdout.contains("59 rows restored (10 before"),
+        "{run:?}"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.library_tracks WHERE r2_key = 'k/' || id"),
+        59
+    );
 
     // A child row that would point at nothing: refused, nothing changed.
     p.exec("INSERT INTO public.library_tracks (title) VALUES ('new'); INSERT INTO public.plays (track_id) SELECT max(id) FROM public.library_tracks;");
     let before = p.fingerprint();
     let run = restore(&[]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stderr.contains("break foreign keys") && run.stderr.contains("public.plays: 1 row points at no row of public.library_tracks"), "{run:?}");
+    assert!(
+        run.stderr.contains("break foreign keys")
+            && run
+                .stderr
+                .contains("public.plays: 1 row points at no row of public.library_tracks"),
+        "{run:?}"
+    );
     assert_eq!(p.fingerprint(), before, "rolled back");
 
     // A table whose columns differ from the backup's: refused.
@@ -603,10 +636,22 @@ fn restore_tables_checks_origin_columns_by_name_and_foreign_keys() {
     // Another database's backup: refused unless meant.
     p.cluster.create_database("other").unwrap();
     let mut other = postgres::Client::connect(&p.cluster.url("other"), postgres::NoTls).unwrap();
-    other.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+    other
+        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .unwrap();
     other.batch_execute(DATA).unwrap();
     other.batch_execute("DELETE FROM public.plays WHERE track_id > 3; DELETE FROM public.library_tracks WHERE id > 3;").unwrap();
-    let made = p.safemig_raw(&["--db", &p.cluster.url("other"), "backup", "create", "--out", "other-backups"], &[]);
+    let made = p.safemig_raw(
+        &[
+            "--db",
+            &p.cluster.url("other"),
+            "backup",
+            "create",
+            "--out",
+            "other-backups",
+        ],
+        &[],
+    );
     assert_eq!(made.code, 0, "{made:?}");
     let other_dir = made.stdout.lines().last().unwrap().trim().to_string();
     let run = p.safemig(&["restore", &other_dir, "--tables", "public.library_tracks"]);
@@ -623,17 +668,24 @@ fn a_backup_blocked_by_another_sessions_lock_names_that_session() {
     holder
         .batch_execute("SET application_name = 'nightly-report'; BEGIN; LOCK TABLE public.plays IN ACCESS EXCLUSIVE MODE;")
         .unwrap();
-    let pid: i32 = holder.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    let pid: i32 = holder
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
     let run = p.safemig_raw(
         &["--db", p.url.as_str(), "backup", "create"],
         &[("SAFEMIG_BACKUP_LOCK_WAIT", "1")],
     );
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
-        run.stderr.contains(&format!("blocked by: pid {pid} (nightly-report")),
+        run.stderr
+            .contains(&format!("blocked by: pid {pid} (nightly-report")),
         "{run:?}"
     );
-    assert!(run.stderr.contains("public.plays (AccessExclusiveLock)"), "{run:?}");
+    assert!(
+        run.stderr.contains("public.plays (AccessExclusiveLock)"),
+        "{run:?}"
+    );
     holder.batch_execute("COMMIT").unwrap();
 }
 
@@ -657,7 +709,11 @@ fn backups_in_a_git_work_tree_are_never_staged() {
     // A backup folder of one's own inside the work tree, not ignored: a warning.
     let run = p.safemig(&["backup", "create", "--out", "dumps"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stderr.contains("inside a git work tree and not ignored"), "{run:?}");
+    assert!(
+        run.stderr
+            .contains("inside a git work tree and not ignored"),
+        "{run:?}"
+    );
 }
 
 /// Issue 20 item 1: the platform's schemas are left out of the dump, but the
@@ -689,14 +745,21 @@ fn user_accounts_are_in_the_backup_and_a_deleted_user_comes_back() {
         .iter()
         .map(|t| {
             (
-                format!("{}.{}", t["schema"].as_str().unwrap(), t["name"].as_str().unwrap()),
+                format!(
+                    "{}.{}",
+                    t["schema"].as_str().unwrap(),
+                    t["name"].as_str().unwrap()
+                ),
                 t["rows"].as_i64().unwrap(),
             )
         })
         .collect();
     assert_eq!(
         platform,
-        vec![("auth.identities".to_string(), 2), ("auth.users".to_string(), 2)],
+        vec![
+            ("auth.identities".to_string(), 2),
+            ("auth.users".to_string(), 2)
+        ],
         "the platform's migration bookkeeping is left out"
     );
     for f in ["platform/auth.users.csv", "platform/auth.identities.csv"] {
@@ -704,7 +767,10 @@ fn user_accounts_are_in_the_backup_and_a_deleted_user_comes_back() {
         assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{f}");
     }
     let text = std::fs::read_to_string(dir.join("manifest.txt")).unwrap();
-    assert!(text.contains("platform data") && text.contains("auth.users"), "{text}");
+    assert!(
+        text.contains("platform data") && text.contains("auth.users"),
+        "{text}"
+    );
     // A full verification loads every copy and matches its checksum (auth.users has
     // a generated column, which COPY leaves out).
     let full = verify(&p, &dir, true);
@@ -739,7 +805,9 @@ fn user_accounts_are_in_the_backup_and_a_deleted_user_comes_back() {
     p.cluster.create_database("fresh").unwrap();
     let url = p.cluster.url("fresh");
     let mut fresh = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    fresh.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+    fresh
+        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .unwrap();
     fresh
         .batch_execute(
             "CREATE TABLE auth.identities (id uuid PRIMARY KEY, user_id uuid NOT NULL REFERENCES auth.users (id) ON DELETE CASCADE, provider text NOT NULL);
@@ -751,7 +819,10 @@ fn user_accounts_are_in_the_backup_and_a_deleted_user_comes_back() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("platform data loaded"), "{run:?}");
     assert!(!run.stdout.contains("could not be restored"), "{run:?}");
-    let users: i64 = fresh.query_one("SELECT count(*) FROM auth.users", &[]).unwrap().get(0);
+    let users: i64 = fresh
+        .query_one("SELECT count(*) FROM auth.users", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(users, 2);
     let fk: i64 = fresh
         .query_one("SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.users'::regclass AND contype = 'f'", &[])
@@ -779,7 +850,12 @@ fn a_changed_platform_copy_fails_verification() {
 fn tables_kept_aside_are_listed_and_old_ones_dropped() {
     let p = project();
     let dir = create(&p);
-    let run = p.safemig(&["restore", dir.to_str().unwrap(), "--tables", "public.library_tracks"]);
+    let run = p.safemig(&[
+        "restore",
+        dir.to_str().unwrap(),
+        "--tables",
+        "public.library_tracks",
+    ]);
     assert_eq!(run.code, 0, "{run:?}");
     p.exec("CREATE TABLE safemig_backup.\"before_restore_20200101T000000000Z__public__old\" AS SELECT 1 AS x");
     let listed = p.safemig(&["backup", "aside", "--format", "json"]).json();
@@ -791,7 +867,16 @@ fn tables_kept_aside_are_listed_and_old_ones_dropped() {
         .collect();
     assert_eq!(kept.len(), 2, "{listed}");
     assert!(kept[0].contains("20200101"), "oldest first: {kept:?}");
-    let dropped = p.safemig(&["backup", "aside", "--drop-older-than", "7", "--format", "json"]).json();
+    let dropped = p
+        .safemig(&[
+            "backup",
+            "aside",
+            "--drop-older-than",
+            "7",
+            "--format",
+            "json",
+        ])
+        .json();
     assert_eq!(dropped["dropped"].as_array().unwrap().len(), 1, "{dropped}");
     assert_eq!(dropped["kept"].as_array().unwrap().len(), 1, "{dropped}");
     assert_eq!(

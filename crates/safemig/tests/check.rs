@@ -506,11 +506,17 @@ fn every_config_snippet_in_the_rules_docs_is_accepted() {
                 snippet.replace("\\\"", "\"")
             ));
             let run = p.safemig(&["check"]);
-            assert_ne!(run.code, 2, "`safemig explain {name}` advises {snippet}, which safemig.toml rejects: {run:?}");
+            assert_ne!(
+                run.code, 2,
+                "`safemig explain {name}` advises {snippet}, which safemig.toml rejects: {run:?}"
+            );
             seen += 1;
         }
     }
-    assert!(seen >= 3, "the docs show their [[allow]] forms ({seen} seen)");
+    assert!(
+        seen >= 3,
+        "the docs show their [[allow]] forms ({seen} seen)"
+    );
 }
 
 /// Issue 10 item 3: a file that cannot be read never aborts the run: it becomes a
@@ -521,9 +527,21 @@ fn a_file_that_is_not_utf8_is_a_finding_and_the_rest_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let migrations = dir.path().join("supabase/migrations");
     std::fs::create_dir_all(&migrations).unwrap();
-    std::fs::write(migrations.join("20250101000000_a.sql"), "DROP TABLE public.orders;\n").unwrap();
-    std::fs::write(migrations.join("20250102000000_latin1.sql"), b"-- caf\xe9\nSELECT 1;\n").unwrap();
-    std::fs::write(migrations.join("20250103000000_c.sql"), "CREATE TABLE public.t (id int);\n").unwrap();
+    std::fs::write(
+        migrations.join("20250101000000_a.sql"),
+        "DROP TABLE public.orders;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("20250102000000_latin1.sql"),
+        b"-- caf\xe9\nSELECT 1;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        migrations.join("20250103000000_c.sql"),
+        "CREATE TABLE public.t (id int);\n",
+    )
+    .unwrap();
     let run = |format: &str| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_safemig"))
             .args(["check", "--format", format])
@@ -531,20 +549,38 @@ fn a_file_that_is_not_utf8_is_a_finding_and_the_rest_is_reported() {
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
-        (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+        )
     };
     let (code, human) = run("human");
     assert_eq!(code, Some(2), "{human}");
-    assert!(human.contains("unreadable-file") && human.contains("not valid UTF-8"), "{human}");
-    assert!(human.contains("drop-table"), "the other files are reported: {human}");
+    assert!(
+        human.contains("unreadable-file") && human.contains("not valid UTF-8"),
+        "{human}"
+    );
+    assert!(
+        human.contains("drop-table"),
+        "the other files are reported: {human}"
+    );
     let (code, json) = run("json");
     assert_eq!(code, Some(2), "{json}");
     let json: serde_json::Value = serde_json::from_str(&json).unwrap();
     let files = json["files"].as_array().unwrap();
     assert_eq!(files.len(), 3, "{json}");
     assert_eq!(files[1]["findings"][0]["rule"], "unreadable-file", "{json}");
-    assert!(files[1]["findings"][0]["message"].as_str().unwrap().contains("byte 6"), "{json}");
+    assert!(
+        files[1]["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("byte 6"),
+        "{json}"
+    );
     let (code, sarif) = run("sarif");
     assert_eq!(code, Some(2));
-    assert!(sarif.contains("unreadable-file") && sarif.contains("drop-table"), "{sarif}");
+    assert!(
+        sarif.contains("unreadable-file") && sarif.contains("drop-table"),
+        "{sarif}"
+    );
 }

@@ -32,7 +32,10 @@ fn cases() -> Vec<Case> {
             }
         }
         if let (Some(name), Some(expect)) = (name, expect) {
-            assert!(["safe", "review", "risky"].contains(&expect.as_str()), "{name}: {expect}");
+            assert!(
+                ["safe", "review", "risky"].contains(&expect.as_str()),
+                "{name}: {expect}"
+            );
             assert!(!sql.trim().is_empty(), "{name} has no SQL");
             out.push(Case { name, expect, sql });
         }
@@ -71,7 +74,10 @@ fn class_of(dir: &Path, name: &str, sql: &str) -> String {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stderr)));
     std::fs::remove_file(&file).unwrap();
-    json["files"][0]["class"].as_str().unwrap_or("none").to_string()
+    json["files"][0]["class"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
 }
 
 #[test]
@@ -89,8 +95,12 @@ fn check_is_never_lower_than_a_reviewer_and_rarely_higher() {
         let got = class_of(dir.path(), &c.name, &c.sql);
         match rank(&got).cmp(&rank(&c.expect)) {
             std::cmp::Ordering::Less if NEEDS_THE_DATABASE.iter().any(|(n, _)| *n == c.name) => {}
-            std::cmp::Ordering::Less => lower.push(format!("{}: reviewer {}, check {got}", c.name, c.expect)),
-            std::cmp::Ordering::Greater => higher.push(format!("{}: reviewer {}, check {got}", c.name, c.expect)),
+            std::cmp::Ordering::Less => {
+                lower.push(format!("{}: reviewer {}, check {got}", c.name, c.expect))
+            }
+            std::cmp::Ordering::Greater => {
+                higher.push(format!("{}: reviewer {}, check {got}", c.name, c.expect))
+            }
             std::cmp::Ordering::Equal => {}
         }
     }

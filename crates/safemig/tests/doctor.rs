@@ -280,7 +280,12 @@ fn every_finding_is_reported_with_a_fix_that_works() {
             .contains("risky[table-without-rls] table public.profiles"),
         "{human:?}"
     );
-    assert!(human.stdout.contains("--> public.profiles  (splinter 0013_rls_disabled_in_public)"), "{human:?}");
+    assert!(
+        human
+            .stdout
+            .contains("--> public.profiles  (splinter 0013_rls_disabled_in_public)"),
+        "{human:?}"
+    );
     assert!(human.stdout.contains("= fix:"), "{human:?}");
     assert!(
         human
@@ -289,7 +294,10 @@ fn every_finding_is_reported_with_a_fix_that_works() {
         "{human:?}"
     );
     let count = run.json()["findings"].as_array().unwrap().len();
-    assert!(human.stdout.contains(&format!("{count} findings")), "{human:?}");
+    assert!(
+        human.stdout.contains(&format!("{count} findings")),
+        "{human:?}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM auth.users"), users_before);
 
     // Each fix that is plain SQL, run as given, makes its finding go away.

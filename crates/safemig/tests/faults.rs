@@ -779,10 +779,17 @@ fn a_table_held_access_exclusive_makes_migrate_give_up_and_apply_nothing() {
     // The session it waited for is named, with how to end it.
     let holder_pid = p.i64("SELECT pid::int8 FROM pg_locks WHERE relation = 'public.t'::regclass AND mode = 'AccessExclusiveLock'");
     assert!(
-        m["notes"].to_string().contains(&format!("waited for pid {holder_pid} (")),
+        m["notes"]
+            .to_string()
+            .contains(&format!("waited for pid {holder_pid} (")),
         "{m}"
     );
-    assert!(m["notes"].to_string().contains("public.t (AccessExclusiveLock)"), "{m}");
+    assert!(
+        m["notes"]
+            .to_string()
+            .contains("public.t (AccessExclusiveLock)"),
+        "{m}"
+    );
     // Nothing applied: not the table the first statement created, no history row.
     assert!(!p.bool("SELECT to_regclass('public.u') IS NOT NULL"));
     assert_eq!(

@@ -334,14 +334,23 @@ fn a_min_rows_floor_holds_where_it_held_so_a_new_database_still_builds() {
     let p = Project::new();
     p.config("[guard.min_rows]\n\"public.library_tracks\" = 59\n");
     // A new database: the table starts empty, below its floor; later migrations still apply.
-    p.migration("1_base.sql", "CREATE TABLE public.library_tracks (id int PRIMARY KEY);");
-    p.migration("2_more.sql", "ALTER TABLE public.library_tracks ADD COLUMN title text;");
+    p.migration(
+        "1_base.sql",
+        "CREATE TABLE public.library_tracks (id int PRIMARY KEY);",
+    );
+    p.migration(
+        "2_more.sql",
+        "ALTER TABLE public.library_tracks ADD COLUMN title text;",
+    );
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 0, "{run:?}");
     // Filled to the floor, it may not drop below it again.
     p.exec("INSERT INTO public.library_tracks SELECT generate_series(1, 59)");
     p.config("[guard.min_rows]\n\"public.library_tracks\" = 59\n\n[[allow]]\nmigration = \"3\"\ntable = \"*\"\nloss = [\"rows\"]\n");
-    p.migration("3_one_less.sql", "DELETE FROM public.library_tracks WHERE id = 59;");
+    p.migration(
+        "3_one_less.sql",
+        "DELETE FROM public.library_tracks WHERE id = 59;",
+    );
     let run = p.safemig(&["migrate", "--allow-risky"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("requires at least 59"), "{run:?}");

@@ -161,7 +161,10 @@ fn one_instance_of_each_lint_gets_exactly_those_findings() {
         ("auth-rls-initplan", "policy own_notes on app.notes"),
         ("no-primary-key", "app.events"),
         ("unused-index", "app.events_at_idx"),
-        ("multiple-permissive-policies", "app.posts (authenticated, SELECT)"),
+        (
+            "multiple-permissive-policies",
+            "app.posts (authenticated, SELECT)",
+        ),
         ("policy-exists-rls-disabled", "app.drafts"),
         ("rls-enabled-no-policy", "app.vault_items"),
         ("duplicate-index", "app.tags_name_a, app.tags_name_b"),
@@ -169,19 +172,34 @@ fn one_instance_of_each_lint_gets_exactly_those_findings() {
         ("function-search-path-mutable", "app.slugify(t text)"),
         ("table-without-rls", "public.accounts"),
         ("extension-in-public", "extension citext"),
-        ("rls-references-user-metadata", "policy admins_only on app.admin_things"),
+        (
+            "rls-references-user-metadata",
+            "policy admins_only on app.admin_things",
+        ),
         ("materialized-view-in-api", "public.stats"),
         ("foreign-table-in-api", "public.remote_rows"),
         ("unsupported-reg-types", "app.handlers.fn"),
         ("insecure-queue-exposed-in-api", "pgmq.q_jobs"),
         ("table-bloat", "app.big"),
-        ("fkey-to-auth-unique", "foreign key contacts_phone_fkey on app.contacts"),
+        (
+            "fkey-to-auth-unique",
+            "foreign key contacts_phone_fkey on app.contacts",
+        ),
         ("extension-versions-outdated", "extension pg_trgm"),
         ("sensitive-columns-exposed", "public.accounts"),
-        ("rls-policy-always-true", "policy anyone_deletes on app.comments"),
+        (
+            "rls-policy-always-true",
+            "policy anyone_deletes on app.comments",
+        ),
         ("public-bucket-allows-listing", "bucket avatars"),
-        ("anon-security-definer-function-executable", "public.admin_reset()"),
-        ("authenticated-security-definer-function-executable", "public.admin_reset()"),
+        (
+            "anon-security-definer-function-executable",
+            "public.admin_reset()",
+        ),
+        (
+            "authenticated-security-definer-function-executable",
+            "public.admin_reset()",
+        ),
     ]
     .iter()
     .map(|(c, o)| (c.to_string(), o.to_string()))
@@ -192,7 +210,9 @@ fn one_instance_of_each_lint_gets_exactly_those_findings() {
     // Each with splinter's id, level and category, and a fix.
     let json = run.json();
     for f in json["findings"].as_array().unwrap() {
-        let splinter = f["splinter"].as_str().unwrap_or_else(|| panic!("a splinter id: {f}"));
+        let splinter = f["splinter"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a splinter id: {f}"));
         assert!(
             splinter.ends_with(&f["check"].as_str().unwrap().replace('-', "_"))
                 || f["check"] == "table-without-rls",
@@ -205,7 +225,10 @@ fn one_instance_of_each_lint_gets_exactly_those_findings() {
             other => panic!("level {other}"),
         };
         assert_eq!(f["severity"], expected_severity, "{f}");
-        assert!(["security", "performance"].contains(&f["category"].as_str().unwrap()), "{f}");
+        assert!(
+            ["security", "performance"].contains(&f["category"].as_str().unwrap()),
+            "{f}"
+        );
         assert!(!f["fix"].as_str().unwrap().is_empty(), "{f}");
     }
     assert_eq!(p.fingerprint(), before, "doctor changed the database");
@@ -251,7 +274,11 @@ fn a_clean_database_gets_no_findings_and_hints_alone_do_not_fail() {
     let p = Project::new();
     p.exec(CLEAN);
     let run = p.safemig(&["doctor", "--no-insert-test", "--format", "json"]);
-    assert_eq!(all_findings(&run), Vec::<(String, String)>::new(), "{run:?}");
+    assert_eq!(
+        all_findings(&run),
+        Vec::<(String, String)>::new(),
+        "{run:?}"
+    );
     assert_eq!(run.code, 0, "{run:?}");
 
     // A hint (a table without a primary key) is reported and does not fail doctor.
@@ -265,5 +292,8 @@ fn a_clean_database_gets_no_findings_and_hints_alone_do_not_fail() {
     assert_eq!(run.code, 0, "{run:?}");
     let human = p.safemig(&["doctor", "--no-insert-test"]);
     assert!(human.stdout.contains("hint[no-primary-key]"), "{human:?}");
-    assert!(human.stdout.contains("(0 risky, 0 review, 1 hint)"), "{human:?}");
+    assert!(
+        human.stdout.contains("(0 risky, 0 review, 1 hint)"),
+        "{human:?}"
+    );
 }

@@ -39,8 +39,16 @@ fn rolled_back(p: &Project, sql: &str) -> Vec<serde_json::Value> {
     let run = migrate(p, sql);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(run.results(), [(version, "rolled-back".into())], "{run:?}");
-    std::fs::remove_file(p.migrations_dir().join(format!("{}_change.sql", next_version(p)))).unwrap();
-    assert_eq!(p.fingerprint(), before, "the data and the schema are intact");
+    std::fs::remove_file(
+        p.migrations_dir()
+            .join(format!("{}_change.sql", next_version(p))),
+    )
+    .unwrap();
+    assert_eq!(
+        p.fingerprint(),
+        before,
+        "the data and the schema are intact"
+    );
     run.json()["migrations"][0]["violations"]
         .as_array()
         .unwrap()
@@ -88,7 +96,10 @@ fn type_changes_that_keep_every_value_are_applied() {
         &p,
         "ALTER TABLE public.orders ALTER COLUMN id TYPE bigint;\nALTER TABLE public.orders ALTER COLUMN total TYPE numeric(12,2);\nALTER TABLE public.orders ALTER COLUMN code TYPE varchar(20);",
     );
-    assert_eq!(p.i64("SELECT count(*) FROM public.orders WHERE total = id + 0.25"), 50);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.orders WHERE total = id + 0.25"),
+        50
+    );
 }
 
 #[test]
@@ -107,7 +118,10 @@ fn values_turned_null_are_a_loss_and_other_updates_are_reported() {
     let p = base();
     let v = rolled_back(&p, "UPDATE public.orders SET email = NULL WHERE id <= 7;");
     assert_eq!(v[0]["loss"], "values");
-    assert!(message(&v[0]).contains("column \"email\": 7 values turned NULL"), "{v:?}");
+    assert!(
+        message(&v[0]).contains("column \"email\": 7 values turned NULL"),
+        "{v:?}"
+    );
     // Hidden in a function: the second run counts first, and decides the same.
     let v = rolled_back(
         &p,
@@ -115,10 +129,16 @@ fn values_turned_null_are_a_loss_and_other_updates_are_reported() {
     );
     assert!(message(&v[0]).contains("50 values turned NULL"), "{v:?}");
     // An update that keeps every value is applied, and reported.
-    let m = applied(&p, "UPDATE public.orders SET code = upper(code) WHERE id <= 10;");
+    let m = applied(
+        &p,
+        "UPDATE public.orders SET code = upper(code) WHERE id <= 10;",
+    );
     let changes = m["changes"].to_string();
     assert!(changes.contains("public.orders: 10 rows updated"), "{m}");
-    assert_eq!(p.i64("SELECT count(*) FROM public.orders WHERE code LIKE 'CODE-%'"), 10);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.orders WHERE code LIKE 'CODE-%'"),
+        10
+    );
 }
 
 #[test]
@@ -132,14 +152,20 @@ fn rows_added_earlier_in_the_run_or_just_before_it_are_counted_exactly() {
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(
         run.results(),
-        [("2".into(), "applied".into()), ("3".into(), "rolled-back".into())]
+        [
+            ("2".into(), "applied".into()),
+            ("3".into(), "rolled-back".into())
+        ]
     );
     assert_eq!(p.i64("SELECT count(*) FROM public.events"), 500);
     // 300 rows written a moment before the run, truncated by dynamic SQL.
     p.exec("DELETE FROM supabase_migrations.schema_migrations WHERE version = '3'");
     std::fs::remove_file(p.migrations_dir().join("3_empty.sql")).unwrap();
     p.exec("CREATE TABLE public.fresh (id int); INSERT INTO public.fresh SELECT generate_series(1, 300);");
-    p.migration("4_truncate.sql", "DO $$ BEGIN EXECUTE 'TRUNCATE public.fresh'; END $$;");
+    p.migration(
+        "4_truncate.sql",
+        "DO $$ BEGIN EXECUTE 'TRUNCATE public.fresh'; END $$;",
+    );
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(run.stdout.contains("300 rows before, 0 after"), "{run:?}");
@@ -183,7 +209,10 @@ fn a_migration_may_not_write_the_history() {
         let v = rolled_back(&p, sql);
         assert_eq!(v[0]["loss"], "history", "{sql}: {v:?}");
     }
-    assert_eq!(p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"), 1);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
+        1
+    );
 }
 
 #[test]
@@ -200,12 +229,17 @@ fn deletes_undone_inside_the_migration_are_not_a_loss() {
 #[test]
 fn an_allowed_loss_is_reported_with_its_count() {
     let p = base();
-    p.config("[[allow]]\nmigration = \"2\"\ntable = \"*\"\nloss = [\"rows\"]\nreason = \"purge\"\n");
+    p.config(
+        "[[allow]]\nmigration = \"2\"\ntable = \"*\"\nloss = [\"rows\"]\nreason = \"purge\"\n",
+    );
     let m = applied(&p, "DELETE FROM public.orders WHERE id > 40;");
     let allowed = m["allowed"].to_string();
     assert!(allowed.contains("10 rows deleted"), "{m}");
     let log = p.safemig(&["log", "--format", "json"]);
-    assert!(log.stdout.contains("10 rows deleted"), "the audit trail has it: {log:?}");
+    assert!(
+        log.stdout.contains("10 rows deleted"),
+        "the audit trail has it: {log:?}"
+    );
     let human = p.safemig(&["migrate"]);
     assert_eq!(human.code, 0);
 }
@@ -219,8 +253,14 @@ fn dropping_what_holds_no_data_is_a_schema_change_not_a_loss() {
         "DROP TABLE public.empty_things;\nALTER TABLE public.orders DROP COLUMN unused;",
     );
     let changes = m["changes"].to_string();
-    assert!(changes.contains("public.empty_things: dropped; it held no row"), "{m}");
-    assert!(changes.contains("column \\\"unused\\\" dropped; it held no value"), "{m}");
+    assert!(
+        changes.contains("public.empty_things: dropped; it held no row"),
+        "{m}"
+    );
+    assert!(
+        changes.contains("column \\\"unused\\\" dropped; it held no value"),
+        "{m}"
+    );
     // A table or column that holds data is still protected.
     let v = rolled_back(&p, "DROP TABLE public.orders;");
     assert_eq!(v[0]["loss"], "table");
@@ -235,14 +275,23 @@ fn a_table_moved_out_of_the_protected_schemas_is_reported_not_called_dropped() {
     p.exec("CREATE SCHEMA archive");
     p.config("[guard]\nunprotect = [\"archive.orders\"]\n");
     let m = applied(&p, "ALTER TABLE public.orders SET SCHEMA archive;");
-    assert!(m["changes"].to_string().contains("moved to archive.orders"), "{m}");
+    assert!(
+        m["changes"].to_string().contains("moved to archive.orders"),
+        "{m}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM archive.orders"), 50);
     // Into a schema the guards leave alone by default, with rows, unnamed: a loss of
     // protection a later (unguarded) drop would exploit.
     p.exec("CREATE TABLE public.notes (id int); INSERT INTO public.notes VALUES (1)");
-    let v = rolled_back(&p, "CREATE SCHEMA IF NOT EXISTS extensions;\nALTER TABLE public.notes SET SCHEMA extensions;");
+    let v = rolled_back(
+        &p,
+        "CREATE SCHEMA IF NOT EXISTS extensions;\nALTER TABLE public.notes SET SCHEMA extensions;",
+    );
     assert_eq!(v[0]["loss"], "table", "{v:?}");
-    assert!(message(&v[0]).contains("out of the guards' protection"), "{v:?}");
+    assert!(
+        message(&v[0]).contains("out of the guards' protection"),
+        "{v:?}"
+    );
 }
 
 #[test]
@@ -261,7 +310,11 @@ fn hostile_migrations_from_the_review_are_rolled_back() {
         "CREATE TABLE public.pad (LIKE public.orders);\nINSERT INTO public.pad SELECT * FROM public.orders;\n\
          ALTER TABLE public.pad INHERIT public.orders;\nDELETE FROM ONLY public.orders;",
     );
-    assert!(v.iter().any(|x| x["table"] == "public.orders" && x["loss"] == "rows"), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|x| x["table"] == "public.orders" && x["loss"] == "rows"),
+        "{v:?}"
+    );
     // A delete undone in a subtransaction, then values turned NULL.
     let v = rolled_back(
         &p,
@@ -308,20 +361,29 @@ fn hostile_migrations_from_the_review_are_rolled_back() {
     assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
 }
 
-
 #[test]
 fn a_new_database_builds_from_a_history_that_creates_empties_and_drops_tables() {
     let p = Project::new();
     p.migration("1_items.sql", "CREATE TABLE public.items (id int PRIMARY KEY, legacy text, name text);\nCREATE TABLE public.kinds (id int PRIMARY KEY, label text);\nINSERT INTO public.kinds VALUES (1, 'book'), (2, 'film');");
     p.migration("2_rename.sql", "ALTER TABLE public.items RENAME TO products;\nALTER TABLE public.products DROP COLUMN legacy;");
     p.migration("3_drop.sql", "DROP TABLE public.products;");
-    p.migration("4_more.sql", "CREATE TABLE public.orders (id int PRIMARY KEY, kind int REFERENCES public.kinds);");
+    p.migration(
+        "4_more.sql",
+        "CREATE TABLE public.orders (id int PRIMARY KEY, kind int REFERENCES public.kinds);",
+    );
     let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(p.i64("SELECT count(*) FROM public.kinds"), 2, "reference rows kept");
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.kinds"),
+        2,
+        "reference rows kept"
+    );
     // The same history against a database where the table holds data: refused.
     let q = Project::new();
-    q.migration("1_items.sql", "CREATE TABLE public.items (id int PRIMARY KEY, legacy text, name text);");
+    q.migration(
+        "1_items.sql",
+        "CREATE TABLE public.items (id int PRIMARY KEY, legacy text, name text);",
+    );
     assert_eq!(q.safemig(&["migrate"]).code, 0);
     q.exec("INSERT INTO public.items VALUES (1, 'x', 'kept')");
     q.migration("2_rename.sql", "ALTER TABLE public.items RENAME TO products;\nALTER TABLE public.products DROP COLUMN legacy;");
@@ -335,13 +397,22 @@ fn a_new_database_builds_from_its_whole_history_with_no_flag() {
     let p = Project::new();
     // pg_dump-made baseline: a LANGUAGE sql function reads a table created further down.
     p.migration("1_baseline.sql", "SET check_function_bodies = false;\nCREATE FUNCTION public.item_count() RETURNS bigint LANGUAGE sql AS $$ SELECT count(*) FROM public.items $$;\nCREATE TABLE public.items (id int PRIMARY KEY, legacy text);\nCREATE TABLE public.kinds (id int PRIMARY KEY);\nINSERT INTO public.kinds VALUES (1), (2);");
-    p.migration("2_drop_legacy.sql", "ALTER TABLE public.items DROP COLUMN legacy;");
-    p.migration("3_drop_items.sql", "DROP FUNCTION public.item_count();\nDROP TABLE public.items;");
+    p.migration(
+        "2_drop_legacy.sql",
+        "ALTER TABLE public.items DROP COLUMN legacy;",
+    );
+    p.migration(
+        "3_drop_items.sql",
+        "DROP FUNCTION public.item_count();\nDROP TABLE public.items;",
+    );
     let plan = p.safemig(&["plan", "--format", "json"]);
     assert_eq!(plan.code, 0, "{plan:?}");
     let pending = plan.json()["pending"].clone();
     assert_eq!(pending[2]["class"], "risky", "{pending}");
-    assert_eq!(pending[2]["refused_without_allow_risky"], false, "{pending}");
+    assert_eq!(
+        pending[2]["refused_without_allow_risky"], false,
+        "{pending}"
+    );
     assert!(
         pending[2]["not_risky_here"]
             .as_str()
@@ -352,24 +423,41 @@ fn a_new_database_builds_from_its_whole_history_with_no_flag() {
     // check --db says the same: risky in general, not for this database.
     let check = p.safemig(&["check", "--db", p.url.as_str()]);
     assert_eq!(check.code, 0, "{check:?}");
-    assert!(check.stdout.contains("not risky for this database: public.items does not exist before the run"), "{check:?}");
+    assert!(
+        check
+            .stdout
+            .contains("not risky for this database: public.items does not exist before the run"),
+        "{check:?}"
+    );
     let plain = p.safemig_raw(&["check"], &[]);
-    assert_eq!(plain.code, 1, "without a database, a drop stays risky: {plain:?}");
+    assert_eq!(
+        plain.code, 1,
+        "without a database, a drop stays risky: {plain:?}"
+    );
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 0, "plain migrate, no flag, no [[allow]]: {run:?}");
     assert!(run.stdout.contains("but not for this database"), "{run:?}");
-    assert!(run.stdout.contains("public.items: dropped; it held no row"), "{run:?}");
+    assert!(
+        run.stdout.contains("public.items: dropped; it held no row"),
+        "{run:?}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM public.kinds"), 2);
 
     // The same drop where the table holds data: refused before anything runs.
     let q = Project::new();
-    q.migration("1_items.sql", "CREATE TABLE public.items (id int PRIMARY KEY);");
+    q.migration(
+        "1_items.sql",
+        "CREATE TABLE public.items (id int PRIMARY KEY);",
+    );
     assert_eq!(q.safemig(&["migrate"]).code, 0);
     q.exec("INSERT INTO public.items VALUES (1)");
     q.migration("2_drop_items.sql", "DROP TABLE public.items;");
     let run = q.safemig(&["migrate"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("classes it risky (drop-table)"), "{run:?}");
+    assert!(
+        run.stdout.contains("classes it risky (drop-table)"),
+        "{run:?}"
+    );
     assert_eq!(q.i64("SELECT count(*) FROM public.items"), 1);
 }
 
@@ -388,13 +476,23 @@ fn work_outside_the_transaction_is_refused_and_never_rehearsed() {
     // --allow-risky is not enough.
     let run = p.safemig(&["migrate", "--allow-risky"]);
     assert_eq!(run.code, 1, "{run:?}");
-    assert!(run.stdout.contains("--allow-risky is not enough"), "{run:?}");
+    assert!(
+        run.stdout.contains("--allow-risky is not enough"),
+        "{run:?}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
     // A rehearsal must not reach the real database either.
     let plan = p.safemig(&["plan", "--rehearse", "--format", "json"]);
     assert_eq!(plan.code, 1, "{plan:?}");
-    assert!(plan.stdout.contains("never run on a throwaway database"), "{plan:?}");
-    assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50, "the rehearsal touched nothing real");
+    assert!(
+        plan.stdout.contains("never run on a throwaway database"),
+        "{plan:?}"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.orders"),
+        50,
+        "the rehearsal touched nothing real"
+    );
 }
 
 #[test]
@@ -414,7 +512,10 @@ fn rows_newly_readable_with_the_anon_key_are_an_exposure() {
     assert_eq!(v[0]["loss"], "exposure", "{v:?}");
     assert!(message(&v[0]).contains("anon key"), "{v:?}");
     // RLS off on a table anon cannot read: nothing exposed.
-    applied(&p, "ALTER TABLE public.internal DISABLE ROW LEVEL SECURITY;");
+    applied(
+        &p,
+        "ALTER TABLE public.internal DISABLE ROW LEVEL SECURITY;",
+    );
     // Then SELECT granted to anon on it: exposed.
     let v = rolled_back(&p, "GRANT SELECT ON public.internal TO anon;");
     assert_eq!(v[0]["loss"], "exposure", "{v:?}");
@@ -430,18 +531,32 @@ fn rows_newly_readable_with_the_anon_key_are_an_exposure() {
         assert!(message(&v[0]).contains("a policy now lets anon read every row"), "{v:?}");
     }
     // Open to signed-in users only, or to anon with a condition: no exposure to the anon key.
-    applied(&p, "CREATE POLICY signed_in ON public.docs FOR SELECT TO authenticated USING (true);");
+    applied(
+        &p,
+        "CREATE POLICY signed_in ON public.docs FOR SELECT TO authenticated USING (true);",
+    );
     applied(&p, "CREATE POLICY anon_published ON public.docs FOR SELECT TO anon USING (body LIKE 'public%');");
     // An open policy on a table anon may not select: nothing readable; granting it then is.
     p.exec("REVOKE ALL ON public.internal FROM anon; ALTER TABLE public.internal ENABLE ROW LEVEL SECURITY;");
-    applied(&p, "CREATE POLICY everyone ON public.internal FOR SELECT USING (true);");
+    applied(
+        &p,
+        "CREATE POLICY everyone ON public.internal FOR SELECT USING (true);",
+    );
     let v = rolled_back(&p, "GRANT SELECT ON public.internal TO anon;");
-    assert!(message(&v[0]).contains("whose policies let anon read every row"), "{v:?}");
+    assert!(
+        message(&v[0]).contains("whose policies let anon read every row"),
+        "{v:?}"
+    );
     // A policy dropped leaves RLS on: no row is readable (an outage for users, not an exposure).
     applied(&p, "DROP POLICY owner_only ON public.docs;");
     // A new table filled in the same migration without RLS: reported, not refused.
     let m = applied(&p, "CREATE TABLE public.kinds (id int PRIMARY KEY, label text);\nINSERT INTO public.kinds VALUES (1, 'book');");
-    assert!(m["changes"].to_string().contains("readable by anyone with the project's public anon key"), "{m}");
+    assert!(
+        m["changes"]
+            .to_string()
+            .contains("readable by anyone with the project's public anon key"),
+        "{m}"
+    );
     // Allowed by name, it goes through, and says so.
     let next = next_version(&p);
     p.config(&format!("[[allow]]\nmigration = \"{next}\"\ntable = \"public.docs\"\nloss = [\"exposure\"]\nreason = \"public docs\"\n"));
@@ -453,13 +568,22 @@ fn rows_newly_readable_with_the_anon_key_are_an_exposure() {
 fn updates_are_tested_on_the_rows_they_match_or_counted_whole() {
     let p = base();
     // Probed: the UPDATE's own WHERE, before it runs.
-    let v = rolled_back(&p, "UPDATE public.orders SET email = NULL WHERE id IN (1, 2, 3);");
-    assert!(message(&v[0]).contains("3 values turned NULL by the UPDATE (3 rows matched)"), "{v:?}");
+    let v = rolled_back(
+        &p,
+        "UPDATE public.orders SET email = NULL WHERE id IN (1, 2, 3);",
+    );
+    assert!(
+        message(&v[0]).contains("3 values turned NULL by the UPDATE (3 rows matched)"),
+        "{v:?}"
+    );
     // Not probeable (a WITH): the table is counted whole, from BEGIN.
     let v = rolled_back(&p, "WITH doomed AS (SELECT id FROM public.orders WHERE id <= 4) UPDATE public.orders SET email = NULL WHERE id IN (SELECT id FROM doomed);");
     assert!(message(&v[0]).contains("4 values turned NULL"), "{v:?}");
     // A targeted update that keeps every value: applied in one run.
-    let m = applied(&p, "UPDATE public.orders SET code = code || '!' WHERE id <= 2;");
+    let m = applied(
+        &p,
+        "UPDATE public.orders SET code = code || '!' WHERE id <= 2;",
+    );
     assert_eq!(m["attempts"], 1, "{m}");
     assert!(m["changes"].to_string().contains("2 rows updated"), "{m}");
 }
@@ -474,7 +598,10 @@ fn an_update_probe_cannot_be_fooled_by_triggers_context_joins_or_hidden_updates(
          CREATE TRIGGER unverify BEFORE UPDATE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.unverify();",
     );
     let v = rolled_back(&p, "UPDATE public.orders SET email = lower(email);");
-    assert!(v.iter().any(|x| message(x).contains("column \"code\"")), "{v:?}");
+    assert!(
+        v.iter().any(|x| message(x).contains("column \"code\"")),
+        "{v:?}"
+    );
     p.exec("DROP TRIGGER unverify ON public.orders");
     // An expression that answers differently in a probe than in the UPDATE.
     let v = rolled_back(
@@ -496,7 +623,11 @@ fn an_update_probe_cannot_be_fooled_by_triggers_context_joins_or_hidden_updates(
         "UPDATE public.orders o SET code = o.code FROM (VALUES (1), (2)) v(k) WHERE o.id <= 5;\n\
          DO $$ BEGIN EXECUTE format('UPDATE public.orders SET email = NULL WHERE id BETWEEN %s AND %s', 6, 10); END $$;",
     );
-    assert!(v.iter().any(|x| message(x).contains("column \"email\": 5 values turned NULL")), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|x| message(x).contains("column \"email\": 5 values turned NULL")),
+        "{v:?}"
+    );
     assert_eq!(p.i64("SELECT count(email) FROM public.orders"), 50);
 }
 
@@ -504,8 +635,14 @@ fn an_update_probe_cannot_be_fooled_by_triggers_context_joins_or_hidden_updates(
 fn a_migration_that_turns_statistics_off_is_rolled_back() {
     let p = base();
     // Superusers only: with track_counts off the delete counter stays still.
-    let v = rolled_back(&p, "SET track_counts = off;\nDELETE FROM public.orders WHERE id <= 3;");
-    assert!(v.iter().any(|x| message(x).contains("track_counts is off")), "{v:?}");
+    let v = rolled_back(
+        &p,
+        "SET track_counts = off;\nDELETE FROM public.orders WHERE id <= 3;",
+    );
+    assert!(
+        v.iter().any(|x| message(x).contains("track_counts is off")),
+        "{v:?}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
 }
 
@@ -516,10 +653,21 @@ fn a_migration_that_turns_statistics_off_is_rolled_back() {
 fn showing_auth_users_to_the_api_is_an_exposure() {
     let p = base();
     // No user yet (a new database): reported, not refused.
-    let m = applied(&p, "CREATE VIEW public.emails_early AS SELECT id, email FROM auth.users;");
-    assert!(m["changes"].to_string().contains("auth.users holds no user yet"), "{m}");
+    let m = applied(
+        &p,
+        "CREATE VIEW public.emails_early AS SELECT id, email FROM auth.users;",
+    );
+    assert!(
+        m["changes"]
+            .to_string()
+            .contains("auth.users holds no user yet"),
+        "{m}"
+    );
     p.exec("INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'a@example.com')");
-    let v = rolled_back(&p, "CREATE VIEW public.emails AS SELECT id, email FROM auth.users;");
+    let v = rolled_back(
+        &p,
+        "CREATE VIEW public.emails AS SELECT id, email FROM auth.users;",
+    );
     assert_eq!(v[0]["loss"], "exposure", "{v:?}");
     assert_eq!(v[0]["table"], "public.emails", "{v:?}");
     assert!(message(&v[0]).contains("security_invoker = on"), "{v:?}");
@@ -531,15 +679,36 @@ fn showing_auth_users_to_the_api_is_an_exposure() {
     let definer = "CREATE FUNCTION public.user_id_of(e text) RETURNS uuid LANGUAGE sql STABLE SECURITY DEFINER \
                    SET search_path = '' AS $$ SELECT id FROM auth.users WHERE email = e $$;";
     let v = rolled_back(&p, definer);
-    assert!(message(&v[0]).contains("function public.user_id_of(e text)"), "{v:?}");
+    assert!(
+        message(&v[0]).contains("function public.user_id_of(e text)"),
+        "{v:?}"
+    );
     // Made safe in the same migration: applied.
     applied(&p, "CREATE VIEW public.emails WITH (security_invoker = on) AS SELECT id, email FROM auth.users;");
     applied(
         &p,
         &format!("{definer}\nREVOKE EXECUTE ON FUNCTION public.user_id_of(text) FROM PUBLIC, anon, authenticated;"),
     );
+    // What was made safe before, made unsafe later, also behind dynamic SQL.
+    let v = rolled_back(&p, "ALTER VIEW public.emails SET (security_invoker = off);");
+    assert_eq!(v[0]["table"], "public.emails", "{v:?}");
+    let v = rolled_back(
+        &p,
+        "DO $$ BEGIN EXECUTE 'GRANT EXECUTE ON FUNCTION public.user_id_of(text) TO ' || 'authenticated'; END $$;",
+    );
+    assert!(
+        message(&v[0]).contains("function public.user_id_of(e text)"),
+        "{v:?}"
+    );
+    p.exec("CREATE VIEW public.hidden AS SELECT id FROM auth.users; REVOKE ALL ON public.hidden FROM anon, authenticated;");
+    let v = rolled_back(
+        &p,
+        "DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.hidden TO ' || 'anon'; END $$;",
+    );
+    assert_eq!(v[0]["table"], "public.hidden", "{v:?}");
     // A view that was already there is not this migration's doing.
     applied(&p, "COMMENT ON VIEW public.emails_early IS 'known';");
+    applied(&p, "ALTER TABLE public.orders ADD COLUMN note text;\nCREATE FUNCTION public.g() RETURNS int LANGUAGE sql AS 'SELECT 1';");
 }
 
 /// The guard reads the tables a migration names; a migration that reaches others
@@ -571,15 +740,31 @@ fn tables_a_migration_reaches_without_naming_them_are_guarded() {
             "{sql}: expected {loss} of {table}, got {v:?}"
         );
     };
-    lost("DO $$ BEGIN EXECUTE 'DELETE FROM public.' || 'ledger WHERE id < 5'; END $$;", "public.ledger", "rows");
+    lost(
+        "DO $$ BEGIN EXECUTE 'DELETE FROM public.' || 'ledger WHERE id < 5'; END $$;",
+        "public.ledger",
+        "rows",
+    );
     lost(
         "CREATE FUNCTION public.purge() RETURNS void LANGUAGE sql AS 'DELETE FROM public.ledger';\nSELECT public.purge();",
         "public.ledger",
         "rows",
     );
-    lost("INSERT INTO public.events VALUES (1);", "public.ledger", "rows");
-    lost("DELETE FROM public.parents WHERE id = 1;", "public.children", "rows");
-    lost("DO $$ BEGIN EXECUTE 'DROP TABLE public.measures_' || '2024'; END $$;", "public.measures_2024", "table");
+    lost(
+        "INSERT INTO public.events VALUES (1);",
+        "public.ledger",
+        "rows",
+    );
+    lost(
+        "DELETE FROM public.parents WHERE id = 1;",
+        "public.children",
+        "rows",
+    );
+    lost(
+        "DO $$ BEGIN EXECUTE 'DROP TABLE public.measures_' || '2024'; END $$;",
+        "public.measures_2024",
+        "table",
+    );
     lost(
         "DO $$ BEGIN EXECUTE 'UPDATE public.measures_' || '2024 SET reading = NULL'; END $$;",
         "public.measures_2024",
@@ -600,10 +785,18 @@ fn tables_a_migration_reaches_without_naming_them_are_guarded() {
         "public.ledger",
         "columns",
     );
-    lost("DO $$ BEGIN EXECUTE 'TRUNCATE public.' || 'ledger'; END $$;", "public.ledger", "rows");
+    lost(
+        "DO $$ BEGIN EXECUTE 'TRUNCATE public.' || 'ledger'; END $$;",
+        "public.ledger",
+        "rows",
+    );
     // A schema renamed takes its tables out of the guards' protection without locking them.
     p.exec("CREATE SCHEMA app; CREATE TABLE app.notes (id int PRIMARY KEY); INSERT INTO app.notes VALUES (1);");
-    lost("DO $$ BEGIN EXECUTE 'ALTER SCHEMA app RENAME TO _analytics'; END $$;", "app.notes", "table");
+    lost(
+        "DO $$ BEGIN EXECUTE 'ALTER SCHEMA app RENAME TO _analytics'; END $$;",
+        "app.notes",
+        "table",
+    );
     // What only reads or adds to tables it does not name runs once, and is applied.
     let m = applied(
         &p,
@@ -617,8 +810,16 @@ fn tables_a_migration_reaches_without_naming_them_are_guarded() {
     assert!(!m["notes"].to_string().contains("ran it again"), "{m}");
     // A table dropped behind the guard's back is named in a note when it held nothing.
     p.exec("CREATE TABLE public.unused (id int);");
-    let m = applied(&p, "DO $$ BEGIN EXECUTE 'DROP TABLE public.' || 'unused'; END $$;");
-    assert!(m["notes"].to_string().contains("ran it again with them read first"), "{m}");
+    let m = applied(
+        &p,
+        "DO $$ BEGIN EXECUTE 'DROP TABLE public.' || 'unused'; END $$;",
+    );
+    assert!(
+        m["notes"]
+            .to_string()
+            .contains("ran it again with them read first"),
+        "{m}"
+    );
     assert_eq!(p.i64("SELECT count(*) FROM public.ledger"), 31);
     assert_eq!(p.i64("SELECT count(*) FROM public.children"), 10);
 }
@@ -636,16 +837,34 @@ fn grants_hidden_from_the_locks_are_still_an_exposure() {
          GRANT SELECT ON public.secrets TO reader;
          ALTER ROLE anon INHERIT;",
     );
-    let v = rolled_back(&p, "DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.' || 'secrets TO anon'; END $$;");
-    assert!(v.iter().any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"), "{v:?}");
+    let v = rolled_back(
+        &p,
+        "DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.' || 'secrets TO anon'; END $$;",
+    );
+    assert!(
+        v.iter()
+            .any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"),
+        "{v:?}"
+    );
     // With other catalog changes to tables it names in the same migration.
     let v = rolled_back(
         &p,
         "ALTER TABLE public.orders ADD COLUMN a int;\nALTER TABLE public.orders ADD COLUMN b int;\n\
          DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.' || 'secrets TO anon'; END $$;",
     );
-    assert!(v.iter().any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"), "{v:?}");
-    let v = rolled_back(&p, "DO $$ BEGIN EXECUTE 'GRANT reader TO ' || 'anon'; END $$;");
-    assert!(v.iter().any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"), "{v:?}");
+    assert!(
+        v.iter()
+            .any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"),
+        "{v:?}"
+    );
+    let v = rolled_back(
+        &p,
+        "DO $$ BEGIN EXECUTE 'GRANT reader TO ' || 'anon'; END $$;",
+    );
+    assert!(
+        v.iter()
+            .any(|x| x["table"] == "public.secrets" && x["loss"] == "exposure"),
+        "{v:?}"
+    );
     p.exec("ALTER ROLE anon NOINHERIT; DROP OWNED BY reader; DROP ROLE reader;");
 }

@@ -478,7 +478,10 @@ fn bad_input_is_exit_two_with_a_clear_message() {
 fn every_run_is_in_the_audit_trail() {
     let p = Project::new();
     // A row, so the drop loses data (dropping an empty table is a schema change only).
-    p.migration("1_a.sql", "CREATE TABLE public.a (id int); INSERT INTO public.a VALUES (1);");
+    p.migration(
+        "1_a.sql",
+        "CREATE TABLE public.a (id int); INSERT INTO public.a VALUES (1);",
+    );
     assert_eq!(p.safemig(&["migrate"]).code, 0);
     p.migration("2_b.sql", "DROP TABLE public.a;");
     assert_eq!(p.safemig(&["migrate", "--allow-risky"]).code, 1);
@@ -513,7 +516,10 @@ fn every_run_is_in_the_audit_trail() {
 #[test]
 fn risky_migrations_are_refused_before_anything_runs_unless_allowed() {
     let p = Project::new();
-    p.migration("1_t.sql", "CREATE TABLE public.t (id int, legacy text); INSERT INTO public.t VALUES (1, 'kept');");
+    p.migration(
+        "1_t.sql",
+        "CREATE TABLE public.t (id int, legacy text); INSERT INTO public.t VALUES (1, 'kept');",
+    );
     assert_eq!(p.safemig(&["migrate"]).code, 0);
     p.migration("2_ok.sql", "CREATE TABLE public.ok (id int);");
     p.migration("3_drop.sql", "ALTER TABLE public.t DROP COLUMN legacy;");
@@ -560,28 +566,43 @@ fn risky_migrations_are_refused_before_anything_runs_unless_allowed() {
 #[test]
 fn a_refusal_offers_the_allowance_that_works_and_check_then_passes() {
     let p = Project::new();
-    p.migration("1_t.sql", "CREATE TABLE public.t (id int, legacy text); INSERT INTO public.t VALUES (1, 'kept');");
+    p.migration(
+        "1_t.sql",
+        "CREATE TABLE public.t (id int, legacy text); INSERT INTO public.t VALUES (1, 'kept');",
+    );
     assert_eq!(p.safemig(&["migrate"]).code, 0);
     p.migration("2_drop.sql", "ALTER TABLE public.t DROP COLUMN legacy;");
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 1, "{run:?}");
     // The block it prints, fed back as it is.
-    let start = run.stdout.find("[[allow]]").expect("an [[allow]] is offered");
+    let start = run
+        .stdout
+        .find("[[allow]]")
+        .expect("an [[allow]] is offered");
     let block: String = run.stdout[start..]
         .lines()
         .take(5)
         .map(|l| l.trim().to_string())
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(block.contains("table = \"public.t\"") && block.contains("loss = [\"columns\"]"), "{block}");
+    assert!(
+        block.contains("table = \"public.t\"") && block.contains("loss = [\"columns\"]"),
+        "{block}"
+    );
     p.config(&format!("{block}\n"));
     let run = p.safemig(&["migrate"]);
-    assert_eq!(run.code, 0, "the offered allowance works, with no other flag: {run:?}");
+    assert_eq!(
+        run.code, 0,
+        "the offered allowance works, with no other flag: {run:?}"
+    );
     assert!(!p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 't' AND column_name = 'legacy')"));
     // Reviewed and applied: check shows it, and does not fail on it.
     let check = p.safemig(&["check"]);
     assert_eq!(check.code, 0, "{check:?}");
-    assert!(check.stdout.contains("reviewed in safemig.toml"), "{check:?}");
+    assert!(
+        check.stdout.contains("reviewed in safemig.toml"),
+        "{check:?}"
+    );
 }
 
 /// Issue 20 item 7: config values that match nothing are said, not ignored: an
@@ -590,7 +611,10 @@ fn a_refusal_offers_the_allowance_that_works_and_check_then_passes() {
 #[test]
 fn config_names_that_match_nothing_are_warned_about() {
     let p = Project::new();
-    p.migration("20250101000000_base.sql", "CREATE TABLE public.t (id int); INSERT INTO public.t VALUES (1);");
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.t (id int); INSERT INTO public.t VALUES (1);",
+    );
     p.config(
         r#"
 [backup]
@@ -615,15 +639,30 @@ loss = ["rows"]
     assert_eq!(migrate.code, 0, "{migrate:?}");
     let notes = migrate.json()["notes"].to_string();
     assert!(notes.contains("20250101000001"), "{notes}");
-    assert!(notes.contains("public.nope") && notes.contains("public.tt"), "{notes}");
-    assert!(!notes.contains("names public.t,"), "an existing table is not named: {notes}");
+    assert!(
+        notes.contains("public.nope") && notes.contains("public.tt"),
+        "{notes}"
+    );
+    assert!(
+        !notes.contains("names public.t,"),
+        "an existing table is not named: {notes}"
+    );
     let plan = p.safemig(&["plan"]);
-    assert!(plan.stdout.contains("warning:") && plan.stdout.contains("public.nope"), "{plan:?}");
+    assert!(
+        plan.stdout.contains("warning:") && plan.stdout.contains("public.nope"),
+        "{plan:?}"
+    );
 
     let refused = p.safemig(&["backup", "create", "--tables", "public.t,public.typo"]);
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(refused.stderr.contains("public.typo"), "{refused:?}");
-    assert!(!p.path().join(".safemig/backups").exists() || std::fs::read_dir(p.path().join(".safemig/backups")).unwrap().count() == 0);
+    assert!(
+        !p.path().join(".safemig/backups").exists()
+            || std::fs::read_dir(p.path().join(".safemig/backups"))
+                .unwrap()
+                .count()
+                == 0
+    );
     let warned = p.safemig(&["backup", "create"]);
     assert_eq!(warned.code, 0, "{warned:?}");
     assert!(warned.stderr.contains("public.tt"), "{warned:?}");
@@ -635,16 +674,34 @@ loss = ["rows"]
 #[test]
 fn log_names_migrations_and_backups_and_help_keeps_global_options_apart() {
     let p = Project::new();
-    p.migration("20250101000000_first_table.sql", "CREATE TABLE public.a (id int);");
+    p.migration(
+        "20250101000000_first_table.sql",
+        "CREATE TABLE public.a (id int);",
+    );
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 0, "{run:?}");
     let log = p.safemig(&["log"]);
-    assert!(log.stdout.contains("20250101000000 first_table  applied"), "{log:?}");
-    assert!(log.stdout.contains(".safemig/backups/20"), "the backup migrate took is named: {log:?}");
+    assert!(
+        log.stdout.contains("20250101000000 first_table  applied"),
+        "{log:?}"
+    );
+    assert!(
+        log.stdout.contains(".safemig/backups/20"),
+        "the backup migrate took is named: {log:?}"
+    );
 
     let help = p.safemig_raw(&["backup", "verify", "--help"], &[]);
-    let (own, global) = help.stdout.split_once("Global options:").expect("a heading");
-    assert!(own.contains("--restore") && !own.contains("--audit-file"), "{help:?}");
-    assert!(global.contains("--db") && global.contains("--audit-file"), "{help:?}");
+    let (own, global) = help
+        .stdout
+        .split_once("Global options:")
+        .expect("a heading");
+    assert!(
+        own.contains("--restore") && !own.contains("--audit-file"),
+        "{help:?}"
+    );
+    assert!(
+        global.contains("--db") && global.contains("--audit-file"),
+        "{help:?}"
+    );
     assert!(own.contains("The backup's directory"), "{help:?}");
 }

@@ -172,7 +172,10 @@ fn a_guard_on_the_fresh_database_is_not_called_an_ordering_problem() {
         "20250101000000_seed.sql",
         "CREATE TABLE public.plans (id int PRIMARY KEY, name text); INSERT INTO public.plans VALUES (1, 'a'), (2, 'b');",
     );
-    p.migration("20250102000000_drop_plan.sql", "DELETE FROM public.plans WHERE id = 2;");
+    p.migration(
+        "20250102000000_drop_plan.sql",
+        "DELETE FROM public.plans WHERE id = 2;",
+    );
     let run = p.safemig(&["plan", "--rehearse"]);
     assert_eq!(run.code, 1, "{run:?}");
     let fresh = &run.stdout[run.stdout.find("fresh database:").expect("a fresh section")..];
@@ -201,32 +204,67 @@ fn a_rename_that_breaks_sign_ups_is_caught_by_the_rehearsal() {
     )
     .unwrap();
     // A test that fails already: a note, not the migrations' doing.
-    std::fs::write(p.path().join("supabase/tests/data.sql"), "DO $$ BEGIN RAISE EXCEPTION 'always'; END $$;").unwrap();
+    std::fs::write(
+        p.path().join("supabase/tests/data.sql"),
+        "DO $$ BEGIN RAISE EXCEPTION 'always'; END $$;",
+    )
+    .unwrap();
     let run = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(run.code, 0, "{run:?}");
 
     // Harmless for the app: the rehearsal passes with the checks counted.
-    p.migration("20250201000000_note.sql", "ALTER TABLE public.users ADD COLUMN note text;");
+    p.migration(
+        "20250201000000_note.sql",
+        "ALTER TABLE public.users ADD COLUMN note text;",
+    );
     let ok = p.safemig(&["plan", "--rehearse"]);
     assert_eq!(ok.code, 0, "{ok:?}");
-    assert!(ok.stdout.contains("the app's checks pass after the migrations (3"), "{ok:?}");
-    assert!(ok.stdout.contains("data.sql fails on the copy before the migrations too"), "{ok:?}");
+    assert!(
+        ok.stdout
+            .contains("the app's checks pass after the migrations (3"),
+        "{ok:?}"
+    );
+    assert!(
+        ok.stdout
+            .contains("data.sql fails on the copy before the migrations too"),
+        "{ok:?}"
+    );
     std::fs::remove_file(p.migrations_dir().join("20250201000000_note.sql")).unwrap();
 
     // The column the trigger writes renamed: the migration applies, sign-ups break.
-    p.migration("20250201000000_rename.sql", "ALTER TABLE public.users RENAME COLUMN full_name TO display_name;");
+    p.migration(
+        "20250201000000_rename.sql",
+        "ALTER TABLE public.users RENAME COLUMN full_name TO display_name;",
+    );
     let run = p.safemig(&["--format", "json", "plan", "--rehearse"]);
     assert_eq!(run.code, 1, "{run:?}");
     let json = run.json();
-    assert_eq!(json["rehearsal"]["migrations"][0]["result"], "applied", "{json}");
+    assert_eq!(
+        json["rehearsal"]["migrations"][0]["result"], "applied",
+        "{json}"
+    );
     let broken = json["rehearsal"]["broken"].as_array().unwrap();
     let names: Vec<&str> = broken.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert!(names.iter().any(|n| n.contains("a new user signs up")), "{json}");
+    assert!(
+        names.iter().any(|n| n.contains("a new user signs up")),
+        "{json}"
+    );
     assert!(names.contains(&"profile.sql"), "{json}");
-    assert!(broken[0]["detail"].as_str().unwrap().contains("full_name"), "{json}");
+    assert!(
+        broken[0]["detail"].as_str().unwrap().contains("full_name"),
+        "{json}"
+    );
     let human = p.safemig(&["plan", "--rehearse"]);
-    assert!(human.stdout.contains("broken by the migrations: a new user signs up"), "{human:?}");
-    assert!(human.stdout.contains("break what the app needs"), "{human:?}");
+    assert!(
+        human
+            .stdout
+            .contains("broken by the migrations: a new user signs up"),
+        "{human:?}"
+    );
+    assert!(
+        human.stdout.contains("break what the app needs"),
+        "{human:?}"
+    );
     // Nothing real was touched.
     assert!(p.bool("SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'full_name')"));
 }
@@ -245,15 +283,38 @@ fn the_rehearsal_names_what_a_cascade_took_along() {
     );
     let run = p.safemig(&["migrate", "--backup", "skip"]);
     assert_eq!(run.code, 0, "{run:?}");
-    p.migration("20250201000000_cleanup.sql", "DROP FUNCTION public.is_admin() CASCADE;");
+    p.migration(
+        "20250201000000_cleanup.sql",
+        "DROP FUNCTION public.is_admin() CASCADE;",
+    );
     let run = p.safemig(&["--format", "json", "plan", "--rehearse"]);
     let json = run.json();
     let unnamed = json["rehearsal"]["unnamed_removals"].to_string();
-    assert!(unnamed.contains("policy admins_read ON public.docs"), "{json}");
-    assert!(!unnamed.contains("function"), "the function is named by the DROP: {json}");
+    assert!(
+        unnamed.contains("policy admins_read ON public.docs"),
+        "{json}"
+    );
+    assert!(
+        !unnamed.contains("function"),
+        "the function is named by the DROP: {json}"
+    );
     let effects = json["rehearsal"]["effects"].as_array().unwrap();
-    assert!(effects.iter().any(|d| d["state"] == "missing" && d["object"].as_str().unwrap().starts_with("function public.is_admin")), "{json}");
+    assert!(
+        effects.iter().any(|d| d["state"] == "missing"
+            && d["object"]
+                .as_str()
+                .unwrap()
+                .starts_with("function public.is_admin")),
+        "{json}"
+    );
     let human = p.safemig(&["plan", "--rehearse"]);
-    assert!(human.stdout.contains("no pending migration names it"), "{human:?}");
-    assert_eq!(p.i64("SELECT count(*) FROM pg_policy WHERE polname = 'admins_read'"), 1, "nothing real touched");
+    assert!(
+        human.stdout.contains("no pending migration names it"),
+        "{human:?}"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM pg_policy WHERE polname = 'admins_read'"),
+        1,
+        "nothing real touched"
+    );
 }

@@ -60,7 +60,10 @@ fn password_in_the_url_never_shows() {
         p.cluster.port()
     );
     // A row in public.a, so that dropping it is a loss the guards refuse.
-    p.migration("1_a.sql", "CREATE TABLE public.a (id int); INSERT INTO public.a VALUES (1);");
+    p.migration(
+        "1_a.sql",
+        "CREATE TABLE public.a (id int); INSERT INTO public.a VALUES (1);",
+    );
     p.migration("2_fails.sql", "DROP TABLE public.a;");
     for args in [
         vec!["status"],

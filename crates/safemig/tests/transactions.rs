@@ -66,7 +66,10 @@ fn the_analyzer_runs_alone_exactly_what_postgresql_refuses_in_a_transaction() {
             Err(e) => e.code().map(|c| c.code()) == Some("25001"),
         };
         client.batch_execute("ROLLBACK").unwrap();
-        assert_eq!(refused, *expected, "PostgreSQL and this test disagree on {sql}");
+        assert_eq!(
+            refused, *expected,
+            "PostgreSQL and this test disagree on {sql}"
+        );
         let statements = safemig_analyze::split(&format!("{sql};")).unwrap();
         let alone = matches!(statements[0].transaction, TxBehaviour::MustRunAlone(_));
         if alone != refused {

@@ -349,7 +349,10 @@ fn an_allowance_excuses_lost_rows_only_for_its_own_migration_and_loss() {
     let p = seed_project();
     p.exec("CREATE TABLE public.notes (id int PRIMARY KEY); INSERT INTO public.notes SELECT generate_series(1, 10);");
     // migrate's own backup records the 10 notes.
-    p.migration("20250901000000_note_text.sql", "ALTER TABLE public.notes ADD COLUMN body text;");
+    p.migration(
+        "20250901000000_note_text.sql",
+        "ALTER TABLE public.notes ADD COLUMN body text;",
+    );
     let run = p.safemig(&["migrate"]);
     assert_eq!(run.code, 0, "{run:?}");
     p.exec("DELETE FROM public.notes WHERE id > 5");
@@ -361,7 +364,12 @@ fn an_allowance_excuses_lost_rows_only_for_its_own_migration_and_loss() {
         p.config(&format!("{CONFIG}\n[[allow]]\n{allow}\n"));
         let run = p.safemig(&["--format", "json", "verify", "--no-tests"]);
         assert_eq!(run.code, 1, "{allow}: {run:?}");
-        assert!(failed_checks(&run).iter().any(|(_, d)| d.contains("5 rows")), "{run:?}");
+        assert!(
+            failed_checks(&run)
+                .iter()
+                .any(|(_, d)| d.contains("5 rows")),
+            "{run:?}"
+        );
     }
     // The migration applied since the backup, allowed to lose rows: excused.
     p.config(&format!("{CONFIG}\n[[allow]]\nmigration = \"20250901000000\"\ntable = \"public.notes\"\nloss = [\"rows\"]\n"));
@@ -401,7 +409,10 @@ fn working_from_another_folder_finds_the_project_and_an_empty_verify_does_not_pa
         names.iter().any(|n| n.contains("on_auth_user_created")),
         "the project's [verify] was read: {names:?}"
     );
-    assert!(!elsewhere.path().join(".safemig").exists(), "no stray .safemig/");
+    assert!(
+        !elsewhere.path().join(".safemig").exists(),
+        "no stray .safemig/"
+    );
     assert!(p.path().join(".safemig/audit.jsonl").is_file());
     let log = run_from(&["log", "--format", "json"]);
     assert_eq!(log.code, 0, "{log:?}");
@@ -417,7 +428,13 @@ fn working_from_another_folder_finds_the_project_and_an_empty_verify_does_not_pa
     let bare = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(bare.path().join("migrations")).unwrap();
     let mut command = p.command(
-        &["--db", p.url.as_str(), "--dir", bare.path().join("migrations").to_str().unwrap(), "verify"],
+        &[
+            "--db",
+            p.url.as_str(),
+            "--dir",
+            bare.path().join("migrations").to_str().unwrap(),
+            "verify",
+        ],
         &[],
     );
     command.current_dir(bare.path());

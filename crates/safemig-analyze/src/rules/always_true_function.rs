@@ -23,14 +23,16 @@ static DOC: RuleDoc = RuleDoc {
 /// The function's body (`AS '...'`), if it is given as one string.
 pub(crate) fn body(f: &pg_query::protobuf::CreateFunctionStmt) -> Option<String> {
     f.options.iter().find_map(|o| match o.node.as_ref() {
-        Some(NodeEnum::DefElem(d)) if d.defname == "as" => match d.arg.as_deref().and_then(|a| a.node.as_ref()) {
-            Some(NodeEnum::List(l)) => l.items.first().and_then(|i| match i.node.as_ref() {
+        Some(NodeEnum::DefElem(d)) if d.defname == "as" => {
+            match d.arg.as_deref().and_then(|a| a.node.as_ref()) {
+                Some(NodeEnum::List(l)) => l.items.first().and_then(|i| match i.node.as_ref() {
+                    Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+                    _ => None,
+                }),
                 Some(NodeEnum::String(s)) => Some(s.sval.clone()),
                 _ => None,
-            }),
-            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
-            _ => None,
-        },
+            }
+        }
         _ => None,
     })
 }
@@ -41,7 +43,10 @@ fn constant_true(body: &str) -> bool {
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ';' && *c != '(' && *c != ')')
         .collect();
-    matches!(words.as_str(), "selecttrue" | "begintrueend" | "beginreturntrueend" | "returntrue" | "select1=1")
+    matches!(
+        words.as_str(),
+        "selecttrue" | "begintrueend" | "beginreturntrueend" | "returntrue" | "select1=1"
+    )
 }
 
 impl Rule for AlwaysTrueFunction {
@@ -53,10 +58,12 @@ impl Rule for AlwaysTrueFunction {
         let NodeEnum::CreateFunctionStmt(f) = ctx.node else {
             return Vec::new();
         };
-        let returns_boolean = f
-            .return_type
-            .as_ref()
-            .is_some_and(|t| matches!(super::type_last_name(t).to_ascii_lowercase().as_str(), "bool" | "boolean"));
+        let returns_boolean = f.return_type.as_ref().is_some_and(|t| {
+            matches!(
+                super::type_last_name(t).to_ascii_lowercase().as_str(),
+                "bool" | "boolean"
+            )
+        });
         let name = function_name(&f.funcname);
         if !f.replace || !returns_boolean || !body(f).is_some_and(|b| constant_true(&b)) {
             return Vec::new();
@@ -82,6 +89,9 @@ mod tests {
         assert!(fires(&AlwaysTrueFunction, "CREATE OR REPLACE FUNCTION public.is_admin() RETURNS boolean LANGUAGE sql STABLE AS $$ SELECT true; $$;"));
         assert!(fires(&AlwaysTrueFunction, "CREATE OR REPLACE FUNCTION public.ok() RETURNS bool LANGUAGE plpgsql AS $$ BEGIN RETURN true; END $$;"));
         assert!(!fires(&AlwaysTrueFunction, "CREATE OR REPLACE FUNCTION public.is_admin() RETURNS boolean LANGUAGE sql AS $$ SELECT auth.jwt() ->> 'role' = 'admin' $$;"));
-        assert!(!fires(&AlwaysTrueFunction, "CREATE FUNCTION public.yes() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;"));
+        assert!(!fires(
+            &AlwaysTrueFunction,
+            "CREATE FUNCTION public.yes() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;"
+        ));
     }
 }

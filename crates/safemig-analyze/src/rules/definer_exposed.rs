@@ -29,8 +29,15 @@ static DOC: RuleDoc = RuleDoc {
 /// PL/pgSQL or SQL, and either way its table access is in these words).
 fn touches_tables(body: &str) -> bool {
     let lower = body.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric() && c != '_').collect();
-    words.iter().any(|w| matches!(*w, "from" | "update" | "delete" | "insert" | "join" | "truncate" | "merge"))
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .collect();
+    words.iter().any(|w| {
+        matches!(
+            *w,
+            "from" | "update" | "delete" | "insert" | "join" | "truncate" | "merge"
+        )
+    })
 }
 
 impl Rule for DefinerExposed {
@@ -42,13 +49,23 @@ impl Rule for DefinerExposed {
         let NodeEnum::CreateFunctionStmt(f) = ctx.node else {
             return Vec::new();
         };
-        let definer = f.options.iter().any(|o| matches!(o.node.as_ref(),
-            Some(NodeEnum::DefElem(d)) if d.defname == "security" && super::option_on(d)));
+        let definer = f.options.iter().any(|o| {
+            matches!(o.node.as_ref(),
+            Some(NodeEnum::DefElem(d)) if d.defname == "security" && super::option_on(d))
+        });
         let name = function_name(&f.funcname);
         let trigger = f.return_type.as_ref().is_some_and(|t| {
-            matches!(super::type_last_name(t).to_ascii_lowercase().as_str(), "trigger" | "event_trigger")
+            matches!(
+                super::type_last_name(t).to_ascii_lowercase().as_str(),
+                "trigger" | "event_trigger"
+            )
         });
-        if !definer || trigger || f.is_procedure || !ctx.file.is_exposed(&name) || !ctx.file.anon_may_execute(&name) {
+        if !definer
+            || trigger
+            || f.is_procedure
+            || !ctx.file.is_exposed(&name)
+            || !ctx.file.anon_may_execute(&name)
+        {
             return Vec::new();
         }
         if !super::always_true_function::body(f).is_some_and(|b| touches_tables(&b)) {
@@ -74,7 +91,10 @@ mod tests {
     fn callable_definer_functions_over_tables_fire() {
         let f = "CREATE FUNCTION public.get_email(u uuid) RETURNS text LANGUAGE sql SECURITY DEFINER SET search_path = '' AS $$ SELECT email FROM auth.users WHERE id = u $$;";
         assert!(fires(&DefinerExposed, f));
-        assert!(!fires(&DefinerExposed, &format!("{f}\nREVOKE EXECUTE ON FUNCTION public.get_email(uuid) FROM PUBLIC, anon;")));
+        assert!(!fires(
+            &DefinerExposed,
+            &format!("{f}\nREVOKE EXECUTE ON FUNCTION public.get_email(uuid) FROM PUBLIC, anon;")
+        ));
         assert!(fires(&DefinerExposed, &format!("{f}\nREVOKE EXECUTE ON FUNCTION public.get_email(uuid) FROM PUBLIC;\nGRANT EXECUTE ON FUNCTION public.get_email(uuid) TO anon;")));
         assert!(!fires(&DefinerExposed, "CREATE FUNCTION private.f() RETURNS int LANGUAGE sql SECURITY DEFINER AS $$ SELECT count(*) FROM public.t $$;"));
         assert!(!fires(&DefinerExposed, "CREATE FUNCTION public.h() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$ BEGIN INSERT INTO public.p VALUES (NEW.id); RETURN NEW; END $$;"));

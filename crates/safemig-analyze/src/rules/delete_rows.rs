@@ -32,8 +32,12 @@ impl Rule for DeleteRows {
         // Anywhere in the statement: `WITH moved AS (DELETE ... RETURNING *) INSERT ...` deletes too.
         let mut hits = Vec::new();
         for (node, ..) in ctx.node.nodes() {
-            let pg_query::NodeRef::DeleteStmt(stmt) = node else { continue };
-            let Some(relation) = stmt.relation.as_ref() else { continue };
+            let pg_query::NodeRef::DeleteStmt(stmt) = node else {
+                continue;
+            };
+            let Some(relation) = stmt.relation.as_ref() else {
+                continue;
+            };
             let table = qualified(relation);
             let top = matches!(ctx.node, NodeEnum::DeleteStmt(_));
             // A top-level DELETE without WHERE is delete-without-where's.
@@ -58,13 +62,22 @@ mod tests {
 
     #[test]
     fn fires_with_where_on_an_existing_table() {
-        assert!(fires(&DeleteRows, "DELETE FROM public.todos WHERE inserted_at < '2024-01-01';"));
+        assert!(fires(
+            &DeleteRows,
+            "DELETE FROM public.todos WHERE inserted_at < '2024-01-01';"
+        ));
         assert!(!fires(&DeleteRows, "DELETE FROM public.todos;"));
-        assert!(!fires(&DeleteRows, "CREATE TABLE public.t (id int); DELETE FROM public.t WHERE id = 1;"));
+        assert!(!fires(
+            &DeleteRows,
+            "CREATE TABLE public.t (id int); DELETE FROM public.t WHERE id = 1;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DeleteRows, "DO $$ BEGIN DELETE FROM public.t WHERE id = 1; END $$;"));
+        assert!(fires(
+            &DeleteRows,
+            "DO $$ BEGIN DELETE FROM public.t WHERE id = 1; END $$;"
+        ));
     }
 }

@@ -53,19 +53,37 @@ mod tests {
 
     #[test]
     fn fires_on_an_exposed_existing_table() {
-        assert!(fires(&DisableRls, "ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY;"));
-        assert!(fires(&DisableRls, "ALTER TABLE docs DISABLE ROW LEVEL SECURITY;"));
+        assert!(fires(
+            &DisableRls,
+            "ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY;"
+        ));
+        assert!(fires(
+            &DisableRls,
+            "ALTER TABLE docs DISABLE ROW LEVEL SECURITY;"
+        ));
     }
 
     #[test]
     fn quiet_on_private_schemas_new_tables_and_enabling() {
-        assert!(!fires(&DisableRls, "ALTER TABLE private.docs DISABLE ROW LEVEL SECURITY;"));
-        assert!(!fires(&DisableRls, "CREATE TABLE public.t (id int); ALTER TABLE public.t DISABLE ROW LEVEL SECURITY;"));
-        assert!(!fires(&DisableRls, "ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;"));
+        assert!(!fires(
+            &DisableRls,
+            "ALTER TABLE private.docs DISABLE ROW LEVEL SECURITY;"
+        ));
+        assert!(!fires(
+            &DisableRls,
+            "CREATE TABLE public.t (id int); ALTER TABLE public.t DISABLE ROW LEVEL SECURITY;"
+        ));
+        assert!(!fires(
+            &DisableRls,
+            "ALTER TABLE public.docs ENABLE ROW LEVEL SECURITY;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DisableRls, "DO $$ BEGIN ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY; END $$;"));
+        assert!(fires(
+            &DisableRls,
+            "DO $$ BEGIN ALTER TABLE public.docs DISABLE ROW LEVEL SECURITY; END $$;"
+        ));
     }
 }

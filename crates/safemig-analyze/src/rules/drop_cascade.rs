@@ -44,21 +44,33 @@ impl Rule for DropCascade {
             Ok(ObjectType::ObjectView) => "view",
             Ok(ObjectType::ObjectMatview) => "materialized view",
             Ok(ObjectType::ObjectOperator) => "operator",
-            Ok(ObjectType::ObjectTsconfiguration | ObjectType::ObjectTsdictionary) => "text search object",
+            Ok(ObjectType::ObjectTsconfiguration | ObjectType::ObjectTsdictionary) => {
+                "text search object"
+            }
             _ => return Vec::new(),
         };
         let names: Vec<String> = match ObjectType::try_from(stmt.remove_type) {
-            Ok(ObjectType::ObjectFunction | ObjectType::ObjectProcedure | ObjectType::ObjectRoutine | ObjectType::ObjectAggregate) => stmt
+            Ok(
+                ObjectType::ObjectFunction
+                | ObjectType::ObjectProcedure
+                | ObjectType::ObjectRoutine
+                | ObjectType::ObjectAggregate,
+            ) => stmt
                 .objects
                 .iter()
                 .filter_map(|o| match o.node.as_ref() {
-                    Some(NodeEnum::ObjectWithArgs(f)) if !ctx.file.creates_function(&function_name(&f.objname)) => {
+                    Some(NodeEnum::ObjectWithArgs(f))
+                        if !ctx.file.creates_function(&function_name(&f.objname)) =>
+                    {
                         Some(dotted(&f.objname))
                     }
                     _ => None,
                 })
                 .collect(),
-            _ => dropped_objects(stmt).into_iter().map(|p| p.join(".")).collect(),
+            _ => dropped_objects(stmt)
+                .into_iter()
+                .map(|p| p.join("."))
+                .collect(),
         };
         names
             .into_iter()
@@ -80,7 +92,10 @@ mod tests {
 
     #[test]
     fn cascade_drops_of_existing_objects_fire() {
-        assert!(fires(&DropCascade, "DROP FUNCTION public.is_admin() CASCADE;"));
+        assert!(fires(
+            &DropCascade,
+            "DROP FUNCTION public.is_admin() CASCADE;"
+        ));
         assert!(fires(&DropCascade, "DROP SEQUENCE public.s CASCADE;"));
         assert!(!fires(&DropCascade, "DROP FUNCTION public.is_admin();"));
         assert!(!fires(&DropCascade, "CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS 'SELECT 1'; DROP FUNCTION public.f() CASCADE;"));

@@ -33,7 +33,12 @@ impl Rule for DropColumn {
         // ALTER TYPE ... DROP ATTRIBUTE: the attribute's values go from every stored value.
         if let NodeEnum::AlterTableStmt(stmt) = ctx.node {
             if stmt.objtype == pg_query::protobuf::ObjectType::ObjectType as i32 {
-                let ty = stmt.relation.as_ref().map(super::qualified).map(|t| t.to_string()).unwrap_or_default();
+                let ty = stmt
+                    .relation
+                    .as_ref()
+                    .map(super::qualified)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
                 return stmt
                     .cmds
                     .iter()

@@ -27,8 +27,18 @@ static DOC: RuleDoc = RuleDoc {
 
 /// Extensions that keep the project's data in tables of their own.
 const DATA_EXTENSIONS: &[&str] = &[
-    "pg_cron", "pgmq", "pg_net", "supabase_vault", "pgsodium", "postgis", "postgis_topology",
-    "postgis_tiger_geocoder", "timescaledb", "pg_partman", "pgaudit", "pg_graphql",
+    "pg_cron",
+    "pgmq",
+    "pg_net",
+    "supabase_vault",
+    "pgsodium",
+    "postgis",
+    "postgis_topology",
+    "postgis_tiger_geocoder",
+    "timescaledb",
+    "pg_partman",
+    "pgaudit",
+    "pg_graphql",
 ];
 
 impl Rule for DropDataObjects {
@@ -93,10 +103,19 @@ mod tests {
 
     #[test]
     fn data_holding_drops_fire() {
-        assert!(fires(&DropDataObjects, "DROP SEQUENCE public.invoice_number_seq;"));
+        assert!(fires(
+            &DropDataObjects,
+            "DROP SEQUENCE public.invoice_number_seq;"
+        ));
         assert!(fires(&DropDataObjects, "DROP EXTENSION IF EXISTS pg_cron;"));
         assert!(fires(&DropDataObjects, "DROP OWNED BY legacy_admin;"));
-        assert!(!fires(&DropDataObjects, "DROP EXTENSION IF EXISTS \"uuid-ossp\";"));
-        assert!(!fires(&DropDataObjects, "CREATE SEQUENCE public.s; DROP SEQUENCE public.s;"));
+        assert!(!fires(
+            &DropDataObjects,
+            "DROP EXTENSION IF EXISTS \"uuid-ossp\";"
+        ));
+        assert!(!fires(
+            &DropDataObjects,
+            "CREATE SEQUENCE public.s; DROP SEQUENCE public.s;"
+        ));
     }
 }

@@ -39,11 +39,9 @@ impl Rule for DropPolicy {
             .filter_map(|parts| {
                 let (name, table) = parts.split_last()?;
                 let table = table.join(".");
-                let recreated = ctx
-                    .file
-                    .created_policies
-                    .iter()
-                    .any(|(t, n)| n == name && t.name == table.rsplit('.').next().unwrap_or(&table));
+                let recreated = ctx.file.created_policies.iter().any(|(t, n)| {
+                    n == name && t.name == table.rsplit('.').next().unwrap_or(&table)
+                });
                 (!recreated).then(|| {
                     Hit::new(format!(
                         "drops policy `{name}` on `{table}`: who can read or write its rows changes"
@@ -74,6 +72,9 @@ mod tests {
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropPolicy, "DO $$ BEGIN DROP POLICY p ON public.docs; END $$;"));
+        assert!(fires(
+            &DropPolicy,
+            "DO $$ BEGIN DROP POLICY p ON public.docs; END $$;"
+        ));
     }
 }

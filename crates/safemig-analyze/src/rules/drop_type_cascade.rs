@@ -63,18 +63,31 @@ mod tests {
 
     #[test]
     fn fires_on_cascade_drops_of_types_domains_extensions() {
-        assert!(hits(&DropTypeCascade, "DROP TYPE public.mood CASCADE;")[0].message.contains("`public.mood`"));
-        assert!(fires(&DropTypeCascade, "DROP DOMAIN public.email_d CASCADE;"));
-        assert!(hits(&DropTypeCascade, "DROP EXTENSION citext CASCADE;")[0].message.contains("`citext`"));
+        assert!(hits(&DropTypeCascade, "DROP TYPE public.mood CASCADE;")[0]
+            .message
+            .contains("`public.mood`"));
+        assert!(fires(
+            &DropTypeCascade,
+            "DROP DOMAIN public.email_d CASCADE;"
+        ));
+        assert!(hits(&DropTypeCascade, "DROP EXTENSION citext CASCADE;")[0]
+            .message
+            .contains("`citext`"));
     }
 
     #[test]
     fn quiet_without_cascade() {
-        assert!(!fires(&DropTypeCascade, "DROP TYPE public.mood; DROP EXTENSION IF EXISTS citext;"));
+        assert!(!fires(
+            &DropTypeCascade,
+            "DROP TYPE public.mood; DROP EXTENSION IF EXISTS citext;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&DropTypeCascade, "DO $$ BEGIN DROP TYPE public.mood CASCADE; END $$;"));
+        assert!(fires(
+            &DropTypeCascade,
+            "DO $$ BEGIN DROP TYPE public.mood CASCADE; END $$;"
+        ));
     }
 }

@@ -35,7 +35,11 @@ impl Rule for EnumValuePosition {
         vec![Hit::new(format!(
             "adds `{}` {} `{}`: every comparison and ORDER BY of the type now places it there",
             e.new_val,
-            if e.new_val_is_after { "after" } else { "before" },
+            if e.new_val_is_after {
+                "after"
+            } else {
+                "before"
+            },
             e.new_val_neighbor
         ))]
     }
@@ -48,7 +52,13 @@ mod tests {
 
     #[test]
     fn positioned_values_fire() {
-        assert!(fires(&EnumValuePosition, "ALTER TYPE public.s ADD VALUE 'packed' BEFORE 'shipped';"));
-        assert!(!fires(&EnumValuePosition, "ALTER TYPE public.s ADD VALUE 'packed';"));
+        assert!(fires(
+            &EnumValuePosition,
+            "ALTER TYPE public.s ADD VALUE 'packed' BEFORE 'shipped';"
+        ));
+        assert!(!fires(
+            &EnumValuePosition,
+            "ALTER TYPE public.s ADD VALUE 'packed';"
+        ));
     }
 }

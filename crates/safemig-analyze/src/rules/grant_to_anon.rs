@@ -108,17 +108,38 @@ mod tests {
 
     #[test]
     fn fires_on_private_schemas() {
-        assert!(fires(&GrantToAnon, "GRANT USAGE ON SCHEMA private TO anon;"));
-        assert!(fires(&GrantToAnon, "GRANT SELECT ON ALL TABLES IN SCHEMA private TO anon;"));
-        assert!(fires(&GrantToAnon, "GRANT SELECT ON private.user_secrets TO PUBLIC;"));
+        assert!(fires(
+            &GrantToAnon,
+            "GRANT USAGE ON SCHEMA private TO anon;"
+        ));
+        assert!(fires(
+            &GrantToAnon,
+            "GRANT SELECT ON ALL TABLES IN SCHEMA private TO anon;"
+        ));
+        assert!(fires(
+            &GrantToAnon,
+            "GRANT SELECT ON private.user_secrets TO PUBLIC;"
+        ));
     }
 
     #[test]
     fn quiet_on_exposed_schemas_other_roles_and_revokes() {
-        assert!(!fires(&GrantToAnon, "CREATE TABLE public.t (id int); GRANT SELECT ON public.t TO anon;"));
+        assert!(!fires(
+            &GrantToAnon,
+            "CREATE TABLE public.t (id int); GRANT SELECT ON public.t TO anon;"
+        ));
         assert!(fires(&GrantToAnon, "GRANT SELECT ON public.t TO anon;"));
-        assert!(fires(&GrantToAnon, "GRANT SELECT ON auth.users TO authenticated;"));
-        assert!(!fires(&GrantToAnon, "GRANT USAGE ON SCHEMA private TO authenticated;"));
-        assert!(!fires(&GrantToAnon, "REVOKE ALL ON SCHEMA private FROM anon;"));
+        assert!(fires(
+            &GrantToAnon,
+            "GRANT SELECT ON auth.users TO authenticated;"
+        ));
+        assert!(!fires(
+            &GrantToAnon,
+            "GRANT USAGE ON SCHEMA private TO authenticated;"
+        ));
+        assert!(!fires(
+            &GrantToAnon,
+            "REVOKE ALL ON SCHEMA private FROM anon;"
+        ));
     }
 }

@@ -46,16 +46,20 @@ fn names_something(node: &NodeEnum) -> bool {
 /// The identifiers of `text` longer than 63 bytes, as written (the parser has
 /// already cut them in the parse tree, so the text is where they are whole).
 fn long_identifiers(text: &str) -> Vec<String> {
-    let Ok(scanned) = pg_query::scan(text) else { return Vec::new() };
+    let Ok(scanned) = pg_query::scan(text) else {
+        return Vec::new();
+    };
     scanned
         .tokens
         .iter()
         .filter(|t| t.token == pg_query::protobuf::Token::Ident as i32)
         .filter_map(|t| text.get(t.start as usize..t.end as usize))
-        .map(|raw| match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-            Some(quoted) => quoted.replace("\"\"", "\""),
-            None => raw.to_lowercase(),
-        })
+        .map(
+            |raw| match raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => raw.to_lowercase(),
+            },
+        )
         .filter(|name| name.len() > LIMIT)
         .collect()
 }
@@ -98,9 +102,21 @@ mod tests {
     #[test]
     fn long_names_fire_and_short_ones_do_not() {
         let long = "a".repeat(64);
-        assert!(fires(&IdentifierTooLong, &format!("CREATE POLICY \"{long}\" ON public.t USING (true);")));
-        assert!(fires(&IdentifierTooLong, &format!("CREATE TABLE public.t ({long} int);")));
-        assert!(fires(&IdentifierTooLong, &format!("CREATE INDEX {long} ON public.t (a);")));
-        assert!(!fires(&IdentifierTooLong, &format!("CREATE TABLE public.t ({} int);", "a".repeat(63))));
+        assert!(fires(
+            &IdentifierTooLong,
+            &format!("CREATE POLICY \"{long}\" ON public.t USING (true);")
+        ));
+        assert!(fires(
+            &IdentifierTooLong,
+            &format!("CREATE TABLE public.t ({long} int);")
+        ));
+        assert!(fires(
+            &IdentifierTooLong,
+            &format!("CREATE INDEX {long} ON public.t (a);")
+        ));
+        assert!(!fires(
+            &IdentifierTooLong,
+            &format!("CREATE TABLE public.t ({} int);", "a".repeat(63))
+        ));
     }
 }

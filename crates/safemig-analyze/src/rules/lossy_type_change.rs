@@ -4,7 +4,9 @@ use pg_query::protobuf::AlterTableType;
 
 use pg_query::NodeEnum;
 
-use super::{alter_table_cmds, cmd_type, column_def, type_last_name, Ctx, Hit, Rule, RuleDoc, Severity};
+use super::{
+    alter_table_cmds, cmd_type, column_def, type_last_name, Ctx, Hit, Rule, RuleDoc, Severity,
+};
 
 pub struct LossyTypeChange;
 
@@ -28,7 +30,8 @@ static DOC: RuleDoc = RuleDoc {
 
 /// Types a value can be converted into with less precision than it had, without an error.
 const NARROWING: &[&str] = &[
-    "date", "time", "timetz", "int2", "int4", "int", "integer", "smallint", "float4", "real", "money",
+    "date", "time", "timetz", "int2", "int4", "int", "integer", "smallint", "float4", "real",
+    "money",
 ];
 
 impl Rule for LossyTypeChange {
@@ -78,20 +81,38 @@ mod tests {
 
     #[test]
     fn fires_on_using_and_narrowing_types() {
-        assert!(fires(&LossyTypeChange, "ALTER TABLE public.t ALTER COLUMN a TYPE date;"));
-        assert!(fires(&LossyTypeChange, "ALTER TABLE public.t ALTER COLUMN a TYPE numeric(10,0);"));
-        assert!(fires(&LossyTypeChange, "ALTER TABLE public.t ALTER COLUMN a TYPE varchar(3) USING left(a, 3);"));
-        assert!(fires(&LossyTypeChange, "ALTER TABLE public.t ALTER COLUMN a TYPE integer;"));
+        assert!(fires(
+            &LossyTypeChange,
+            "ALTER TABLE public.t ALTER COLUMN a TYPE date;"
+        ));
+        assert!(fires(
+            &LossyTypeChange,
+            "ALTER TABLE public.t ALTER COLUMN a TYPE numeric(10,0);"
+        ));
+        assert!(fires(
+            &LossyTypeChange,
+            "ALTER TABLE public.t ALTER COLUMN a TYPE varchar(3) USING left(a, 3);"
+        ));
+        assert!(fires(
+            &LossyTypeChange,
+            "ALTER TABLE public.t ALTER COLUMN a TYPE integer;"
+        ));
     }
 
     #[test]
     fn quiet_on_widening_and_new_tables() {
         assert!(!fires(&LossyTypeChange, "ALTER TABLE public.t ALTER COLUMN a TYPE bigint, ALTER COLUMN b TYPE text, ALTER COLUMN c TYPE varchar(20);"));
-        assert!(!fires(&LossyTypeChange, "CREATE TABLE public.t (a timestamptz); ALTER TABLE public.t ALTER COLUMN a TYPE date;"));
+        assert!(!fires(
+            &LossyTypeChange,
+            "CREATE TABLE public.t (a timestamptz); ALTER TABLE public.t ALTER COLUMN a TYPE date;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&LossyTypeChange, "DO $$ BEGIN ALTER TABLE public.t ALTER COLUMN a TYPE date; END $$;"));
+        assert!(fires(
+            &LossyTypeChange,
+            "DO $$ BEGIN ALTER TABLE public.t ALTER COLUMN a TYPE date; END $$;"
+        ));
     }
 }

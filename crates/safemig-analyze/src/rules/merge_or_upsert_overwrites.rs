@@ -31,13 +31,16 @@ impl Rule for MergeOrUpsertOverwrites {
         for (node, ..) in ctx.node.nodes() {
             match node {
                 NodeRef::MergeStmt(m) => {
-                    let Some(table) = m.relation.as_ref().map(qualified) else { continue };
+                    let Some(table) = m.relation.as_ref().map(qualified) else {
+                        continue;
+                    };
                     if ctx.file.created_here(&table) {
                         continue;
                     }
                     let overwrites = m.merge_when_clauses.iter().any(|w| match w.node.as_ref() {
                         Some(NodeEnum::MergeWhenClause(c)) => {
-                            c.command_type == CmdType::CmdUpdate as i32 || c.command_type == CmdType::CmdDelete as i32
+                            c.command_type == CmdType::CmdUpdate as i32
+                                || c.command_type == CmdType::CmdDelete as i32
                         }
                         _ => false,
                     });
@@ -48,7 +51,9 @@ impl Rule for MergeOrUpsertOverwrites {
                     }
                 }
                 NodeRef::InsertStmt(i) => {
-                    let Some(table) = i.relation.as_ref().map(qualified) else { continue };
+                    let Some(table) = i.relation.as_ref().map(qualified) else {
+                        continue;
+                    };
                     let updates = i
                         .on_conflict_clause
                         .as_ref()
@@ -74,9 +79,18 @@ mod tests {
 
     #[test]
     fn overwriting_merges_and_upserts_fire() {
-        assert!(fires(&MergeOrUpsertOverwrites, "MERGE INTO public.p t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET v = s.v;"));
+        assert!(fires(
+            &MergeOrUpsertOverwrites,
+            "MERGE INTO public.p t USING s ON t.k = s.k WHEN MATCHED THEN UPDATE SET v = s.v;"
+        ));
         assert!(fires(&MergeOrUpsertOverwrites, "INSERT INTO public.p (id, v) VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET v = EXCLUDED.v;"));
-        assert!(!fires(&MergeOrUpsertOverwrites, "INSERT INTO public.p (id, v) VALUES (1, 2) ON CONFLICT (id) DO NOTHING;"));
-        assert!(!fires(&MergeOrUpsertOverwrites, "MERGE INTO public.p t USING s ON t.k = s.k WHEN NOT MATCHED THEN INSERT VALUES (s.k);"));
+        assert!(!fires(
+            &MergeOrUpsertOverwrites,
+            "INSERT INTO public.p (id, v) VALUES (1, 2) ON CONFLICT (id) DO NOTHING;"
+        ));
+        assert!(!fires(
+            &MergeOrUpsertOverwrites,
+            "MERGE INTO public.p t USING s ON t.k = s.k WHEN NOT MATCHED THEN INSERT VALUES (s.k);"
+        ));
     }
 }

@@ -18,55 +18,53 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::QualifiedName;
 
-mod always_true_function;
-mod enum_value_position;
-mod identifier_too_long;
-mod definer_exposed;
-mod drop_cascade;
-mod drop_data_objects;
-mod merge_or_upsert_overwrites;
-mod role_escalation;
-mod sequence_reset;
-mod view_bypasses_rls;
-mod writes_discarded;
 mod add_column_volatile_default;
 mod add_foreign_key;
 mod add_required_column;
 mod add_unique_constraint;
 mod alter_domain_add_constraint;
+mod always_true_function;
 mod ban_char_type;
 mod change_column_type;
 mod cluster;
 mod concurrently_in_transaction;
 mod constraint_without_not_valid;
 mod create_domain_with_constraint;
+mod definer_exposed;
 mod delete_rows;
 mod delete_without_where;
 mod disable_rls;
+mod drop_cascade;
 mod drop_column;
-mod grant_to_anon;
+mod drop_data_objects;
 mod drop_database;
 mod drop_function;
 mod drop_index_without_concurrently;
-mod drop_policy;
 mod drop_not_null;
+mod drop_policy;
 mod drop_schema;
 mod drop_table;
 mod drop_trigger;
 mod drop_type_cascade;
+mod enum_value_position;
+mod grant_to_anon;
+mod identifier_too_long;
 mod index_without_concurrently;
 mod lossy_type_change;
+mod merge_or_upsert_overwrites;
 mod missing_lock_timeout;
-mod open_policy;
 pub(crate) mod not_known_safe;
+mod open_policy;
 mod prefer_bigint;
-mod reaches_outside;
 mod prefer_identity;
 mod prefer_text;
 mod prefer_timestamptz;
+mod reaches_outside;
 mod rename_column;
 mod rename_table;
+mod role_escalation;
 mod security_definer_without_search_path;
+mod sequence_reset;
 mod set_not_null;
 mod set_unlogged;
 mod table_without_rls;
@@ -77,7 +75,9 @@ mod unguarded_drop;
 mod update_overwrites_values;
 mod update_without_where;
 mod vacuum_full;
+mod view_bypasses_rls;
 mod view_exposes_auth_users;
+mod writes_discarded;
 
 /// How much a finding matters. A migration's class is its worst finding's:
 /// `risky` (can lose data or break the application), `review` (locks, rewrites,
@@ -231,16 +231,19 @@ impl FileFacts {
 
     /// Whether a sequence of this name is created in this file.
     pub fn creates_sequence(&self, name: &QualifiedName) -> bool {
-        self.created_sequences.iter().any(|t| {
-            t.name == name.name && effective_schema(t) == effective_schema(name)
-        })
+        self.created_sequences
+            .iter()
+            .any(|t| t.name == name.name && effective_schema(t) == effective_schema(name))
     }
 
     /// Whether anon may execute function `name` after this file: `EXECUTE` is
     /// granted to `PUBLIC` by default, so unless the file revokes it.
     pub fn anon_may_execute(&self, name: &QualifiedName) -> bool {
-        let same = |t: &QualifiedName| t.name == name.name && effective_schema(t) == effective_schema(name);
-        self.execute_granted_to_anon.iter().any(same) || !self.execute_revoked_from_anon.iter().any(same)
+        let same = |t: &QualifiedName| {
+            t.name == name.name && effective_schema(t) == effective_schema(name)
+        };
+        self.execute_granted_to_anon.iter().any(same)
+            || !self.execute_revoked_from_anon.iter().any(same)
     }
 
     pub fn created_here(&self, name: &QualifiedName) -> bool {
@@ -295,8 +298,14 @@ impl FileFacts {
 /// A trigger function whose body returns NULL and never NEW or OLD: it cancels
 /// every row it runs BEFORE.
 pub(crate) fn returns_only_null(f: &protobuf::CreateFunctionStmt) -> bool {
-    let Some(body) = always_true_function::body(f) else { return false };
-    let text: String = body.to_lowercase().split_whitespace().collect::<Vec<_>>().join(" ");
+    let Some(body) = always_true_function::body(f) else {
+        return false;
+    };
+    let text: String = body
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     text.contains("return null") && !text.contains("return new") && !text.contains("return old")
 }
 
@@ -306,7 +315,9 @@ pub(crate) fn role_names(roles: &[protobuf::Node]) -> Vec<String> {
     roles
         .iter()
         .filter_map(|r| match r.node.as_ref() {
-            Some(NodeEnum::RoleSpec(spec)) if spec.roletype == protobuf::RoleSpecType::RolespecPublic as i32 => {
+            Some(NodeEnum::RoleSpec(spec))
+                if spec.roletype == protobuf::RoleSpecType::RolespecPublic as i32 =>
+            {
                 Some("public".to_string())
             }
             Some(NodeEnum::RoleSpec(spec)) => Some(spec.rolename.to_ascii_lowercase()),
@@ -317,7 +328,9 @@ pub(crate) fn role_names(roles: &[protobuf::Node]) -> Vec<String> {
 
 /// Whether `roles` reaches the public anon key: `anon` itself, or `PUBLIC`.
 pub(crate) fn reaches_anon(roles: &[protobuf::Node]) -> bool {
-    role_names(roles).iter().any(|r| r == "anon" || r == "public")
+    role_names(roles)
+        .iter()
+        .any(|r| r == "anon" || r == "public")
 }
 
 /// The schema an unqualified name lands in under the default search_path.

@@ -31,7 +31,14 @@ pub static DOC: RuleDoc = RuleDoc {
 
 /// Extensions that give SQL a way out of the database (other databases, HTTP):
 /// creating one changes what a later statement can reach.
-const REACHING_EXTENSIONS: &[&str] = &["dblink", "postgres_fdw", "pg_net", "http", "wrappers", "pgsql-http"];
+const REACHING_EXTENSIONS: &[&str] = &[
+    "dblink",
+    "postgres_fdw",
+    "pg_net",
+    "http",
+    "wrappers",
+    "pgsql-http",
+];
 
 /// Schemas whose tables the platform makes and owns (Supabase Auth, Storage):
 /// changing their shape is not the project's to do, even additively.
@@ -53,21 +60,32 @@ pub fn known_safe(ctx: &Ctx<'_>) -> Option<&'static str> {
         }
         N::CreateSchemaStmt(_) => "creates a schema",
         N::CreateSeqStmt(_) => "creates a sequence",
-        N::CreateEnumStmt(_) | N::CompositeTypeStmt(_) | N::CreateDomainStmt(_) | N::CreateRangeStmt(_) => {
-            "creates a type"
+        N::CreateEnumStmt(_)
+        | N::CompositeTypeStmt(_)
+        | N::CreateDomainStmt(_)
+        | N::CreateRangeStmt(_) => "creates a type",
+        N::DefineStmt(d) if !d.replace => {
+            "creates an aggregate, operator, collation or text search object"
         }
-        N::DefineStmt(d) if !d.replace => "creates an aggregate, operator, collation or text search object",
         N::CreateStatsStmt(_) => "creates extended statistics",
-        N::CreateExtensionStmt(e) if !REACHING_EXTENSIONS.contains(&e.extname.as_str()) => "creates an extension",
+        N::CreateExtensionStmt(e) if !REACHING_EXTENSIONS.contains(&e.extname.as_str()) => {
+            "creates an extension"
+        }
         // A trigger on a table in use runs on every write from now on: review.
         N::CreateTrigStmt(t) if !t.replace && t.relation.as_ref().is_some_and(here) => {
             "a trigger on a table created in the same file"
         }
         // CREATE OR REPLACE FUNCTION is how most Supabase migrations create one;
         // drift and the rehearsal compare what a replaced body does.
-        N::CreateFunctionStmt(f) if !reads_auth_with_owner_rights(f) => "creates or replaces a function",
-        N::ViewStmt(v) if !v.replace => "creates a view; view-bypasses-rls looks at whose rights it runs with",
-        N::ViewStmt(v) if v.view.as_ref().is_some_and(here) => "replaces a view created in the same file",
+        N::CreateFunctionStmt(f) if !reads_auth_with_owner_rights(f) => {
+            "creates or replaces a function"
+        }
+        N::ViewStmt(v) if !v.replace => {
+            "creates a view; view-bypasses-rls looks at whose rights it runs with"
+        }
+        N::ViewStmt(v) if v.view.as_ref().is_some_and(here) => {
+            "replaces a view created in the same file"
+        }
         N::AlterEnumStmt(e) if e.old_val.is_empty() => "adds a value to an enum",
         N::AlterDomainStmt(d)
             if d.subtype == "C"
@@ -79,8 +97,10 @@ pub fn known_safe(ctx: &Ctx<'_>) -> Option<&'static str> {
         N::GrantStmt(g)
             if !g.is_grant
                 && g.objtype == pg_query::protobuf::ObjectType::ObjectSchema as i32
-                && g.objects.iter().all(|o| matches!(o.node.as_ref(),
-                    Some(N::String(s)) if !ctx.file.exposed_schemas.iter().any(|e| *e == s.sval))) =>
+                && g.objects.iter().all(|o| {
+                    matches!(o.node.as_ref(),
+                    Some(N::String(s)) if !ctx.file.exposed_schemas.iter().any(|e| *e == s.sval))
+                }) =>
         {
             "takes a schema the API does not expose away from roles"
         }
@@ -91,14 +111,20 @@ pub fn known_safe(ctx: &Ctx<'_>) -> Option<&'static str> {
             "a policy on a table created in the same file"
         }
         N::CommentStmt(_) => "a comment",
-        N::InsertStmt(i) if i.relation.as_ref().is_some_and(here) => "adds rows to a table created in the same file",
+        N::InsertStmt(i) if i.relation.as_ref().is_some_and(here) => {
+            "adds rows to a table created in the same file"
+        }
         N::InsertStmt(i) if private_bucket(i) => "creates a storage bucket that is not public",
-        N::MergeStmt(m) if m.relation.as_ref().is_some_and(here) => "merges into a table created in the same file",
+        N::MergeStmt(m) if m.relation.as_ref().is_some_and(here) => {
+            "merges into a table created in the same file"
+        }
         N::SelectStmt(s) if s.into_clause.is_none() && calls_only_harmless(ctx) => "reads",
         N::RefreshMatViewStmt(r) if r.relation.as_ref().is_some_and(here) => {
             "fills a materialized view created in the same file"
         }
-        N::VariableSetStmt(v) if !v.name.eq_ignore_ascii_case("session_replication_role") => "a session setting",
+        N::VariableSetStmt(v) if !v.name.eq_ignore_ascii_case("session_replication_role") => {
+            "a session setting"
+        }
         N::VariableShowStmt(_) => "a session setting",
         N::TransactionStmt(_) => "transaction control",
         N::DoStmt(_) => "its statements are checked one by one",
@@ -112,14 +138,21 @@ pub fn known_safe(ctx: &Ctx<'_>) -> Option<&'static str> {
                         // An exclusion constraint cannot be NOT VALID: it checks every row under lock.
                         AlterTableType::AtAddConstraint => {
                             new || super::constraint_def(cmd).is_none_or(|c| {
-                                super::constr_type(c) != pg_query::protobuf::ConstrType::ConstrExclusion
+                                super::constr_type(c)
+                                    != pg_query::protobuf::ConstrType::ConstrExclusion
                             })
                         }
                         // Validating in the file that added it NOT VALID holds the ADD's lock while it scans.
                         AlterTableType::AtValidateConstraint => {
-                            new || !ctx.file.not_valid_constraints.iter().any(|(t, c)| t == table && *c == cmd.name)
+                            new || !ctx
+                                .file
+                                .not_valid_constraints
+                                .iter()
+                                .any(|(t, c)| t == table && *c == cmd.name)
                         }
-                        AlterTableType::AtDropColumn => ctx.file.adds_column(table, &cmd.name) || new,
+                        AlterTableType::AtDropColumn => {
+                            ctx.file.adds_column(table, &cmd.name) || new
+                        }
                         AlterTableType::AtAddColumn
                         | AlterTableType::AtEnableRowSecurity
                         | AlterTableType::AtSetNotNull
@@ -127,7 +160,9 @@ pub fn known_safe(ctx: &Ctx<'_>) -> Option<&'static str> {
                         | AlterTableType::AtAddIndex => true,
                         // Dropping a default changes what inserts do; setting one does not.
                         AlterTableType::AtColumnDefault => cmd.def.is_some() || new,
-                        AlterTableType::AtAttachPartition => new && attaches_new_partition(ctx, cmd),
+                        AlterTableType::AtAttachPartition => {
+                            new && attaches_new_partition(ctx, cmd)
+                        }
                         _ => new,
                     }
             });
@@ -158,14 +193,20 @@ pub fn known_safe(ctx: &Ctx<'_>) -> Option<&'static str> {
 /// A SECURITY DEFINER function that reads `auth.users` (or another `auth` table):
 /// with its owner's rights, whoever may call it reads accounts.
 fn reads_auth_with_owner_rights(f: &pg_query::protobuf::CreateFunctionStmt) -> bool {
-    let definer = f.options.iter().any(|o| matches!(o.node.as_ref(),
-        Some(NodeEnum::DefElem(d)) if d.defname == "security" && super::option_on(d)));
-    definer && super::always_true_function::body(f).is_some_and(|b| b.to_lowercase().contains("auth.users"))
+    let definer = f.options.iter().any(|o| {
+        matches!(o.node.as_ref(),
+        Some(NodeEnum::DefElem(d)) if d.defname == "security" && super::option_on(d))
+    });
+    definer
+        && super::always_true_function::body(f)
+            .is_some_and(|b| b.to_lowercase().contains("auth.users"))
 }
 
 /// `INSERT INTO storage.buckets` whose rows do not say `public = true`.
 fn private_bucket(i: &pg_query::protobuf::InsertStmt) -> bool {
-    let Some(r) = i.relation.as_ref() else { return false };
+    let Some(r) = i.relation.as_ref() else {
+        return false;
+    };
     if !(r.schemaname == "storage" && r.relname == "buckets") {
         return false;
     }
@@ -180,7 +221,8 @@ fn private_bucket(i: &pg_query::protobuf::InsertStmt) -> bool {
     let Some(public) = columns.iter().position(|c| c == "public") else {
         return true; // the column's default: not public
     };
-    let Some(NodeEnum::SelectStmt(s)) = i.select_stmt.as_deref().and_then(|n| n.node.as_ref()) else {
+    let Some(NodeEnum::SelectStmt(s)) = i.select_stmt.as_deref().and_then(|n| n.node.as_ref())
+    else {
         return false;
     };
     !s.values_lists.is_empty()
@@ -210,7 +252,9 @@ fn privileges_on_new_objects(ctx: &Ctx<'_>, g: &pg_query::protobuf::GrantStmt) -
             Some(NodeEnum::RangeVar(r)) if g.objtype == ObjectType::ObjectSequence as i32 => {
                 ctx.file.creates_sequence(&super::qualified(r))
             }
-            Some(NodeEnum::ObjectWithArgs(f)) => ctx.file.creates_function(&super::function_name(&f.objname)),
+            Some(NodeEnum::ObjectWithArgs(f)) => {
+                ctx.file.creates_function(&super::function_name(&f.objname))
+            }
             _ => false,
         })
 }
@@ -218,7 +262,10 @@ fn privileges_on_new_objects(ctx: &Ctx<'_>, g: &pg_query::protobuf::GrantStmt) -
 /// `ATTACH PARTITION` of a table created in this file too.
 fn attaches_new_partition(ctx: &Ctx<'_>, cmd: &pg_query::protobuf::AlterTableCmd) -> bool {
     match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
-        Some(NodeEnum::PartitionCmd(p)) => p.name.as_ref().is_some_and(|r| ctx.file.created_here(&super::qualified(r))),
+        Some(NodeEnum::PartitionCmd(p)) => p
+            .name
+            .as_ref()
+            .is_some_and(|r| ctx.file.created_here(&super::qualified(r))),
         _ => false,
     }
 }
@@ -227,8 +274,20 @@ fn attaches_new_partition(ctx: &Ctx<'_>, cmd: &pg_query::protobuf::AlterTableCmd
 /// (`cron.schedule`, `vault.create_secret`, a function of the project's own)
 /// does what its body says.
 const HARMLESS_CALLS: &[&str] = &[
-    "set_config", "current_setting", "now", "count", "version", "current_user", "pg_sleep",
-    "to_regclass", "format", "concat", "coalesce", "pg_advisory_xact_lock", "max", "min",
+    "set_config",
+    "current_setting",
+    "now",
+    "count",
+    "version",
+    "current_user",
+    "pg_sleep",
+    "to_regclass",
+    "format",
+    "concat",
+    "coalesce",
+    "pg_advisory_xact_lock",
+    "max",
+    "min",
 ];
 
 fn calls_only_harmless(ctx: &Ctx<'_>) -> bool {
@@ -248,9 +307,17 @@ fn calls_only_harmless(ctx: &Ctx<'_>) -> bool {
 
 fn covered_drop(kind: i32) -> bool {
     use pg_query::protobuf::ObjectType as O;
-    [O::ObjectTable, O::ObjectSchema, O::ObjectFunction, O::ObjectProcedure, O::ObjectTrigger, O::ObjectPolicy, O::ObjectSequence]
-        .iter()
-        .any(|k| *k as i32 == kind)
+    [
+        O::ObjectTable,
+        O::ObjectSchema,
+        O::ObjectFunction,
+        O::ObjectProcedure,
+        O::ObjectTrigger,
+        O::ObjectPolicy,
+        O::ObjectSequence,
+    ]
+    .iter()
+    .any(|k| *k as i32 == kind)
 }
 
 fn covered_rename(kind: i32) -> bool {

@@ -42,7 +42,12 @@ impl Rule for OpenPolicy {
         if let NodeEnum::AlterPolicyStmt(p) = ctx.node {
             // Rewritten to let every row through, for whoever it applies to.
             if is_true(p.qual.as_deref()) || is_true(p.with_check.as_deref()) {
-                let table = p.table.as_ref().map(qualified).map(|t| t.to_string()).unwrap_or_default();
+                let table = p
+                    .table
+                    .as_ref()
+                    .map(qualified)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default();
                 return vec![Hit::new(format!(
                     "policy `{}` on `{table}` now lets every row through for the roles it applies to",
                     p.policy_name
@@ -104,14 +109,21 @@ fn only_bucket(node: Option<&pg_query::protobuf::Node>) -> bool {
                 matches!(n.and_then(|x| x.node.as_ref()), Some(NodeEnum::ColumnRef(c))
                     if c.fields.last().is_some_and(|f| matches!(f.node.as_ref(), Some(NodeEnum::String(s)) if s.sval == "bucket_id")))
             };
-            let constant = |n: Option<&pg_query::protobuf::Node>| match n.and_then(|x| x.node.as_ref()) {
-                Some(NodeEnum::AConst(_)) => true,
-                Some(NodeEnum::TypeCast(t)) => matches!(t.arg.as_deref().and_then(|a| a.node.as_ref()), Some(NodeEnum::AConst(_))),
-                _ => false,
-            };
-            (column(e.lexpr.as_deref()) && constant(e.rexpr.as_deref())) || (constant(e.lexpr.as_deref()) && column(e.rexpr.as_deref()))
+            let constant =
+                |n: Option<&pg_query::protobuf::Node>| match n.and_then(|x| x.node.as_ref()) {
+                    Some(NodeEnum::AConst(_)) => true,
+                    Some(NodeEnum::TypeCast(t)) => matches!(
+                        t.arg.as_deref().and_then(|a| a.node.as_ref()),
+                        Some(NodeEnum::AConst(_))
+                    ),
+                    _ => false,
+                };
+            (column(e.lexpr.as_deref()) && constant(e.rexpr.as_deref()))
+                || (constant(e.lexpr.as_deref()) && column(e.rexpr.as_deref()))
         }
-        Some(NodeEnum::BoolExpr(b)) if b.boolop == pg_query::protobuf::BoolExprType::OrExpr as i32 => {
+        Some(NodeEnum::BoolExpr(b))
+            if b.boolop == pg_query::protobuf::BoolExprType::OrExpr as i32 =>
+        {
             b.args.iter().all(|a| only_bucket(Some(a)))
         }
         _ => false,
@@ -126,17 +138,35 @@ mod tests {
     #[test]
     fn fires_on_writes_open_to_anon() {
         assert!(fires(&OpenPolicy, "CREATE POLICY \"allow all\" ON public.payments FOR ALL TO anon, authenticated USING (true) WITH CHECK (true);"));
-        assert!(fires(&OpenPolicy, "CREATE POLICY p ON public.t FOR DELETE USING (true);"));
+        assert!(fires(
+            &OpenPolicy,
+            "CREATE POLICY p ON public.t FOR DELETE USING (true);"
+        ));
     }
 
     #[test]
     fn quiet_on_owner_checks_and_authenticated_only() {
-        assert!(fires(&OpenPolicy, "CREATE POLICY p ON public.t FOR ALL TO authenticated USING (true);"));
+        assert!(fires(
+            &OpenPolicy,
+            "CREATE POLICY p ON public.t FOR ALL TO authenticated USING (true);"
+        ));
         assert!(!fires(&OpenPolicy, "CREATE TABLE public.t (id int); CREATE POLICY p ON public.t FOR ALL TO authenticated USING (true);"));
-        assert!(fires(&OpenPolicy, "CREATE POLICY p ON public.profiles FOR SELECT TO anon USING (true);"));
-        assert!(fires(&OpenPolicy, "CREATE POLICY p ON storage.objects FOR SELECT USING (bucket_id = 'avatars');"));
+        assert!(fires(
+            &OpenPolicy,
+            "CREATE POLICY p ON public.profiles FOR SELECT TO anon USING (true);"
+        ));
+        assert!(fires(
+            &OpenPolicy,
+            "CREATE POLICY p ON storage.objects FOR SELECT USING (bucket_id = 'avatars');"
+        ));
         assert!(!fires(&OpenPolicy, "CREATE POLICY p ON storage.objects FOR SELECT TO authenticated USING (bucket_id = 'avatars' AND owner = auth.uid());"));
-        assert!(fires(&OpenPolicy, "ALTER POLICY p ON public.orders USING (true);"));
-        assert!(!fires(&OpenPolicy, "CREATE POLICY p ON public.t FOR ALL TO anon USING (auth.uid() = owner);"));
+        assert!(fires(
+            &OpenPolicy,
+            "ALTER POLICY p ON public.orders USING (true);"
+        ));
+        assert!(!fires(
+            &OpenPolicy,
+            "CREATE POLICY p ON public.t FOR ALL TO anon USING (auth.uid() = owner);"
+        ));
     }
 }

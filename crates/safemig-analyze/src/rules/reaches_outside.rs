@@ -112,22 +112,37 @@ mod tests {
 
     #[test]
     fn fires_on_dblink_pg_net_and_copy_program() {
-        assert!(hits(&ReachesOutside, "SELECT dblink_exec('dbname=app', 'DELETE FROM t');")[0]
-            .message
-            .contains("dblink_exec"));
-        assert!(fires(&ReachesOutside, "SELECT net.http_post('https://example.com', '{}'::jsonb);"));
-        assert!(fires(&ReachesOutside, "COPY public.t TO PROGRAM 'curl -d @- https://example.com';"));
+        assert!(hits(
+            &ReachesOutside,
+            "SELECT dblink_exec('dbname=app', 'DELETE FROM t');"
+        )[0]
+        .message
+        .contains("dblink_exec"));
+        assert!(fires(
+            &ReachesOutside,
+            "SELECT net.http_post('https://example.com', '{}'::jsonb);"
+        ));
+        assert!(fires(
+            &ReachesOutside,
+            "COPY public.t TO PROGRAM 'curl -d @- https://example.com';"
+        ));
         assert!(fires(&ReachesOutside, "COPY public.t FROM '/etc/passwd';"));
     }
 
     #[test]
     fn quiet_on_ordinary_statements_and_copy_stdin() {
-        assert!(!fires(&ReachesOutside, "SELECT now(); COPY public.t TO STDOUT; SELECT public.http_status();"));
+        assert!(!fires(
+            &ReachesOutside,
+            "SELECT now(); COPY public.t TO STDOUT; SELECT public.http_status();"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block_not_a_function_body() {
-        assert!(fires(&ReachesOutside, "DO $$ BEGIN PERFORM dblink_exec('dbname=app', 'DELETE FROM t'); END $$;"));
+        assert!(fires(
+            &ReachesOutside,
+            "DO $$ BEGIN PERFORM dblink_exec('dbname=app', 'DELETE FROM t'); END $$;"
+        ));
         // A webhook trigger's function reaches out when it runs, not while migrating.
         assert!(!fires(
             &ReachesOutside,

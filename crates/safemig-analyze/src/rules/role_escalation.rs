@@ -24,8 +24,14 @@ const API_ROLES: &[&str] = &["anon", "authenticated"];
 
 fn grants_power(options: &[pg_query::protobuf::Node]) -> Option<&'static str> {
     options.iter().find_map(|o| match o.node.as_ref() {
-        Some(NodeEnum::DefElem(d)) if matches!(d.defname.as_str(), "superuser" | "bypassrls") && super::option_on(d) => {
-            Some(if d.defname == "superuser" { "SUPERUSER" } else { "BYPASSRLS" })
+        Some(NodeEnum::DefElem(d))
+            if matches!(d.defname.as_str(), "superuser" | "bypassrls") && super::option_on(d) =>
+        {
+            Some(if d.defname == "superuser" {
+                "SUPERUSER"
+            } else {
+                "BYPASSRLS"
+            })
         }
         _ => None,
     })
@@ -101,11 +107,20 @@ mod tests {
     #[test]
     fn escalations_fire_and_ordinary_role_work_does_not() {
         assert!(fires(&RoleEscalation, "GRANT service_role TO anon;"));
-        assert!(fires(&RoleEscalation, "ALTER TABLE public.orders OWNER TO anon;"));
+        assert!(fires(
+            &RoleEscalation,
+            "ALTER TABLE public.orders OWNER TO anon;"
+        ));
         assert!(fires(&RoleEscalation, "ALTER ROLE anon WITH BYPASSRLS;"));
-        assert!(fires(&RoleEscalation, "CREATE ROLE backdoor WITH LOGIN SUPERUSER PASSWORD 'x';"));
+        assert!(fires(
+            &RoleEscalation,
+            "CREATE ROLE backdoor WITH LOGIN SUPERUSER PASSWORD 'x';"
+        ));
         assert!(!fires(&RoleEscalation, "CREATE ROLE reporting NOLOGIN;"));
         assert!(!fires(&RoleEscalation, "GRANT reporting TO analyst;"));
-        assert!(!fires(&RoleEscalation, "ALTER TABLE public.orders OWNER TO postgres;"));
+        assert!(!fires(
+            &RoleEscalation,
+            "ALTER TABLE public.orders OWNER TO postgres;"
+        ));
     }
 }

@@ -36,7 +36,11 @@ fn setval_target(f: &FuncCall) -> Option<(String, bool)> {
             },
             _ => None,
         },
-        Some(NodeEnum::FuncCall(inner)) if function_name(&inner.funcname).name.eq_ignore_ascii_case("pg_get_serial_sequence") => {
+        Some(NodeEnum::FuncCall(inner))
+            if function_name(&inner.funcname)
+                .name
+                .eq_ignore_ascii_case("pg_get_serial_sequence") =>
+        {
             match inner.args.first().and_then(|a| a.node.as_ref()) {
                 Some(NodeEnum::AConst(c)) => match c.val.as_ref() {
                     Some(pg_query::protobuf::a_const::Val::Sval(s)) => Some((s.sval.clone(), true)),
@@ -51,8 +55,14 @@ fn setval_target(f: &FuncCall) -> Option<(String, bool)> {
 
 fn name_of(text: &str) -> crate::parse::QualifiedName {
     match text.rsplit_once('.') {
-        Some((schema, name)) => crate::parse::QualifiedName { schema: schema.trim_matches('"').into(), name: name.trim_matches('"').into() },
-        None => crate::parse::QualifiedName { schema: String::new(), name: text.trim_matches('"').into() },
+        Some((schema, name)) => crate::parse::QualifiedName {
+            schema: schema.trim_matches('"').into(),
+            name: name.trim_matches('"').into(),
+        },
+        None => crate::parse::QualifiedName {
+            schema: String::new(),
+            name: text.trim_matches('"').into(),
+        },
     }
 }
 
@@ -83,20 +93,29 @@ impl Rule for SequenceReset {
         for (node, ..) in ctx.node.nodes() {
             let NodeRef::FuncCall(f) = node else { continue };
             let name = function_name(&f.funcname);
-            if !name.name.eq_ignore_ascii_case("setval") || targets_new(ctx, f) || !is_constant(f.args.get(1)) {
+            if !name.name.eq_ignore_ascii_case("setval")
+                || targets_new(ctx, f)
+                || !is_constant(f.args.get(1))
+            {
                 continue;
             }
-            let target = setval_target(f).map(|(n, _)| n).unwrap_or_else(|| "a sequence".into());
+            let target = setval_target(f)
+                .map(|(n, _)| n)
+                .unwrap_or_else(|| "a sequence".into());
             hits.push(
                 Hit::new(format!("sets `{target}` to a constant: keys the table already holds may be handed out again"))
                     .help("set it from the data: setval(seq, (SELECT max(id) FROM the_table))"),
             );
         }
         if let NodeEnum::AlterSeqStmt(s) = ctx.node {
-            let restarts = s.options.iter().any(|o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "restart"));
+            let restarts = s.options.iter().any(
+                |o| matches!(o.node.as_ref(), Some(NodeEnum::DefElem(d)) if d.defname == "restart"),
+            );
             if let Some(seq) = s.sequence.as_ref().map(super::qualified) {
                 if restarts && !ctx.file.creates_sequence(&seq) {
-                    hits.push(Hit::new(format!("restarts sequence `{seq}`: it hands out values rows may already have")));
+                    hits.push(Hit::new(format!(
+                        "restarts sequence `{seq}`: it hands out values rows may already have"
+                    )));
                 }
             }
         }
@@ -104,17 +123,26 @@ impl Rule for SequenceReset {
             if ctx.file.created_here(&table) {
                 continue;
             }
-            let options: Vec<&pg_query::protobuf::DefElem> = match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
-                Some(NodeEnum::List(l)) => l.items.iter().filter_map(|i| match i.node.as_ref() {
-                    Some(NodeEnum::DefElem(d)) => Some(d.as_ref()),
-                    _ => None,
-                }).collect(),
-                Some(NodeEnum::Constraint(c)) => c.options.iter().filter_map(|i| match i.node.as_ref() {
-                    Some(NodeEnum::DefElem(d)) => Some(d.as_ref()),
-                    _ => None,
-                }).collect(),
-                _ => Vec::new(),
-            };
+            let options: Vec<&pg_query::protobuf::DefElem> =
+                match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+                    Some(NodeEnum::List(l)) => l
+                        .items
+                        .iter()
+                        .filter_map(|i| match i.node.as_ref() {
+                            Some(NodeEnum::DefElem(d)) => Some(d.as_ref()),
+                            _ => None,
+                        })
+                        .collect(),
+                    Some(NodeEnum::Constraint(c)) => c
+                        .options
+                        .iter()
+                        .filter_map(|i| match i.node.as_ref() {
+                            Some(NodeEnum::DefElem(d)) => Some(d.as_ref()),
+                            _ => None,
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                };
             match cmd_type(cmd) {
                 AlterTableType::AtSetIdentity if options.iter().any(|d| d.defname == "restart") => {
                     hits.push(Hit::new(format!(
@@ -145,11 +173,23 @@ mod tests {
 
     #[test]
     fn resets_of_existing_sequences_fire_and_data_driven_ones_do_not() {
-        assert!(fires(&SequenceReset, "SELECT setval('public.orders_id_seq', 1);"));
+        assert!(fires(
+            &SequenceReset,
+            "SELECT setval('public.orders_id_seq', 1);"
+        ));
         assert!(fires(&SequenceReset, "ALTER SEQUENCE public.s RESTART;"));
-        assert!(fires(&SequenceReset, "ALTER TABLE public.t ALTER COLUMN id RESTART WITH 1;"));
-        assert!(fires(&SequenceReset, "ALTER TABLE public.t ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY;"));
-        assert!(!fires(&SequenceReset, "SELECT setval('public.orders_id_seq', (SELECT max(id) FROM public.orders));"));
+        assert!(fires(
+            &SequenceReset,
+            "ALTER TABLE public.t ALTER COLUMN id RESTART WITH 1;"
+        ));
+        assert!(fires(
+            &SequenceReset,
+            "ALTER TABLE public.t ALTER COLUMN id ADD GENERATED BY DEFAULT AS IDENTITY;"
+        ));
+        assert!(!fires(
+            &SequenceReset,
+            "SELECT setval('public.orders_id_seq', (SELECT max(id) FROM public.orders));"
+        ));
         assert!(!fires(&SequenceReset, "CREATE TABLE public.n (id int GENERATED BY DEFAULT AS IDENTITY); SELECT setval(pg_get_serial_sequence('public.n', 'id'), 5);"));
     }
 }

@@ -47,12 +47,18 @@ mod tests {
     #[test]
     fn fires_on_an_existing_table_only() {
         assert!(fires(&SetUnlogged, "ALTER TABLE public.t SET UNLOGGED;"));
-        assert!(!fires(&SetUnlogged, "CREATE TABLE public.t (id int); ALTER TABLE public.t SET UNLOGGED;"));
+        assert!(!fires(
+            &SetUnlogged,
+            "CREATE TABLE public.t (id int); ALTER TABLE public.t SET UNLOGGED;"
+        ));
         assert!(!fires(&SetUnlogged, "ALTER TABLE public.t SET LOGGED;"));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&SetUnlogged, "DO $$ BEGIN ALTER TABLE public.t SET UNLOGGED; END $$;"));
+        assert!(fires(
+            &SetUnlogged,
+            "DO $$ BEGIN ALTER TABLE public.t SET UNLOGGED; END $$;"
+        ));
     }
 }

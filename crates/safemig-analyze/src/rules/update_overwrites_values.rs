@@ -32,7 +32,9 @@ impl Rule for UpdateOverwritesValues {
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
         let mut hits = Vec::new();
         for (node, ..) in ctx.node.nodes() {
-            let NodeRef::UpdateStmt(u) = node else { continue };
+            let NodeRef::UpdateStmt(u) = node else {
+                continue;
+            };
             let Some(table) = u.relation.as_ref().map(qualified) else {
                 continue;
             };
@@ -78,9 +80,9 @@ fn fills_only_nulls(r#where: Option<&pg_query::protobuf::Node>, column: &str) ->
     match r#where.and_then(|w| w.node.as_ref()) {
         Some(NodeEnum::NullTest(t)) if t.nulltesttype == NullTestType::IsNull as i32 => {
             match t.arg.as_deref().and_then(|a| a.node.as_ref()) {
-                Some(NodeEnum::ColumnRef(c)) => c.fields.last().is_some_and(|f| {
-                    matches!(f.node.as_ref(), Some(NodeEnum::String(s)) if s.sval == column)
-                }),
+                Some(NodeEnum::ColumnRef(c)) => c.fields.last().is_some_and(
+                    |f| matches!(f.node.as_ref(), Some(NodeEnum::String(s)) if s.sval == column),
+                ),
                 _ => false,
             }
         }
@@ -98,22 +100,49 @@ mod tests {
 
     #[test]
     fn fires_on_null_and_constants() {
-        assert!(fires(&UpdateOverwritesValues, "UPDATE public.t SET email = NULL WHERE id > 5;"));
-        assert!(fires(&UpdateOverwritesValues, "UPDATE public.t SET status = 'x';"));
+        assert!(fires(
+            &UpdateOverwritesValues,
+            "UPDATE public.t SET email = NULL WHERE id > 5;"
+        ));
+        assert!(fires(
+            &UpdateOverwritesValues,
+            "UPDATE public.t SET status = 'x';"
+        ));
     }
 
     #[test]
     fn quiet_on_expressions_and_new_tables() {
-        assert!(fires(&UpdateOverwritesValues, "UPDATE public.t SET title = upper(title);"));
-        assert!(!fires(&UpdateOverwritesValues, "UPDATE public.t SET title = title WHERE id = 1;"));
-        assert!(!fires(&UpdateOverwritesValues, "UPDATE public.todos SET priority = 0 WHERE priority IS NULL;"));
-        assert!(fires(&UpdateOverwritesValues, "UPDATE public.todos SET priority = 0 WHERE other IS NULL;"));
-        assert!(!fires(&UpdateOverwritesValues, "CREATE TABLE public.t (a int); UPDATE public.t SET a = 1;"));
-        assert!(!fires(&UpdateOverwritesValues, "ALTER TABLE public.t ADD COLUMN b int; UPDATE public.t SET b = 0;"));
+        assert!(fires(
+            &UpdateOverwritesValues,
+            "UPDATE public.t SET title = upper(title);"
+        ));
+        assert!(!fires(
+            &UpdateOverwritesValues,
+            "UPDATE public.t SET title = title WHERE id = 1;"
+        ));
+        assert!(!fires(
+            &UpdateOverwritesValues,
+            "UPDATE public.todos SET priority = 0 WHERE priority IS NULL;"
+        ));
+        assert!(fires(
+            &UpdateOverwritesValues,
+            "UPDATE public.todos SET priority = 0 WHERE other IS NULL;"
+        ));
+        assert!(!fires(
+            &UpdateOverwritesValues,
+            "CREATE TABLE public.t (a int); UPDATE public.t SET a = 1;"
+        ));
+        assert!(!fires(
+            &UpdateOverwritesValues,
+            "ALTER TABLE public.t ADD COLUMN b int; UPDATE public.t SET b = 0;"
+        ));
     }
 
     #[test]
     fn fires_inside_a_do_block() {
-        assert!(fires(&UpdateOverwritesValues, "DO $$ BEGIN UPDATE public.t SET a = NULL; END $$;"));
+        assert!(fires(
+            &UpdateOverwritesValues,
+            "DO $$ BEGIN UPDATE public.t SET a = NULL; END $$;"
+        ));
     }
 }

@@ -26,7 +26,9 @@ static DOC: RuleDoc = RuleDoc {
 
 fn invoker_on(options: &[pg_query::protobuf::Node]) -> bool {
     options.iter().any(|o| match o.node.as_ref() {
-        Some(NodeEnum::DefElem(d)) => d.defname.eq_ignore_ascii_case("security_invoker") && super::option_on(d),
+        Some(NodeEnum::DefElem(d)) => {
+            d.defname.eq_ignore_ascii_case("security_invoker") && super::option_on(d)
+        }
         _ => false,
     })
 }
@@ -38,7 +40,10 @@ fn existing_tables(ctx: &Ctx<'_>, query: &NodeEnum) -> Vec<String> {
         if let NodeRef::RangeVar(r) = node {
             let name = qualified(r);
             let schema = super::effective_schema(&name);
-            if schema == "pg_catalog" || schema == "information_schema" || ctx.file.created_here(&name) {
+            if schema == "pg_catalog"
+                || schema == "information_schema"
+                || ctx.file.created_here(&name)
+            {
                 continue;
             }
             let shown = name.to_string();
@@ -58,11 +63,15 @@ impl Rule for ViewBypassesRls {
     fn check(&self, ctx: &Ctx<'_>) -> Vec<Hit> {
         match ctx.node {
             NodeEnum::ViewStmt(v) => {
-                let Some(view) = v.view.as_ref().map(qualified) else { return Vec::new() };
+                let Some(view) = v.view.as_ref().map(qualified) else {
+                    return Vec::new();
+                };
                 if !ctx.file.is_exposed(&view) || invoker_on(&v.options) {
                     return Vec::new();
                 }
-                let Some(query) = v.query.as_deref().and_then(|q| q.node.as_ref()) else { return Vec::new() };
+                let Some(query) = v.query.as_deref().and_then(|q| q.node.as_ref()) else {
+                    return Vec::new();
+                };
                 let tables = existing_tables(ctx, query);
                 if tables.is_empty() {
                     return Vec::new();
@@ -74,9 +83,15 @@ impl Rule for ViewBypassesRls {
                     if v.replace { " (CREATE OR REPLACE without the option turns security_invoker off)" } else { "" }
                 ))]
             }
-            NodeEnum::CreateTableAsStmt(c) if c.objtype == pg_query::protobuf::ObjectType::ObjectMatview as i32 => {
-                let Some(view) = c.into.as_ref().and_then(|i| i.rel.as_ref()).map(qualified) else { return Vec::new() };
-                let Some(query) = c.query.as_deref().and_then(|q| q.node.as_ref()) else { return Vec::new() };
+            NodeEnum::CreateTableAsStmt(c)
+                if c.objtype == pg_query::protobuf::ObjectType::ObjectMatview as i32 =>
+            {
+                let Some(view) = c.into.as_ref().and_then(|i| i.rel.as_ref()).map(qualified) else {
+                    return Vec::new();
+                };
+                let Some(query) = c.query.as_deref().and_then(|q| q.node.as_ref()) else {
+                    return Vec::new();
+                };
                 let tables = existing_tables(ctx, query);
                 if !ctx.file.is_exposed(&view) || tables.is_empty() {
                     return Vec::new();
@@ -88,8 +103,15 @@ impl Rule for ViewBypassesRls {
                 ))
                 .help("create it in a schema the API does not expose, or revoke SELECT on it from anon and authenticated")]
             }
-            NodeEnum::AlterTableStmt(s) if s.objtype == pg_query::protobuf::ObjectType::ObjectView as i32 => {
-                let view = s.relation.as_ref().map(qualified).map(|q| q.to_string()).unwrap_or_default();
+            NodeEnum::AlterTableStmt(s)
+                if s.objtype == pg_query::protobuf::ObjectType::ObjectView as i32 =>
+            {
+                let view = s
+                    .relation
+                    .as_ref()
+                    .map(qualified)
+                    .map(|q| q.to_string())
+                    .unwrap_or_default();
                 s.cmds
                     .iter()
                     .filter_map(|c| match c.node.as_ref() {
@@ -127,14 +149,41 @@ mod tests {
 
     #[test]
     fn owner_rights_views_over_existing_tables_fire() {
-        assert!(fires(&ViewBypassesRls, "CREATE VIEW public.v AS SELECT id FROM public.orders;"));
-        assert!(fires(&ViewBypassesRls, "CREATE OR REPLACE VIEW public.v AS SELECT id FROM public.orders;"));
-        assert!(fires(&ViewBypassesRls, "CREATE MATERIALIZED VIEW public.m AS SELECT count(*) FROM public.orders;"));
-        assert!(fires(&ViewBypassesRls, "ALTER VIEW public.v SET (security_invoker = false);"));
-        assert!(fires(&ViewBypassesRls, "ALTER VIEW public.v RESET (security_invoker);"));
-        assert!(!fires(&ViewBypassesRls, "CREATE VIEW public.v WITH (security_invoker = true) AS SELECT id FROM public.orders;"));
-        assert!(!fires(&ViewBypassesRls, "CREATE VIEW private.v AS SELECT id FROM public.orders;"));
-        assert!(!fires(&ViewBypassesRls, "CREATE TABLE public.n (id int); CREATE VIEW public.v AS SELECT id FROM public.n;"));
-        assert!(!fires(&ViewBypassesRls, "ALTER VIEW public.v SET (security_invoker = true);"));
+        assert!(fires(
+            &ViewBypassesRls,
+            "CREATE VIEW public.v AS SELECT id FROM public.orders;"
+        ));
+        assert!(fires(
+            &ViewBypassesRls,
+            "CREATE OR REPLACE VIEW public.v AS SELECT id FROM public.orders;"
+        ));
+        assert!(fires(
+            &ViewBypassesRls,
+            "CREATE MATERIALIZED VIEW public.m AS SELECT count(*) FROM public.orders;"
+        ));
+        assert!(fires(
+            &ViewBypassesRls,
+            "ALTER VIEW public.v SET (security_invoker = false);"
+        ));
+        assert!(fires(
+            &ViewBypassesRls,
+            "ALTER VIEW public.v RESET (security_invoker);"
+        ));
+        assert!(!fires(
+            &ViewBypassesRls,
+            "CREATE VIEW public.v WITH (security_invoker = true) AS SELECT id FROM public.orders;"
+        ));
+        assert!(!fires(
+            &ViewBypassesRls,
+            "CREATE VIEW private.v AS SELECT id FROM public.orders;"
+        ));
+        assert!(!fires(
+            &ViewBypassesRls,
+            "CREATE TABLE public.n (id int); CREATE VIEW public.v AS SELECT id FROM public.n;"
+        ));
+        assert!(!fires(
+            &ViewBypassesRls,
+            "ALTER VIEW public.v SET (security_invoker = true);"
+        ));
     }
 }

@@ -41,11 +41,15 @@ impl Rule for ViewExposesAuthUsers {
         if invoker || !ctx.file.is_exposed(&view) {
             return Vec::new();
         }
-        let reads_users = v.query.as_deref().and_then(|q| q.node.as_ref()).is_some_and(|q| {
-            q.nodes().into_iter().any(|(n, ..)| {
+        let reads_users = v
+            .query
+            .as_deref()
+            .and_then(|q| q.node.as_ref())
+            .is_some_and(|q| {
+                q.nodes().into_iter().any(|(n, ..)| {
                 matches!(n, NodeRef::RangeVar(r) if r.schemaname == "auth" && r.relname == "users")
             })
-        });
+            });
         if !reads_users {
             return Vec::new();
         }
@@ -71,8 +75,17 @@ mod tests {
 
     #[test]
     fn quiet_with_security_invoker_or_elsewhere() {
-        assert!(!fires(&ViewExposesAuthUsers, "CREATE VIEW public.d WITH (security_invoker = true) AS SELECT email FROM auth.users;"));
-        assert!(!fires(&ViewExposesAuthUsers, "CREATE VIEW private.d AS SELECT email FROM auth.users;"));
-        assert!(!fires(&ViewExposesAuthUsers, "CREATE VIEW public.d AS SELECT 1 AS x;"));
+        assert!(!fires(
+            &ViewExposesAuthUsers,
+            "CREATE VIEW public.d WITH (security_invoker = true) AS SELECT email FROM auth.users;"
+        ));
+        assert!(!fires(
+            &ViewExposesAuthUsers,
+            "CREATE VIEW private.d AS SELECT email FROM auth.users;"
+        ));
+        assert!(!fires(
+            &ViewExposesAuthUsers,
+            "CREATE VIEW public.d AS SELECT 1 AS x;"
+        ));
     }
 }

@@ -35,12 +35,21 @@ impl Rule for WritesDiscarded {
                 let before_row = t.row && t.timing & 2 != 0;
                 let writes = t.events & (4 | 16) != 0;
                 let function = function_name(&t.funcname);
-                if !before_row || !writes || !ctx.file.null_returning_functions.iter().any(|f| {
-                    f.name == function.name && super::effective_schema(f) == super::effective_schema(&function)
-                }) {
+                if !before_row
+                    || !writes
+                    || !ctx.file.null_returning_functions.iter().any(|f| {
+                        f.name == function.name
+                            && super::effective_schema(f) == super::effective_schema(&function)
+                    })
+                {
                     return Vec::new();
                 }
-                let table = t.relation.as_ref().map(qualified).map(|q| q.to_string()).unwrap_or_default();
+                let table = t
+                    .relation
+                    .as_ref()
+                    .map(qualified)
+                    .map(|q| q.to_string())
+                    .unwrap_or_default();
                 vec![Hit::new(format!(
                     "trigger `{}` runs `{function}()` before each insert or update of `{table}`, and it returns NULL: \
                      every such write is silently thrown away",
@@ -49,11 +58,17 @@ impl Rule for WritesDiscarded {
             }
             NodeEnum::RuleStmt(r) => {
                 use pg_query::protobuf::CmdType;
-                let writes = r.event == CmdType::CmdInsert as i32 || r.event == CmdType::CmdUpdate as i32;
+                let writes =
+                    r.event == CmdType::CmdInsert as i32 || r.event == CmdType::CmdUpdate as i32;
                 if !(r.instead && r.actions.is_empty() && writes) {
                     return Vec::new();
                 }
-                let table = r.relation.as_ref().map(qualified).map(|q| q.to_string()).unwrap_or_default();
+                let table = r
+                    .relation
+                    .as_ref()
+                    .map(qualified)
+                    .map(|q| q.to_string())
+                    .unwrap_or_default();
                 vec![Hit::new(format!(
                     "rule `{}` makes every {} on `{table}` do nothing instead: the writes are silently lost",
                     r.rulename,
@@ -76,7 +91,13 @@ mod tests {
         assert!(fires(&WritesDiscarded, &format!("{f}CREATE TRIGGER s BEFORE INSERT ON public.o FOR EACH ROW EXECUTE FUNCTION public.skip();")));
         assert!(!fires(&WritesDiscarded, &format!("{f}CREATE TRIGGER s BEFORE DELETE ON public.o FOR EACH ROW EXECUTE FUNCTION public.skip();")));
         assert!(!fires(&WritesDiscarded, &format!("{f}CREATE TRIGGER s AFTER INSERT ON public.o FOR EACH ROW EXECUTE FUNCTION public.skip();")));
-        assert!(fires(&WritesDiscarded, "CREATE RULE r AS ON UPDATE TO public.o DO INSTEAD NOTHING;"));
-        assert!(!fires(&WritesDiscarded, "CREATE RULE r AS ON DELETE TO public.o DO INSTEAD NOTHING;"));
+        assert!(fires(
+            &WritesDiscarded,
+            "CREATE RULE r AS ON UPDATE TO public.o DO INSTEAD NOTHING;"
+        ));
+        assert!(!fires(
+            &WritesDiscarded,
+            "CREATE RULE r AS ON DELETE TO public.o DO INSTEAD NOTHING;"
+        ));
     }
 }

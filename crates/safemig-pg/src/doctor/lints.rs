@@ -123,7 +123,11 @@ pub const ALL: &[Lint] = &[
 ];
 
 /// Reads the scope once for all lints.
-pub fn scope(client: &mut Client, configured: &[String], skipped: Vec<String>) -> Result<Scope, PgError> {
+pub fn scope(
+    client: &mut Client,
+    configured: &[String],
+    skipped: Vec<String>,
+) -> Result<Scope, PgError> {
     let row = client
         .query_one(
             "SELECT coalesce(current_setting('pgrst.db_schemas', true), ''), \
@@ -165,7 +169,8 @@ pub(crate) const API_CAN_SELECT: &str = "EXISTS (SELECT 1 FROM pg_catalog.unnest
      WHERE pg_catalog.has_table_privilege(r::name, c.oid, 'SELECT'))";
 
 /// The roles of `$2` that may SELECT relation `c`, as text (`anon, authenticated`).
-pub(crate) const API_SELECTORS: &str = "(SELECT pg_catalog.string_agg(r, ', ' ORDER BY r) FROM pg_catalog.unnest($2::text[]) r \
+pub(crate) const API_SELECTORS: &str =
+    "(SELECT pg_catalog.string_agg(r, ', ' ORDER BY r) FROM pg_catalog.unnest($2::text[]) r \
      WHERE pg_catalog.has_table_privilege(r::name, c.oid, 'SELECT'))";
 
 pub(crate) fn rows(

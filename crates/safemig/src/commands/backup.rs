@@ -156,7 +156,10 @@ pub fn create(
     for dir in options.root.ancestors() {
         if dir.file_name().is_some_and(|n| n == ".safemig") {
             use std::os::unix::fs::DirBuilderExt;
-            let _ = std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir);
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir);
             safemig_project::audit::ignore_state_dir(dir);
         }
     }
@@ -311,7 +314,9 @@ fn aside(ctx: &Context, drop_older_than: Option<u32>) -> Result<i32, CliError> {
         None => (Vec::new(), backup::aside_tables(&mut client)?),
     };
     if ctx.json() {
-        report::print_json(&serde_json::json!({ "database": target.display(), "dropped": dropped, "kept": kept }));
+        report::print_json(
+            &serde_json::json!({ "database": target.display(), "dropped": dropped, "kept": kept }),
+        );
         return Ok(0);
     }
     let line = |a: &backup::Aside| {

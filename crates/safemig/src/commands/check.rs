@@ -13,8 +13,8 @@ use crate::cli::{CheckArgs, FailOn, Format};
 use crate::context::{CliError, Context};
 use crate::report::{self, human};
 
-pub use safemig_analyze::project::{CheckRun, CheckedFile};
 use safemig_analyze::project::{self, cross_file, finish, key_of, merge, Ordering};
+pub use safemig_analyze::project::{CheckRun, CheckedFile};
 
 use crate::context::{lint_options, project_options};
 
@@ -29,7 +29,6 @@ fn check_file(path: PathBuf, sql: &str, options: &LintOptions) -> CheckedFile {
     let version = version_of(&path);
     project::check_file(path, version, sql, options)
 }
-
 
 /// The files `check` reads: each PATH (a file, or a folder's `.sql` files), else the migrations folder.
 fn gather(ctx: &Context, paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
@@ -83,7 +82,11 @@ fn unreadable(path: PathBuf, why: &str) -> CheckedFile {
         "unreadable-file",
         Severity::Risky,
         message.to_string(),
-        Some(if help.is_empty() { "save the file as UTF-8, or fix its permissions".to_string() } else { help.to_string() }),
+        Some(if help.is_empty() {
+            "save the file as UTF-8, or fix its permissions".to_string()
+        } else {
+            help.to_string()
+        }),
         1,
         1,
     ));
@@ -170,7 +173,11 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
             } else {
                 github(&run);
             }
-            if unreadable_files > 0 { 2 } else { i32::from(failing) }
+            if unreadable_files > 0 {
+                2
+            } else {
+                i32::from(failing)
+            }
         }
     };
     Ok(code)
@@ -219,14 +226,21 @@ impl FileSummary {
         let reviewed = f.class > Class::Safe
             && config.risky_allowed(f.version.as_deref().unwrap_or(""), &f.file_name);
         let note = if reviewed {
-            format!("  {}", human::dim("(reviewed in safemig.toml: does not fail check)"))
+            format!(
+                "  {}",
+                human::dim("(reviewed in safemig.toml: does not fail check)")
+            )
         } else {
             String::new()
         };
         FileSummary {
             path: f.path.clone(),
             class: f.class,
-            line: format!("  {}  {}{why}{note}", class_label(f.class), f.path.display()),
+            line: format!(
+                "  {}  {}{why}{note}",
+                class_label(f.class),
+                f.path.display()
+            ),
             findings: all.len(),
             hints: all.iter().filter(|x| x.severity == Severity::Hint).count(),
             reviewed,
@@ -329,7 +343,8 @@ fn stream(
                 // --db: a file risky only for what tables hold is not risky where they hold nothing.
                 if let (Some(client), Class::Risky) = (client.as_mut(), file.class) {
                     if let Ok(sql) = std::fs::read_to_string(&file.path) {
-                        if let Some(why) = super::migrate::not_risky_for_target(client, &file, &sql) {
+                        if let Some(why) = super::migrate::not_risky_for_target(client, &file, &sql)
+                        {
                             summary.line.push_str(&format!(
                                 "  {}",
                                 human::dim(&format!("(not risky for this database: {why})"))
@@ -494,17 +509,14 @@ fn stream(
         }
     }
     let database_class = Class::of(cross.database.iter().map(|f| &f.severity));
-    let failed = summaries
-        .iter()
-        .any(|f| {
-            let class = if f.not_risky_here && f.class == Class::Risky {
-                Class::Review
-            } else {
-                f.class
-            };
-            !f.reviewed && failing(args.fail_on, class)
-        })
-        || failing(args.fail_on, database_class);
+    let failed = summaries.iter().any(|f| {
+        let class = if f.not_risky_here && f.class == Class::Risky {
+            Class::Review
+        } else {
+            f.class
+        };
+        !f.reviewed && failing(args.fail_on, class)
+    }) || failing(args.fail_on, database_class);
     // A file that could not be read was reported with the rest; the run is bad input.
     if unreadable_files > 0 {
         return Ok(2);

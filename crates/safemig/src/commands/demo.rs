@@ -333,7 +333,10 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     let remote = migrations.join("20250831022250_remote_schema.sql");
     write(&remote, REMOTE_SCHEMA_SAFE)?;
     say(&human::bold("20250831022250_remote_schema.sql"));
-    println!("{}", human::dim(&human::indent(REMOTE_SCHEMA_SAFE.trim_end(), 8)));
+    println!(
+        "{}",
+        human::dim(&human::indent(REMOTE_SCHEMA_SAFE.trim_end(), 8))
+    );
     command("safemig migrate");
     let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
     expect(

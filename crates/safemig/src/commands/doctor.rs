@@ -44,7 +44,15 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<i32, CliError> {
     ctx.audit_local(&record);
     let report = result?;
     // Hints (splinter's INFO) are worth knowing, not a failure.
-    let code = if report.findings.iter().any(|f| f.severity >= Severity::Review) { 1 } else { 0 };
+    let code = if report
+        .findings
+        .iter()
+        .any(|f| f.severity >= Severity::Review)
+    {
+        1
+    } else {
+        0
+    };
     if ctx.json() {
         report::print_json(&serde_json::json!({
             "database": target.display(),
@@ -68,7 +76,12 @@ pub fn run(ctx: &Context, args: &DoctorArgs) -> Result<i32, CliError> {
             println!("  {line}");
         }
         match f.splinter {
-            Some(id) => println!("  {} {}  {}", human::dim("-->"), f.object, human::dim(&format!("(splinter {id})"))),
+            Some(id) => println!(
+                "  {} {}  {}",
+                human::dim("-->"),
+                f.object,
+                human::dim(&format!("(splinter {id})"))
+            ),
             None => println!("  {} {}", human::dim("-->"), f.object),
         }
         println!("  {} fix:", human::dim("="));

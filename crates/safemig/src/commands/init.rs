@@ -14,7 +14,11 @@ type Floor = (String, i64);
 
 pub fn run(ctx: &Context, _args: &InitArgs) -> Result<i32, CliError> {
     let root = ctx.config.base();
-    let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+    let root = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    };
     let config_path = root.join("safemig.toml");
     if config_path.exists() {
         return Err(CliError::input(format!(
@@ -24,7 +28,8 @@ pub fn run(ctx: &Context, _args: &InitArgs) -> Result<i32, CliError> {
     }
     let migrations_dir = ctx.migrations_dir();
     let set = safemig_project::migrations::load(&migrations_dir).ok();
-    let supabase = migrations_dir.ends_with("supabase/migrations") || root.join("supabase/config.toml").is_file();
+    let supabase = migrations_dir.ends_with("supabase/migrations")
+        || root.join("supabase/config.toml").is_file();
     let handler = set.as_ref().and_then(new_user_handler);
 
     // With a database: the tables that hold rows, biggest first, as proposed floors.
@@ -108,11 +113,17 @@ fn config_text(
 ) -> String {
     let relative = migrations_dir.strip_prefix(root).unwrap_or(migrations_dir);
     let mut t = String::new();
-    t.push_str("# safemig.toml, written by `safemig init`. Everything here is optional: a setting\n");
+    t.push_str(
+        "# safemig.toml, written by `safemig init`. Everything here is optional: a setting\n",
+    );
     t.push_str("# left out takes the default shown. Reference: the README's *safemig.toml*.\n\n");
     t.push_str(&format!(
         "# Where the migrations are ({}).\nmigrations_dir = \"{}\"\n\n",
-        if supabase { "a Supabase project" } else { "detected" },
+        if supabase {
+            "a Supabase project"
+        } else {
+            "detected"
+        },
         relative.display()
     ));
     t.push_str("[check]\n# Schemas the Supabase API exposes: RLS and grants are judged there.\nexposed_schemas = [\"public\"]\n");
@@ -121,8 +132,15 @@ fn config_text(
     if floors.is_empty() {
         t.push_str("# critical = [\"public.orders\"]\n");
     } else {
-        let names: Vec<String> = floors.iter().take(5).map(|(n, _)| format!("\"{n}\"")).collect();
-        t.push_str(&format!("# The database's biggest tables; keep those that matter most:\n# critical = [{}]\n", names.join(", ")));
+        let names: Vec<String> = floors
+            .iter()
+            .take(5)
+            .map(|(n, _)| format!("\"{n}\""))
+            .collect();
+        t.push_str(&format!(
+            "# The database's biggest tables; keep those that matter most:\n# critical = [{}]\n",
+            names.join(", ")
+        ));
     }
     t.push_str("# How long a verified backup is reused by `migrate --backup auto`.\n# max_age = \"24h\"\n\n");
     t.push_str("[guard.min_rows]\n# A migration that leaves fewer rows than this is rolled back (rows counted when init ran):\n");

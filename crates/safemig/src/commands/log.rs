@@ -70,7 +70,11 @@ fn what(details: &serde_json::Value) -> Vec<String> {
     }
     // migrate: what it did about a backup (a sentence); backup create / restore: which backup.
     if let Some(b) = text(&details["backup"]) {
-        out.push(if b.contains(' ') { b } else { format!("backup {b}") });
+        out.push(if b.contains(' ') {
+            b
+        } else {
+            format!("backup {b}")
+        });
     }
     if let Some(id) = text(&details["id"]) {
         out.push(format!("backup {id}"));

@@ -14,11 +14,11 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{CodeActionRequest, HoverRequest, Request as _};
 use lsp_types::{
-    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionProviderCapability,
-    Diagnostic, DiagnosticSeverity, Hover, HoverContents, HoverParams, HoverProviderCapability,
-    MarkupContent, MarkupKind, NumberOrString, Position, PublishDiagnosticsParams, Range,
-    ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
-    WorkspaceEdit,
+    CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
+    CodeActionProviderCapability, Diagnostic, DiagnosticSeverity, Hover, HoverContents,
+    HoverParams, HoverProviderCapability, MarkupContent, MarkupKind, NumberOrString, Position,
+    PublishDiagnosticsParams, Range, ServerCapabilities, TextDocumentSyncCapability,
+    TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
 };
 use safemig_analyze::lint::Finding;
 use safemig_analyze::Severity;
@@ -33,7 +33,8 @@ pub fn run(ctx: &Context) -> Result<i32, CliError> {
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..Default::default()
     };
-    let capabilities = serde_json::to_value(capabilities).map_err(|e| CliError::input(e.to_string()))?;
+    let capabilities =
+        serde_json::to_value(capabilities).map_err(|e| CliError::input(e.to_string()))?;
     connection
         .initialize(capabilities)
         .map_err(|e| CliError::input(format!("lsp: the client did not initialize: {e}")))?;
@@ -103,26 +104,34 @@ fn uri_of(path: &Path) -> Option<Uri> {
 impl Server<'_> {
     fn notification(&mut self, n: Notification) -> Vec<Notification> {
         let changed = match n.method.as_str() {
-            DidOpenTextDocument::METHOD => serde_json::from_value::<lsp_types::DidOpenTextDocumentParams>(n.params)
-                .ok()
-                .map(|p| {
-                    let path = path_of(&p.text_document.uri);
-                    self.open.insert(path.clone(), p.text_document.text);
-                    path
-                }),
-            DidChangeTextDocument::METHOD => serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(n.params)
-                .ok()
-                .and_then(|p| {
-                    let path = path_of(&p.text_document.uri);
-                    let text = p.content_changes.into_iter().last()?.text;
-                    self.open.insert(path.clone(), text);
-                    Some(path)
-                }),
-            DidSaveTextDocument::METHOD => serde_json::from_value::<lsp_types::DidSaveTextDocumentParams>(n.params)
-                .ok()
-                .map(|p| path_of(&p.text_document.uri)),
+            DidOpenTextDocument::METHOD => {
+                serde_json::from_value::<lsp_types::DidOpenTextDocumentParams>(n.params)
+                    .ok()
+                    .map(|p| {
+                        let path = path_of(&p.text_document.uri);
+                        self.open.insert(path.clone(), p.text_document.text);
+                        path
+                    })
+            }
+            DidChangeTextDocument::METHOD => {
+                serde_json::from_value::<lsp_types::DidChangeTextDocumentParams>(n.params)
+                    .ok()
+                    .and_then(|p| {
+                        let path = path_of(&p.text_document.uri);
+                        let text = p.content_changes.into_iter().last()?.text;
+                        self.open.insert(path.clone(), text);
+                        Some(path)
+                    })
+            }
+            DidSaveTextDocument::METHOD => {
+                serde_json::from_value::<lsp_types::DidSaveTextDocumentParams>(n.params)
+                    .ok()
+                    .map(|p| path_of(&p.text_document.uri))
+            }
             DidCloseTextDocument::METHOD => {
-                if let Ok(p) = serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(n.params) {
+                if let Ok(p) =
+                    serde_json::from_value::<lsp_types::DidCloseTextDocumentParams>(n.params)
+                {
                     self.open.remove(&path_of(&p.text_document.uri));
                 }
                 None
@@ -146,7 +155,11 @@ impl Server<'_> {
             .map(|e| e.path())
             .filter(|p| p.extension().is_some_and(|x| x == "sql"))
             .filter_map(|p| {
-                let text = self.open.get(&p).cloned().or_else(|| std::fs::read_to_string(&p).ok())?;
+                let text = self
+                    .open
+                    .get(&p)
+                    .cloned()
+                    .or_else(|| std::fs::read_to_string(&p).ok())?;
                 Some((p, text))
             })
             .collect();
@@ -169,13 +182,23 @@ impl Server<'_> {
             return Vec::new();
         };
         let findings: Vec<Finding> = file.all_findings().into_iter().cloned().collect();
-        let text = files.iter().find(|(p, _)| p == path).map(|(_, t)| t.as_str()).unwrap_or("");
+        let text = files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, t)| t.as_str())
+            .unwrap_or("");
         let diagnostics = findings.iter().map(|f| diagnostic(text, f)).collect();
         self.findings.insert(path.to_path_buf(), findings);
-        let Some(uri) = uri_of(path) else { return Vec::new() };
+        let Some(uri) = uri_of(path) else {
+            return Vec::new();
+        };
         vec![Notification::new(
             PublishDiagnostics::METHOD.to_string(),
-            PublishDiagnosticsParams { uri, diagnostics, version: None },
+            PublishDiagnosticsParams {
+                uri,
+                diagnostics,
+                version: None,
+            },
         )]
     }
 
@@ -264,9 +287,18 @@ impl Server<'_> {
 /// A finding as the editor shows it: on its line, from its column to the line's end.
 fn diagnostic(text: &str, f: &Finding) -> Diagnostic {
     let line = f.line.saturating_sub(1) as u32;
-    let width = text.lines().nth(f.line.saturating_sub(1)).map_or(0, |l| l.chars().count()) as u32;
-    let start = Position { line, character: f.column.saturating_sub(1) as u32 };
-    let end = Position { line, character: width.max(start.character + 1) };
+    let width = text
+        .lines()
+        .nth(f.line.saturating_sub(1))
+        .map_or(0, |l| l.chars().count()) as u32;
+    let start = Position {
+        line,
+        character: f.column.saturating_sub(1) as u32,
+    };
+    let end = Position {
+        line,
+        character: width.max(start.character + 1),
+    };
     Diagnostic {
         range: Range { start, end },
         severity: Some(match f.severity {

@@ -112,9 +112,13 @@ pub fn run(ctx: &Context, args: &MigrateArgs) -> Result<i32, CliError> {
         }
     };
     let mut report = report;
-    report.notes.splice(0..0, relaxed.into_iter().map(|(_, note)| note));
+    report
+        .notes
+        .splice(0..0, relaxed.into_iter().map(|(_, note)| note));
     // After the run: a table the migrations were to create and did not is missing now.
-    report.notes.extend(ctx.config_warnings(Some(&set), Some(&mut client)));
+    report
+        .notes
+        .extend(ctx.config_warnings(Some(&set), Some(&mut client)));
     audit(ctx, &target, &mut client, &report, backup_note.as_deref());
     if ctx.json() {
         report::print_json(&serde_json::json!({
@@ -289,7 +293,9 @@ fn way_through(
             "truncate" | "delete-without-where" | "delete-rows" => "rows",
             "update-overwrites-values" | "lossy-type-change" => "values",
             "set-unlogged" => "durability",
-            "disable-rls" | "grant-to-anon" | "open-policy" | "view-exposes-auth-users" => "exposure",
+            "disable-rls" | "grant-to-anon" | "open-policy" | "view-exposes-auth-users" => {
+                "exposure"
+            }
             _ => {
                 irreversible |= safemig_analyze::IRREVERSIBLE_RULES.contains(&f.rule.as_str());
                 continue;
@@ -314,7 +320,11 @@ fn way_through(
                     .collect()
             })
             .unwrap_or_default();
-        let tables = if tables.is_empty() { vec!["*".to_string()] } else { tables };
+        let tables = if tables.is_empty() {
+            vec!["*".to_string()]
+        } else {
+            tables
+        };
         for table in tables {
             blocks.entry(table).or_default().insert(loss);
         }

@@ -23,7 +23,12 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
         // Nothing of the project is read for these.
         Command::Completions(args) => {
             use clap::CommandFactory;
-            clap_complete::generate(args.shell, &mut Cli::command(), "safemig", &mut std::io::stdout());
+            clap_complete::generate(
+                args.shell,
+                &mut Cli::command(),
+                "safemig",
+                &mut std::io::stdout(),
+            );
             Ok(0)
         }
         Command::Man => {

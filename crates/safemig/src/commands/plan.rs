@@ -174,8 +174,15 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         let run = rehearse::apply(&mut local, &set, &config, &options)?;
         say("testing the copy after them");
         let after_checks = rehearse::app_checks(&mut local, &tests_dir)?;
-        let effects = safemig_pg::drift::compare(&schema_before, &safemig_pg::drift::snapshot(&mut local, exposed)?);
-        let pending_text: String = pending_files.iter().map(|f| f.sql.to_lowercase()).collect::<Vec<_>>().join("\n");
+        let effects = safemig_pg::drift::compare(
+            &schema_before,
+            &safemig_pg::drift::snapshot(&mut local, exposed)?,
+        );
+        let pending_text: String = pending_files
+            .iter()
+            .map(|f| f.sql.to_lowercase())
+            .collect::<Vec<_>>()
+            .join("\n");
         let unnamed_removals: Vec<String> = effects
             .iter()
             .filter(|d| d.state == "missing" && !names_object(&pending_text, &d.object))
@@ -183,7 +190,13 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             .collect();
         let broken: Vec<safemig_pg::verify::Check> = after_checks
             .iter()
-            .filter(|c| !c.ok && before_checks.iter().find(|b| b.name == c.name).is_none_or(|b| b.ok))
+            .filter(|c| {
+                !c.ok
+                    && before_checks
+                        .iter()
+                        .find(|b| b.name == c.name)
+                        .is_none_or(|b| b.ok)
+            })
             .cloned()
             .collect();
         let ok = run.ok() && broken.is_empty();
@@ -337,10 +350,16 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
                 let unnamed = r.unnamed_removals.contains(&d.object);
                 println!(
                     "    {} {}{}",
-                    if unnamed { human::red("removed") } else { human::yellow("removed") },
+                    if unnamed {
+                        human::red("removed")
+                    } else {
+                        human::yellow("removed")
+                    },
                     d.object,
                     if unnamed {
-                        human::red("  (no pending migration names it: CASCADE or a side effect took it)")
+                        human::red(
+                            "  (no pending migration names it: CASCADE or a side effect took it)",
+                        )
                     } else {
                         String::new()
                     }
@@ -403,7 +422,13 @@ fn names_object(text: &str, object: &str) -> bool {
     let (kind, rest) = object.split_once(' ').unwrap_or(("", object));
     let own = match kind {
         "policy" | "trigger" | "constraint" => rest.split(" ON ").next().unwrap_or(rest),
-        "function" => rest.split('(').next().unwrap_or(rest).rsplit('.').next().unwrap_or(rest),
+        "function" => rest
+            .split('(')
+            .next()
+            .unwrap_or(rest)
+            .rsplit('.')
+            .next()
+            .unwrap_or(rest),
         "grant" => return true,
         _ => rest.rsplit('.').next().unwrap_or(rest),
     };

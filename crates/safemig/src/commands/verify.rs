@@ -259,7 +259,10 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
             human::green(&format!("verified: {} checks passed", checks.len()))
         );
     } else if nothing_checked {
-        println!("{}", human::red("not verified: nothing was checked (see the note above)"));
+        println!(
+            "{}",
+            human::red("not verified: nothing was checked (see the note above)")
+        );
     } else {
         let drift_count = match &drift_report {
             Some(Ok(list)) => list.len(),

@@ -37,11 +37,19 @@ fn find_anon(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, c
     find(client, scope, "anon", ANON.name)
 }
 
-fn find_authenticated(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, crate::PgError> {
+fn find_authenticated(
+    client: &mut postgres::Client,
+    scope: &Scope,
+) -> Result<Vec<Hit>, crate::PgError> {
     find(client, scope, "authenticated", AUTHENTICATED.name)
 }
 
-fn find(client: &mut postgres::Client, scope: &Scope, role: &str, name: &str) -> Result<Vec<Hit>, crate::PgError> {
+fn find(
+    client: &mut postgres::Client,
+    scope: &Scope,
+    role: &str,
+    name: &str,
+) -> Result<Vec<Hit>, crate::PgError> {
     if !scope.api_roles.iter().any(|r| r == role) {
         return Ok(Vec::new());
     }

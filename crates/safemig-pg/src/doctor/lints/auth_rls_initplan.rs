@@ -25,7 +25,8 @@ const CALLS: &[&str] = &["auth.uid()", "auth.jwt()", "auth.role()", "auth.email(
 /// Does `expression` (as PostgreSQL prints it) call a per-request function per row?
 fn per_row(expression: &str) -> bool {
     let lower = expression.to_lowercase();
-    let direct = |call: &str| lower.matches(call).count() > lower.matches(&format!("select {call}")).count();
+    let direct =
+        |call: &str| lower.matches(call).count() > lower.matches(&format!("select {call}")).count();
     CALLS.iter().any(|call| direct(call)) || direct("current_setting(")
 }
 
@@ -85,8 +86,13 @@ mod tests {
         assert!(!per_row("(user_id = ( SELECT auth.uid() AS uid))"));
         assert!(per_row("((auth.jwt() ->> 'role'::text) = 'admin'::text)"));
         assert!(!per_row("(owner = CURRENT_USER)"));
-        assert!(per_row("((a = ( SELECT auth.uid() AS uid)) OR (b = auth.uid()))"));
-        assert_eq!(wrapped("(user_id = auth.uid())"), "(user_id = (select auth.uid()))");
+        assert!(per_row(
+            "((a = ( SELECT auth.uid() AS uid)) OR (b = auth.uid()))"
+        ));
+        assert_eq!(
+            wrapped("(user_id = auth.uid())"),
+            "(user_id = (select auth.uid()))"
+        );
         assert_eq!(
             wrapped("(a = ( SELECT auth.uid() AS uid)) OR (b = auth.uid())"),
             "(a = ( SELECT auth.uid() AS uid)) OR (b = (select auth.uid()))"

@@ -22,7 +22,8 @@ pub(super) const LINT: Lint = Lint {
 fn find(client: &mut postgres::Client, _scope: &Scope) -> Result<Vec<Hit>, crate::PgError> {
     // Only versions the server can update to: an installed version with no update
     // path (left over by pg_upgrade) is not listed by pg_available_extension_versions.
-    let sql = "SELECT pg_catalog.quote_ident(a.name::text), a.installed_version, a.default_version \
+    let sql =
+        "SELECT pg_catalog.quote_ident(a.name::text), a.installed_version, a.default_version \
                FROM pg_catalog.pg_available_extensions a \
                WHERE a.installed_version IS NOT NULL AND a.default_version IS NOT NULL \
                  AND a.installed_version <> a.default_version \

@@ -21,5 +21,12 @@ pub(super) const LINT: Lint = Lint {
 };
 
 fn find(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, crate::PgError> {
-    relations_in_api(client, scope, 'f', LINT.name, "foreign table", "has no row level security")
+    relations_in_api(
+        client,
+        scope,
+        'f',
+        LINT.name,
+        "foreign table",
+        "has no row level security",
+    )
 }

@@ -9,7 +9,10 @@
 //! **Fix**: `REVOKE SELECT ON public.stats FROM anon, authenticated;` (and serve it
 //! through a function or a view with the checks it needs).
 
-use super::{rows, Category, Hit, Level, Lint, Scope, API_CAN_SELECT, API_SELECTORS, NOT_EXTENSION_RELATION, USER_SCHEMA};
+use super::{
+    rows, Category, Hit, Level, Lint, Scope, API_CAN_SELECT, API_SELECTORS, NOT_EXTENSION_RELATION,
+    USER_SCHEMA,
+};
 
 pub(super) const LINT: Lint = Lint {
     name: "materialized-view-in-api",
@@ -20,7 +23,14 @@ pub(super) const LINT: Lint = Lint {
 };
 
 fn find(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, crate::PgError> {
-    relations_in_api(client, scope, 'm', LINT.name, "materialized view", "has no row level security")
+    relations_in_api(
+        client,
+        scope,
+        'm',
+        LINT.name,
+        "materialized view",
+        "has no row level security",
+    )
 }
 
 /// Relations of `kind` in exposed schemas that the API roles may select.

@@ -36,11 +36,19 @@ fn find_anon(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, c
     find(client, scope, "anon", ANON.name)
 }
 
-fn find_authenticated(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, crate::PgError> {
+fn find_authenticated(
+    client: &mut postgres::Client,
+    scope: &Scope,
+) -> Result<Vec<Hit>, crate::PgError> {
     find(client, scope, "authenticated", AUTHENTICATED.name)
 }
 
-fn find(client: &mut postgres::Client, scope: &Scope, role: &str, name: &str) -> Result<Vec<Hit>, crate::PgError> {
+fn find(
+    client: &mut postgres::Client,
+    scope: &Scope,
+    role: &str,
+    name: &str,
+) -> Result<Vec<Hit>, crate::PgError> {
     let installed: bool = client
         .query_one(
             "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_graphql') \

@@ -23,8 +23,15 @@ pub(super) const LINT: Lint = Lint {
 /// Does `qual` let through every object of bucket `id`?
 fn lists_everything(qual: Option<&str>, id: &str) -> bool {
     let Some(qual) = qual else { return true };
-    let compact: String = qual.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
-    let compact = compact.trim_start_matches('(').trim_end_matches(')').to_string();
+    let compact: String = qual
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
+    let compact = compact
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .to_string();
     if matches!(compact.as_str(), "true" | "1=1") {
         return true;
     }
@@ -99,8 +106,14 @@ mod tests {
     fn a_whole_bucket_condition_is_found_and_a_narrower_one_is_not() {
         assert!(super::lists_everything(None, "avatars"));
         assert!(super::lists_everything(Some("true"), "avatars"));
-        assert!(super::lists_everything(Some("(bucket_id = 'avatars'::text)"), "avatars"));
-        assert!(!super::lists_everything(Some("(bucket_id = 'other'::text)"), "avatars"));
+        assert!(super::lists_everything(
+            Some("(bucket_id = 'avatars'::text)"),
+            "avatars"
+        ));
+        assert!(!super::lists_everything(
+            Some("(bucket_id = 'other'::text)"),
+            "avatars"
+        ));
         assert!(!super::lists_everything(
             Some("((bucket_id = 'avatars'::text) AND (owner = auth.uid()))"),
             "avatars"

@@ -24,7 +24,11 @@ pub(super) const LINT: Lint = Lint {
 /// An expression (as PostgreSQL prints it) that holds for every row.
 fn always_true(expression: Option<&str>) -> bool {
     let Some(e) = expression else { return false };
-    let e: String = e.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_lowercase();
+    let e: String = e
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_lowercase();
     matches!(e.as_str(), "true" | "(true)" | "1=1" | "(1=1)")
 }
 
@@ -44,12 +48,16 @@ fn find(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, crate:
     );
     let mut hits = Vec::new();
     for r in rows(client, LINT.name, &sql, &[&scope.skipped])? {
-        let (table, policy, command, roles): (String, String, String, String) = (r.get(0), r.get(1), r.get(2), r.get(5));
+        let (table, policy, command, roles): (String, String, String, String) =
+            (r.get(0), r.get(1), r.get(2), r.get(5));
         let (using, check): (Option<String>, Option<String>) = (r.get(3), r.get(4));
-        let open_using = matches!(command.as_str(), "UPDATE" | "DELETE" | "ALL") && always_true(using.as_deref());
+        let open_using = matches!(command.as_str(), "UPDATE" | "DELETE" | "ALL")
+            && always_true(using.as_deref());
         let open_check = always_true(check.as_deref())
             || (check.is_none() && command == "INSERT")
-            || (check.is_none() && matches!(command.as_str(), "UPDATE" | "ALL") && always_true(using.as_deref()));
+            || (check.is_none()
+                && matches!(command.as_str(), "UPDATE" | "ALL")
+                && always_true(using.as_deref()));
         if !open_using && !open_check {
             continue;
         }

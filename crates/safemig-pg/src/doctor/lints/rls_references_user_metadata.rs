@@ -22,7 +22,8 @@ pub(super) const LINT: Lint = Lint {
 
 fn trusts_user_metadata(expression: &str) -> bool {
     let lower = expression.to_lowercase();
-    lower.contains("user_metadata") && (lower.contains("auth.jwt()") || lower.contains("request.jwt.claim"))
+    lower.contains("user_metadata")
+        && (lower.contains("auth.jwt()") || lower.contains("request.jwt.claim"))
 }
 
 fn find(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, crate::PgError> {
@@ -57,7 +58,11 @@ fn find(client: &mut postgres::Client, scope: &Scope) -> Result<Vec<Hit>, crate:
 mod tests {
     #[test]
     fn user_metadata_from_the_jwt_is_found() {
-        assert!(super::trusts_user_metadata("((auth.jwt() -> 'user_metadata'::text) ->> 'role'::text) = 'admin'::text"));
-        assert!(!super::trusts_user_metadata("((auth.jwt() -> 'app_metadata'::text) ->> 'role'::text) = 'admin'::text"));
+        assert!(super::trusts_user_metadata(
+            "((auth.jwt() -> 'user_metadata'::text) ->> 'role'::text) = 'admin'::text"
+        ));
+        assert!(!super::trusts_user_metadata(
+            "((auth.jwt() -> 'app_metadata'::text) ->> 'role'::text) = 'admin'::text"
+        ));
     }
 }

@@ -10,7 +10,10 @@
 //!
 //! **Fix**: `ALTER VIEW public.feed SET (security_invoker = on);`
 
-use super::{rows, Category, Hit, Level, Lint, Scope, API_CAN_SELECT, API_SELECTORS, NOT_EXTENSION_RELATION, USER_SCHEMA};
+use super::{
+    rows, Category, Hit, Level, Lint, Scope, API_CAN_SELECT, API_SELECTORS, NOT_EXTENSION_RELATION,
+    USER_SCHEMA,
+};
 
 pub(super) const LINT: Lint = Lint {
     name: "security-definer-view",
