@@ -1337,9 +1337,9 @@ fn attempt_segment(
     }
     // The history first: what the migration wrote there, or left to run when
     // safemig writes there (a trigger, a rule), and whether it hid its writes.
-    let history_after = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
+    let (history_after, hooks) = catalog::history_after(&mut tx, protection).map_err(pg_error)?;
     let mut refused_now: Vec<Violation> = catalog::history_writes(&history_before, &history_after);
-    refused_now.extend(catalog::history_hooks(&mut tx, protection).map_err(pg_error)?);
+    refused_now.extend(hooks);
     if refused_now.is_empty() {
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));

@@ -422,6 +422,8 @@ pub struct Reach {
     /// inheritance children, and what belongs to them (indexes, TOAST tables,
     /// owned sequences), which a drop of the table drops and locks too.
     pub known: BTreeSet<u32>,
+    /// Of those, what belongs to the tables (never a table itself).
+    pub belongs: BTreeSet<u32>,
     /// The highest relation oid at BEGIN: a relation above it was created since.
     pub max_oid: u32,
     /// `catalog_changes_sql!` at BEGIN. The statistics functions named `xact`
@@ -664,6 +666,11 @@ pub fn snapshot_before(
                     .iter()
                     .chain(&candidates)
                     .chain(&family)
+                    .copied()
+                    .collect(),
+                belongs: family
+                    .iter()
+                    .filter(|oid| !candidates.contains(oid))
                     .copied()
                     .collect(),
                 max_oid: row.get(2),
@@ -1405,7 +1412,24 @@ pub fn census_now(client: &mut impl GenericClient, oid: u32) -> Result<Option<Ce
     take_census(client, &table).map(Some)
 }
 
-const HISTORY_HOOKS_SQL: &str = "SELECT n.nspname::text || '.' || c.relname::text, 'trigger ' || t.tgname::text \
+// Through pg_depend (each relation depends on its schema): index scans, where a
+// filter on pg_class by schema reads the whole catalog.
+macro_rules! history_state_sql {
+    () => {
+        "SELECT c.oid, n.nspname::text || '.' || c.relname::text, pg_relation_filenode(c.oid)::int8, \
+         (pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid) \
+          + pg_stat_get_xact_tuples_deleted(c.oid))::int8 \
+         FROM pg_namespace n \
+         JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid \
+                          AND d.classid = 'pg_class'::regclass AND d.refobjsubid = 0 \
+         JOIN pg_class c ON c.oid = d.objid \
+         WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('supabase_migrations', 'safemig')"
+    };
+}
+
+macro_rules! history_hooks_sql {
+    () => {
+        "SELECT n.nspname::text || '.' || c.relname::text, 'trigger ' || t.tgname::text \
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname IN ('supabase_migrations', 'safemig') AND NOT t.tgisinternal \
              UNION ALL \
@@ -1413,7 +1437,10 @@ const HISTORY_HOOKS_SQL: &str = "SELECT n.nspname::text || '.' || c.relname::tex
              FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname IN ('supabase_migrations', 'safemig') AND r.rulename <> '_RETURN' \
              UNION ALL \
-             SELECT '(session)', 'track_counts' WHERE current_setting('track_counts') <> 'on'";
+             SELECT '(session)', 'track_counts' WHERE current_setting('track_counts') <> 'on'"
+    };
+}
+const HISTORY_HOOKS_SQL: &str = history_hooks_sql!();
 
 /// Triggers and rules on the history tables: code that would run when safemig
 /// records a migration, after the guard has looked. A migration may not leave any.
@@ -1429,10 +1456,44 @@ pub fn history_hooks(
         &[],
         "reading the history tables' triggers and rules",
     )?;
-    Ok(rows
+    Ok(hook_violations(rows.iter().map(|r| (r.get(0), r.get(1)))))
+}
+
+/// After the migration, in one round trip: [`history_state`] and [`history_hooks`].
+pub fn history_after(
+    client: &mut impl GenericClient,
+    protection: &Protection,
+) -> Result<(HistoryState, Vec<Violation>), PgError> {
+    let rows = protection.query(
+        client,
+        HISTORY_AFTER_SQL,
+        &[],
+        "reading the history tables' counters, triggers and rules",
+    )?;
+    let (state, hooks): (Vec<_>, Vec<_>) = rows
         .iter()
-        .map(|r| {
-            let (table, what): (String, String) = (r.get(0), r.get(1));
+        .partition(|r| r.get::<_, Option<u32>>(0).is_some());
+    let state = state
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect();
+    Ok((
+        state,
+        hook_violations(hooks.iter().map(|r| (r.get(1), r.get(4)))),
+    ))
+}
+
+const HISTORY_AFTER_SQL: &str = concat!(
+    "SELECT s.*, NULL::text FROM (",
+    history_state_sql!(),
+    ") AS s UNION ALL SELECT NULL::oid, h.name, NULL::int8, NULL::int8, h.what FROM (",
+    history_hooks_sql!(),
+    ") AS h(name, what)"
+);
+
+fn hook_violations(hooks: impl Iterator<Item = (String, String)>) -> Vec<Violation> {
+    hooks
+        .map(|(table, what)| {
             if what == "track_counts" {
                 let mut v = Violation::new(
                     &table,
@@ -1455,7 +1516,7 @@ pub fn history_hooks(
             v.allowable = false;
             v
         })
-        .collect())
+        .collect()
 }
 
 macro_rules! new_exposures_sql {
@@ -1490,7 +1551,23 @@ pub fn new_exposures(
         return Ok(Vec::new());
     }
     let known: Vec<u32> = before.tables.keys().copied().collect();
-    let locked: Option<Vec<u32>> = locked.map(|l| l.iter().copied().collect());
+    // Scoped: only relations the migration locked can be new tables; those
+    // already read, and their indexes and TOAST tables, are not.
+    let locked: Option<Vec<u32>> = locked.map(|l| {
+        l.iter()
+            .filter(|oid| !before.tables.contains_key(oid))
+            .filter(|oid| {
+                !before
+                    .reach
+                    .as_ref()
+                    .is_some_and(|r| r.belongs.contains(oid))
+            })
+            .copied()
+            .collect()
+    });
+    if locked.as_ref().is_some_and(|l| l.is_empty()) {
+        return Ok(Vec::new());
+    }
     let what = "reading new tables for the exposure guard";
     let rows = match &locked {
         Some(locked) => protection.query(
@@ -1975,17 +2052,7 @@ pub fn stake(
 /// The history tables' write counters and storage: a migration may not write them.
 pub type HistoryState = BTreeMap<u32, (String, Option<i64>, i64)>;
 
-// Through pg_depend (each relation depends on its schema): index scans, where a
-// filter on pg_class by schema reads the whole catalog.
-const HISTORY_STATE_SQL: &str =
-    "SELECT c.oid, n.nspname::text || '.' || c.relname::text, pg_relation_filenode(c.oid)::int8, \
-             (pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid) \
-              + pg_stat_get_xact_tuples_deleted(c.oid))::int8 \
-             FROM pg_namespace n \
-             JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid \
-                              AND d.classid = 'pg_class'::regclass AND d.refobjsubid = 0 \
-             JOIN pg_class c ON c.oid = d.objid \
-             WHERE c.relkind IN ('r', 'p') AND n.nspname IN ('supabase_migrations', 'safemig')";
+const HISTORY_STATE_SQL: &str = history_state_sql!();
 
 pub fn history_state(
     client: &mut impl GenericClient,
