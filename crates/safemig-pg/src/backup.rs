@@ -33,12 +33,15 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::UNPROTECTED_SCHEMAS;
 use crate::connect::Target;
+use crate::csv_digest::{self, CsvDigest, DigestingWriter};
 use crate::ephemeral::Ephemeral;
 use crate::redact::redact;
 use crate::tools::{self, Tool};
 use crate::{quote_ident, quote_qualified, PgError};
 
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: content checksums are [`csv_digest`]s. Format 1 backups (server-side
+/// `md5` checksums) are still read, verified and restored.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Settings that fix how values print as text, so a table's content checksum is
 /// the same in the source and in any database it is restored into.
@@ -177,7 +180,7 @@ impl Backup {
         let manifest: Manifest = serde_json::from_str(&text).map_err(|e| {
             PgError::Tool(format!("{}: {MANIFEST} does not parse: {e}", dir.display()))
         })?;
-        if manifest.format_version != FORMAT_VERSION {
+        if !(1..=FORMAT_VERSION).contains(&manifest.format_version) {
             return Err(PgError::Tool(format!(
                 "{}: manifest format {} is not one this safemig reads ({FORMAT_VERSION})",
                 dir.display(),
@@ -385,17 +388,21 @@ pub fn server_major(client: &mut Client) -> Result<u32, PgError> {
 /// over the columns `COPY TO` writes (all but generated ones, which are computed
 /// again on load): the checksum of the CSV copy's content, too. For a table
 /// without generated columns it is the checksum of whole rows.
+///
+/// Of the kind of `like` (a checksum from a manifest): a [`csv_digest`], or the
+/// server-side `md5` of format 1 backups.
 pub fn table_checksum(
     client: &mut impl postgres::GenericClient,
     schema: &str,
     name: &str,
+    like: &str,
 ) -> Result<String, PgError> {
     let columns = copy_columns(client, schema, name)?
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
         .join(", ");
-    checksum_of_columns(client, schema, name, &columns)
+    checksum_of_columns(client, schema, name, &columns, like)
 }
 
 fn count_rows(
@@ -571,6 +578,24 @@ pub fn create(
 
 /// How long a backup waits for a table another session holds exclusively before
 /// it gives up and names that session: `SAFEMIG_BACKUP_LOCK_WAIT` seconds, default 60.
+/// Parallel dump jobs: one per core, at most four (each is a server backend too).
+fn default_jobs() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1)
+        .min(4)
+}
+
+/// LZ4 where pg_dump has it (16 and later, when built with it), else gzip at
+/// its fastest level.
+fn fastest_compression(pg_dump: &Tool) -> &'static str {
+    if pg_dump.major >= 16 {
+        "--compress=lz4"
+    } else {
+        "-Z1"
+    }
+}
+
 fn lock_wait_seconds() -> u64 {
     std::env::var("SAFEMIG_BACKUP_LOCK_WAIT")
         .ok()
@@ -638,13 +663,20 @@ fn write_backup(
         .map_err(|e| PgError::sql("exporting the backup's snapshot", &e))?
         .get(0);
     // The complete dump: the database is read once; the scripts come from the archive.
-    let (dump, mut flags) = match options.jobs {
-        Some(j) => (
+    // Directory format with a job per core (tables dumped side by side), and the
+    // fastest compression pg_dump has: compressing is most of pg_dump's time at
+    // its default level, and the archive stays about as small at the lowest.
+    let jobs = options.jobs.unwrap_or_else(default_jobs);
+    let (dump, mut flags) = if jobs >= 2 {
+        (
             "complete.dir".to_string(),
-            vec!["-Fd".to_string(), format!("-j{j}")],
-        ),
-        None => ("complete.dump".to_string(), vec!["-Fc".to_string()]),
+            vec!["-Fd".to_string(), format!("-j{jobs}")],
+        )
+    } else {
+        ("complete.dump".to_string(), vec!["-Fc".to_string()])
     };
+    let compression = flags.len();
+    flags.push(fastest_compression(pg_dump).to_string());
     flags.push("--no-password".to_string());
     // pg_dump takes ACCESS SHARE on every table; behind a held ACCESS EXCLUSIVE it
     // would wait forever. Give up instead, and say so.
@@ -658,13 +690,100 @@ fn write_backup(
         flags[0],
         excluded.len()
     ));
-    let mut command = tools::command(pg_dump, target);
-    command
-        .args(&flags)
-        .arg(format!("--snapshot={snapshot}"))
-        .arg("-f")
-        .arg(dir.join(&dump));
-    run_tool(command, "pg_dump")?;
+    // Every table's exact row count; critical tables' content, as CSV, with checksums.
+    let tables = user_tables(&mut tx, &excluded)?;
+    let mut budget = options.critical_limit;
+    let critical: Vec<(String, String)> = if options.critical.is_empty() {
+        // Smallest first: a large log table does not crowd out the small ones
+        // (users, reference data) the budget is for.
+        let mut by_size: Vec<_> = tables.iter().collect();
+        by_size.sort_by_key(|(_, _, bytes)| *bytes);
+        by_size
+            .into_iter()
+            .filter(|(s, _, bytes)| !UNPROTECTED_SCHEMAS.contains(&s.as_str()) && *bytes > 0)
+            .filter(|(_, _, bytes)| {
+                let fits = (*bytes as u64) <= budget;
+                if fits {
+                    budget -= *bytes as u64;
+                }
+                fits
+            })
+            .map(|(s, t, _)| (s.clone(), t.clone()))
+            .collect()
+    } else {
+        options.critical.clone()
+    };
+    // The platform's schemas are left out of the dump (the platform makes them),
+    // but their rows are the users' own: accounts, identities, file metadata.
+    let platform = if options.all_schemas {
+        Vec::new()
+    } else {
+        platform_tables_in(&mut tx)?
+    };
+    private_dir(&dir.join("tables"))?;
+    if !platform.is_empty() {
+        private_dir(&dir.join("platform"))?;
+    }
+    // The CSV copies (critical tables, platform data) are written on a connection
+    // of their own, from the same snapshot, while pg_dump runs: the two read the
+    // database side by side instead of one after the other.
+    let mut copies: Vec<(String, String, String)> = critical
+        .iter()
+        .filter(|(s, t)| tables.iter().any(|(ts, tt, _)| ts == s && tt == t))
+        .map(|(s, t)| {
+            (
+                s.clone(),
+                t.clone(),
+                format!("tables/{}.{}.csv", sanitize(s), sanitize(t)),
+            )
+        })
+        .collect();
+    copies.extend(platform.iter().map(|(s, t)| {
+        (
+            s.clone(),
+            t.clone(),
+            format!("platform/{}.{}.csv", sanitize(s), sanitize(t)),
+        )
+    }));
+    for (schema, name, file) in &copies {
+        let what = match file.starts_with("platform/") {
+            true => "platform data",
+            false => "critical: copied and checksummed",
+        };
+        progress(&format!(
+            "copying {schema}.{name} ({what}) alongside the dump"
+        ));
+    }
+    let dump_with = |flags: &[String]| {
+        let mut command = tools::command(pg_dump, target);
+        command
+            .args(flags)
+            .arg(format!("--snapshot={snapshot}"))
+            .arg("-f")
+            .arg(dir.join(&dump));
+        run_tool(command, "pg_dump")
+    };
+    let mut copier = Copier(Some({
+        let (target, snapshot, dir, copies) = (
+            target.clone(),
+            snapshot.clone(),
+            dir.to_path_buf(),
+            copies.clone(),
+        );
+        std::thread::spawn(move || copy_tables_at_snapshot(&target, &snapshot, &dir, &copies))
+    }));
+    match dump_with(&flags) {
+        // A pg_dump >= 16 built without LZ4 says so before it reads anything.
+        Err(e)
+            if flags[compression] == "--compress=lz4" && e.to_string().contains("compression") =>
+        {
+            let _ = std::fs::remove_dir_all(dir.join(&dump));
+            let _ = std::fs::remove_file(dir.join(&dump));
+            flags[compression] = "-Z1".to_string();
+            dump_with(&flags)?;
+        }
+        other => other?,
+    }
     restrict_tree(&dir.join(&dump))?;
     // Test-only pause point, so fault tests can kill a backup part-way without luck.
     if std::env::var("SAFEMIG_TEST_PAUSE_AFTER_DUMP").as_deref() == Ok("marker") {
@@ -709,64 +828,50 @@ fn write_backup(
         Ok(())
     };
 
-    // Every table's exact row count; critical tables' content, as CSV, with checksums.
-    let tables = user_tables(&mut tx, &excluded)?;
-    let mut budget = options.critical_limit;
-    let critical: Vec<(String, String)> = if options.critical.is_empty() {
-        tables
-            .iter()
-            .filter(|(s, _, bytes)| !UNPROTECTED_SCHEMAS.contains(&s.as_str()) && *bytes > 0)
-            .filter(|(_, _, bytes)| {
-                let fits = (*bytes as u64) <= budget;
-                if fits {
-                    budget -= *bytes as u64;
-                }
-                fits
-            })
-            .map(|(s, t, _)| (s.clone(), t.clone()))
-            .collect()
-    } else {
-        options.critical.clone()
-    };
-    private_dir(&dir.join("tables"))?;
+    // The copies go on while the scripts are written and the other tables counted.
+    let copied_names: std::collections::BTreeSet<(String, String)> = copies
+        .iter()
+        .map(|(s, t, _)| (s.clone(), t.clone()))
+        .collect();
+    let mut counted = std::collections::BTreeMap::new();
+    for (schema, name, _) in &tables {
+        if !copied_names.contains(&(schema.clone(), name.clone())) {
+            progress(&format!("counting {schema}.{name}"));
+            counted.insert(
+                (schema.clone(), name.clone()),
+                count_rows(&mut tx, schema, name)?,
+            );
+        }
+    }
+    let mut copied = copier.join()?;
     let mut entries = Vec::new();
     for (schema, name, _) in &tables {
-        progress(&format!(
-            "counting {schema}.{name}{}",
-            if critical.iter().any(|(s, t)| s == schema && t == name) {
-                " (critical: copied and checksummed)"
-            } else {
-                ""
-            }
-        ));
-        let rows = count_rows(&mut tx, schema, name)?;
         let mut entry = TableEntry {
             schema: schema.clone(),
             name: name.clone(),
-            rows,
+            rows: 0,
             checksum: None,
             file: None,
         };
-        if critical.iter().any(|(s, t)| s == schema && t == name) {
-            let file = format!("tables/{}.{}.csv", sanitize(schema), sanitize(name));
-            entry.checksum = Some(copy_to_csv(&mut tx, dir, &file, schema, name)?);
-            entry.file = Some(file);
+        match copied.remove(&(schema.clone(), name.clone())) {
+            // Copied, counted and checksummed in one read.
+            Some((rows, checksum, file)) => {
+                entry.rows = rows;
+                entry.checksum = Some(checksum);
+                entry.file = Some(file);
+            }
+            None => {
+                entry.rows = counted
+                    .get(&(schema.clone(), name.clone()))
+                    .copied()
+                    .unwrap_or(0)
+            }
         }
         entries.push(entry);
     }
-    // The platform's schemas are left out of the dump (the platform makes them),
-    // but their rows are the users' own: accounts, identities, file metadata.
     let mut platform_tables = Vec::new();
-    if !options.all_schemas {
-        let platform = platform_tables_in(&mut tx)?;
-        if !platform.is_empty() {
-            private_dir(&dir.join("platform"))?;
-        }
-        for (schema, name) in platform {
-            progress(&format!("copying {schema}.{name} (platform data)"));
-            let file = format!("platform/{}.{}.csv", sanitize(&schema), sanitize(&name));
-            let rows = count_rows(&mut tx, &schema, &name)?;
-            let checksum = copy_to_csv(&mut tx, dir, &file, &schema, &name)?;
+    for (schema, name) in platform {
+        if let Some((rows, checksum, file)) = copied.remove(&(schema.clone(), name.clone())) {
             platform_tables.push(TableEntry {
                 schema,
                 name,
@@ -802,20 +907,7 @@ fn write_backup(
                 .map_err(|e| io("cannot write", &target, e))?;
         }
     }
-    let mut files = Vec::new();
-    for path in walk(dir)? {
-        let relative = path
-            .strip_prefix(dir)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
-        let (size, sha256) = sha256_file(&path)?;
-        files.push(FileEntry {
-            path: relative,
-            size,
-            sha256,
-        });
-    }
+    let mut files = hash_files(dir, walk(dir)?)?;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(copies) = copies.as_mut() {
         copies
@@ -859,25 +951,59 @@ fn platform_tables_in(
 /// Writes `schema.name` to `dir/file` as CSV with a header (what `COPY TO`
 /// writes: every column but generated ones) and returns the content checksum of
 /// exactly those columns, so a restore of the file can be checked against it.
+/// Copies a table to `file` as CSV; returns its rows and content checksum,
+/// computed on the bytes as they are written: the table is read once.
 fn copy_to_csv(
     tx: &mut postgres::Transaction<'_>,
     dir: &Path,
     file: &str,
     schema: &str,
     name: &str,
-) -> Result<String, PgError> {
+) -> Result<(i64, String), PgError> {
     let path = dir.join(file);
-    let mut out = private_file(&path)?;
+    let out = private_file(&path)?;
     let mut reader = tx
         .copy_out(&format!(
             "COPY {} TO STDOUT WITH (FORMAT csv, HEADER)",
             quote_qualified(schema, name)
         ))
         .map_err(|e| PgError::sql(&format!("copying {schema}.{name}"), &e))?;
-    std::io::copy(&mut reader, &mut out).map_err(|e| io("cannot write", &path, e))?;
+    let mut digest = CsvDigest::new(true);
+    let mut writer = DigestingWriter {
+        inner: std::io::BufWriter::with_capacity(1 << 20, out),
+        digest: &mut digest,
+    };
+    std::io::copy(&mut reader, &mut writer).map_err(|e| io("cannot write", &path, e))?;
     drop(reader);
+    let out = writer
+        .inner
+        .into_inner()
+        .map_err(|e| io("cannot write", &path, e.into_error()))?;
     out.sync_all().map_err(|e| io("cannot sync", &path, e))?;
-    table_checksum(tx, schema, name)
+    Ok(digest.finish())
+}
+
+/// Rows and [`csv_digest`] of what `copy` (a `COPY ... TO STDOUT` in CSV, no header) writes.
+fn digest_copy(
+    client: &mut impl postgres::GenericClient,
+    copy: &str,
+    what: &str,
+) -> Result<(i64, String), PgError> {
+    let mut reader = client
+        .copy_out(copy)
+        .map_err(|e| PgError::sql(&format!("checksumming {what}"), &e))?;
+    let mut digest = CsvDigest::new(false);
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let n = reader
+            .read(&mut buffer)
+            .map_err(|e| PgError::Tool(format!("checksumming {what}: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        digest.update(&buffer[..n]);
+    }
+    Ok(digest.finish())
 }
 
 /// A name for a table in `safemig_backup` that PostgreSQL keeps whole: identifiers
@@ -897,6 +1023,66 @@ pub(crate) fn backup_table_name(parts: &[&str]) -> String {
         head.push(c);
     }
     format!("{head}_{hash}")
+}
+
+/// The thread writing the CSV copies. Joined on drop too: a failed backup waits
+/// for it before its partial directory is removed.
+struct Copier(Option<std::thread::JoinHandle<Result<Copied, PgError>>>);
+
+impl Copier {
+    fn join(&mut self) -> Result<Copied, PgError> {
+        match self.0.take().map(|h| h.join()) {
+            Some(Ok(copied)) => copied,
+            Some(Err(_)) => Err(PgError::Tool("copying the tables as CSV failed".into())),
+            None => Ok(Copied::new()),
+        }
+    }
+}
+
+impl Drop for Copier {
+    fn drop(&mut self) {
+        let _ = self.join();
+    }
+}
+
+/// Copied tables by (schema, name): rows, checksum, file.
+type Copied = std::collections::BTreeMap<(String, String), (i64, String, String)>;
+
+/// Writes each of `tables` (schema, name, file) as CSV, counted and checksummed
+/// as it streams, on a connection of its own reading the backup's exported snapshot.
+fn copy_tables_at_snapshot(
+    target: &Target,
+    snapshot: &str,
+    dir: &Path,
+    tables: &[(String, String, String)],
+) -> Result<Copied, PgError> {
+    let mut copied = Copied::new();
+    if tables.is_empty() {
+        return Ok(copied);
+    }
+    let mut client = target.connect()?;
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|e| PgError::sql("starting the CSV copies", &e))?;
+    tx.batch_execute(&format!(
+        "SET TRANSACTION SNAPSHOT {}; {CANONICAL_TEXT}; SET LOCAL lock_timeout = '{}s'",
+        crate::quote_literal(snapshot),
+        lock_wait_seconds()
+    ))
+    .map_err(|e| PgError::sql("reading the backup's snapshot for the CSV copies", &e))?;
+    for (schema, name, file) in tables {
+        let (rows, checksum) = copy_to_csv(&mut tx, dir, file, schema, name)?;
+        copied.insert(
+            (schema.clone(), name.clone()),
+            (rows, checksum, file.clone()),
+        );
+    }
+    tx.commit()
+        .map_err(|e| PgError::sql("ending the CSV copies", &e))?;
+    Ok(copied)
 }
 
 /// Copies the critical tables into `safemig_backup` from the backup's exported
@@ -939,6 +1125,60 @@ impl Drop for Jobs {
             let _ = child.wait();
         }
     }
+}
+
+/// Size and SHA-256 of each file, on every core: the largest files first, each
+/// to the thread with the least to read so far.
+fn hash_files(dir: &Path, mut paths: Vec<PathBuf>) -> Result<Vec<FileEntry>, PgError> {
+    let threads = default_jobs().max(1) as usize;
+    let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    paths.sort_by_key(|p| std::cmp::Reverse(size(p)));
+    let mut shares: Vec<(u64, Vec<PathBuf>)> = vec![(0, Vec::new()); threads];
+    for path in paths {
+        let least = shares
+            .iter_mut()
+            .min_by_key(|(load, _)| *load)
+            .expect("one thread at least");
+        least.0 += size(&path);
+        least.1.push(path);
+    }
+    let hashed: Vec<Result<Vec<FileEntry>, PgError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|(_, share)| {
+                scope.spawn(move || {
+                    share
+                        .into_iter()
+                        .map(|path| {
+                            let (size, sha256) = sha256_file(&path)?;
+                            Ok(FileEntry {
+                                path: path
+                                    .strip_prefix(dir)
+                                    .unwrap_or(&path)
+                                    .to_string_lossy()
+                                    .into_owned(),
+                                size,
+                                sha256,
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(PgError::Tool("hashing the backup's files failed".into()))
+                })
+            })
+            .collect()
+    });
+    let mut files = Vec::new();
+    for share in hashed {
+        files.extend(share?);
+    }
+    Ok(files)
 }
 
 /// Files under `dir`, recursively.
@@ -1250,14 +1490,20 @@ fn csv_copies_load(client: &mut Client, backup: &Backup) -> Result<Vec<String>, 
             "CREATE TEMPORARY TABLE safemig_csv_check ({definition}) ON COMMIT DROP"
         ))
         .map_err(|e| PgError::sql(&format!("making a scratch table for {file}"), &e))?;
-        let (rows, checksum) =
-            match load_csv(&mut tx, &path, "pg_temp", "safemig_csv_check", &columns) {
-                Ok(loaded) => loaded,
-                Err(e) => {
-                    problems.push(format!("{file} does not load: {e}"));
-                    continue;
-                }
-            };
+        let (rows, checksum) = match load_csv(
+            &mut tx,
+            &path,
+            "pg_temp",
+            "safemig_csv_check",
+            &columns,
+            expected,
+        ) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                problems.push(format!("{file} does not load: {e}"));
+                continue;
+            }
+        };
         if rows != t.rows || &checksum != expected {
             problems.push(format!(
                 "{file} loads {rows} rows with checksum {checksum}; the manifest says {} rows of {}.{} with {expected}",
@@ -1299,7 +1545,7 @@ pub fn compare_with_manifest(
             ));
         }
         if let (true, Some(expected)) = (checksums, &t.checksum) {
-            if &table_checksum(client, &t.schema, &t.name)? != expected {
+            if &table_checksum(client, &t.schema, &t.name, expected)? != expected {
                 problems.push(format!(
                     "table {}.{}: content checksum differs from the manifest",
                     t.schema, t.name
@@ -1434,7 +1680,8 @@ fn load_platform_data(
             .map(|c| quote_ident(c))
             .collect::<Vec<_>>()
             .join(", ");
-        let (rows, checksum) = load_csv(&mut tx, &path, &t.schema, &t.name, &columns)?;
+        let like = t.checksum.as_deref().unwrap_or_default();
+        let (rows, checksum) = load_csv(&mut tx, &path, &t.schema, &t.name, &columns, like)?;
         if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
             return Err(PgError::Tool(format!(
                 "{}.{} after loading: {rows} rows and checksum {checksum}, the manifest says {} rows; nothing of the platform data was loaded",
@@ -1584,7 +1831,8 @@ pub fn restore_tables(
             )
         })?;
         let rows_before = count_rows(&mut tx, "safemig_backup", &aside)?;
-        let (rows, checksum) = load_csv(&mut tx, &file, &t.schema, &t.name, &columns)?;
+        let like = t.checksum.as_deref().unwrap_or_default();
+        let (rows, checksum) = load_csv(&mut tx, &file, &t.schema, &t.name, &columns, like)?;
         if rows != t.rows || Some(&checksum) != t.checksum.as_ref() {
             return Err(PgError::Tool(format!(
                 "{}.{} after loading: {rows} rows and checksum {checksum}, the manifest says {} rows and {}; \
@@ -1733,12 +1981,15 @@ fn csv_header(path: &Path) -> Result<Vec<String>, PgError> {
 /// (`columns`, a quoted list in the file's order), and returns the table's rows
 /// and its content checksum over those columns, in that order, as the backup
 /// took it.
+///
+/// The checksum is of the kind of `like` (the manifest's).
 fn load_csv(
     tx: &mut postgres::Transaction<'_>,
     path: &Path,
     schema: &str,
     name: &str,
     columns: &str,
+    like: &str,
 ) -> Result<(i64, String), PgError> {
     let mut input = std::fs::File::open(path).map_err(|e| io("cannot read", path, e))?;
     let mut writer = tx
@@ -1751,9 +2002,20 @@ fn load_csv(
     writer
         .finish()
         .map_err(|e| PgError::sql(&format!("loading {schema}.{name}"), &e))?;
+    if csv_digest::is_csv_digest(like) {
+        // What the table holds now, written out again: its rows and checksum together.
+        return digest_copy(
+            tx,
+            &format!(
+                "COPY (SELECT {columns} FROM {}) TO STDOUT WITH (FORMAT csv)",
+                quote_qualified(schema, name)
+            ),
+            &format!("{schema}.{name}"),
+        );
+    }
     Ok((
         count_rows(tx, schema, name)?,
-        checksum_of_columns(tx, schema, name, &columns)?,
+        checksum_of_columns(tx, schema, name, columns, like)?,
     ))
 }
 
@@ -1763,7 +2025,15 @@ fn checksum_of_columns(
     schema: &str,
     name: &str,
     columns: &str,
+    like: &str,
 ) -> Result<String, PgError> {
+    if csv_digest::is_csv_digest(like) {
+        let copy = format!(
+            "COPY (SELECT {columns} FROM {}) TO STDOUT WITH (FORMAT csv)",
+            quote_qualified(schema, name)
+        );
+        return digest_copy(client, &copy, &format!("{schema}.{name}")).map(|(_, sum)| sum);
+    }
     let sql = format!(
         "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), md5('')) FROM (SELECT md5(ROW({columns})::text) AS h FROM {} t) rows",
         quote_qualified(schema, name)

@@ -6,6 +6,7 @@ pub mod apply;
 pub mod backup;
 pub mod catalog;
 pub mod connect;
+pub mod csv_digest;
 pub mod doctor;
 pub mod drift;
 pub mod ephemeral;

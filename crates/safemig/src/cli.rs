@@ -156,7 +156,7 @@ pub enum BackupCommand {
         /// Critical tables, schema.table,... (default: [backup] critical, else every protected table with data).
         #[arg(long, value_name = "TABLES")]
         tables: Option<String>,
-        /// Dump in directory format with N parallel jobs.
+        /// Parallel pg_dump jobs (default: one per core, at most four; 1 writes one -Fc file).
         #[arg(short = 'j', long, value_name = "N")]
         jobs: Option<u32>,
         /// Also prove it: restore it into a throwaway PostgreSQL and compare (files and

@@ -30,16 +30,41 @@ fn create(p: &Project) -> PathBuf {
     PathBuf::from(run.stdout.lines().last().unwrap().trim())
 }
 
+/// The content checksum computed here independently: the sum (mod 2^128) of the
+/// first 16 bytes of the SHA-256 of each CSV row (a line break inside quotes is
+/// part of its value).
 fn checksum(p: &Project, table: &str) -> String {
-    p.client()
-        .query_one(
-            &format!(
-                "SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"
-            ),
-            &[],
-        )
+    checksum_in(&mut p.client(), table)
+}
+
+fn checksum_in(client: &mut postgres::Client, table: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut csv = String::new();
+    client
+        .copy_out(&format!("COPY {table} TO STDOUT WITH (FORMAT csv)"))
         .unwrap()
-        .get(0)
+        .read_to_string(&mut csv)
+        .unwrap();
+    let mut rows = vec![String::new()];
+    let mut quoted = false;
+    for c in csv.chars() {
+        match c {
+            '\n' if !quoted => rows.push(String::new()),
+            c => {
+                quoted ^= c == '"';
+                rows.last_mut().unwrap().push(c);
+            }
+        }
+    }
+    let sum = rows
+        .iter()
+        .filter(|r| !r.is_empty())
+        .fold(0u128, |sum, row| {
+            let digest = Sha256::digest(row.as_bytes());
+            sum.wrapping_add(u128::from_be_bytes(digest[..16].try_into().unwrap()))
+        });
+    format!("csv-sha256-sum:{sum:032x}")
 }
 
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -69,8 +94,12 @@ fn round_trip_create_verify_restore_into_a_new_database() {
     let p = project();
     let dir = create(&p);
     // Layout and modes.
+    // The complete dump: a directory archive with a job per core (one file on one core).
+    assert!(
+        dir.join("complete.dir/toc.dat").is_file() || dir.join("complete.dump").is_file(),
+        "complete dump missing"
+    );
     for name in [
-        "complete.dump",
         "schema.sql",
         "data.sql",
         "manifest.json",
@@ -150,16 +179,11 @@ fn round_trip_create_verify_restore_into_a_new_database() {
     let run = p.safemig(&["restore", dir.to_str().unwrap(), "--into", &copy_url]);
     assert_eq!(run.code, 0, "{run:?}");
     for table in ["public.library_tracks", "public.plays", "public.users"] {
-        let there: String = copy
-            .query_one(
-                &format!(
-                    "SELECT md5(string_agg(md5(t::text), '' ORDER BY md5(t::text))) FROM {table} t"
-                ),
-                &[],
-            )
-            .unwrap()
-            .get(0);
-        assert_eq!(there, checksum(&p, table), "{table}");
+        assert_eq!(
+            checksum_in(&mut copy, table),
+            checksum(&p, table),
+            "{table}"
+        );
     }
     // A second restore into the now non-empty database is refused without --clean.
     let again = p.safemig(&["restore", dir.to_str().unwrap(), "--into", &copy_url]);
@@ -364,7 +388,8 @@ fn a_backup_killed_part_way_is_never_listed() {
             .flatten()
             .any(|e| {
                 e.file_name().to_string_lossy().ends_with(".partial")
-                    && e.path().join("complete.dump").is_file()
+                    && (e.path().join("complete.dump").is_file()
+                        || e.path().join("complete.dir/toc.dat").is_file())
             });
         if partial {
             break;
@@ -885,4 +910,97 @@ fn tables_kept_aside_are_listed_and_old_ones_dropped() {
         "only the old table went"
     );
     assert!(!p.bool("SELECT to_regclass('safemig_backup.\"before_restore_20200101T000000000Z__public__old\"') IS NOT NULL"));
+}
+
+/// Backups written before content checksums were computed on the CSV stream
+/// (manifest format 1: the server's md5 over the sorted md5 of each row) are
+/// still verified and restored, with their own checksums, and a wrong one is
+/// still caught.
+#[test]
+fn a_format_1_backup_still_verifies_and_restores_with_its_own_checksums() {
+    let p = project();
+    let dir = create(&p);
+    let path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["format_version"] = 1.into();
+    let mut client = p.client();
+    for list in ["tables", "platform_tables"] {
+        for t in manifest[list].as_array_mut().unwrap() {
+            if t["checksum"].is_null() {
+                continue;
+            }
+            let table = format!(
+                "{}.{}",
+                t["schema"].as_str().unwrap(),
+                t["name"].as_str().unwrap()
+            );
+            // Format 1's checksum, over the columns COPY writes (no generated ones).
+            let columns: String = client
+                .query_one(
+                    "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) FROM pg_attribute \
+                     WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = ''",
+                    &[&table],
+                )
+                .unwrap()
+                .get(0);
+            // The text form safemig takes values in.
+            client
+                .batch_execute(
+                    "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; \
+                     SET extra_float_digits = 3; SET bytea_output = 'hex'",
+                )
+                .unwrap();
+            let old: String = client
+                .query_one(
+                    &format!(
+                        "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), md5('')) \
+                         FROM (SELECT md5(ROW({columns})::text) AS h FROM {table} t) rows"
+                    ),
+                    &[],
+                )
+                .unwrap()
+                .get(0);
+            t["checksum"] = old.into();
+        }
+    }
+    rewrite_manifest(&dir, &manifest);
+    let dir_text = dir.to_str().unwrap();
+    let verify = p.safemig(&["backup", "verify", dir_text, "--restore"]);
+    assert_eq!(verify.code, 0, "{verify:?}");
+    p.exec("UPDATE public.library_tracks SET title = 'changed' WHERE id <= 3");
+    let restore = p.safemig(&["restore", dir_text, "--tables", "public.library_tracks"]);
+    assert_eq!(restore.code, 0, "{restore:?}");
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.library_tracks WHERE title = 'changed'"),
+        0
+    );
+    // A format 1 checksum that does not match is caught as before.
+    let t = manifest["tables"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["name"] == "library_tracks")
+        .unwrap();
+    t["checksum"] = "00000000000000000000000000000000".into();
+    rewrite_manifest(&dir, &manifest);
+    let verify = p.safemig(&["backup", "verify", dir_text, "--restore"]);
+    assert_eq!(verify.code, 1, "{verify:?}");
+    assert!(verify.all().contains("library_tracks"), "{verify:?}");
+}
+
+/// Writes `manifest` as the backup's manifest.json, with its line of SHA256SUMS.
+fn rewrite_manifest(dir: &Path, manifest: &serde_json::Value) {
+    use sha2::{Digest, Sha256};
+    let text = serde_json::to_string_pretty(manifest).unwrap();
+    std::fs::write(dir.join("manifest.json"), &text).unwrap();
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+    let sums: String = sums
+        .lines()
+        .map(|line| match line.ends_with("  manifest.json") {
+            true => format!("{:x}  manifest.json\n", Sha256::digest(text.as_bytes())),
+            false => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
 }

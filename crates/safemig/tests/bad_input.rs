@@ -398,14 +398,17 @@ fn cases() -> Vec<Case> {
             "backup: truncated file",
             |d| {
                 backup_fixture(d, |b| {
-                    let f = b.join("complete.dump");
+                    let f = match b.join("complete.dir").is_dir() {
+                        true => b.join("complete.dir/toc.dat"),
+                        false => b.join("complete.dump"),
+                    };
                     let bytes = std::fs::read(&f).unwrap();
                     std::fs::write(&f, &bytes[..bytes.len() / 2]).unwrap();
                 })
             },
             &["backup", "verify", "bk"],
             1,
-            &["complete.dump"],
+            &["complete."],
         ),
         c(
             "backup: tampered CSV, restore refused",
