@@ -98,6 +98,27 @@ impl Protection {
             candidates: prepare(Read::Candidates(&[]))?,
             follow: prepare(Read::Follow(&[]))?,
         });
+        // The guard's other queries too, now and under the search_path they run
+        // under: preparing one inside a migration would hold its locks longer.
+        let what = "preparing the guards' catalog queries";
+        client
+            .batch_execute("BEGIN; SET LOCAL search_path = pg_catalog, pg_temp")
+            .map_err(|e| PgError::sql(what, &e))?;
+        for sql in [
+            REACH_SQL,
+            LOCKS_SQL,
+            HISTORY_STATE_SQL,
+            HISTORY_HOOKS_SQL,
+            HISTORY_AFTER_SQL,
+            NEW_EXPOSURES_SQL,
+            NEW_EXPOSURES_LOCKED_SQL,
+            AUTH_USERS_EXPOSERS_SQL,
+        ] {
+            self.prepared(client, sql).map_err(|e| PgError::sql(what, &e))?;
+        }
+        client
+            .batch_execute("COMMIT")
+            .map_err(|e| PgError::sql(what, &e))?;
         Ok(self)
     }
 
