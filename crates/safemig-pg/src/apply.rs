@@ -1327,14 +1327,6 @@ fn attempt_segment(
         "SET CONSTRAINTS ALL IMMEDIATE; {GUARD_SEARCH_PATH}"
     ))
     .map_err(sql_err)?;
-    // Whether the migration touched tables the snapshot did not read: before
-    // safemig writes the history (which may create its tables), so that only the
-    // migration's own locks and catalog changes are looked at.
-    let touched = catalog::unexplained(&mut tx, protection, &before).map_err(pg_error)?;
-    if touched.unexplained != Unexplained::Nothing {
-        tx.rollback().map_err(sql_err)?;
-        return Ok(Attempt::Widen(touched.unexplained));
-    }
     // The history first: what the migration wrote there, or left to run when
     // safemig writes there (a trigger, a rule), and whether it hid its writes.
     let (history_after, hooks) = catalog::history_after(&mut tx, protection).map_err(pg_error)?;
@@ -1347,6 +1339,14 @@ fn attempt_segment(
         }
     }
     // After the history rows: anything they set off is seen too.
+    // Whether the migration touched tables the snapshot did not read, the history
+    // rows' side effects included (a constraint or default the migration gave a
+    // history table runs when safemig writes it).
+    let touched = catalog::unexplained(&mut tx, protection, &before).map_err(pg_error)?;
+    if touched.unexplained != Unexplained::Nothing {
+        tx.rollback().map_err(sql_err)?;
+        return Ok(Attempt::Widen(touched.unexplained));
+    }
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
     let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);
     let locked = before.reach.is_some().then_some(&touched.locked);

@@ -1528,7 +1528,22 @@ pub fn compare_with_manifest(
         .map_err(|e| PgError::sql("setting up the comparison", &e))?;
     let mut problems = Vec::new();
     for t in &manifest.tables {
-        let rows = match count_rows(client, &t.schema, &t.name) {
+        // A table copied as CSV was counted as its copy: its own rows (`ONLY`).
+        let copied = t.checksum.as_deref().is_some_and(csv_digest::is_csv_digest);
+        let counted = match copied {
+            true => client
+                .query_one(
+                    &format!(
+                        "SELECT count(*) FROM ONLY {}",
+                        quote_qualified(&t.schema, &t.name)
+                    ),
+                    &[],
+                )
+                .map(|r| r.get(0))
+                .map_err(|e| PgError::sql("counting", &e)),
+            false => count_rows(client, &t.schema, &t.name),
+        };
+        let rows = match counted {
             Ok(n) => n,
             Err(_) => {
                 problems.push(format!(
@@ -2007,7 +2022,7 @@ fn load_csv(
         return digest_copy(
             tx,
             &format!(
-                "COPY (SELECT {columns} FROM {}) TO STDOUT WITH (FORMAT csv)",
+                "COPY (SELECT {columns} FROM ONLY {}) TO STDOUT WITH (FORMAT csv)",
                 quote_qualified(schema, name)
             ),
             &format!("{schema}.{name}"),
@@ -2028,8 +2043,10 @@ fn checksum_of_columns(
     like: &str,
 ) -> Result<String, PgError> {
     if csv_digest::is_csv_digest(like) {
+        // ONLY: the CSV copy holds the table's own rows, as `COPY table TO` writes
+        // them, not those of inheritance children.
         let copy = format!(
-            "COPY (SELECT {columns} FROM {}) TO STDOUT WITH (FORMAT csv)",
+            "COPY (SELECT {columns} FROM ONLY {}) TO STDOUT WITH (FORMAT csv)",
             quote_qualified(schema, name)
         );
         return digest_copy(client, &copy, &format!("{schema}.{name}")).map(|(_, sum)| sum);

@@ -114,7 +114,8 @@ impl Protection {
             NEW_EXPOSURES_LOCKED_SQL,
             AUTH_USERS_EXPOSERS_SQL,
         ] {
-            self.prepared(client, sql).map_err(|e| PgError::sql(what, &e))?;
+            self.prepared(client, sql)
+                .map_err(|e| PgError::sql(what, &e))?;
         }
         client
             .batch_execute("COMMIT")
@@ -776,7 +777,8 @@ SELECT pg_stat_get_xact_tuples_updated('pg_class'::regclass)::int8,
        pg_stat_get_xact_tuples_updated('pg_namespace'::regclass)::int8,
        (pg_stat_get_xact_tuples_inserted('pg_auth_members'::regclass)
         + pg_stat_get_xact_tuples_updated('pg_auth_members'::regclass)
-        + pg_stat_get_xact_tuples_deleted('pg_auth_members'::regclass))::int8,
+        + pg_stat_get_xact_tuples_deleted('pg_auth_members'::regclass)
+        + pg_stat_get_xact_tuples_updated('pg_authid'::regclass))::int8,
        (SELECT sum(pg_stat_get_xact_tuples_inserted(r) + pg_stat_get_xact_tuples_updated(r)
                    + pg_stat_get_xact_tuples_deleted(r))
         FROM unnest(ARRAY['pg_class'::regclass, 'pg_rewrite'::regclass]) AS r)::int8,
@@ -848,7 +850,7 @@ SELECT changes.*, locks.* FROM (", catalog_changes_sql!(), ") AS changes
 LEFT JOIN (
   SELECT l.relation, l.strong, c.oid IS NOT NULL, coalesce(c.relkind::text, ''),
          coalesce(c.relpersistence::text, ''), coalesce(n.nspname::text, ''), coalesce(c.relname::text, ''),
-         coalesce(c.xmin = xid(pg_current_xact_id_if_assigned()), false),
+         coalesce(age(c.xmin) <= 0, false),
          pg_stat_get_xact_tuples_deleted(l.relation)::int8, pg_stat_get_xact_tuples_updated(l.relation)::int8
   FROM (SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong FROM pg_locks
         WHERE locktype = 'relation' AND pid = pg_backend_pid() AND granted
@@ -859,7 +861,8 @@ LEFT JOIN (
 
 /// Catalog rows the transaction changed that move or expose tables without a
 /// lock on them: `pg_class` updates (a GRANT or REVOKE), `pg_namespace` updates
-/// (a schema renamed, its tables with it), role memberships granted or revoked.
+/// (a schema renamed, its tables with it), role memberships granted or revoked,
+/// roles altered (`ALTER ROLE anon SUPERUSER` shows every table to the anon key).
 /// The fourth value counts every change to relations and rules, the fifth to
 /// functions: what could make a view or a function show `auth.users`
 /// ([`auth_users_exposures`]).
@@ -898,7 +901,7 @@ pub fn unexplained(
         return Ok(touched);
     }
     if memberships > 0 && protection.anon {
-        touched.unexplained = Unexplained::Everything("a role was granted or revoked");
+        touched.unexplained = Unexplained::Everything("a role was granted, revoked or altered");
         return Ok(touched);
     }
     let mut tables = BTreeSet::new();
@@ -923,8 +926,13 @@ pub fn unexplained(
             }
             continue;
         }
-        // Only tables hold rows; a relation's kind never changes to or from a table.
+        // Only tables hold rows. A relation that is not a table now was not one at
+        // BEGIN either, unless the migration changed its catalog row (PostgreSQL 15
+        // turns an emptied table into a view with CREATE RULE "_RETURN").
         if !matches!(relkind.as_str(), "r" | "p") || persistence == "t" {
+            if ours && !created && relkind != "i" && relkind != "I" {
+                tables.insert(oid);
+            }
             continue;
         }
         if created && ours {
@@ -953,9 +961,8 @@ pub fn unexplained(
         // least; more updates than that, and some other table's row changed.
         let accounted: i64 = client
             .query_one(
-                "SELECT count(*) FROM pg_class WHERE oid = ANY($1::oid[]) \
-                 AND xmin = xid(pg_current_xact_id_if_assigned())",
-                &[&seen],
+                "SELECT count(*) FROM pg_class WHERE oid = ANY($1::oid[]) AND oid <= $2 AND age(xmin) <= 0",
+                &[&seen, &reach.max_oid],
             )
             .map_err(|e| PgError::sql("reading what the migration granted", &e))?
             .get(0);
@@ -964,7 +971,7 @@ pub fn unexplained(
                 .query(
                     "SELECT c.oid, n.nspname::text, c.relname::text FROM pg_class c \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE c.xmin = xid(pg_current_xact_id_if_assigned()) AND c.relkind IN ('r', 'p') \
+                     WHERE age(c.xmin) <= 0 AND c.relkind IN ('r', 'p') \
                        AND c.oid <> ALL($1::oid[]) AND n.nspname = ANY($2)",
                     &[&seen, &protection.exposed],
                 )
@@ -1629,8 +1636,7 @@ pub fn new_exposures(
     Ok(out)
 }
 
-const AUTH_USERS_EXPOSERS_SQL: &str = "WITH ours AS (SELECT pg_catalog.xid(pg_catalog.pg_current_xact_id_if_assigned()) AS x) \
-             SELECT 'view ' || pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname::text || '.' || c.relname::text, \
+const AUTH_USERS_EXPOSERS_SQL: &str = "             SELECT 'view ' || pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname::text || '.' || c.relname::text, \
                     CASE c.relkind WHEN 'm' THEN pg_catalog.format('REVOKE SELECT ON %I.%I FROM anon, authenticated', n.nspname, c.relname) \
                          ELSE pg_catalog.format('ALTER VIEW %I.%I SET (security_invoker = on)', n.nspname, c.relname) END \
              FROM pg_catalog.pg_depend d \
@@ -1641,7 +1647,7 @@ const AUTH_USERS_EXPOSERS_SQL: &str = "WITH ours AS (SELECT pg_catalog.xid(pg_ca
                AND d.refobjid = pg_catalog.to_regclass('auth.users')::pg_catalog.oid \
                AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
                AND c.oid <> d.refobjid AND n.nspname = ANY($1) \
-               AND $3 AND (NOT $2 OR c.xmin = (SELECT x FROM ours) OR w.xmin = (SELECT x FROM ours)) \
+               AND $3 AND (NOT $2 OR pg_catalog.age(c.xmin) <= 0 OR pg_catalog.age(w.xmin) <= 0) \
                AND (c.relkind = 'm' OR (c.relkind = 'v' AND NOT coalesce(c.reloptions::text[] && \
                     ARRAY['security_invoker=1', 'security_invoker=true', 'security_invoker=on', 'security_invoker=yes'], false))) \
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname IN ('anon', 'authenticated') \
@@ -1653,7 +1659,7 @@ const AUTH_USERS_EXPOSERS_SQL: &str = "WITH ours AS (SELECT pg_catalog.xid(pg_ca
                                       pg_catalog.pg_get_function_identity_arguments(p.oid)) \
              FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
              WHERE p.prosecdef AND p.prokind = 'f' AND n.nspname = ANY($1) \
-               AND $4 AND (NOT $2 OR p.xmin = (SELECT x FROM ours)) \
+               AND $4 AND (NOT $2 OR pg_catalog.age(p.xmin) <= 0) \
                AND p.prorettype NOT IN ('pg_catalog.trigger'::pg_catalog.regtype, 'pg_catalog.event_trigger'::pg_catalog.regtype, \
                                         'pg_catalog.void'::pg_catalog.regtype) \
                AND p.prosrc ~* 'auth\"?\\s*\\.\\s*\"?users\\M' \

@@ -868,3 +868,81 @@ fn grants_hidden_from_the_locks_are_still_an_exposure() {
     );
     p.exec("ALTER ROLE anon NOINHERIT; DROP OWNED BY reader; DROP ROLE reader;");
 }
+
+/// From the review of the scoped guard: catalog rows written inside an exception
+/// block carry a subtransaction's id; the history rows' own side effects; a
+/// created table hiding a GRANT from the accounting; a role altered; a table
+/// turned into a view (PostgreSQL 15). Each must still be refused.
+#[test]
+fn what_the_review_found_against_the_scoped_guard_is_refused() {
+    let p = base();
+    p.exec(
+        "CREATE TABLE public.secrets (id int PRIMARY KEY, body text);
+         INSERT INTO public.secrets SELECT g, 'secret ' || g FROM generate_series(1, 5) g;
+         REVOKE ALL ON public.secrets FROM anon, authenticated;
+         INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'a@example.com');",
+    );
+    let lost = |sql: &str, table: &str, loss: &str| {
+        let v = rolled_back(&p, sql);
+        assert!(
+            v.iter().any(|x| x["table"] == table && x["loss"] == loss),
+            "{sql}: expected {loss} of {table}, got {v:?}"
+        );
+    };
+    lost(
+        "DO $$ BEGIN BEGIN EXECUTE 'ALTER TABLE public.orders SET SCHEMA storage'; \
+         EXCEPTION WHEN others THEN RAISE; END; END $$;",
+        "public.orders",
+        "table",
+    );
+    lost(
+        "DO $$ BEGIN BEGIN EXECUTE 'GRANT SELECT ON public.secrets TO anon'; \
+         EXCEPTION WHEN others THEN RAISE; END; END $$;",
+        "public.secrets",
+        "exposure",
+    );
+    lost(
+        "DO $$ BEGIN BEGIN EXECUTE 'CREATE VIEW public.em AS SELECT email FROM auth.users'; \
+         EXCEPTION WHEN others THEN RAISE; END; END $$;",
+        "public.em",
+        "exposure",
+    );
+    lost(
+        "CREATE TABLE public.note (id int);\nDO $$ BEGIN EXECUTE 'GRANT SELECT ON public.secrets TO anon'; END $$;",
+        "public.secrets",
+        "exposure",
+    );
+    lost(
+        "DO $$ BEGIN EXECUTE 'ALTER ROLE anon SUPERUSER'; END $$;",
+        "public.secrets",
+        "exposure",
+    );
+    // A check the migration gives the history table runs when safemig writes it.
+    let v = rolled_back(
+        &p,
+        "CREATE FUNCTION public.purge(text) RETURNS boolean LANGUAGE plpgsql AS \
+         $f$ BEGIN DELETE FROM public.orders; RETURN true; END $f$;\n\
+         DO $$ BEGIN EXECUTE 'ALTER TABLE supabase_migrations.schema_migrations \
+         ADD CONSTRAINT c CHECK (public.purge(version)) NOT VALID'; END $$;",
+    );
+    assert!(!v.is_empty(), "{v:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.orders"), 50);
+    // The common idiom: a table created in an exception block is the migration's own.
+    let m = applied(
+        &p,
+        "DO $$ BEGIN CREATE TABLE public.maybe (id int); EXCEPTION WHEN duplicate_table THEN NULL; END $$;",
+    );
+    assert!(!m["notes"].to_string().contains("ran it again"), "{m}");
+    // PostgreSQL 15 turns an emptied table into a view (16 removed that).
+    if p.i64("SELECT current_setting('server_version_num')::int8 / 10000") == 15 {
+        p.exec(
+            "CREATE TABLE public.tags (name text); INSERT INTO public.tags VALUES ('a'), ('b');",
+        );
+        let v = rolled_back(
+            &p,
+            "DO $$ BEGIN DELETE FROM public.tags; \
+             CREATE RULE \"_RETURN\" AS ON SELECT TO public.tags DO INSTEAD SELECT ''::text AS name; END $$;",
+        );
+        assert!(v.iter().any(|x| x["table"] == "public.tags"), "{v:?}");
+    }
+}
