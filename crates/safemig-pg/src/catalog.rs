@@ -957,11 +957,17 @@ pub fn unexplained(
             .chain(&locked)
             .copied()
             .collect();
-        // Each changed row of a relation already accounted for is one update at
-        // least; more updates than that, and some other table's row changed.
+        // Each updated row of a relation already accounted for is one update at
+        // least; more updates than that, and some other table's row changed. A row
+        // this migration wrote was updated if the relation existed at BEGIN, or, for
+        // one it created, if the row is of a later command than the relation's row
+        // type (made by the same command as the relation): a created relation's
+        // first version is an insert and must not hide a GRANT's update.
         let accounted: i64 = client
             .query_one(
-                "SELECT count(*) FROM pg_class WHERE oid = ANY($1::oid[]) AND oid <= $2 AND age(xmin) <= 0",
+                "SELECT count(*) FROM pg_class c LEFT JOIN pg_type t ON t.oid = c.reltype \
+                 WHERE c.oid = ANY($1::oid[]) AND age(c.xmin) <= 0 \
+                   AND (c.oid <= $2 OR (age(t.xmin) <= 0 AND c.cmin::text::int8 > t.cmin::text::int8))",
                 &[&seen, &reach.max_oid],
             )
             .map_err(|e| PgError::sql("reading what the migration granted", &e))?

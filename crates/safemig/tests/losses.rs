@@ -912,6 +912,13 @@ fn what_the_review_found_against_the_scoped_guard_is_refused() {
         "public.secrets",
         "exposure",
     );
+    // A created table whose own row was updated too (its primary key): one update each.
+    lost(
+        "CREATE TABLE public.note2 (id int PRIMARY KEY);\nCREATE INDEX ON public.note2 (id);\n\
+         DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.secrets TO anon'; END $$;",
+        "public.secrets",
+        "exposure",
+    );
     lost(
         "DO $$ BEGIN EXECUTE 'ALTER ROLE anon SUPERUSER'; END $$;",
         "public.secrets",
