@@ -391,18 +391,36 @@ pub fn server_major(client: &mut Client) -> Result<u32, PgError> {
 ///
 /// Of the kind of `like` (a checksum from a manifest): a [`csv_digest`], or the
 /// server-side `md5` of format 1 backups.
-pub fn table_checksum(
+pub fn table_content(
     client: &mut impl postgres::GenericClient,
     schema: &str,
     name: &str,
     like: &str,
-) -> Result<String, PgError> {
+) -> Result<(i64, String), PgError> {
     let columns = copy_columns(client, schema, name)?
         .iter()
         .map(|c| quote_ident(c))
         .collect::<Vec<_>>()
         .join(", ");
-    checksum_of_columns(client, schema, name, &columns, like)
+    content_of_columns(client, schema, name, &columns, like)
+}
+
+/// The rows of the table itself, not of inheritance children.
+fn count_own_rows(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+    name: &str,
+) -> Result<i64, PgError> {
+    client
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM ONLY {}",
+                quote_qualified(schema, name)
+            ),
+            &[],
+        )
+        .map(|r| r.get(0))
+        .map_err(|e| PgError::sql(&format!("counting the rows of {schema}.{name}"), &e))
 }
 
 fn count_rows(
@@ -647,17 +665,7 @@ fn write_backup(
     // One snapshot for everything: pg_dump imports the snapshot this transaction
     // exports, so the dump, the row counts, the CSVs and the checksums all describe
     // the same moment, whatever the application writes meanwhile.
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
-    tx.batch_execute(&format!(
-        "{CANONICAL_TEXT}; SET LOCAL lock_timeout = '{}s'",
-        lock_wait_seconds()
-    ))
-    .map_err(|e| PgError::sql("setting up the backup's session", &e))?;
+    let mut tx = snapshot_transaction(client, None)?;
     let snapshot: String = tx
         .query_one("SELECT pg_export_snapshot()", &[])
         .map_err(|e| PgError::sql("exporting the backup's snapshot", &e))?
@@ -1025,6 +1033,34 @@ pub(crate) fn backup_table_name(parts: &[&str]) -> String {
     format!("{head}_{hash}")
 }
 
+/// A read-only repeatable-read transaction in the backup's canonical text form,
+/// with its lock timeout; `import`: reading the snapshot another one exported.
+fn snapshot_transaction<'c>(
+    client: &'c mut Client,
+    import: Option<&str>,
+) -> Result<postgres::Transaction<'c>, PgError> {
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|e| PgError::sql("starting the backup's snapshot", &e))?;
+    let import = import
+        .map(|snapshot| {
+            format!(
+                "SET TRANSACTION SNAPSHOT {}; ",
+                crate::quote_literal(snapshot)
+            )
+        })
+        .unwrap_or_default();
+    tx.batch_execute(&format!(
+        "{import}{CANONICAL_TEXT}; SET LOCAL lock_timeout = '{}s'",
+        lock_wait_seconds()
+    ))
+    .map_err(|e| PgError::sql("setting up the backup's session", &e))?;
+    Ok(tx)
+}
+
 /// The thread writing the CSV copies. Joined on drop too: a failed backup waits
 /// for it before its partial directory is removed.
 struct Copier(Option<std::thread::JoinHandle<Result<Copied, PgError>>>);
@@ -1061,18 +1097,7 @@ fn copy_tables_at_snapshot(
         return Ok(copied);
     }
     let mut client = target.connect()?;
-    let mut tx = client
-        .build_transaction()
-        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .map_err(|e| PgError::sql("starting the CSV copies", &e))?;
-    tx.batch_execute(&format!(
-        "SET TRANSACTION SNAPSHOT {}; {CANONICAL_TEXT}; SET LOCAL lock_timeout = '{}s'",
-        crate::quote_literal(snapshot),
-        lock_wait_seconds()
-    ))
-    .map_err(|e| PgError::sql("reading the backup's snapshot for the CSV copies", &e))?;
+    let mut tx = snapshot_transaction(&mut client, Some(snapshot))?;
     for (schema, name, file) in tables {
         let (rows, checksum) = copy_to_csv(&mut tx, dir, file, schema, name)?;
         copied.insert(
@@ -1131,15 +1156,18 @@ impl Drop for Jobs {
 /// to the thread with the least to read so far.
 fn hash_files(dir: &Path, mut paths: Vec<PathBuf>) -> Result<Vec<FileEntry>, PgError> {
     let threads = default_jobs().max(1) as usize;
-    let size = |p: &PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    paths.sort_by_key(|p| std::cmp::Reverse(size(p)));
+    let mut sized: Vec<(u64, PathBuf)> = paths
+        .drain(..)
+        .map(|p| (std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0), p))
+        .collect();
+    sized.sort_by_key(|(size, _)| std::cmp::Reverse(*size));
     let mut shares: Vec<(u64, Vec<PathBuf>)> = vec![(0, Vec::new()); threads];
-    for path in paths {
+    for (size, path) in sized {
         let least = shares
             .iter_mut()
             .min_by_key(|(load, _)| *load)
             .expect("one thread at least");
-        least.0 += size(&path);
+        least.0 += size;
         least.1.push(path);
     }
     let hashed: Vec<Result<Vec<FileEntry>, PgError>> = std::thread::scope(|scope| {
@@ -1531,16 +1559,7 @@ pub fn compare_with_manifest(
         // A table copied as CSV was counted as its copy: its own rows (`ONLY`).
         let copied = t.checksum.as_deref().is_some_and(csv_digest::is_csv_digest);
         let counted = match copied {
-            true => client
-                .query_one(
-                    &format!(
-                        "SELECT count(*) FROM ONLY {}",
-                        quote_qualified(&t.schema, &t.name)
-                    ),
-                    &[],
-                )
-                .map(|r| r.get(0))
-                .map_err(|e| PgError::sql("counting", &e)),
+            true => count_own_rows(client, &t.schema, &t.name),
             false => count_rows(client, &t.schema, &t.name),
         };
         let rows = match counted {
@@ -1560,7 +1579,7 @@ pub fn compare_with_manifest(
             ));
         }
         if let (true, Some(expected)) = (checksums, &t.checksum) {
-            if &table_checksum(client, &t.schema, &t.name, expected)? != expected {
+            if &table_content(client, &t.schema, &t.name, expected)?.1 != expected {
                 problems.push(format!(
                     "table {}.{}: content checksum differs from the manifest",
                     t.schema, t.name
@@ -2017,47 +2036,36 @@ fn load_csv(
     writer
         .finish()
         .map_err(|e| PgError::sql(&format!("loading {schema}.{name}"), &e))?;
-    if csv_digest::is_csv_digest(like) {
-        // What the table holds now, written out again: its rows and checksum together.
-        return digest_copy(
-            tx,
-            &format!(
-                "COPY (SELECT {columns} FROM ONLY {}) TO STDOUT WITH (FORMAT csv)",
-                quote_qualified(schema, name)
-            ),
-            &format!("{schema}.{name}"),
-        );
-    }
-    Ok((
-        count_rows(tx, schema, name)?,
-        checksum_of_columns(tx, schema, name, columns, like)?,
-    ))
+    content_of_columns(tx, schema, name, columns, like)
 }
 
 /// The content checksum of `table` over `columns` (a quoted list), in that order.
-fn checksum_of_columns(
+/// Rows and content checksum of `table` over `columns` (a quoted list), in that
+/// order, of the kind of `like`: a [`csv_digest`] (one read gives both; `ONLY`,
+/// as the CSV copy holds the table's own rows, as `COPY table TO` writes them),
+/// or format 1's count and server-side md5.
+fn content_of_columns(
     client: &mut impl postgres::GenericClient,
     schema: &str,
     name: &str,
     columns: &str,
     like: &str,
-) -> Result<String, PgError> {
+) -> Result<(i64, String), PgError> {
     if csv_digest::is_csv_digest(like) {
-        // ONLY: the CSV copy holds the table's own rows, as `COPY table TO` writes
-        // them, not those of inheritance children.
         let copy = format!(
             "COPY (SELECT {columns} FROM ONLY {}) TO STDOUT WITH (FORMAT csv)",
             quote_qualified(schema, name)
         );
-        return digest_copy(client, &copy, &format!("{schema}.{name}")).map(|(_, sum)| sum);
+        return digest_copy(client, &copy, &format!("{schema}.{name}"));
     }
+    let rows = count_rows(client, schema, name)?;
     let sql = format!(
         "SELECT coalesce(md5(string_agg(h, '' ORDER BY h)), md5('')) FROM (SELECT md5(ROW({columns})::text) AS h FROM {} t) rows",
         quote_qualified(schema, name)
     );
     client
         .query_one(&sql, &[])
-        .map(|r| r.get(0))
+        .map(|r| (rows, r.get(0)))
         .map_err(|e| PgError::sql(&format!("checksumming {schema}.{name}"), &e))
 }
 

@@ -887,15 +887,15 @@ pub fn unexplained(
         return Ok(Touched::default());
     };
     let rows = protection.query(client, LOCKS_SQL, &[], "reading the migration's locks")?;
+    let now: [i64; 5] = rows
+        .first()
+        .map_or([0; 5], |r| [0, 1, 2, 3, 4].map(|i| r.get(i)));
     let mut touched = Touched {
-        catalog_changes: Some(
-            rows.first()
-                .map_or([0; 5], |r| [0, 1, 2, 3, 4].map(|i| r.get(i))),
-        ),
+        catalog_changes: Some(now),
         ..Touched::default()
     };
-    let [class_updates, schema_updates, memberships, _, _] = [0, 1, 2, 3, 4]
-        .map(|i| touched.catalog_changes.unwrap_or_default()[i] - reach.catalog_changes[i]);
+    let [class_updates, schema_updates, memberships, _, _] =
+        [0, 1, 2, 3, 4].map(|i| now[i] - reach.catalog_changes[i]);
     if schema_updates > 0 {
         touched.unexplained = Unexplained::Everything("a schema was renamed or altered");
         return Ok(touched);

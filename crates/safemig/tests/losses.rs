@@ -63,6 +63,15 @@ fn applied(p: &Project, sql: &str) -> serde_json::Value {
     run.json()["migrations"][0].clone()
 }
 
+/// Migration rolled back with the data intact, with a `loss` of `table` among its violations.
+fn lost(p: &Project, sql: &str, table: &str, loss: &str) {
+    let v = rolled_back(p, sql);
+    assert!(
+        v.iter().any(|x| x["table"] == table && x["loss"] == loss),
+        "{sql}: expected {loss} of {table}, got {v:?}"
+    );
+}
+
 fn message(v: &serde_json::Value) -> &str {
     v["message"].as_str().unwrap()
 }
@@ -733,13 +742,7 @@ fn tables_a_migration_reaches_without_naming_them_are_guarded() {
          CREATE TABLE public.measures_2024 PARTITION OF public.measures FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
          INSERT INTO public.measures SELECT '2024-01-01'::date + g, g FROM generate_series(1, 40) g;",
     );
-    let lost = |sql: &str, table: &str, loss: &str| {
-        let v = rolled_back(&p, sql);
-        assert!(
-            v.iter().any(|x| x["table"] == table && x["loss"] == loss),
-            "{sql}: expected {loss} of {table}, got {v:?}"
-        );
-    };
+    let lost = |sql: &str, table: &str, loss: &str| lost(&p, sql, table, loss);
     lost(
         "DO $$ BEGIN EXECUTE 'DELETE FROM public.' || 'ledger WHERE id < 5'; END $$;",
         "public.ledger",
@@ -882,13 +885,7 @@ fn what_the_review_found_against_the_scoped_guard_is_refused() {
          REVOKE ALL ON public.secrets FROM anon, authenticated;
          INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), 'a@example.com');",
     );
-    let lost = |sql: &str, table: &str, loss: &str| {
-        let v = rolled_back(&p, sql);
-        assert!(
-            v.iter().any(|x| x["table"] == table && x["loss"] == loss),
-            "{sql}: expected {loss} of {table}, got {v:?}"
-        );
-    };
+    let lost = |sql: &str, table: &str, loss: &str| lost(&p, sql, table, loss);
     lost(
         "DO $$ BEGIN BEGIN EXECUTE 'ALTER TABLE public.orders SET SCHEMA storage'; \
          EXCEPTION WHEN others THEN RAISE; END; END $$;",
