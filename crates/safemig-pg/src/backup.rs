@@ -1467,16 +1467,31 @@ fn restore_and_compare(
     backup: &Backup,
     progress: &mut dyn FnMut(&str),
 ) -> Result<(Vec<String>, Vec<String>), PgError> {
-    let cluster = Ephemeral::start()?;
+    // The database's own major when it is installed: a dump restores faithfully
+    // into the major that made it.
+    let major = backup
+        .manifest
+        .server_version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|m| m.parse().ok());
+    let cluster = Ephemeral::start_with(crate::ephemeral::EphemeralOptions {
+        major,
+        ..Default::default()
+    })?;
     cluster.create_database("restored")?;
     let target = cluster.target("restored");
     let mut client = target.connect()?;
     if backup.manifest.supabase {
-        client
-            .batch_execute(crate::SUPABASE_STANDIN_SQL)
-            .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
+        crate::supabase::load(&mut client)?;
     }
-    let notes = restore_dump(backup, &target, server_major(&mut client)?, progress)?;
+    let mut notes = cluster.notes().to_vec();
+    notes.extend(restore_dump(
+        backup,
+        &target,
+        server_major(&mut client)?,
+        progress,
+    )?);
     let mut problems = compare_with_manifest(&mut client, &backup.manifest, true)?;
     progress("loading every table copy (tables/, platform/) into scratch tables");
     problems.extend(csv_copies_load(&mut client, backup)?);

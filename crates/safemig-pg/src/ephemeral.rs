@@ -30,6 +30,8 @@ pub struct EphemeralOptions {
     pub password_auth: bool,
     /// Serve TLS with this certificate chain and key (PEM); for tests of `sslmode`.
     pub tls: Option<ServerTls>,
+    /// Run this PostgreSQL major (the target's), when installed; see [`crate::install::server_for`].
+    pub major: Option<u32>,
 }
 
 /// A server certificate (PEM, leaf first) and its private key (PEM).
@@ -47,6 +49,8 @@ pub struct Ephemeral {
     run_as: Option<(u32, u32)>,
     options: EphemeralOptions,
     running: bool,
+    major: u32,
+    notes: Vec<String>,
 }
 
 impl Ephemeral {
@@ -56,11 +60,22 @@ impl Ephemeral {
     }
 
     pub fn start_with(options: EphemeralOptions) -> Result<Ephemeral, PgError> {
-        let bin_dir = find_server_bin_dir()?;
         let run_as = if unsafe { libc::geteuid() } == 0 {
             Some(postgres_user()?)
         } else {
             None
+        };
+        let (installation, note) = crate::install::server_for(options.major)?;
+        let mut notes: Vec<String> = note.into_iter().collect();
+        let bin_dir = match crate::install::with_standins(&installation, run_as) {
+            Ok(bin) => bin,
+            Err(why) => {
+                notes.push(format!(
+                    "the throwaway PostgreSQL offers no stand-ins for Supabase's extensions (pg_cron, pg_net, vector, \
+                     ...), so migrations that create them fail here: {why}"
+                ));
+                installation.bin.clone()
+            }
         };
         let template = ensure_template(&bin_dir, run_as)?;
         let root = tempfile::Builder::new()
@@ -140,6 +155,8 @@ impl Ephemeral {
             run_as,
             options,
             running: false,
+            major: installation.major,
+            notes,
         };
         let mut last_error = String::new();
         // A free port can be taken by someone else between choosing and binding it: retry.
@@ -226,6 +243,17 @@ impl Ephemeral {
         &self.bin_dir
     }
 
+    /// The server's major version.
+    pub fn major(&self) -> u32 {
+        self.major
+    }
+
+    /// What a report should say about this server: another major than asked
+    /// for, or no stand-in extensions.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// Connection URL for `db` as the superuser `postgres`, over the unix socket.
     pub fn url(&self, db: &str) -> String {
         format!(
@@ -299,53 +327,6 @@ impl Drop for Ephemeral {
         // Immediate: a throwaway cluster has nothing worth a clean shutdown.
         let _ = self.stop("immediate");
     }
-}
-
-/// The folder with `initdb`, `pg_ctl` and `postgres`: `SAFEMIG_PG_BIN`, else the
-/// newest `/usr/lib/postgresql/*/bin`, else `pg_config --bindir`, else `PATH`.
-pub fn find_server_bin_dir() -> Result<PathBuf, PgError> {
-    if let Some(dir) = std::env::var_os("SAFEMIG_PG_BIN") {
-        let dir = PathBuf::from(dir);
-        if dir.join("initdb").is_file() {
-            return Ok(dir);
-        }
-        return Err(PgError::Tool(format!(
-            "SAFEMIG_PG_BIN={} has no initdb; point it at PostgreSQL's bin folder",
-            dir.display()
-        )));
-    }
-    let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let major: u32 = e.file_name().to_str()?.parse().ok()?;
-            let bin = e.path().join("bin");
-            bin.join("initdb").is_file().then_some((major, bin))
-        })
-        .collect();
-    candidates.sort();
-    if let Some((_, bin)) = candidates.pop() {
-        return Ok(bin);
-    }
-    if let Ok(out) = Command::new("pg_config").arg("--bindir").output() {
-        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        if dir.join("initdb").is_file() {
-            return Ok(dir);
-        }
-    }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            if dir.join("initdb").is_file() {
-                return Ok(dir);
-            }
-        }
-    }
-    Err(PgError::Tool(
-        "PostgreSQL server programs (initdb, pg_ctl) were not found\n  hint: on Debian or Ubuntu run `apt-get install postgresql`, \
-         or set SAFEMIG_PG_BIN to the folder that holds initdb"
-            .into(),
-    ))
 }
 
 fn postgres_user() -> Result<(u32, u32), PgError> {

@@ -12,11 +12,13 @@ pub mod drift;
 pub mod ephemeral;
 pub mod faults;
 pub mod history;
+pub mod install;
 pub mod lock;
 pub mod observe;
 pub mod redact;
 pub mod rehearse;
 pub mod status;
+pub mod supabase;
 pub mod tools;
 pub mod verify;
 
@@ -102,7 +104,3 @@ pub fn quote_qualified(schema: &str, name: &str) -> String {
 pub fn quote_literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
-
-/// The Supabase stand-in (`auth` schema, roles, helper functions) for throwaway
-/// and local databases. See the file's header for its source of truth.
-pub const SUPABASE_STANDIN_SQL: &str = include_str!("supabase_standin.sql");

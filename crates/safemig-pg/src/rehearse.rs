@@ -151,6 +151,23 @@ pub fn apply(
     apply::migrate(client, set, config, options, &mut |_| {}, &mut |_| Ok(None))
 }
 
+/// A replay of every migration from an empty database.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Replay {
+    #[serde(flatten)]
+    pub run: RunReport,
+    /// Whether it started from the Supabase platform stand-in.
+    pub supabase: bool,
+    /// The throwaway server's PostgreSQL major.
+    pub major: u32,
+    /// What differs from the real platform: the stand-in extensions used.
+    pub notes: Vec<String>,
+    /// When a migration failed because of this machine rather than the project
+    /// (an extension or a setting this PostgreSQL lacks), why, and what to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment_failure: Option<String>,
+}
+
 /// Every migration of `set`, from an empty database (holding the Supabase
 /// stand-in when `supabase`): what `supabase db reset`, a branch or CI would do. The database is
 /// left in `cluster` for the caller to read (drift compares its catalog).
@@ -160,44 +177,105 @@ pub fn replay_from_empty(
     set: &MigrationSet,
     config: &Config,
     supabase: bool,
-) -> Result<RunReport, PgError> {
+) -> Result<Replay, PgError> {
     cluster.create_database(db)?;
     let mut client = cluster.connect(db)?;
     if supabase {
-        client
-            .batch_execute(crate::SUPABASE_STANDIN_SQL)
-            .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))?;
+        crate::supabase::load(&mut client)?;
     }
     let config = without_floors(config);
     let mut options = throwaway_options(&config);
     options.observe = false;
-    apply(&mut client, set, &config, &options)
+    let run = apply(&mut client, set, &config, &options)?;
+    let notes = crate::supabase::standins_in_use(&mut client)?;
+    let environment_failure = run
+        .migrations
+        .iter()
+        .find_map(|m| m.error.as_ref())
+        .and_then(|e| environment_cause(e.sqlstate.as_deref(), &e.message, cluster.major()));
+    Ok(Replay {
+        run,
+        supabase,
+        major: cluster.major(),
+        notes,
+        environment_failure,
+    })
 }
 
-/// A note when the throwaway server's major version differs from the
-/// database's: catalogs print some definitions differently across majors, and a
-/// newer server's dump may not restore completely into an older one.
-pub fn version_note(client: &mut Client, cluster: &Ephemeral) -> Result<Option<String>, PgError> {
-    let target = backup::server_major(client)?;
-    let local = backup::server_major(&mut cluster.connect("postgres")?)?;
-    Ok((target != local).then(|| {
-        format!(
-            "the throwaway PostgreSQL is version {local}, the database {target}: install PostgreSQL {target}'s server \
-             (or point SAFEMIG_PG_BIN at it) for a faithful copy"
-        )
-    }))
+/// Settings a PostgreSQL major introduced, that a dump of that major sets at its top.
+const NEWER_SETTINGS: &[(&str, u32)] = &[
+    ("transaction_timeout", 17),
+    ("restrict_nonsystem_relation_kind", 17),
+    ("io_combine_limit", 17),
+    ("md5_password_warnings", 18),
+    ("idle_replication_slot_timeout", 18),
+];
+
+/// Why a replay's error is this machine's doing rather than the project's, if it
+/// is: an extension the server lacks (Supabase has it), a setting of a newer
+/// major than the throwaway server runs, an option the `vector` stand-in cannot take.
+pub fn environment_cause(
+    sqlstate: Option<&str>,
+    message: &str,
+    server_major: u32,
+) -> Option<String> {
+    let quoted = |text: &str| text.split('"').nth(1).map(str::to_string);
+    let missing_extension = message.contains("could not open extension control file")
+        || (message.starts_with("extension \"") && message.contains("is not available"));
+    if missing_extension {
+        let name = quoted(message)
+            .map(|n| {
+                n.rsplit('/')
+                    .next()
+                    .unwrap_or(&n)
+                    .trim_end_matches(".control")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        return Some(format!(
+            "the throwaway PostgreSQL lacks extension {name}, and safemig has no stand-in for it \
+             (stand-ins: {}); install it for PostgreSQL {server_major} on this machine \
+             (Debian: apt-get install postgresql-{server_major}-<name> from apt.postgresql.org)",
+            crate::supabase::standin_names().join(", ")
+        ));
+    }
+    if sqlstate == Some("42704") && message.contains("unrecognized configuration parameter") {
+        let setting = quoted(message).unwrap_or_default();
+        if let Some((_, since)) = NEWER_SETTINGS
+            .iter()
+            .find(|(name, since)| *name == setting && *since > server_major)
+        {
+            return Some(format!(
+                "{setting} is a setting of PostgreSQL {since} and later (a dump made by pg_dump {since} sets it), \
+                 and the throwaway PostgreSQL is {server_major}. {}",
+                crate::install::install_hint(*since)
+            ));
+        }
+    }
+    if sqlstate == Some("22023") && message.starts_with("unrecognized parameter") {
+        return Some(format!(
+            "{message}: the hnsw and ivfflat index methods here are safemig's stand-in for pgvector, which takes \
+             no index options; install pgvector for PostgreSQL {server_major} on this machine for a faithful replay"
+        ));
+    }
+    None
 }
 
-/// Whether the database is a Supabase one (it has `auth.users`): a replay from
-/// empty then starts from the Supabase stand-in, else from nothing, as the
-/// database itself did.
-pub fn is_supabase(client: &mut Client) -> Result<bool, PgError> {
-    crate::history::relation_exists(client, "auth.users")
+/// Whether a replay of `set` starts from the Supabase stand-in: the database
+/// is a Supabase one (it has `auth.users`), or the folder is a Supabase
+/// project's (see [`MigrationSet::is_supabase_project`]), whatever the database holds.
+pub fn is_supabase(client: &mut Client, set: &MigrationSet) -> Result<bool, PgError> {
+    Ok(set.is_supabase_project() || crate::history::relation_exists(client, "auth.users")?)
 }
 
-/// A throwaway cluster, or why there cannot be one here.
-pub fn cluster() -> Result<Ephemeral, PgError> {
-    Ephemeral::start().map_err(|e| {
+/// A throwaway cluster of PostgreSQL `major` (the target's) when installed, or
+/// why there cannot be one here.
+pub fn cluster(major: Option<u32>) -> Result<Ephemeral, PgError> {
+    Ephemeral::start_with(crate::ephemeral::EphemeralOptions {
+        major,
+        ..Default::default()
+    })
+    .map_err(|e| {
         PgError::Tool(format!(
             "cannot start a throwaway PostgreSQL for the rehearsal: {e}\n  hint: install the PostgreSQL server \
              (Debian: apt-get install postgresql), or set SAFEMIG_PG_BIN to its bin folder"

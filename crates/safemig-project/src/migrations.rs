@@ -50,6 +50,50 @@ impl MigrationSet {
     pub fn get(&self, version: &str) -> Option<&MigrationFile> {
         self.migrations.iter().find(|m| m.version == version)
     }
+
+    /// Whether this is a Supabase project's folder: a `config.toml` of the
+    /// Supabase CLI beside it, or migrations that use Supabase's `auth` or
+    /// `storage` schemas. Its replays then start from the Supabase stand-in,
+    /// whatever the target database holds, as `supabase db reset` would.
+    pub fn is_supabase_project(&self) -> bool {
+        self.supabase_config().is_some()
+            || self
+                .migrations
+                .iter()
+                .any(|m| mentions_platform_schema(&m.sql))
+    }
+
+    /// The Supabase CLI's `config.toml` of this folder (`supabase/config.toml` for
+    /// `supabase/migrations`), if there is one.
+    pub fn supabase_config(&self) -> Option<PathBuf> {
+        let config = self.dir.parent()?.join("config.toml");
+        config.is_file().then_some(config)
+    }
+
+    /// The PostgreSQL major that the Supabase CLI's `config.toml` names
+    /// (`[db] major_version`), which a new project of this folder runs.
+    pub fn supabase_major_version(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.supabase_config()?).ok()?;
+        let value: toml::Value = toml::from_str(&text).ok()?;
+        let major = value.get("db")?.get("major_version")?.as_integer()?;
+        u32::try_from(major).ok()
+    }
+}
+
+/// `auth.` or `storage.` used as a schema (`auth.users`, `"auth"."uid"()`,
+/// `storage.objects`): a plain reading of the text, since only a Supabase
+/// project has these schemas to refer to.
+fn mentions_platform_schema(sql: &str) -> bool {
+    let lower = sql.to_ascii_lowercase();
+    ["auth.", "\"auth\".", "storage.", "\"storage\"."]
+        .iter()
+        .any(|needle| {
+            lower.match_indices(needle).any(|(at, _)| {
+                at == 0
+                    || !lower.as_bytes()[at - 1].is_ascii_alphanumeric()
+                        && lower.as_bytes()[at - 1] != b'_'
+            })
+        })
 }
 
 /// Splits a file name into (version, name) the way the Supabase CLI does.

@@ -173,7 +173,7 @@ fn round_trip_create_verify_restore_into_a_new_database() {
     p.client().batch_execute("SELECT 1").unwrap();
     let copy_url = p.cluster.url("copy");
     let mut copy = postgres::Client::connect(&copy_url, postgres::NoTls).unwrap();
-    copy.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+    copy.batch_execute(safemig_pg::supabase::PLATFORM_SQL)
         .unwrap();
     copy.batch_execute("INSERT INTO auth.users (id, email) VALUES ('00000000-0000-0000-0000-000000000001', 'a@example.com')").unwrap();
     let run = p.safemig(&["restore", dir.to_str().unwrap(), "--into", &copy_url]);
@@ -662,7 +662,7 @@ fn restore_tables_checks_origin_columns_by_name_and_foreign_keys() {
     p.cluster.create_database("other").unwrap();
     let mut other = postgres::Client::connect(&p.cluster.url("other"), postgres::NoTls).unwrap();
     other
-        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .batch_execute(safemig_pg::supabase::PLATFORM_SQL)
         .unwrap();
     other.batch_execute(DATA).unwrap();
     other.batch_execute("DELETE FROM public.plays WHERE track_id > 3; DELETE FROM public.library_tracks WHERE id > 3;").unwrap();
@@ -831,7 +831,7 @@ fn user_accounts_are_in_the_backup_and_a_deleted_user_comes_back() {
     let url = p.cluster.url("fresh");
     let mut fresh = postgres::Client::connect(&url, postgres::NoTls).unwrap();
     fresh
-        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .batch_execute(safemig_pg::supabase::PLATFORM_SQL)
         .unwrap();
     fresh
         .batch_execute(

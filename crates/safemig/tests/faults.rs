@@ -173,7 +173,7 @@ fn killed_at_every_statement_boundary_each_migration_is_all_or_nothing_and_a_rer
     p.cluster.create_database("template_run").unwrap();
     {
         let mut t = connect(&p.cluster.url("template_run"));
-        t.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+        t.batch_execute(safemig_pg::supabase::PLATFORM_SQL).unwrap();
         t.batch_execute("CREATE TABLE public.log (version text)")
             .unwrap();
     }
@@ -378,7 +378,7 @@ fn postgres_stopped_around_each_commit_leaves_each_migration_all_or_nothing() {
     p.cluster.create_database("template_run").unwrap();
     {
         let mut t = connect(&p.cluster.url("template_run"));
-        t.batch_execute(safemig_pg::SUPABASE_STANDIN_SQL).unwrap();
+        t.batch_execute(safemig_pg::supabase::PLATFORM_SQL).unwrap();
         t.batch_execute("CREATE TABLE public.log (version text)")
             .unwrap();
     }

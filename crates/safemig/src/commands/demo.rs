@@ -141,7 +141,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     step(2, "Production today: Supabase auth, the baseline schema, 59 library_tracks, handle_new_user() without its trigger");
     let mut client = cluster.connect("app")?;
     client
-        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .batch_execute(safemig_pg::supabase::PLATFORM_SQL)
         .map_err(|e| CliError::input(format!("loading the Supabase stand-in: {e}")))?;
     write(
         &migrations.join("20250831022018_baseline_schema.sql"),
@@ -351,7 +351,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     cluster.create_database("branch")?;
     let mut branch = cluster.connect("branch")?;
     branch
-        .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+        .batch_execute(safemig_pg::supabase::PLATFORM_SQL)
         .map_err(|e| CliError::input(format!("loading the Supabase stand-in: {e}")))?;
     let branch_ctx = Context::load(Global {
         db: Some(cluster.url("branch")),

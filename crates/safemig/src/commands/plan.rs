@@ -56,6 +56,14 @@ struct Rehearsal {
 struct Fresh {
     migrations: Vec<MigrationReport>,
     ok: bool,
+    /// Whether it started from the Supabase platform stand-in.
+    supabase: bool,
+    /// The throwaway server's PostgreSQL major.
+    postgres_major: u32,
+    notes: Vec<String>,
+    /// Why the failure is this machine's doing, not the project's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    environment_failure: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
@@ -144,7 +152,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             }
         };
         say("starting a throwaway PostgreSQL");
-        let cluster = rehearse::cluster()?;
+        let cluster = rehearse::cluster(Some(safemig_pg::backup::server_major(&mut client)?))?;
         cluster.create_database("rehearsal")?;
         let notes = rehearse::copy_target(
             &mut client,
@@ -215,7 +223,8 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
                 c.detail
             )
         }));
-        notes.extend(rehearse::version_note(&mut client, &cluster)?);
+        notes.extend(cluster.notes().iter().cloned());
+        notes.extend(safemig_pg::supabase::standins_in_use(&mut local)?);
         notes.extend(run.refused.clone());
         rehearsal = Some(Rehearsal {
             source: format!(
@@ -237,11 +246,15 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             ok,
         });
         say("replaying every migration on an empty database");
-        let supabase = rehearse::is_supabase(&mut client)?;
+        let supabase = rehearse::is_supabase(&mut client, &set)?;
         let replay = rehearse::replay_from_empty(&cluster, "fresh", &set, &ctx.config, supabase)?;
         fresh = Some(Fresh {
-            ok: replay.ok(),
-            migrations: replay.migrations,
+            ok: replay.run.ok(),
+            migrations: replay.run.migrations,
+            supabase: replay.supabase,
+            postgres_major: replay.major,
+            notes: replay.notes,
+            environment_failure: replay.environment_failure,
         });
         if !rehearsal.as_ref().is_some_and(|r| r.ok) || !fresh.as_ref().is_some_and(|f| f.ok) {
             code = 1;
@@ -393,9 +406,14 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
     }
     if let Some(f) = &fresh {
         println!(
-            "\n{} every migration from an empty database, as `supabase db reset` and CI run them",
-            human::bold("fresh database:")
+            "\n{} every migration from an empty database{}, as `supabase db reset` and CI run them (PostgreSQL {})",
+            human::bold("fresh database:"),
+            if f.supabase { " holding the Supabase platform stand-in" } else { "" },
+            f.postgres_major
         );
+        for note in &f.notes {
+            println!("  {} {note}", human::yellow("note:"));
+        }
         match f
             .migrations
             .iter()
@@ -408,7 +426,13 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             ),
             Some(m) => {
                 super::migrate::print_migration(m);
-                println!("  {}", human::dim(fresh_hint(m)));
+                match &f.environment_failure {
+                    Some(why) => println!(
+                        "  {} {why}",
+                        human::yellow("this machine's doing, not the project's:")
+                    ),
+                    None => println!("  {}", human::dim(fresh_hint(m))),
+                }
             }
         }
     }

@@ -112,10 +112,20 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> Result<i32, CliError> {
                 human::dim("  … replaying the migrations on a throwaway PostgreSQL for --drift")
             );
         }
-        let cluster = rehearse::cluster()?;
-        notes.extend(rehearse::version_note(&mut client, &cluster)?);
-        let supabase = rehearse::is_supabase(&mut client)?;
+        let cluster = rehearse::cluster(Some(safemig_pg::backup::server_major(&mut client)?))?;
+        notes.extend(cluster.notes().iter().cloned());
+        let supabase = rehearse::is_supabase(&mut client, &set)?;
         let replay = rehearse::replay_from_empty(&cluster, "drift", &set, &ctx.config, supabase)?;
+        notes.extend(replay.notes.iter().cloned());
+        let replay = match &replay.environment_failure {
+            Some(why) => {
+                notes.push(format!(
+                    "the replay failed by this machine's doing, not the project's: {why}"
+                ));
+                replay.run
+            }
+            None => replay.run,
+        };
         let exposed = &ctx.config.check.exposed_schemas;
         drift_report = Some(match replay.migrations.iter().find(|m| m.result != safemig_pg::apply::Outcome::Applied) {
             Some(m) => Err(format!(

@@ -78,7 +78,7 @@ impl Project {
         let project = Project { cluster, dir, url };
         project
             .client()
-            .batch_execute(safemig_pg::SUPABASE_STANDIN_SQL)
+            .batch_execute(safemig_pg::supabase::PLATFORM_SQL)
             .expect("Supabase stand-in loads");
         project
     }
