@@ -1636,9 +1636,12 @@ pub fn restore_dump(
     // find the users they point at.
     let mut notes = load_platform_data(backup, target, progress)?;
     progress("pg_restore --section=post-data");
+    let list = post_data_list(&pg_restore, &dump, target)?;
     let mut command = tools::command(&pg_restore, target);
     command
-        .args(["--no-owner", "--no-privileges", "--section=post-data", "-d"])
+        .args(["--no-owner", "--no-privileges", "--section=post-data", "-L"])
+        .arg(list.path())
+        .arg("-d")
         .arg(target.dbname())
         .arg(&dump);
     let output = command
@@ -1658,6 +1661,52 @@ pub fn restore_dump(
         ));
     }
     Ok(notes)
+}
+
+/// The dump's table of contents for its post-data section, without the
+/// publications the target already has: a Supabase project (or the stand-in)
+/// comes with `supabase_realtime`, and the tables the backup adds to it still
+/// restore (`PUBLICATION TABLE` entries stay).
+fn post_data_list(
+    pg_restore: &tools::Tool,
+    dump: &Path,
+    target: &Target,
+) -> Result<tempfile::NamedTempFile, PgError> {
+    let output = Command::new(&pg_restore.path)
+        .arg("-l")
+        .arg(dump)
+        .output()
+        .map_err(|e| PgError::Tool(format!("cannot run pg_restore -l: {e}")))?;
+    if !output.status.success() {
+        return Err(PgError::Tool(format!(
+            "pg_restore -l {} failed: {}",
+            dump.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    let existing: Vec<String> = target
+        .connect()?
+        .query("SELECT pubname FROM pg_catalog.pg_publication", &[])
+        .map_err(|e| PgError::sql("listing the target's publications", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let list: String = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| {
+            let made_already = existing.iter().any(|name| {
+                line.contains(&format!(" PUBLICATION - {name} "))
+                    || line.ends_with(&format!(" PUBLICATION - {name}"))
+            });
+            !made_already
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let mut file = tempfile::NamedTempFile::new()
+        .map_err(|e| PgError::Tool(format!("cannot make a temporary file: {e}")))?;
+    std::io::Write::write_all(&mut file, list.as_bytes())
+        .map_err(|e| PgError::Tool(format!("cannot write the restore list: {e}")))?;
+    Ok(file)
 }
 
 /// Loads the backup's platform data (`auth`, `storage` rows) into the tables of
@@ -1685,6 +1734,7 @@ fn load_platform_data(
     ))
     .map_err(|e| PgError::sql("preparing the platform data load (session_replication_role needs a superuser or the postgres role)", &e))?;
     let mut loaded = Vec::new();
+    let mut empty = 0;
     for t in &backup.manifest.platform_tables {
         let Some(file) = &t.file else { continue };
         let path = backup.dir.join(file);
@@ -1737,11 +1787,18 @@ fn load_platform_data(
                 t.schema, t.name, t.rows
             )));
         }
-        loaded.push(format!("{}.{} ({rows} rows)", t.schema, t.name));
+        if rows > 0 {
+            loaded.push(format!("{}.{} ({rows} rows)", t.schema, t.name));
+        } else {
+            empty += 1;
+        }
     }
     tx.commit()
         .map_err(|e| PgError::sql("committing the platform data", &e))?;
-    if !loaded.is_empty() {
+    if !loaded.is_empty() || empty > 0 {
+        if empty > 0 {
+            loaded.push(format!("{empty} empty table(s)"));
+        }
         notes.insert(0, format!("platform data loaded: {}", loaded.join(", ")));
     }
     Ok(notes)

@@ -2180,15 +2180,19 @@ pub fn live_objects(
             &r.get::<_, String>(4),
         ));
     }
-    // Trigger functions with no trigger (the seed's handle_new_user); extensions' own are left out.
+    // Trigger functions with no trigger (the seed's handle_new_user); extensions' own
+    // and the platform's (Supabase's webhook function waits for the user's triggers)
+    // are left out.
+    let managed: Vec<&str> = crate::backup::SUPABASE_MANAGED.to_vec();
     let unattached = client
         .query(
             "SELECT n.nspname::text, p.proname::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
              WHERE p.prorettype = 'trigger'::regtype AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname <> ALL($1::text[]) \
                AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgfoid = p.oid) \
                AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e') \
              ORDER BY 1, 2",
-            &[],
+            &[&managed],
         )
         .map_err(|e| PgError::sql("reading the trigger functions", &e))?;
     for r in unattached {

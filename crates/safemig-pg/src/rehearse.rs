@@ -84,8 +84,11 @@ pub fn copy_target(
     }
 
     progress("pg_restore into the throwaway database");
+    // Owners as in the target (its roles exist now): who owns a table decides who
+    // may write it without a grant (GoTrue's role owns auth.users, say), and whom
+    // a SECURITY DEFINER function runs as.
     let mut command = tools::command(&pg_restore, &cluster.target(db));
-    command.args(["--no-owner", "-d", db]).arg(&dump);
+    command.args(["-d", db]).arg(&dump);
     let output = command
         .output()
         .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
@@ -113,7 +116,39 @@ pub fn copy_target(
             ));
         }
     }
+    // The session's search_path as the target gives it to its connections (on
+    // Supabase it names `extensions`, so bare uuid_generate_v4() resolves): the
+    // copy's connections get the same.
+    let search_path: String = client
+        .query_one(
+            "SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path'",
+            &[],
+        )
+        .map_err(|e| PgError::sql("reading the target's search_path", &e))?
+        .get(0);
+    local
+        .batch_execute(&format!(
+            "ALTER ROLE CURRENT_USER IN DATABASE {} SET search_path = {}",
+            crate::quote_ident(db),
+            search_path_list(&search_path)
+        ))
+        .map_err(|e| PgError::sql("giving the copy the target's search_path", &e))?;
     Ok(notes)
+}
+
+/// `"$user", public, extensions` as a list of quoted schema names for `SET`.
+fn search_path_list(value: &str) -> String {
+    let names: Vec<String> = value
+        .split(',')
+        .map(|n| n.trim().trim_matches('"').replace("\\$", "$"))
+        .filter(|n| !n.is_empty())
+        .map(|n| crate::quote_ident(&n))
+        .collect();
+    if names.is_empty() {
+        "DEFAULT".into()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn pattern_quote(name: &str) -> String {
@@ -179,15 +214,17 @@ pub fn replay_from_empty(
     supabase: bool,
 ) -> Result<Replay, PgError> {
     cluster.create_database(db)?;
-    let mut client = cluster.connect(db)?;
     if supabase {
-        crate::supabase::load(&mut client)?;
+        crate::supabase::load_for_replay(&mut cluster.connect(db)?, &all_sql(set))?;
     }
+    // A new session: it starts with the roles' settings the stand-in made
+    // (the search_path with `extensions`), which RESET ALL between migrations keeps.
+    let mut client = cluster.connect(db)?;
     let config = without_floors(config);
     let mut options = throwaway_options(&config);
     options.observe = false;
     let run = apply(&mut client, set, &config, &options)?;
-    let notes = crate::supabase::standins_in_use(&mut client)?;
+    let notes = crate::supabase::standins_in_use(&mut client, &all_sql(set))?;
     let environment_failure = run
         .migrations
         .iter()
@@ -200,6 +237,15 @@ pub fn replay_from_empty(
         notes,
         environment_failure,
     })
+}
+
+/// The text of every migration of `set`, for what looks at their words.
+pub fn all_sql(set: &MigrationSet) -> String {
+    set.migrations
+        .iter()
+        .map(|m| m.sql.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Settings a PostgreSQL major introduced, that a dump of that major sets at its top.
@@ -221,7 +267,7 @@ pub fn environment_cause(
 ) -> Option<String> {
     let quoted = |text: &str| text.split('"').nth(1).map(str::to_string);
     let missing_extension = message.contains("could not open extension control file")
-        || (message.starts_with("extension \"") && message.contains("is not available"));
+        || (message.contains("extension \"") && message.contains("is not available"));
     if missing_extension {
         let name = quoted(message)
             .map(|n| {
@@ -252,7 +298,12 @@ pub fn environment_cause(
             ));
         }
     }
-    if sqlstate == Some("22023") && message.starts_with("unrecognized parameter") {
+    if sqlstate == Some("22023") && message.contains("unrecognized parameter") {
+        let message = message
+            .lines()
+            .next()
+            .unwrap_or(message)
+            .trim_start_matches("ERROR: ");
         return Some(format!(
             "{message}: the hnsw and ivfflat index methods here are safemig's stand-in for pgvector, which takes \
              no index options; install pgvector for PostgreSQL {server_major} on this machine for a faithful replay"

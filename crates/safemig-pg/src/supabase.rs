@@ -68,9 +68,48 @@ pub fn load(client: &mut Client) -> Result<(), PgError> {
         .map_err(|e| PgError::sql("loading the Supabase stand-in", &e))
 }
 
-/// The stand-in extensions installed in this database: each is a note in a
-/// report, because it has the real extension's shape but not its behaviour.
-pub fn standins_in_use(client: &mut Client) -> Result<Vec<String>, PgError> {
+/// Stand-ins the platform itself installs, with what in a migration uses them:
+/// noted only when the migrations do (every project has them).
+const PREINSTALLED: &[(&str, &[&str])] = &[
+    ("supabase_vault", &["vault."]),
+    (
+        "pgjwt",
+        &[
+            "sign(",
+            "verify(",
+            "url_encode(",
+            "url_decode(",
+            "algorithm_sign(",
+        ],
+    ),
+    ("pg_graphql", &["graphql"]),
+    ("pgsodium", &["pgsodium"]),
+];
+
+/// Loads the platform stand-in for a replay of `migrations` (their text) from
+/// empty. pg_graphql was on by default for projects made before 2026-04, and
+/// their histories assume it (the hardening guide's `DROP EXTENSION pg_graphql`),
+/// so it is installed unless the migrations create it themselves without
+/// `IF NOT EXISTS` (a newer project's).
+pub fn load_for_replay(client: &mut Client, migrations: &str) -> Result<(), PgError> {
+    load(client)?;
+    let text = migrations.to_lowercase().replace('"', "");
+    if !text.contains("create extension pg_graphql") {
+        client
+            .batch_execute(
+                "DO $graphql$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_graphql; \
+                 EXCEPTION WHEN undefined_file OR feature_not_supported OR invalid_parameter_value THEN NULL; END $graphql$",
+            )
+            .map_err(|e| PgError::sql("installing pg_graphql for the replay", &e))?;
+    }
+    Ok(())
+}
+
+/// The stand-in extensions this database has that `migrations` (their text) use:
+/// each is a note in a report, because it has the real extension's shape but not
+/// its behaviour.
+pub fn standins_in_use(client: &mut Client, migrations: &str) -> Result<Vec<String>, PgError> {
+    let text = migrations.to_lowercase();
     let rows = client
         .query(
             "SELECT e.extname, coalesce(a.comment, '') FROM pg_catalog.pg_extension e \
@@ -81,6 +120,13 @@ pub fn standins_in_use(client: &mut Client) -> Result<Vec<String>, PgError> {
         .map_err(|e| PgError::sql("listing the stand-in extensions", &e))?;
     Ok(rows
         .iter()
+        .filter(|r| {
+            let name: &str = r.get(0);
+            PREINSTALLED
+                .iter()
+                .find(|(preinstalled, _)| *preinstalled == name)
+                .is_none_or(|(_, uses)| uses.iter().any(|u| text.contains(u)))
+        })
         .map(|r| {
             let name: String = r.get(0);
             let comment: String = r.get(1);

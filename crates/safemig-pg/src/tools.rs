@@ -1,5 +1,6 @@
 //! Finding `pg_dump` / `pg_restore` whose major version can read the server:
-//! `SAFEMIG_PG_BIN` alone when it is set (the user's explicit choice), else `PATH`
+//! `SAFEMIG_PG_BIN` alone when it is set (the user's explicit choice: a folder, or
+//! several separated by `:`), else `PATH`
 //! and `/usr/lib/postgresql/*/bin`, newest first.
 //! A dump made by an older pg_dump than the server is refused by pg_dump itself;
 //! we say which version is needed before it gets that far.
@@ -31,8 +32,8 @@ fn version_of(path: &Path) -> Option<(u32, String)> {
 /// The newest `program` whose major version is at least `server_major`.
 pub fn find(program: &str, server_major: u32) -> Result<Tool, PgError> {
     let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("SAFEMIG_PG_BIN") {
-        candidates.push(PathBuf::from(dir).join(program));
+    if let Some(dirs) = std::env::var_os("SAFEMIG_PG_BIN") {
+        candidates.extend(std::env::split_paths(&dirs).map(|d| d.join(program)));
     } else {
         if let Some(path) = std::env::var_os("PATH") {
             candidates.extend(std::env::split_paths(&path).map(|d| d.join(program)));

@@ -210,6 +210,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_supabase_project_is_known_by_its_config_or_its_use_of_auth_and_storage() {
+        assert!(mentions_platform_schema(
+            "create trigger t after insert on auth.users ..."
+        ));
+        assert!(mentions_platform_schema(
+            "using ((select auth.uid()) = user_id)"
+        ));
+        assert!(mentions_platform_schema(
+            "insert into \"storage\".\"buckets\" values ('a')"
+        ));
+        assert!(!mentions_platform_schema(
+            "create table oauth.tokens (id int); select myauth.x;"
+        ));
+        assert!(!mentions_platform_schema("create table public.t (id int)"));
+
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("supabase/migrations");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("1_a.sql"), "create table public.t (id int);").unwrap();
+        let set = load(&dir).unwrap();
+        assert!(!set.is_supabase_project());
+        assert_eq!(set.supabase_major_version(), None);
+        std::fs::write(
+            root.path().join("supabase/config.toml"),
+            "project_id = \"x\"\n[db]\nport = 54322\nmajor_version = 17\n",
+        )
+        .unwrap();
+        assert!(set.is_supabase_project());
+        assert_eq!(set.supabase_major_version(), Some(17));
+    }
+
+    #[test]
     fn file_names_follow_the_supabase_cli() {
         assert_eq!(
             parse_file_name("20250101000000_add_trigger.sql"),

@@ -17,6 +17,8 @@ if a protected table would lose rows, columns or itself. `verify` proves the res
 rows, SQL tests; --drift: the schema against the migrations), `doctor` checks a live Supabase database's health, and \
 `restore` brings tables or a whole database back. Every change is in the audit trail (`log`).\n\n\
 Connection: --db URL, else DATABASE_URL, else libpq's PG* variables and ~/.pgpass.\n\
+PostgreSQL programs (pg_dump, and the servers of throwaway databases): SAFEMIG_PG_BIN (folders, `:`-separated), else \
+the usual install folders and PATH.\n\
 Exit codes: 0 ok; 1 findings, a refused, rolled-back or failed migration, a failed verification; 2 bad input, bad \
 config, connection or tool error.",
     after_help = "Start with `safemig demo` to see the whole thing on a throwaway PostgreSQL."
@@ -222,7 +224,10 @@ pub struct ExplainArgs {
 pub struct PlanArgs {
     /// Rehearse: copy the database's schema (and migration history) into a throwaway PostgreSQL, apply the
     /// pending migrations there with the guards, and report per statement its time, locks and rewrites;
-    /// also replay every migration on an empty database, as `supabase db reset` does. Exit 1 if either fails.
+    /// also replay every migration on an empty database, as `supabase db reset` does (from the Supabase
+    /// platform stand-in for a Supabase project; the throwaway server runs the database's PostgreSQL major,
+    /// found in SAFEMIG_PG_BIN or the usual folders). A failure says whether the project or this machine
+    /// caused it. Exit 1 if either fails.
     #[arg(long)]
     pub rehearse: bool,
     /// With --rehearse: copy the data too (slower; lets the guards and timings see real rows).

@@ -465,7 +465,7 @@ fn fingerprint(url: &str) -> String {
     let mut out = String::new();
     for row in client
         .query(
-            "SELECT format('%I.%I', n.nspname, c.relname) || ':' || c.relkind::text || ':' || pg_relation_filenode(c.oid)::text \
+            "SELECT format('%I.%I', n.nspname, c.relname) || ':' || c.relkind::text || ':' || coalesce(pg_relation_filenode(c.oid)::text, '-') \
              FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1",
             &[],

@@ -355,7 +355,6 @@ fn the_insert_runs_as_gotrue_and_names_each_cause() {
     // As on Supabase: GoTrue's role, with search_path auth, and no rights in public.
     p.exec(
         r#"
-        CREATE ROLE supabase_auth_admin NOLOGIN;
         GRANT USAGE ON SCHEMA auth TO supabase_auth_admin;
         GRANT SELECT, INSERT ON auth.users TO supabase_auth_admin;
         ALTER ROLE supabase_auth_admin SET search_path = auth;

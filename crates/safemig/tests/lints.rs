@@ -74,7 +74,6 @@ CREATE FOREIGN TABLE public.remote_rows (line text) SERVER files OPTIONS (filena
 CREATE TABLE app.handlers (id int PRIMARY KEY, fn regproc);
 
 -- 0019: a queue without row level security, pgmq_public exposed through PostgREST's setting.
-CREATE ROLE authenticator NOLOGIN;
 ALTER ROLE authenticator SET pgrst.db_schemas = 'public, pgmq_public';
 CREATE SCHEMA pgmq;
 CREATE TABLE pgmq.q_jobs (msg_id bigint PRIMARY KEY, message jsonb);
@@ -102,10 +101,7 @@ ALTER TABLE app.comments ENABLE ROW LEVEL SECURITY;
 CREATE POLICY anyone_deletes ON app.comments FOR DELETE TO authenticated USING (true);
 
 -- 0025: a public bucket whose objects anyone can list.
-CREATE TABLE storage.buckets (id text PRIMARY KEY, name text NOT NULL, public boolean DEFAULT false);
-CREATE TABLE storage.objects (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), bucket_id text REFERENCES storage.buckets (id), name text, owner uuid);
-ALTER TABLE storage.objects ENABLE ROW LEVEL SECURITY;
-INSERT INTO storage.buckets VALUES ('avatars', 'avatars', true), ('private', 'private', false);
+INSERT INTO storage.buckets (id, name, public) VALUES ('avatars', 'avatars', true), ('private', 'private', false);
 CREATE POLICY public_read ON storage.objects FOR SELECT TO anon USING (bucket_id = 'avatars');
 CREATE POLICY own_files ON storage.objects FOR SELECT TO authenticated USING (owner = (select auth.uid()));
 

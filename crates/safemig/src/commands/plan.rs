@@ -154,7 +154,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         say("starting a throwaway PostgreSQL");
         let cluster = rehearse::cluster(Some(safemig_pg::backup::server_major(&mut client)?))?;
         cluster.create_database("rehearsal")?;
-        let notes = rehearse::copy_target(
+        let mut notes = rehearse::copy_target(
             &mut client,
             &target,
             &cluster,
@@ -162,6 +162,22 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             args.with_data,
             &mut |what| say(what),
         )?;
+        // A Supabase project's migrations against a database without Supabase's
+        // schemas (a new local or CI database): the copy gets the stand-in, as the
+        // project's real databases have the platform.
+        if set.is_supabase_project()
+            && !rehearse::is_supabase(&mut client, &safemig_project::MigrationSet::default())?
+        {
+            safemig_pg::supabase::load_for_replay(
+                &mut cluster.connect("rehearsal")?,
+                &rehearse::all_sql(&set),
+            )?;
+            notes.push(
+                "the database has no Supabase schemas (auth, storage, ...) but the migrations are a Supabase project's: \
+                 the copy was given safemig's Supabase platform stand-in first"
+                    .into(),
+            );
+        }
         let mut local = cluster.connect("rehearsal")?;
         // Without the data, row floors cannot hold; with it, they must.
         let config = if args.with_data {
@@ -224,7 +240,10 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             )
         }));
         notes.extend(cluster.notes().iter().cloned());
-        notes.extend(safemig_pg::supabase::standins_in_use(&mut local)?);
+        notes.extend(safemig_pg::supabase::standins_in_use(
+            &mut local,
+            &rehearse::all_sql(&set),
+        )?);
         notes.extend(run.refused.clone());
         rehearsal = Some(Rehearsal {
             source: format!(
@@ -248,12 +267,21 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
         say("replaying every migration on an empty database");
         let supabase = rehearse::is_supabase(&mut client, &set)?;
         let replay = rehearse::replay_from_empty(&cluster, "fresh", &set, &ctx.config, supabase)?;
+        let mut fresh_notes = replay.notes;
+        // The local stack (`supabase start`, `db reset`) runs config.toml's major.
+        if let Some(local) = set.supabase_major_version().filter(|m| *m != replay.major) {
+            fresh_notes.push(format!(
+                "supabase/config.toml names PostgreSQL {local} ([db] major_version), the database runs {}: \
+                 `supabase db reset` replays on {local}, this replay on {}",
+                replay.major, replay.major
+            ));
+        }
         fresh = Some(Fresh {
             ok: replay.run.ok(),
             migrations: replay.run.migrations,
             supabase: replay.supabase,
             postgres_major: replay.major,
-            notes: replay.notes,
+            notes: fresh_notes,
             environment_failure: replay.environment_failure,
         });
         if !rehearsal.as_ref().is_some_and(|r| r.ok) || !fresh.as_ref().is_some_and(|f| f.ok) {

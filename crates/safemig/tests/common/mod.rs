@@ -125,7 +125,7 @@ impl Project {
     pub fn exec(&self, sql: &str) {
         self.client()
             .batch_execute(sql)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            .unwrap_or_else(|e| panic!("{sql}: {e}: {:?}", e.as_db_error().map(|d| d.message())));
     }
 
     /// `safemig --db <url> ARGS` in the project folder.
