@@ -285,6 +285,15 @@ pub fn environment_cause(
             crate::supabase::standin_names().join(", ")
         ));
     }
+    if message.contains("could not load library") {
+        let library = quoted(message).unwrap_or_default();
+        return Some(format!(
+            "the throwaway PostgreSQL {server_major} cannot load {library}: a library it needs is missing on this \
+             machine ({}); install it (Debian: the package that provides the missing file, e.g. libossp-uuid16 for \
+             uuid-ossp)",
+            message.lines().next().unwrap_or(message).rsplit(": ").next().unwrap_or("")
+        ));
+    }
     if sqlstate == Some("42704") && message.contains("unrecognized configuration parameter") {
         let setting = quoted(message).unwrap_or_default();
         if let Some((_, since)) = NEWER_SETTINGS

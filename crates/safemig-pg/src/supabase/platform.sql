@@ -109,11 +109,18 @@ ALTER DEFAULT PRIVILEGES FOR ROLE supabase_admin IN SCHEMA extensions
     GRANT ALL ON SEQUENCES TO postgres WITH GRANT OPTION;
 
 -- Extensions every new project has ------------------------------------------
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp" WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS pgcrypto WITH SCHEMA extensions;
-CREATE EXTENSION IF NOT EXISTS pg_stat_statements WITH SCHEMA extensions;
 DO $preinstalled$
+DECLARE
+    contrib text;
 BEGIN
+    -- A server built without one (or missing its library) leaves it out: a
+    -- migration that needs it then fails saying so, as this machine's doing.
+    FOREACH contrib IN ARRAY ARRAY['uuid-ossp', 'pgcrypto', 'pg_stat_statements'] LOOP
+        BEGIN
+            EXECUTE format('CREATE EXTENSION IF NOT EXISTS %I WITH SCHEMA extensions', contrib);
+        EXCEPTION WHEN undefined_file OR feature_not_supported OR invalid_parameter_value THEN NULL;
+        END;
+    END LOOP;
     -- Stand-ins where this PostgreSQL lacks them; a server started without
     -- safemig's overlay has none, and the project then needs them itself.
     BEGIN
