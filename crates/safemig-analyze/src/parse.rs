@@ -75,6 +75,32 @@ impl Statement {
             .and_then(|n| n.node)
     }
 
+    /// A `CREATE INDEX ... USING <method> ... WITH (options)` of one of `methods`,
+    /// as SQL without its `WITH (...)`, and the options' names; `None` for any
+    /// other statement. For throwaway servers where that index method is a stand-in
+    /// that takes no options (pgvector's `hnsw (m = 16)`, say).
+    pub fn without_index_options(&self, methods: &[&str]) -> Option<(String, Vec<String>)> {
+        let NodeEnum::IndexStmt(mut index) = self.node()? else {
+            return None;
+        };
+        if index.options.is_empty() || !methods.contains(&index.access_method.as_str()) {
+            return None;
+        }
+        let names = index
+            .options
+            .iter()
+            .filter_map(|o| match &o.node {
+                Some(NodeEnum::DefElem(d)) => Some(d.defname.clone()),
+                _ => None,
+            })
+            .collect();
+        index.options.clear();
+        let sql = NodeEnum::IndexStmt(index)
+            .deparse(Default::default())
+            .ok()?;
+        Some((sql, names))
+    }
+
     /// Whether the statement is one PostgreSQL runs (not a comment-only fragment).
     pub fn has_node(&self) -> bool {
         self.tree.is_some()
@@ -415,27 +441,34 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
     Ok(statements)
 }
 
-/// A file's own `BEGIN` is only harmless as its first statement and `COMMIT` as
-/// its last: anywhere else they would end safemig's transaction early.
+/// A file's own `BEGIN ... COMMIT` blocks are harmless where they do not nest:
+/// safemig runs the whole file in one transaction, which keeps each block atomic
+/// (Supabase projects write them so that `LOCK TABLE` has a transaction when a
+/// file's statements run one by one). A `COMMIT` with no open block is harmless
+/// only as the last statement; anywhere else it would end safemig's transaction
+/// early, and a `BEGIN` inside an open block would nest one.
 fn place_transaction_control(statements: &mut [Statement]) {
-    let code: Vec<usize> = statements
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.kind.is_some())
-        .map(|(i, _)| i)
-        .collect();
-    let first = code.first().copied();
-    let last = code.last().copied();
+    let last = statements.iter().rposition(|s| s.kind.is_some());
+    let mut open = false;
     for (i, statement) in statements.iter_mut().enumerate() {
         let TxBehaviour::FileTransactionControl(what) = &statement.transaction else {
             continue;
         };
         let is_begin = what == "BEGIN" || what == "START TRANSACTION";
-        let allowed = (is_begin && Some(i) == first) || (!is_begin && Some(i) == last);
+        let allowed = if is_begin {
+            !std::mem::replace(&mut open, true)
+        } else {
+            std::mem::replace(&mut open, false) || Some(i) == last
+        };
         if !allowed {
             let what = what.clone();
             statement.transaction = TxBehaviour::Forbidden(format!(
-                "{what} in the middle of a migration would end or nest safemig's transaction"
+                "{what} {} would end or nest safemig's transaction",
+                if is_begin {
+                    "inside the file's own open BEGIN block"
+                } else {
+                    "with no BEGIN of the file's before it, in the middle of a migration,"
+                }
             ));
         }
     }
@@ -810,6 +843,31 @@ mod tests {
         assert!(matches!(s[1].transaction, TxBehaviour::Forbidden(_)));
         let s = split("begin;\nrollback;").unwrap();
         assert!(matches!(s[1].transaction, TxBehaviour::Forbidden(_)));
+        // Blocks anywhere, one after another, are absorbed into safemig's transaction.
+        let s = split("create table a (id int);\nbegin;\nlock table a;\ncommit;\ncreate table b (id int);\nbegin;\ncommit;")
+            .unwrap();
+        for i in [1, 3, 5, 6] {
+            assert!(
+                matches!(s[i].transaction, TxBehaviour::FileTransactionControl(_)),
+                "{i}"
+            );
+        }
+        // Nested, they are not.
+        let s = split("begin;\nbegin;\ncommit;\ncommit;").unwrap();
+        assert!(matches!(s[1].transaction, TxBehaviour::Forbidden(_)));
+    }
+
+    #[test]
+    fn index_options_are_left_out_only_for_the_methods_asked() {
+        let s = split(
+            "create index d on public.docs using hnsw (embedding vector_cosine_ops) with (m = 16, ef_construction = 64);\n\
+             create index b on public.docs (id) with (fillfactor = 70);",
+        )
+        .unwrap();
+        let (sql, names) = s[0].without_index_options(&["hnsw", "ivfflat"]).unwrap();
+        assert_eq!(names, ["m", "ef_construction"]);
+        assert!(sql.contains("USING hnsw") && !sql.contains("WITH"), "{sql}");
+        assert!(s[1].without_index_options(&["hnsw", "ivfflat"]).is_none());
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct MigrateOptions {
     /// A throwaway database: refuse every migration that reaches outside its
     /// transaction (dblink, pg_net, COPY ... PROGRAM), so nothing real is touched.
     pub fence_outside: bool,
+    /// A throwaway server where these index methods are safemig's stand-ins (of
+    /// pgvector, PGroonga), which take no options: `CREATE INDEX ... USING` one of
+    /// them is sent without its `WITH (...)`, and the report says so.
+    pub standin_index_methods: Vec<String>,
 }
 
 impl MigrateOptions {
@@ -71,6 +75,7 @@ impl MigrateOptions {
             inserts: None,
             observe: false,
             fence_outside: false,
+            standin_index_methods: Vec::new(),
         }
     }
 }
@@ -207,6 +212,11 @@ struct Prepared<'a> {
     /// Some statement changes tables it does not name without locking them: the
     /// guard reads every protected table around this migration.
     reaches_unnamed: bool,
+    /// The statements as the file has them, for the history row (a throwaway run
+    /// may send some rewritten, see [`MigrateOptions::standin_index_methods`]).
+    history_statements: Vec<String>,
+    /// What was sent differently from the file, and why.
+    notes: Vec<String>,
 }
 
 /// Runs `safemig migrate` against `client`. Infrastructure failures before any
@@ -393,7 +403,25 @@ fn migrate_locked(
     let mut prepared = Vec::new();
     for file in &pending {
         match safemig_analyze::split(&file.sql) {
-            Ok(statements) => {
+            Ok(mut statements) => {
+                let history_statements = statements.iter().map(|s| s.text.clone()).collect();
+                let mut notes = Vec::new();
+                let methods: Vec<&str> = options
+                    .standin_index_methods
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
+                for s in statements.iter_mut() {
+                    if let Some((sql, names)) = s.without_index_options(&methods) {
+                        notes.push(format!(
+                            "line {}: the index was built without its options ({}): this index method is \
+                             safemig's stand-in here, which takes none",
+                            s.code_line,
+                            names.join(", ")
+                        ));
+                        s.text = sql;
+                    }
+                }
                 if let Some((i, s, why)) = statements.iter().enumerate().find_map(|(i, s)| match &s
                     .transaction
                 {
@@ -420,6 +448,8 @@ fn migrate_locked(
                     update_probes,
                     named,
                     reaches_unnamed,
+                    history_statements,
+                    notes,
                 });
             }
             Err(e) => {
@@ -694,7 +724,8 @@ fn run_one(
         },
     );
     m.statements = p.statements.len();
-    let history_statements: Vec<String> = p.statements.iter().map(|s| s.text.clone()).collect();
+    let history_statements: Vec<String> = p.history_statements.clone();
+    m.notes.extend(p.notes.iter().cloned());
     if let Err(e) = runner.reset_session(options) {
         return fail(m, driver_error(&e, None, file), 0, started, "failed");
     }

@@ -1049,10 +1049,13 @@ pub fn evaluate(
                         "the table was dropped; it held {}",
                         match old.exact_rows {
                             Some(n) => plural(n, "row", "rows"),
-                            None => format!(
+                            // Statistics lag behind new tables: an estimate of 0
+                            // says nothing when the table is known to hold rows.
+                            None if old.estimated_rows > 0 => format!(
                                 "rows (about {} by the planner's statistics)",
                                 old.estimated_rows
                             ),
+                            None => "rows".to_string(),
                         }
                     ),
                 )),

@@ -183,7 +183,11 @@ pub fn apply(
     config: &Config,
     options: &MigrateOptions,
 ) -> Result<RunReport, PgError> {
-    apply::migrate(client, set, config, options, &mut |_| {}, &mut |_| Ok(None))
+    let mut options = options.clone();
+    options.standin_index_methods = crate::supabase::standin_index_methods(client)?;
+    apply::migrate(client, set, config, &options, &mut |_| {}, &mut |_| {
+        Ok(None)
+    })
 }
 
 /// A replay of every migration from an empty database.
@@ -229,7 +233,15 @@ pub fn replay_from_empty(
         .migrations
         .iter()
         .find_map(|m| m.error.as_ref())
-        .and_then(|e| environment_cause(e.sqlstate.as_deref(), &e.message, cluster.major()));
+        .and_then(|e| {
+            let statement = e
+                .statement
+                .as_ref()
+                .map(|s| s.excerpt.as_str())
+                .unwrap_or("");
+            environment_cause(e.sqlstate.as_deref(), &e.message, cluster.major())
+                .or_else(|| standin_failure(statement, &e.message))
+        });
     Ok(Replay {
         run,
         supabase,
@@ -246,6 +258,20 @@ pub fn all_sql(set: &MigrationSet) -> String {
         .map(|m| m.sql.as_str())
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A `CREATE EXTENSION` of one of safemig's stand-ins that failed: safemig's
+/// doing, not the project's.
+fn standin_failure(statement: &str, message: &str) -> Option<String> {
+    let lower = statement.to_lowercase().replace('"', "");
+    let name = crate::supabase::standin_names()
+        .into_iter()
+        .find(|name| lower.contains("create extension") && lower.contains(name))?;
+    Some(format!(
+        "safemig's stand-in for the extension {name} failed to install ({}): a gap in safemig's stand-in, not \
+         the project's doing; install the real {name} for this PostgreSQL, and please report it",
+        message.lines().next().unwrap_or(message)
+    ))
 }
 
 /// Settings a PostgreSQL major introduced, that a dump of that major sets at its top.

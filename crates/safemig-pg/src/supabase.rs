@@ -40,6 +40,9 @@ const STANDIN_EXTENSIONS: &[(&str, &str, &str, &str)] = &[
     standin!("vector", "0.8.0"),
     standin!("pg_jsonschema", "0.3.3"),
     standin!("http", "1.6"),
+    standin!("pgmq", "1.5.1"),
+    standin!("wrappers", "0.5.7"),
+    standin!("pgroonga", "3.2.5"),
 ];
 
 /// The names of the extensions that have a stand-in.
@@ -85,6 +88,31 @@ const PREINSTALLED: &[(&str, &[&str])] = &[
     ("pg_graphql", &["graphql"]),
     ("pgsodium", &["pgsodium"]),
 ];
+
+/// Index methods of stand-in extensions, which take no index options.
+const STANDIN_INDEX_METHODS: &[(&str, &[&str])] = &[
+    ("vector", &["hnsw", "ivfflat"]),
+    ("pgroonga", &["pgroonga"]),
+];
+
+/// The index methods that are stand-ins on this server (the real extension is
+/// not installed there).
+pub fn standin_index_methods(client: &mut Client) -> Result<Vec<String>, PgError> {
+    let standins: Vec<String> = client
+        .query(
+            "SELECT name FROM pg_catalog.pg_available_extensions WHERE comment LIKE 'safemig stand-in%'",
+            &[],
+        )
+        .map_err(|e| PgError::sql("listing the stand-in extensions", &e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(STANDIN_INDEX_METHODS
+        .iter()
+        .filter(|(extension, _)| standins.iter().any(|s| s == extension))
+        .flat_map(|(_, methods)| methods.iter().map(|m| m.to_string()))
+        .collect())
+}
 
 /// Loads the platform stand-in for a replay of `migrations` (their text) from
 /// empty. pg_graphql was on by default for projects made before 2026-04, and

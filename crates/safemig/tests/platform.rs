@@ -63,7 +63,7 @@ fn a_supabase_projects_history_replays_from_empty_on_a_plain_postgres() {
     );
     assert!(fresh["environment_failure"].is_null(), "{json}");
     let applied = fresh["migrations"].as_array().unwrap();
-    assert_eq!(applied.len(), 6, "{json}");
+    assert_eq!(applied.len(), 7, "{json}");
     assert!(applied.iter().all(|m| m["result"] == "applied"), "{json}");
     // Every stand-in used is named, never silent.
     let notes = fresh["notes"].to_string();
@@ -80,6 +80,13 @@ fn a_supabase_projects_history_replays_from_empty_on_a_plain_postgres() {
             "{extension}: {notes}"
         );
     }
+    // Index options a stand-in index method cannot take are left out, and said so.
+    let notes = applied[6]["notes"].to_string();
+    assert!(
+        notes.contains("built without its options (tokenizer)")
+            && notes.contains("(m, ef_construction)"),
+        "{notes}"
+    );
     // The rehearsal copy of the plain database was given the stand-in too, and passed.
     assert_eq!(json["rehearsal"]["ok"], true, "{json}");
     assert!(
@@ -95,8 +102,25 @@ fn a_supabase_projects_history_replays_from_empty_on_a_plain_postgres() {
 fn the_stand_ins_behave_like_the_platform_where_a_migration_can_tell() {
     let p = Project::new();
     with_fixture(&p);
+    // The last migration's index options are only left out on throwaway
+    // databases (the stand-ins take none): `migrate` sends what the file says.
+    std::fs::remove_file(
+        p.migrations_dir()
+            .join("20240107000000_queues_and_wrappers.sql"),
+    )
+    .unwrap();
     let run = p.safemig(&["migrate", "--backup", "skip", "--allow-risky"]);
     assert_eq!(run.code, 0, "{run:?}");
+    let last = std::fs::read_to_string(
+        Path::new(FIXTURE).join("supabase/migrations/20240107000000_queues_and_wrappers.sql"),
+    )
+    .unwrap();
+    let without_options: String = last
+        .split(';')
+        .filter(|s| !s.contains(" with ("))
+        .collect::<Vec<_>>()
+        .join(";");
+    p.exec(&without_options);
     // pg_cron: a job scheduled and one unscheduled; Vault: the secret reads back.
     assert_eq!(
         p.i64("SELECT count(*) FROM cron.job WHERE jobname = 'nightly-welcome'"),
@@ -150,6 +174,15 @@ fn the_stand_ins_behave_like_the_platform_where_a_migration_can_tell() {
         message(wrong).contains("expected 3 dimensions"),
         "vector(3) refuses two dimensions"
     );
+    // pgmq: the message sent by the migration is there to read, once.
+    assert!(p.bool("SELECT message ->> 'to' = 'a@example.com' FROM pgmq.read('emails', 30, 1)"));
+    assert_eq!(p.i64("SELECT count(*) FROM pgmq.read('emails', 30, 1)"), 0);
+    // PGroonga's operator matches words; a foreign table of a wrapper reads nothing.
+    assert!(p.bool("SELECT 'the Quick fox' &@~ 'quick fox'"));
+    assert!(p
+        .client()
+        .batch_execute("SELECT * FROM stripe.customers")
+        .is_err());
     // pgjwt signs what it verifies; storage's path helpers split paths.
     assert!(p.bool(
         "SELECT valid FROM extensions.verify(public.signed('{\"sub\": \"1\"}'), 'not-a-secret')"
