@@ -304,10 +304,20 @@ pub fn environment_cause(
                     .to_string()
             })
             .unwrap_or_default();
+        let package = match name.as_str() {
+            "postgis" | "postgis_topology" | "postgis_raster" | "address_standardizer" => {
+                format!("apt-get install postgresql-{server_major}-postgis-3")
+            }
+            "timescaledb" => format!("timescaledb-2-postgresql-{server_major}, from Timescale's repository"),
+            "pg_partman" => format!("apt-get install postgresql-{server_major}-partman"),
+            other => format!(
+                "apt-get install postgresql-{server_major}-{}, from apt.postgresql.org if Debian lacks it",
+                other.replace('_', "-")
+            ),
+        };
         return Some(format!(
             "the throwaway PostgreSQL lacks extension {name}, and safemig has no stand-in for it \
-             (stand-ins: {}); install it for PostgreSQL {server_major} on this machine \
-             (Debian: apt-get install postgresql-{server_major}-<name> from apt.postgresql.org)",
+             (stand-ins: {}); install it for PostgreSQL {server_major} on this machine (Debian: {package})",
             crate::supabase::standin_names().join(", ")
         ));
     }

@@ -43,6 +43,25 @@ const STANDIN_EXTENSIONS: &[(&str, &str, &str, &str)] = &[
     standin!("pgmq", "1.5.1"),
     standin!("wrappers", "0.5.7"),
     standin!("pgroonga", "3.2.5"),
+    standin!("hypopg", "1.4.1"),
+    standin!("index_advisor", "0.2.0"),
+    standin!("pg_hashids", "1.2.1"),
+    standin!("plpgsql_check", "2.7"),
+    standin!("pg_tle", "1.4.0"),
+    standin!("timescaledb", "2.16.1"),
+];
+
+/// Older versions a migration may ask for (`CREATE EXTENSION pgmq VERSION
+/// '1.4.4'`), as the stand-in's script, with an update path to the default.
+const OLDER_VERSIONS: &[(&str, &str)] = &[
+    (
+        "pgmq--1.4.4.sql",
+        include_str!("supabase/extensions/pgmq--1.5.1.sql"),
+    ),
+    (
+        "pgmq--1.4.4--1.5.1.sql",
+        include_str!("supabase/extensions/pgmq--1.4.4--1.5.1.sql"),
+    ),
 ];
 
 /// The names of the extensions that have a stand-in.
@@ -60,6 +79,11 @@ pub fn extension_files() -> Vec<(String, &'static str)> {
                 (script_name.to_string(), *script),
             ]
         })
+        .chain(
+            OLDER_VERSIONS
+                .iter()
+                .map(|(name, text)| (name.to_string(), *text)),
+        )
         .collect()
 }
 

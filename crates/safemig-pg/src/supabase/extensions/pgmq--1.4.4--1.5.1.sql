@@ -1,0 +1,1 @@
+-- safemig stand-in: nothing changes between these versions of the stand-in.
