@@ -195,6 +195,24 @@ pub struct Effects {
     pub trigger_function: Option<Box<(ObjectId, ObjectId)>>,
     /// For `CREATE FUNCTION ... RETURNS trigger`.
     pub creates_trigger_function: Option<Box<ObjectId>>,
+    /// A `DROP ... CASCADE`: what depends on the dropped objects goes too.
+    pub cascade: bool,
+}
+
+/// The objects a file drops with `CASCADE` (what `check --db` asks the database
+/// about). Files that never say CASCADE are not parsed.
+pub fn cascade_drops(sql: &str) -> Vec<ObjectId> {
+    if !sql.to_ascii_lowercase().contains("cascade") {
+        return Vec::new();
+    }
+    crate::parse::parse_file(sql)
+        .statements
+        .iter()
+        .filter_map(|s| s.node())
+        .map(|node| effects(&node))
+        .filter(|e| e.cascade)
+        .flat_map(|e| e.drops)
+        .collect()
 }
 
 /// The effects of one parsed statement.
@@ -473,6 +491,7 @@ fn referenced(node: &NodeEnum, e: &mut Effects) {
 }
 
 fn drops(s: &protobuf::DropStmt, e: &mut Effects) {
+    e.cascade = s.behavior == protobuf::DropBehavior::DropCascade as i32;
     let kind = ObjectType::try_from(s.remove_type).unwrap_or(ObjectType::Undefined);
     for object in &s.objects {
         let names: Vec<String> = match object.node.as_ref() {

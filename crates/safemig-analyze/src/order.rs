@@ -31,6 +31,9 @@ pub struct Migration<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     pub objects: BTreeSet<ObjectId>,
+    /// For objects the migrations drop with CASCADE: what depends on each in the
+    /// database (`pg_depend`, described by PostgreSQL: `policy p on table t`, ...).
+    pub cascade_dependents: BTreeMap<ObjectId, Vec<String>>,
     /// Functions that a trigger in the database executes.
     pub trigger_functions: BTreeSet<ObjectId>,
     /// Functions in the database that `RETURNS trigger` and that no trigger executes.
@@ -298,6 +301,10 @@ pub struct Replay<'a> {
     executed: BTreeSet<ObjectId>,
     /// Where each `RETURNS trigger` function is first created.
     trigger_function_defs: BTreeMap<ObjectId, Pending>,
+    /// Objects the migrations made that PostgreSQL records as depending on
+    /// others (policies, views, tables, indexes, triggers): what they use, and where
+    /// they were made. What a `DROP ... CASCADE` takes along.
+    dependents: BTreeMap<ObjectId, (Vec<ObjectId>, String)>,
     findings: Vec<(u64, OrderFinding)>,
     seq: u64,
 }
@@ -312,6 +319,7 @@ impl<'a> Replay<'a> {
             pending: BTreeMap::new(),
             executed: BTreeSet::new(),
             trigger_function_defs: BTreeMap::new(),
+            dependents: BTreeMap::new(),
             findings: Vec::new(),
             seq: 0,
         }
@@ -323,6 +331,21 @@ impl<'a> Replay<'a> {
             // Uses wait until after this step's own creations: an object is not
             // "created later" by the statement that uses it.
             let mut waiting = Vec::new();
+            // What a created policy, view, table, index or trigger depends on.
+            let records_dependencies = step.effects.creates.iter().any(|c| {
+                matches!(
+                    c.kind,
+                    ObjectKind::Policy
+                        | ObjectKind::Relation
+                        | ObjectKind::Index
+                        | ObjectKind::Trigger
+                )
+            });
+            let dependencies = if records_dependencies {
+                step.effects.uses.clone()
+            } else {
+                Vec::new()
+            };
             for used in step.effects.uses {
                 if self.live.contains(&used) || is_external(&used, self.externals) {
                     continue;
@@ -330,7 +353,34 @@ impl<'a> Replay<'a> {
                 self.seq += 1;
                 waiting.push((self.seq, used));
             }
+            if step.effects.cascade {
+                let reached = self.cascade_reach(&step.effects.drops);
+                if !reached.is_empty() {
+                    self.seq += 1;
+                    self.findings.push((self.seq, OrderFinding {
+                        migration,
+                        rule: "cascade-reaches",
+                        severity: Severity::Risky,
+                        statement: step.statement,
+                        line: step.line,
+                        column: step.column,
+                        message: format!(
+                            "with CASCADE this also drops (or cuts out of them what depends on it): {}",
+                            reached.join("; ")
+                        ),
+                        help: Some(
+                            "drop or change those first, on purpose, and drop without CASCADE: PostgreSQL then \
+                             refuses if anything still depends on it"
+                                .into(),
+                        ),
+                        creator: None,
+                        fresh_only: false,
+                        used: None,
+                    }));
+                }
+            }
             for dropped in &step.effects.drops {
+                self.dependents.remove(dropped);
                 if dropped.kind == ObjectKind::Function {
                     for (trigger, (function, by)) in &self.trigger_functions {
                         if function == dropped && self.live.contains(trigger) {
@@ -355,6 +405,14 @@ impl<'a> Replay<'a> {
                     }
                 }
                 drop_object(&mut self.live, dropped);
+            }
+            if !dependencies.is_empty() {
+                for created in &step.effects.creates {
+                    self.dependents.insert(
+                        created.clone(),
+                        (dependencies.clone(), format!("{label}:{}", step.line)),
+                    );
+                }
             }
             for created in step.effects.creates {
                 for p in self.pending.remove(&created).unwrap_or_default() {
@@ -421,6 +479,40 @@ impl<'a> Replay<'a> {
                     });
             }
         }
+    }
+
+    /// What a `DROP ... CASCADE` of `dropped` takes along: objects the migrations
+    /// made that use one of them (and, in turn, what uses those), and what depends
+    /// on them in the database (`check --db`). Each described with where it was made.
+    fn cascade_reach(&self, dropped: &[ObjectId]) -> Vec<String> {
+        let mut reached: Vec<String> = Vec::new();
+        let mut seen: BTreeSet<ObjectId> = dropped.iter().cloned().collect();
+        let mut frontier: Vec<ObjectId> = dropped.to_vec();
+        while let Some(gone) = frontier.pop() {
+            for (object, (uses, made_at)) in &self.dependents {
+                if seen.contains(object) || !self.live.contains(object) || !uses.contains(&gone) {
+                    continue;
+                }
+                // A table's own policies, triggers and indexes go with it, CASCADE or not.
+                let on_it = format!("{}.{}", gone.schema, gone.name);
+                if object.on.as_deref() == Some(on_it.as_str()) {
+                    continue;
+                }
+                // A table only loses what uses the object (a default, a foreign key,
+                // a column of its type); a policy, view, index or trigger goes whole.
+                reached.push(if object.kind == ObjectKind::Relation {
+                    format!("what {object} (made at {made_at}) takes from {gone}")
+                } else {
+                    format!("{object} (made at {made_at})")
+                });
+                seen.insert(object.clone());
+                frontier.push(object.clone());
+            }
+            if let Some(found) = self.database.cascade_dependents.get(&gone) {
+                reached.extend(found.iter().map(|d| format!("{d} (in the database)")));
+            }
+        }
+        reached
     }
 
     /// The findings: uses that a later creation resolved, dropped trigger
@@ -537,6 +629,10 @@ mod tests {
     use crate::parse::split;
 
     fn run(files: &[(&str, &str)]) -> OrderReport {
+        run_with(files, &Live::default())
+    }
+
+    fn run_with(files: &[(&str, &str)], live: &Live) -> OrderReport {
         let parsed: Vec<(String, Vec<Statement>)> = files
             .iter()
             .map(|(name, sql)| (name.to_string(), split(sql).unwrap()))
@@ -551,7 +647,7 @@ mod tests {
                 statements,
             })
             .collect();
-        analyze(&migrations, &BTreeSet::new())
+        analyze_with(&migrations, &BTreeSet::new(), live)
     }
 
     fn rules(report: &OrderReport) -> Vec<(&str, usize)> {
@@ -587,6 +683,69 @@ mod tests {
         let report = run(&[("1_baseline.sql", FUNCTION), ("2_trigger.sql", TRIGGER)]);
         assert!(report.findings.is_empty(), "{:?}", report.findings);
         assert_eq!(report.proposed_order, None);
+    }
+
+    #[test]
+    fn a_cascade_names_what_the_migrations_made_that_it_takes_along() {
+        let report = run(&[
+            (
+                "1_admin.sql",
+                "CREATE FUNCTION public.is_admin() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;\n\
+                 CREATE TABLE public.docs (id int PRIMARY KEY, body text);\n\
+                 CREATE POLICY admins ON public.docs USING (public.is_admin());\n\
+                 CREATE VIEW public.admin_docs AS SELECT * FROM public.docs WHERE public.is_admin();\n\
+                 CREATE VIEW public.admin_doc_ids AS SELECT id FROM public.admin_docs;",
+            ),
+            ("2_drop.sql", "DROP FUNCTION public.is_admin() CASCADE;"),
+        ]);
+        let cascade: Vec<&OrderFinding> = report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "cascade-reaches")
+            .collect();
+        assert_eq!(cascade.len(), 1, "{:?}", report.findings);
+        let message = &cascade[0].message;
+        for expected in [
+            "policy `admins` on `public.docs` (made at 1_admin.sql:3)",
+            "table `public.admin_docs` (made at 1_admin.sql:4)",
+            // In turn, the view built on that view.
+            "table `public.admin_doc_ids` (made at 1_admin.sql:5)",
+        ] {
+            assert!(message.contains(expected), "{expected}: {message}");
+        }
+        assert_eq!(cascade[0].migration, 1);
+        // Without CASCADE, or of what nothing uses, nothing is said.
+        let report = run(&[
+            ("1_admin.sql", "CREATE FUNCTION public.is_admin() RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;"),
+            ("2_drop.sql", "DROP FUNCTION public.is_admin() CASCADE;"),
+        ]);
+        assert!(
+            report.findings.iter().all(|f| f.rule != "cascade-reaches"),
+            "{:?}",
+            report.findings
+        );
+    }
+
+    #[test]
+    fn a_cascade_names_what_depends_on_it_in_the_database() {
+        let mut live = Live::default();
+        live.cascade_dependents.insert(
+            ObjectId::new(ObjectKind::Type, "public", "mood"),
+            vec!["column feeling of table public.diary".into()],
+        );
+        let report = run_with(&[("1_drop.sql", "DROP TYPE public.mood CASCADE;")], &live);
+        let cascade = report
+            .findings
+            .iter()
+            .find(|f| f.rule == "cascade-reaches")
+            .expect("a finding");
+        assert!(
+            cascade
+                .message
+                .contains("column feeling of table public.diary (in the database)"),
+            "{}",
+            cascade.message
+        );
     }
 
     #[test]

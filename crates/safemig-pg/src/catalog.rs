@@ -2135,6 +2135,64 @@ pub fn history_writes(before: &HistoryState, after: &HistoryState) -> Vec<Violat
 /// types, schemas, extensions, indexes, triggers and policies, and the
 /// functions its triggers execute. PostgreSQL's own schemas are left out:
 /// no migration creates objects there.
+/// What depends on each of `targets` in the database, as PostgreSQL describes it
+/// (`policy p on table t`, `view v`, `default value for column c of table t`):
+/// what a `DROP ... CASCADE` of it would take along (normal dependencies; a
+/// view's own rule is the view).
+pub fn cascade_dependents(
+    client: &mut impl GenericClient,
+    targets: &[safemig_analyze::objects::ObjectId],
+) -> Result<BTreeMap<safemig_analyze::objects::ObjectId, Vec<String>>, PgError> {
+    use safemig_analyze::objects::ObjectKind;
+    let mut out = BTreeMap::new();
+    for target in targets {
+        let schema = if target.schema.is_empty() {
+            "public"
+        } else {
+            target.schema.as_str()
+        };
+        let (catalog, oids) = match target.kind {
+            ObjectKind::Relation => (
+                "pg_class",
+                "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2",
+            ),
+            ObjectKind::Function => (
+                "pg_proc",
+                "SELECT p.oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+                 WHERE n.nspname = $1 AND p.proname = $2",
+            ),
+            ObjectKind::Type => (
+                "pg_type",
+                "SELECT t.oid FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+                 WHERE n.nspname = $1 AND t.typname = $2",
+            ),
+            _ => continue,
+        };
+        let sql = format!(
+            "WITH target AS ({oids}) \
+             SELECT DISTINCT CASE WHEN d.classid = 'pg_rewrite'::regclass \
+                    THEN pg_describe_object('pg_class'::regclass, r.ev_class, 0) \
+                    ELSE pg_describe_object(d.classid, d.objid, d.objsubid) END \
+             FROM pg_depend d JOIN target ON d.refobjid = target.oid \
+             LEFT JOIN pg_rewrite r ON d.classid = 'pg_rewrite'::regclass AND r.oid = d.objid \
+             WHERE d.refclassid = '{catalog}'::regclass AND d.deptype = 'n' \
+               AND NOT (d.classid = 'pg_rewrite'::regclass AND r.ev_class = d.refobjid) \
+             ORDER BY 1"
+        );
+        let found: Vec<String> = client
+            .query(&sql, &[&schema, &target.name.as_str()])
+            .map_err(|e| PgError::sql("reading what depends on a dropped object", &e))?
+            .iter()
+            .filter_map(|r| r.get::<_, Option<String>>(0))
+            .collect();
+        if !found.is_empty() {
+            out.insert(target.clone(), found);
+        }
+    }
+    Ok(out)
+}
+
 pub fn live_objects(
     client: &mut impl GenericClient,
 ) -> Result<safemig_analyze::order::Live, PgError> {

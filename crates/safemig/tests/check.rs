@@ -584,3 +584,47 @@ fn a_file_that_is_not_utf8_is_a_finding_and_the_rest_is_reported() {
         "{sarif}"
     );
 }
+
+/// Issue 19: a `DROP ... CASCADE` says what it takes along, from the files' own
+/// objects and, with `--db`, from what depends on it in the database.
+#[test]
+fn a_cascade_says_what_it_takes_along_in_the_files_and_in_the_database() {
+    let p = Project::new();
+    p.exec(
+        "CREATE FUNCTION public.is_owner(o uuid) RETURNS boolean LANGUAGE sql AS $$ SELECT o = auth.uid() $$;
+         CREATE TABLE public.notes (id int PRIMARY KEY, owner uuid);
+         ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY own_notes ON public.notes USING (public.is_owner(owner));",
+    );
+    p.migration(
+        "20250101000000_drop_owner_check.sql",
+        "DROP FUNCTION public.is_owner(uuid) CASCADE;",
+    );
+    let run = p.safemig(&["--format", "json", "check"]);
+    let json = run.json();
+    let finding = json["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "cascade-reaches")
+        .cloned()
+        .unwrap_or_else(|| panic!("a cascade-reaches finding: {json}"));
+    assert!(
+        finding["message"]
+            .as_str()
+            .unwrap()
+            .contains("policy own_notes on table notes (in the database)"),
+        "{finding}"
+    );
+    assert_eq!(finding["severity"], "risky");
+    // Without the database, only what the files made can be named: nothing here.
+    let offline = common::output(
+        std::process::Command::new(env!("CARGO_BIN_EXE_safemig"))
+            .current_dir(p.path())
+            .args(["--format", "json", "check"])
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap(),
+    );
+    assert!(!offline.stdout.contains("cascade-reaches"), "{offline:?}");
+}

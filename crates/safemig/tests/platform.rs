@@ -201,16 +201,19 @@ fn the_stand_ins_behave_like_the_platform_where_a_migration_can_tell() {
 
 #[test]
 fn a_replay_failure_says_whether_the_machine_or_the_project_caused_it() {
-    // An extension neither this PostgreSQL nor safemig's stand-ins have.
+    // An extension neither this PostgreSQL nor safemig's stand-ins have (ParadeDB's).
     let p = Project::new();
     p.migration(
-        "20240101000000_hypertables.sql",
-        "create extension if not exists timescaledb;\ncreate table public.readings (at timestamptz, v float8);",
+        "20240101000000_search.sql",
+        "create extension if not exists pg_search;\ncreate table public.readings (at timestamptz, v float8);",
     );
     let run = p.safemig(&["--format", "json", "plan", "--rehearse"]);
     assert_eq!(run.code, 1, "{run:?}");
     let why = run.json()["fresh"]["environment_failure"].to_string();
-    assert!(why.contains("lacks extension timescaledb"), "{run:?}");
+    assert!(
+        why.contains("lacks extension pg_search") && why.contains("apt-get install postgresql-"),
+        "{run:?}"
+    );
 
     // A baseline dumped by pg_dump 17 sets transaction_timeout: only PostgreSQL 17 knows it.
     let p = Project::new();

@@ -457,6 +457,22 @@ pub static CROSS_FILE: &[RuleDoc] = &[
                       function in the same migration, before the trigger.",
     },
     RuleDoc {
+        name: "cascade-reaches",
+        severity: Severity::Risky,
+        summary: "a DROP ... CASCADE takes along objects the migrations (or the database) made",
+        what_it_does: "Replays the migrations and, at each `DROP ... CASCADE`, names what PostgreSQL would drop with \
+                       it: the policies, views, indexes and triggers that use the dropped object, in turn what uses \
+                       those, and what a table takes from it (a default, a foreign key, a column of its type), each \
+                       with the file and line that made it. With `check --db`, also what depends on it in the \
+                       database, as PostgreSQL's `pg_depend` records it.",
+        why_it_matters: "CASCADE names nothing. A policy dropped with the function it calls can open rows to \
+                         everyone; a column of a dropped type loses every value. The rehearsal sees it afterwards; \
+                         this says it before anything runs.",
+        example: "CREATE POLICY admins ON public.docs USING (public.is_admin());\n-- later:\n\
+                  DROP FUNCTION public.is_admin() CASCADE;  -- takes the policy along",
+        use_instead: "Drop or change the dependents first, on purpose, and drop without CASCADE.",
+    },
+    RuleDoc {
         name: "unattached-trigger-function",
         severity: Severity::Review,
         summary: "a trigger function that no trigger executes",
@@ -493,9 +509,11 @@ pub static CROSS_FILE: &[RuleDoc] = &[
     RuleDoc {
         name: "transaction-control",
         severity: Severity::Risky,
-        summary: "ROLLBACK, COMMIT in the middle, or two-phase commit inside a migration",
+        summary: "ROLLBACK, a COMMIT with no BEGIN before it, a nested BEGIN, or two-phase commit inside a migration",
         what_it_does: "Finds transaction control that would end or break the migration's transaction: `ROLLBACK`, \
-                       `COMMIT` anywhere but at the end, `BEGIN` anywhere but at the start, `PREPARE TRANSACTION`.",
+                       a `COMMIT` with no `BEGIN` of the file's before it (but at the very end), a `BEGIN` inside \
+                       the file's own open block, `PREPARE TRANSACTION`. A file's own `BEGIN ... COMMIT` blocks are \
+                       absorbed into safemig's transaction wherever they stand.",
         why_it_matters: "safemig (and the Supabase CLI) run each migration in one transaction; a file that commits \
                          halfway can leave half a migration applied.",
         example: "CREATE TABLE a (id int);\nCOMMIT;\nCREATE TABLE b (id int);",

@@ -127,7 +127,15 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> Result<i32, CliError> {
         Some(_) => {
             let target = ctx.target()?;
             let mut connected = target.connect()?;
-            let live = safemig_pg::catalog::live_objects(&mut connected)?;
+            let mut live = safemig_pg::catalog::live_objects(&mut connected)?;
+            // What the files' DROP ... CASCADE would take along in this database.
+            let dropped: Vec<_> = paths
+                .iter()
+                .filter_map(|p| read_sql(p).ok())
+                .flat_map(|sql| safemig_analyze::objects::cascade_drops(&sql))
+                .collect();
+            live.cascade_dependents =
+                safemig_pg::catalog::cascade_dependents(&mut connected, &dropped)?;
             client = Some(connected);
             live
         }
