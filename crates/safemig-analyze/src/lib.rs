@@ -11,6 +11,7 @@
 //!   the cross-migration replay that finds use-before-create.
 
 pub mod effects;
+pub mod fix;
 pub mod lint;
 pub mod objects;
 pub mod order;

@@ -2135,6 +2135,82 @@ pub fn history_writes(before: &HistoryState, after: &HistoryState) -> Vec<Violat
 /// types, schemas, extensions, indexes, triggers and policies, and the
 /// functions its triggers execute. PostgreSQL's own schemas are left out:
 /// no migration creates objects there.
+/// What the tables and columns a file would drop hold, for `safemig fix`: rows of
+/// each table that exists, non-null values of each column that exists (exact
+/// counts, in one read-only transaction). What does not exist is absent.
+pub fn fix_facts(
+    client: &mut postgres::Client,
+    needs: &safemig_analyze::fix::Needs,
+) -> Result<safemig_analyze::fix::Facts, PgError> {
+    let mut facts = safemig_analyze::fix::Facts {
+        known: true,
+        ..Default::default()
+    };
+    let mut tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .map_err(|e| PgError::sql("starting a read-only transaction", &e))?;
+    tx.batch_execute("SET LOCAL statement_timeout = '300s'")
+        .map_err(|e| PgError::sql("setting a statement timeout", &e))?;
+    let split = |key: &str| -> (String, String) {
+        let (schema, name) = key.split_once('.').unwrap_or(("public", key));
+        (schema.to_string(), name.to_string())
+    };
+    let mut tables: Vec<String> = needs.tables.clone();
+    tables.extend(needs.columns.iter().map(|(t, _)| t.clone()));
+    tables.sort();
+    tables.dedup();
+    for table in &tables {
+        let (schema, name) = split(table);
+        let exists: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p'))",
+                &[&schema, &name],
+            )
+            .map_err(|e| PgError::sql("reading the catalog", &e))?
+            .get(0);
+        if !exists {
+            continue;
+        }
+        let qualified = crate::quote_qualified(&schema, &name);
+        let rows: i64 = tx
+            .query_one(&format!("SELECT count(*) FROM {qualified}"), &[])
+            .map_err(|e| PgError::sql(&format!("counting the rows of {table}"), &e))?
+            .get(0);
+        facts.rows.insert(table.clone(), rows);
+        for (_, column) in needs.columns.iter().filter(|(t, _)| t == table) {
+            let has: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                     AND attname = $2 AND attnum > 0 AND NOT attisdropped)",
+                    &[&qualified, column],
+                )
+                .map_err(|e| PgError::sql("reading the catalog", &e))?
+                .get(0);
+            if has {
+                let values: i64 = tx
+                    .query_one(
+                        &format!(
+                            "SELECT count({}) FROM {qualified}",
+                            crate::quote_ident(column)
+                        ),
+                        &[],
+                    )
+                    .map_err(|e| {
+                        PgError::sql(&format!("counting the values of {table}.{column}"), &e)
+                    })?
+                    .get(0);
+                facts.values.insert(format!("{table}.{column}"), values);
+            }
+        }
+    }
+    tx.rollback()
+        .map_err(|e| PgError::sql("ending the read-only transaction", &e))?;
+    Ok(facts)
+}
+
 /// What depends on each of `targets` in the database, as PostgreSQL describes it
 /// (`policy p on table t`, `view v`, `default value for column c of table t`):
 /// what a `DROP ... CASCADE` of it would take along (normal dependencies; a

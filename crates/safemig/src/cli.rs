@@ -66,6 +66,11 @@ pub enum Format {
 pub enum Command {
     /// Static analysis with PostgreSQL's own parser: rules, classification, ordering. No database needed.
     Check(CheckArgs),
+    /// Write the safe version of pending migrations: drops of what holds data kept out (with --db, counted),
+    /// of what is empty made IF EXISTS; creates and drops made idempotent; lock_timeout first. A unified
+    /// diff by default (exit 1 when there is something to fix); --write applies it, keeping the originals
+    /// under .safemig/fix/. Never touches an applied migration.
+    Fix(FixArgs),
     /// List the rules of `check`.
     Rules,
     /// Print the documentation of one rule.
@@ -133,6 +138,23 @@ pub struct CheckArgs {
     /// JSON, SARIF and GitHub output always include them.
     #[arg(long)]
     pub hints: bool,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct FixArgs {
+    /// Migration files (default: every pending migration of the migrations folder).
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Write the fixed files (the originals are kept under .safemig/fix/<time>/); without it, print a diff.
+    #[arg(long, conflicts_with = "diff")]
+    pub write: bool,
+    /// Print a unified diff of what would change (the default).
+    #[arg(long)]
+    pub diff: bool,
+    /// Only these rules' rewrites (drop-column, drop-table, truncate, unguarded-create, unguarded-drop,
+    /// missing-lock-timeout); repeatable.
+    #[arg(long = "rule", value_name = "NAME")]
+    pub rules: Vec<String>,
 }
 
 #[derive(Debug, Args, Clone)]

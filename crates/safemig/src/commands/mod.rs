@@ -5,6 +5,7 @@ pub mod backup;
 pub mod check;
 pub mod demo;
 pub mod doctor;
+pub mod fix;
 pub mod init;
 pub mod log;
 pub mod lsp;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
             let ctx = Context::load(cli.global)?;
             match command {
                 Command::Check(args) => check::run(&ctx, &args),
+                Command::Fix(args) => fix::run(&ctx, &args),
                 Command::Backup(args) => backup::run(&ctx, &args),
                 Command::Restore(args) => backup::restore(&ctx, &args),
                 Command::Rules => rules::list(&ctx),

@@ -1,0 +1,597 @@
+//! `safemig fix`: the safe version of a migration file, written as a reviewer
+//! would accept it: each rewritten statement keeps the original as a comment
+//! above it, with the rule and the reason. Pure: what the live database holds
+//! comes in as [`Facts`], read by the caller (`safemig_pg::fix_facts`).
+//!
+//! Rewrites (a rule without a safe mechanical rewrite is left alone):
+//! - `drop-column`, `drop-table`, `truncate`: a drop of what holds data is kept
+//!   out (commented, with the count); of what is empty or absent, made
+//!   `IF EXISTS`; without the database's facts, kept out (what it holds is not known).
+//! - `unguarded-create`: `IF NOT EXISTS` / `OR REPLACE`; `unguarded-drop`: `IF EXISTS`.
+//! - `missing-lock-timeout`: `SET lock_timeout = '5s';` first.
+
+use std::collections::BTreeMap;
+
+use pg_query::protobuf::{self, AlterTableType, ObjectType};
+use pg_query::NodeEnum;
+
+/// The rules `fix` has a rewrite for.
+pub const FIXABLE: &[&str] = &[
+    "drop-column",
+    "drop-table",
+    "truncate",
+    "unguarded-create",
+    "unguarded-drop",
+    "missing-lock-timeout",
+];
+
+/// What a file's drops would lose: the tables and columns `fix` asks the database about.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Needs {
+    /// `schema.table`
+    pub tables: Vec<String>,
+    /// (`schema.table`, column)
+    pub columns: Vec<(String, String)>,
+}
+
+/// What the database holds, as read for [`Needs`]. `known` is false without a
+/// database: then a drop is kept out, since nothing says it loses nothing.
+#[derive(Debug, Default, Clone)]
+pub struct Facts {
+    pub known: bool,
+    /// Rows of each table that exists (`schema.table`).
+    pub rows: BTreeMap<String, i64>,
+    /// Non-null values of each column that exists (`schema.table.column`).
+    pub values: BTreeMap<String, i64>,
+}
+
+/// One change to a file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Change {
+    pub rule: &'static str,
+    pub line: usize,
+    pub what: String,
+}
+
+/// A file's safe version.
+#[derive(Debug, Clone, Default)]
+pub struct FileFix {
+    pub text: String,
+    pub changes: Vec<Change>,
+}
+
+fn table_key(r: &protobuf::RangeVar) -> String {
+    let schema = if r.schemaname.is_empty() {
+        "public"
+    } else {
+        &r.schemaname
+    };
+    format!("{schema}.{}", r.relname)
+}
+
+/// The tables and columns the file's drops and truncates name.
+pub fn needs(sql: &str) -> Needs {
+    let mut needs = Needs::default();
+    for s in crate::parse::parse_file(sql).statements {
+        match s.node() {
+            Some(NodeEnum::AlterTableStmt(a)) => {
+                let Some(r) = &a.relation else { continue };
+                for (_, column) in dropped_columns(&a) {
+                    needs.columns.push((table_key(r), column));
+                }
+            }
+            Some(NodeEnum::DropStmt(d)) if d.remove_type == ObjectType::ObjectTable as i32 => {
+                needs.tables.extend(dropped_tables(&d));
+            }
+            Some(NodeEnum::TruncateStmt(t)) => {
+                needs
+                    .tables
+                    .extend(t.relations.iter().filter_map(|n| match &n.node {
+                        Some(NodeEnum::RangeVar(r)) => Some(table_key(r)),
+                        _ => None,
+                    }));
+            }
+            _ => {}
+        }
+    }
+    needs.tables.sort();
+    needs.tables.dedup();
+    needs.columns.sort();
+    needs.columns.dedup();
+    needs
+}
+
+/// (index of the command, column) of each `DROP COLUMN` of an `ALTER TABLE`.
+fn dropped_columns(a: &protobuf::AlterTableStmt) -> Vec<(usize, String)> {
+    a.cmds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| match &c.node {
+            Some(NodeEnum::AlterTableCmd(cmd))
+                if cmd.subtype == AlterTableType::AtDropColumn as i32 =>
+            {
+                Some((i, cmd.name.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn dropped_tables(d: &protobuf::DropStmt) -> Vec<String> {
+    d.objects
+        .iter()
+        .filter_map(|o| match &o.node {
+            Some(NodeEnum::List(l)) => {
+                let parts: Vec<&str> = l
+                    .items
+                    .iter()
+                    .filter_map(|i| match &i.node {
+                        Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+                        _ => None,
+                    })
+                    .collect();
+                match parts.as_slice() {
+                    [.., schema, name] => Some(format!("{schema}.{name}")),
+                    [name] => Some(format!("public.{name}")),
+                    [] => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The safe version of `sql`, for `rules` (all of [`FIXABLE`] when empty).
+pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
+    let lint = crate::lint::lint_file(sql, &Default::default());
+    let parsed = crate::parse::parse_file(sql);
+    if parsed.error.is_some() {
+        return FileFix {
+            text: sql.to_string(),
+            changes: Vec::new(),
+        };
+    }
+    let wanted = |rule: &str| rules.is_empty() || rules.iter().any(|r| r == rule);
+    // Rules found per statement (1-based index), as check reports them.
+    let mut found: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    let mut lock_timeout_missing = false;
+    for f in lint.all_findings() {
+        if f.inside.is_some() {
+            continue; // inside a DO block or a function body: no mechanical rewrite
+        }
+        if let Some(i) = f.statement {
+            found.entry(i).or_default().push(f.rule.as_str());
+        }
+        if f.rule == "missing-lock-timeout" {
+            lock_timeout_missing = true;
+        }
+    }
+    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut changes = Vec::new();
+    for (i, s) in parsed.statements.iter().enumerate() {
+        let Some(rules_here) = found.get(&(i + 1)) else {
+            continue;
+        };
+        let Some(node) = s.node() else { continue };
+        let code = &sql[s.code_offset..s.offset + s.text.len()];
+        let rewrite = if rules_here.contains(&"drop-column") && wanted("drop-column") {
+            drop_column(&node, facts)
+        } else if rules_here.contains(&"drop-table") && wanted("drop-table") {
+            drop_table(&node, facts)
+        } else if rules_here.contains(&"truncate") && wanted("truncate") {
+            truncate(&node, facts)
+        } else if rules_here.contains(&"unguarded-create") && wanted("unguarded-create") {
+            guard_create(&node, code)
+                .map(|t| Rewrite::Replace("unguarded-create", t, "made idempotent".into()))
+        } else if rules_here.contains(&"unguarded-drop") && wanted("unguarded-drop") {
+            guard_drop(&node, code)
+                .map(|t| Rewrite::Replace("unguarded-drop", t, "made idempotent".into()))
+        } else {
+            None
+        };
+        let Some(rewrite) = rewrite else { continue };
+        let end = s.offset + s.text.len();
+        let (rule, new_text, why, end) = match rewrite {
+            // The statement's `;` goes into the comment too.
+            Rewrite::KeepOut(rule, why) => {
+                let rest = &sql[end..];
+                let semicolon = rest.len() - rest.trim_start().len();
+                let end = if rest[semicolon..].starts_with(';') {
+                    end + semicolon + 1
+                } else {
+                    end
+                };
+                (
+                    rule,
+                    format!(
+                        "-- safemig fix ({rule}): kept out: {why}\n{}",
+                        commented(&sql[s.code_offset..end])
+                    ),
+                    why,
+                    end,
+                )
+            }
+            Rewrite::Replace(rule, text, why) => {
+                if text == code {
+                    continue;
+                }
+                (
+                    rule,
+                    format!(
+                        "-- safemig fix ({rule}): {why}; was:\n{}\n{text}",
+                        commented(code)
+                    ),
+                    why,
+                    end,
+                )
+            }
+        };
+        edits.push((s.code_offset, end, new_text));
+        changes.push(Change {
+            rule,
+            line: s.code_line,
+            what: why,
+        });
+    }
+    let mut text = sql.to_string();
+    for (start, end, new_text) in edits.into_iter().rev() {
+        text.replace_range(start..end, &new_text);
+    }
+    // Asked of the fixed text: a drop kept out takes no lock any more.
+    let still_missing = lock_timeout_missing
+        && crate::lint::lint_file(&text, &Default::default())
+            .all_findings()
+            .any(|f| f.rule == "missing-lock-timeout");
+    if still_missing && wanted("missing-lock-timeout") && !has_lock_timeout(&text) {
+        text = format!(
+            "-- safemig fix (missing-lock-timeout): a lock this file waits for gives up after 5 s instead of \
+             queueing every query behind it\nSET lock_timeout = '5s';\n{text}"
+        );
+        changes.insert(
+            0,
+            Change {
+                rule: "missing-lock-timeout",
+                line: 1,
+                what: "SET lock_timeout = '5s' first".into(),
+            },
+        );
+    }
+    FileFix { text, changes }
+}
+
+enum Rewrite {
+    /// Commented out, with why.
+    KeepOut(&'static str, String),
+    /// Replaced by this text, with why.
+    Replace(&'static str, String, String),
+}
+
+fn commented(code: &str) -> String {
+    code.lines()
+        .map(|l| format!("-- {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn has_lock_timeout(text: &str) -> bool {
+    crate::parse::parse_file(text).statements.iter().any(|s| {
+        matches!(s.node(), Some(NodeEnum::VariableSetStmt(v)) if v.name.eq_ignore_ascii_case("lock_timeout"))
+    })
+}
+
+fn plural(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn drop_column(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
+    let NodeEnum::AlterTableStmt(a) = node else {
+        return None;
+    };
+    let r = a.relation.as_ref()?;
+    let table = table_key(r);
+    let drops = dropped_columns(a);
+    if drops.is_empty() || drops.len() != a.cmds.len() {
+        return None; // mixed with other commands: left for a person
+    }
+    if !facts.known {
+        return Some(Rewrite::KeepOut(
+            "drop-column",
+            format!(
+                "what {table}'s column(s) {} hold is not known (run fix with --db); drop them in a migration of \
+                 their own once nothing needs the data",
+                names(&drops)
+            ),
+        ));
+    }
+    let holding: Vec<String> = drops
+        .iter()
+        .filter_map(|(_, c)| {
+            facts
+                .values
+                .get(&format!("{table}.{c}"))
+                .filter(|n| **n > 0)
+                .map(|n| format!("{table}.{c} holds {}", plural(*n, "value", "values")))
+        })
+        .collect();
+    if !holding.is_empty() {
+        return Some(Rewrite::KeepOut(
+            "drop-column",
+            format!(
+                "{}: dropping loses them; drop it in a migration of its own once nothing needs the data (after a backup)",
+                holding.join(", ")
+            ),
+        ));
+    }
+    // Empty or absent: dropping loses nothing, and IF EXISTS lets it run anywhere.
+    let mut a = a.clone();
+    for (i, _) in &drops {
+        if let Some(NodeEnum::AlterTableCmd(cmd)) = a.cmds[*i].node.as_mut() {
+            cmd.missing_ok = true;
+        }
+    }
+    if facts.rows.get(&table).is_none() {
+        a.missing_ok = true;
+    }
+    let text = NodeEnum::AlterTableStmt(a)
+        .deparse(Default::default())
+        .ok()?;
+    Some(Rewrite::Replace(
+        "drop-column",
+        text,
+        format!(
+            "{table}: {} hold no value here, so the drop loses nothing",
+            names(&drops)
+        ),
+    ))
+}
+
+fn names(drops: &[(usize, String)]) -> String {
+    drops
+        .iter()
+        .map(|(_, c)| c.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn drop_table(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
+    let NodeEnum::DropStmt(d) = node else {
+        return None;
+    };
+    let tables = dropped_tables(d);
+    if !facts.known {
+        return Some(Rewrite::KeepOut(
+            "drop-table",
+            format!(
+                "what {} holds is not known (run fix with --db)",
+                tables.join(", ")
+            ),
+        ));
+    }
+    let holding: Vec<String> = tables
+        .iter()
+        .filter_map(|t| {
+            facts
+                .rows
+                .get(t)
+                .filter(|n| **n > 0)
+                .map(|n| format!("{t} holds {}", plural(*n, "row", "rows")))
+        })
+        .collect();
+    if !holding.is_empty() {
+        return Some(Rewrite::KeepOut(
+            "drop-table",
+            format!(
+                "{}: dropping loses them; archive or move the rows first",
+                holding.join(", ")
+            ),
+        ));
+    }
+    let mut d = d.clone();
+    d.missing_ok = true;
+    let text = NodeEnum::DropStmt(d).deparse(Default::default()).ok()?;
+    Some(Rewrite::Replace(
+        "drop-table",
+        text,
+        format!(
+            "{} hold no row here, so the drop loses nothing",
+            tables.join(", ")
+        ),
+    ))
+}
+
+fn truncate(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
+    let NodeEnum::TruncateStmt(t) = node else {
+        return None;
+    };
+    let tables: Vec<String> = t
+        .relations
+        .iter()
+        .filter_map(|n| match &n.node {
+            Some(NodeEnum::RangeVar(r)) => Some(table_key(r)),
+            _ => None,
+        })
+        .collect();
+    let holding: Vec<String> = tables
+        .iter()
+        .filter_map(|t| {
+            facts
+                .rows
+                .get(t)
+                .filter(|n| **n > 0)
+                .map(|n| format!("{t} holds {}", plural(*n, "row", "rows")))
+        })
+        .collect();
+    if facts.known && holding.is_empty() {
+        return None; // nothing to lose here
+    }
+    Some(Rewrite::KeepOut(
+        "truncate",
+        if holding.is_empty() {
+            format!(
+                "what {} holds is not known (run fix with --db)",
+                tables.join(", ")
+            )
+        } else {
+            format!("{}: TRUNCATE deletes every one of them", holding.join(", "))
+        },
+    ))
+}
+
+/// `CREATE` made idempotent by a word inserted where PostgreSQL's grammar takes it.
+fn guard_create(node: &NodeEnum, code: &str) -> Option<String> {
+    let (after, word): (&[&str], &str) = match node {
+        NodeEnum::CreateStmt(_) | NodeEnum::CreateTableAsStmt(_) => {
+            (&["TABLE", "VIEW"], "IF NOT EXISTS")
+        }
+        NodeEnum::IndexStmt(s) if !s.idxname.is_empty() => (
+            if s.concurrent {
+                &["CONCURRENTLY"]
+            } else {
+                &["INDEX"]
+            },
+            "IF NOT EXISTS",
+        ),
+        NodeEnum::CreateSchemaStmt(_) => (&["SCHEMA"], "IF NOT EXISTS"),
+        NodeEnum::CreateSeqStmt(_) => (&["SEQUENCE"], "IF NOT EXISTS"),
+        NodeEnum::CreateExtensionStmt(_) => (&["EXTENSION"], "IF NOT EXISTS"),
+        NodeEnum::CreateFunctionStmt(_) | NodeEnum::ViewStmt(_) => (&["CREATE"], "OR REPLACE"),
+        NodeEnum::CreateTrigStmt(t) if !t.isconstraint => (&["CREATE"], "OR REPLACE"),
+        _ => return None,
+    };
+    insert_after_first(code, after, word)
+}
+
+/// `DROP` made idempotent: `IF EXISTS` after the object's kind.
+fn guard_drop(node: &NodeEnum, code: &str) -> Option<String> {
+    let after: &[&str] = match node {
+        NodeEnum::DropStmt(d) if d.concurrent => &["CONCURRENTLY"],
+        NodeEnum::DropStmt(d) => match ObjectType::try_from(d.remove_type).ok()? {
+            ObjectType::ObjectTable | ObjectType::ObjectForeignTable => &["TABLE"],
+            ObjectType::ObjectView | ObjectType::ObjectMatview => &["VIEW"],
+            ObjectType::ObjectIndex => &["INDEX"],
+            ObjectType::ObjectSequence => &["SEQUENCE"],
+            ObjectType::ObjectSchema => &["SCHEMA"],
+            ObjectType::ObjectFunction => &["FUNCTION"],
+            ObjectType::ObjectProcedure => &["PROCEDURE"],
+            ObjectType::ObjectType | ObjectType::ObjectDomain => &["TYPE", "DOMAIN"],
+            ObjectType::ObjectPolicy => &["POLICY"],
+            ObjectType::ObjectTrigger => &["TRIGGER"],
+            ObjectType::ObjectExtension => &["EXTENSION"],
+            _ => return None,
+        },
+        _ => return None,
+    };
+    insert_after_first(code, after, "IF EXISTS")
+}
+
+/// `code` with ` word` after the first keyword token in `after` (case-insensitive).
+fn insert_after_first(code: &str, after: &[&str], word: &str) -> Option<String> {
+    let scan = pg_query::scan(code).ok()?;
+    let token = scan.tokens.iter().find(|t| {
+        let text = code.get(t.start as usize..t.end as usize).unwrap_or("");
+        after.iter().any(|a| text.eq_ignore_ascii_case(a))
+    })?;
+    let at = token.end as usize;
+    Some(format!("{} {word}{}", &code[..at], &code[at..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(rows: &[(&str, i64)], values: &[(&str, i64)]) -> Facts {
+        Facts {
+            known: true,
+            rows: rows.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_drop_of_what_holds_data_is_kept_out_with_its_count_and_of_what_is_empty_made_if_exists() {
+        let sql = "ALTER TABLE public.library_tracks DROP COLUMN r2_key;\n";
+        assert_eq!(
+            needs(sql).columns,
+            [("public.library_tracks".to_string(), "r2_key".to_string())]
+        );
+        let holding = fix_file(
+            sql,
+            &facts(
+                &[("public.library_tracks", 59)],
+                &[("public.library_tracks.r2_key", 59)],
+            ),
+            &[],
+        );
+        assert!(
+            holding
+                .text
+                .contains("-- ALTER TABLE public.library_tracks DROP COLUMN r2_key"),
+            "{}",
+            holding.text
+        );
+        assert!(holding.text.contains("holds 59 values"), "{}", holding.text);
+        assert!(
+            crate::parse::parse_file(&holding.text)
+                .statements
+                .iter()
+                .all(|s| s.node().is_none()),
+            "{}",
+            holding.text
+        );
+        let empty = fix_file(
+            sql,
+            &facts(
+                &[("public.library_tracks", 59)],
+                &[("public.library_tracks.r2_key", 0)],
+            ),
+            &[],
+        );
+        assert!(
+            empty.text.contains("DROP IF EXISTS r2_key"),
+            "{}",
+            empty.text
+        );
+        // Idempotent: the fixed file needs no further fix.
+        for fixed in [&holding.text, &empty.text] {
+            let again = fix_file(
+                fixed,
+                &facts(
+                    &[("public.library_tracks", 59)],
+                    &[("public.library_tracks.r2_key", 0)],
+                ),
+                &[],
+            );
+            assert!(
+                again.changes.is_empty() || again.text == *fixed,
+                "{}",
+                again.text
+            );
+        }
+    }
+
+    #[test]
+    fn creates_and_drops_are_made_idempotent_in_place() {
+        let sql = "CREATE TABLE public.t (id int);\nCREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n\
+                   CREATE UNIQUE INDEX CONCURRENTLY t_id ON public.t (id);\nDROP POLICY p ON public.t;\n";
+        let fixed = fix_file(
+            sql,
+            &Facts::default(),
+            &["unguarded-create".into(), "unguarded-drop".into()],
+        );
+        for expected in [
+            "CREATE TABLE IF NOT EXISTS public.t (id int);",
+            "CREATE OR REPLACE FUNCTION public.f()",
+            "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_id",
+            "DROP POLICY IF EXISTS p ON public.t;",
+        ] {
+            assert!(fixed.text.contains(expected), "{expected}: {}", fixed.text);
+        }
+        assert_eq!(fixed.changes.len(), 4);
+        let again = fix_file(
+            &fixed.text,
+            &Facts::default(),
+            &["unguarded-create".into(), "unguarded-drop".into()],
+        );
+        assert!(again.changes.is_empty(), "{:?}", again.changes);
+    }
+}

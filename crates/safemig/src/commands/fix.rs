@@ -1,0 +1,208 @@
+//! `safemig fix`: the safe version of pending migrations (see
+//! `safemig_analyze::fix` for the rewrites). A diff by default; `--write` keeps
+//! the originals under `.safemig/fix/<time>/` and writes the files in place,
+//! modes kept. Never touches an applied migration (with `--db`, the history
+//! says which; without it, nothing says, and fix says so).
+
+use std::path::{Path, PathBuf};
+
+use safemig_analyze::fix::{self, Change, Facts};
+use safemig_pg::status::{self, State};
+
+use crate::cli::FixArgs;
+use crate::context::{CliError, Context};
+use crate::report::{self, human};
+
+#[derive(Debug, serde::Serialize)]
+struct FileReport {
+    path: PathBuf,
+    changes: Vec<Change>,
+    written: bool,
+}
+
+pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
+    for rule in &args.rules {
+        if !fix::FIXABLE.contains(&rule.as_str()) {
+            return Err(CliError::input(format!(
+                "--rule {rule}: fix has no rewrite for it; rules with one: {}",
+                fix::FIXABLE.join(", ")
+            )));
+        }
+    }
+    let set = ctx.migrations()?;
+    let mut notes = Vec::new();
+    // With a database (given explicitly, as for check): what is applied, and what tables hold.
+    let mut client = match &ctx.global.db {
+        Some(_) => Some(ctx.target()?.connect()?),
+        None => None,
+    };
+    let pending: Vec<PathBuf> = match client.as_mut() {
+        Some(c) => {
+            let history = safemig_pg::history::read(c)?;
+            status::compute(&set, &history)
+                .into_iter()
+                .filter(|s| matches!(s.state, State::Pending | State::OutOfOrder))
+                .filter_map(|s| set.get(&s.version).map(|m| m.path.clone()))
+                .collect()
+        }
+        None => {
+            notes.push(
+                "without --db, fix cannot tell which migrations are applied (it treats every file as pending: \
+                 never run it on a file that is) nor what a table holds (a drop is kept out rather than guessed \
+                 safe)"
+                    .to_string(),
+            );
+            set.migrations.iter().map(|m| m.path.clone()).collect()
+        }
+    };
+    let files: Vec<PathBuf> = if args.paths.is_empty() {
+        pending.clone()
+    } else {
+        let mut chosen = Vec::new();
+        for path in &args.paths {
+            let canonical = std::fs::canonicalize(path)
+                .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
+            let found = pending
+                .iter()
+                .find(|p| std::fs::canonicalize(p).ok().as_ref() == Some(&canonical));
+            match found {
+                Some(p) => chosen.push(p.clone()),
+                None => {
+                    return Err(CliError::input(format!(
+                        "{} is not a pending migration of {}: fix never changes an applied migration (its history \
+                         row would no longer match the file)",
+                        path.display(),
+                        set.dir.display()
+                    )))
+                }
+            }
+        }
+        chosen
+    };
+
+    let mut reports = Vec::new();
+    let mut fixed_texts = Vec::new();
+    for path in &files {
+        let sql = std::fs::read_to_string(path)
+            .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
+        let facts = match client.as_mut() {
+            Some(c) => safemig_pg::catalog::fix_facts(c, &fix::needs(&sql))?,
+            None => Facts::default(),
+        };
+        let fixed = fix::fix_file(&sql, &facts, &args.rules);
+        if fixed.changes.is_empty() || fixed.text == sql {
+            continue;
+        }
+        reports.push(FileReport {
+            path: path.clone(),
+            changes: fixed.changes,
+            written: false,
+        });
+        fixed_texts.push((path.clone(), sql, fixed.text));
+    }
+
+    if args.write && !fixed_texts.is_empty() {
+        let kept = keep_originals(ctx, &fixed_texts)?;
+        for ((path, _, text), report) in fixed_texts.iter().zip(reports.iter_mut()) {
+            write_keeping_mode(path, text)?;
+            report.written = true;
+        }
+        notes.push(format!("the original files are kept in {}", kept.display()));
+    }
+
+    let code = if !args.write && !reports.is_empty() {
+        1
+    } else {
+        0
+    };
+    if ctx.json() {
+        report::print_json(&serde_json::json!({
+            "files": reports,
+            "written": args.write,
+            "notes": notes,
+        }));
+        return Ok(code);
+    }
+    for note in &notes {
+        eprintln!("{} {note}", human::yellow("note:"));
+    }
+    if reports.is_empty() {
+        println!("nothing to fix in {} file(s)", files.len());
+        return Ok(0);
+    }
+    for ((path, before, after), report) in fixed_texts.iter().zip(&reports) {
+        if !args.write {
+            let name = path.display().to_string();
+            let diff = similar::TextDiff::from_lines(before.as_str(), after.as_str());
+            print!(
+                "{}",
+                diff.unified_diff()
+                    .context_radius(3)
+                    .header(&format!("a/{name}"), &format!("b/{name}"))
+            );
+        }
+        for c in &report.changes {
+            println!(
+                "{} {}:{} {}: {}",
+                if args.write {
+                    human::green("fixed")
+                } else {
+                    human::yellow("would fix")
+                },
+                path.display(),
+                c.line,
+                c.rule,
+                c.what
+            );
+        }
+    }
+    if !args.write {
+        println!(
+            "{}",
+            human::dim(
+                "safemig fix --write applies this (the originals are kept under .safemig/fix/)"
+            )
+        );
+    }
+    Ok(code)
+}
+
+/// Copies the files about to change into `.safemig/fix/<time>/`, modes kept.
+fn keep_originals(ctx: &Context, files: &[(PathBuf, String, String)]) -> Result<PathBuf, CliError> {
+    let root = ctx
+        .audit_file()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".safemig"));
+    let dir = root
+        .join("fix")
+        .join(chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string());
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| CliError::input(format!("cannot create {}: {e}", dir.display())))?;
+    for (path, before, _) in files {
+        let name = path.file_name().unwrap_or_default();
+        let copy = dir.join(name);
+        std::fs::write(&copy, before)
+            .map_err(|e| CliError::input(format!("cannot write {}: {e}", copy.display())))?;
+        if let Ok(meta) = std::fs::metadata(path) {
+            let _ = std::fs::set_permissions(&copy, meta.permissions());
+        }
+    }
+    Ok(dir)
+}
+
+/// Replaces `path` by `text` through a temporary file beside it (never half
+/// written), with the original's permissions.
+fn write_keeping_mode(path: &Path, text: &str) -> Result<(), CliError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| CliError::input(format!("cannot write in {}: {e}", dir.display())))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = tmp.as_file().set_permissions(meta.permissions());
+    }
+    tmp.persist(path)
+        .map_err(|e| CliError::input(format!("cannot replace {}: {e}", path.display())))?;
+    Ok(())
+}

@@ -1,0 +1,203 @@
+//! `safemig fix` (issue 13) against a real throwaway PostgreSQL: the seed's pulled
+//! `remote_schema.sql`, made safe, then applied without --allow-risky with every
+//! value kept; each rewrite run next to the original on real databases.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::Project;
+
+const BASELINE: &str = "CREATE TABLE public.library_tracks (\n\
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n\
+    title text NOT NULL,\n\
+    duration_seconds integer NOT NULL,\n\
+    r2_key text,\n\
+    legacy_note text\n\
+);\n\
+INSERT INTO public.library_tracks (title, duration_seconds, r2_key)\n\
+SELECT 'Track ' || n, 120 + n, 'tracks/' || n || '.mp3' FROM generate_series(1, 59) AS n;\n";
+
+const REMOTE_SCHEMA: &str =
+    "-- Pulled with `supabase db pull` from a branch where r2_key had been removed.\n\
+ALTER TABLE public.library_tracks ALTER COLUMN duration_seconds TYPE numeric;\n\
+ALTER TABLE public.library_tracks DROP COLUMN IF EXISTS r2_key;\n\
+ALTER TABLE public.library_tracks DROP COLUMN legacy_note;\n\
+CREATE TABLE public.playlists (id bigint PRIMARY KEY);\n";
+
+fn columns(p: &Project) -> Vec<String> {
+    p.client()
+        .query(
+            "SELECT column_name || ' ' || data_type FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = 'library_tracks' ORDER BY ordinal_position",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn the_seeds_pulled_schema_is_made_safe_and_then_migrates_without_allow_risky() {
+    let p = Project::new();
+    p.migration("20250831022018_baseline.sql", BASELINE);
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let remote = p.migration("20250831022250_remote_schema.sql", REMOTE_SCHEMA);
+    std::fs::set_permissions(&remote, std::fs::Permissions::from_mode(0o640)).unwrap();
+
+    // As it is, check calls it risky and migrate refuses it.
+    assert_eq!(p.safemig(&["check"]).code, 1);
+
+    // The diff: the drop of 59 values kept out, the drop of an empty column kept.
+    let diff = p.safemig(&["fix"]);
+    assert_eq!(diff.code, 1, "something to fix: {diff:?}");
+    assert!(
+        diff.stdout
+            .contains("+-- ALTER TABLE public.library_tracks DROP COLUMN IF EXISTS r2_key;"),
+        "{diff:?}"
+    );
+    assert!(diff.stdout.contains("holds 59 values"), "{diff:?}");
+    assert!(
+        diff.stdout.contains("legacy_note hold no value here"),
+        "{diff:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&remote).unwrap(),
+        REMOTE_SCHEMA,
+        "a diff writes nothing"
+    );
+
+    // An applied migration is never touched.
+    let applied = p.safemig(&["fix", "supabase/migrations/20250831022018_baseline.sql"]);
+    assert_eq!(applied.code, 2, "{applied:?}");
+    assert!(
+        applied
+            .stderr
+            .contains("never changes an applied migration"),
+        "{applied:?}"
+    );
+
+    let write = p.safemig(&["fix", "--write"]);
+    assert_eq!(write.code, 0, "{write:?}");
+    let fixed = std::fs::read_to_string(&remote).unwrap();
+    assert!(
+        fixed.contains(
+            "-- safemig fix (drop-column): kept out: public.library_tracks.r2_key holds 59 values"
+        ),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains(
+            "ALTER TABLE public.library_tracks ALTER COLUMN duration_seconds TYPE numeric"
+        ),
+        "{fixed}"
+    );
+    assert_eq!(
+        std::fs::metadata(&remote).unwrap().permissions().mode() & 0o777,
+        0o640,
+        "the file keeps its mode"
+    );
+    // The original is kept, with its mode.
+    let kept: Vec<_> = walk(&p.path().join(".safemig/fix"));
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), REMOTE_SCHEMA);
+    assert_eq!(
+        std::fs::metadata(&kept[0]).unwrap().permissions().mode() & 0o777,
+        0o640
+    );
+
+    // Idempotent: nothing more to fix.
+    let again = p.safemig(&["fix"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert!(again.stdout.contains("nothing to fix"), "{again:?}");
+
+    // No risky finding: migrate applies it without --allow-risky; the 59 values stay.
+    let check = p.safemig(&["check"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(p.i64("SELECT count(r2_key) FROM public.library_tracks"), 59);
+    assert_eq!(
+        columns(&p),
+        [
+            "id bigint",
+            "title text",
+            "duration_seconds numeric",
+            "r2_key text",
+        ],
+        "the type change and the empty column's drop applied, r2_key kept"
+    );
+    assert!(
+        p.bool("SELECT to_regclass('public.playlists') IS NOT NULL"),
+        "the additive part applied"
+    );
+}
+
+#[test]
+fn each_rewrite_leaves_the_schema_the_original_would_and_runs_twice() {
+    // The same statements, original and fixed, on two databases of one cluster.
+    let p = Project::new();
+    p.exec("CREATE TABLE public.t (id int PRIMARY KEY, empty_col text);");
+    let original = "CREATE TABLE public.u (id int);\nCREATE INDEX u_id ON public.u (id);\n\
+                    CREATE FUNCTION public.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n\
+                    CREATE VIEW public.v AS SELECT id FROM public.u;\n\
+                    ALTER TABLE public.t DROP COLUMN empty_col;\n\
+                    DROP TABLE public.gone;\n";
+    p.migration("20250101000000_things.sql", original);
+    p.exec("CREATE TABLE public.gone (id int);");
+    let write = p.safemig(&["fix", "--write"]);
+    assert_eq!(write.code, 0, "{write:?}");
+    let fixed =
+        std::fs::read_to_string(p.migrations_dir().join("20250101000000_things.sql")).unwrap();
+    for expected in [
+        "CREATE TABLE IF NOT EXISTS public.u",
+        "CREATE INDEX IF NOT EXISTS u_id",
+        "CREATE OR REPLACE FUNCTION public.f()",
+        "CREATE OR REPLACE VIEW public.v",
+        "DROP TABLE IF EXISTS public.gone",
+    ] {
+        assert!(fixed.contains(expected), "{expected}: {fixed}");
+    }
+    let catalog = |db: &str| -> Vec<String> {
+        let mut c = postgres::Client::connect(&p.cluster.url(db), postgres::NoTls).unwrap();
+        c.query(
+            "SELECT c.relname || ':' || c.relkind::text || ':' || coalesce(string_agg(a.attname, ',' ORDER BY a.attnum), '') \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+             WHERE n.nspname = 'public' GROUP BY c.relname, c.relkind ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+    };
+    for db in ["original", "fixed"] {
+        p.cluster.create_database(db).unwrap();
+        let mut c = postgres::Client::connect(&p.cluster.url(db), postgres::NoTls).unwrap();
+        c.batch_execute("CREATE TABLE public.t (id int PRIMARY KEY, empty_col text); CREATE TABLE public.gone (id int);")
+            .unwrap();
+        c.batch_execute(if db == "original" { original } else { &fixed })
+            .unwrap();
+    }
+    assert_eq!(catalog("original"), catalog("fixed"), "the same schema");
+    // And the fixed file runs again where it already ran: idempotent.
+    let mut c = postgres::Client::connect(&p.cluster.url("fixed"), postgres::NoTls).unwrap();
+    c.batch_execute(&fixed)
+        .expect("the fixed file runs a second time");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
