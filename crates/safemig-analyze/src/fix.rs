@@ -25,6 +25,21 @@ pub const FIXABLE: &[&str] = &[
     "missing-lock-timeout",
 ];
 
+/// What `safemig fix` does for `rule` (the "Fix" section of its docs), or that it
+/// has no mechanical rewrite.
+pub fn describe(rule: &str) -> &'static str {
+    match rule {
+        "drop-column" | "drop-table" | "truncate" => {
+            "safemig fix --db keeps the statement out (commented, with the rows or values it would lose) when the \
+             table or column holds data, and makes it IF EXISTS when it holds none; without --db it keeps it out."
+        }
+        "unguarded-create" => "safemig fix adds IF NOT EXISTS, or OR REPLACE for functions, views and triggers.",
+        "unguarded-drop" => "safemig fix adds IF EXISTS.",
+        "missing-lock-timeout" => "safemig fix puts SET lock_timeout = '5s'; first in the file.",
+        _ => "safemig fix has no mechanical rewrite for this rule: it leaves the statement as it is.",
+    }
+}
+
 /// What a file's drops would lose: the tables and columns `fix` asks the database about.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Needs {

@@ -28,6 +28,8 @@ fn the_demo_runs_the_whole_runbook_and_exits_0() {
         "✓ trigger on_auth_user_created ON auth.users  enabled",
         "✓ new_user_creates_profile.sql",
         "59 library_tracks again",
+        "safemig fix --write",
+        "kept out: public.library_tracks.r2_key holds 59 values",
         "Demo complete",
     ] {
         assert!(

@@ -71,11 +71,6 @@ const R2_FIELDS: &str = r#"-- R2 storage fields.
 ALTER TABLE public.library_tracks ADD COLUMN IF NOT EXISTS r2_bucket text;
 "#;
 
-const REMOTE_SCHEMA_SAFE: &str = r#"-- remote_schema.sql made safe, as the seed's author did by hand: the type change
--- (integer to numeric keeps every value) and nothing that drops r2_key.
-ALTER TABLE public.library_tracks ALTER COLUMN duration_seconds TYPE numeric;
-"#;
-
 const CONFIG: &str = r#"# safemig.toml for the demo project
 [guard.min_rows]
 "public.library_tracks" = 59    # the seed's 59 tracks must survive every migration
@@ -328,20 +323,33 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
 
     step(
         11,
-        "Make remote_schema.sql safe (it was never applied) and finish the run",
+        "safemig fix: make remote_schema.sql safe (it was never applied), then finish the run without --allow-risky",
     );
+    command("safemig fix --write");
+    let code = super::fix::run(
+        &ctx,
+        &crate::cli::FixArgs {
+            write: true,
+            ..Default::default()
+        },
+    )?;
+    expect(code == 0, "fix wrote the safe remote_schema.sql")?;
     let remote = migrations.join("20250831022250_remote_schema.sql");
-    write(&remote, REMOTE_SCHEMA_SAFE)?;
-    say(&human::bold("20250831022250_remote_schema.sql"));
-    println!(
-        "{}",
-        human::dim(&human::indent(REMOTE_SCHEMA_SAFE.trim_end(), 8))
-    );
+    let fixed = std::fs::read_to_string(&remote)
+        .map_err(|e| CliError::input(format!("cannot read {}: {e}", remote.display())))?;
+    say(&human::bold(
+        "20250831022250_remote_schema.sql, as fix wrote it",
+    ));
+    println!("{}", human::dim(&human::indent(fixed.trim_end(), 8)));
+    expect(
+        fixed.contains("kept out") && fixed.contains("holds 59 values"),
+        "the drop of r2_key's 59 values is kept out, with the count",
+    )?;
     command("safemig migrate");
     let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
     expect(
         code == 0,
-        "the safe remote_schema and the R2 fields apply: every value tested before the type change",
+        "the fixed remote_schema and the R2 fields apply with no --allow-risky: every value tested before the type change",
     )?;
 
     step(
@@ -397,7 +405,8 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
     say("before its function and proposed the fix; the rehearsal predicted what would happen without touching");
     say("production; migrate refused the risky remote_schema.sql and, forced, its guard rolled it back before it");
     say("could drop library_tracks.r2_key; verify proved the trigger creates the public.users row and the 59 tracks");
-    say("are there; the Phase 0 backup brought them back after a mistake; the safe remote_schema applied; a new");
+    say("are there; the Phase 0 backup brought them back after a mistake; safemig fix wrote the safe remote_schema,");
+    say("which applied without --allow-risky; a new");
     say("database was built from the whole history with no flag; and every run is in the audit trail.");
     match &args.keep {
         Some(dir) => say(&format!(

@@ -24,6 +24,7 @@ fn doc_json(d: &RuleDoc) -> serde_json::Value {
         "why_it_matters": d.why_it_matters,
         "example": d.example,
         "use_instead": d.use_instead,
+        "fix": safemig_analyze::fix::describe(d.name),
     })
 }
 
@@ -92,9 +93,14 @@ pub fn explain(ctx: &Context, args: &ExplainArgs) -> Result<i32, CliError> {
         human::indent(d.example, 4)
     );
     println!(
-        "{}\n{}",
+        "{}\n{}\n",
         human::bold("Use instead"),
         human::indent(d.use_instead, 4)
+    );
+    println!(
+        "{}\n{}",
+        human::bold("Fix"),
+        human::indent(safemig_analyze::fix::describe(d.name), 4)
     );
     Ok(0)
 }
