@@ -23,6 +23,7 @@ pub const FIXABLE: &[&str] = &[
     "unguarded-create",
     "unguarded-drop",
     "missing-lock-timeout",
+    "use-before-create",
 ];
 
 /// What `safemig fix` does for `rule` (the "Fix" section of its docs), or that it
@@ -36,7 +37,79 @@ pub fn describe(rule: &str) -> &'static str {
         "unguarded-create" => "safemig fix adds IF NOT EXISTS, or OR REPLACE for functions, views and triggers.",
         "unguarded-drop" => "safemig fix adds IF EXISTS.",
         "missing-lock-timeout" => "safemig fix puts SET lock_timeout = '5s'; first in the file.",
+        "use-before-create" => {
+            "safemig fix renames pending files into the order check proposes (each moved file gets the next free \
+             version after the file it must follow); an applied file is never renamed."
+        }
         _ => "safemig fix has no mechanical rewrite for this rule: it leaves the statement as it is.",
+    }
+}
+
+/// A file to rename so that the files run in an order where nothing is used
+/// before it is made.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rename {
+    pub from_version: String,
+    pub to_version: String,
+}
+
+/// The renames that put files (versions ascending, with their statements) into
+/// the order `check` proposes. `movable(i)` says whether file `i` may be renamed
+/// (a pending migration); `Err` names the applied file that would have to move.
+pub fn order_renames(
+    files: &[(String, String, &[crate::parse::Statement])],
+    movable: &dyn Fn(usize) -> bool,
+) -> Result<Vec<Rename>, String> {
+    let migrations: Vec<crate::order::Migration<'_>> = files
+        .iter()
+        .map(|(version, label, statements)| crate::order::Migration {
+            version,
+            label,
+            sql: "",
+            statements,
+        })
+        .collect();
+    let report = crate::order::analyze(&migrations, &Default::default());
+    let Some(order) = report.proposed_order else {
+        return Ok(Vec::new());
+    };
+    let taken: std::collections::BTreeSet<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    let mut renames = Vec::new();
+    let mut previous = String::new();
+    for i in order {
+        let version = &files[i].0;
+        if *version > previous {
+            previous = version.clone();
+            continue;
+        }
+        if !movable(i) {
+            return Err(format!(
+                "{} would have to move after {previous}, but it is applied: rename it by hand only together with its \
+                 history row",
+                files[i].1
+            ));
+        }
+        let mut next = next_version(&previous);
+        while taken.contains(next.as_str()) || renames.iter().any(|r: &Rename| r.to_version == next)
+        {
+            next = next_version(&next);
+        }
+        renames.push(Rename {
+            from_version: version.clone(),
+            to_version: next.clone(),
+        });
+        previous = next;
+    }
+    Ok(renames)
+}
+
+/// The version right after `v`, as the Supabase CLI compares them (as text):
+/// the same number of digits, one more; longer only when it would overflow.
+fn next_version(v: &str) -> String {
+    let width = v.len();
+    match v.parse::<u128>().ok().and_then(|n| n.checked_add(1)) {
+        Some(n) if n.to_string().len() <= width => format!("{n:0width$}"),
+        _ => format!("{v}1"),
     }
 }
 
@@ -582,6 +655,43 @@ mod tests {
                 again.text
             );
         }
+    }
+
+    #[test]
+    fn files_are_renamed_into_the_order_that_works_never_an_applied_one() {
+        let trigger = crate::parse::split(
+            "CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW \
+             EXECUTE FUNCTION public.handle_new_user();",
+        )
+        .unwrap();
+        let baseline = crate::parse::split(
+            "CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;",
+        )
+        .unwrap();
+        let files = [
+            (
+                "20250101000000".to_string(),
+                "20250101000000_trigger.sql".to_string(),
+                trigger.as_slice(),
+            ),
+            (
+                "20250831022018".to_string(),
+                "20250831022018_baseline.sql".to_string(),
+                baseline.as_slice(),
+            ),
+        ];
+        let renames = order_renames(&files, &|_| true).unwrap();
+        assert_eq!(
+            renames,
+            [Rename {
+                from_version: "20250101000000".into(),
+                to_version: "20250831022019".into()
+            }]
+        );
+        assert!(order_renames(&files, &|i| i != 0)
+            .unwrap_err()
+            .contains("applied"));
+        assert_eq!(next_version("99"), "991");
     }
 
     #[test]

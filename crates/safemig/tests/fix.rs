@@ -201,3 +201,46 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The seed's order bug: the trigger migration has an older version than the
+/// baseline that creates its function. fix renames the pending file into the
+/// order check proposes; an applied file is never renamed.
+#[test]
+fn a_trigger_migration_older_than_its_function_is_renamed_after_it() {
+    let p = Project::new();
+    let baseline = "CREATE TABLE public.users (id uuid PRIMARY KEY, email text);\n\
+        CREATE OR REPLACE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER \
+        SET search_path = '' AS $$ BEGIN INSERT INTO public.users (id, email) VALUES (NEW.id, NEW.email); RETURN NEW; END $$;\n";
+    let trigger = "DROP TRIGGER IF EXISTS on_auth_user_created ON auth.users;\n\
+        CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();\n";
+    p.migration("20250101000000_add_user_creation_trigger.sql", trigger);
+    p.migration("20250831022018_baseline_schema.sql", baseline);
+    let diff = p.safemig(&["fix", "--rule", "use-before-create"]);
+    assert_eq!(diff.code, 1, "{diff:?}");
+    assert!(
+        diff.stdout.contains("would rename")
+            && diff
+                .stdout
+                .contains("20250831022019_add_user_creation_trigger.sql"),
+        "{diff:?}"
+    );
+    let write = p.safemig(&["fix", "--rule", "use-before-create", "--write"]);
+    assert_eq!(write.code, 0, "{write:?}");
+    assert!(p
+        .migrations_dir()
+        .join("20250831022019_add_user_creation_trigger.sql")
+        .is_file());
+    assert!(!p
+        .migrations_dir()
+        .join("20250101000000_add_user_creation_trigger.sql")
+        .exists());
+    let check = p.safemig(&["check"]);
+    assert!(!check.stdout.contains("use-before-create"), "{check:?}");
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        p.bool("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'on_auth_user_created')")
+    );
+    let again = p.safemig(&["fix"]);
+    assert!(!again.stdout.contains("rename"), "{again:?}");
+}

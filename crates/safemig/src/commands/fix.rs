@@ -101,6 +101,47 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         fixed_texts.push((path.clone(), sql, fixed.text));
     }
 
+    // The order: pending files renamed so that nothing is used before it is made.
+    let mut renames: Vec<(PathBuf, PathBuf)> = Vec::new();
+    if args.rules.is_empty() || args.rules.iter().any(|r| r == "use-before-create") {
+        let texts: Vec<String> = set
+            .migrations
+            .iter()
+            .map(|m| {
+                fixed_texts
+                    .iter()
+                    .find(|(p, _, _)| *p == m.path)
+                    .map(|(_, _, after)| after.clone())
+                    .unwrap_or_else(|| m.sql.clone())
+            })
+            .collect();
+        let parsed: Vec<Vec<safemig_analyze::Statement>> = texts
+            .iter()
+            .map(|t| safemig_analyze::parse_file(t).statements)
+            .collect();
+        let files: Vec<(String, String, &[safemig_analyze::Statement])> = set
+            .migrations
+            .iter()
+            .zip(&parsed)
+            .map(|(m, statements)| (m.version.clone(), m.file_name(), statements.as_slice()))
+            .collect();
+        let movable = |i: usize| files_pending(&pending, &set.migrations[i].path);
+        match fix::order_renames(&files, &movable) {
+            Ok(found) => {
+                for r in found {
+                    let Some(m) = set.get(&r.from_version) else {
+                        continue;
+                    };
+                    let new_name = format!("{}_{}.sql", r.to_version, m.name);
+                    renames.push((m.path.clone(), m.path.with_file_name(new_name)));
+                }
+            }
+            Err(why) => notes.push(format!(
+                "the order check proposes cannot be made by renaming: {why}"
+            )),
+        }
+    }
+
     if args.write && !fixed_texts.is_empty() {
         let kept = keep_originals(ctx, &fixed_texts)?;
         for ((path, _, text), report) in fixed_texts.iter().zip(reports.iter_mut()) {
@@ -110,7 +151,19 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         notes.push(format!("the original files are kept in {}", kept.display()));
     }
 
-    let code = if !args.write && !reports.is_empty() {
+    if args.write {
+        for (from, to) in &renames {
+            std::fs::rename(from, to).map_err(|e| {
+                CliError::input(format!(
+                    "cannot rename {} to {}: {e}",
+                    from.display(),
+                    to.display()
+                ))
+            })?;
+        }
+    }
+
+    let code = if !args.write && !(reports.is_empty() && renames.is_empty()) {
         1
     } else {
         0
@@ -118,6 +171,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     if ctx.json() {
         report::print_json(&serde_json::json!({
             "files": reports,
+            "renames": renames.iter().map(|(from, to)| serde_json::json!({"from": from, "to": to})).collect::<Vec<_>>(),
             "written": args.write,
             "notes": notes,
         }));
@@ -126,9 +180,19 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     for note in &notes {
         eprintln!("{} {note}", human::yellow("note:"));
     }
+    for (from, to) in &renames {
+        println!(
+            "{} {} -> {} (use-before-create: into the order where nothing is used before it is made)",
+            if args.write { human::green("renamed") } else { human::yellow("would rename") },
+            from.display(),
+            to.file_name().unwrap_or_default().to_string_lossy()
+        );
+    }
     if reports.is_empty() {
-        println!("nothing to fix in {} file(s)", files.len());
-        return Ok(0);
+        if renames.is_empty() {
+            println!("nothing to fix in {} file(s)", files.len());
+        }
+        return Ok(code);
     }
     for ((path, before, after), report) in fixed_texts.iter().zip(&reports) {
         if !args.write {
@@ -165,6 +229,10 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         );
     }
     Ok(code)
+}
+
+fn files_pending(pending: &[PathBuf], path: &Path) -> bool {
+    pending.iter().any(|p| p == path)
 }
 
 /// Copies the files about to change into `.safemig/fix/<time>/`, modes kept.
