@@ -24,6 +24,9 @@ pub const FIXABLE: &[&str] = &[
     "unguarded-drop",
     "missing-lock-timeout",
     "use-before-create",
+    "index-without-concurrently",
+    "add-foreign-key",
+    "constraint-without-not-valid",
 ];
 
 /// What `safemig fix` does for `rule` (the "Fix" section of its docs), or that it
@@ -37,6 +40,14 @@ pub fn describe(rule: &str) -> &'static str {
         "unguarded-create" => "safemig fix adds IF NOT EXISTS, or OR REPLACE for functions, views and triggers.",
         "unguarded-drop" => "safemig fix adds IF EXISTS.",
         "missing-lock-timeout" => "safemig fix puts SET lock_timeout = '5s'; first in the file.",
+        "index-without-concurrently" => {
+            "safemig fix moves the CREATE INDEX into a migration of its own right after this one, as CREATE INDEX \
+             CONCURRENTLY (IF NOT EXISTS when it is named), which safemig runs outside a transaction."
+        }
+        "add-foreign-key" | "constraint-without-not-valid" => {
+            "safemig fix adds the (named) constraint NOT VALID, and validates it in a migration of its own right \
+             after this one: VALIDATE CONSTRAINT checks the rows without blocking writes."
+        }
         "use-before-create" => {
             "safemig fix renames pending files into the order check proposes (each moved file gets the next free \
              version after the file it must follow); an applied file is never renamed."
@@ -146,6 +157,9 @@ pub struct Change {
 pub struct FileFix {
     pub text: String,
     pub changes: Vec<Change>,
+    /// Statements for a migration of their own right after this one (an index
+    /// built CONCURRENTLY, a VALIDATE CONSTRAINT), each without its `;`.
+    pub follow_up: Vec<String>,
 }
 
 fn table_key(r: &protobuf::RangeVar) -> String {
@@ -237,8 +251,10 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
         return FileFix {
             text: sql.to_string(),
             changes: Vec::new(),
+            follow_up: Vec::new(),
         };
     }
+    let mut follow_up = Vec::new();
     let wanted = |rule: &str| rules.is_empty() || rules.iter().any(|r| r == rule);
     // Rules found per statement (1-based index), as check reports them.
     let mut found: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
@@ -268,6 +284,25 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
             drop_table(&node, facts)
         } else if rules_here.contains(&"truncate") && wanted("truncate") {
             truncate(&node, facts)
+        } else if rules_here.contains(&"index-without-concurrently")
+            && wanted("index-without-concurrently")
+        {
+            concurrently(&node, code).map(|(comment, later)| {
+                follow_up.push(later);
+                Rewrite::KeepOut("index-without-concurrently", comment)
+            })
+        } else if let Some(rule) = ["add-foreign-key", "constraint-without-not-valid"]
+            .into_iter()
+            .find(|r| rules_here.contains(r) && wanted(r))
+        {
+            not_valid(&node, code).map(|(text, later)| {
+                follow_up.push(later);
+                Rewrite::Replace(
+                    rule,
+                    text,
+                    "added NOT VALID (no row is read under the lock); the next migration validates it".into(),
+                )
+            })
         } else if rules_here.contains(&"unguarded-create") && wanted("unguarded-create") {
             guard_create(&node, code)
                 .map(|t| Rewrite::Replace("unguarded-create", t, "made idempotent".into()))
@@ -344,7 +379,92 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
             },
         );
     }
-    FileFix { text, changes }
+    FileFix {
+        text,
+        changes,
+        follow_up,
+    }
+}
+
+/// An identifier as SQL: bare when PostgreSQL would read it back unchanged.
+fn ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+fn relation_sql(r: &protobuf::RangeVar) -> String {
+    if r.schemaname.is_empty() {
+        ident(&r.relname)
+    } else {
+        format!("{}.{}", ident(&r.schemaname), ident(&r.relname))
+    }
+}
+
+/// `CREATE INDEX` rebuilt as `CREATE INDEX CONCURRENTLY [IF NOT EXISTS]` for a
+/// migration of its own: (why it moved, the statement).
+fn concurrently(node: &NodeEnum, code: &str) -> Option<(String, String)> {
+    let NodeEnum::IndexStmt(index) = node else {
+        return None;
+    };
+    if index.concurrent {
+        return None;
+    }
+    let mut text = insert_after_first(code, &["INDEX"], "CONCURRENTLY")?;
+    if !index.idxname.is_empty() && !index.if_not_exists {
+        text = insert_after_first(&text, &["CONCURRENTLY"], "IF NOT EXISTS")?;
+    }
+    Some((
+        "moved to the next migration as CREATE INDEX CONCURRENTLY: building it here would block writes to the \
+         table for the whole build"
+            .into(),
+        text,
+    ))
+}
+
+/// A named foreign key or CHECK added `NOT VALID`, and its `VALIDATE CONSTRAINT`.
+fn not_valid(node: &NodeEnum, code: &str) -> Option<(String, String)> {
+    let NodeEnum::AlterTableStmt(a) = node else {
+        return None;
+    };
+    let [cmd] = a.cmds.as_slice() else {
+        return None;
+    };
+    let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node else {
+        return None;
+    };
+    if cmd.subtype != AlterTableType::AtAddConstraint as i32 {
+        return None;
+    }
+    let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+        return None;
+    };
+    let kind = protobuf::ConstrType::try_from(c.contype).ok()?;
+    if !matches!(
+        kind,
+        protobuf::ConstrType::ConstrForeign | protobuf::ConstrType::ConstrCheck
+    ) || c.skip_validation
+        || c.conname.is_empty()
+    {
+        return None; // an unnamed constraint cannot be validated by name later
+    }
+    let table = relation_sql(a.relation.as_ref()?);
+    Some((
+        format!("{} NOT VALID", code.trim_end()),
+        format!(
+            "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
+            ident(&c.conname)
+        ),
+    ))
 }
 
 enum Rewrite {

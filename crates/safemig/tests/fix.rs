@@ -244,3 +244,69 @@ fn a_trigger_migration_older_than_its_function_is_renamed_after_it() {
     let again = p.safemig(&["fix"]);
     assert!(!again.stdout.contains("rename"), "{again:?}");
 }
+
+/// Lock-heavy statements on a table that exists: the index is built CONCURRENTLY
+/// and the constraints validated in a migration of their own right after; after
+/// migrate, the index is valid and the constraints validated.
+#[test]
+fn an_index_and_constraints_on_a_busy_table_move_to_a_follow_up_migration() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.t (id int PRIMARY KEY, title text, n int);\n\
+         CREATE TABLE public.c (id int PRIMARY KEY, t_id int);\n\
+         INSERT INTO public.t SELECT g, 'x' || g, g FROM generate_series(1, 100) g;\n\
+         INSERT INTO public.c SELECT g, g FROM generate_series(1, 100) g;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.migration(
+        "20250201000000_tune.sql",
+        "SET lock_timeout = '5s';\n\
+         CREATE INDEX t_title ON public.t (title);\n\
+         ALTER TABLE public.t ADD CONSTRAINT t_positive CHECK (n > 0);\n\
+         ALTER TABLE public.c ADD CONSTRAINT c_t_fk FOREIGN KEY (t_id) REFERENCES public.t (id);\n",
+    );
+    p.migration(
+        "20250301000000_later.sql",
+        "CREATE TABLE public.later (id int);\n",
+    );
+    let write = p.safemig(&["fix", "--write"]);
+    assert_eq!(write.code, 0, "{write:?}");
+    let fixed =
+        std::fs::read_to_string(p.migrations_dir().join("20250201000000_tune.sql")).unwrap();
+    assert!(fixed.contains("CHECK (n > 0) NOT VALID"), "{fixed}");
+    assert!(
+        fixed.contains("REFERENCES public.t (id) NOT VALID"),
+        "{fixed}"
+    );
+    assert!(
+        fixed.contains("-- CREATE INDEX t_title ON public.t (title);"),
+        "{fixed}"
+    );
+    let follow = p.migrations_dir().join("20250201000001_tune_followup.sql");
+    let follow_text = std::fs::read_to_string(&follow).unwrap_or_else(|e| panic!("{e}: {write:?}"));
+    for expected in [
+        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_title ON public.t (title);",
+        "ALTER TABLE public.t VALIDATE CONSTRAINT t_positive;",
+        "ALTER TABLE public.c VALIDATE CONSTRAINT c_t_fk;",
+    ] {
+        assert!(follow_text.contains(expected), "{expected}: {follow_text}");
+    }
+    let check = p.safemig(&["--format", "json", "check"]);
+    for rule in [
+        "index-without-concurrently",
+        "constraint-without-not-valid",
+        "add-foreign-key",
+    ] {
+        assert!(
+            !check.stdout.contains(&format!("\"{rule}\"")),
+            "{rule}: {check:?}"
+        );
+    }
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(p.bool("SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.t_title'::regclass"));
+    assert!(p.bool(
+        "SELECT bool_and(convalidated) FROM pg_constraint WHERE conname IN ('t_positive', 'c_t_fk')"
+    ));
+}

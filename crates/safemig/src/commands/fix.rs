@@ -82,6 +82,8 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
 
     let mut reports = Vec::new();
     let mut fixed_texts = Vec::new();
+    // New migrations, right after the file they come from: (path, text).
+    let mut follow_ups: Vec<(PathBuf, String)> = Vec::new();
     for path in &files {
         let sql = std::fs::read_to_string(path)
             .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
@@ -92,6 +94,20 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         let fixed = fix::fix_file(&sql, &facts, &args.rules);
         if fixed.changes.is_empty() || fixed.text == sql {
             continue;
+        }
+        if !fixed.follow_up.is_empty() {
+            let follow = follow_up_path(&set, path, &follow_ups)?;
+            let text = format!(
+                "-- Written by safemig fix: what {} should not do inside its transaction.\n{}\n",
+                path.file_name().unwrap_or_default().to_string_lossy(),
+                fixed
+                    .follow_up
+                    .iter()
+                    .map(|s| format!("{s};"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            follow_ups.push((follow, text));
         }
         reports.push(FileReport {
             path: path.clone(),
@@ -152,6 +168,10 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     }
 
     if args.write {
+        for (path, text) in &follow_ups {
+            std::fs::write(path, text)
+                .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
+        }
         for (from, to) in &renames {
             std::fs::rename(from, to).map_err(|e| {
                 CliError::input(format!(
@@ -163,15 +183,17 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         }
     }
 
-    let code = if !args.write && !(reports.is_empty() && renames.is_empty()) {
-        1
-    } else {
-        0
-    };
+    let code =
+        if !args.write && !(reports.is_empty() && renames.is_empty() && follow_ups.is_empty()) {
+            1
+        } else {
+            0
+        };
     if ctx.json() {
         report::print_json(&serde_json::json!({
             "files": reports,
             "renames": renames.iter().map(|(from, to)| serde_json::json!({"from": from, "to": to})).collect::<Vec<_>>(),
+            "new_files": follow_ups.iter().map(|(path, _)| path).collect::<Vec<_>>(),
             "written": args.write,
             "notes": notes,
         }));
@@ -220,6 +242,26 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
             );
         }
     }
+    for (path, text) in &follow_ups {
+        if !args.write {
+            let name = path.display().to_string();
+            let diff = similar::TextDiff::from_lines("", text.as_str());
+            print!(
+                "{}",
+                diff.unified_diff()
+                    .header("/dev/null", &format!("b/{name}"))
+            );
+        }
+        println!(
+            "{} {} (a migration of its own, right after the one it comes from)",
+            if args.write {
+                human::green("wrote")
+            } else {
+                human::yellow("would write")
+            },
+            path.display()
+        );
+    }
     if !args.write {
         println!(
             "{}",
@@ -229,6 +271,62 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         );
     }
     Ok(code)
+}
+
+/// A free version right after `path`'s, before the next migration's (compared as
+/// text, as the Supabase CLI does), for a follow-up migration of it.
+fn follow_up_path(
+    set: &safemig_project::MigrationSet,
+    path: &Path,
+    taken: &[(PathBuf, String)],
+) -> Result<PathBuf, CliError> {
+    let Some(m) = set.migrations.iter().find(|m| m.path == path) else {
+        return Err(CliError::input(format!(
+            "{} is not in {}",
+            path.display(),
+            set.dir.display()
+        )));
+    };
+    let next = set
+        .migrations
+        .iter()
+        .map(|o| o.version.as_str())
+        .filter(|v| *v > m.version.as_str())
+        .min();
+    let used = |v: &str| {
+        set.get(v).is_some()
+            || taken.iter().any(|(p, _)| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{v}_")))
+            })
+    };
+    let mut version = bump(&m.version);
+    let mut tries = 0;
+    while used(&version) || next.is_some_and(|n| version.as_str() >= n) {
+        tries += 1;
+        // No room in the same width before the next file: one digit more sorts
+        // right after this version, and before the next.
+        version = if next.is_some_and(|n| version.as_str() >= n) {
+            format!("{}{tries}", m.version)
+        } else {
+            bump(&version)
+        };
+        if tries > 100 {
+            return Err(CliError::input(format!(
+                "no free version between {} and the next migration for fix's follow-up migration",
+                m.version
+            )));
+        }
+    }
+    Ok(path.with_file_name(format!("{version}_{}_followup.sql", m.name)))
+}
+
+fn bump(version: &str) -> String {
+    let width = version.len();
+    match version.parse::<u128>().ok().and_then(|n| n.checked_add(1)) {
+        Some(n) if n.to_string().len() <= width => format!("{n:0width$}"),
+        _ => format!("{version}1"),
+    }
 }
 
 fn files_pending(pending: &[PathBuf], path: &Path) -> bool {
