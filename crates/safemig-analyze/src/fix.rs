@@ -70,6 +70,7 @@ pub struct Rename {
 pub fn order_renames(
     files: &[(String, String, &[crate::parse::Statement])],
     movable: &dyn Fn(usize) -> bool,
+    also_taken: &[String],
 ) -> Result<Vec<Rename>, String> {
     let migrations: Vec<crate::order::Migration<'_>> = files
         .iter()
@@ -84,7 +85,11 @@ pub fn order_renames(
     let Some(order) = report.proposed_order else {
         return Ok(Vec::new());
     };
-    let taken: std::collections::BTreeSet<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    let taken: std::collections::BTreeSet<&str> = files
+        .iter()
+        .map(|f| f.0.as_str())
+        .chain(also_taken.iter().map(String::as_str))
+        .collect();
     let mut renames = Vec::new();
     let mut previous = String::new();
     for i in order {
@@ -100,10 +105,16 @@ pub fn order_renames(
                 files[i].1
             ));
         }
-        let mut next = next_version(&previous);
+        let no_room = || {
+            format!(
+                "no free version of the same width after {previous} for {}",
+                files[i].1
+            )
+        };
+        let mut next = next_version(&previous).ok_or_else(no_room)?;
         while taken.contains(next.as_str()) || renames.iter().any(|r: &Rename| r.to_version == next)
         {
-            next = next_version(&next);
+            next = next_version(&next).ok_or_else(no_room)?;
         }
         renames.push(Rename {
             from_version: version.clone(),
@@ -114,15 +125,21 @@ pub fn order_renames(
     Ok(renames)
 }
 
-/// The version right after `v`, as the Supabase CLI compares them (as text):
-/// the same number of digits, one more; longer only when it would overflow.
-fn next_version(v: &str) -> String {
+/// The version right after `v` of the same width: a longer one would sort
+/// before `v`'s file by name, as the Supabase CLI orders files.
+fn next_version(v: &str) -> Option<String> {
     let width = v.len();
-    match v.parse::<u128>().ok().and_then(|n| n.checked_add(1)) {
-        Some(n) if n.to_string().len() <= width => format!("{n:0width$}"),
-        _ => format!("{v}1"),
-    }
+    let n = v.parse::<u128>().ok()?.checked_add(1)?;
+    let next = format!("{n:0width$}");
+    (next.len() == width).then_some(next)
 }
+
+/// The rules whose rewrite writes a follow-up migration.
+pub const FOLLOW_UP_RULES: &[&str] = &[
+    "index-without-concurrently",
+    "add-foreign-key",
+    "constraint-without-not-valid",
+];
 
 /// What a file's drops would lose: the tables and columns `fix` asks the database about.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -244,8 +261,13 @@ fn dropped_tables(d: &protobuf::DropStmt) -> Vec<String> {
 }
 
 /// The safe version of `sql`, for `rules` (all of [`FIXABLE`] when empty).
-pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
-    let lint = crate::lint::lint_file(sql, &Default::default());
+pub fn fix_file(
+    sql: &str,
+    facts: &Facts,
+    rules: &[String],
+    options: &crate::lint::LintOptions,
+) -> FileFix {
+    let lint = crate::lint::lint_file(sql, options);
     let parsed = crate::parse::parse_file(sql);
     if parsed.error.is_some() {
         return FileFix {
@@ -277,7 +299,13 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
             continue;
         };
         let Some(node) = s.node() else { continue };
-        let code = &sql[s.code_offset..s.offset + s.text.len()];
+        // Up to its last token: a trailing `-- comment` stays where it is.
+        let code = code_only(&sql[s.code_offset..s.offset + s.text.len()]);
+        let later: String = parsed.statements[i + 1..]
+            .iter()
+            .map(|l| l.text.to_lowercase())
+            .collect::<Vec<_>>()
+            .join("\n");
         let rewrite = if rules_here.contains(&"drop-column") && wanted("drop-column") {
             drop_column(&node, facts)
         } else if rules_here.contains(&"drop-table") && wanted("drop-table") {
@@ -287,8 +315,8 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
         } else if rules_here.contains(&"index-without-concurrently")
             && wanted("index-without-concurrently")
         {
-            concurrently(&node, code).map(|(comment, later)| {
-                follow_up.push(later);
+            concurrently(&node, code, &later).map(|(comment, moved)| {
+                follow_up.extend(moved);
                 Rewrite::KeepOut("index-without-concurrently", comment)
             })
         } else if let Some(rule) = ["add-foreign-key", "constraint-without-not-valid"]
@@ -345,7 +373,8 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
                         commented(code)
                     ),
                     why,
-                    end,
+                    // Only the code is replaced: a trailing comment stays after it.
+                    s.code_offset + code.len(),
                 )
             }
         };
@@ -362,7 +391,7 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
     }
     // Asked of the fixed text: a drop kept out takes no lock any more.
     let still_missing = lock_timeout_missing
-        && crate::lint::lint_file(&text, &Default::default())
+        && crate::lint::lint_file(&text, options)
             .all_findings()
             .any(|f| f.rule == "missing-lock-timeout");
     if still_missing && wanted("missing-lock-timeout") && !has_lock_timeout(&text) {
@@ -386,49 +415,76 @@ pub fn fix_file(sql: &str, facts: &Facts, rules: &[String]) -> FileFix {
     }
 }
 
-/// An identifier as SQL: bare when PostgreSQL would read it back unchanged.
-fn ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 fn relation_sql(r: &protobuf::RangeVar) -> String {
     if r.schemaname.is_empty() {
-        ident(&r.relname)
+        quote(&r.relname)
     } else {
-        format!("{}.{}", ident(&r.schemaname), ident(&r.relname))
+        format!("{}.{}", quote(&r.schemaname), quote(&r.relname))
     }
 }
 
 /// `CREATE INDEX` rebuilt as `CREATE INDEX CONCURRENTLY [IF NOT EXISTS]` for a
 /// migration of its own: (why it moved, the statement).
-fn concurrently(node: &NodeEnum, code: &str) -> Option<(String, String)> {
+fn concurrently(node: &NodeEnum, code: &str, later: &str) -> Option<(String, Vec<String>)> {
     let NodeEnum::IndexStmt(index) = node else {
         return None;
     };
-    if index.concurrent {
+    // Unnamed, it could not be dropped and rebuilt by name after a failed build;
+    // used later in the file (by name, or a unique index by an ON CONFLICT or a
+    // foreign key on its table), it must exist there: both stay put.
+    if index.concurrent || index.idxname.is_empty() || later.contains(&index.idxname.to_lowercase())
+    {
+        return None;
+    }
+    let table = index.relation.as_ref()?;
+    if index.unique && later.contains(&table.relname.to_lowercase()) {
         return None;
     }
     let mut text = insert_after_first(code, &["INDEX"], "CONCURRENTLY")?;
-    if !index.idxname.is_empty() && !index.if_not_exists {
-        text = insert_after_first(&text, &["CONCURRENTLY"], "IF NOT EXISTS")?;
+    if index.if_not_exists {
+        // A failed concurrent build leaves an INVALID index of that name, which
+        // IF NOT EXISTS would keep for good: the drop below clears it instead.
+        let scan_without = text
+            .replacen("IF NOT EXISTS ", "", 1)
+            .replacen("if not exists ", "", 1);
+        text = scan_without;
     }
+    let qualified = if table.schemaname.is_empty() {
+        quote(&index.idxname)
+    } else {
+        format!("{}.{}", quote(&table.schemaname), quote(&index.idxname))
+    };
     Some((
         "moved to the next migration as CREATE INDEX CONCURRENTLY: building it here would block writes to the \
          table for the whole build"
             .into(),
-        text,
+        vec![format!("DROP INDEX CONCURRENTLY IF EXISTS {qualified}"), text],
     ))
+}
+
+/// `code` up to the end of its last token: what follows (a trailing comment) is left out.
+fn code_only(code: &str) -> &str {
+    match pg_query::scan(code) {
+        Ok(scan) => scan
+            .tokens
+            .iter()
+            .filter(|t| {
+                !matches!(
+                    protobuf::Token::try_from(t.token),
+                    Ok(protobuf::Token::SqlComment | protobuf::Token::CComment)
+                )
+            })
+            .map(|t| t.end as usize)
+            .max()
+            .and_then(|end| code.get(..end))
+            .unwrap_or(code),
+        Err(_) => code,
+    }
+}
+
+/// An identifier, always quoted: safe whatever the name (a keyword, capitals).
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A named foreign key or CHECK added `NOT VALID`, and its `VALIDATE CONSTRAINT`.
@@ -462,7 +518,7 @@ fn not_valid(node: &NodeEnum, code: &str) -> Option<(String, String)> {
         format!("{} NOT VALID", code.trim_end()),
         format!(
             "ALTER TABLE {table} VALIDATE CONSTRAINT {}",
-            ident(&c.conname)
+            quote(&c.conname)
         ),
     ))
 }
@@ -729,6 +785,7 @@ mod tests {
                 &[("public.library_tracks.r2_key", 59)],
             ),
             &[],
+            &Default::default(),
         );
         assert!(
             holding
@@ -753,6 +810,7 @@ mod tests {
                 &[("public.library_tracks.r2_key", 0)],
             ),
             &[],
+            &Default::default(),
         );
         assert!(
             empty.text.contains("DROP IF EXISTS r2_key"),
@@ -768,6 +826,7 @@ mod tests {
                     &[("public.library_tracks.r2_key", 0)],
                 ),
                 &[],
+                &Default::default(),
             );
             assert!(
                 again.changes.is_empty() || again.text == *fixed,
@@ -800,7 +859,7 @@ mod tests {
                 baseline.as_slice(),
             ),
         ];
-        let renames = order_renames(&files, &|_| true).unwrap();
+        let renames = order_renames(&files, &|_| true, &[]).unwrap();
         assert_eq!(
             renames,
             [Rename {
@@ -808,10 +867,38 @@ mod tests {
                 to_version: "20250831022019".into()
             }]
         );
-        assert!(order_renames(&files, &|i| i != 0)
+        assert!(order_renames(&files, &|i| i != 0, &[])
             .unwrap_err()
             .contains("applied"));
-        assert_eq!(next_version("99"), "991");
+        assert_eq!(next_version("99"), None);
+        assert_eq!(next_version("0041"), Some("0042".into()));
+    }
+
+    #[test]
+    fn a_trailing_comment_stays_outside_and_an_index_used_later_stays_put() {
+        let sql = "ALTER TABLE public.c ADD CONSTRAINT c_fk FOREIGN KEY (t_id) REFERENCES public.t (id) -- link\n;\n\
+                   CREATE INDEX t_email ON public.t (email);\nCOMMENT ON INDEX t_email IS 'by email';\n";
+        let fixed = fix_file(sql, &Facts::default(), &[], &Default::default());
+        assert!(
+            fixed
+                .text
+                .contains("REFERENCES public.t (id) NOT VALID -- link"),
+            "{}",
+            fixed.text
+        );
+        assert!(
+            fixed
+                .text
+                .contains("\nCREATE INDEX t_email ON public.t (email);"),
+            "the index the next statement uses stays: {}",
+            fixed.text
+        );
+        assert_eq!(fixed.follow_up.len(), 1, "{:?}", fixed.follow_up);
+        assert!(
+            fixed.follow_up[0].ends_with("VALIDATE CONSTRAINT \"c_fk\""),
+            "{:?}",
+            fixed.follow_up
+        );
     }
 
     #[test]
@@ -822,6 +909,7 @@ mod tests {
             sql,
             &Facts::default(),
             &["unguarded-create".into(), "unguarded-drop".into()],
+            &Default::default(),
         );
         for expected in [
             "CREATE TABLE IF NOT EXISTS public.t (id int);",
@@ -836,6 +924,7 @@ mod tests {
             &fixed.text,
             &Facts::default(),
             &["unguarded-create".into(), "unguarded-drop".into()],
+            &Default::default(),
         );
         assert!(again.changes.is_empty(), "{:?}", again.changes);
     }

@@ -286,9 +286,9 @@ fn an_index_and_constraints_on_a_busy_table_move_to_a_follow_up_migration() {
     let follow = p.migrations_dir().join("20250201000001_tune_followup.sql");
     let follow_text = std::fs::read_to_string(&follow).unwrap_or_else(|e| panic!("{e}: {write:?}"));
     for expected in [
-        "CREATE INDEX CONCURRENTLY IF NOT EXISTS t_title ON public.t (title);",
-        "ALTER TABLE public.t VALIDATE CONSTRAINT t_positive;",
-        "ALTER TABLE public.c VALIDATE CONSTRAINT c_t_fk;",
+        "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"t_title\";\nCREATE INDEX CONCURRENTLY t_title ON public.t (title);",
+        "ALTER TABLE \"public\".\"t\" VALIDATE CONSTRAINT \"t_positive\";",
+        "ALTER TABLE \"public\".\"c\" VALIDATE CONSTRAINT \"c_t_fk\";",
     ] {
         assert!(follow_text.contains(expected), "{expected}: {follow_text}");
     }

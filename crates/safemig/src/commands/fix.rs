@@ -31,11 +31,21 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     }
     let set = ctx.migrations()?;
     let mut notes = Vec::new();
-    // With a database (given explicitly, as for check): what is applied, and what tables hold.
-    let mut client = match &ctx.global.db {
+    // With a database (--db or DATABASE_URL): what is applied, and what tables hold.
+    let mut client = match ctx.explicit_url() {
         Some(_) => Some(ctx.target()?.connect()?),
         None => None,
     };
+    let knows_history = client.is_some();
+    // Without the history, nothing says which files are applied: writing is only
+    // for files named on the command line, and nothing is renamed.
+    if !knows_history && args.write && args.paths.is_empty() {
+        return Err(CliError::input(
+            "fix --write needs the database (--db or DATABASE_URL) to know which migrations are applied, which it \
+             never changes; or name the pending files to fix: safemig fix --write supabase/migrations/<file>.sql"
+                .to_string(),
+        ));
+    }
     let pending: Vec<PathBuf> = match client.as_mut() {
         Some(c) => {
             let history = safemig_pg::history::read(c)?;
@@ -47,9 +57,9 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         }
         None => {
             notes.push(
-                "without --db, fix cannot tell which migrations are applied (it treats every file as pending: \
-                 never run it on a file that is) nor what a table holds (a drop is kept out rather than guessed \
-                 safe)"
+                "without a database (--db or DATABASE_URL), fix cannot tell which migrations are applied (it fixes \
+                 only the files you name, and renames none) nor what a table holds (a drop is kept out rather than \
+                 guessed safe)"
                     .to_string(),
             );
             set.migrations.iter().map(|m| m.path.clone()).collect()
@@ -91,12 +101,35 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
             Some(c) => safemig_pg::catalog::fix_facts(c, &fix::needs(&sql))?,
             None => Facts::default(),
         };
-        let fixed = fix::fix_file(&sql, &facts, &args.rules);
+        let options = crate::context::lint_options(&ctx.config);
+        let mut fixed = fix::fix_file(&sql, &facts, &args.rules, &options);
+        // A follow-up migration needs a free version right after this one, of the
+        // same width (a longer one would sort before it by file name, as the
+        // Supabase CLI orders files): without one, those statements stay put.
+        let mut follow = None;
+        if !fixed.follow_up.is_empty() {
+            follow = follow_up_path(&set, path, &follow_ups);
+            if follow.is_none() {
+                notes.push(format!(
+                    "{}: no free version right after it for a follow-up migration, so its index and constraints \
+                     are left as they are; give the next migration a later version and run fix again",
+                    path.display()
+                ));
+                let rules: Vec<String> = fix::FIXABLE
+                    .iter()
+                    .filter(|r| {
+                        !fix::FOLLOW_UP_RULES.contains(r)
+                            && (args.rules.is_empty() || args.rules.iter().any(|a| a == *r))
+                    })
+                    .map(|r| r.to_string())
+                    .collect();
+                fixed = fix::fix_file(&sql, &facts, &rules, &options);
+            }
+        }
         if fixed.changes.is_empty() || fixed.text == sql {
             continue;
         }
-        if !fixed.follow_up.is_empty() {
-            let follow = follow_up_path(&set, path, &follow_ups)?;
+        if let Some(follow) = follow {
             let text = format!(
                 "-- Written by safemig fix: what {} should not do inside its transaction.\n{}\n",
                 path.file_name().unwrap_or_default().to_string_lossy(),
@@ -119,7 +152,9 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
 
     // The order: pending files renamed so that nothing is used before it is made.
     let mut renames: Vec<(PathBuf, PathBuf)> = Vec::new();
-    if args.rules.is_empty() || args.rules.iter().any(|r| r == "use-before-create") {
+    if knows_history
+        && (args.rules.is_empty() || args.rules.iter().any(|r| r == "use-before-create"))
+    {
         let texts: Vec<String> = set
             .migrations
             .iter()
@@ -142,12 +177,36 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
             .map(|(m, statements)| (m.version.clone(), m.file_name(), statements.as_slice()))
             .collect();
         let movable = |i: usize| files_pending(&pending, &set.migrations[i].path);
-        match fix::order_renames(&files, &movable) {
+        let follow_versions: Vec<String> = follow_ups
+            .iter()
+            .filter_map(|(p, _)| {
+                p.file_name()?
+                    .to_str()?
+                    .split('_')
+                    .next()
+                    .map(str::to_string)
+            })
+            .collect();
+        match fix::order_renames(&files, &movable, &follow_versions) {
             Ok(found) => {
                 for r in found {
                     let Some(m) = set.get(&r.from_version) else {
                         continue;
                     };
+                    if fixed_texts.iter().any(|(p, _, _)| *p == m.path)
+                        && follow_ups.iter().any(|(p, _)| {
+                            p.file_name()
+                                .and_then(|n| n.to_str())
+                                .is_some_and(|n| n.ends_with(&format!("_{}_followup.sql", m.name)))
+                        })
+                    {
+                        notes.push(format!(
+                            "{} must move after another migration, and fix also wrote a follow-up for it: write these \
+                             changes, then run fix again to rename it",
+                            m.path.display()
+                        ));
+                        continue;
+                    }
                     let new_name = format!("{}_{}.sql", r.to_version, m.name);
                     renames.push((m.path.clone(), m.path.with_file_name(new_name)));
                 }
@@ -273,20 +332,15 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     Ok(code)
 }
 
-/// A free version right after `path`'s, before the next migration's (compared as
-/// text, as the Supabase CLI does), for a follow-up migration of it.
+/// A free version right after `path`'s, of the same width, before the next
+/// migration's: where a follow-up migration of it goes. `None` when there is none
+/// (a longer version would sort before it by file name, as the Supabase CLI orders).
 fn follow_up_path(
     set: &safemig_project::MigrationSet,
     path: &Path,
     taken: &[(PathBuf, String)],
-) -> Result<PathBuf, CliError> {
-    let Some(m) = set.migrations.iter().find(|m| m.path == path) else {
-        return Err(CliError::input(format!(
-            "{} is not in {}",
-            path.display(),
-            set.dir.display()
-        )));
-    };
+) -> Option<PathBuf> {
+    let m = set.migrations.iter().find(|m| m.path == path)?;
     let next = set
         .migrations
         .iter()
@@ -300,33 +354,22 @@ fn follow_up_path(
                     .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{v}_")))
             })
     };
-    let mut version = bump(&m.version);
-    let mut tries = 0;
-    while used(&version) || next.is_some_and(|n| version.as_str() >= n) {
-        tries += 1;
-        // No room in the same width before the next file: one digit more sorts
-        // right after this version, and before the next.
-        version = if next.is_some_and(|n| version.as_str() >= n) {
-            format!("{}{tries}", m.version)
-        } else {
-            bump(&version)
-        };
-        if tries > 100 {
-            return Err(CliError::input(format!(
-                "no free version between {} and the next migration for fix's follow-up migration",
-                m.version
-            )));
-        }
+    let mut version = bump(&m.version)?;
+    while used(&version) {
+        version = bump(&version)?;
     }
-    Ok(path.with_file_name(format!("{version}_{}_followup.sql", m.name)))
+    if next.is_some_and(|n| version.as_str() >= n) {
+        return None;
+    }
+    Some(path.with_file_name(format!("{version}_{}_followup.sql", m.name)))
 }
 
-fn bump(version: &str) -> String {
+/// The next version of the same width, if there is one.
+fn bump(version: &str) -> Option<String> {
     let width = version.len();
-    match version.parse::<u128>().ok().and_then(|n| n.checked_add(1)) {
-        Some(n) if n.to_string().len() <= width => format!("{n:0width$}"),
-        _ => format!("{version}1"),
-    }
+    let n = version.parse::<u128>().ok()?.checked_add(1)?;
+    let next = format!("{n:0width$}");
+    (next.len() == width).then_some(next)
 }
 
 fn files_pending(pending: &[PathBuf], path: &Path) -> bool {
