@@ -197,6 +197,9 @@ pub struct Effects {
     pub creates_trigger_function: Option<Box<ObjectId>>,
     /// A `DROP ... CASCADE`: what depends on the dropped objects goes too.
     pub cascade: bool,
+    /// Creates a view (or materialized view): a CASCADE drops it whole, where a
+    /// table only loses what uses the dropped object.
+    pub creates_view: bool,
 }
 
 /// The objects a file drops with `CASCADE` (what `check --db` asks the database
@@ -321,6 +324,7 @@ pub fn effects_with(node: &NodeEnum, check_function_bodies: bool) -> Effects {
             e.creates.push(f);
         }
         NodeEnum::ViewStmt(s) => {
+            e.creates_view = true;
             if let Some(v) = &s.view {
                 e.creates.push(ObjectId::relation(v));
             }
@@ -329,6 +333,7 @@ pub fn effects_with(node: &NodeEnum, check_function_bodies: bool) -> Effects {
             }
         }
         NodeEnum::CreateTableAsStmt(s) => {
+            e.creates_view = s.objtype == ObjectType::ObjectMatview as i32;
             if let Some(r) = s.into.as_ref().and_then(|i| i.rel.as_ref()) {
                 e.creates.push(ObjectId::relation(r));
             }

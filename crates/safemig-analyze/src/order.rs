@@ -304,7 +304,7 @@ pub struct Replay<'a> {
     /// Objects the migrations made that PostgreSQL records as depending on
     /// others (policies, views, tables, indexes, triggers): what they use, and where
     /// they were made. What a `DROP ... CASCADE` takes along.
-    dependents: BTreeMap<ObjectId, (Vec<ObjectId>, String)>,
+    dependents: BTreeMap<ObjectId, (Vec<ObjectId>, String, bool)>,
     findings: Vec<(u64, OrderFinding)>,
     seq: u64,
 }
@@ -410,7 +410,12 @@ impl<'a> Replay<'a> {
                 for created in &step.effects.creates {
                     self.dependents.insert(
                         created.clone(),
-                        (dependencies.clone(), format!("{label}:{}", step.line)),
+                        (
+                            dependencies.clone(),
+                            format!("{label}:{}", step.line),
+                            // Dropped whole by a CASCADE: all but a table.
+                            created.kind != ObjectKind::Relation || step.effects.creates_view,
+                        ),
                     );
                 }
             }
@@ -489,7 +494,7 @@ impl<'a> Replay<'a> {
         let mut seen: BTreeSet<ObjectId> = dropped.iter().cloned().collect();
         let mut frontier: Vec<ObjectId> = dropped.to_vec();
         while let Some(gone) = frontier.pop() {
-            for (object, (uses, made_at)) in &self.dependents {
+            for (object, (uses, made_at, whole)) in &self.dependents {
                 if seen.contains(object) || !self.live.contains(object) || !uses.contains(&gone) {
                     continue;
                 }
@@ -500,13 +505,17 @@ impl<'a> Replay<'a> {
                 }
                 // A table only loses what uses the object (a default, a foreign key,
                 // a column of its type); a policy, view, index or trigger goes whole.
-                reached.push(if object.kind == ObjectKind::Relation {
-                    format!("what {object} (made at {made_at}) takes from {gone}")
-                } else {
-                    format!("{object} (made at {made_at})")
-                });
                 seen.insert(object.clone());
-                frontier.push(object.clone());
+                if *whole {
+                    reached.push(format!("{object} (made at {made_at})"));
+                    // What depends on it goes too.
+                    frontier.push(object.clone());
+                } else {
+                    // The table stays: only its default, foreign key or column goes.
+                    reached.push(format!(
+                        "what {object} (made at {made_at}) takes from {gone}"
+                    ));
+                }
             }
             if let Some(found) = self.database.cascade_dependents.get(&gone) {
                 reached.extend(found.iter().map(|d| format!("{d} (in the database)")));

@@ -450,10 +450,27 @@ fn split_sql(sql: &str) -> Result<Vec<Statement>, SyntaxError> {
 fn place_transaction_control(statements: &mut [Statement]) {
     let last = statements.iter().rposition(|s| s.kind.is_some());
     let mut open = false;
+    // A value added to an enum cannot be used before the transaction that added
+    // it commits: a file that commits after `ALTER TYPE ... ADD VALUE` means it.
+    let mut added_enum_value = false;
     for (i, statement) in statements.iter_mut().enumerate() {
+        if statement.kind.as_deref() == Some("AlterEnumStmt")
+            && statement.text.to_lowercase().contains("add value")
+        {
+            added_enum_value = true;
+        }
         let TxBehaviour::FileTransactionControl(what) = &statement.transaction else {
             continue;
         };
+        let is_commit = !(what == "BEGIN" || what == "START TRANSACTION");
+        if is_commit && added_enum_value && Some(i) != last {
+            let what = what.clone();
+            statement.transaction = TxBehaviour::Forbidden(format!(
+                "{what} after ALTER TYPE ... ADD VALUE: the file relies on the new value being committed before \
+                 it is used, which one transaction cannot give; split the file into two migrations at this {what}"
+            ));
+            continue;
+        }
         let is_begin = what == "BEGIN" || what == "START TRANSACTION";
         let allowed = if is_begin {
             !std::mem::replace(&mut open, true)
@@ -855,6 +872,16 @@ mod tests {
         // Nested, they are not.
         let s = split("begin;\nbegin;\ncommit;\ncommit;").unwrap();
         assert!(matches!(s[1].transaction, TxBehaviour::Forbidden(_)));
+        // A COMMIT that lets a new enum value be used after it is meant: refused, not absorbed.
+        let s = split(
+            "alter type mood add value 'calm';\ncommit;\nbegin;\nupdate t set m = 'calm';\ncommit;",
+        )
+        .unwrap();
+        assert!(
+            matches!(&s[1].transaction, TxBehaviour::Forbidden(why) if why.contains("ADD VALUE")),
+            "{:?}",
+            s[1].transaction
+        );
     }
 
     #[test]

@@ -166,14 +166,31 @@ pub fn with_standins(
     run_as: Option<(u32, u32)>,
 ) -> Result<PathBuf, String> {
     let extensions = crate::supabase::extension_files();
+    let layout = Layout::read(&installation.bin)?;
+    // The real extensions are part of the key: one installed later (PostGIS, the
+    // real pgvector) shows through, and wins over a stand-in, in a new overlay.
+    let mut real: Vec<String> = std::fs::read_dir(layout.share.join("extension"))
+        .map_err(|e| {
+            format!(
+                "cannot read {}: {e}",
+                layout.share.join("extension").display()
+            )
+        })?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    real.sort();
     let key = {
         use sha2::{Digest, Sha256};
         let mut digest = Sha256::new();
         digest.update(format!(
-            "{}|{}|{run_as:?}|overlay-v1",
+            "{}|{}|{run_as:?}|overlay-v2",
             installation.bin.display(),
             installation.version
         ));
+        for name in &real {
+            digest.update(name.as_bytes());
+        }
         for (name, text) in &extensions {
             digest.update(name.as_bytes());
             digest.update(text.as_bytes());
@@ -183,36 +200,38 @@ pub fn with_standins(
     let uid = unsafe { libc::geteuid() };
     let base = std::env::temp_dir();
     let root = base.join(format!("safemig-install-{uid}-{key}"));
-    let layout = Layout::read(&installation.bin)?;
     let bin = root.join(&layout.bin_rel);
-    if bin.join("postgres").is_file() && bin.join("pg_ctl").is_file() {
+    let ready = |bin: &Path| bin.join("postgres").is_file() && bin.join("pg_ctl").is_file();
+    // The temp folder is shared: an overlay is used only when this user made it
+    // and nobody else can write into it, else programs planted there would run.
+    if ready(&bin) && trusted(&root, &bin, uid) {
         return Ok(bin);
     }
     static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
-    if bin.join("postgres").is_file() && bin.join("pg_ctl").is_file() {
+    if ready(&bin) && trusted(&root, &bin, uid) {
         return Ok(bin);
     }
-    let building = base.join(format!(
-        "safemig-install-{uid}-{key}.{}.tmp",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&building);
+    // Built in a new folder of its own (a random name, made by us), then moved into place.
+    let building = tempfile::Builder::new()
+        .prefix(&format!("safemig-install-{uid}-{key}."))
+        .tempdir_in(&base)
+        .map_err(|e| format!("cannot create a folder in {}: {e}", base.display()))?
+        .keep();
     let built = layout.build(&building, &extensions);
     if let Err(e) = built {
         let _ = std::fs::remove_dir_all(&building);
         return Err(e);
     }
-    match std::fs::rename(&building, &root) {
-        Ok(()) => {}
-        Err(_) if bin.join("postgres").is_file() => {
+    let bin = match std::fs::rename(&building, &root) {
+        Ok(()) => bin,
+        Err(_) if ready(&bin) && trusted(&root, &bin, uid) => {
             let _ = std::fs::remove_dir_all(&building);
+            bin
         }
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&building);
-            return Err(format!("cannot move {} into place: {e}", root.display()));
-        }
-    }
+        // Someone else's folder holds the name: use ours where it is, uncached.
+        Err(_) => building.join(&layout.bin_rel),
+    };
     // The server, copied, must still start (its libraries are found from the copy).
     let out = Command::new(bin.join("postgres"))
         .arg("--version")
@@ -225,6 +244,25 @@ pub fn with_standins(
         ));
     }
     Ok(bin)
+}
+
+/// Whether every folder from `root` down to `bin` is a real folder (no link) of
+/// `uid` that no one else may write into.
+fn trusted(root: &Path, bin: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(rest) = bin.strip_prefix(root) else {
+        return false;
+    };
+    let mut path = root.to_path_buf();
+    let mut folders = vec![path.clone()];
+    for part in rest.components() {
+        path.push(part);
+        folders.push(path.clone());
+    }
+    folders.iter().all(|folder| {
+        std::fs::symlink_metadata(folder)
+            .is_ok_and(|m| m.file_type().is_dir() && m.uid() == uid && m.mode() & 0o022 == 0)
+    })
 }
 
 /// Where an installation keeps its parts, relative to their common ancestor.

@@ -239,8 +239,13 @@ pub fn replay_from_empty(
                 .as_ref()
                 .map(|s| s.excerpt.as_str())
                 .unwrap_or("");
-            environment_cause(e.sqlstate.as_deref(), &e.message, cluster.major())
-                .or_else(|| standin_failure(statement, &e.message))
+            environment_cause(
+                e.sqlstate.as_deref(),
+                &e.message,
+                statement,
+                cluster.major(),
+            )
+            .or_else(|| standin_failure(statement, e.sqlstate.as_deref(), &e.message))
         });
     Ok(Replay {
         run,
@@ -262,7 +267,12 @@ pub fn all_sql(set: &MigrationSet) -> String {
 
 /// A `CREATE EXTENSION` of one of safemig's stand-ins that failed: safemig's
 /// doing, not the project's.
-fn standin_failure(statement: &str, message: &str) -> Option<String> {
+fn standin_failure(statement: &str, sqlstate: Option<&str>, message: &str) -> Option<String> {
+    // "already exists": the platform preinstalls it, as Supabase does; a bare
+    // CREATE EXTENSION fails there too.
+    if sqlstate == Some("42710") {
+        return None;
+    }
     let lower = statement.to_lowercase().replace('"', "");
     let name = crate::supabase::standin_names()
         .into_iter()
@@ -289,6 +299,7 @@ const NEWER_SETTINGS: &[(&str, u32)] = &[
 pub fn environment_cause(
     sqlstate: Option<&str>,
     message: &str,
+    statement: &str,
     server_major: u32,
 ) -> Option<String> {
     let quoted = |text: &str| text.split('"').nth(1).map(str::to_string);
@@ -343,7 +354,15 @@ pub fn environment_cause(
             ));
         }
     }
-    if sqlstate == Some("22023") && message.contains("unrecognized parameter") {
+    // Only an index on a stand-in method: elsewhere, an unknown option is a typo.
+    let standin_index = {
+        let lower = statement.to_lowercase();
+        lower.contains("index")
+            && ["hnsw", "ivfflat", "pgroonga"]
+                .iter()
+                .any(|m| lower.contains(m))
+    };
+    if sqlstate == Some("22023") && message.contains("unrecognized parameter") && standin_index {
         let message = message
             .lines()
             .next()

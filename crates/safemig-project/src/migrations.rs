@@ -84,7 +84,28 @@ impl MigrationSet {
 /// `storage.objects`): a plain reading of the text, since only a Supabase
 /// project has these schemas to refer to.
 fn mentions_platform_schema(sql: &str) -> bool {
-    let lower = sql.to_ascii_lowercase();
+    // Line comments and quoted strings say nothing about the schema: a URL such
+    // as 'https://auth.example.com' is not a use of `auth`.
+    let mut code = String::with_capacity(sql.len());
+    let mut in_string = false;
+    for line in sql.lines() {
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            if in_string {
+                if c == '\'' {
+                    in_string = false;
+                }
+                continue;
+            }
+            match c {
+                '\'' => in_string = true,
+                '-' if chars.peek() == Some(&'-') => break,
+                _ => code.push(c),
+            }
+        }
+        code.push('\n');
+    }
+    let lower = code.to_ascii_lowercase();
     ["auth.", "\"auth\".", "storage.", "\"storage\"."]
         .iter()
         .any(|needle| {
@@ -224,6 +245,9 @@ mod tests {
             "create table oauth.tokens (id int); select myauth.x;"
         ));
         assert!(!mentions_platform_schema("create table public.t (id int)"));
+        assert!(!mentions_platform_schema(
+            "-- see storage.objects\ninsert into public.c values ('https://auth.example.com/cb');"
+        ));
 
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("supabase/migrations");
