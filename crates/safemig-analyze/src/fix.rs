@@ -148,6 +148,8 @@ pub struct Needs {
     pub tables: Vec<String>,
     /// (`schema.table`, column)
     pub columns: Vec<(String, String)>,
+    /// The tables above named without a schema (counted as `public.` ones).
+    pub unqualified: Vec<String>,
 }
 
 /// What the database holds, as read for [`Needs`]. `known` is false without a
@@ -155,6 +157,10 @@ pub struct Needs {
 #[derive(Debug, Default, Clone)]
 pub struct Facts {
     pub known: bool,
+    /// Tables whose contents cannot be told here (`schema.table`): made by an
+    /// earlier pending migration, or named unqualified where the search_path may
+    /// point elsewhere. Their drops are kept out.
+    pub unknown: std::collections::BTreeSet<String>,
     /// Rows of each table that exists (`schema.table`).
     pub rows: BTreeMap<String, i64>,
     /// Non-null values of each column that exists (`schema.table.column`).
@@ -213,6 +219,39 @@ pub fn needs(sql: &str) -> Needs {
             _ => {}
         }
     }
+    for s in crate::parse::parse_file(sql).statements {
+        let relations: Vec<protobuf::RangeVar> = match s.node() {
+            Some(NodeEnum::AlterTableStmt(a)) => a.relation.into_iter().collect(),
+            Some(NodeEnum::TruncateStmt(t)) => t
+                .relations
+                .into_iter()
+                .filter_map(|n| match n.node {
+                    Some(NodeEnum::RangeVar(r)) => Some(r),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        needs.unqualified.extend(
+            relations
+                .iter()
+                .filter(|r| r.schemaname.is_empty())
+                .map(table_key),
+        );
+        if let Some(NodeEnum::DropStmt(d)) = s.node() {
+            for o in &d.objects {
+                if let Some(NodeEnum::List(l)) = &o.node {
+                    if let [only] = l.items.as_slice() {
+                        if let Some(NodeEnum::String(name)) = &only.node {
+                            needs.unqualified.push(format!("public.{}", name.sval));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    needs.unqualified.sort();
+    needs.unqualified.dedup();
     needs.tables.sort();
     needs.tables.dedup();
     needs.columns.sort();
@@ -557,11 +596,12 @@ fn drop_column(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
     if drops.is_empty() || drops.len() != a.cmds.len() {
         return None; // mixed with other commands: left for a person
     }
-    if !facts.known {
+    if !facts.known || facts.unknown.contains(&table) {
         return Some(Rewrite::KeepOut(
             "drop-column",
             format!(
-                "what {table}'s column(s) {} hold is not known (run fix with --db); drop them in a migration of \
+                "what {table}'s column(s) {} hold is not known here (no database, a table an earlier pending \
+                 migration makes, or a name the search_path may resolve elsewhere); drop them in a migration of \
                  their own once nothing needs the data",
                 names(&drops)
             ),
@@ -622,11 +662,12 @@ fn drop_table(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
         return None;
     };
     let tables = dropped_tables(d);
-    if !facts.known {
+    if !facts.known || tables.iter().any(|t| facts.unknown.contains(t)) {
         return Some(Rewrite::KeepOut(
             "drop-table",
             format!(
-                "what {} holds is not known (run fix with --db)",
+                "what {} holds is not known here (no database, a table an earlier pending migration makes, or \
+                 a name the search_path may resolve elsewhere)",
                 tables.join(", ")
             ),
         ));
@@ -685,14 +726,15 @@ fn truncate(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
                 .map(|n| format!("{t} holds {}", plural(*n, "row", "rows")))
         })
         .collect();
-    if facts.known && holding.is_empty() {
+    if facts.known && holding.is_empty() && !tables.iter().any(|t| facts.unknown.contains(t)) {
         return None; // nothing to lose here
     }
     Some(Rewrite::KeepOut(
         "truncate",
         if holding.is_empty() {
             format!(
-                "what {} holds is not known (run fix with --db)",
+                "what {} holds is not known here (no database, a table an earlier pending migration makes, or \
+                 a name the search_path may resolve elsewhere)",
                 tables.join(", ")
             )
         } else {
@@ -768,6 +810,7 @@ mod tests {
             known: true,
             rows: rows.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
             values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            ..Default::default()
         }
     }
 
@@ -816,6 +859,15 @@ mod tests {
             empty.text.contains("DROP IF EXISTS r2_key"),
             "{}",
             empty.text
+        );
+        // A table an earlier pending migration makes: nothing can be told, kept out.
+        let mut made_earlier = facts(&[], &[]);
+        made_earlier.unknown.insert("public.library_tracks".into());
+        let unknown = fix_file(sql, &made_earlier, &[], &Default::default());
+        assert!(unknown.text.contains("not known here"), "{}", unknown.text);
+        assert_eq!(
+            needs("ALTER TABLE tracks DROP COLUMN x;").unqualified,
+            ["public.tracks"]
         );
         // Idempotent: the fixed file needs no further fix.
         for fixed in [&holding.text, &empty.text] {

@@ -2206,6 +2206,22 @@ pub fn fix_facts(
             }
         }
     }
+    // A name without a schema resolves by the search_path: where it finds a table
+    // outside public, what it holds is not what was counted.
+    for key in &needs.unqualified {
+        let name = key.strip_prefix("public.").unwrap_or(key);
+        let elsewhere: bool = tx
+            .query_one(
+                "SELECT coalesce((SELECT n.nspname <> 'public' FROM pg_class c \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(quote_ident($1))), false)",
+                &[&name],
+            )
+            .map_err(|e| PgError::sql("resolving a table name", &e))?
+            .get(0);
+        if elsewhere {
+            facts.unknown.insert(key.clone());
+        }
+    }
     tx.rollback()
         .map_err(|e| PgError::sql("ending the read-only transaction", &e))?;
     Ok(facts)

@@ -97,10 +97,18 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     for path in &files {
         let sql = std::fs::read_to_string(path)
             .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
-        let facts = match client.as_mut() {
-            Some(c) => safemig_pg::catalog::fix_facts(c, &fix::needs(&sql))?,
+        let needs = fix::needs(&sql);
+        let mut facts = match client.as_mut() {
+            Some(c) => safemig_pg::catalog::fix_facts(c, &needs)?,
             None => Facts::default(),
         };
+        // What earlier pending migrations make is not in the database yet: its
+        // contents cannot be told; nor, in a file that moves the search_path, where
+        // an unqualified name points.
+        facts.unknown.extend(made_before(&set, &pending, path));
+        if sql.to_lowercase().contains("search_path") {
+            facts.unknown.extend(needs.unqualified.iter().cloned());
+        }
         let options = crate::context::lint_options(&ctx.config);
         let mut fixed = fix::fix_file(&sql, &facts, &args.rules, &options);
         // A follow-up migration needs a free version right after this one, of the
@@ -370,6 +378,32 @@ fn bump(version: &str) -> Option<String> {
     let n = version.parse::<u128>().ok()?.checked_add(1)?;
     let next = format!("{n:0width$}");
     (next.len() == width).then_some(next)
+}
+
+/// The tables (`schema.table`) that pending migrations before `path` create.
+fn made_before(
+    set: &safemig_project::MigrationSet,
+    pending: &[PathBuf],
+    path: &Path,
+) -> Vec<String> {
+    use safemig_analyze::objects::{effects, ObjectKind};
+    set.migrations
+        .iter()
+        .take_while(|m| m.path != path)
+        .filter(|m| pending.contains(&m.path))
+        .flat_map(|m| safemig_analyze::parse_file(&m.sql).statements)
+        .filter_map(|s| s.node())
+        .flat_map(|node| effects(&node).creates)
+        .filter(|o| o.kind == ObjectKind::Relation)
+        .map(|o| {
+            let schema = if o.schema.is_empty() {
+                "public"
+            } else {
+                o.schema.as_str()
+            };
+            format!("{schema}.{}", o.name)
+        })
+        .collect()
 }
 
 fn files_pending(pending: &[PathBuf], path: &Path) -> bool {
