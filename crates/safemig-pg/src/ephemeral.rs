@@ -367,24 +367,39 @@ fn ensure_template(bin_dir: &Path, run_as: Option<(u32, u32)>) -> Result<PathBuf
     let uid = unsafe { libc::geteuid() };
     let base = std::env::temp_dir();
     let template = base.join(format!("safemig-template-{uid}-{key}"));
-    if template.join("PG_VERSION").is_file() && template.join("postgresql.conf").is_file() {
+    // The temp folder is shared: a template is used only when it is a real
+    // folder of ours (or of the server's user) that no one else can write into;
+    // else someone could plant a postgresql.conf that the server would run.
+    let trusted = |dir: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::symlink_metadata(dir).is_ok_and(|m| {
+            m.file_type().is_dir()
+                && (m.uid() == uid || run_as.is_some_and(|(owner, _)| owner == m.uid()))
+                && m.mode() & 0o022 == 0
+        })
+    };
+    let ready = |dir: &Path| {
+        dir.join("PG_VERSION").is_file() && dir.join("postgresql.conf").is_file() && trusted(dir)
+    };
+    if ready(&template) {
         return Ok(template);
     }
     // One builder per process: threads (parallel tests) would share the building
     // folder below, named after the process, and initdb each other's files.
     static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
-    if template.join("PG_VERSION").is_file() && template.join("postgresql.conf").is_file() {
+    if ready(&template) {
         return Ok(template);
     }
     // Build it beside the final place, then rename: concurrent builders never see half a template.
-    let building = base.join(format!(
-        "safemig-template-{uid}-{key}.{}.tmp",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&building);
-    std::fs::create_dir(&building)
-        .map_err(|e| PgError::Ephemeral(format!("cannot create {}: {e}", building.display())))?;
+    // A new folder of our own, under a random name, moved into place when built.
+    let building = tempfile::Builder::new()
+        .prefix(&format!("safemig-template-{uid}-{key}."))
+        .tempdir_in(&base)
+        .map_err(|e| {
+            PgError::Ephemeral(format!("cannot create a folder in {}: {e}", base.display()))
+        })?
+        .keep();
     std::fs::set_permissions(&building, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
         PgError::Ephemeral(format!(
             "cannot set permissions on {}: {e}",
@@ -425,13 +440,12 @@ fn ensure_template(bin_dir: &Path, run_as: Option<(u32, u32)>) -> Result<PathBuf
     }
     match std::fs::rename(&building, &template) {
         Ok(()) => Ok(template),
-        Err(_) if template.join("PG_VERSION").is_file() => {
+        Err(_) if ready(&template) => {
             let _ = std::fs::remove_dir_all(&building);
             Ok(template)
         }
-        Err(e) => Err(PgError::Ephemeral(format!(
-            "cannot move the cluster template into place: {e}"
-        ))),
+        // Someone else's folder holds the name: ours is used where it is, uncached.
+        Err(_) => Ok(building),
     }
 }
 
