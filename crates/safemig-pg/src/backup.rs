@@ -754,12 +754,20 @@ fn write_backup(
         )
     }));
     for (schema, name, file) in &copies {
-        let what = match file.starts_with("platform/") {
-            true => "platform data",
-            false => "critical: copied and checksummed",
-        };
+        if !file.starts_with("platform/") {
+            progress(&format!(
+                "copying {schema}.{name} (critical: copied and checksummed) alongside the dump"
+            ));
+        }
+    }
+    // The platform's tables are many (auth alone has over twenty): one line for them.
+    if !platform.is_empty() {
+        let mut schemas: Vec<&str> = platform.iter().map(|(s, _)| s.as_str()).collect();
+        schemas.dedup();
         progress(&format!(
-            "copying {schema}.{name} ({what}) alongside the dump"
+            "copying {} platform table(s) ({}: the users' data) alongside the dump",
+            platform.len(),
+            schemas.join(", ")
         ));
     }
     let dump_with = |flags: &[String]| {
