@@ -127,7 +127,7 @@ pub fn order_renames(
 
 /// The version right after `v` of the same width: a longer one would sort
 /// before `v`'s file by name, as the Supabase CLI orders files.
-fn next_version(v: &str) -> Option<String> {
+pub fn next_version(v: &str) -> Option<String> {
     let width = v.len();
     let n = v.parse::<u128>().ok()?.checked_add(1)?;
     let next = format!("{n:0width$}");
@@ -197,63 +197,49 @@ fn table_key(r: &protobuf::RangeVar) -> String {
 /// The tables and columns the file's drops and truncates name.
 pub fn needs(sql: &str) -> Needs {
     let mut needs = Needs::default();
+    // `schema.table` of a name; unqualified ones are also noted as such.
+    let table = |needs: &mut Needs, r: &protobuf::RangeVar| {
+        if r.schemaname.is_empty() {
+            needs.unqualified.push(table_key(r));
+        }
+        table_key(r)
+    };
     for s in crate::parse::parse_file(sql).statements {
         match s.node() {
             Some(NodeEnum::AlterTableStmt(a)) => {
                 let Some(r) = &a.relation else { continue };
                 for (_, column) in dropped_columns(&a) {
-                    needs.columns.push((table_key(r), column));
+                    let key = table(&mut needs, r);
+                    needs.columns.push((key, column));
                 }
             }
             Some(NodeEnum::DropStmt(d)) if d.remove_type == ObjectType::ObjectTable as i32 => {
                 needs.tables.extend(dropped_tables(&d));
-            }
-            Some(NodeEnum::TruncateStmt(t)) => {
                 needs
-                    .tables
-                    .extend(t.relations.iter().filter_map(|n| match &n.node {
-                        Some(NodeEnum::RangeVar(r)) => Some(table_key(r)),
+                    .unqualified
+                    .extend(d.objects.iter().filter_map(|o| match &o.node {
+                        Some(NodeEnum::List(l)) if l.items.len() == 1 => match &l.items[0].node {
+                            Some(NodeEnum::String(name)) => Some(format!("public.{}", name.sval)),
+                            _ => None,
+                        },
                         _ => None,
                     }));
+            }
+            Some(NodeEnum::TruncateStmt(t)) => {
+                for n in &t.relations {
+                    if let Some(NodeEnum::RangeVar(r)) = &n.node {
+                        let key = table(&mut needs, r);
+                        needs.tables.push(key);
+                    }
+                }
             }
             _ => {}
         }
     }
-    for s in crate::parse::parse_file(sql).statements {
-        let relations: Vec<protobuf::RangeVar> = match s.node() {
-            Some(NodeEnum::AlterTableStmt(a)) => a.relation.into_iter().collect(),
-            Some(NodeEnum::TruncateStmt(t)) => t
-                .relations
-                .into_iter()
-                .filter_map(|n| match n.node {
-                    Some(NodeEnum::RangeVar(r)) => Some(r),
-                    _ => None,
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        needs.unqualified.extend(
-            relations
-                .iter()
-                .filter(|r| r.schemaname.is_empty())
-                .map(table_key),
-        );
-        if let Some(NodeEnum::DropStmt(d)) = s.node() {
-            for o in &d.objects {
-                if let Some(NodeEnum::List(l)) = &o.node {
-                    if let [only] = l.items.as_slice() {
-                        if let Some(NodeEnum::String(name)) = &only.node {
-                            needs.unqualified.push(format!("public.{}", name.sval));
-                        }
-                    }
-                }
-            }
-        }
+    for list in [&mut needs.tables, &mut needs.unqualified] {
+        list.sort();
+        list.dedup();
     }
-    needs.unqualified.sort();
-    needs.unqualified.dedup();
-    needs.tables.sort();
-    needs.tables.dedup();
     needs.columns.sort();
     needs.columns.dedup();
     needs
@@ -607,16 +593,8 @@ fn drop_column(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
             ),
         ));
     }
-    let holding: Vec<String> = drops
-        .iter()
-        .filter_map(|(_, c)| {
-            facts
-                .values
-                .get(&format!("{table}.{c}"))
-                .filter(|n| **n > 0)
-                .map(|n| format!("{table}.{c} holds {}", plural(*n, "value", "values")))
-        })
-        .collect();
+    let columns: Vec<String> = drops.iter().map(|(_, c)| format!("{table}.{c}")).collect();
+    let holding = holding(&facts.values, &columns, ("value", "values"));
     if !holding.is_empty() {
         return Some(Rewrite::KeepOut(
             "drop-column",
@@ -649,6 +627,16 @@ fn drop_column(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
     ))
 }
 
+/// `key holds N rows|values` for each of `keys` that holds any, by `counts`.
+fn holding(counts: &BTreeMap<String, i64>, keys: &[String], unit: (&str, &str)) -> Vec<String> {
+    keys.iter()
+        .filter_map(|k| {
+            let n = *counts.get(k).filter(|n| **n > 0)?;
+            Some(format!("{k} holds {}", plural(n, unit.0, unit.1)))
+        })
+        .collect()
+}
+
 fn names(drops: &[(usize, String)]) -> String {
     drops
         .iter()
@@ -672,16 +660,7 @@ fn drop_table(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
             ),
         ));
     }
-    let holding: Vec<String> = tables
-        .iter()
-        .filter_map(|t| {
-            facts
-                .rows
-                .get(t)
-                .filter(|n| **n > 0)
-                .map(|n| format!("{t} holds {}", plural(*n, "row", "rows")))
-        })
-        .collect();
+    let holding = holding(&facts.rows, &tables, ("row", "rows"));
     if !holding.is_empty() {
         return Some(Rewrite::KeepOut(
             "drop-table",
@@ -716,16 +695,7 @@ fn truncate(node: &NodeEnum, facts: &Facts) -> Option<Rewrite> {
             _ => None,
         })
         .collect();
-    let holding: Vec<String> = tables
-        .iter()
-        .filter_map(|t| {
-            facts
-                .rows
-                .get(t)
-                .filter(|n| **n > 0)
-                .map(|n| format!("{t} holds {}", plural(*n, "row", "rows")))
-        })
-        .collect();
+    let holding = holding(&facts.rows, &tables, ("row", "rows"));
     if facts.known && holding.is_empty() && !tables.iter().any(|t| facts.unknown.contains(t)) {
         return None; // nothing to lose here
     }

@@ -423,7 +423,7 @@ fn count_own_rows(
         .map_err(|e| PgError::sql(&format!("counting the rows of {schema}.{name}"), &e))
 }
 
-fn count_rows(
+pub(crate) fn count_rows(
     client: &mut impl postgres::GenericClient,
     schema: &str,
     name: &str,

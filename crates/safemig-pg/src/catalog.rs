@@ -2175,10 +2175,7 @@ pub fn fix_facts(
             continue;
         }
         let qualified = crate::quote_qualified(&schema, &name);
-        let rows: i64 = tx
-            .query_one(&format!("SELECT count(*) FROM {qualified}"), &[])
-            .map_err(|e| PgError::sql(&format!("counting the rows of {table}"), &e))?
-            .get(0);
+        let rows = crate::backup::count_rows(&mut tx, &schema, &name)?;
         facts.rows.insert(table.clone(), rows);
         for (_, column) in needs.columns.iter().filter(|(t, _)| t == table) {
             let has: bool = tx

@@ -94,6 +94,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     let mut fixed_texts = Vec::new();
     // New migrations, right after the file they come from: (path, text).
     let mut follow_ups: Vec<(PathBuf, String)> = Vec::new();
+    let made_before = made_before(&set, &pending);
     for path in &files {
         let sql = std::fs::read_to_string(path)
             .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
@@ -105,7 +106,9 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         // What earlier pending migrations make is not in the database yet: its
         // contents cannot be told; nor, in a file that moves the search_path, where
         // an unqualified name points.
-        facts.unknown.extend(made_before(&set, &pending, path));
+        facts
+            .unknown
+            .extend(made_before.get(path).cloned().unwrap_or_default());
         if sql.to_lowercase().contains("search_path") {
             facts.unknown.extend(needs.unqualified.iter().cloned());
         }
@@ -362,9 +365,9 @@ fn follow_up_path(
                     .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{v}_")))
             })
     };
-    let mut version = bump(&m.version)?;
+    let mut version = fix::next_version(&m.version)?;
     while used(&version) {
-        version = bump(&version)?;
+        version = fix::next_version(&version)?;
     }
     if next.is_some_and(|n| version.as_str() >= n) {
         return None;
@@ -372,38 +375,35 @@ fn follow_up_path(
     Some(path.with_file_name(format!("{version}_{}_followup.sql", m.name)))
 }
 
-/// The next version of the same width, if there is one.
-fn bump(version: &str) -> Option<String> {
-    let width = version.len();
-    let n = version.parse::<u128>().ok()?.checked_add(1)?;
-    let next = format!("{n:0width$}");
-    (next.len() == width).then_some(next)
-}
-
-/// The tables (`schema.table`) that pending migrations before `path` create.
+/// For each pending migration, the tables (`schema.table`) that pending
+/// migrations before it create: each file read once.
 fn made_before(
     set: &safemig_project::MigrationSet,
     pending: &[PathBuf],
-    path: &Path,
-) -> Vec<String> {
+) -> std::collections::BTreeMap<PathBuf, Vec<String>> {
     use safemig_analyze::objects::{effects, ObjectKind};
-    set.migrations
-        .iter()
-        .take_while(|m| m.path != path)
-        .filter(|m| pending.contains(&m.path))
-        .flat_map(|m| safemig_analyze::parse_file(&m.sql).statements)
-        .filter_map(|s| s.node())
-        .flat_map(|node| effects(&node).creates)
-        .filter(|o| o.kind == ObjectKind::Relation)
-        .map(|o| {
-            let schema = if o.schema.is_empty() {
-                "public"
-            } else {
-                o.schema.as_str()
-            };
-            format!("{schema}.{}", o.name)
-        })
-        .collect()
+    let mut made: Vec<String> = Vec::new();
+    let mut out = std::collections::BTreeMap::new();
+    for m in set.migrations.iter().filter(|m| pending.contains(&m.path)) {
+        out.insert(m.path.clone(), made.clone());
+        made.extend(
+            safemig_analyze::parse_file(&m.sql)
+                .statements
+                .iter()
+                .filter_map(|s| s.node())
+                .flat_map(|node| effects(&node).creates)
+                .filter(|o| o.kind == ObjectKind::Relation)
+                .map(|o| {
+                    let schema = if o.schema.is_empty() {
+                        "public"
+                    } else {
+                        o.schema.as_str()
+                    };
+                    format!("{schema}.{}", o.name)
+                }),
+        );
+    }
+    out
 }
 
 fn files_pending(pending: &[PathBuf], path: &Path) -> bool {
