@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 use pg_query::protobuf::{self, AlterTableType, ObjectType};
 use pg_query::NodeEnum;
 
+mod columns;
+
 /// The rules `fix` has a rewrite for.
 pub const FIXABLE: &[&str] = &[
     "drop-column",
@@ -27,6 +29,10 @@ pub const FIXABLE: &[&str] = &[
     "index-without-concurrently",
     "add-foreign-key",
     "constraint-without-not-valid",
+    "set-not-null",
+    "add-column-volatile-default",
+    "change-column-type",
+    "lossy-type-change",
 ];
 
 /// What `safemig fix` does for `rule` (the "Fix" section of its docs), or that it
@@ -47,6 +53,26 @@ pub fn describe(rule: &str) -> &'static str {
         "add-foreign-key" | "constraint-without-not-valid" => {
             "safemig fix adds the (named) constraint NOT VALID, and validates it in a migration of its own right \
              after this one: VALIDATE CONSTRAINT checks the rows without blocking writes."
+        }
+        "set-not-null" => {
+            "safemig fix adds CHECK (column IS NOT NULL) NOT VALID instead (no row is read under the lock); a \
+             migration of its own right after this one validates it without blocking writes, sets NOT NULL (no \
+             scan: the valid CHECK proves it, PostgreSQL 12+) and drops the CHECK."
+        }
+        "add-column-volatile-default" => {
+            "safemig fix adds the column without its DEFAULT (no table rewrite) and sets the default for new rows; \
+             a migration of its own right after this one fills the existing rows (UPDATE ... WHERE column IS \
+             NULL: row locks only, reads never wait), and a NOT NULL follows the validated-CHECK route. Serial, \
+             identity and generated columns are left as they are."
+        }
+        "change-column-type" => {
+            "safemig fix --db takes out a type change to the type the column already has (a pulled schema writes \
+             them); any other is left as it is."
+        }
+        "lossy-type-change" => {
+            "safemig fix keeps the change behind a test in the same transaction, with writes held: every stored \
+             value, converted and cast back, must equal the old one; else the migration stops with the number of \
+             rows that would change, and nothing is changed."
         }
         "use-before-create" => {
             "safemig fix renames pending files into the order check proposes (each moved file gets the next free \
@@ -139,6 +165,8 @@ pub const FOLLOW_UP_RULES: &[&str] = &[
     "index-without-concurrently",
     "add-foreign-key",
     "constraint-without-not-valid",
+    "set-not-null",
+    "add-column-volatile-default",
 ];
 
 /// What a file's drops would lose: the tables and columns `fix` asks the database about.
@@ -150,6 +178,8 @@ pub struct Needs {
     pub columns: Vec<(String, String)>,
     /// The tables above named without a schema (counted as `public.` ones).
     pub unqualified: Vec<String>,
+    /// (`schema.table`, column) of each type change: fix asks for the column's type.
+    pub typed_columns: Vec<(String, String)>,
 }
 
 /// What the database holds, as read for [`Needs`]. `known` is false without a
@@ -165,6 +195,9 @@ pub struct Facts {
     pub rows: BTreeMap<String, i64>,
     /// Non-null values of each column that exists (`schema.table.column`).
     pub values: BTreeMap<String, i64>,
+    /// The type of each column asked for in [`Needs::typed_columns`], as
+    /// `format_type()` writes it (`schema.table.column`).
+    pub types: BTreeMap<String, String>,
 }
 
 /// One change to a file.
@@ -212,6 +245,14 @@ pub fn needs(sql: &str) -> Needs {
                     let key = table(&mut needs, r);
                     needs.columns.push((key, column));
                 }
+                for c in &a.cmds {
+                    if let Some(NodeEnum::AlterTableCmd(cmd)) = &c.node {
+                        if cmd.subtype == AlterTableType::AtAlterColumnType as i32 {
+                            let key = table(&mut needs, r);
+                            needs.typed_columns.push((key, cmd.name.clone()));
+                        }
+                    }
+                }
             }
             Some(NodeEnum::DropStmt(d)) if d.remove_type == ObjectType::ObjectTable as i32 => {
                 needs.tables.extend(dropped_tables(&d));
@@ -240,9 +281,50 @@ pub fn needs(sql: &str) -> Needs {
         list.sort();
         list.dedup();
     }
-    needs.columns.sort();
-    needs.columns.dedup();
+    for list in [&mut needs.columns, &mut needs.typed_columns] {
+        list.sort();
+        list.dedup();
+    }
     needs
+}
+
+/// The tables (`schema.table`) a file creates, writes rows into or alters:
+/// after it runs, what the database held of them is no longer what a later
+/// file meets.
+pub fn touched_tables(sql: &str) -> Vec<String> {
+    use crate::objects::{effects, ObjectKind};
+    let key = |schema: &str, name: &str| {
+        let schema = if schema.is_empty() { "public" } else { schema };
+        format!("{schema}.{name}")
+    };
+    let mut touched = Vec::new();
+    for node in crate::parse::parse_file(sql)
+        .statements
+        .iter()
+        .filter_map(|s| s.node())
+    {
+        let written = match &node {
+            NodeEnum::InsertStmt(s) => s.relation.as_ref(),
+            NodeEnum::UpdateStmt(s) => s.relation.as_ref(),
+            NodeEnum::MergeStmt(s) => s.relation.as_ref(),
+            NodeEnum::CopyStmt(s) if s.is_from => s.relation.as_ref(),
+            NodeEnum::AlterTableStmt(s) => s.relation.as_ref(),
+            _ => None,
+        };
+        if let Some(r) = written {
+            touched.push(key(&r.schemaname, &r.relname));
+        }
+        touched.extend(
+            effects(&node)
+                .creates
+                .into_iter()
+                .filter(|o| o.kind == ObjectKind::Relation)
+                .map(|o| key(&o.schema, &o.name)),
+        );
+    }
+    touched.sort();
+    touched.dedup();
+    touched
 }
 
 /// (index of the command, column) of each `DROP COLUMN` of an `ALTER TABLE`.
@@ -301,7 +383,7 @@ pub fn fix_file(
             follow_up: Vec::new(),
         };
     }
-    let mut follow_up = Vec::new();
+    let mut follow_up: Vec<(Phase, String)> = Vec::new();
     let wanted = |rule: &str| rules.is_empty() || rules.iter().any(|r| r == rule);
     // Rules found per statement (1-based index), as check reports them.
     let mut found: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
@@ -341,7 +423,7 @@ pub fn fix_file(
             && wanted("index-without-concurrently")
         {
             concurrently(&node, code, &later).map(|(comment, moved)| {
-                follow_up.extend(moved);
+                follow_up.extend(moved.into_iter().map(|m| (Phase::OutsideTransaction, m)));
                 Rewrite::KeepOut("index-without-concurrently", comment)
             })
         } else if let Some(rule) = ["add-foreign-key", "constraint-without-not-valid"]
@@ -349,13 +431,33 @@ pub fn fix_file(
             .find(|r| rules_here.contains(r) && wanted(r))
         {
             not_valid(&node, code).map(|(text, later)| {
-                follow_up.push(later);
+                follow_up.push((Phase::Validate, later));
                 Rewrite::Replace(
                     rule,
                     text,
                     "added NOT VALID (no row is read under the lock); the next migration validates it".into(),
                 )
             })
+        } else if rules_here.contains(&"set-not-null") && wanted("set-not-null") {
+            columns::set_not_null(&node).map(|(rewrite, later)| {
+                follow_up.extend(later);
+                rewrite
+            })
+        } else if rules_here.contains(&"add-column-volatile-default")
+            && wanted("add-column-volatile-default")
+        {
+            columns::volatile_default(&node).map(|(rewrite, later)| {
+                follow_up.extend(later);
+                rewrite
+            })
+        } else if let Some(rewrite) = (rules_here.contains(&"change-column-type")
+            && wanted("change-column-type"))
+        .then(|| columns::same_type(&node, facts))
+        .flatten()
+        {
+            Some(rewrite)
+        } else if rules_here.contains(&"lossy-type-change") && wanted("lossy-type-change") {
+            columns::lossy_guard(&node, code)
         } else if rules_here.contains(&"unguarded-create") && wanted("unguarded-create") {
             guard_create(&node, code)
                 .map(|t| Rewrite::Replace("unguarded-create", t, "made idempotent".into()))
@@ -433,10 +535,13 @@ pub fn fix_file(
             },
         );
     }
+    // One transaction holds every lock it took until it ends: what reads rows
+    // (backfills, validations) goes before anything that takes ACCESS EXCLUSIVE.
+    follow_up.sort_by_key(|(phase, _)| *phase);
     FileFix {
         text,
         changes,
-        follow_up,
+        follow_up: follow_up.into_iter().map(|(_, s)| s).collect(),
     }
 }
 
@@ -546,6 +651,20 @@ fn not_valid(node: &NodeEnum, code: &str) -> Option<(String, String)> {
             quote(&c.conname)
         ),
     ))
+}
+
+/// Where a follow-up statement goes in its migration, in this order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    /// `CREATE INDEX CONCURRENTLY` and its `DROP INDEX CONCURRENTLY`: run on their own.
+    OutsideTransaction,
+    /// Fills rows: row locks only.
+    Backfill,
+    /// `VALIDATE CONSTRAINT`: reads every row under SHARE UPDATE EXCLUSIVE.
+    Validate,
+    /// `SET NOT NULL` proven by a valid CHECK, `DROP CONSTRAINT`: ACCESS
+    /// EXCLUSIVE, briefly, reading nothing; held to the end of the transaction.
+    Exclusive,
 }
 
 enum Rewrite {

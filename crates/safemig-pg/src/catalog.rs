@@ -2203,6 +2203,21 @@ pub fn fix_facts(
             }
         }
     }
+    // The types of the columns a file changes the type of, as format_type() writes them.
+    for (table, column) in &needs.typed_columns {
+        let (schema, name) = split(table);
+        let found = tx
+            .query_opt(
+                "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
+                 JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&schema, &name, column],
+            )
+            .map_err(|e| PgError::sql("reading a column's type", &e))?;
+        if let Some(row) = found {
+            facts.types.insert(format!("{table}.{column}"), row.get(0));
+        }
+    }
     // A name without a schema resolves by the search_path: where it finds a table
     // outside public, what it holds is not what was counted.
     for key in &needs.unqualified {

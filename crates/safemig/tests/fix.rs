@@ -310,3 +310,262 @@ fn an_index_and_constraints_on_a_busy_table_move_to_a_follow_up_migration() {
         "SELECT bool_and(convalidated) FROM pg_constraint WHERE conname IN ('t_positive', 'c_t_fk')"
     ));
 }
+
+/// What one statement did, seen from inside its transaction: the strongest lock
+/// this backend holds on `table` once it ran, whether it read the table
+/// (sequential scans counted by the statistics), and whether it rewrote it.
+#[derive(Debug)]
+struct Seen {
+    statement: String,
+    strongest: String,
+    scanned: bool,
+    rewritten: bool,
+}
+
+/// Runs each statement of `files` (one transaction per file, as migrate does)
+/// and reports what each did to `table`.
+fn observe(c: &mut postgres::Client, table: &str, files: &[&str]) -> Vec<Seen> {
+    let probe = format!(
+        "SELECT pg_stat_get_xact_numscans('{table}'::regclass), pg_relation_filenode('{table}'::regclass)::bigint, \
+         coalesce((SELECT mode FROM pg_locks WHERE pid = pg_backend_pid() AND relation = '{table}'::regclass \
+         ORDER BY array_position(ARRAY['AccessExclusiveLock','ExclusiveLock','ShareRowExclusiveLock','ShareLock', \
+         'ShareUpdateExclusiveLock','RowExclusiveLock','RowShareLock','AccessShareLock'], mode) LIMIT 1), 'none')"
+    );
+    let mut seen = Vec::new();
+    for file in files {
+        let mut tx = c.transaction().unwrap();
+        for s in safemig_analyze::parse_file(file).statements {
+            let sql = s.text.trim();
+            if sql.is_empty() || s.node().is_none() {
+                continue;
+            }
+            let before = tx.query_one(&probe, &[]).unwrap();
+            tx.batch_execute(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
+            let after = tx.query_one(&probe, &[]).unwrap();
+            seen.push(Seen {
+                statement: sql.lines().last().unwrap_or(sql).to_string(),
+                strongest: after.get(2),
+                scanned: after.get::<_, i64>(0) > before.get::<_, i64>(0),
+                rewritten: after.get::<_, i64>(1) != before.get::<_, i64>(1),
+            });
+        }
+        tx.commit().unwrap();
+    }
+    seen
+}
+
+#[test]
+fn not_null_and_volatile_defaults_are_split_so_no_row_is_read_or_rewritten_under_an_exclusive_lock()
+{
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.profiles (id int PRIMARY KEY, email text);\n\
+         INSERT INTO public.profiles SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 500) g;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let original = "SET lock_timeout = '5s';\n\
+                    ALTER TABLE public.profiles ALTER COLUMN email SET NOT NULL;\n\
+                    ALTER TABLE public.profiles ADD COLUMN public_id uuid NOT NULL DEFAULT gen_random_uuid();\n";
+    p.migration("20250201000000_tighten.sql", original);
+    p.migration(
+        "20250301000000_later.sql",
+        "CREATE TABLE public.later (id int);\n",
+    );
+    let write = p.safemig(&["fix", "--write"]);
+    assert_eq!(write.code, 0, "{write:?}");
+    let fixed =
+        std::fs::read_to_string(p.migrations_dir().join("20250201000000_tighten.sql")).unwrap();
+    let follow = std::fs::read_to_string(
+        p.migrations_dir()
+            .join("20250201000001_tighten_followup.sql"),
+    )
+    .unwrap_or_else(|e| panic!("{e}: {write:?}"));
+    assert!(
+        fixed.contains("CHECK (\"email\" IS NOT NULL) NOT VALID"),
+        "{fixed}"
+    );
+    assert!(
+        follow.contains("SET \"public_id\" = gen_random_uuid() WHERE \"public_id\" IS NULL"),
+        "{follow}"
+    );
+
+    // Side by side on two copies of the table: the original reads every row
+    // (and rewrites the table) under ACCESS EXCLUSIVE; the fixed files never do.
+    let setup = "CREATE TABLE public.profiles (id int PRIMARY KEY, email text);\n\
+                 INSERT INTO public.profiles SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 500) g;";
+    let mut results = Vec::new();
+    for (db, files) in [
+        ("original", vec![original]),
+        ("fixed", vec![fixed.as_str(), follow.as_str()]),
+    ] {
+        p.cluster.create_database(db).unwrap();
+        let mut c = postgres::Client::connect(&p.cluster.url(db), postgres::NoTls).unwrap();
+        c.batch_execute(setup).unwrap();
+        let seen = observe(&mut c, "public.profiles", &files);
+        let schema: Vec<String> = c
+            .query(
+                "SELECT attname || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' not null' ELSE '' END \
+                 FROM pg_attribute WHERE attrelid = 'public.profiles'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let defaults: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'public.profiles'::regclass",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        let checks: i64 = c
+            .query_one("SELECT count(*) FROM pg_constraint WHERE conrelid = 'public.profiles'::regclass AND contype = 'c'", &[])
+            .unwrap()
+            .get(0);
+        let ids: i64 = c
+            .query_one("SELECT count(DISTINCT public_id) FROM public.profiles", &[])
+            .unwrap()
+            .get(0);
+        results.push((schema, defaults, checks, ids));
+        let exclusive_read = seen
+            .iter()
+            .filter(|s| s.strongest == "AccessExclusiveLock" && (s.scanned || s.rewritten))
+            .collect::<Vec<_>>();
+        if db == "original" {
+            assert!(
+                !exclusive_read.is_empty(),
+                "the original reads under the lock: {seen:#?}"
+            );
+        } else {
+            assert!(
+                exclusive_read.is_empty(),
+                "no read under ACCESS EXCLUSIVE: {seen:#?}"
+            );
+            // The rows are read, just not there: by the UPDATE and the VALIDATE.
+            assert!(
+                seen.iter()
+                    .any(|s| s.scanned && s.statement.contains("VALIDATE")),
+                "{seen:#?}"
+            );
+        }
+    }
+    assert_eq!(
+        results[0], results[1],
+        "the same schema, default and values"
+    );
+    assert_eq!(results[1].3, 500, "every existing row got its own id");
+    assert_eq!(results[1].2, 0, "the helper CHECKs are gone");
+
+    // check finds nothing left to say about them, a second fix changes nothing,
+    // and migrate applies it all without --allow-risky.
+    let check = p.safemig(&["--format", "json", "check"]).json();
+    let found: Vec<&str> = check["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["statements"].as_array().into_iter().flatten())
+        .flat_map(|s| s["findings"].as_array().into_iter().flatten())
+        .filter_map(|f| f["rule"].as_str())
+        .collect();
+    assert!(!found.is_empty(), "the reader finds the findings: {check}");
+    for rule in ["set-not-null", "add-column-volatile-default", "missing-lock-timeout"] {
+        assert!(!found.contains(&rule), "{rule}: {found:?}");
+    }
+    let again = p.safemig(&["fix"]);
+    assert_eq!(again.code, 0, "idempotent: {again:?}");
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(p.bool(
+        "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.profiles'::regclass AND attname = 'public_id'"
+    ));
+    assert_eq!(
+        p.i64("SELECT count(DISTINCT public_id) FROM public.profiles"),
+        500
+    );
+}
+
+#[test]
+fn a_lossy_type_change_runs_only_when_no_value_changes_and_a_no_op_one_is_taken_out() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.orders (id int PRIMARY KEY, placed_at timestamp, code text, sku varchar(40));\n\
+         INSERT INTO public.orders SELECT g, date '2025-01-01' + g, 'ab' || g, 's' || g FROM generate_series(1, 50) g;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let original = "SET lock_timeout = '5s';\n\
+                    ALTER TABLE public.orders ALTER COLUMN placed_at TYPE date;\n\
+                    ALTER TABLE public.orders ALTER COLUMN code TYPE varchar(3) USING left(code, 3);\n\
+                    ALTER TABLE public.orders ALTER COLUMN sku TYPE character varying(40) USING sku::varchar(40);\n";
+    p.migration("20250201000000_types.sql", original);
+    let write = p.safemig(&["fix", "--write"]);
+    assert_eq!(write.code, 0, "{write:?}");
+    let fixed =
+        std::fs::read_to_string(p.migrations_dir().join("20250201000000_types.sql")).unwrap();
+    assert!(
+        fixed.contains("-- safemig fix (change-column-type): kept out: public.orders.sku already has type character varying(40)"),
+        "{fixed}"
+    );
+    assert_eq!(fixed.matches("DO $safemig_fix$").count(), 2, "{fixed}");
+    assert_eq!(p.safemig(&["fix"]).code, 0, "idempotent");
+
+    // As any tool would run it (psql, supabase db push): placed_at only holds
+    // midnights, so the date keeps them; code holds 'ab1'..'ab50': 41 of them
+    // would be cut, so the file stops there, naming the count, and nothing changes.
+    for (db, codes, passes) in [
+        ("fits", "'ab' || (g % 10)", true),
+        ("cut", "'ab' || g", false),
+    ] {
+        p.cluster.create_database(db).unwrap();
+        let mut c = postgres::Client::connect(&p.cluster.url(db), postgres::NoTls).unwrap();
+        c.batch_execute(&format!(
+            "CREATE TABLE public.orders (id int PRIMARY KEY, placed_at timestamp, code text, sku varchar(40));\n\
+             INSERT INTO public.orders SELECT g, date '2025-01-01' + g, {codes}, 's' || g FROM generate_series(1, 50) g;"
+        ))
+        .unwrap();
+        let run = c.batch_execute(&format!("BEGIN;\n{fixed}\nCOMMIT;"));
+        let message = run.as_ref().err().map(|e| {
+            e.as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_else(|| e.to_string())
+        });
+        if message.is_some() {
+            c.batch_execute("ROLLBACK").unwrap();
+        }
+        let types: Vec<String> = c
+            .query(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'public.orders'::regclass \
+                 AND attnum > 1 AND NOT attisdropped ORDER BY attnum",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if passes {
+            assert_eq!(message, None);
+            assert_eq!(
+                types,
+                ["date", "character varying(3)", "character varying(40)"]
+            );
+        } else {
+            let message = message.expect("refused");
+            assert!(
+                message.contains("41 row(s) of public.orders would change value in column code"),
+                "{message}"
+            );
+            assert_eq!(
+                types,
+                [
+                    "timestamp without time zone",
+                    "text",
+                    "character varying(40)"
+                ],
+                "nothing changed"
+            );
+        }
+    }
+}

@@ -136,7 +136,7 @@ fn why_computed_per_row(def: &protobuf::ColumnDef) -> Option<String> {
 }
 
 /// The first call in an expression to a function not known to be stable or immutable.
-fn volatile_call(expr: &pg_query::NodeEnum) -> Option<String> {
+pub(crate) fn volatile_call(expr: &pg_query::NodeEnum) -> Option<String> {
     expr.nodes().into_iter().find_map(|(node, ..)| match node {
         NodeRef::FuncCall(f) => {
             let name = function_name(&f.funcname).name.to_lowercase();

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::QualifiedName;
 
-mod add_column_volatile_default;
+pub(crate) mod add_column_volatile_default;
 mod add_foreign_key;
 mod add_required_column;
 mod add_unique_constraint;

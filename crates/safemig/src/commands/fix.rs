@@ -94,7 +94,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     let mut fixed_texts = Vec::new();
     // New migrations, right after the file they come from: (path, text).
     let mut follow_ups: Vec<(PathBuf, String)> = Vec::new();
-    let made_before = made_before(&set, &pending);
+    let touched_before = touched_before(&set, &pending);
     for path in &files {
         let sql = std::fs::read_to_string(path)
             .map_err(|e| CliError::input(format!("cannot read {}: {e}", path.display())))?;
@@ -103,12 +103,12 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
             Some(c) => safemig_pg::catalog::fix_facts(c, &needs)?,
             None => Facts::default(),
         };
-        // What earlier pending migrations make is not in the database yet: its
-        // contents cannot be told; nor, in a file that moves the search_path, where
-        // an unqualified name points.
+        // What earlier pending migrations make, fill or alter is not in the
+        // database as this file will meet it: its contents cannot be told; nor, in
+        // a file that moves the search_path, where an unqualified name points.
         facts
             .unknown
-            .extend(made_before.get(path).cloned().unwrap_or_default());
+            .extend(touched_before.get(path).cloned().unwrap_or_default());
         if sql.to_lowercase().contains("search_path") {
             facts.unknown.extend(needs.unqualified.iter().cloned());
         }
@@ -142,7 +142,8 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         }
         if let Some(follow) = follow {
             let text = format!(
-                "-- Written by safemig fix: what {} should not do inside its transaction.\n{}\n",
+                "-- Written by safemig fix: what {} should not do inside its transaction.\n\
+                 SET lock_timeout = '5s';\n{}\n",
                 path.file_name().unwrap_or_default().to_string_lossy(),
                 fixed
                     .follow_up
@@ -376,32 +377,17 @@ fn follow_up_path(
 }
 
 /// For each pending migration, the tables (`schema.table`) that pending
-/// migrations before it create: each file read once.
-fn made_before(
+/// migrations before it create, write rows into or alter: what the database
+/// holds of them now is not what this file will meet. Each file read once.
+fn touched_before(
     set: &safemig_project::MigrationSet,
     pending: &[PathBuf],
 ) -> std::collections::BTreeMap<PathBuf, Vec<String>> {
-    use safemig_analyze::objects::{effects, ObjectKind};
-    let mut made: Vec<String> = Vec::new();
+    let mut touched: Vec<String> = Vec::new();
     let mut out = std::collections::BTreeMap::new();
     for m in set.migrations.iter().filter(|m| pending.contains(&m.path)) {
-        out.insert(m.path.clone(), made.clone());
-        made.extend(
-            safemig_analyze::parse_file(&m.sql)
-                .statements
-                .iter()
-                .filter_map(|s| s.node())
-                .flat_map(|node| effects(&node).creates)
-                .filter(|o| o.kind == ObjectKind::Relation)
-                .map(|o| {
-                    let schema = if o.schema.is_empty() {
-                        "public"
-                    } else {
-                        o.schema.as_str()
-                    };
-                    format!("{schema}.{}", o.name)
-                }),
-        );
+        out.insert(m.path.clone(), touched.clone());
+        touched.extend(fix::touched_tables(&m.sql));
     }
     out
 }
