@@ -151,10 +151,13 @@ pub struct FixArgs {
     /// Print a unified diff of what would change (the default).
     #[arg(long)]
     pub diff: bool,
-    /// Only these rules' rewrites (drop-column, drop-table, truncate, unguarded-create, unguarded-drop,
-    /// missing-lock-timeout); repeatable.
+    /// Only these rules' rewrites (`safemig explain RULE` says what fix does for it); repeatable.
     #[arg(long = "rule", value_name = "NAME")]
     pub rules: Vec<String>,
+    /// Rename files the Supabase CLI skips because a dash follows the version
+    /// (`<digits>-<rest>.sql`, as some generators write) to `<digits>_<rest>.sql`.
+    #[arg(long)]
+    pub rename_skipped: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -471,7 +471,11 @@ fn not_null_and_volatile_defaults_are_split_so_no_row_is_read_or_rewritten_under
         .filter_map(|f| f["rule"].as_str())
         .collect();
     assert!(!found.is_empty(), "the reader finds the findings: {check}");
-    for rule in ["set-not-null", "add-column-volatile-default", "missing-lock-timeout"] {
+    for rule in [
+        "set-not-null",
+        "add-column-volatile-default",
+        "missing-lock-timeout",
+    ] {
         assert!(!found.contains(&rule), "{rule}: {found:?}");
     }
     let again = p.safemig(&["fix"]);
@@ -568,4 +572,79 @@ fn a_lossy_type_change_runs_only_when_no_value_changes_and_a_no_op_one_is_taken_
             );
         }
     }
+}
+
+#[test]
+fn a_duplicate_version_and_a_name_the_cli_skips_get_names_that_run_never_an_applied_one() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_remote_schema.sql",
+        "CREATE TABLE public.tracks (id int PRIMARY KEY);\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    // The seed's mistake: the safe version written under the same version. It
+    // sorts first by name, yet the applied file keeps its version.
+    p.migration(
+        "20250101000000_a_safe_version.sql",
+        "CREATE TABLE IF NOT EXISTS public.tracks (id int PRIMARY KEY);\n",
+    );
+    p.migration(
+        "20250101000001_next.sql",
+        "CREATE TABLE public.next (id int);\n",
+    );
+    p.migration(
+        "20250301000000-3f2a9c1e-1111-4b6e-9d7a-0c6f0e8b2a55.sql",
+        "CREATE TABLE public.generated (id int);\n",
+    );
+    // No free version between 20250101000000 and 20250101000001: it says so,
+    // and the folder does not load as it is (exit 2, nothing changed).
+    let stuck = p.safemig(&["fix"]);
+    assert_eq!(stuck.code, 2, "{stuck:?}");
+    assert!(
+        stuck.stderr.contains("no version is free right after it"),
+        "{stuck:?}"
+    );
+    assert!(stuck.stderr.contains("--rename-skipped"), "{stuck:?}");
+    std::fs::rename(
+        p.migrations_dir().join("20250101000001_next.sql"),
+        p.migrations_dir().join("20250102000000_next.sql"),
+    )
+    .unwrap();
+    // Now the plan is shown, and nothing is renamed without --write.
+    let plan = p.safemig(&["fix", "--rename-skipped"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    assert!(
+        plan.stdout.contains(
+            "would rename supabase/migrations/20250101000000_a_safe_version.sql -> 20250101000001_a_safe_version.sql"
+        ) || plan.stdout.contains("20250101000001_a_safe_version.sql (duplicate version"),
+        "{plan:?}"
+    );
+    assert!(p
+        .migrations_dir()
+        .join("20250101000000_a_safe_version.sql")
+        .exists());
+    let write = p.safemig(&["fix", "--write", "--rename-skipped"]);
+    assert_eq!(write.code, 0, "{write:?}");
+    let dir = p.migrations_dir();
+    assert!(
+        dir.join("20250101000000_remote_schema.sql").exists(),
+        "the applied one stays"
+    );
+    assert!(
+        dir.join("20250101000001_a_safe_version.sql").exists(),
+        "{write:?}"
+    );
+    assert!(dir
+        .join("20250301000000_3f2a9c1e-1111-4b6e-9d7a-0c6f0e8b2a55.sql")
+        .exists());
+    let status = p.safemig(&["--format", "json", "status"]);
+    assert_eq!(status.code, 0, "the folder loads: {status:?}");
+    let again = p.safemig(&["fix", "--rename-skipped"]);
+    assert!(
+        !again.stdout.contains("would rename"),
+        "idempotent: {again:?}"
+    );
+    let run = p.safemig(&["migrate", "--backup", "skip"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(p.bool("SELECT to_regclass('public.generated') IS NOT NULL"));
 }

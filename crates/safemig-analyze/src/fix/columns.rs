@@ -408,9 +408,11 @@ mod tests {
 
     #[test]
     fn the_lossy_guard_is_one_valid_statement_whatever_the_names() {
-        let sql = "ALTER TABLE \"we'ird\".\"t%\" ALTER COLUMN \"c'%\" TYPE date USING \"c'%\"::date;";
+        let sql =
+            "ALTER TABLE \"we'ird\".\"t%\" ALTER COLUMN \"c'%\" TYPE date USING \"c'%\"::date;";
         let node = crate::parse::parse_file(sql).statements[0].node().unwrap();
-        let Some(Rewrite::Replace(_, text, _)) = lossy_guard(&node, sql.trim_end_matches(';')) else {
+        let Some(Rewrite::Replace(_, text, _)) = lossy_guard(&node, sql.trim_end_matches(';'))
+        else {
             panic!("a guard");
         };
         let parsed = crate::parse::parse_file(&text);
@@ -433,13 +435,24 @@ mod tests {
             same_type(&node, facts).is_some()
         };
         let same = |sql: &str| same_in(&facts, sql);
-        assert!(same("ALTER TABLE public.t ALTER COLUMN c TYPE varchar(40);"));
-        assert!(same("ALTER TABLE t ALTER COLUMN c TYPE varchar(40) USING c::varchar(40);"));
+        assert!(same(
+            "ALTER TABLE public.t ALTER COLUMN c TYPE varchar(40);"
+        ));
+        assert!(same(
+            "ALTER TABLE t ALTER COLUMN c TYPE varchar(40) USING c::varchar(40);"
+        ));
         assert!(!same("ALTER TABLE t ALTER COLUMN c TYPE varchar(41);"));
-        assert!(!same("ALTER TABLE t ALTER COLUMN c TYPE varchar(40) USING lower(c);"));
-        assert!(!same("ALTER TABLE t ALTER COLUMN c TYPE varchar(40) COLLATE \"C\";"));
+        assert!(!same(
+            "ALTER TABLE t ALTER COLUMN c TYPE varchar(40) USING lower(c);"
+        ));
+        assert!(!same(
+            "ALTER TABLE t ALTER COLUMN c TYPE varchar(40) COLLATE \"C\";"
+        ));
         let mut unknown = facts.clone();
         unknown.unknown.insert("public.t".into());
-        assert!(!same_in(&unknown, "ALTER TABLE t ALTER COLUMN c TYPE varchar(40);"));
+        assert!(!same_in(
+            &unknown,
+            "ALTER TABLE t ALTER COLUMN c TYPE varchar(40);"
+        ));
     }
 }

@@ -29,7 +29,6 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
             )));
         }
     }
-    let set = ctx.migrations()?;
     let mut notes = Vec::new();
     // With a database (--db or DATABASE_URL): what is applied, and what tables hold.
     let mut client = match ctx.explicit_url() {
@@ -37,6 +36,42 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         None => None,
     };
     let knows_history = client.is_some();
+    let history = match client.as_mut() {
+        Some(c) => Some(safemig_pg::history::read(c)?),
+        None => None,
+    };
+    // File names first: a version two files share stops the folder from loading.
+    let name_renames = file_name_renames(
+        &ctx.migrations_dir(),
+        history.as_ref(),
+        args.rename_skipped,
+        &mut notes,
+    );
+    if args.write {
+        for (from, to, _) in &name_renames {
+            std::fs::rename(from, to).map_err(|e| {
+                CliError::input(format!(
+                    "cannot rename {} to {}: {e}",
+                    from.display(),
+                    to.display()
+                ))
+            })?;
+        }
+    }
+    let set = match ctx.migrations() {
+        Ok(set) => set,
+        // Shown, not written: the rest of fix runs once they are (fix --write).
+        Err(_) if !args.write && !name_renames.is_empty() => {
+            notes.push("fix --write renames these first, then fixes the files".into());
+            return Ok(print_renames_only(ctx, &name_renames, &notes));
+        }
+        Err(e) => {
+            for note in &notes {
+                eprintln!("{} {note}", human::yellow("note:"));
+            }
+            return Err(e);
+        }
+    };
     // Without the history, nothing says which files are applied: writing is only
     // for files named on the command line, and nothing is renamed.
     if !knows_history && args.write && args.paths.is_empty() {
@@ -46,15 +81,12 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
                 .to_string(),
         ));
     }
-    let pending: Vec<PathBuf> = match client.as_mut() {
-        Some(c) => {
-            let history = safemig_pg::history::read(c)?;
-            status::compute(&set, &history)
-                .into_iter()
-                .filter(|s| matches!(s.state, State::Pending | State::OutOfOrder))
-                .filter_map(|s| set.get(&s.version).map(|m| m.path.clone()))
-                .collect()
-        }
+    let pending: Vec<PathBuf> = match &history {
+        Some(history) => status::compute(&set, history)
+            .into_iter()
+            .filter(|s| matches!(s.state, State::Pending | State::OutOfOrder))
+            .filter_map(|s| set.get(&s.version).map(|m| m.path.clone()))
+            .collect(),
         None => {
             notes.push(
                 "without a database (--db or DATABASE_URL), fix cannot tell which migrations are applied (it fixes \
@@ -163,7 +195,9 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     }
 
     // The order: pending files renamed so that nothing is used before it is made.
-    let mut renames: Vec<(PathBuf, PathBuf)> = Vec::new();
+    // (from, to, why); the name renames are already done when writing.
+    let mut renames: Vec<(PathBuf, PathBuf, String)> = name_renames;
+    let renamed_already = renames.len();
     if knows_history
         && (args.rules.is_empty() || args.rules.iter().any(|r| r == "use-before-create"))
     {
@@ -220,7 +254,12 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
                         continue;
                     }
                     let new_name = format!("{}_{}.sql", r.to_version, m.name);
-                    renames.push((m.path.clone(), m.path.with_file_name(new_name)));
+                    renames.push((
+                        m.path.clone(),
+                        m.path.with_file_name(new_name),
+                        "use-before-create: into the order where nothing is used before it is made"
+                            .into(),
+                    ));
                 }
             }
             Err(why) => notes.push(format!(
@@ -243,7 +282,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
             std::fs::write(path, text)
                 .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
         }
-        for (from, to) in &renames {
+        for (from, to, _) in &renames[renamed_already..] {
             std::fs::rename(from, to).map_err(|e| {
                 CliError::input(format!(
                     "cannot rename {} to {}: {e}",
@@ -263,7 +302,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     if ctx.json() {
         report::print_json(&serde_json::json!({
             "files": reports,
-            "renames": renames.iter().map(|(from, to)| serde_json::json!({"from": from, "to": to})).collect::<Vec<_>>(),
+            "renames": renames.iter().map(|(from, to, why)| serde_json::json!({"from": from, "to": to, "why": why})).collect::<Vec<_>>(),
             "new_files": follow_ups.iter().map(|(path, _)| path).collect::<Vec<_>>(),
             "written": args.write,
             "notes": notes,
@@ -273,14 +312,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
     for note in &notes {
         eprintln!("{} {note}", human::yellow("note:"));
     }
-    for (from, to) in &renames {
-        println!(
-            "{} {} -> {} (use-before-create: into the order where nothing is used before it is made)",
-            if args.write { human::green("renamed") } else { human::yellow("would rename") },
-            from.display(),
-            to.file_name().unwrap_or_default().to_string_lossy()
-        );
-    }
+    print_renames(&renames, args.write);
     if reports.is_empty() {
         if renames.is_empty() {
             println!("nothing to fix in {} file(s)", files.len());
@@ -342,6 +374,179 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         );
     }
     Ok(code)
+}
+
+fn print_renames(renames: &[(PathBuf, PathBuf, String)], written: bool) {
+    for (from, to, why) in renames {
+        println!(
+            "{} {} -> {} ({why})",
+            if written {
+                human::green("renamed")
+            } else {
+                human::yellow("would rename")
+            },
+            from.display(),
+            to.file_name().unwrap_or_default().to_string_lossy()
+        );
+    }
+}
+
+/// The report when only renames can be shown (the folder loads once they are made).
+fn print_renames_only(
+    ctx: &Context,
+    renames: &[(PathBuf, PathBuf, String)],
+    notes: &[String],
+) -> i32 {
+    if ctx.json() {
+        report::print_json(&serde_json::json!({
+            "files": [],
+            "renames": renames.iter().map(|(from, to, why)| serde_json::json!({"from": from, "to": to, "why": why})).collect::<Vec<_>>(),
+            "new_files": [],
+            "written": false,
+            "notes": notes,
+        }));
+    } else {
+        for note in notes {
+            eprintln!("{} {note}", human::yellow("note:"));
+        }
+        print_renames(renames, false);
+    }
+    1
+}
+
+/// Renames that make every migration file one the Supabase CLI and safemig read,
+/// each version once: (from, to, why). Two files with one version: the one the
+/// history names as applied (else the first by name) keeps it, the other gets
+/// the next free version right after it; without the history, nothing says
+/// which is applied, and a note says so. `<digits>-<rest>.sql` (skipped by the
+/// CLI: a dash after the version) becomes `<digits>_<rest>.sql` when asked.
+fn file_name_renames(
+    dir: &Path,
+    history: Option<&safemig_pg::history::History>,
+    rename_skipped: bool,
+    notes: &mut Vec<String>,
+) -> Vec<(PathBuf, PathBuf, String)> {
+    use std::collections::{BTreeMap, BTreeSet};
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new(); // loading the folder says what is wrong
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_file())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    let applied: BTreeSet<&str> = history
+        .map(|h| {
+            h.supabase
+                .iter()
+                .map(|r| r.version.as_str())
+                .chain(h.safemig.keys().map(String::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    let parsed: Vec<(String, String, &String)> = names
+        .iter()
+        .filter_map(|n| {
+            safemig_project::migrations::parse_file_name(n).map(|(v, name)| (v, name, n))
+        })
+        .collect();
+    let mut used: BTreeSet<String> = parsed.iter().map(|(v, _, _)| v.clone()).collect();
+    let mut out = Vec::new();
+    for n in &names {
+        let Some((digits, rest)) = n.strip_suffix(".sql").and_then(|s| s.split_once('-')) else {
+            continue;
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || rest.is_empty() {
+            continue;
+        }
+        let to = format!("{digits}_{rest}.sql");
+        if !rename_skipped {
+            notes.push(format!(
+                "{n} is skipped by the Supabase CLI and by safemig (a dash, not an underscore, follows the \
+                 version): safemig fix --rename-skipped renames it to {to}"
+            ));
+        } else if used.contains(digits) || applied.contains(digits) {
+            notes.push(format!(
+                "{n}: version {digits} is taken (by another file or the history), so it is not renamed; give it \
+                 a free version by hand"
+            ));
+        } else {
+            used.insert(digits.to_string());
+            out.push((
+                dir.join(n),
+                dir.join(to),
+                "the Supabase CLI skipped it: a dash followed the version".into(),
+            ));
+        }
+    }
+    let mut by_version: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for (version, name, file) in &parsed {
+        by_version
+            .entry(version.as_str())
+            .or_default()
+            .push((name.as_str(), file.as_str()));
+    }
+    // The versions files have (or get by the renames above): a moved duplicate
+    // must sort before the next of them.
+    let taken = used.clone();
+    for (version, files) in by_version.iter().filter(|(_, f)| f.len() > 1) {
+        let listed = files.iter().map(|(_, f)| *f).collect::<Vec<_>>().join(", ");
+        let keep = match history {
+            None => {
+                notes.push(format!(
+                    "{listed} share version {version}: with the database (--db or DATABASE_URL) fix tells which is \
+                     applied and gives the other the next free version"
+                ));
+                continue;
+            }
+            Some(_) if !applied.contains(version) => 0,
+            Some(h) => {
+                let named = |name: &str| {
+                    h.supabase
+                        .iter()
+                        .any(|r| r.version == *version && r.name.as_deref() == Some(name))
+                        || h.safemig.get(*version).is_some_and(|r| r.name == name)
+                };
+                match files.iter().position(|(name, _)| named(name)) {
+                    Some(i) => i,
+                    None => {
+                        notes.push(format!(
+                            "{listed} share version {version}, which is applied, and the history names neither: \
+                             none is renamed; rename the one that was not applied by hand"
+                        ));
+                        continue;
+                    }
+                }
+            }
+        };
+        let kept = files[keep].1;
+        for (i, (name, file)) in files.iter().enumerate() {
+            if i == keep {
+                continue;
+            }
+            let next_taken = taken.iter().find(|v| v.as_str() > *version).cloned();
+            let mut free = fix::next_version(version);
+            while let Some(v) = free.as_ref().filter(|v| used.contains(*v)) {
+                free = fix::next_version(v);
+            }
+            match free.filter(|v| next_taken.as_ref().is_none_or(|n| v < n)) {
+                Some(v) => {
+                    used.insert(v.clone());
+                    out.push((
+                        dir.join(file),
+                        dir.join(format!("{v}_{name}.sql")),
+                        format!("duplicate version: {kept} has {version} too"),
+                    ));
+                }
+                None => notes.push(format!(
+                    "{file} shares version {version} with {kept}, and no version is free right after it: give it \
+                     one by hand"
+                )),
+            }
+        }
+    }
+    out
 }
 
 /// A free version right after `path`'s, of the same width, before the next
