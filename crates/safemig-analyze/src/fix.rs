@@ -62,8 +62,8 @@ pub fn describe(rule: &str) -> &'static str {
         "add-column-volatile-default" => {
             "safemig fix adds the column without its DEFAULT (no table rewrite) and sets the default for new rows; \
              a migration of its own right after this one fills the existing rows (UPDATE ... WHERE column IS \
-             NULL: row locks only, reads never wait), and a NOT NULL follows the validated-CHECK route. Serial, \
-             identity and generated columns are left as they are."
+             NULL: row locks only, reads never wait; the table's triggers fire). A NOT NULL column, serial, \
+             identity and generated columns are left as they are: no single follow-up makes them safely."
         }
         "change-column-type" => {
             "safemig fix --db takes out a type change to the type the column already has (a pulled schema writes \
@@ -71,8 +71,9 @@ pub fn describe(rule: &str) -> &'static str {
         }
         "lossy-type-change" => {
             "safemig fix keeps the change behind a test in the same transaction, with writes held: every stored \
-             value, converted and cast back, must equal the old one; else the migration stops with the number of \
-             rows that would change, and nothing is changed."
+             value, converted and cast back, must read as the old one; else the migration stops with the number of \
+             rows that would change, and nothing is changed. A USING that computes new values is left as it is \
+             (migrate's own guard still tests its rows)."
         }
         "use-before-create" => {
             "safemig fix renames pending files into the order check proposes (each moved file gets the next free \
@@ -288,42 +289,91 @@ pub fn needs(sql: &str) -> Needs {
     needs
 }
 
-/// The tables (`schema.table`) a file creates, writes rows into or alters:
-/// after it runs, what the database held of them is no longer what a later
-/// file meets.
+/// The tables (`schema.table`) a file creates, writes rows into, alters or
+/// renames (or renames a column of): after it runs, what the database held of
+/// them is no longer what a later file meets.
 pub fn touched_tables(sql: &str) -> Vec<String> {
+    let mut touched: Vec<String> = crate::parse::parse_file(sql)
+        .statements
+        .iter()
+        .filter_map(|s| s.node())
+        .flat_map(|node| touched_by(&node))
+        .collect();
+    touched.sort();
+    touched.dedup();
+    touched
+}
+
+/// What one statement may change the shape of: `schema.table` for the whole
+/// table (created, dropped, renamed), `schema.table.column` for one column
+/// (added, dropped, renamed, or its type, default or nullability changed).
+fn reshaped_by(node: &NodeEnum) -> Vec<String> {
+    let key = |r: &protobuf::RangeVar| table_key(r);
+    match node {
+        NodeEnum::AlterTableStmt(a) => {
+            let Some(r) = &a.relation else {
+                return Vec::new();
+            };
+            a.cmds
+                .iter()
+                .filter_map(|c| match &c.node {
+                    Some(NodeEnum::AlterTableCmd(cmd)) => {
+                        let column = match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+                            Some(NodeEnum::ColumnDef(def)) if cmd.name.is_empty() => {
+                                def.colname.clone()
+                            }
+                            _ => cmd.name.clone(),
+                        };
+                        Some(if column.is_empty() {
+                            key(r)
+                        } else {
+                            format!("{}.{column}", key(r))
+                        })
+                    }
+                    _ => None,
+                })
+                .collect()
+        }
+        NodeEnum::RenameStmt(rename) => match &rename.relation {
+            Some(r) if rename.rename_type == ObjectType::ObjectColumn as i32 => vec![
+                format!("{}.{}", key(r), rename.subname),
+                format!("{}.{}", key(r), rename.newname),
+            ],
+            Some(r) => vec![key(r)],
+            None => Vec::new(),
+        },
+        _ => touched_by(node),
+    }
+}
+
+/// The tables one statement creates, writes rows into, alters or renames.
+fn touched_by(node: &NodeEnum) -> Vec<String> {
     use crate::objects::{effects, ObjectKind};
     let key = |schema: &str, name: &str| {
         let schema = if schema.is_empty() { "public" } else { schema };
         format!("{schema}.{name}")
     };
     let mut touched = Vec::new();
-    for node in crate::parse::parse_file(sql)
-        .statements
-        .iter()
-        .filter_map(|s| s.node())
-    {
-        let written = match &node {
-            NodeEnum::InsertStmt(s) => s.relation.as_ref(),
-            NodeEnum::UpdateStmt(s) => s.relation.as_ref(),
-            NodeEnum::MergeStmt(s) => s.relation.as_ref(),
-            NodeEnum::CopyStmt(s) if s.is_from => s.relation.as_ref(),
-            NodeEnum::AlterTableStmt(s) => s.relation.as_ref(),
-            _ => None,
-        };
-        if let Some(r) = written {
-            touched.push(key(&r.schemaname, &r.relname));
-        }
-        touched.extend(
-            effects(&node)
-                .creates
-                .into_iter()
-                .filter(|o| o.kind == ObjectKind::Relation)
-                .map(|o| key(&o.schema, &o.name)),
-        );
+    let written = match node {
+        NodeEnum::InsertStmt(s) => s.relation.as_ref(),
+        NodeEnum::UpdateStmt(s) => s.relation.as_ref(),
+        NodeEnum::MergeStmt(s) => s.relation.as_ref(),
+        NodeEnum::CopyStmt(s) if s.is_from => s.relation.as_ref(),
+        NodeEnum::AlterTableStmt(s) => s.relation.as_ref(),
+        NodeEnum::RenameStmt(s) => s.relation.as_ref(),
+        _ => None,
+    };
+    if let Some(r) = written {
+        touched.push(key(&r.schemaname, &r.relname));
     }
-    touched.sort();
-    touched.dedup();
+    touched.extend(
+        effects(node)
+            .creates
+            .into_iter()
+            .chain(effects(node).drops)
+            .filter(|o| o.kind == ObjectKind::Relation)
+            .map(|o| key(&o.schema, &o.name)),
+    );
     touched
 }
 
@@ -401,11 +451,16 @@ pub fn fix_file(
     }
     let mut edits: Vec<(usize, usize, String)> = Vec::new();
     let mut changes = Vec::new();
+    // Tables and columns the statements before this one reshape: what the
+    // database says of them is not what this statement meets.
+    let mut touched_here = std::collections::BTreeSet::new();
     for (i, s) in parsed.statements.iter().enumerate() {
+        let Some(node) = s.node() else { continue };
+        let touched_after = reshaped_by(&node);
         let Some(rules_here) = found.get(&(i + 1)) else {
+            touched_here.extend(touched_after);
             continue;
         };
-        let Some(node) = s.node() else { continue };
         // Up to its last token: a trailing `-- comment` stays where it is.
         let code = code_only(&sql[s.code_offset..s.offset + s.text.len()]);
         let later: String = parsed.statements[i + 1..]
@@ -452,7 +507,7 @@ pub fn fix_file(
             })
         } else if let Some(rewrite) = (rules_here.contains(&"change-column-type")
             && wanted("change-column-type"))
-        .then(|| columns::same_type(&node, facts))
+        .then(|| columns::same_type(&node, facts, &touched_here))
         .flatten()
         {
             Some(rewrite)
@@ -467,6 +522,7 @@ pub fn fix_file(
         } else {
             None
         };
+        touched_here.extend(touched_after);
         let Some(rewrite) = rewrite else { continue };
         let end = s.offset + s.text.len();
         let (rule, new_text, why, end) = match rewrite {
@@ -1039,6 +1095,46 @@ mod tests {
             fixed.follow_up[0].ends_with("VALIDATE CONSTRAINT \"c_fk\""),
             "{:?}",
             fixed.follow_up
+        );
+    }
+
+    #[test]
+    fn a_type_change_after_another_of_the_same_column_is_never_taken_out() {
+        let mut facts = facts(&[("public.t", 3)], &[]);
+        facts.types.insert("public.t.c".into(), "integer".into());
+        let options = crate::lint::LintOptions::default();
+        let alone = fix_file(
+            "ALTER TABLE public.t ALTER COLUMN c TYPE int4;\n",
+            &facts,
+            &[],
+            &options,
+        );
+        assert!(
+            alone
+                .text
+                .contains("-- ALTER TABLE public.t ALTER COLUMN c TYPE int4"),
+            "{}",
+            alone.text
+        );
+        // The database's type is not what the second statement meets.
+        let sql = "ALTER TABLE public.t ALTER COLUMN c TYPE bigint;\nALTER TABLE public.t ALTER COLUMN c TYPE integer;\n";
+        let fixed = fix_file(sql, &facts, &[], &options);
+        assert!(
+            fixed
+                .text
+                .contains("\nALTER TABLE public.t ALTER COLUMN c TYPE integer;"),
+            "{}",
+            fixed.text
+        );
+        // Another column of the same table does not count.
+        let sql = "ALTER TABLE public.t ALTER COLUMN d TYPE bigint;\nALTER TABLE public.t ALTER COLUMN c TYPE integer;\n";
+        let fixed = fix_file(sql, &facts, &[], &options);
+        assert!(
+            fixed
+                .text
+                .contains("-- ALTER TABLE public.t ALTER COLUMN c TYPE integer"),
+            "{}",
+            fixed.text
         );
     }
 

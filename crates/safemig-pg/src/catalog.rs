@@ -2208,9 +2208,13 @@ pub fn fix_facts(
         let (schema, name) = split(table);
         let found = tx
             .query_opt(
+                // A column with another collation than its type's: a type change
+                // without COLLATE would reset it, so it is not "the same".
                 "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a \
                  JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped",
+                 JOIN pg_type t ON t.oid = a.atttypid \
+                 WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped \
+                 AND a.attcollation = t.typcollation",
                 &[&schema, &name, column],
             )
             .map_err(|e| PgError::sql("reading a column's type", &e))?;

@@ -41,12 +41,17 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         None => None,
     };
     // File names first: a version two files share stops the folder from loading.
-    let name_renames = file_name_renames(
-        &ctx.migrations_dir(),
-        history.as_ref(),
-        args.rename_skipped,
-        &mut notes,
-    );
+    // Not when the run is narrowed to some files or rules: renames are neither.
+    let name_renames = if args.paths.is_empty() && args.rules.is_empty() {
+        file_name_renames(
+            &ctx.migrations_dir(),
+            history.as_ref(),
+            args.rename_skipped,
+            &mut notes,
+        )
+    } else {
+        Vec::new()
+    };
     if args.write {
         for (from, to, _) in &name_renames {
             std::fs::rename(from, to).map_err(|e| {
@@ -451,7 +456,10 @@ fn file_name_renames(
             safemig_project::migrations::parse_file_name(n).map(|(v, name)| (v, name, n))
         })
         .collect();
+    // Versions taken: by a file, or by the history (a version applied from a file
+    // no longer here would make a moved file count as applied, never to run).
     let mut used: BTreeSet<String> = parsed.iter().map(|(v, _, _)| v.clone()).collect();
+    used.extend(applied.iter().map(|v| v.to_string()));
     let mut out = Vec::new();
     for n in &names {
         let Some((digits, rest)) = n.strip_suffix(".sql").and_then(|s| s.split_once('-')) else {
@@ -461,7 +469,12 @@ fn file_name_renames(
             continue;
         }
         let to = format!("{digits}_{rest}.sql");
-        if !rename_skipped {
+        if history.is_none() {
+            notes.push(format!(
+                "{n} is skipped by the Supabase CLI and by safemig (a dash, not an underscore, follows the \
+                 version): with the database (--db or DATABASE_URL), safemig fix --rename-skipped renames it to {to}"
+            ));
+        } else if !rename_skipped {
             notes.push(format!(
                 "{n} is skipped by the Supabase CLI and by safemig (a dash, not an underscore, follows the \
                  version): safemig fix --rename-skipped renames it to {to}"
