@@ -19,6 +19,7 @@ pub mod parse;
 pub mod plpgsql;
 pub mod project;
 pub mod rules;
+pub mod undo;
 
 pub use effects::{DataTarget, TypeChange, UpdateProbe, DATA_RULES, IRREVERSIBLE_RULES};
 pub use lint::{lint_file, Class, FileLint, Finding, LintOptions};

@@ -217,6 +217,10 @@ struct Prepared<'a> {
     history_statements: Vec<String>,
     /// What was sent differently from the file, and why.
     notes: Vec<String>,
+    /// What `safemig rollback` needs recorded: the objects the statements touch
+    /// (their state before is read in the migration's transaction), or why it
+    /// cannot be taken back.
+    undo: safemig_analyze::undo::UndoPlan,
 }
 
 /// Runs `safemig migrate` against `client`. Infrastructure failures before any
@@ -441,6 +445,7 @@ fn migrate_locked(
                 let update_probes = statements.iter().map(Statement::update_probe).collect();
                 let named = statements.iter().map(Statement::named_relations).collect();
                 let reaches_unnamed = statements.iter().any(Statement::reaches_unnamed);
+                let undo = safemig_analyze::undo::plan(&statements);
                 prepared.push(Prepared {
                     file,
                     statements,
@@ -450,6 +455,7 @@ fn migrate_locked(
                     reaches_unnamed,
                     history_statements,
                     notes,
+                    undo,
                 });
             }
             Err(e) => {
@@ -838,6 +844,15 @@ fn run_one(
                     };
                     let recorded =
                         record(&mut tx, file, &history_statements, started, options, alone)
+                            .and_then(|()| {
+                                crate::undo::store(
+                                    &mut tx,
+                                    &file.version,
+                                    &[],
+                                    &p.undo.irreversible,
+                                )
+                                .map_err(pg_error)
+                            })
                             .and_then(|()| tx.commit().map_err(|e| driver_error(&e, None, file)));
                     if let Err(error) = recorded {
                         return fail(m, error, committed_parts, started, "failed");
@@ -1231,6 +1246,12 @@ fn attempt_segment(
     let before = catalog::snapshot_before(&mut tx, protection, needs, &scope).map_err(pg_error)?;
     let history_before = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
     leave_guard(&mut tx, &saved).map_err(sql_err)?;
+    // What rollback will need: the state before of what the statements touch,
+    // read as the migration resolves names (its search_path), before it runs.
+    let undo_before = match record_with.filter(|_| !dry) {
+        Some(_) => crate::undo::capture(&mut tx, &p.undo).map_err(pg_error)?,
+        None => Vec::new(),
+    };
     // Observing (a rehearsal): the tables as they were when the migration began,
     // and the state after each statement, which is the next one's "before".
     let existing = if options.observe {
@@ -1367,6 +1388,8 @@ fn attempt_segment(
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));
             record(&mut tx, file, statements, started, options, ran_alone)?;
+            crate::undo::store(&mut tx, &file.version, &undo_before, &p.undo.irreversible)
+                .map_err(pg_error)?;
         }
     }
     // After the history rows: anything they set off is seen too.

@@ -55,6 +55,18 @@ CREATE TABLE IF NOT EXISTS safemig.audit (
     details      jsonb NOT NULL DEFAULT '{}',
     tool_version text NOT NULL
 );
+CREATE TABLE IF NOT EXISTS safemig.undo (
+    version      text NOT NULL,
+    seq          integer NOT NULL,
+    kind         text NOT NULL,
+    schema_name  text NOT NULL,
+    table_name   text NOT NULL,
+    name         text NOT NULL,
+    existed      boolean NOT NULL,
+    before       text[] NOT NULL DEFAULT '{}',
+    PRIMARY KEY (version, seq)
+);
+COMMENT ON TABLE safemig.undo IS 'safemig: what each applied migration changed, as it was before (safemig rollback).';
 RESET lock_timeout";
 
 /// One row of `supabase_migrations.schema_migrations`.
@@ -96,7 +108,8 @@ pub fn ensure_tables(client: &mut impl GenericClient) -> Result<(), PgError> {
                      WHERE attrelid = to_regclass('supabase_migrations.schema_migrations') \
                        AND attname IN ('version', 'statements', 'name') AND NOT attisdropped) = 3 \
                 AND to_regclass('safemig.migrations') IS NOT NULL \
-                AND to_regclass('safemig.audit') IS NOT NULL",
+                AND to_regclass('safemig.audit') IS NOT NULL \
+                AND to_regclass('safemig.undo') IS NOT NULL",
             &[],
         )
         .map_err(|e| PgError::sql("reading the catalog", &e))?

@@ -17,9 +17,11 @@ pub mod lock;
 pub mod observe;
 pub mod redact;
 pub mod rehearse;
+pub mod rollback;
 pub mod status;
 pub mod supabase;
 pub mod tools;
+pub mod undo;
 pub mod verify;
 
 pub use connect::{SslMode, Target};

@@ -87,6 +87,9 @@ pub enum Command {
     Backup(BackupArgs),
     /// Restore critical tables in place (--tables), or the complete dump into a database (--into).
     Restore(RestoreArgs),
+    /// Take back the newest applied migration(s): what they created is dropped, what they changed gets its
+    /// recorded definition back, their history rows go. --dry-run proves it on a throwaway copy first.
+    Rollback(RollbackArgs),
     /// Print the audit trail (from the database with --db / DATABASE_URL, else the local file).
     Log(LogArgs),
     /// Run the seed runbook end to end on a throwaway PostgreSQL: no database of your own needed.
@@ -208,6 +211,23 @@ pub enum BackupCommand {
         #[arg(long, value_name = "DAYS")]
         drop_older_than: Option<u32>,
     },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RollbackArgs {
+    /// The migration to take back; it must be the newest applied (default: the newest).
+    #[arg(value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Take back every applied migration after VERSION, newest first.
+    #[arg(long, value_name = "VERSION", conflicts_with = "version")]
+    pub to: Option<String>,
+    /// Change nothing: show what would run, run it in a transaction that is rolled back, and prove it on a
+    /// throwaway copy (rolled back, then migrated again, the schema must be today's).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Take back even when rows or values written since the migration would go with it.
+    #[arg(long)]
+    pub allow_loss: bool,
 }
 
 #[derive(Debug, Args, Clone)]

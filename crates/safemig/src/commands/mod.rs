@@ -11,6 +11,7 @@ pub mod log;
 pub mod lsp;
 pub mod migrate;
 pub mod plan;
+pub mod rollback;
 pub mod rules;
 pub mod status;
 pub mod verify;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> Result<i32, CliError> {
                 Command::Fix(args) => fix::run(&ctx, &args),
                 Command::Backup(args) => backup::run(&ctx, &args),
                 Command::Restore(args) => backup::restore(&ctx, &args),
+                Command::Rollback(args) => rollback::run(&ctx, &args),
                 Command::Rules => rules::list(&ctx),
                 Command::Explain(args) => rules::explain(&ctx, &args),
                 Command::Status => status::run(&ctx),

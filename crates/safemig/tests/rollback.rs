@@ -1,0 +1,257 @@
+//! `safemig rollback` (issue 16) against a real throwaway PostgreSQL: what a
+//! migration changed is recorded in its transaction, taken back newest first,
+//! proven on a throwaway copy with --dry-run, and refused with the reason when it
+//! cannot be taken back mechanically.
+
+mod common;
+
+use common::Project;
+
+const BASE: &str = "CREATE TABLE public.users (\n\
+    id uuid PRIMARY KEY,\n\
+    email text NOT NULL,\n\
+    created_at timestamptz DEFAULT now()\n\
+);\n\
+ALTER TABLE public.users ENABLE ROW LEVEL SECURITY;\n\
+CREATE POLICY \"users read own\" ON public.users FOR SELECT TO authenticated USING (auth.uid() = id);\n\
+CREATE VIEW public.user_emails AS SELECT id, email FROM public.users;\n\
+CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$\n\
+BEGIN\n\
+  INSERT INTO public.users (id, email) VALUES (NEW.id, NEW.email);\n\
+  RETURN NEW;\n\
+END $$;\n\
+CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION public.handle_new_user();\n";
+
+/// The release that broke sign-ups: the function writes a column that is not
+/// there yet, and much else changes around it.
+const BROKEN: &str = "SET lock_timeout = '5s';\n\
+CREATE OR REPLACE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$\n\
+BEGIN\n\
+  INSERT INTO public.users (id, email, display_name) VALUES (NEW.id, NEW.email, NEW.raw_user_meta_data->>'name');\n\
+  RETURN NEW;\n\
+END $$;\n\
+ALTER TABLE public.users ADD COLUMN nickname text;\n\
+ALTER TABLE public.users ALTER COLUMN created_at DROP DEFAULT;\n\
+ALTER TABLE public.users ADD CONSTRAINT users_email_present CHECK (email <> '') NOT VALID;\n\
+ALTER TABLE public.users FORCE ROW LEVEL SECURITY;\n\
+CREATE OR REPLACE VIEW public.user_emails AS SELECT id, email, created_at FROM public.users;\n\
+DROP POLICY \"users read own\" ON public.users;\n\
+CREATE POLICY \"users read all\" ON public.users FOR SELECT TO authenticated USING (true);\n\
+CREATE INDEX IF NOT EXISTS users_email ON public.users (email);\n\
+CREATE TABLE public.audit_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, note text);\n\
+ALTER TABLE public.audit_log ENABLE ROW LEVEL SECURITY;\n\
+GRANT SELECT ON public.audit_log TO authenticated;\n\
+CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+CREATE TRIGGER users_touch BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.touch();\n";
+
+fn schema(p: &Project) -> safemig_pg::drift::Schema {
+    safemig_pg::drift::snapshot(&mut p.client(), &["public".to_string()]).unwrap()
+}
+
+fn function_body(p: &Project) -> String {
+    p.client()
+        .query_one(
+            "SELECT pg_get_functiondef('public.handle_new_user()'::regprocedure)",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+fn sign_up(p: &Project, email: &str) -> Result<(), String> {
+    p.client()
+        .batch_execute(&format!(
+            "INSERT INTO auth.users (id, email) VALUES (gen_random_uuid(), '{email}')"
+        ))
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[test]
+fn a_release_that_broke_sign_ups_is_taken_back_to_exactly_the_schema_before_it() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    sign_up(&p, "first@example.com").expect("sign-ups work before");
+    let schema_before = schema(&p);
+    let body_before = function_body(&p);
+    let base_fingerprint = p.fingerprint();
+
+    p.migration("20250201000000_release.sql", BROKEN);
+    // check calls it risky (an open policy, a view without security_invoker):
+    // shipped anyway, as bad releases are.
+    let run = p.safemig(&["migrate", "--backup", "skip", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        sign_up(&p, "second@example.com").is_err(),
+        "the release broke sign-ups"
+    );
+    assert!(p.i64("SELECT count(*) FROM safemig.undo WHERE version = '20250201000000'") > 5);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM safemig.undo WHERE version = '20250201000000' AND kind = 'irreversible'"),
+        0
+    );
+
+    // The dry run changes nothing, and proves the rollback on a copy.
+    let after_release = p.fingerprint();
+    let dry = p.safemig(&["--format", "json", "rollback", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    let json = dry.json();
+    assert_eq!(json["migrations"][0]["result"], "dry-run", "{json}");
+    assert_eq!(json["proof"]["ok"], true, "{json}");
+    assert!(
+        json["proof"]["changed_by_rollback"].as_u64().unwrap() > 5,
+        "{json}"
+    );
+    assert_eq!(
+        p.fingerprint(),
+        after_release,
+        "the dry run changed nothing"
+    );
+
+    let back = p.safemig(&["rollback", "20250201000000"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(
+        back.stdout.contains("took back 20250201000000_release"),
+        "{back:?}"
+    );
+    let differences = safemig_pg::drift::compare(&schema_before, &schema(&p));
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert_eq!(
+        function_body(&p),
+        body_before,
+        "the old function body is back"
+    );
+    assert!(p.bool("SELECT to_regclass('public.audit_log') IS NULL"));
+    assert!(p.bool("SELECT to_regprocedure('public.touch()') IS NULL"));
+    assert!(p.bool(
+        "SELECT NOT relforcerowsecurity AND relrowsecurity FROM pg_class WHERE oid = 'public.users'::regclass"
+    ));
+    // Both histories forget it: it is pending again, for safemig and the Supabase CLI.
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations WHERE version = '20250201000000'"),
+        0
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM safemig.migrations WHERE version = '20250201000000'"),
+        0
+    );
+    let status = p.safemig(&["--format", "json", "status"]).json();
+    assert!(
+        status["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["version"] == "20250201000000" && m["state"] == "pending"),
+        "{status}"
+    );
+    sign_up(&p, "third@example.com").expect("sign-ups work again");
+    assert_eq!(p.i64("SELECT count(*) FROM public.users"), 2);
+    // Nothing else changed: the same catalog as after the base, two users more.
+    assert_eq!(
+        base_fingerprint
+            .replace("public.users rows=1", "public.users rows=2")
+            .lines()
+            .filter(|l| !l.starts_with("safemig.") && !l.starts_with("auth."))
+            .collect::<Vec<_>>(),
+        p.fingerprint()
+            .lines()
+            .filter(|l| !l.starts_with("safemig.") && !l.starts_with("auth."))
+            .collect::<Vec<_>>()
+    );
+    let log = p.safemig(&["--format", "json", "log"]);
+    assert!(log.stdout.contains("\"rollback\""), "{log:?}");
+    // And it applies again.
+    assert_eq!(
+        p.safemig(&["migrate", "--backup", "skip", "--allow-risky"])
+            .code,
+        0
+    );
+}
+
+#[test]
+fn what_cannot_be_taken_back_is_refused_with_the_reason_and_nothing_changes() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    p.migration(
+        "20250201000000_lowercase.sql",
+        "UPDATE public.users SET email = lower(email);\n",
+    );
+    assert_eq!(
+        p.safemig(&["migrate", "--backup", "skip", "--allow-risky"])
+            .code,
+        0
+    );
+    let before = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("line 1: UPDATE of public.users changes rows of a table that existed before"),
+        "{refused:?}"
+    );
+    assert_eq!(p.fingerprint(), before);
+
+    // Not the newest: bad input, with what to do.
+    let older = p.safemig(&["rollback", "20250101000000"]);
+    assert_eq!(older.code, 2, "{older:?}");
+    assert!(older.stderr.contains("--to 20250101000000"), "{older:?}");
+
+    // Applied by another tool: no record of what it changed.
+    p.exec(
+        "INSERT INTO supabase_migrations.schema_migrations (version, name, statements) \
+         VALUES ('20250301000000', 'by_the_cli', '{}')",
+    );
+    let unknown = p.safemig(&["rollback"]);
+    assert_eq!(unknown.code, 1, "{unknown:?}");
+    assert!(
+        unknown
+            .stdout
+            .contains("no record of what 20250301000000 changed"),
+        "{unknown:?}"
+    );
+}
+
+#[test]
+fn rows_written_since_into_a_table_the_migration_made_are_a_loss_refused_unless_allowed() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    p.migration(
+        "20250201000000_notes.sql",
+        "CREATE TABLE public.notes (id int PRIMARY KEY, body text);\n\
+         ALTER TABLE public.users ADD COLUMN plan text DEFAULT 'free';\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    sign_up(&p, "a@example.com").unwrap();
+    p.exec("INSERT INTO public.notes VALUES (1, 'kept'), (2, 'kept too');");
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("public.notes holds 2 row(s) written since"),
+        "{refused:?}"
+    );
+    // The default is what every row got: no value of its own was written.
+    assert!(!refused.stdout.contains("users.plan"), "{refused:?}");
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.notes"),
+        2,
+        "nothing changed"
+    );
+    p.exec("UPDATE public.users SET plan = 'pro';");
+    let refused = p.safemig(&["rollback"]);
+    assert!(
+        refused
+            .stdout
+            .contains("public.users.plan holds 1 value(s)"),
+        "{refused:?}"
+    );
+
+    let forced = p.safemig(&["rollback", "--to", "20250101000000", "--allow-loss"]);
+    assert_eq!(forced.code, 0, "{forced:?}");
+    assert!(p.bool("SELECT to_regclass('public.notes') IS NULL"));
+    assert!(p.bool(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'plan' AND NOT attisdropped)"
+    ));
+}
