@@ -153,6 +153,9 @@ pub struct MigrationReport {
     /// Per statement, when the run observes (`plan --rehearse`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<Observation>,
+    /// Why `safemig rollback` cannot take this migration back, each with its line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cannot_roll_back: Vec<String>,
 }
 
 /// A guard violation with the statement that caused it.
@@ -630,6 +633,7 @@ fn empty_report(file: &MigrationFile, result: Outcome) -> MigrationReport {
         changes: Vec::new(),
         error: None,
         observed: Vec::new(),
+        cannot_roll_back: Vec::new(),
     }
 }
 
@@ -730,6 +734,7 @@ fn run_one(
         },
     );
     m.statements = p.statements.len();
+    m.cannot_roll_back = p.undo.irreversible.clone();
     let history_statements: Vec<String> = p.history_statements.clone();
     m.notes.extend(p.notes.iter().cloned());
     if let Err(e) = runner.reset_session(options) {

@@ -176,10 +176,27 @@ fn what_cannot_be_taken_back_is_refused_with_the_reason_and_nothing_changes() {
         "20250201000000_lowercase.sql",
         "UPDATE public.users SET email = lower(email);\n",
     );
+    // migrate says so when it applies it.
+    let run = p.safemig(&[
+        "--format",
+        "json",
+        "migrate",
+        "--backup",
+        "skip",
+        "--allow-risky",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
     assert_eq!(
-        p.safemig(&["migrate", "--backup", "skip", "--allow-risky"])
-            .code,
-        0
+        json["migrations"][0]["cannot_roll_back"],
+        serde_json::Value::Null,
+        "{json}"
+    );
+    assert!(
+        json["migrations"][1]["cannot_roll_back"][0]
+            .as_str()
+            .is_some_and(|r| r.contains("UPDATE of public.users")),
+        "{json}"
     );
     let before = p.fingerprint();
     let refused = p.safemig(&["rollback"]);

@@ -535,7 +535,7 @@ fn audit(
     let migrations: Vec<_> = report
         .migrations
         .iter()
-        .map(|m| serde_json::json!({ "version": m.version, "name": m.name, "result": m.result, "reason": m.reason, "allowed": m.allowed, "changes": m.changes }))
+        .map(|m| serde_json::json!({ "version": m.version, "name": m.name, "result": m.result, "reason": m.reason, "allowed": m.allowed, "changes": m.changes, "cannot_roll_back": m.cannot_roll_back }))
         .collect();
     let mut record = AuditRecord::new(
         "migrate",
@@ -734,6 +734,19 @@ pub fn print_migration(m: &MigrationReport) {
     }
     for note in &m.notes {
         println!("      {} {note}", human::yellow("note:"));
+    }
+    if matches!(m.result, Outcome::Applied) {
+        if let Some(first) = m.cannot_roll_back.first() {
+            println!(
+                "      {} safemig rollback cannot take it back ({first}{}): keep the backup",
+                human::dim("rollback:"),
+                if m.cannot_roll_back.len() > 1 {
+                    format!(", and {} more", m.cannot_roll_back.len() - 1)
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
 }
 
