@@ -213,7 +213,7 @@ pub enum BackupCommand {
     },
 }
 
-#[derive(Debug, Args, Clone)]
+#[derive(Debug, Args, Clone, Default)]
 pub struct RollbackArgs {
     /// The migration to take back; it must be the newest applied (default: the newest).
     #[arg(value_name = "VERSION")]

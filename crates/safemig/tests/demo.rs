@@ -17,7 +17,9 @@ fn the_demo_runs_the_whole_runbook_and_exits_0() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     for expected in [
-        "[13/13]",
+        "[14/14]",
+        "proven on a throwaway copy: rolled back (1 object(s) changed), then migrated again",
+        "took back 20250831022400_add_r2_storage_fields",
         "no --allow-risky, no [[allow]]",
         "risky[unattached-trigger-function] trigger function public.handle_new_user()",
         "restored into a second throwaway PostgreSQL",

@@ -354,6 +354,49 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
 
     step(
         12,
+        "Take a release back: rollback --dry-run proves it on a throwaway copy, rollback does it, migrate re-applies it",
+    );
+    let r2_bucket = |client: &mut safemig_pg::postgres::Client| -> Result<bool, CliError> {
+        Ok(client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.library_tracks'::regclass \
+                 AND attname = 'r2_bucket' AND NOT attisdropped)",
+                &[],
+            )
+            .map_err(|e| CliError::input(e.to_string()))?
+            .get(0))
+    };
+    command("safemig rollback --dry-run");
+    let code = super::rollback::run(
+        &ctx,
+        &crate::cli::RollbackArgs {
+            dry_run: true,
+            ..Default::default()
+        },
+    )?;
+    expect(
+        code == 0 && r2_bucket(&mut client)?,
+        "the dry run proves the rollback of the R2 fields on a copy and changes nothing",
+    )?;
+    command("safemig rollback");
+    let code = super::rollback::run(&ctx, &crate::cli::RollbackArgs::default())?;
+    let gone = !r2_bucket(&mut client)?;
+    let tracks: i64 = client
+        .query_one("SELECT count(*) FROM public.library_tracks", &[])
+        .map_err(|e| CliError::input(e.to_string()))?
+        .get(0);
+    say(&format!(
+        "{} r2_bucket is gone, the {tracks} tracks are there, and 20250831022400 is pending again (for the Supabase \
+         CLI too)",
+        mark(code == 0 && gone && tracks == 59)
+    ));
+    expect(code == 0 && gone && tracks == 59, "rollback took the R2 fields back")?;
+    command("safemig migrate");
+    let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
+    expect(code == 0 && r2_bucket(&mut client)?, "the R2 fields apply again")?;
+
+    step(
+        13,
         "A new environment (a Supabase branch, CI, a teammate): the whole history into an empty database, no flags",
     );
     cluster.create_database("branch")?;
@@ -389,7 +432,7 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
         "a new database builds from the whole history with plain migrate",
     )?;
 
-    step(13, "The audit trail: every run, who, when, which backup");
+    step(14, "The audit trail: every run, who, when, which backup");
     command("safemig log");
     super::log::run(
         &ctx,
@@ -448,7 +491,7 @@ fn title(text: &str) {
     println!("\n{}", human::bold(text));
 }
 
-const STEPS: usize = 13;
+const STEPS: usize = 14;
 
 fn step(n: usize, text: &str) {
     println!(
