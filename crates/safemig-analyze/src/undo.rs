@@ -23,6 +23,9 @@ pub enum Kind {
     Table,
     View,
     Column,
+    /// A column the migration drops: its definition is recorded, its values
+    /// come back from the backup taken before the migration.
+    DroppedColumn,
     ColumnDefault,
     ColumnNotNull,
     Constraint,
@@ -43,6 +46,7 @@ impl Kind {
             Kind::Table => "table",
             Kind::View => "view",
             Kind::Column => "column",
+            Kind::DroppedColumn => "dropped-column",
             Kind::ColumnDefault => "column-default",
             Kind::ColumnNotNull => "column-not-null",
             Kind::Constraint => "constraint",
@@ -63,6 +67,7 @@ impl Kind {
             Kind::Table,
             Kind::View,
             Kind::Column,
+            Kind::DroppedColumn,
             Kind::ColumnDefault,
             Kind::ColumnNotNull,
             Kind::Constraint,
@@ -447,14 +452,15 @@ impl Planner {
                 | AlterTableType::AtNoForceRowSecurity => {
                     self.touch(Kind::RowSecurity, &schema, &table, &table)
                 }
-                AlterTableType::AtDropColumn => self.refuse(
-                    line,
-                    format!(
-                        "DROP COLUMN {} of {}: its values come back only from a backup (safemig restore --tables)",
-                        cmd.name,
-                        dotted(&schema, &table)
-                    ),
-                ),
+                AlterTableType::AtDropColumn
+                    if cmd.behavior == protobuf::DropBehavior::DropCascade as i32 =>
+                {
+                    self.refuse(line, "DROP COLUMN ... CASCADE takes along objects that are not recorded")
+                }
+                // Its definition is recorded; its values come from the backup.
+                AlterTableType::AtDropColumn => {
+                    self.touch(Kind::DroppedColumn, &schema, &table, &cmd.name)
+                }
                 AlterTableType::AtAlterColumnType => self.refuse(
                     line,
                     format!(

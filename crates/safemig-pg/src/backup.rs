@@ -2053,7 +2053,7 @@ fn copy_columns(
 
 /// The column names of a CSV file's header line, as `COPY ... CSV HEADER` writes
 /// them (a name with a comma, a quote or a line break is quoted, quotes doubled).
-fn csv_header(path: &Path) -> Result<Vec<String>, PgError> {
+pub(crate) fn csv_header(path: &Path) -> Result<Vec<String>, PgError> {
     use std::io::BufRead;
     let file = std::fs::File::open(path).map_err(|e| io("cannot read", path, e))?;
     let mut reader = std::io::BufReader::new(file);

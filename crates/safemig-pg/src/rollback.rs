@@ -11,7 +11,7 @@ use postgres::{Client, Transaction};
 use serde::Serialize;
 
 use crate::history::History;
-use crate::undo;
+use crate::undo::{self, Step};
 use crate::PgError;
 
 #[derive(Debug, Clone)]
@@ -20,6 +20,11 @@ pub struct RollbackOptions {
     /// Take back even when rows or values written since would go.
     pub allow_loss: bool,
     pub lock_timeout: Duration,
+    /// Where the backups are (the config's backup dir): dropped columns' values
+    /// come from the one taken before the migration.
+    pub backup_root: Option<std::path::PathBuf>,
+    /// Bring values back from the backup (false on a schema-only copy).
+    pub data: bool,
 }
 
 /// One migration taken back (or not).
@@ -36,6 +41,9 @@ pub struct RolledBack {
     /// Data the rollback would take along.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub losses: Vec<String>,
+    /// Values brought back from the backup.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restored: Vec<String>,
 }
 
 impl RolledBack {
@@ -181,6 +189,7 @@ fn take_back(
         reason: None,
         statements: Vec::new(),
         losses: Vec::new(),
+        restored: Vec::new(),
     };
     let recorded = undo::read(tx, version)?;
     if recorded.missing {
@@ -201,8 +210,8 @@ fn take_back(
     }
     tx.batch_execute(&undo::session_sql(options.lock_timeout.as_millis()))
         .map_err(|e| PgError::sql("setting up the rollback's session", &e))?;
-    let (statements, losses) = undo::inverse(tx, &recorded.records)?;
-    done.statements = statements;
+    let (steps, losses) = undo::inverse(tx, &recorded.records)?;
+    done.statements = steps.iter().map(Step::shown).collect();
     done.losses = losses;
     if !done.losses.is_empty() && !options.allow_loss {
         done.reason = Some(format!(
@@ -212,21 +221,146 @@ fn take_back(
         ));
         return Ok(done);
     }
-    for (i, statement) in done.statements.iter().enumerate() {
-        if let Err(e) = tx.batch_execute(statement) {
-            done.result = "failed";
-            done.reason = Some(format!(
-                "statement {} of the rollback failed, so nothing was changed: {}\n  {}",
+    let needs_values = steps.iter().any(|s| matches!(s, Step::Values { .. }));
+    let backup = if needs_values && options.data {
+        match backup_before(tx, version, options)? {
+            Ok(b) => Some(b),
+            Err(why) => {
+                done.reason = Some(format!(
+                    "{version} dropped a column whose values come back only from the backup taken before it, and {why}"
+                ));
+                return Ok(done);
+            }
+        }
+    } else {
+        None
+    };
+    for (i, step) in steps.iter().enumerate() {
+        let failed = |e: &postgres::Error| {
+            format!(
+                "step {} of the rollback failed, so nothing was changed: {}\n  {}",
                 i + 1,
-                crate::redact::redact(&crate::describe_db_error(&e)),
-                statement.lines().next().unwrap_or_default()
-            ));
-            return Ok(done);
+                crate::redact::redact(&crate::describe_db_error(e)),
+                step.shown().lines().next().unwrap_or_default()
+            )
+        };
+        match step {
+            Step::Sql(statement) => {
+                if let Err(e) = tx.batch_execute(statement) {
+                    done.result = "failed";
+                    done.reason = Some(failed(&e));
+                    return Ok(done);
+                }
+            }
+            Step::Values {
+                schema,
+                table,
+                column,
+                type_sql,
+                key,
+            } => {
+                let Some(backup) = &backup else {
+                    done.restored.push(format!(
+                        "the values of {schema}.{table}.{column} are not brought back here (a copy without rows)"
+                    ));
+                    continue;
+                };
+                match undo::restore_values(tx, backup, schema, table, column, type_sql, key) {
+                    Ok(Ok(summary)) => done.restored.push(summary),
+                    Ok(Err(why)) => {
+                        done.reason = Some(format!(
+                            "the values of {schema}.{table}.{column} cannot come back: {why}; nothing was changed"
+                        ));
+                        return Ok(done);
+                    }
+                    Err(e) => {
+                        done.result = "failed";
+                        done.reason = Some(format!(
+                            "step {} of the rollback failed, so nothing was changed: {e}",
+                            i + 1
+                        ));
+                        return Ok(done);
+                    }
+                }
+            }
         }
     }
     undo::forget(tx, version)?;
     done.result = success;
     Ok(done)
+}
+
+/// The backup taken before `version` (its history row's), verified, of this
+/// database, and not also the backup of an older migration of the same run
+/// that changed data in place (the values would be older than `version`'s).
+fn backup_before(
+    tx: &mut Transaction,
+    version: &str,
+    options: &RollbackOptions,
+) -> Result<Result<crate::backup::Backup, String>, PgError> {
+    let read = |e: postgres::Error| PgError::sql("reading the migration's backup", &e);
+    let id: Option<String> = tx
+        .query_opt(
+            "SELECT backup_id FROM safemig.migrations WHERE version = $1",
+            &[&version],
+        )
+        .map_err(read)?
+        .and_then(|r| r.get(0));
+    let Some(id) = id else {
+        return Ok(Err(
+            "it was applied without a backup (--backup skip): restore the column from another backup by hand".into(),
+        ));
+    };
+    let Some(root) = &options.backup_root else {
+        return Ok(Err(format!(
+            "backup {id} cannot be looked for: no backup folder is configured"
+        )));
+    };
+    let backup = match crate::backup::Backup::open(&root.join(&id)) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(Err(format!(
+                "backup {id} is not there ({e}); it was in {}",
+                root.display()
+            )))
+        }
+    };
+    let problems = crate::backup::quick_check(&backup);
+    if !problems.is_empty() {
+        return Ok(Err(format!(
+            "backup {id} no longer verifies: {}",
+            problems.join("; ")
+        )));
+    }
+    let row = tx
+        .query_one(
+            "SELECT (SELECT system_identifier::text FROM pg_control_system()), current_database()::text",
+            &[],
+        )
+        .map_err(read)?;
+    let (system, database): (String, String) = (row.get(0), row.get(1));
+    if system != backup.manifest.system_identifier || database != backup.manifest.database {
+        return Ok(Err(format!(
+            "backup {id} is of another database ({})",
+            backup.manifest.database
+        )));
+    }
+    let earlier: Option<String> = tx
+        .query_opt(
+            "SELECT m.version FROM safemig.migrations m WHERE m.backup_id = $1 AND m.version < $2 \
+             AND EXISTS (SELECT 1 FROM safemig.undo u WHERE u.version = m.version AND u.kind = 'irreversible') \
+             ORDER BY m.version LIMIT 1",
+            &[&id, &version],
+        )
+        .map_err(read)?
+        .map(|r| r.get(0));
+    if let Some(earlier) = earlier {
+        return Ok(Err(format!(
+            "backup {id} was taken before {earlier} too, which changed data in place: its values may not be the \
+             ones {version} dropped"
+        )));
+    }
+    Ok(Ok(backup))
 }
 
 /// How long the rollback waits for a lock before it gives up (and changes nothing).

@@ -219,6 +219,57 @@ fn read_state(
             };
             (!found.is_empty(), before)
         }
+        Kind::DroppedColumn => {
+            // Its definition, and the key its values are matched back by.
+            let found = rows(
+                client,
+                "SELECT format_type(a.atttypid, a.atttypmod), \
+                   CASE WHEN a.attcollation IN (0, t.typcollation) THEN '' ELSE \
+                     (SELECT format('%I.%I', n.nspname, c.collname) FROM pg_collation c \
+                      JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) END, \
+                   coalesce(pg_get_expr(d.adbin, d.adrelid), ''), a.attnotnull::text, \
+                   (SELECT string_agg(k.attname, chr(31) ORDER BY x.ord) FROM pg_index i \
+                      CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS x(attnum, ord) \
+                      JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = x.attnum \
+                    WHERE i.indexrelid = (SELECT i2.indexrelid FROM pg_index i2 WHERE i2.indrelid = a.attrelid \
+                      AND (i2.indisprimary OR (i2.indisunique AND i2.indpred IS NULL AND i2.indexprs IS NULL \
+                        AND NOT (a.attnum = ANY (i2.indkey::int2[])) \
+                        AND NOT EXISTS (SELECT 1 FROM pg_attribute n2 WHERE n2.attrelid = i2.indrelid \
+                          AND n2.attnum = ANY (i2.indkey::int2[]) AND NOT n2.attnotnull))) \
+                      AND i2.indisvalid ORDER BY i2.indisprimary DESC, i2.indexrelid LIMIT 1)) \
+                 , coalesce((SELECT array_agg(x.sql ORDER BY x.sql) FROM ( \
+                     SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $1::text, c.conname, pg_get_constraintdef(c.oid)) AS sql \
+                     FROM pg_constraint c WHERE c.conrelid = a.attrelid AND a.attnum = ANY (c.conkey) \
+                     UNION ALL \
+                     SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i WHERE i.indrelid = a.attrelid \
+                       AND (a.attnum = ANY (i.indkey::int2[]) \
+                         OR pg_get_expr(i.indexprs, i.indrelid) ~ ('\\m' || a.attname || '\\M') \
+                         OR pg_get_expr(i.indpred, i.indrelid) ~ ('\\m' || a.attname || '\\M')) \
+                       AND NOT EXISTS (SELECT 1 FROM pg_constraint c2 WHERE c2.conindid = i.indexrelid \
+                         AND c2.conrelid = i.indrelid)) x), '{}') \
+                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&relation, &name],
+            )?;
+            // Its type, collation, default, NOT NULL, key; then the indexes
+            // and constraints that go with it when it is dropped.
+            let before = found
+                .first()
+                .map(|r| {
+                    let mut b = vec![
+                        r.get::<_, String>(0),
+                        r.get(1),
+                        r.get(2),
+                        r.get(3),
+                        r.get::<_, Option<String>>(4).unwrap_or_default(),
+                    ];
+                    b.extend(r.get::<_, Vec<String>>(5));
+                    b
+                })
+                .unwrap_or_default();
+            (!found.is_empty(), before)
+        }
         Kind::Constraint => {
             let found = rows(
                 client,
@@ -380,6 +431,41 @@ pub fn read(client: &mut impl GenericClient, version: &str) -> Result<Recorded, 
     Ok(recorded)
 }
 
+/// One step of a rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Sql(String),
+    /// The values of a dropped column, from the content copy of its table in
+    /// the backup taken before the migration, matched by the table's key.
+    Values {
+        schema: String,
+        table: String,
+        column: String,
+        /// The column's type, as `format_type` writes it.
+        type_sql: String,
+        key: Vec<String>,
+    },
+}
+
+impl Step {
+    /// As the report shows it.
+    pub fn shown(&self) -> String {
+        match self {
+            Step::Sql(sql) => sql.clone(),
+            Step::Values {
+                schema,
+                table,
+                column,
+                key,
+                ..
+            } => format!(
+                "-- the values of {schema}.{table}.{column}, from the backup taken before the migration (matched by {})",
+                key.join(", ")
+            ),
+        }
+    }
+}
+
 /// The statements that bring back the state before the migration, newest
 /// change first, and the data they would lose (rows in tables the migration
 /// created, values in columns it added). Reads the live catalog (the functions'
@@ -387,7 +473,7 @@ pub fn read(client: &mut impl GenericClient, version: &str) -> Result<Recorded, 
 pub fn inverse(
     client: &mut impl GenericClient,
     records: &[Record],
-) -> Result<(Vec<String>, Vec<String>), PgError> {
+) -> Result<(Vec<Step>, Vec<String>), PgError> {
     let read = sql("reading what the rollback takes back");
     let made_tables: Vec<(&str, &str)> = records
         .iter()
@@ -416,7 +502,7 @@ pub fn inverse(
     let mut ordered: Vec<&Record> = records.iter().filter(|r| !on_made_table(r)).collect();
     ordered.sort_by_key(|r| std::cmp::Reverse(position(r)));
 
-    let mut statements = Vec::new();
+    let mut statements = Steps(Vec::new());
     let mut losses = Vec::new();
     for r in ordered {
         let relation = quote_qualified(
@@ -523,6 +609,7 @@ pub fn inverse(
                 }
                 statements.push(format!("ALTER TABLE {relation} DROP COLUMN {column}"));
             }
+            Kind::DroppedColumn if r.existed => statements.0.extend(dropped_column(r, &relation)),
             Kind::ColumnDefault if r.existed => {
                 let column = quote_ident(&r.name);
                 statements.push(match r.before.first() {
@@ -620,7 +707,162 @@ pub fn inverse(
             _ => {}
         }
     }
-    Ok((statements, losses))
+    Ok((statements.0, losses))
+}
+
+/// Collects SQL statements (and other steps) in order.
+struct Steps(Vec<Step>);
+
+impl Steps {
+    fn push(&mut self, sql: String) {
+        self.0.push(Step::Sql(sql));
+    }
+
+    fn extend(&mut self, sql: impl IntoIterator<Item = String>) {
+        self.0.extend(sql.into_iter().map(Step::Sql));
+    }
+}
+
+/// The rollback of a dropped column: added back as it was (nullable while its
+/// values come back), its values, then its default and NOT NULL.
+fn dropped_column(r: &Record, relation: &str) -> Vec<Step> {
+    let [type_sql, collation, default, not_null, key, dependents @ ..] = r.before.as_slice() else {
+        return Vec::new();
+    };
+    let column = quote_ident(&r.name);
+    let collate = if collation.is_empty() {
+        String::new()
+    } else {
+        format!(" COLLATE {collation}")
+    };
+    // With its default: rows written since the drop get what they would have got.
+    let default_sql = if default.is_empty() {
+        String::new()
+    } else {
+        format!(" DEFAULT {default}")
+    };
+    let mut steps = vec![Step::Sql(format!(
+        "ALTER TABLE {relation} ADD COLUMN {column} {type_sql}{collate}{default_sql}"
+    ))];
+    steps.push(Step::Values {
+        schema: r.schema.clone(),
+        table: r.table.clone(),
+        column: r.name.clone(),
+        type_sql: type_sql.clone(),
+        key: key
+            .split(ARGS_SEP)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect(),
+    });
+    if not_null == "true" {
+        steps.push(Step::Sql(format!(
+            "ALTER TABLE {relation} ALTER COLUMN {column} SET NOT NULL"
+        )));
+    }
+    steps.extend(dependents.iter().cloned().map(Step::Sql));
+    steps
+}
+
+/// Brings back the values of a dropped column from `backup`'s content copy of
+/// its table, matched by `key`. `Err` says why they cannot come back from it.
+#[allow(clippy::too_many_arguments)]
+pub fn restore_values(
+    tx: &mut postgres::Transaction<'_>,
+    backup: &crate::backup::Backup,
+    schema: &str,
+    table: &str,
+    column: &str,
+    type_sql: &str,
+    key: &[String],
+) -> Result<Result<String, String>, PgError> {
+    let Some(entry) = backup
+        .manifest
+        .tables
+        .iter()
+        .chain(&backup.manifest.platform_tables)
+        .find(|t| t.schema == schema && t.name == table && t.file.is_some())
+    else {
+        return Ok(Err(format!(
+            "backup {} holds no content copy of {schema}.{table} (it was not a critical table): restore it into a \
+             new database (safemig restore PATH --into URL) and copy the column from there",
+            backup.manifest.id
+        )));
+    };
+    if key.is_empty() {
+        return Ok(Err(format!(
+            "{schema}.{table} has no primary key or unique key to match the backup's rows by"
+        )));
+    }
+    let file = backup.dir.join(entry.file.as_deref().unwrap_or_default());
+    let header = crate::backup::csv_header(&file)?;
+    if let Some(missing) = std::iter::once(column)
+        .chain(key.iter().map(String::as_str))
+        .find(|c| !header.iter().any(|h| h == c))
+    {
+        return Ok(Err(format!(
+            "backup {}'s copy of {schema}.{table} has no column {missing}",
+            backup.manifest.id
+        )));
+    }
+    let relation = quote_qualified(schema, table);
+    let load = sql("loading the backup's values");
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE safemig_rollback_values ({}) ON COMMIT DROP",
+        header
+            .iter()
+            .map(|h| format!("{} text", quote_ident(h)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .map_err(&load)?;
+    let mut input = std::fs::File::open(&file)
+        .map_err(|e| PgError::Tool(format!("cannot read {}: {e}", file.display())))?;
+    let mut writer = tx
+        .copy_in("COPY safemig_rollback_values FROM STDIN WITH (FORMAT csv, HEADER)")
+        .map_err(&load)?;
+    std::io::copy(&mut input, &mut writer)
+        .map_err(|e| PgError::Tool(format!("cannot load {}: {e}", file.display())))?;
+    writer.finish().map_err(&load)?;
+    let mut matches = Vec::new();
+    for k in key {
+        let ty: String = tx
+            .query_one(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                 AND attname = $2 AND NOT attisdropped",
+                &[&relation, k],
+            )
+            .map_err(&load)?
+            .get(0);
+        matches.push(format!("t.{0} = v.{0}::{ty}", quote_ident(k)));
+    }
+    let c = quote_ident(column);
+    let restored = tx
+        .execute(
+            &format!(
+                "UPDATE {relation} AS t SET {c} = v.{c}::{type_sql} FROM safemig_rollback_values v \
+                 WHERE {}",
+                matches.join(" AND ")
+            ),
+            &[],
+        )
+        .map_err(sql("bringing the values back"))?;
+    let held: i64 = tx
+        .query_one("SELECT count(*) FROM safemig_rollback_values", &[])
+        .map_err(&load)?
+        .get(0);
+    tx.batch_execute("DROP TABLE safemig_rollback_values")
+        .map_err(&load)?;
+    let gone = held - restored as i64;
+    Ok(Ok(format!(
+        "{restored} value(s) of {schema}.{table}.{column} brought back from backup {}{}",
+        backup.manifest.id,
+        if gone > 0 {
+            format!("; {gone} belonged to rows deleted since")
+        } else {
+            String::new()
+        }
+    )))
 }
 
 /// Deletes a migration's history rows (both tables) and its undo rows.

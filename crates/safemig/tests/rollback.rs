@@ -272,3 +272,112 @@ fn rows_written_since_into_a_table_the_migration_made_are_a_loss_refused_unless_
         "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.users'::regclass AND attname = 'plan' AND NOT attisdropped)"
     ));
 }
+
+#[test]
+fn a_dropped_column_comes_back_with_its_values_from_the_backup_taken_before_it() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_tracks.sql",
+        "CREATE TABLE public.library_tracks (id bigint PRIMARY KEY, title text NOT NULL, \
+         r2_key text DEFAULT 'pending' NOT NULL, note text);\n\
+         CREATE INDEX library_tracks_r2 ON public.library_tracks (r2_key);\n\
+         INSERT INTO public.library_tracks SELECT g, 'Track ' || g, 'tracks/' || g || '.mp3', \
+         CASE WHEN g % 3 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 59) g;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let schema_before = schema(&p);
+    let values_before: String = p
+        .client()
+        .query_one(
+            "SELECT string_agg(id || '=' || r2_key, ',' ORDER BY id) FROM public.library_tracks",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    // The pulled schema that drops r2_key, let through on purpose.
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.library_tracks\"\nloss = [\"columns\"]\n\
+         reason = \"moving to r2_object\"\n",
+    );
+    p.migration(
+        "20250201000000_drop_r2_key.sql",
+        "SET lock_timeout = '5s';\nALTER TABLE public.library_tracks DROP COLUMN r2_key;\n",
+    );
+    let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(p.bool(
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.library_tracks'::regclass \
+         AND attname = 'r2_key' AND NOT attisdropped)"
+    ));
+    // Written since: a row deleted, a row added. The deleted one's value stays
+    // gone with it; the new one gets the default.
+    p.exec("DELETE FROM public.library_tracks WHERE id = 59; INSERT INTO public.library_tracks (id, title) VALUES (60, 'New');");
+
+    let dry = p.safemig(&["rollback", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stdout
+            .contains("58 value(s) of public.library_tracks.r2_key brought back from backup"),
+        "{dry:?}"
+    );
+    assert!(
+        dry.stdout.contains("1 belonged to rows deleted since"),
+        "{dry:?}"
+    );
+
+    let back = p.safemig(&["rollback"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    let differences = safemig_pg::drift::compare(&schema_before, &schema(&p));
+    assert!(
+        differences.is_empty(),
+        "the column, its default, NOT NULL and index: {differences:#?}"
+    );
+    let values_now: String = p
+        .client()
+        .query_one(
+            "SELECT string_agg(id || '=' || r2_key, ',' ORDER BY id) FROM public.library_tracks WHERE id < 59",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        values_now,
+        values_before.rsplit_once(",59=").unwrap().0,
+        "every value of the rows still there"
+    );
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.library_tracks WHERE id = 60 AND r2_key = 'pending'"),
+        1
+    );
+}
+
+#[test]
+fn a_dropped_column_without_a_backup_is_refused_and_nothing_changes() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_tracks.sql",
+        "CREATE TABLE public.t (id int PRIMARY KEY, gone text);\nINSERT INTO public.t VALUES (1, 'a');\n",
+    );
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.t\"\nloss = [\"columns\"]\n",
+    );
+    p.migration(
+        "20250201000000_drop.sql",
+        "ALTER TABLE public.t DROP COLUMN gone;\n",
+    );
+    assert_eq!(
+        p.safemig(&["migrate", "--backup", "skip", "--allow-risky"])
+            .code,
+        0
+    );
+    let before = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("applied without a backup (--backup skip)"),
+        "{refused:?}"
+    );
+    assert_eq!(p.fingerprint(), before);
+}

@@ -390,10 +390,16 @@ pub fn run(global: &Global, args: &DemoArgs) -> Result<i32, CliError> {
          CLI too)",
         mark(code == 0 && gone && tracks == 59)
     ));
-    expect(code == 0 && gone && tracks == 59, "rollback took the R2 fields back")?;
+    expect(
+        code == 0 && gone && tracks == 59,
+        "rollback took the R2 fields back",
+    )?;
     command("safemig migrate");
     let code = super::migrate::run(&ctx, &MigrateArgs::default())?;
-    expect(code == 0 && r2_bucket(&mut client)?, "the R2 fields apply again")?;
+    expect(
+        code == 0 && r2_bucket(&mut client)?,
+        "the R2 fields apply again",
+    )?;
 
     step(
         13,

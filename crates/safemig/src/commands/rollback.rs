@@ -35,6 +35,8 @@ pub fn run(ctx: &Context, args: &RollbackArgs) -> Result<i32, CliError> {
         dry_run: args.dry_run,
         allow_loss: args.allow_loss,
         lock_timeout: rollback::DEFAULT_LOCK_TIMEOUT,
+        backup_root: Some(ctx.config.backup_dir()),
+        data: true,
     };
     let say = |what: &str| {
         if !ctx.json() {
@@ -97,6 +99,9 @@ pub fn run(ctx: &Context, args: &RollbackArgs) -> Result<i32, CliError> {
         for loss in &m.losses {
             println!("    {} {loss}", human::yellow("loses:"));
         }
+        for restored in &m.restored {
+            println!("    {} {restored}", human::green("restored:"));
+        }
         if let Some(reason) = &m.reason {
             println!("  {reason}");
         }
@@ -156,6 +161,8 @@ fn prove(
         dry_run: false,
         allow_loss: true, // the copy holds no rows: only the schema is proven
         lock_timeout: rollback::DEFAULT_LOCK_TIMEOUT,
+        backup_root: None,
+        data: false,
     };
     let done = rollback::run(&mut copy, targets, &real)?;
     if let Some(failed) = done.iter().find(|m| !m.ok()) {
