@@ -92,6 +92,10 @@ pub struct Touched {
     pub schema: String,
     pub table: String,
     pub name: String,
+    /// First touched by a CREATE: an unqualified name is where PostgreSQL
+    /// creates it (the first schema of the search_path), not where an object of
+    /// that name may already be found.
+    pub creating: bool,
 }
 
 /// What rollback needs of one migration.
@@ -128,14 +132,6 @@ fn qualified(names: &[protobuf::Node]) -> Option<(String, String)> {
     }
 }
 
-/// Whether an expression calls a function (its effects are not known).
-fn calls_function(node: &NodeEnum) -> Option<String> {
-    node.nodes().into_iter().find_map(|(n, ..)| match n {
-        NodeRef::FuncCall(f) => Some(strings(&f.funcname).join(".")),
-        _ => None,
-    })
-}
-
 /// The plan for a migration's statements.
 pub fn plan(statements: &[Statement]) -> UndoPlan {
     let mut planner = Planner::default();
@@ -165,20 +161,176 @@ struct Planner {
     /// Tables this migration creates (plain `CREATE TABLE`, which fails if it
     /// exists): what is done to them goes with them.
     created_tables: BTreeSet<(String, String)>,
-    /// Functions it creates without OR REPLACE.
-    created_functions: BTreeSet<(String, String)>,
+    /// Functions it creates without OR REPLACE: (schema, name, argument types).
+    created_functions: BTreeSet<(String, String, Vec<String>)>,
+    /// Columns it adds to tables that existed: an UPDATE that only fills them
+    /// goes with them.
+    added_columns: BTreeSet<(String, String, String)>,
+}
+
+/// Functions a migration may call in the rows it writes (into tables it
+/// creates, or columns it adds): they change nothing else.
+const HARMLESS_CALLS: &[&str] = &[
+    "now",
+    "gen_random_uuid",
+    "uuid_generate_v4",
+    "random",
+    "clock_timestamp",
+    "statement_timestamp",
+    "transaction_timestamp",
+    "timezone",
+    "lower",
+    "upper",
+    "trim",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "length",
+    "concat",
+    "concat_ws",
+    "replace",
+    "substr",
+    "substring",
+    "left",
+    "right",
+    "split_part",
+    "to_char",
+    "to_date",
+    "to_timestamp",
+    "date_trunc",
+    "date_part",
+    "extract",
+    "make_date",
+    "make_interval",
+    "to_json",
+    "to_jsonb",
+    "json_build_object",
+    "jsonb_build_object",
+    "json_build_array",
+    "jsonb_build_array",
+    "jsonb_set",
+    "abs",
+    "round",
+    "floor",
+    "ceil",
+    "greatest",
+    "least",
+    "md5",
+    "encode",
+    "decode",
+    "format",
+    "generate_series",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "array_agg",
+    "string_agg",
+    "jsonb_agg",
+    "json_agg",
+    "row_number",
+    "nullif",
+    "coalesce",
+    "regexp_replace",
+    "initcap",
+    "array_length",
+    "cardinality",
+    "unnest",
+];
+
+/// The argument types of a function signature, as comparable names.
+fn arg_types<'a>(types: impl Iterator<Item = &'a protobuf::TypeName>) -> Vec<String> {
+    types
+        .map(|t| {
+            let name = strings(&t.names)
+                .last()
+                .cloned()
+                .unwrap_or_default()
+                .to_lowercase();
+            let name = match name.as_str() {
+                "int" | "integer" => "int4".to_string(),
+                "bigint" => "int8".into(),
+                "smallint" => "int2".into(),
+                "boolean" => "bool".into(),
+                "varchar" | "character varying" => "varchar".into(),
+                "timestamptz" => "timestamptz".into(),
+                "double precision" => "float8".into(),
+                "real" => "float4".into(),
+                _ => name,
+            };
+            format!("{name}{}", "[]".repeat(t.array_bounds.len()))
+        })
+        .collect()
 }
 
 impl Planner {
     fn touch(&mut self, kind: Kind, schema: &str, table: &str, name: &str) {
-        let t = Touched {
+        self.touch_as(kind, schema, table, name, false)
+    }
+
+    fn create(&mut self, kind: Kind, schema: &str, name: &str) {
+        self.touch_as(kind, schema, "", name, true)
+    }
+
+    fn touch_as(&mut self, kind: Kind, schema: &str, table: &str, name: &str, creating: bool) {
+        let key = Touched {
             kind,
             schema: schema.to_string(),
             table: table.to_string(),
             name: name.to_string(),
+            creating: false,
         };
-        if self.seen.insert(t.clone()) {
-            self.touched.push(t);
+        if self.seen.insert(key.clone()) {
+            self.touched.push(Touched { creating, ..key });
+        }
+    }
+
+    /// What a statement that runs (DML, SELECT) does besides its own target:
+    /// writes in its WITH clauses, SELECT INTO, calls of functions that may
+    /// change anything.
+    fn runs(&mut self, node: &NodeEnum, line: usize) {
+        for (n, ..) in node.nodes() {
+            match n {
+                NodeRef::FuncCall(f) => {
+                    let name = strings(&f.funcname)
+                        .last()
+                        .cloned()
+                        .unwrap_or_default()
+                        .to_lowercase();
+                    if !HARMLESS_CALLS.contains(&name.as_str()) {
+                        self.refuse(
+                            line,
+                            format!(
+                                "calls {}(): what it changes is not known",
+                                strings(&f.funcname).join(".")
+                            ),
+                        );
+                        return;
+                    }
+                }
+                NodeRef::SelectStmt(sel) if sel.into_clause.is_some() => {
+                    self.refuse(line, "SELECT INTO creates a table that is not recorded");
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // Writes nested in WITH clauses (the top-level target is the caller's).
+        let nested: Vec<(Option<protobuf::RangeVar>, &str)> = node
+            .nodes()
+            .into_iter()
+            .skip(1)
+            .filter_map(|(n, ..)| match n {
+                NodeRef::InsertStmt(s) => Some((s.relation.clone(), "INSERT")),
+                NodeRef::UpdateStmt(s) => Some((s.relation.clone(), "UPDATE")),
+                NodeRef::DeleteStmt(s) => Some((s.relation.clone(), "DELETE")),
+                NodeRef::MergeStmt(s) => Some((s.relation.clone(), "MERGE")),
+                _ => None,
+            })
+            .collect();
+        for (r, what) in nested {
+            self.writes(r.as_ref(), what, line);
         }
     }
 
@@ -186,10 +338,25 @@ impl Planner {
         self.irreversible.push(format!("line {line}: {why}"));
     }
 
+    /// Whether this migration created exactly this function (same schema as
+    /// written, same argument types; without arguments named, the only one).
+    fn created_function(&self, f: &protobuf::ObjectWithArgs) -> bool {
+        let Some((schema, name)) = qualified(&f.objname) else {
+            return false;
+        };
+        let args = arg_types(f.objargs.iter().filter_map(|a| match &a.node {
+            Some(NodeEnum::TypeName(t)) => Some(t),
+            _ => None,
+        }));
+        self.created_functions
+            .iter()
+            .any(|(cs, cn, ca)| *cs == schema && *cn == name && (f.args_unspecified || *ca == args))
+    }
+
+    /// Exactly as written: `orders` and `archive.orders` are two tables.
     fn is_created(&self, schema: &str, table: &str) -> bool {
         self.created_tables
-            .iter()
-            .any(|(s, t)| t == table && (s == schema || s.is_empty() || schema.is_empty()))
+            .contains(&(schema.to_string(), table.to_string()))
     }
 
     /// Rows written into a table: fine when the migration creates the table
@@ -221,25 +388,42 @@ impl Planner {
                 }
             }
             NodeEnum::CreateSchemaStmt(c) => {
-                self.touch(Kind::Schema, "", "", &c.schemaname);
-                if !c.schema_elts.is_empty() {
+                if c.schemaname.is_empty() {
+                    self.refuse(
+                        line,
+                        "CREATE SCHEMA AUTHORIZATION without a name is not recorded",
+                    );
+                } else if !c.schema_elts.is_empty() {
                     self.refuse(line, "CREATE SCHEMA with objects inside is not recorded");
+                } else {
+                    self.touch(Kind::Schema, "", "", &c.schemaname);
                 }
             }
-            NodeEnum::CreateExtensionStmt(c) => self.touch(Kind::Extension, "", "", &c.extname),
+            NodeEnum::CreateExtensionStmt(c) => {
+                let cascade = c.options.iter().any(
+                    |o| matches!(&o.node, Some(NodeEnum::DefElem(d)) if d.defname == "cascade"),
+                );
+                if cascade {
+                    self.refuse(
+                        line,
+                        "CREATE EXTENSION ... CASCADE installs extensions that are not recorded",
+                    );
+                }
+                self.touch(Kind::Extension, "", "", &c.extname)
+            }
             NodeEnum::CreateEnumStmt(c) => {
                 if let Some((schema, name)) = qualified(&c.type_name) {
-                    self.touch(Kind::Type, &schema, "", &name);
+                    self.create(Kind::Type, &schema, &name);
                 }
             }
             NodeEnum::CompositeTypeStmt(c) => {
                 if let Some(r) = &c.typevar {
-                    self.touch(Kind::Type, &r.schemaname, "", &r.relname);
+                    self.create(Kind::Type, &r.schemaname, &r.relname);
                 }
             }
             NodeEnum::CreateSeqStmt(c) => {
                 if let Some(r) = &c.sequence {
-                    self.touch(Kind::Sequence, &r.schemaname, "", &r.relname);
+                    self.create(Kind::Sequence, &r.schemaname, &r.relname);
                 }
             }
             NodeEnum::CreateStmt(c) => {
@@ -247,7 +431,7 @@ impl Planner {
                 if !c.if_not_exists {
                     self.created_tables.insert(rel(r));
                 }
-                self.touch(Kind::Table, &r.schemaname, "", &r.relname);
+                self.create(Kind::Table, &r.schemaname, &r.relname);
             }
             NodeEnum::CreateTableAsStmt(c) => {
                 let Some(r) = c.into.as_ref().and_then(|i| i.rel.as_ref()) else {
@@ -264,11 +448,12 @@ impl Planner {
                 if kind == Kind::View {
                     self.refuse(line, "CREATE MATERIALIZED VIEW is not recorded");
                 }
-                self.touch(kind, &r.schemaname, "", &r.relname);
+                self.create(kind, &r.schemaname, &r.relname);
+                self.runs(node, line);
             }
             NodeEnum::ViewStmt(v) => {
                 if let Some(r) = &v.view {
-                    self.touch(Kind::View, &r.schemaname, "", &r.relname);
+                    self.create(Kind::View, &r.schemaname, &r.relname);
                 }
             }
             NodeEnum::IndexStmt(i) => {
@@ -290,10 +475,21 @@ impl Planner {
                     return;
                 };
                 if !f.replace {
+                    let args = f.parameters.iter().filter_map(|p| match &p.node {
+                        Some(NodeEnum::FunctionParameter(fp))
+                            if fp.mode != protobuf::FunctionParameterMode::FuncParamOut as i32
+                                && fp.mode
+                                    != protobuf::FunctionParameterMode::FuncParamTable as i32 =>
+                        {
+                            fp.arg_type.as_ref()
+                        }
+                        _ => None,
+                    });
+                    let args = arg_types(args);
                     self.created_functions
-                        .insert((schema.clone(), name.clone()));
+                        .insert((schema.clone(), name.clone(), args));
                 }
-                self.touch(Kind::Function, &schema, "", &name);
+                self.create(Kind::Function, &schema, &name);
             }
             NodeEnum::CreateTrigStmt(t) => {
                 let Some(r) = &t.relation else { return };
@@ -334,13 +530,7 @@ impl Planner {
                     }
                     Ok(ObjectType::ObjectFunction) => {
                         match &c.object.as_ref().and_then(|o| o.node.as_ref()) {
-                            Some(NodeEnum::ObjectWithArgs(o)) => {
-                                qualified(&o.objname).is_some_and(|(s, n)| {
-                                    self.created_functions.iter().any(|(cs, cn)| {
-                                        *cn == n && (cs == &s || cs.is_empty() || s.is_empty())
-                                    })
-                                })
-                            }
+                            Some(NodeEnum::ObjectWithArgs(o)) => self.created_function(o),
                             _ => false,
                         }
                     }
@@ -370,10 +560,36 @@ impl Planner {
                     );
                 }
             }
-            NodeEnum::InsertStmt(s) => self.writes(s.relation.as_ref(), "INSERT", line),
-            NodeEnum::UpdateStmt(s) => self.writes(s.relation.as_ref(), "UPDATE", line),
-            NodeEnum::DeleteStmt(s) => self.writes(s.relation.as_ref(), "DELETE", line),
-            NodeEnum::MergeStmt(s) => self.writes(s.relation.as_ref(), "MERGE", line),
+            NodeEnum::InsertStmt(s) => {
+                self.writes(s.relation.as_ref(), "INSERT", line);
+                self.runs(node, line);
+            }
+            NodeEnum::UpdateStmt(s) => {
+                // Filling only columns this migration added: it goes with them.
+                let fills_added = s.relation.as_ref().is_some_and(|r| {
+                    !s.target_list.is_empty()
+                        && s.target_list.iter().all(|t| match &t.node {
+                            Some(NodeEnum::ResTarget(rt)) => self.added_columns.contains(&(
+                                r.schemaname.clone(),
+                                r.relname.clone(),
+                                rt.name.clone(),
+                            )),
+                            _ => false,
+                        })
+                });
+                if !fills_added {
+                    self.writes(s.relation.as_ref(), "UPDATE", line);
+                }
+                self.runs(node, line);
+            }
+            NodeEnum::DeleteStmt(s) => {
+                self.writes(s.relation.as_ref(), "DELETE", line);
+                self.runs(node, line);
+            }
+            NodeEnum::MergeStmt(s) => {
+                self.writes(s.relation.as_ref(), "MERGE", line);
+                self.runs(node, line);
+            }
             NodeEnum::CopyStmt(s) if s.is_from => self.writes(s.relation.as_ref(), "COPY", line),
             NodeEnum::TruncateStmt(t) => {
                 for n in &t.relations {
@@ -382,14 +598,7 @@ impl Planner {
                     }
                 }
             }
-            NodeEnum::SelectStmt(_) => {
-                if let Some(f) = calls_function(node) {
-                    self.refuse(
-                        line,
-                        format!("SELECT calls {f}(): what it changes is not known"),
-                    );
-                }
-            }
+            NodeEnum::SelectStmt(_) => self.runs(node, line),
             NodeEnum::DoStmt(_) => {
                 self.refuse(line, "a DO block runs code: what it changes is not known")
             }
@@ -410,20 +619,28 @@ impl Planner {
             self.refuse(line, "ALTER of a view, sequence or index is not recorded");
             return;
         }
+        // On a table the migration creates, what is done goes with the table;
+        // it is still recorded, so that what it uses (a type, a function) is
+        // dropped only after it, in plain reverse order.
         let created = self.is_created(&r.schemaname, &r.relname);
         let (schema, table) = rel(r);
         for c in &a.cmds {
             let Some(NodeEnum::AlterTableCmd(cmd)) = &c.node else {
                 continue;
             };
-            if created {
-                continue; // goes with the table
-            }
             let kind = AlterTableType::try_from(cmd.subtype).unwrap_or(AlterTableType::Undefined);
+            if created
+                && kind != AlterTableType::AtAddColumn
+                && kind != AlterTableType::AtAddConstraint
+            {
+                continue;
+            }
             match kind {
                 AlterTableType::AtAddColumn => {
                     if let Some(NodeEnum::ColumnDef(def)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
                         self.touch(Kind::Column, &schema, &table, &def.colname);
+                        self.added_columns
+                            .insert((schema.clone(), table.clone(), def.colname.clone()));
                     }
                 }
                 AlterTableType::AtColumnDefault => {
@@ -433,14 +650,29 @@ impl Planner {
                     self.touch(Kind::ColumnNotNull, &schema, &table, &cmd.name)
                 }
                 AlterTableType::AtAddConstraint => {
-                    let name = match cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
-                        Some(NodeEnum::Constraint(c)) => c.conname.clone(),
-                        _ => String::new(),
+                    let Some(NodeEnum::Constraint(con)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+                        continue;
                     };
-                    if name.is_empty() {
+                    if created {
+                        // Only what it may use (a constraint names no other object
+                        // it could outlive): nothing to record.
+                        continue;
+                    }
+                    if !con.indexname.is_empty() {
+                        self.refuse(
+                            line,
+                            "ADD CONSTRAINT ... USING INDEX: dropping the constraint would drop the index it took over",
+                        );
+                    } else if con.conname.is_empty() {
                         self.refuse(line, "a constraint without a name cannot be found again to drop it");
                     } else {
-                        self.touch(Kind::Constraint, &schema, &table, &name);
+                        // A primary key makes its columns NOT NULL too.
+                        if con.contype == protobuf::ConstrType::ConstrPrimary as i32 {
+                            for k in strings(&con.keys) {
+                                self.touch(Kind::ColumnNotNull, &schema, &table, &k);
+                            }
+                        }
+                        self.touch(Kind::Constraint, &schema, &table, &con.conname);
                     }
                 }
                 AlterTableType::AtDropConstraint | AlterTableType::AtValidateConstraint => {
@@ -554,13 +786,7 @@ impl Planner {
                 }
                 ObjectType::ObjectFunction | ObjectType::ObjectProcedure => {
                     let created = match &o.node {
-                        Some(NodeEnum::ObjectWithArgs(f)) => {
-                            qualified(&f.objname).is_some_and(|(s, n)| {
-                                self.created_functions.iter().any(|(cs, cn)| {
-                                    *cn == n && (cs == &s || cs.is_empty() || s.is_empty())
-                                })
-                            })
-                        }
+                        Some(NodeEnum::ObjectWithArgs(f)) => self.created_function(f),
                         _ => false,
                     };
                     if !created {
@@ -581,5 +807,89 @@ fn dotted(schema: &str, name: &str) -> String {
         name.to_string()
     } else {
         format!("{schema}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(sql: &str) -> UndoPlan {
+        plan(&crate::parse::parse_file(sql).statements)
+    }
+
+    fn refused(sql: &str) -> bool {
+        !of(sql).irreversible.is_empty()
+    }
+
+    #[test]
+    fn a_table_made_elsewhere_does_not_cover_one_of_the_same_name() {
+        let sql = "CREATE TABLE archive.orders (id int);\nALTER TABLE orders DROP COLUMN notes CASCADE;\nDROP TABLE orders;\n";
+        let plan = of(sql);
+        assert!(
+            plan.irreversible
+                .iter()
+                .any(|r| r.starts_with("line 3: DROP TABLE orders")),
+            "{plan:?}"
+        );
+        assert!(!refused(
+            "CREATE TABLE orders (id int);\nINSERT INTO orders VALUES (1);\nDROP TABLE orders;\n"
+        ));
+    }
+
+    #[test]
+    fn hidden_writes_and_calls_are_seen() {
+        assert!(refused(
+            "WITH d AS (DELETE FROM public.orders RETURNING *) SELECT count(*) FROM d;"
+        ));
+        assert!(refused(
+            "CREATE TABLE a (id int);\nWITH d AS (DELETE FROM public.orders RETURNING id) INSERT INTO a SELECT id FROM d;"
+        ));
+        assert!(refused("SELECT * INTO public.copy FROM public.orders;"));
+        assert!(refused(
+            "CREATE TABLE a (id uuid);\nINSERT INTO a SELECT public.make_ids();"
+        ));
+        assert!(!refused("CREATE TABLE a (id uuid, at timestamptz);\nINSERT INTO a SELECT gen_random_uuid(), now();"));
+        assert!(refused(
+            "SELECT cron.schedule('x', '* * * * *', 'select 1');"
+        ));
+    }
+
+    #[test]
+    fn only_the_function_the_migration_made_may_be_dropped() {
+        assert!(refused(
+            "CREATE FUNCTION api.get_user(bigint) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\nDROP FUNCTION api.get_user(integer);"
+        ));
+        assert!(!refused(
+            "CREATE FUNCTION api.get_user(bigint) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\nDROP FUNCTION api.get_user(int8);"
+        ));
+    }
+
+    #[test]
+    fn constraints_that_take_over_an_index_or_set_not_null_are_handled() {
+        assert!(refused("ALTER TABLE public.users ADD CONSTRAINT users_email_key UNIQUE USING INDEX users_email_idx;"));
+        let plan = of("ALTER TABLE public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);");
+        assert!(plan.irreversible.is_empty(), "{plan:?}");
+        assert!(plan
+            .touched
+            .iter()
+            .any(|t| t.kind == Kind::ColumnNotNull && t.name == "id"));
+    }
+
+    #[test]
+    fn a_backfill_of_an_added_column_goes_with_it_and_order_is_kept_on_new_tables() {
+        let plan = of(
+            "ALTER TABLE public.t ADD COLUMN slug text;\nUPDATE public.t SET slug = lower(title);",
+        );
+        assert!(plan.irreversible.is_empty(), "{plan:?}");
+        assert!(refused("ALTER TABLE public.t ADD COLUMN slug text;\nUPDATE public.t SET slug = lower(title), title = 'x';"));
+        let plan = of("CREATE TABLE a (x int);\nCREATE TYPE mood AS ENUM ('ok');\nALTER TABLE a ADD COLUMN m mood;");
+        let kinds: Vec<Kind> = plan.touched.iter().map(|t| t.kind).collect();
+        assert_eq!(kinds, [Kind::Table, Kind::Type, Kind::Column], "{plan:?}");
+        assert!(plan
+            .touched
+            .iter()
+            .filter(|t| t.kind != Kind::Column)
+            .all(|t| t.creating));
     }
 }

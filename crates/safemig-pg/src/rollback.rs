@@ -111,68 +111,96 @@ pub fn targets(
     }
 }
 
-/// Takes back `targets` (newest first). A dry run does it all in one
-/// transaction that is rolled back: it shows what would run, and whether it runs.
+/// Takes back `version` (which must be the newest applied), everything after
+/// `to`, or the newest migration, newest first, each in one transaction, under
+/// safemig's advisory lock (the targets are read under it, so a migrate that
+/// finished meanwhile is seen). `Ok(Err(..))`: bad input (no such version, not
+/// the newest). A dry run changes nothing and locks nothing: it reads what each
+/// rollback would run and would lose, in a read-only transaction; the proof that
+/// it runs is the throwaway copy's (`safemig rollback --dry-run`).
 pub fn run(
     client: &mut Client,
-    targets: &[(String, String)],
+    version: Option<&str>,
+    to: Option<&str>,
     options: &RollbackOptions,
-) -> Result<Vec<RolledBack>, PgError> {
-    crate::history::ensure_tables(client)?;
+) -> Result<Result<Vec<RolledBack>, String>, PgError> {
+    if !options.dry_run {
+        crate::history::ensure_tables(client)?;
+    }
     // Never beside a migrate (or another rollback) of the same database.
     if let Err(holder) = crate::lock::acquire(client, Duration::from_secs(10))? {
         return Err(PgError::Tool(format!(
             "another safemig run holds this database ({holder}): try again when it is done"
         )));
     }
-    let result = run_locked(client, targets, options);
+    let result = crate::history::read(client).and_then(|history| {
+        Ok(match targets(&history, version, to) {
+            Ok(targets) => Ok(run_locked(client, &targets, options)),
+            Err(why) => Err(why),
+        })
+    });
     let released = crate::lock::release(client);
     let report = result?;
     released?;
     Ok(report)
 }
 
+/// Each target in turn until one is refused or fails; an error becomes that
+/// target's `failed` result, so what was already taken back is still reported.
 fn run_locked(
     client: &mut Client,
     targets: &[(String, String)],
     options: &RollbackOptions,
-) -> Result<Vec<RolledBack>, PgError> {
+) -> Vec<RolledBack> {
     let mut report = Vec::new();
-    if options.dry_run {
-        let mut tx = client
-            .transaction()
-            .map_err(|e| PgError::sql("starting the rollback's transaction", &e))?;
-        for (version, name) in targets {
-            let done = take_back(&mut tx, version, name, options, "dry-run")?;
-            let ok = done.ok();
-            report.push(done);
-            if !ok {
-                break;
-            }
-        }
-        tx.rollback()
-            .map_err(|e| PgError::sql("ending the dry run", &e))?;
-        return Ok(report);
-    }
     for (version, name) in targets {
-        let mut tx = client
-            .transaction()
-            .map_err(|e| PgError::sql("starting the rollback's transaction", &e))?;
-        let done = take_back(&mut tx, version, name, options, "rolled-back")?;
-        if done.ok() {
-            tx.commit()
-                .map_err(|e| PgError::sql("committing the rollback", &e))?;
+        let done = if options.dry_run {
+            client
+                .build_transaction()
+                .read_only(true)
+                .start()
+                .map_err(|e| PgError::sql("starting the dry run", &e))
+                .and_then(|mut tx| {
+                    let done = take_back(&mut tx, version, name, options, "dry-run");
+                    tx.rollback()
+                        .map_err(|e| PgError::sql("ending the dry run", &e))?;
+                    done
+                })
         } else {
-            tx.rollback()
-                .map_err(|e| PgError::sql("ending the refused rollback", &e))?;
-        }
+            client
+                .transaction()
+                .map_err(|e| PgError::sql("starting the rollback's transaction", &e))
+                .and_then(|mut tx| {
+                    let done = take_back(&mut tx, version, name, options, "rolled-back")?;
+                    if done.ok() {
+                        tx.commit()
+                            .map_err(|e| PgError::sql("committing the rollback", &e))?;
+                    } else {
+                        tx.rollback()
+                            .map_err(|e| PgError::sql("ending the refused rollback", &e))?;
+                    }
+                    Ok(done)
+                })
+        };
+        let done = done.unwrap_or_else(|e| RolledBack {
+            version: version.clone(),
+            name: name.clone(),
+            result: "failed",
+            reason: Some(format!("{e}; nothing of {version} was changed")),
+            statements: Vec::new(),
+            losses: Vec::new(),
+            restored: Vec::new(),
+        });
         let ok = done.ok();
         report.push(done);
+        // A dry run of several: each is read against today's database, not
+        // against the one the newer rollbacks would leave; stop at the first
+        // that cannot go either way.
         if !ok {
             break; // an older one cannot be taken back before this one
         }
     }
-    Ok(report)
+    report
 }
 
 fn take_back(
@@ -208,11 +236,24 @@ fn take_back(
         ));
         return Ok(done);
     }
-    tx.batch_execute(&undo::session_sql(options.lock_timeout.as_millis()))
-        .map_err(|e| PgError::sql("setting up the rollback's session", &e))?;
-    let (steps, losses) = undo::inverse(tx, &recorded.records)?;
+    if !options.dry_run {
+        tx.batch_execute(&undo::session_sql(options.lock_timeout.as_millis()))
+            .map_err(|e| PgError::sql("setting up the rollback's session", &e))?;
+    }
+    let undo::Inverse {
+        steps,
+        losses,
+        refusals,
+    } = undo::inverse(tx, &recorded.records, !options.dry_run)?;
     done.statements = steps.iter().map(Step::shown).collect();
     done.losses = losses;
+    if !refusals.is_empty() {
+        done.reason = Some(format!(
+            "{version} cannot be taken back exactly: {}",
+            refusals.join("; ")
+        ));
+        return Ok(done);
+    }
     if !done.losses.is_empty() && !options.allow_loss {
         done.reason = Some(format!(
             "taking {version} back would lose data written since: {}. Move or back it up first (safemig backup \
@@ -235,6 +276,34 @@ fn take_back(
     } else {
         None
     };
+    if options.dry_run {
+        // Nothing runs on the real database; what the values would be is read
+        // from the backup.
+        if let Some(backup) = &backup {
+            for step in &steps {
+                if let Step::Values {
+                    schema,
+                    table,
+                    column,
+                    key,
+                    ..
+                } = step
+                {
+                    match undo::values_available(backup, schema, table, column, key)? {
+                        Ok(summary) => done.restored.push(summary),
+                        Err(why) => {
+                            done.reason = Some(format!(
+                                "the values of {schema}.{table}.{column} cannot come back: {why}"
+                            ));
+                            return Ok(done);
+                        }
+                    }
+                }
+            }
+        }
+        done.result = success;
+        return Ok(done);
+    }
     for (i, step) in steps.iter().enumerate() {
         let failed = |e: &postgres::Error| {
             format!(
@@ -246,7 +315,7 @@ fn take_back(
         };
         match step {
             Step::Sql(statement) => {
-                if let Err(e) = tx.batch_execute(statement) {
+                if let Err(e) = tx.batch_execute(statement.as_str()) {
                     done.result = "failed";
                     done.reason = Some(failed(&e));
                     return Ok(done);

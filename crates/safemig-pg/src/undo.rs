@@ -30,6 +30,9 @@ pub struct Record {
 
 /// `kind = 'irreversible'` rows hold why a migration cannot be taken back.
 const IRREVERSIBLE: &str = "irreversible";
+/// Every recorded migration has this row, even when it touched nothing.
+const RECORDED: &str = "recorded";
+const RECORDED_SEQ: i32 = i32::MIN;
 
 /// Separates a function's identity arguments from its definition in `before`.
 const ARGS_SEP: char = '\u{1f}';
@@ -45,6 +48,17 @@ fn resolve(client: &mut impl GenericClient, t: &Touched) -> Result<String, PgErr
         return Ok(t.schema.clone());
     }
     let on_table = !t.table.is_empty();
+    if t.creating && !matches!(t.kind, Kind::Schema | Kind::Extension) {
+        // CREATE puts it in the first schema of the search_path, whatever an
+        // object of that name further down the path.
+        let schema: Option<String> = client
+            .query_one("SELECT pg_catalog.current_schema()", &[])
+            .map_err(sql("resolving a name for the rollback record"))?
+            .get(0);
+        return schema.ok_or_else(|| {
+            PgError::Config("no schema to create objects in: the search_path is empty".into())
+        });
+    }
     let query = match t.kind {
         Kind::Schema | Kind::Extension => return Ok(String::new()),
         Kind::Function => {
@@ -232,11 +246,12 @@ fn read_state(
                       CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS x(attnum, ord) \
                       JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = x.attnum \
                     WHERE i.indexrelid = (SELECT i2.indexrelid FROM pg_index i2 WHERE i2.indrelid = a.attrelid \
+                      AND NOT (a.attnum = ANY (i2.indkey::int2[])) \
                       AND (i2.indisprimary OR (i2.indisunique AND i2.indpred IS NULL AND i2.indexprs IS NULL \
-                        AND NOT (a.attnum = ANY (i2.indkey::int2[])) \
                         AND NOT EXISTS (SELECT 1 FROM pg_attribute n2 WHERE n2.attrelid = i2.indrelid \
                           AND n2.attnum = ANY (i2.indkey::int2[]) AND NOT n2.attnotnull))) \
-                      AND i2.indisvalid ORDER BY i2.indisprimary DESC, i2.indexrelid LIMIT 1)) \
+                      AND i2.indisvalid ORDER BY i2.indisprimary DESC, i2.indexrelid LIMIT 1)), \
+                 a.attidentity::text || a.attgenerated::text \
                  , coalesce((SELECT array_agg(x.sql ORDER BY x.sql) FROM ( \
                      SELECT format('ALTER TABLE %s ADD CONSTRAINT %I %s', $1::text, c.conname, pg_get_constraintdef(c.oid)) AS sql \
                      FROM pg_constraint c WHERE c.conrelid = a.attrelid AND a.attnum = ANY (c.conkey) \
@@ -252,8 +267,8 @@ fn read_state(
                  WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
                 &[&relation, &name],
             )?;
-            // Its type, collation, default, NOT NULL, key; then the indexes
-            // and constraints that go with it when it is dropped.
+            // Its type, collation, default, NOT NULL, key, identity/generated
+            // flags; then the indexes and constraints that go with it.
             let before = found
                 .first()
                 .map(|r| {
@@ -263,8 +278,9 @@ fn read_state(
                         r.get(2),
                         r.get(3),
                         r.get::<_, Option<String>>(4).unwrap_or_default(),
+                        r.get(5),
                     ];
-                    b.extend(r.get::<_, Vec<String>>(5));
+                    b.extend(r.get::<_, Vec<String>>(6));
                     b
                 })
                 .unwrap_or_default();
@@ -359,6 +375,11 @@ pub fn store(
             "name": why, "existed": false, "before": [],
         })
     }));
+    // Always one row: a migration that touched nothing is still known as recorded.
+    rows.push(serde_json::json!({
+        "seq": RECORDED_SEQ, "kind": RECORDED, "schema_name": "", "table_name": "", "name": "",
+        "existed": false, "before": [],
+    }));
     let rows = serde_json::Value::Array(rows);
     // Rows of an earlier record of this version (a history row deleted by hand,
     // the file applied again) that this one does not overwrite go.
@@ -408,6 +429,9 @@ pub fn read(client: &mut impl GenericClient, version: &str) -> Result<Recorded, 
     };
     for row in rows {
         let kind: String = row.get(1);
+        if kind == RECORDED {
+            continue;
+        }
         if kind == IRREVERSIBLE {
             recorded.irreversible.push(row.get(4));
             continue;
@@ -473,34 +497,37 @@ impl Step {
 pub fn inverse(
     client: &mut impl GenericClient,
     records: &[Record],
-) -> Result<(Vec<Step>, Vec<String>), PgError> {
+    lock: bool,
+) -> Result<Inverse, PgError> {
     let read = sql("reading what the rollback takes back");
     let made_tables: Vec<(&str, &str)> = records
         .iter()
         .filter(|r| r.kind == Kind::Table && !r.existed)
         .map(|r| (r.schema.as_str(), r.name.as_str()))
         .collect();
+    // What lives on a table the migration made goes with it: dropped if still
+    // there (IF EXISTS), never counted as a loss of its own. Plain reverse
+    // order: what was made later (a trigger, a column of a new type) goes
+    // before what it uses.
     let on_made_table = |r: &Record| {
         !r.table.is_empty() && made_tables.contains(&(r.schema.as_str(), r.table.as_str()))
     };
-    // A table the migration made is dropped where its last object was touched:
-    // what was made on it later (a trigger using a new function) goes with it
-    // before what it uses.
-    let position = |r: &Record| -> i32 {
-        if r.kind == Kind::Table && !r.existed {
-            records
-                .iter()
-                .filter(|o| o.schema == r.schema && o.table == r.name)
-                .map(|o| o.seq)
-                .chain([r.seq])
-                .max()
-                .unwrap_or(r.seq)
-        } else {
-            r.seq
+    let mut ordered: Vec<&Record> = records.iter().collect();
+    ordered.sort_by_key(|r| std::cmp::Reverse(r.seq));
+    let mut refusals = Vec::new();
+    // Rows and values are counted under the lock the rollback takes anyway:
+    // nothing can be written between the count and the drop.
+    let mut locked: std::collections::BTreeSet<String> = Default::default();
+    let mut lock_table = |client: &mut _, relation: &str| -> Result<(), PgError> {
+        if lock && locked.insert(relation.to_string()) {
+            GenericClient::batch_execute(
+                client,
+                &format!("LOCK TABLE {relation} IN ACCESS EXCLUSIVE MODE"),
+            )
+            .map_err(sql("locking a table the rollback changes"))?;
         }
+        Ok(())
     };
-    let mut ordered: Vec<&Record> = records.iter().filter(|r| !on_made_table(r)).collect();
-    ordered.sort_by_key(|r| std::cmp::Reverse(position(r)));
 
     let mut statements = Steps(Vec::new());
     let mut losses = Vec::new();
@@ -515,6 +542,25 @@ pub fn inverse(
         );
         let object = quote_qualified(&r.schema, &r.name);
         let name = quote_ident(&r.name);
+        if on_made_table(r) {
+            match r.kind {
+                Kind::Column => statements.push(format!(
+                    "ALTER TABLE IF EXISTS {relation} DROP COLUMN IF EXISTS {name}"
+                )),
+                Kind::Constraint => statements.push(format!(
+                    "ALTER TABLE IF EXISTS {relation} DROP CONSTRAINT IF EXISTS {name}"
+                )),
+                Kind::Index => statements.push(format!("DROP INDEX IF EXISTS {object}")),
+                Kind::Trigger => {
+                    statements.push(format!("DROP TRIGGER IF EXISTS {name} ON {relation}"))
+                }
+                Kind::Policy => {
+                    statements.push(format!("DROP POLICY IF EXISTS {name} ON {relation}"))
+                }
+                _ => {}
+            }
+            continue;
+        }
         match r.kind {
             Kind::Schema if !r.existed => statements.push(format!("DROP SCHEMA IF EXISTS {name}")),
             Kind::Extension if !r.existed => {
@@ -530,6 +576,7 @@ pub fn inverse(
                     .map_err(&read)?
                     .get(0);
                 if exists {
+                    lock_table(client, &object)?;
                     let n: i64 = client
                         .query_one(&format!("SELECT count(*) FROM {object}"), &[])
                         .map_err(&read)?
@@ -564,8 +611,23 @@ pub fn inverse(
                 let extends = now
                     .as_deref()
                     .is_some_and(|n| columns == n || columns.starts_with(&format!("{n},")));
+                let extras: bool = client
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass($1)) \
+                         OR EXISTS (SELECT 1 FROM pg_rewrite WHERE ev_class = to_regclass($1) AND rulename <> '_RETURN') \
+                         OR obj_description(to_regclass($1), 'pg_class') IS NOT NULL",
+                        &[&object],
+                    )
+                    .map_err(&read)?
+                    .get(0);
                 if extends {
                     statements.push(definition.clone());
+                } else if extras {
+                    refusals.push(format!(
+                        "view {}.{} lost columns since, so it would be dropped and made again, which would lose its \
+                         triggers, rules or comment",
+                        r.schema, r.name
+                    ));
                 } else {
                     statements.push(format!("DROP VIEW IF EXISTS {object}"));
                     statements.push(definition.replacen(
@@ -588,10 +650,14 @@ pub fn inverse(
                     )
                     .map_err(&read)?;
                 let Some(row) = found.first() else { continue };
-                // Values other than the column's default were written since.
+                lock_table(client, &relation)?;
+                // Values other than the column's default were written since
+                // (compared as text: json, xml and point have no equality).
                 let default: Option<String> = row.get(0);
-                let condition = match &default {
-                    Some(d) => format!("{column} IS DISTINCT FROM ({d})"),
+                // A default that calls a function (nextval, now) is not evaluated
+                // again: it may have effects, and its values differ anyway.
+                let condition = match default.as_deref().filter(|d| !d.contains('(')) {
+                    Some(d) => format!("{column}::text IS DISTINCT FROM ({d})::text"),
                     None => format!("{column} IS NOT NULL"),
                 };
                 let n: i64 = client
@@ -609,7 +675,22 @@ pub fn inverse(
                 }
                 statements.push(format!("ALTER TABLE {relation} DROP COLUMN {column}"));
             }
-            Kind::DroppedColumn if r.existed => statements.0.extend(dropped_column(r, &relation)),
+            Kind::DroppedColumn if r.existed => {
+                let flags = r.before.get(5).map(String::as_str).unwrap_or_default();
+                if !flags.trim().is_empty() {
+                    refusals.push(format!(
+                        "{}.{}.{} was an identity or generated column: it cannot be added back with its values",
+                        r.schema, r.table, r.name
+                    ));
+                } else if r.before.get(4).is_none_or(|k| k.is_empty()) {
+                    refusals.push(format!(
+                        "{}.{} has no primary or unique key (without {}) to match the backup's rows by",
+                        r.schema, r.table, r.name
+                    ));
+                } else {
+                    statements.0.extend(dropped_column(r, &relation));
+                }
+            }
             Kind::ColumnDefault if r.existed => {
                 let column = quote_ident(&r.name);
                 statements.push(match r.before.first() {
@@ -642,7 +723,13 @@ pub fn inverse(
             }
             Kind::Index => {
                 statements.push(format!("DROP INDEX IF EXISTS {object}"));
-                statements.extend(r.before.iter().filter(|_| r.existed).cloned());
+                // On a partitioned table, made again on every partition.
+                statements.extend(
+                    r.before
+                        .iter()
+                        .filter(|_| r.existed)
+                        .map(|d| d.replacen(" ON ONLY ", " ON ", 1)),
+                );
             }
             Kind::Function => {
                 let before: Vec<(&str, &str)> = r
@@ -707,7 +794,19 @@ pub fn inverse(
             _ => {}
         }
     }
-    Ok((statements.0, losses))
+    Ok(Inverse {
+        steps: statements.0,
+        losses,
+        refusals,
+    })
+}
+
+/// What takes a migration back, what it would lose, and why it cannot.
+pub struct Inverse {
+    pub steps: Vec<Step>,
+    pub losses: Vec<String>,
+    /// Found only now (in the live catalog): the rollback is refused.
+    pub refusals: Vec<String>,
 }
 
 /// Collects SQL statements (and other steps) in order.
@@ -726,7 +825,9 @@ impl Steps {
 /// The rollback of a dropped column: added back as it was (nullable while its
 /// values come back), its values, then its default and NOT NULL.
 fn dropped_column(r: &Record, relation: &str) -> Vec<Step> {
-    let [type_sql, collation, default, not_null, key, dependents @ ..] = r.before.as_slice() else {
+    let [type_sql, collation, default, not_null, key, _flags, dependents @ ..] =
+        r.before.as_slice()
+    else {
         return Vec::new();
     };
     let column = quote_ident(&r.name);
@@ -762,6 +863,47 @@ fn dropped_column(r: &Record, relation: &str) -> Vec<Step> {
     }
     steps.extend(dependents.iter().cloned().map(Step::Sql));
     steps
+}
+
+/// Whether `backup` can bring back the values of a dropped column (it holds a
+/// content copy of the table with the column and the key), and how many rows.
+pub fn values_available(
+    backup: &crate::backup::Backup,
+    schema: &str,
+    table: &str,
+    column: &str,
+    key: &[String],
+) -> Result<Result<String, String>, PgError> {
+    let Some(entry) = backup
+        .manifest
+        .tables
+        .iter()
+        .chain(&backup.manifest.platform_tables)
+        .find(|t| t.schema == schema && t.name == table && t.file.is_some())
+    else {
+        return Ok(Err(format!(
+            "backup {} holds no content copy of {schema}.{table} (it was not a critical table): restore it into a \
+             new database (safemig restore PATH --into URL) and copy the column from there",
+            backup.manifest.id
+        )));
+    };
+    let header =
+        crate::backup::csv_header(&backup.dir.join(entry.file.as_deref().unwrap_or_default()))?;
+    if let Some(missing) = std::iter::once(column)
+        .chain(key.iter().map(String::as_str))
+        .find(|c| !header.iter().any(|h| h == c))
+    {
+        return Ok(Err(format!(
+            "backup {}'s copy of {schema}.{table} has no column {missing}",
+            backup.manifest.id
+        )));
+    }
+    Ok(Ok(format!(
+        "the values of {schema}.{table}.{column} would come back from backup {} ({} row(s) in its copy, matched by {})",
+        backup.manifest.id,
+        entry.rows,
+        key.join(", ")
+    )))
 }
 
 /// Brings back the values of a dropped column from `backup`'s content copy of
@@ -837,6 +979,14 @@ pub fn restore_values(
         matches.push(format!("t.{0} = v.{0}::{ty}", quote_ident(k)));
     }
     let c = quote_ident(column);
+    // The rows' own triggers (updated_at, audit) must not fire for values that
+    // are only coming back; row security must not hide rows from the update.
+    let role: String = tx
+        .query_one("SELECT current_setting('session_replication_role')", &[])
+        .map_err(&load)?
+        .get(0);
+    tx.batch_execute("SET LOCAL session_replication_role = replica; SET LOCAL row_security = off")
+        .map_err(sql("preparing to bring values back (session_replication_role needs a superuser or Supabase's postgres role)"))?;
     let restored = tx
         .execute(
             &format!(
@@ -851,7 +1001,12 @@ pub fn restore_values(
         .query_one("SELECT count(*) FROM safemig_rollback_values", &[])
         .map_err(&load)?
         .get(0);
-    tx.batch_execute("DROP TABLE safemig_rollback_values")
+    tx.execute(
+        "SELECT set_config('session_replication_role', $1, true)",
+        &[&role],
+    )
+    .map_err(&load)?;
+    tx.batch_execute("SET LOCAL row_security = on; DROP TABLE safemig_rollback_values")
         .map_err(&load)?;
     let gone = held - restored as i64;
     Ok(Ok(format!(

@@ -316,17 +316,20 @@ fn a_dropped_column_comes_back_with_its_values_from_the_backup_taken_before_it()
     let dry = p.safemig(&["rollback", "--dry-run"]);
     assert_eq!(dry.code, 0, "{dry:?}");
     assert!(
-        dry.stdout
-            .contains("58 value(s) of public.library_tracks.r2_key brought back from backup"),
+        dry.stdout.contains("would come back from backup")
+            && dry.stdout.contains("59 row(s) in its copy"),
         "{dry:?}"
     );
-    assert!(
-        dry.stdout.contains("1 belonged to rows deleted since"),
-        "{dry:?}"
-    );
+    assert!(dry.stdout.contains("proven on a throwaway copy"), "{dry:?}");
 
     let back = p.safemig(&["rollback"]);
     assert_eq!(back.code, 0, "{back:?}");
+    assert!(
+        back.stdout
+            .contains("58 value(s) of public.library_tracks.r2_key brought back from backup")
+            && back.stdout.contains("1 belonged to rows deleted since"),
+        "{back:?}"
+    );
     let differences = safemig_pg::drift::compare(&schema_before, &schema(&p));
     assert!(
         differences.is_empty(),
@@ -380,4 +383,56 @@ fn a_dropped_column_without_a_backup_is_refused_and_nothing_changes() {
         "{refused:?}"
     );
     assert_eq!(p.fingerprint(), before);
+}
+
+#[test]
+fn what_a_migration_builds_on_its_own_new_objects_comes_down_in_reverse_order() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    sign_up(&p, "a@example.com").unwrap();
+    let schema_before = schema(&p);
+    p.migration(
+        "20250201000000_new_things.sql",
+        "CREATE TABLE public.a (x int);\n\
+         CREATE VIEW public.v AS SELECT x FROM public.a;\n\
+         CREATE INDEX a_x ON public.a (x);\n\
+         CREATE TYPE public.mood AS ENUM ('ok', 'meh');\n\
+         ALTER TABLE public.a ADD COLUMN m public.mood;\n\
+         ALTER TABLE public.users ADD COLUMN meta json DEFAULT '{}';\n\
+         ALTER TABLE public.users ADD COLUMN slug text;\n\
+         UPDATE public.users SET slug = lower(email);\n",
+    );
+    let run = p.safemig(&[
+        "--format",
+        "json",
+        "migrate",
+        "--backup",
+        "skip",
+        "--allow-risky",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["migrations"][0]["cannot_roll_back"],
+        serde_json::Value::Null
+    );
+    // The backfill wrote values that are not the default: counted, so refused
+    // until allowed (what the migration wrote and what was written since look alike).
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("public.users.slug holds 1 value(s)"),
+        "{refused:?}"
+    );
+    assert!(
+        !refused.stdout.contains("users.meta"),
+        "json compares as text: {refused:?}"
+    );
+    let back = p.safemig(&["rollback", "--allow-loss"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    let differences = safemig_pg::drift::compare(&schema_before, &schema(&p));
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert!(p.bool("SELECT to_regtype('public.mood') IS NULL AND to_regclass('public.a') IS NULL"));
 }

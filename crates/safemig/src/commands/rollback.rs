@@ -28,9 +28,6 @@ struct Proof {
 pub fn run(ctx: &Context, args: &RollbackArgs) -> Result<i32, CliError> {
     let target = ctx.target()?;
     let mut client = target.connect()?;
-    let history = safemig_pg::history::read(&mut client)?;
-    let targets = rollback::targets(&history, args.version.as_deref(), args.to.as_deref())
-        .map_err(CliError::input)?;
     let options = RollbackOptions {
         dry_run: args.dry_run,
         allow_loss: args.allow_loss,
@@ -43,10 +40,16 @@ pub fn run(ctx: &Context, args: &RollbackArgs) -> Result<i32, CliError> {
             eprintln!("{}", human::dim(&format!("  … {what}")));
         }
     };
-    let done = rollback::run(&mut client, &targets, &options)?;
-    let all_ok = done.len() == targets.len() && done.iter().all(RolledBack::ok);
+    let done = rollback::run(
+        &mut client,
+        args.version.as_deref(),
+        args.to.as_deref(),
+        &options,
+    )?
+    .map_err(CliError::input)?;
+    let all_ok = !done.is_empty() && done.iter().all(RolledBack::ok);
     let proof = if args.dry_run && all_ok {
-        Some(prove(ctx, &mut client, &target, &targets, &say)?)
+        Some(prove(ctx, &mut client, &target, args, &say)?)
     } else {
         None
     };
@@ -143,7 +146,7 @@ fn prove(
     ctx: &Context,
     client: &mut safemig_pg::postgres::Client,
     target: &safemig_pg::Target,
-    targets: &[(String, String)],
+    args: &RollbackArgs,
     say: &dyn Fn(&str),
 ) -> Result<Proof, CliError> {
     say("starting a throwaway PostgreSQL for the proof");
@@ -164,7 +167,13 @@ fn prove(
         backup_root: None,
         data: false,
     };
-    let done = rollback::run(&mut copy, targets, &real)?;
+    let done = rollback::run(
+        &mut copy,
+        args.version.as_deref(),
+        args.to.as_deref(),
+        &real,
+    )?
+    .map_err(CliError::input)?;
     if let Some(failed) = done.iter().find(|m| !m.ok()) {
         notes.push(format!(
             "on the copy, {} could not be taken back: {}",
@@ -184,7 +193,7 @@ fn prove(
     let set = ctx.migrations()?;
     let config = rehearse::without_floors(&ctx.config);
     let mut options = rehearse::throwaway_options(&config);
-    options.target = targets.first().map(|(v, _)| v.clone());
+    options.target = done.first().map(|m| m.version.clone());
     let run = rehearse::apply(&mut copy, &set, &config, &options)?;
     if !run.ok() {
         let why = run
