@@ -26,6 +26,8 @@ pub enum Kind {
     /// A column the migration drops: its definition is recorded, its values
     /// come back from the backup taken before the migration.
     DroppedColumn,
+    /// A column whose type the migration changes: converted back.
+    ColumnType,
     ColumnDefault,
     ColumnNotNull,
     Constraint,
@@ -47,6 +49,7 @@ impl Kind {
             Kind::View => "view",
             Kind::Column => "column",
             Kind::DroppedColumn => "dropped-column",
+            Kind::ColumnType => "column-type",
             Kind::ColumnDefault => "column-default",
             Kind::ColumnNotNull => "column-not-null",
             Kind::Constraint => "constraint",
@@ -68,6 +71,7 @@ impl Kind {
             Kind::View,
             Kind::Column,
             Kind::DroppedColumn,
+            Kind::ColumnType,
             Kind::ColumnDefault,
             Kind::ColumnNotNull,
             Kind::Constraint,
@@ -637,10 +641,15 @@ impl Planner {
             }
             match kind {
                 AlterTableType::AtAddColumn => {
-                    if let Some(NodeEnum::ColumnDef(def)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) {
+                    if let Some(NodeEnum::ColumnDef(def)) =
+                        cmd.def.as_ref().and_then(|d| d.node.as_ref())
+                    {
                         self.touch(Kind::Column, &schema, &table, &def.colname);
-                        self.added_columns
-                            .insert((schema.clone(), table.clone(), def.colname.clone()));
+                        self.added_columns.insert((
+                            schema.clone(),
+                            table.clone(),
+                            def.colname.clone(),
+                        ));
                     }
                 }
                 AlterTableType::AtColumnDefault => {
@@ -650,7 +659,9 @@ impl Planner {
                     self.touch(Kind::ColumnNotNull, &schema, &table, &cmd.name)
                 }
                 AlterTableType::AtAddConstraint => {
-                    let Some(NodeEnum::Constraint(con)) = cmd.def.as_ref().and_then(|d| d.node.as_ref()) else {
+                    let Some(NodeEnum::Constraint(con)) =
+                        cmd.def.as_ref().and_then(|d| d.node.as_ref())
+                    else {
                         continue;
                     };
                     if created {
@@ -664,7 +675,10 @@ impl Planner {
                             "ADD CONSTRAINT ... USING INDEX: dropping the constraint would drop the index it took over",
                         );
                     } else if con.conname.is_empty() {
-                        self.refuse(line, "a constraint without a name cannot be found again to drop it");
+                        self.refuse(
+                            line,
+                            "a constraint without a name cannot be found again to drop it",
+                        );
                     } else {
                         // A primary key makes its columns NOT NULL too.
                         if con.contype == protobuf::ConstrType::ConstrPrimary as i32 {
@@ -687,23 +701,26 @@ impl Planner {
                 AlterTableType::AtDropColumn
                     if cmd.behavior == protobuf::DropBehavior::DropCascade as i32 =>
                 {
-                    self.refuse(line, "DROP COLUMN ... CASCADE takes along objects that are not recorded")
+                    self.refuse(
+                        line,
+                        "DROP COLUMN ... CASCADE takes along objects that are not recorded",
+                    )
                 }
                 // Its definition is recorded; its values come from the backup.
                 AlterTableType::AtDropColumn => {
                     self.touch(Kind::DroppedColumn, &schema, &table, &cmd.name)
                 }
-                AlterTableType::AtAlterColumnType => self.refuse(
-                    line,
-                    format!(
-                        "the type change of {}.{} rewrites its values in place; only a backup brings them back",
-                        dotted(&schema, &table),
-                        cmd.name
-                    ),
-                ),
+                // Converted back: migrate's guard let it through only if every
+                // value survived the conversion (or an [[allow]] said so).
+                AlterTableType::AtAlterColumnType => {
+                    self.touch(Kind::ColumnType, &schema, &table, &cmd.name)
+                }
                 other => self.refuse(
                     line,
-                    format!("ALTER TABLE {} ({other:?}) is not recorded", dotted(&schema, &table)),
+                    format!(
+                        "ALTER TABLE {} ({other:?}) is not recorded",
+                        dotted(&schema, &table)
+                    ),
                 ),
             }
         }

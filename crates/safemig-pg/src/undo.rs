@@ -286,6 +286,25 @@ fn read_state(
                 .unwrap_or_default();
             (!found.is_empty(), before)
         }
+        Kind::ColumnType => {
+            let found = rows(
+                client,
+                "SELECT format_type(a.atttypid, a.atttypmod), \
+                   CASE WHEN a.attcollation IN (0, t.typcollation) THEN '' ELSE \
+                     (SELECT format('%I.%I', n.nspname, c.collname) FROM pg_collation c \
+                      JOIN pg_namespace n ON n.oid = c.collnamespace WHERE c.oid = a.attcollation) END, \
+                   coalesce(pg_get_expr(d.adbin, d.adrelid), '') \
+                 FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid \
+                 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+                 WHERE a.attrelid = to_regclass($1) AND a.attname = $2 AND a.attnum > 0 AND NOT a.attisdropped",
+                &[&relation, &name],
+            )?;
+            let before = found
+                .first()
+                .map(|r| vec![r.get(0), r.get(1), r.get(2)])
+                .unwrap_or_default();
+            (!found.is_empty(), before)
+        }
         Kind::Constraint => {
             let found = rows(
                 client,
@@ -689,6 +708,59 @@ pub fn inverse(
                     ));
                 } else {
                     statements.0.extend(dropped_column(r, &relation));
+                }
+            }
+            Kind::ColumnType if r.existed => {
+                let [old_type, collation, default] = r.before.as_slice() else {
+                    continue;
+                };
+                let column = quote_ident(&r.name);
+                let now = client
+                    .query(
+                        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                         AND attname = $2 AND NOT attisdropped",
+                        &[&relation, &r.name],
+                    )
+                    .map_err(&read)?;
+                let Some(new_type) = now.first().map(|row| row.get::<_, String>(0)) else {
+                    continue;
+                };
+                if &new_type == old_type {
+                    continue;
+                }
+                lock_table(client, &relation)?;
+                // Values written since that the old type cannot hold as they are.
+                let changed: i64 = client
+                    .query_one(
+                        &format!(
+                            "SELECT count(*) FROM {relation} WHERE (({column})::{old_type})::{new_type} IS DISTINCT FROM {column}"
+                        ),
+                        &[],
+                    )
+                    .map_err(sql("testing the values against the old type"))?
+                    .get(0);
+                if changed > 0 {
+                    losses.push(format!(
+                        "{}.{}.{} holds {changed} value(s) that would change when converted back to {old_type}",
+                        r.schema, r.table, r.name
+                    ));
+                }
+                let collate = if collation.is_empty() {
+                    String::new()
+                } else {
+                    format!(" COLLATE {collation}")
+                };
+                // A default of the new type may not convert by itself.
+                statements.push(format!(
+                    "ALTER TABLE {relation} ALTER COLUMN {column} DROP DEFAULT"
+                ));
+                statements.push(format!(
+                    "ALTER TABLE {relation} ALTER COLUMN {column} TYPE {old_type}{collate} USING {column}::{old_type}"
+                ));
+                if !default.is_empty() {
+                    statements.push(format!(
+                        "ALTER TABLE {relation} ALTER COLUMN {column} SET DEFAULT {default}"
+                    ));
                 }
             }
             Kind::ColumnDefault if r.existed => {

@@ -436,3 +436,79 @@ fn what_a_migration_builds_on_its_own_new_objects_comes_down_in_reverse_order() 
     assert!(differences.is_empty(), "{differences:#?}");
     assert!(p.bool("SELECT to_regtype('public.mood') IS NULL AND to_regclass('public.a') IS NULL"));
 }
+
+#[test]
+fn the_seeds_release_is_taken_back_one_migration_at_a_time_to_the_schema_and_rows_before() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_baseline.sql",
+        "CREATE TABLE public.users (id uuid PRIMARY KEY, email text NOT NULL);\n\
+         CREATE TABLE public.library_tracks (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, title text NOT NULL, \
+         duration_seconds integer NOT NULL DEFAULT 0, r2_key text);\n\
+         INSERT INTO public.library_tracks (title, duration_seconds, r2_key) \
+         SELECT 'Track ' || n, 120 + n, 'tracks/' || n || '.mp3' FROM generate_series(1, 59) AS n;\n\
+         CREATE FUNCTION public.handle_new_user() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER SET search_path = '' AS $$\n\
+         BEGIN INSERT INTO public.users (id, email) VALUES (NEW.id, NEW.email); RETURN NEW; END $$;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let rows = |p: &Project| -> String {
+        p.client()
+            .query_one(
+                "SELECT string_agg(id || ':' || title || ':' || duration_seconds || ':' || coalesce(r2_key, '-'), ',' ORDER BY id) \
+                 FROM public.library_tracks",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let mut states = vec![(schema(&p), rows(&p))];
+    for (file, sql) in [
+        (
+            "20250831022100_add_user_creation_trigger.sql",
+            "CREATE TRIGGER on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW \
+             EXECUTE FUNCTION public.handle_new_user();\n",
+        ),
+        (
+            "20250831022250_remote_schema.sql",
+            "SET lock_timeout = '5s';\n\
+             ALTER TABLE public.library_tracks ALTER COLUMN duration_seconds TYPE numeric;\n\
+             CREATE TABLE public.playlists (id bigint PRIMARY KEY);\n",
+        ),
+        (
+            "20250831022400_add_r2_storage_fields.sql",
+            "SET lock_timeout = '5s';\nALTER TABLE public.library_tracks ADD COLUMN IF NOT EXISTS r2_bucket text;\n",
+        ),
+    ] {
+        p.migration(file, sql);
+        let run = p.safemig(&["migrate", "--backup", "auto"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        states.push((schema(&p), rows(&p)));
+    }
+    sign_up(&p, "new@example.com").expect("the trigger makes the profile");
+    assert_eq!(p.i64("SELECT count(*) FROM public.users"), 1);
+    states.pop(); // today's
+                  // Newest first, each back to exactly the state before it; the baseline stays.
+    while let Some((schema_before, rows_before)) = states.pop() {
+        let back = p.safemig(&["rollback"]);
+        assert_eq!(back.code, 0, "{back:?}");
+        let differences = safemig_pg::drift::compare(&schema_before, &schema(&p));
+        assert!(differences.is_empty(), "{back:?}\n{differences:#?}");
+        assert_eq!(rows(&p), rows_before, "the rows as they were: {back:?}");
+    }
+    // The trigger is gone with its migration; the 59 tracks are as they were.
+    assert!(sign_up(&p, "later@example.com").is_ok());
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.users"),
+        1,
+        "no trigger, no profile"
+    );
+    assert_eq!(p.i64("SELECT count(*) FROM public.library_tracks"), 59);
+    let status = p.safemig(&["--format", "json", "status"]).json();
+    let pending = status["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["state"] == "pending")
+        .count();
+    assert_eq!(pending, 3, "{status}");
+}
