@@ -278,6 +278,11 @@ pub struct PlanArgs {
     /// With --rehearse: copy the data too (slower; lets the guards and timings see real rows).
     #[arg(long, requires = "rehearse")]
     pub with_data: bool,
+    /// With --rehearse: then take the rehearsed migrations back on the copy with `safemig rollback`,
+    /// newest first; the schema must be the copy's before them. Proves, before they ship, that they can
+    /// be taken back (or says which cannot, and why).
+    #[arg(long, requires = "rehearse")]
+    pub rollback: bool,
     /// Also plan pending migrations older than the newest applied one.
     #[arg(long)]
     pub include_all: bool,

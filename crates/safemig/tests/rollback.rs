@@ -512,3 +512,43 @@ fn the_seeds_release_is_taken_back_one_migration_at_a_time_to_the_schema_and_row
         .count();
     assert_eq!(pending, 3, "{status}");
 }
+
+#[test]
+fn plan_rehearses_the_rollback_of_pending_migrations_before_they_ship() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.migration(
+        "20250201000000_notes.sql",
+        "SET lock_timeout = '5s';\n\
+         CREATE TABLE public.notes (id int PRIMARY KEY, body text);\n\
+         ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE public.users ADD COLUMN nickname text;\n",
+    );
+    let before = p.fingerprint();
+    let plan = p.safemig(&["--format", "json", "plan", "--rehearse", "--rollback"]);
+    assert_eq!(plan.code, 0, "{plan:?}");
+    let json = plan.json();
+    assert_eq!(json["rollback"]["ok"], true, "{json}");
+    assert_eq!(
+        json["rollback"]["migrations"][0]["result"], "rolled-back",
+        "{json}"
+    );
+    assert_eq!(p.fingerprint(), before, "nothing real was touched");
+
+    // One that cannot be taken back is named before it ships.
+    p.migration(
+        "20250301000000_fix_emails.sql",
+        "UPDATE public.users SET email = lower(email) WHERE email <> lower(email);\n",
+    );
+    let plan = p.safemig(&["--format", "json", "plan", "--rehearse", "--rollback"]);
+    assert_eq!(plan.code, 1, "{plan:?}");
+    let json = plan.json();
+    assert_eq!(json["rollback"]["ok"], false, "{json}");
+    assert!(
+        json["rollback"]["migrations"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("UPDATE of public.users")),
+        "{json}"
+    );
+}

@@ -30,6 +30,18 @@ struct Pending {
     not_risky_here: Option<String>,
 }
 
+/// `plan --rehearse --rollback`: the rehearsed migrations taken back on the copy.
+#[derive(Debug, Serialize)]
+struct RollbackProof {
+    /// Every one taken back, and the schema is the copy's before them.
+    ok: bool,
+    migrations: Vec<safemig_pg::rollback::RolledBack>,
+    /// What differs from the copy's schema before the migrations (empty when ok).
+    differences: Vec<safemig_pg::drift::Difference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+}
+
 #[derive(Debug, Serialize)]
 struct Rehearsal {
     /// Where the rehearsal's schema came from.
@@ -144,6 +156,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
 
     let mut code = 0;
     let mut rehearsal = None;
+    let mut rollback: Option<RollbackProof> = None;
     let mut fresh = None;
     if args.rehearse {
         let say = |what: &str| {
@@ -223,6 +236,53 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             })
             .cloned()
             .collect();
+        // --rollback: the rehearsed migrations taken back on the copy, newest
+        // first (the copy holds no rows unless --with-data: losses are allowed
+        // there); the schema must be the copy's before them.
+        if args.rollback && run.ok() {
+            say("taking the rehearsed migrations back on the copy");
+            let applied = run
+                .migrations
+                .iter()
+                .filter(|m| m.result == safemig_pg::apply::Outcome::Applied)
+                .count();
+            let options = safemig_pg::rollback::RollbackOptions {
+                dry_run: false,
+                allow_loss: true,
+                lock_timeout: safemig_pg::rollback::DEFAULT_LOCK_TIMEOUT,
+                backup_root: None,
+                data: false,
+            };
+            let mut taken = Vec::new();
+            let mut refused = None;
+            for _ in 0..applied {
+                match safemig_pg::rollback::run(&mut local, None, None, &options)? {
+                    Ok(done) => {
+                        let ok = done.iter().all(safemig_pg::rollback::RolledBack::ok);
+                        taken.extend(done);
+                        if !ok {
+                            break;
+                        }
+                    }
+                    Err(why) => {
+                        refused = Some(why);
+                        break;
+                    }
+                }
+            }
+            let differences = safemig_pg::drift::compare(
+                &schema_before,
+                &safemig_pg::drift::snapshot(&mut local, exposed)?,
+            );
+            let all =
+                taken.len() == applied && taken.iter().all(safemig_pg::rollback::RolledBack::ok);
+            rollback = Some(RollbackProof {
+                ok: all && refused.is_none() && differences.is_empty(),
+                migrations: taken,
+                differences,
+                refused,
+            });
+        }
         let ok = run.ok() && broken.is_empty();
         let passes_after = |name: &str| after_checks.iter().any(|a| a.name == name && a.ok);
         let fixed: Vec<String> = before_checks
@@ -284,7 +344,10 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             notes: fresh_notes,
             environment_failure: replay.environment_failure,
         });
-        if !rehearsal.as_ref().is_some_and(|r| r.ok) || !fresh.as_ref().is_some_and(|f| f.ok) {
+        if !rehearsal.as_ref().is_some_and(|r| r.ok)
+            || !fresh.as_ref().is_some_and(|f| f.ok)
+            || rollback.as_ref().is_some_and(|r| !r.ok)
+        {
             code = 1;
         }
         let mut record = AuditRecord::new(
@@ -304,6 +367,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
             "backup": { "reuse": usable.as_ref().map(|b| &b.manifest.id), "text": backup_text },
             "guards": guards,
             "rehearsal": rehearsal,
+            "rollback": rollback,
             "fresh": fresh,
             "warnings": warnings,
         }));
@@ -429,6 +493,42 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> Result<i32, CliError> {
                 } else {
                     "the rehearsal failed: the migrations apply but break what the app needs (nothing real was touched)"
                 })
+            }
+        );
+    }
+    if let Some(r) = &rollback {
+        println!(
+            "\n{} the rehearsed migrations taken back on the copy, newest first",
+            human::bold("rollback:")
+        );
+        for m in &r.migrations {
+            let head = if m.ok() {
+                human::green("✓ taken back")
+            } else {
+                human::red("✗ refused")
+            };
+            println!(
+                "  {head} {}_{} ({} statement(s))",
+                m.version,
+                m.name,
+                m.statements.len()
+            );
+            if let Some(reason) = &m.reason {
+                println!("      {reason}");
+            }
+        }
+        if let Some(why) = &r.refused {
+            println!("  {} {why}", human::red("✗"));
+        }
+        for d in &r.differences {
+            println!("    {} {} {}", human::red("differs:"), d.state, d.object);
+        }
+        println!(
+            "  {}",
+            if r.ok {
+                human::green("every rehearsed migration can be taken back: the schema is the copy's before them")
+            } else {
+                human::red("not every rehearsed migration can be taken back exactly (see above)")
             }
         );
     }
