@@ -1246,17 +1246,23 @@ fn attempt_segment(
             Scope::Tables(oids)
         }
     };
+    // What rollback will need: the state before of what the statements touch,
+    // read as the migration resolves names (its search_path), and stored now:
+    // the same transaction, but before the statements take their locks (the
+    // applications never wait for it), and before the guard reads the history
+    // tables' counters (a write to safemig.undo by the migration itself is
+    // still caught).
+    if record_with.is_some() && !dry {
+        let undo_before = crate::undo::capture(&mut tx, &p.undo).map_err(pg_error)?;
+        crate::undo::store(&mut tx, &file.version, &undo_before, &p.undo.irreversible)
+            .map_err(pg_error)?;
+    }
     // The guard reads under pg_catalog only; the migration then runs as it would have.
     let saved = enter_guard(&mut tx).map_err(sql_err)?;
     let before = catalog::snapshot_before(&mut tx, protection, needs, &scope).map_err(pg_error)?;
     let history_before = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
     leave_guard(&mut tx, &saved).map_err(sql_err)?;
-    // What rollback will need: the state before of what the statements touch,
-    // read as the migration resolves names (its search_path), before it runs.
-    let undo_before = match record_with.filter(|_| !dry) {
-        Some(_) => crate::undo::capture(&mut tx, &p.undo).map_err(pg_error)?,
-        None => Vec::new(),
-    };
+
     // Observing (a rehearsal): the tables as they were when the migration began,
     // and the state after each statement, which is the next one's "before".
     let existing = if options.observe {
@@ -1393,8 +1399,6 @@ fn attempt_segment(
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));
             record(&mut tx, file, statements, started, options, ran_alone)?;
-            crate::undo::store(&mut tx, &file.version, &undo_before, &p.undo.irreversible)
-                .map_err(pg_error)?;
         }
     }
     // After the history rows: anything they set off is seen too.

@@ -552,3 +552,24 @@ fn plan_rehearses_the_rollback_of_pending_migrations_before_they_ship() {
         "{json}"
     );
 }
+
+#[test]
+fn a_migration_that_tampers_with_the_rollback_records_is_rolled_back_by_the_guards() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let recorded = p.i64("SELECT count(*) FROM safemig.undo");
+    p.migration(
+        "20250201000000_tamper.sql",
+        "UPDATE safemig.undo SET before = '{}' WHERE version = '20250101000000';\n",
+    );
+    let run = p.safemig(&["migrate", "--backup", "skip", "--allow-risky"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("safemig.undo written"), "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM safemig.undo"), recorded);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM safemig.undo WHERE version = '20250201000000'"),
+        0,
+        "nothing of the refused migration is recorded"
+    );
+}
