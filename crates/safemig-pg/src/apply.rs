@@ -1247,18 +1247,24 @@ fn attempt_segment(
         }
     };
     // What rollback will need: the state before of what the statements touch,
-    // read as the migration resolves names (its search_path), and stored now:
-    // the same transaction, but before the statements take their locks (the
-    // applications never wait for it), and before the guard reads the history
-    // tables' counters (a write to safemig.undo by the migration itself is
-    // still caught).
-    if record_with.is_some() && !dry {
-        let undo_before = crate::undo::capture(&mut tx, &p.undo).map_err(pg_error)?;
+    // its names resolved as the migration resolves them (its search_path).
+    let record_undo = record_with.is_some() && !dry;
+    let undo_names = if record_undo {
+        crate::undo::resolve_all(&mut tx, &p.undo).map_err(pg_error)?
+    } else {
+        Vec::new()
+    };
+    // The guard reads under pg_catalog only; the migration then runs as it would have.
+    let saved = enter_guard(&mut tx).map_err(sql_err)?;
+    // Read and stored in the guard's session (definitions come out qualified),
+    // before the statements take their locks (the applications never wait for
+    // it) and before the guard reads the history tables' counters (a write to
+    // safemig.undo by the migration itself is still caught).
+    if record_undo {
+        let undo_before = crate::undo::read_all(&mut tx, &undo_names).map_err(pg_error)?;
         crate::undo::store(&mut tx, &file.version, &undo_before, &p.undo.irreversible)
             .map_err(pg_error)?;
     }
-    // The guard reads under pg_catalog only; the migration then runs as it would have.
-    let saved = enter_guard(&mut tx).map_err(sql_err)?;
     let before = catalog::snapshot_before(&mut tx, protection, needs, &scope).map_err(pg_error)?;
     let history_before = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
     leave_guard(&mut tx, &saved).map_err(sql_err)?;

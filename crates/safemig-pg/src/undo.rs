@@ -88,42 +88,41 @@ fn resolve(client: &mut impl GenericClient, t: &Touched) -> Result<String, PgErr
     })
 }
 
-/// Reads the state before the migration of everything `plan` touches. Runs in
-/// the migration's transaction, before its first statement.
-pub fn capture(client: &mut impl GenericClient, plan: &UndoPlan) -> Result<Vec<Record>, PgError> {
+/// The schemas the touched objects resolve to, as the migration will resolve
+/// them: run with the migration's search_path, before its first statement.
+pub fn resolve_all(
+    client: &mut impl GenericClient,
+    plan: &UndoPlan,
+) -> Result<Vec<(Touched, String)>, PgError> {
     if !plan.irreversible.is_empty() {
         return Ok(Vec::new()); // nothing to take back with: recorded as irreversible
     }
-    let mut resolved = Vec::with_capacity(plan.touched.len());
-    for t in &plan.touched {
-        resolved.push((t, resolve(client, t)?));
-    }
-    let saved: String = client
-        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
-        .map_err(sql("reading the search_path"))?
-        .get(0);
-    client
-        .batch_execute("SET LOCAL search_path = pg_catalog, pg_temp")
-        .map_err(sql("setting the search_path"))?;
+    plan.touched
+        .iter()
+        .map(|t| Ok((t.clone(), resolve(client, t)?)))
+        .collect()
+}
+
+/// The state before the migration of each resolved object. Run with
+/// `search_path = pg_catalog` (the guard's), so that every definition read
+/// names its objects with their schema.
+pub fn read_all(
+    client: &mut impl GenericClient,
+    resolved: &[(Touched, String)],
+) -> Result<Vec<Record>, PgError> {
     let mut records = Vec::with_capacity(resolved.len());
-    for (seq, (t, schema)) in resolved.into_iter().enumerate() {
-        let (existed, before) = read_state(client, t.kind, &schema, &t.table, &t.name)?;
+    for (seq, (t, schema)) in resolved.iter().enumerate() {
+        let (existed, before) = read_state(client, t.kind, schema, &t.table, &t.name)?;
         records.push(Record {
             seq: seq as i32,
             kind: t.kind,
-            schema,
+            schema: schema.clone(),
             table: t.table.clone(),
             name: t.name.clone(),
             existed,
             before,
         });
     }
-    client
-        .execute(
-            "SELECT pg_catalog.set_config('search_path', $1, true)",
-            &[&saved],
-        )
-        .map_err(sql("restoring the search_path"))?;
     Ok(records)
 }
 
