@@ -133,11 +133,8 @@ pub fn run(
             "another safemig run holds this database ({holder}): try again when it is done"
         )));
     }
-    let result = crate::history::read(client).and_then(|history| {
-        Ok(match targets(&history, version, to) {
-            Ok(targets) => Ok(run_locked(client, &targets, options)),
-            Err(why) => Err(why),
-        })
+    let result = crate::history::read(client).map(|history| {
+        targets(&history, version, to).map(|targets| run_locked(client, &targets, options))
     });
     let released = crate::lock::release(client);
     let report = result?;
@@ -236,10 +233,10 @@ fn take_back(
         ));
         return Ok(done);
     }
-    if !options.dry_run {
-        tx.batch_execute(&undo::session_sql(options.lock_timeout.as_millis()))
-            .map_err(|e| PgError::sql("setting up the rollback's session", &e))?;
-    }
+    // Also for a dry run (SET LOCAL is allowed read-only): it shows the names
+    // as the rollback would write them.
+    tx.batch_execute(&undo::session_sql(options.lock_timeout.as_millis()))
+        .map_err(|e| PgError::sql("setting up the rollback's session", &e))?;
     let undo::Inverse {
         steps,
         losses,
