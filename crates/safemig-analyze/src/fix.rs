@@ -366,11 +366,12 @@ fn touched_by(node: &NodeEnum) -> Vec<String> {
     if let Some(r) = written {
         touched.push(key(&r.schemaname, &r.relname));
     }
+    let effects = effects(node);
     touched.extend(
-        effects(node)
+        effects
             .creates
             .into_iter()
-            .chain(effects(node).drops)
+            .chain(effects.drops)
             .filter(|o| o.kind == ObjectKind::Relation)
             .map(|o| key(&o.schema, &o.name)),
     );

@@ -173,48 +173,20 @@ struct Planner {
 }
 
 /// Functions a migration may call in the rows it writes (into tables it
-/// creates, or columns it adds): they change nothing else.
+/// creates, or columns it adds): they change nothing else. The stable and
+/// immutable ones `add-column-volatile-default` knows, and these.
 const HARMLESS_CALLS: &[&str] = &[
-    "now",
     "gen_random_uuid",
     "uuid_generate_v4",
     "random",
     "clock_timestamp",
-    "statement_timestamp",
-    "transaction_timestamp",
-    "timezone",
-    "lower",
-    "upper",
     "trim",
-    "btrim",
-    "ltrim",
-    "rtrim",
-    "length",
-    "concat",
-    "concat_ws",
-    "replace",
     "substr",
     "substring",
     "left",
     "right",
     "split_part",
-    "to_char",
-    "to_date",
-    "to_timestamp",
-    "date_trunc",
-    "date_part",
-    "extract",
-    "make_date",
-    "make_interval",
-    "to_json",
-    "to_jsonb",
-    "json_build_object",
-    "jsonb_build_object",
-    "json_build_array",
-    "jsonb_build_array",
     "jsonb_set",
-    "abs",
-    "round",
     "floor",
     "ceil",
     "greatest",
@@ -242,6 +214,11 @@ const HARMLESS_CALLS: &[&str] = &[
     "cardinality",
     "unnest",
 ];
+
+fn harmless(name: &str) -> bool {
+    HARMLESS_CALLS.contains(&name)
+        || crate::rules::add_column_volatile_default::NON_VOLATILE.contains(&name)
+}
 
 /// The argument types of a function signature, as comparable names.
 fn arg_types<'a>(types: impl Iterator<Item = &'a protobuf::TypeName>) -> Vec<String> {
@@ -302,7 +279,7 @@ impl Planner {
                         .cloned()
                         .unwrap_or_default()
                         .to_lowercase();
-                    if !HARMLESS_CALLS.contains(&name.as_str()) {
+                    if !harmless(&name) {
                         self.refuse(
                             line,
                             format!(

@@ -936,59 +936,22 @@ fn dropped_column(r: &Record, relation: &str) -> Vec<Step> {
     steps
 }
 
-/// Whether `backup` can bring back the values of a dropped column (it holds a
-/// content copy of the table with the column and the key), and how many rows.
-pub fn values_available(
-    backup: &crate::backup::Backup,
-    schema: &str,
-    table: &str,
-    column: &str,
-    key: &[String],
-) -> Result<Result<String, String>, PgError> {
-    let Some(entry) = backup
-        .manifest
-        .tables
-        .iter()
-        .chain(&backup.manifest.platform_tables)
-        .find(|t| t.schema == schema && t.name == table && t.file.is_some())
-    else {
-        return Ok(Err(format!(
-            "backup {} holds no content copy of {schema}.{table} (it was not a critical table): restore it into a \
-             new database (safemig restore PATH --into URL) and copy the column from there",
-            backup.manifest.id
-        )));
-    };
-    let header =
-        crate::backup::csv_header(&backup.dir.join(entry.file.as_deref().unwrap_or_default()))?;
-    if let Some(missing) = std::iter::once(column)
-        .chain(key.iter().map(String::as_str))
-        .find(|c| !header.iter().any(|h| h == c))
-    {
-        return Ok(Err(format!(
-            "backup {}'s copy of {schema}.{table} has no column {missing}",
-            backup.manifest.id
-        )));
-    }
-    Ok(Ok(format!(
-        "the values of {schema}.{table}.{column} would come back from backup {} ({} row(s) in its copy, matched by {})",
-        backup.manifest.id,
-        entry.rows,
-        key.join(", ")
-    )))
+/// The content copy of `schema.table` in `backup` that can bring back the
+/// values of `column` by `key`: its file, CSV header and row count; `Err` says
+/// why it cannot.
+struct ContentCopy {
+    file: std::path::PathBuf,
+    header: Vec<String>,
+    rows: i64,
 }
 
-/// Brings back the values of a dropped column from `backup`'s content copy of
-/// its table, matched by `key`. `Err` says why they cannot come back from it.
-#[allow(clippy::too_many_arguments)]
-pub fn restore_values(
-    tx: &mut postgres::Transaction<'_>,
+fn content_copy(
     backup: &crate::backup::Backup,
     schema: &str,
     table: &str,
     column: &str,
-    type_sql: &str,
     key: &[String],
-) -> Result<Result<String, String>, PgError> {
+) -> Result<Result<ContentCopy, String>, PgError> {
     let Some(entry) = backup
         .manifest
         .tables
@@ -1018,6 +981,49 @@ pub fn restore_values(
             backup.manifest.id
         )));
     }
+    Ok(Ok(ContentCopy {
+        file,
+        header,
+        rows: entry.rows,
+    }))
+}
+
+/// Whether `backup` can bring back the values of a dropped column (it holds a
+/// content copy of the table with the column and the key), and how many rows.
+pub fn values_available(
+    backup: &crate::backup::Backup,
+    schema: &str,
+    table: &str,
+    column: &str,
+    key: &[String],
+) -> Result<Result<String, String>, PgError> {
+    Ok(content_copy(backup, schema, table, column, key)?.map(|copy| {
+        format!(
+            "the values of {schema}.{table}.{column} would come back from backup {} ({} row(s) in its copy, \
+             matched by {})",
+            backup.manifest.id,
+            copy.rows,
+            key.join(", ")
+        )
+    }))
+}
+
+/// Brings back the values of a dropped column from `backup`'s content copy of
+/// its table, matched by `key`. `Err` says why they cannot come back from it.
+#[allow(clippy::too_many_arguments)]
+pub fn restore_values(
+    tx: &mut postgres::Transaction<'_>,
+    backup: &crate::backup::Backup,
+    schema: &str,
+    table: &str,
+    column: &str,
+    type_sql: &str,
+    key: &[String],
+) -> Result<Result<String, String>, PgError> {
+    let ContentCopy { file, header, .. } = match content_copy(backup, schema, table, column, key)? {
+        Ok(copy) => copy,
+        Err(why) => return Ok(Err(why)),
+    };
     let relation = quote_qualified(schema, table);
     let load = sql("loading the backup's values");
     tx.batch_execute(&format!(

@@ -31,7 +31,7 @@ static DOC: RuleDoc = RuleDoc {
 };
 
 /// Functions that are immutable or stable: a default calling only these is computed once.
-const NON_VOLATILE: &[&str] = &[
+pub(crate) const NON_VOLATILE: &[&str] = &[
     "now",
     "transaction_timestamp",
     "statement_timestamp",

@@ -53,15 +53,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         Vec::new()
     };
     if args.write {
-        for (from, to, _) in &name_renames {
-            std::fs::rename(from, to).map_err(|e| {
-                CliError::input(format!(
-                    "cannot rename {} to {}: {e}",
-                    from.display(),
-                    to.display()
-                ))
-            })?;
-        }
+        rename_all(&name_renames)?;
     }
     let set = match ctx.migrations() {
         Ok(set) => set,
@@ -287,15 +279,7 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
             std::fs::write(path, text)
                 .map_err(|e| CliError::input(format!("cannot write {}: {e}", path.display())))?;
         }
-        for (from, to, _) in &renames[renamed_already..] {
-            std::fs::rename(from, to).map_err(|e| {
-                CliError::input(format!(
-                    "cannot rename {} to {}: {e}",
-                    from.display(),
-                    to.display()
-                ))
-            })?;
-        }
+        rename_all(&renames[renamed_already..])?;
     }
 
     let code =
@@ -379,6 +363,20 @@ pub fn run(ctx: &Context, args: &FixArgs) -> Result<i32, CliError> {
         );
     }
     Ok(code)
+}
+
+/// Renames (from, to, why), stopping at the first that fails.
+fn rename_all(renames: &[(PathBuf, PathBuf, String)]) -> Result<(), CliError> {
+    for (from, to, _) in renames {
+        std::fs::rename(from, to).map_err(|e| {
+            CliError::input(format!(
+                "cannot rename {} to {}: {e}",
+                from.display(),
+                to.display()
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 fn print_renames(renames: &[(PathBuf, PathBuf, String)], written: bool) {
