@@ -157,8 +157,8 @@ pub struct FixArgs {
     /// Only these rules' rewrites (`safemig explain RULE` says what fix does for it); repeatable.
     #[arg(long = "rule", value_name = "NAME")]
     pub rules: Vec<String>,
-    /// Rename files the Supabase CLI skips because a dash follows the version
-    /// (`<digits>-<rest>.sql`, as some generators write) to `<digits>_<rest>.sql`.
+    /// With the database (--db or DATABASE_URL): rename files the Supabase CLI skips because a dash follows
+    /// the version (`<digits>-<rest>.sql`, as some generators write) to `<digits>_<rest>.sql`.
     #[arg(long)]
     pub rename_skipped: bool,
 }
@@ -221,8 +221,8 @@ pub struct RollbackArgs {
     /// Take back every applied migration after VERSION, newest first.
     #[arg(long, value_name = "VERSION", conflicts_with = "version")]
     pub to: Option<String>,
-    /// Change nothing: show what would run, run it in a transaction that is rolled back, and prove it on a
-    /// throwaway copy (rolled back, then migrated again, the schema must be today's).
+    /// Change nothing: read what would run and what would be lost (a read-only transaction, no lock
+    /// taken), and prove it on a throwaway copy (rolled back, then migrated again, the schema must be today's).
     #[arg(long)]
     pub dry_run: bool,
     /// Take back even when rows or values written since the migration would go with it.

@@ -1,9 +1,9 @@
 //! `safemig rollback`: takes back the newest applied migration(s) from what
 //! safemig recorded when it applied them (see `safemig_pg::undo`). With
-//! `--dry-run` nothing changes: the statements run in a transaction that is
-//! rolled back, and on a throwaway copy of the database the rollback runs for
-//! real, then the migrations are applied again: the schema must come back to
-//! today's, which proves the rollback restored the state they started from.
+//! `--dry-run` nothing changes: the real database is only read (what would run,
+//! what would be lost), and on a throwaway copy of the database the rollback
+//! runs for real, then the migrations are applied again: the schema must come
+//! back to today's, which proves the rollback restored the state they started from.
 
 use safemig_pg::rollback::{self, RollbackOptions, RolledBack};
 use safemig_pg::{drift, rehearse};
