@@ -113,6 +113,7 @@ impl Protection {
             NEW_EXPOSURES_SQL,
             NEW_EXPOSURES_LOCKED_SQL,
             AUTH_USERS_EXPOSERS_SQL,
+            AUTH_USERS_EXPOSERS_NEW_SQL,
         ] {
             self.prepared(client, sql)
                 .map_err(|e| PgError::sql(what, &e))?;
@@ -758,7 +759,7 @@ pub fn snapshot_before(
     // changed instead ([`auth_users_exposures`]): nothing to read now.
     let auth_exposers = match &reach {
         Some(_) => BTreeSet::new(),
-        None => auth_users_exposers(client, protection, false, (true, true))?
+        None => auth_users_exposers(client, protection, false, (true, true), 0)?
             .into_iter()
             .map(|(name, _, _)| name)
             .collect(),
@@ -1645,7 +1646,8 @@ pub fn new_exposures(
     Ok(out)
 }
 
-const AUTH_USERS_EXPOSERS_SQL: &str = "             SELECT 'view ' || pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname::text || '.' || c.relname::text, \
+macro_rules! auth_users_exposers_sql {
+    ($functions:literal, $tail:literal) => { concat!("             SELECT 'view ' || pg_catalog.format('%I.%I', n.nspname, c.relname), n.nspname::text || '.' || c.relname::text, \
                     CASE c.relkind WHEN 'm' THEN pg_catalog.format('REVOKE SELECT ON %I.%I FROM anon, authenticated', n.nspname, c.relname) \
                          ELSE pg_catalog.format('ALTER VIEW %I.%I SET (security_invoker = on)', n.nspname, c.relname) END \
              FROM pg_catalog.pg_depend d \
@@ -1668,13 +1670,26 @@ const AUTH_USERS_EXPOSERS_SQL: &str = "             SELECT 'view ' || pg_catalog
                                       pg_catalog.pg_get_function_identity_arguments(p.oid)) \
              FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace \
              WHERE p.prosecdef AND p.prokind = 'f' AND n.nspname = ANY($1) \
-               AND $4 AND (NOT $2 OR pg_catalog.age(p.xmin) <= 0) \
+               AND $4 AND (NOT $2 OR pg_catalog.age(p.xmin) <= 0)", $functions, " \
                AND p.prorettype NOT IN ('pg_catalog.trigger'::pg_catalog.regtype, 'pg_catalog.event_trigger'::pg_catalog.regtype, \
                                         'pg_catalog.void'::pg_catalog.regtype) \
                AND p.prosrc ~* 'auth\"?\\s*\\.\\s*\"?users\\M' \
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname IN ('anon', 'authenticated') \
-                           AND pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')) \
-             ORDER BY 1";
+                           AND pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE'))", $tail, " \
+             ORDER BY 1") };
+}
+const AUTH_USERS_EXPOSERS_SQL: &str = auth_users_exposers_sql!("", "");
+/// Functions made after initdb only (an index range instead of reading all of
+/// `pg_proc`, ~3,000 built-in rows), with, first (its empty name sorts first),
+/// how many `pg_proc` rows of that range this transaction wrote: fewer than the
+/// changes the catalog counted, and a built-in function was changed (a superuser
+/// can replace one and move it into `public`) or one was dropped or changed twice:
+/// [`auth_users_exposers`] then reads them all.
+const AUTH_USERS_EXPOSERS_NEW_SQL: &str = auth_users_exposers_sql!(
+    " AND p.oid >= 16384",
+    " UNION ALL SELECT '', pg_catalog.count(*)::text, '' FROM pg_catalog.pg_proc p \
+      WHERE p.oid >= 16384 AND pg_catalog.age(p.xmin) <= 0"
+);
 
 /// Views and materialized views in an exposed schema that read `auth.users`
 /// with their owner's rights (no `security_invoker`) and that `anon` or
@@ -1686,25 +1701,44 @@ const AUTH_USERS_EXPOSERS_SQL: &str = "             SELECT 'view ' || pg_catalog
 /// view's `pg_class` row or rule, the function's `pg_proc` row): the ways a view
 /// or function comes to show `auth.users` (created, replaced, granted, made
 /// security definer, moved into an exposed schema) all write one of them.
+///
+/// `function_changes`: with `changed_only`, the `pg_proc` rows the catalog
+/// counted as inserted, updated or deleted by this transaction. When the
+/// functions made after initdb account for all of them, those are all that is
+/// read (the migration's locks are held meanwhile: ~0.7 ms less per migration
+/// that makes a function); otherwise every function is.
 fn auth_users_exposers(
     client: &mut impl GenericClient,
     protection: &Protection,
     changed_only: bool,
     (views, functions): (bool, bool),
+    function_changes: i64,
 ) -> Result<Vec<(String, String, String)>, PgError> {
     if !protection.anon || protection.exposed.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = protection.query(
-        client,
-        AUTH_USERS_EXPOSERS_SQL,
-        &[&protection.exposed, &changed_only, &views, &functions],
-        "reading what shows auth.users to the API",
-    )?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
+    let what = "reading what shows auth.users to the API";
+    let params: [&(dyn postgres::types::ToSql + Sync); 4] =
+        [&protection.exposed, &changed_only, &views, &functions];
+    let found = |rows: &[postgres::Row]| -> Vec<(String, String, String)> {
+        rows.iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .filter(|(name, _, _): &(String, String, String)| !name.is_empty())
+            .collect()
+    };
+    if changed_only && functions {
+        let rows = protection.query(client, AUTH_USERS_EXPOSERS_NEW_SQL, &params, what)?;
+        let written: i64 = rows
+            .iter()
+            .find(|r| r.get::<_, String>(0).is_empty())
+            .and_then(|r| r.get::<_, String>(1).parse().ok())
+            .unwrap_or(0);
+        if written >= function_changes {
+            return Ok(found(&rows));
+        }
+    }
+    let rows = protection.query(client, AUTH_USERS_EXPOSERS_SQL, &params, what)?;
+    Ok(found(&rows))
 }
 
 /// What the migration made that shows `auth.users` to the API roles and did not
@@ -1726,9 +1760,10 @@ pub fn auth_users_exposures(
             if parts == (false, false) {
                 return Ok((Vec::new(), Vec::new()));
             }
-            auth_users_exposers(client, protection, true, parts)?
+            let function_changes = changes[4] - reach.catalog_changes[4];
+            auth_users_exposers(client, protection, true, parts, function_changes)?
         }
-        _ => auth_users_exposers(client, protection, false, (true, true))?
+        _ => auth_users_exposers(client, protection, false, (true, true), 0)?
             .into_iter()
             .filter(|(what, _, _)| !before.auth_exposers.contains(what))
             .collect(),

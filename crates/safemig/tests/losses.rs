@@ -715,6 +715,29 @@ fn showing_auth_users_to_the_api_is_an_exposure() {
         "DO $$ BEGIN EXECUTE 'GRANT SELECT ON public.hidden TO ' || 'anon'; END $$;",
     );
     assert_eq!(v[0]["table"], "public.hidden", "{v:?}");
+    // The guard reads only the functions made after initdb when they account for
+    // every pg_proc change the catalog counted. A built-in one (a superuser may
+    // replace it) made to show auth.users, and moved into public, is still found:
+    let v = rolled_back(
+        &p,
+        "CREATE OR REPLACE FUNCTION pg_catalog.pg_backend_pid() RETURNS int LANGUAGE sql SECURITY DEFINER \
+           AS $$ SELECT count(*)::int FROM auth.users $$;\n\
+         ALTER FUNCTION pg_catalog.pg_backend_pid() SET SCHEMA public;\n\
+         GRANT EXECUTE ON FUNCTION public.pg_backend_pid() TO anon;",
+    );
+    assert!(
+        message(&v[0]).contains("function public.pg_backend_pid()"),
+        "{v:?}"
+    );
+    assert_eq!(p.i64("SELECT count(*) FROM pg_proc WHERE proname = 'pg_backend_pid' AND pronamespace = 'public'::regnamespace"), 0);
+    // One created and replaced in the same migration (two changes, one row).
+    let v = rolled_back(
+        &p,
+        "CREATE FUNCTION public.twice() RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+         CREATE OR REPLACE FUNCTION public.twice() RETURNS int LANGUAGE sql SECURITY DEFINER \
+           AS $$ SELECT count(*)::int FROM auth.users $$;",
+    );
+    assert!(message(&v[0]).contains("function public.twice()"), "{v:?}");
     // A view that was already there is not this migration's doing.
     applied(&p, "COMMENT ON VIEW public.emails_early IS 'known';");
     applied(&p, "ALTER TABLE public.orders ADD COLUMN note text;\nCREATE FUNCTION public.g() RETURNS int LANGUAGE sql AS 'SELECT 1';");
