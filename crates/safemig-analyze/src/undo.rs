@@ -36,6 +36,11 @@ pub enum Kind {
     Trigger,
     Policy,
     RowSecurity,
+    /// Rows of a table that existed, written by the migration (UPDATE, DELETE,
+    /// INSERT, MERGE, COPY): the ones it wrote are told by their `xmin`, the
+    /// ones it deleted by the count it deleted; their values come back from
+    /// the backup taken before it.
+    Rows,
 }
 
 impl Kind {
@@ -58,6 +63,7 @@ impl Kind {
             Kind::Trigger => "trigger",
             Kind::Policy => "policy",
             Kind::RowSecurity => "row-security",
+            Kind::Rows => "rows",
         }
     }
 
@@ -80,6 +86,7 @@ impl Kind {
             Kind::Trigger,
             Kind::Policy,
             Kind::RowSecurity,
+            Kind::Rows,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -108,7 +115,7 @@ pub struct UndoPlan {
     /// In the order the migration first touches them, each once.
     pub touched: Vec<Touched>,
     /// Why the migration cannot be taken back mechanically (empty: it can),
-    /// each with its line: `line 4: UPDATE of public.tracks changes rows in place`.
+    /// each with its line: `line 4: TRUNCATE of public.tracks empties a table that existed before`.
     pub irreversible: Vec<String>,
 }
 
@@ -340,19 +347,21 @@ impl Planner {
             .contains(&(schema.to_string(), table.to_string()))
     }
 
-    /// Rows written into a table: fine when the migration creates the table
-    /// (they go with it), else they change data in place.
+    /// Rows written into a table: nothing to record when the migration creates
+    /// the table (they go with it); else its rows are recorded ([`Kind::Rows`]).
+    /// TRUNCATE is not: its rows are gone without a count of them.
     fn writes(&mut self, r: Option<&protobuf::RangeVar>, what: &str, line: usize) {
         match r {
             Some(r) if self.is_created(&r.schemaname, &r.relname) => {}
-            Some(r) => self.refuse(
+            Some(r) if what == "TRUNCATE" => self.refuse(
                 line,
                 format!(
-                    "{what} of {} changes rows of a table that existed before, which only a backup brings back \
+                    "TRUNCATE of {} empties a table that existed before, which only a backup brings back \
                      (safemig restore --tables)",
                     dotted(&r.schemaname, &r.relname)
                 ),
             ),
+            Some(r) => self.touch(Kind::Rows, &r.schemaname, "", &r.relname),
             None => self.refuse(line, format!("{what} changes rows in place")),
         }
     }
@@ -831,14 +840,28 @@ mod tests {
         ));
     }
 
+    fn rows_of(sql: &str) -> Vec<String> {
+        of(sql)
+            .touched
+            .into_iter()
+            .filter(|t| t.kind == Kind::Rows)
+            .map(|t| dotted(&t.schema, &t.name))
+            .collect()
+    }
+
     #[test]
     fn hidden_writes_and_calls_are_seen() {
-        assert!(refused(
-            "WITH d AS (DELETE FROM public.orders RETURNING *) SELECT count(*) FROM d;"
-        ));
-        assert!(refused(
-            "CREATE TABLE a (id int);\nWITH d AS (DELETE FROM public.orders RETURNING id) INSERT INTO a SELECT id FROM d;"
-        ));
+        // Writes nested in WITH are recorded like the statement's own.
+        assert_eq!(
+            rows_of("WITH d AS (DELETE FROM public.orders RETURNING *) SELECT count(*) FROM d;"),
+            ["public.orders"]
+        );
+        assert_eq!(
+            rows_of("CREATE TABLE a (id int);\nWITH d AS (DELETE FROM public.orders RETURNING id) INSERT INTO a SELECT id FROM d;"),
+            ["public.orders"]
+        );
+        assert!(refused("TRUNCATE public.orders;"));
+        assert!(!refused("CREATE TABLE a (id int);\nTRUNCATE a;"));
         assert!(refused("SELECT * INTO public.copy FROM public.orders;"));
         assert!(refused(
             "CREATE TABLE a (id uuid);\nINSERT INTO a SELECT public.make_ids();"
@@ -876,7 +899,14 @@ mod tests {
             "ALTER TABLE public.t ADD COLUMN slug text;\nUPDATE public.t SET slug = lower(title);",
         );
         assert!(plan.irreversible.is_empty(), "{plan:?}");
-        assert!(refused("ALTER TABLE public.t ADD COLUMN slug text;\nUPDATE public.t SET slug = lower(title), title = 'x';"));
+        assert!(rows_of(
+            "ALTER TABLE public.t ADD COLUMN slug text;\nUPDATE public.t SET slug = lower(title);"
+        )
+        .is_empty());
+        assert_eq!(
+            rows_of("ALTER TABLE public.t ADD COLUMN slug text;\nUPDATE public.t SET slug = lower(title), title = 'x';"),
+            ["public.t"]
+        );
         let plan = of("CREATE TABLE a (x int);\nCREATE TYPE mood AS ENUM ('ok');\nALTER TABLE a ADD COLUMN m mood;");
         let kinds: Vec<Kind> = plan.touched.iter().map(|t| t.kind).collect();
         assert_eq!(kinds, [Kind::Table, Kind::Type, Kind::Column], "{plan:?}");

@@ -1405,6 +1405,15 @@ fn attempt_segment(
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));
             record(&mut tx, file, statements, started, options, ran_alone)?;
+            // What it wrote to tables that existed, counted now that it has run.
+            if record_undo
+                && p.undo
+                    .touched
+                    .iter()
+                    .any(|t| t.kind == safemig_analyze::undo::Kind::Rows)
+            {
+                crate::undo::store_counts(&mut tx, &file.version).map_err(pg_error)?;
+            }
         }
     }
     // After the history rows: anything they set off is seen too.

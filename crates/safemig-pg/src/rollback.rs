@@ -241,7 +241,7 @@ fn take_back(
         steps,
         losses,
         refusals,
-    } = undo::inverse(tx, &recorded.records, !options.dry_run)?;
+    } = undo::inverse(tx, &recorded.records, !options.dry_run, options.data)?;
     done.statements = steps.iter().map(Step::shown).collect();
     done.losses = losses;
     if !refusals.is_empty() {
@@ -259,13 +259,16 @@ fn take_back(
         ));
         return Ok(done);
     }
-    let needs_values = steps.iter().any(|s| matches!(s, Step::Values { .. }));
+    let needs_values = steps
+        .iter()
+        .any(|s| matches!(s, Step::Values { .. } | Step::Rows(_)));
     let backup = if needs_values && options.data {
         match backup_before(tx, version, options)? {
             Ok(b) => Some(b),
             Err(why) => {
                 done.reason = Some(format!(
-                    "{version} dropped a column whose values come back only from the backup taken before it, and {why}"
+                    "{version} changed data (a column dropped, rows changed) that comes back only from the backup \
+                     taken before it, and {why}"
                 ));
                 return Ok(done);
             }
@@ -296,10 +299,39 @@ fn take_back(
                         }
                     }
                 }
+                if let Step::Rows(rows) = step {
+                    match undo::rows_available(backup, rows)? {
+                        Ok(summary) => done.restored.push(format!(
+                            "{summary}; whether the rows missing now are the ones it deleted is checked when it runs"
+                        )),
+                        Err(why) => {
+                            done.reason = Some(format!(
+                                "the rows of {}.{} cannot come back: {why}",
+                                rows.schema, rows.table
+                            ));
+                            return Ok(done);
+                        }
+                    }
+                }
             }
         }
         done.result = success;
         return Ok(done);
+    }
+    // Before any step: the keys of the rows each migration wrote, while they
+    // still carry its xmin (a later step may rewrite the table).
+    if let Some(backup) = &backup {
+        for (i, step) in steps.iter().enumerate() {
+            if let Step::Rows(rows) = step {
+                if let Err(why) = undo::prepare_rows(tx, backup, rows, i)? {
+                    done.reason = Some(format!(
+                        "the rows of {}.{} cannot come back: {why}; nothing was changed",
+                        rows.schema, rows.table
+                    ));
+                    return Ok(done);
+                }
+            }
+        }
     }
     for (i, step) in steps.iter().enumerate() {
         let failed = |e: &postgres::Error| {
@@ -336,6 +368,33 @@ fn take_back(
                     Ok(Err(why)) => {
                         done.reason = Some(format!(
                             "the values of {schema}.{table}.{column} cannot come back: {why}; nothing was changed"
+                        ));
+                        return Ok(done);
+                    }
+                    Err(e) => {
+                        done.result = "failed";
+                        done.reason = Some(format!(
+                            "step {} of the rollback failed, so nothing was changed: {e}",
+                            i + 1
+                        ));
+                        return Ok(done);
+                    }
+                }
+            }
+            Step::Rows(rows) => {
+                let Some(backup) = &backup else {
+                    done.restored.push(format!(
+                        "the rows of {}.{} are not brought back here (a copy without rows)",
+                        rows.schema, rows.table
+                    ));
+                    continue;
+                };
+                match undo::restore_rows(tx, backup, rows, i) {
+                    Ok(Ok(summary)) => done.restored.push(summary),
+                    Ok(Err(why)) => {
+                        done.reason = Some(format!(
+                            "the rows of {}.{} cannot come back: {why}; nothing was changed",
+                            rows.schema, rows.table
                         ));
                         return Ok(done);
                     }
@@ -414,7 +473,7 @@ fn backup_before(
     let earlier: Option<String> = tx
         .query_opt(
             "SELECT m.version FROM safemig.migrations m WHERE m.backup_id = $1 AND m.version < $2 \
-             AND EXISTS (SELECT 1 FROM safemig.undo u WHERE u.version = m.version AND u.kind = 'irreversible') \
+             AND EXISTS (SELECT 1 FROM safemig.undo u WHERE u.version = m.version AND u.kind IN ('irreversible', 'rows')) \
              ORDER BY m.version LIMIT 1",
             &[&id, &version],
         )

@@ -174,6 +174,26 @@ fn read_state(
             )?;
             (!found.is_empty(), Vec::new())
         }
+        Kind::Rows => {
+            // Its oid (a table renamed or made again since is not this one),
+            // this transaction's id (what `xmin` the rows it writes carry), its
+            // key, its kind; the counts of what it wrote are added after the
+            // statements ([`store_counts`]).
+            let found = rows(
+                client,
+                &format!(
+                    "SELECT c.oid::int8::text, pg_catalog.pg_current_xact_id()::text, coalesce(({KEY_SQL}), ''), \
+                       c.relkind::text \
+                     FROM pg_class c WHERE c.oid = to_regclass($1)"
+                ),
+                &[&relation],
+            )?;
+            let before = found
+                .first()
+                .map(|r| (0..4).map(|i| r.get::<_, String>(i)).collect())
+                .unwrap_or_default();
+            (!found.is_empty(), before)
+        }
         Kind::View => {
             // The definition, its columns (CREATE OR REPLACE cannot remove
             // any: then it is dropped and made again), its owner and grants.
@@ -418,6 +438,37 @@ pub fn store(
     Ok(())
 }
 
+/// The key rows of table `c` are matched by: its primary key, else a unique
+/// index without predicate or expression on NOT NULL columns; names joined by
+/// [`ARGS_SEP`], in the index's order. NULL when it has none.
+const KEY_SQL: &str = "SELECT string_agg(k.attname, chr(31) ORDER BY x.ord) FROM pg_index i \
+     CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS x(attnum, ord) \
+     JOIN pg_attribute k ON k.attrelid = i.indrelid AND k.attnum = x.attnum \
+     WHERE i.indexrelid = (SELECT i2.indexrelid FROM pg_index i2 WHERE i2.indrelid = c.oid \
+       AND (i2.indisprimary OR (i2.indisunique AND i2.indpred IS NULL AND i2.indexprs IS NULL \
+         AND NOT EXISTS (SELECT 1 FROM pg_attribute n2 WHERE n2.attrelid = i2.indrelid \
+           AND n2.attnum = ANY (i2.indkey::int2[]) AND NOT n2.attnotnull))) \
+       AND i2.indisvalid ORDER BY i2.indisprimary DESC, i2.indexrelid LIMIT 1)";
+
+/// After the migration's statements, before COMMIT: how many rows it inserted,
+/// updated and deleted in each table whose rows it changed in place, from the
+/// transaction's own counters (one round trip; only for migrations that do).
+/// Rollback compares them with the rows still carrying the migration's `xmin`:
+/// equal, and nothing it wrote was changed since.
+pub fn store_counts(client: &mut impl GenericClient, version: &str) -> Result<(), PgError> {
+    client
+        .execute(
+            "UPDATE safemig.undo SET before = before[1:4] || ARRAY[ \
+               pg_stat_get_xact_tuples_inserted(before[1]::oid)::text, \
+               pg_stat_get_xact_tuples_updated(before[1]::oid)::text, \
+               pg_stat_get_xact_tuples_deleted(before[1]::oid)::text] \
+             WHERE version = $1 AND kind = 'rows' AND existed",
+            &[&version],
+        )
+        .map_err(sql("recording the rows the migration wrote (safemig.undo)"))?;
+    Ok(())
+}
+
 /// What `safemig.undo` holds for a migration.
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
@@ -487,6 +538,23 @@ pub enum Step {
         type_sql: String,
         key: Vec<String>,
     },
+    /// Rows of a table that existed, as they were before the migration: the
+    /// ones it wrote (still carrying its `xmin`) put back or, if it inserted
+    /// them, deleted; the ones it deleted inserted again; from the content copy
+    /// of the backup taken before it, matched by the table's key.
+    Rows(RowsStep),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowsStep {
+    pub schema: String,
+    pub table: String,
+    pub key: Vec<String>,
+    /// The migration's transaction id, as `xmin` shows it (32 bits).
+    pub xid: u32,
+    pub inserted: i64,
+    pub updated: i64,
+    pub deleted: i64,
 }
 
 impl Step {
@@ -504,6 +572,16 @@ impl Step {
                 "-- the values of {schema}.{table}.{column}, from the backup taken before the migration (matched by {})",
                 key.join(", ")
             ),
+            Step::Rows(r) => format!(
+                "-- the rows of {}.{} the migration wrote ({} inserted, {} updated) and deleted ({}), as they were, \
+                 from the backup taken before it (matched by {})",
+                r.schema,
+                r.table,
+                r.inserted,
+                r.updated,
+                r.deleted,
+                r.key.join(", ")
+            ),
         }
     }
 }
@@ -516,6 +594,7 @@ pub fn inverse(
     client: &mut impl GenericClient,
     records: &[Record],
     lock: bool,
+    data: bool,
 ) -> Result<Inverse, PgError> {
     let read = sql("reading what the rollback takes back");
     let made_tables: Vec<(&str, &str)> = records
@@ -861,6 +940,14 @@ pub fn inverse(
                     if on(1) { "FORCE" } else { "NO FORCE" }
                 ));
             }
+            Kind::Rows if r.existed => {
+                lock_table(client, &relation)?;
+                match rows_step(client, r, &relation, data)? {
+                    Ok(Some(step)) => statements.0.push(Step::Rows(step)),
+                    Ok(None) => {}
+                    Err(why) => refusals.push(why),
+                }
+            }
             // Existed before and only created "IF NOT EXISTS": nothing changed.
             _ => {}
         }
@@ -878,6 +965,102 @@ pub struct Inverse {
     pub losses: Vec<String>,
     /// Found only now (in the live catalog): the rollback is refused.
     pub refusals: Vec<String>,
+}
+
+/// The rows step of a table the migration changed in place, checked: its
+/// table is the one recorded, and every row the migration wrote still carries
+/// its `xmin` (none was changed or deleted since). Without `data` (a throwaway
+/// copy, where the rows are not the real ones) there is nothing to check.
+fn rows_step(
+    client: &mut impl GenericClient,
+    r: &Record,
+    relation: &str,
+    data: bool,
+) -> Result<Result<Option<RowsStep>, String>, PgError> {
+    if !data {
+        return Ok(Ok(None));
+    }
+    let table = format!("{}.{}", r.schema, r.name);
+    let restore = format!(
+        "restore the table from the backup taken before the migration (safemig restore PATH --tables {table}), \
+         which also takes back what was written to it since"
+    );
+    let [oid, xid8, key, relkind, counts @ ..] = r.before.as_slice() else {
+        return Ok(Err(format!(
+            "the record of the rows of {table} is incomplete: {restore}"
+        )));
+    };
+    let counts: Vec<i64> = counts.iter().filter_map(|c| c.parse().ok()).collect();
+    let [inserted, updated, deleted] = counts.as_slice() else {
+        return Ok(Err(format!(
+            "the counts of the rows of {table} the migration wrote were not recorded: {restore}"
+        )));
+    };
+    if relkind != "r" {
+        return Ok(Err(format!(
+            "{table} is partitioned: the rows the migration changed come back only with a restore: {restore}"
+        )));
+    }
+    if key.is_empty() {
+        return Ok(Err(format!(
+            "{table} has no primary key or unique key to match the backup's rows by: {restore}"
+        )));
+    }
+    let read = sql("reading the rows the migration wrote");
+    let row = client
+        .query_one(
+            "SELECT coalesce(to_regclass($1)::oid::int8, 0)::text, \
+                    pg_snapshot_xmax(pg_current_snapshot())::text::int8",
+            &[&relation],
+        )
+        .map_err(&read)?;
+    let (now_oid, next_xid): (String, i64) = (row.get(0), row.get(1));
+    if now_oid != *oid {
+        return Ok(Err(format!(
+            "{table} is not the table the migration wrote: it was dropped, renamed or made again since"
+        )));
+    }
+    let Ok(xid8) = xid8.parse::<i64>() else {
+        return Ok(Err(format!(
+            "the record of the rows of {table} is incomplete: {restore}"
+        )));
+    };
+    // Two billion transactions later, a row's 32-bit xmin may be another's.
+    if next_xid - xid8 >= 1 << 31 {
+        return Ok(Err(format!(
+            "the migration's transaction is too old to tell its rows of {table} by (two billion transactions \
+             since): {restore}"
+        )));
+    }
+    let xid = (xid8 & 0xffff_ffff) as u32;
+    let written: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM ONLY {relation} WHERE xmin = $1::text::xid"),
+            &[&xid.to_string()],
+        )
+        .map_err(&read)?
+        .get(0);
+    if written != inserted + updated {
+        return Ok(Err(format!(
+            "{} of the {} row(s) of {table} the migration wrote were changed or deleted since (or written twice \
+             by it), and what was written since cannot be told from what it wrote: {restore}",
+            inserted + updated - written,
+            inserted + updated
+        )));
+    }
+    Ok(Ok(Some(RowsStep {
+        schema: r.schema.clone(),
+        table: r.name.clone(),
+        key: key
+            .split(ARGS_SEP)
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect(),
+        xid,
+        inserted: *inserted,
+        updated: *updated,
+        deleted: *deleted,
+    })))
 }
 
 /// Collects SQL statements (and other steps) in order.
@@ -1094,6 +1277,297 @@ pub fn restore_values(
         } else {
             String::new()
         }
+    )))
+}
+
+/// Whether `backup` holds a content copy of the table of `step` with its key.
+pub fn rows_available(
+    backup: &crate::backup::Backup,
+    step: &RowsStep,
+) -> Result<Result<String, String>, PgError> {
+    let RowsStep {
+        schema, table, key, ..
+    } = step;
+    Ok(content_copy(backup, schema, table, &key[0], key)?.map(|copy| {
+        format!(
+            "the rows of {schema}.{table} the migration wrote ({} inserted, {} updated) and deleted ({}) would come \
+             back from backup {} ({} row(s) in its copy, matched by {})",
+            step.inserted,
+            step.updated,
+            step.deleted,
+            backup.manifest.id,
+            copy.rows,
+            key.join(", ")
+        )
+    }))
+}
+
+fn copy_table(n: usize) -> String {
+    format!("pg_temp.safemig_rollback_copy_{n}")
+}
+
+fn written_table(n: usize) -> String {
+    format!("pg_temp.safemig_rollback_written_{n}")
+}
+
+/// `a.k1 = b.k1 AND ...` for the key, `b` a text copy cast to the key's types.
+fn key_match(
+    tx: &mut postgres::Transaction<'_>,
+    relation: &str,
+    key: &[String],
+    a: &str,
+    b: &str,
+    cast: bool,
+) -> Result<String, PgError> {
+    let mut parts = Vec::new();
+    for k in key {
+        let ty: String = tx
+            .query_one(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                 AND attname = $2 AND NOT attisdropped",
+                &[&relation, k],
+            )
+            .map_err(sql("reading the table's key"))?
+            .get(0);
+        let k = quote_ident(k);
+        parts.push(if cast {
+            format!("{a}.{k} = {b}.{k}::{ty}")
+        } else {
+            format!("{a}.{k} = {b}.{k}")
+        });
+    }
+    Ok(parts.join(" AND "))
+}
+
+/// Before any step of the rollback runs (a later one may rewrite the table,
+/// and with it every row's `xmin`): loads the backup's copy of the table,
+/// keeps the keys of the rows the migration wrote, and checks that the rows
+/// of the copy missing from the table are exactly the ones the migration
+/// deleted. `Err` says why the rows cannot come back from it.
+pub fn prepare_rows(
+    tx: &mut postgres::Transaction<'_>,
+    backup: &crate::backup::Backup,
+    step: &RowsStep,
+    n: usize,
+) -> Result<Result<(), String>, PgError> {
+    let RowsStep {
+        schema, table, key, ..
+    } = step;
+    let ContentCopy { file, header, .. } = match content_copy(backup, schema, table, &key[0], key)?
+    {
+        Ok(copy) => copy,
+        Err(why) => return Ok(Err(why)),
+    };
+    let relation = quote_qualified(schema, table);
+    let load = sql("loading the backup's rows");
+    let (copy, written) = (copy_table(n), written_table(n));
+    tx.batch_execute(&format!(
+        "SET LOCAL row_security = off; CREATE TEMP TABLE {copy} ({}) ON COMMIT DROP",
+        header
+            .iter()
+            .map(|h| format!("{} text", quote_ident(h)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .map_err(&load)?;
+    let mut input = std::fs::File::open(&file)
+        .map_err(|e| PgError::Tool(format!("cannot read {}: {e}", file.display())))?;
+    let mut writer = tx
+        .copy_in(&format!("COPY {copy} FROM STDIN WITH (FORMAT csv, HEADER)"))
+        .map_err(&load)?;
+    std::io::copy(&mut input, &mut writer)
+        .map_err(|e| PgError::Tool(format!("cannot load {}: {e}", file.display())))?;
+    writer.finish().map_err(&load)?;
+    let columns = key
+        .iter()
+        .map(|k| quote_ident(k))
+        .collect::<Vec<_>>()
+        .join(", ");
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE {written} ON COMMIT DROP AS SELECT {columns} FROM ONLY {relation} \
+         WHERE xmin = '{}'::xid; ANALYZE {copy}; ANALYZE {written}",
+        step.xid
+    ))
+    .map_err(&load)?;
+    let in_copy = key_match(tx, &relation, key, "w", "v", true)?;
+    let in_table = key_match(tx, &relation, key, "t", "v", true)?;
+    let row = tx
+        .query_one(
+            &format!(
+                "SELECT (SELECT count(*) FROM {written} w WHERE NOT EXISTS (SELECT 1 FROM {copy} v WHERE {in_copy})), \
+                        (SELECT count(*) FROM {copy} v WHERE NOT EXISTS (SELECT 1 FROM ONLY {relation} t WHERE {in_table}))"
+            ),
+            &[],
+        )
+        .map_err(&load)?;
+    let (written_new, missing): (i64, i64) = (row.get(0), row.get(1));
+    // Rows it deleted, and the old keys of rows whose key it changed.
+    let expected = step.deleted + (written_new - step.inserted);
+    let id = &backup.manifest.id;
+    if missing > expected {
+        return Ok(Err(format!(
+            "{} row(s) of backup {id}'s copy of {schema}.{table} were deleted since the migration, not by it, and \
+             cannot be told from the ones it deleted: restore the table (safemig restore PATH --tables \
+             {schema}.{table}), which also takes back what was written since",
+            missing - expected
+        )));
+    }
+    if missing < expected {
+        return Ok(Err(format!(
+            "{} row(s) of {schema}.{table} that the migration deleted were written again since (the same key): \
+             restore the table (safemig restore PATH --tables {schema}.{table}), which also takes back what was \
+             written since",
+            expected - missing
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// Puts the rows of `step`'s table back as the backup's copy has them (loaded
+/// by [`prepare_rows`]): the rows the migration wrote and the copy holds get
+/// its values, those it holds not (the migration inserted them) are deleted,
+/// the copy's rows missing from the table (the migration deleted them) come
+/// back. The table's own triggers do not fire (these are not new writes); its
+/// foreign keys are checked, and a delete that would cascade to rows is refused.
+pub fn restore_rows(
+    tx: &mut postgres::Transaction<'_>,
+    backup: &crate::backup::Backup,
+    step: &RowsStep,
+    n: usize,
+) -> Result<Result<String, String>, PgError> {
+    let RowsStep {
+        schema, table, key, ..
+    } = step;
+    let relation = quote_qualified(schema, table);
+    let (copy, written) = (copy_table(n), written_table(n));
+    let put = sql("putting the rows back");
+    // The columns both have, but generated ones (PostgreSQL computes them).
+    let columns: Vec<(String, String, bool)> = tx
+        .query(
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attidentity = 'a' \
+             FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped \
+               AND a.attgenerated = '' AND a.attname IN (SELECT c.attname FROM pg_attribute c \
+                 WHERE c.attrelid = to_regclass($2) AND c.attnum > 0) ORDER BY a.attnum",
+            &[&relation, &copy],
+        )
+        .map_err(&put)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let gone_match = key_match(tx, &relation, key, "w", "v", true)?;
+    let t_w = key_match(tx, &relation, key, "t", "w", false)?;
+    let t_v = key_match(tx, &relation, key, "t", "v", true)?;
+    // Rows of other tables that a delete would take with it (ON DELETE CASCADE,
+    // SET NULL, SET DEFAULT): rows written since, never the rollback's to change.
+    let cascades = tx
+        .query(
+            "SELECT c.conrelid::regclass::text, \
+               (SELECT string_agg(format('r.%I = t.%I', fa.attname, pa.attname), ' AND ' ORDER BY x.i) \
+                FROM unnest(c.conkey, c.confkey) WITH ORDINALITY AS x(f, p, i) \
+                JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = x.f \
+                JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = x.p) \
+             FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) \
+               AND c.confdeltype IN ('c', 'n', 'd')",
+            &[&relation],
+        )
+        .map_err(&put)?;
+    for c in cascades {
+        let (child, on): (String, String) = (c.get(0), c.get(1));
+        let referring: i64 = tx
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {child} r JOIN ONLY {relation} t ON {on} JOIN {written} w ON {t_w} \
+                     WHERE NOT EXISTS (SELECT 1 FROM {copy} v WHERE {gone_match})"
+                ),
+                &[],
+            )
+            .map_err(&put)?
+            .get(0);
+        if referring > 0 {
+            return Ok(Err(format!(
+                "deleting the rows of {schema}.{table} the migration inserted would also delete or change \
+                 {referring} row(s) of {child} written since that refer to them"
+            )));
+        }
+    }
+    // Its own triggers stay quiet (updated_at, audit): enabled ones are
+    // disabled for these statements and enabled again as they were.
+    let triggers: Vec<(String, String)> = tx
+        .query(
+            "SELECT tgname::text, tgenabled::text FROM pg_trigger WHERE tgrelid = to_regclass($1) \
+             AND NOT tgisinternal AND tgenabled IN ('O', 'A')",
+            &[&relation],
+        )
+        .map_err(&put)?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    for (name, _) in &triggers {
+        tx.batch_execute(&format!(
+            "ALTER TABLE {relation} DISABLE TRIGGER {}",
+            quote_ident(name)
+        ))
+        .map_err(&put)?;
+    }
+    let deleted = tx
+        .execute(
+            &format!(
+                "DELETE FROM ONLY {relation} t USING {written} w WHERE {t_w} \
+                 AND NOT EXISTS (SELECT 1 FROM {copy} v WHERE {gone_match})"
+            ),
+            &[],
+        )
+        .map_err(&put)?;
+    let set: Vec<String> = columns
+        .iter()
+        .filter(|(c, _, always)| !key.contains(c) && !always)
+        .map(|(c, ty, _)| format!("{0} = v.{0}::{ty}", quote_ident(c)))
+        .collect();
+    let updated = if set.is_empty() {
+        0
+    } else {
+        tx.execute(
+            &format!(
+                "UPDATE ONLY {relation} t SET {} FROM {written} w, {copy} v WHERE {t_w} AND {gone_match}",
+                set.join(", ")
+            ),
+            &[],
+        )
+        .map_err(&put)?
+    };
+    let names: Vec<String> = columns.iter().map(|(c, ..)| quote_ident(c)).collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|(c, ty, _)| format!("v.{}::{ty}", quote_ident(c)))
+        .collect();
+    let overriding = if columns.iter().any(|(.., always)| *always) {
+        " OVERRIDING SYSTEM VALUE"
+    } else {
+        ""
+    };
+    let inserted = tx
+        .execute(
+            &format!(
+                "INSERT INTO {relation} ({}){overriding} SELECT {} FROM {copy} v \
+                 WHERE NOT EXISTS (SELECT 1 FROM ONLY {relation} t WHERE {t_v})",
+                names.join(", "),
+                values.join(", ")
+            ),
+            &[],
+        )
+        .map_err(&put)?;
+    for (name, enabled) in &triggers {
+        tx.batch_execute(&format!(
+            "ALTER TABLE {relation} ENABLE {}TRIGGER {}",
+            if enabled == "A" { "ALWAYS " } else { "" },
+            quote_ident(name)
+        ))
+        .map_err(&put)?;
+    }
+    Ok(Ok(format!(
+        "{updated} row(s) of {schema}.{table} put back as they were, {deleted} the migration inserted deleted, \
+         {inserted} it deleted inserted again, from backup {}",
+        backup.manifest.id
     )))
 }
 

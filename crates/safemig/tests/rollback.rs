@@ -172,9 +172,9 @@ fn a_release_that_broke_sign_ups_is_taken_back_to_exactly_the_schema_before_it()
 fn what_cannot_be_taken_back_is_refused_with_the_reason_and_nothing_changes() {
     let p = Project::new();
     p.migration("20250101000000_base.sql", BASE);
-    p.migration(
-        "20250201000000_lowercase.sql",
-        "UPDATE public.users SET email = lower(email);\n",
+    p.migration("20250201000000_lowercase.sql", "TRUNCATE public.users;\n");
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.users\"\nloss = [\"rows\"]\n",
     );
     // migrate says so when it applies it.
     let run = p.safemig(&[
@@ -195,7 +195,7 @@ fn what_cannot_be_taken_back_is_refused_with_the_reason_and_nothing_changes() {
     assert!(
         json["migrations"][1]["cannot_roll_back"][0]
             .as_str()
-            .is_some_and(|r| r.contains("UPDATE of public.users")),
+            .is_some_and(|r| r.contains("TRUNCATE of public.users")),
         "{json}"
     );
     let before = p.fingerprint();
@@ -204,7 +204,7 @@ fn what_cannot_be_taken_back_is_refused_with_the_reason_and_nothing_changes() {
     assert!(
         refused
             .stdout
-            .contains("line 1: UPDATE of public.users changes rows of a table that existed before"),
+            .contains("line 1: TRUNCATE of public.users empties a table that existed before"),
         "{refused:?}"
     );
     assert_eq!(p.fingerprint(), before);
@@ -537,10 +537,7 @@ fn plan_rehearses_the_rollback_of_pending_migrations_before_they_ship() {
     assert_eq!(p.fingerprint(), before, "nothing real was touched");
 
     // One that cannot be taken back is named before it ships.
-    p.migration(
-        "20250301000000_fix_emails.sql",
-        "UPDATE public.users SET email = lower(email) WHERE email <> lower(email);\n",
-    );
+    p.migration("20250301000000_empty_users.sql", "TRUNCATE public.users;\n");
     let plan = p.safemig(&["--format", "json", "plan", "--rehearse", "--rollback"]);
     assert_eq!(plan.code, 1, "{plan:?}");
     let json = plan.json();
@@ -548,7 +545,7 @@ fn plan_rehearses_the_rollback_of_pending_migrations_before_they_ship() {
     assert!(
         json["rollback"]["migrations"][0]["reason"]
             .as_str()
-            .is_some_and(|r| r.contains("UPDATE of public.users")),
+            .is_some_and(|r| r.contains("TRUNCATE of public.users")),
         "{json}"
     );
 }
@@ -572,4 +569,203 @@ fn a_migration_that_tampers_with_the_rollback_records_is_rolled_back_by_the_guar
         0,
         "nothing of the refused migration is recorded"
     );
+}
+
+/// Issue 16 item 2: rows a migration changed in place (UPDATE, DELETE, INSERT
+/// into a table that existed) come back from the backup taken before it: the
+/// ones it wrote are told by their xmin, the ones it deleted by its count. What
+/// was written since to other rows stays; a row it wrote and the application
+/// changed since, or a row deleted since, refuses the rollback with the way out.
+#[test]
+fn rows_changed_in_place_come_back_from_the_backup_and_writes_since_are_kept() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_tracks.sql",
+        "CREATE TABLE public.library_tracks (id bigint PRIMARY KEY, title text NOT NULL, plays int NOT NULL DEFAULT 0, \
+           tags text[], meta jsonb, updated_at timestamptz NOT NULL DEFAULT '2025-01-01');\n\
+         INSERT INTO public.library_tracks (id, title, tags, meta) SELECT g, 'Track ' || g, \
+           CASE WHEN g % 4 = 0 THEN NULL ELSE ARRAY['a,b', 'c\"d'] END, \
+           CASE WHEN g % 5 = 0 THEN NULL ELSE jsonb_build_object('n', g, 'quote', 'it''s') END \
+           FROM generate_series(1, 59) g;\n\
+         CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := now(); RETURN NEW; END $$;\n\
+         CREATE TRIGGER library_tracks_touch BEFORE UPDATE ON public.library_tracks FOR EACH ROW EXECUTE FUNCTION public.touch();\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let rows = |p: &Project| -> String {
+        p.client()
+            .query_one(
+                "SELECT string_agg(format('%s|%s|%s|%s|%s|%s', id, title, plays, tags, meta, updated_at), E'\\n' ORDER BY id) \
+                 FROM public.library_tracks",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let before = rows(&p);
+    let schema_before = schema(&p);
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.library_tracks\"\nloss = [\"rows\", \"values\"]\n\
+         reason = \"the cleanup\"\n",
+    );
+    p.migration(
+        "20250201000000_cleanup.sql",
+        "UPDATE public.library_tracks SET title = upper(title), tags = NULL WHERE id <= 10;\n\
+         DELETE FROM public.library_tracks WHERE id BETWEEN 50 AND 55;\n\
+         INSERT INTO public.library_tracks (id, title) VALUES (100, 'Intro'), (101, 'Outro');\n\
+         UPDATE public.library_tracks SET id = 200 WHERE id = 20;\n",
+    );
+    let run = p.safemig(&[
+        "--format",
+        "json",
+        "migrate",
+        "--backup",
+        "auto",
+        "--allow-risky",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["migrations"][0]["cannot_roll_back"],
+        serde_json::Value::Null,
+        "{run:?}"
+    );
+    // Written since, to rows the migration did not touch: kept by the rollback.
+    p.exec(
+        "UPDATE public.library_tracks SET plays = 7 WHERE id = 30; \
+         INSERT INTO public.library_tracks (id, title) VALUES (300, 'Since');",
+    );
+
+    let dry = p.safemig(&["rollback", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stdout.contains(
+            "the rows of public.library_tracks the migration wrote (2 inserted, 11 updated) and deleted (6) would come back"
+        ),
+        "{dry:?}"
+    );
+
+    let back = p.safemig(&["rollback"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(
+        back.stdout.contains(
+            "10 row(s) of public.library_tracks put back as they were, 3 the migration inserted deleted, 7 it deleted inserted again"
+        ),
+        "{back:?}"
+    );
+    // Exactly the rows before, with what was written since; the trigger did
+    // not fire (updated_at as it was) and is enabled again.
+    // (Row 30 as the application left it: its own trigger stamped it then.)
+    let expected: Vec<&str> = before.lines().filter(|l| !l.starts_with("30|")).collect();
+    let now = rows(&p);
+    assert!(now.contains("\n30|Track 30|7|"), "{now}");
+    let now: Vec<&str> = now
+        .lines()
+        .filter(|l| !l.starts_with("300|") && !l.starts_with("30|"))
+        .collect();
+    assert_eq!(now, expected);
+    assert_eq!(
+        p.i64("SELECT count(*) FROM public.library_tracks WHERE id = 300"),
+        1
+    );
+    assert!(safemig_pg::drift::compare(&schema_before, &schema(&p)).is_empty());
+    assert!(p.bool("SELECT tgenabled = 'O' FROM pg_trigger WHERE tgname = 'library_tracks_touch'"));
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
+        1
+    );
+
+    // Applied again; then the application changes a row the migration wrote:
+    // what it wrote can no longer be told from what was written since.
+    let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    p.exec("UPDATE public.library_tracks SET plays = 1 WHERE id = 3;");
+    let fingerprint = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("1 of the 13 row(s) of public.library_tracks the migration wrote were changed or deleted since")
+            && refused
+                .stdout
+                .contains("safemig restore PATH --tables public.library_tracks"),
+        "{refused:?}"
+    );
+    assert_eq!(p.fingerprint(), fingerprint);
+}
+
+/// A row deleted since the migration, not by it, cannot be told from the ones
+/// it deleted: refused, nothing changed.
+#[test]
+fn a_row_deleted_since_the_migration_refuses_the_rollback_of_its_deletes() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.t (id int PRIMARY KEY, v text);\n\
+         INSERT INTO public.t SELECT g, 'v' || g FROM generate_series(1, 20) g;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.t\"\nloss = [\"rows\"]\n",
+    );
+    p.migration(
+        "20250201000000_prune.sql",
+        "DELETE FROM public.t WHERE id > 15;\n",
+    );
+    assert_eq!(
+        p.safemig(&["migrate", "--backup", "auto", "--allow-risky"])
+            .code,
+        0
+    );
+    p.exec("DELETE FROM public.t WHERE id = 1;");
+    let fingerprint = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused.stdout.contains("1 row(s) of backup")
+            && refused
+                .stdout
+                .contains("were deleted since the migration, not by it"),
+        "{refused:?}"
+    );
+    assert_eq!(p.fingerprint(), fingerprint);
+    // Put back by hand: the five it deleted come back.
+    p.exec("INSERT INTO public.t VALUES (1, 'v1');");
+    let back = p.safemig(&["rollback"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.t"), 20);
+}
+
+/// Rows a migration inserted into a table that existed, deleted at rollback,
+/// must not take rows written since with them (ON DELETE CASCADE).
+#[test]
+fn a_rollback_that_would_cascade_to_rows_written_since_is_refused() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.plans (id int PRIMARY KEY, name text NOT NULL);\n\
+         INSERT INTO public.plans VALUES (1, 'free');\n\
+         CREATE TABLE public.subscriptions (id int PRIMARY KEY, plan_id int NOT NULL REFERENCES public.plans ON DELETE CASCADE);\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.migration(
+        "20250201000000_pro.sql",
+        "INSERT INTO public.plans VALUES (2, 'pro');\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "auto"]).code, 0);
+    p.exec("INSERT INTO public.subscriptions VALUES (1, 2);");
+    let fingerprint = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("would also delete or change 1 row(s) of public.subscriptions"),
+        "{refused:?}"
+    );
+    assert_eq!(p.fingerprint(), fingerprint);
+    // Without them, the plan goes.
+    p.exec("DELETE FROM public.subscriptions;");
+    let back = p.safemig(&["rollback"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.plans"), 1);
 }
