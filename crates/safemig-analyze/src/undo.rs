@@ -41,6 +41,9 @@ pub enum Kind {
     /// ones it deleted by the count it deleted; their values come back from
     /// the backup taken before it.
     Rows,
+    /// A table that existed, dropped: its definition and rows come back from
+    /// the backup's archive (the entries of the table and of what belongs to it).
+    DroppedTable,
 }
 
 impl Kind {
@@ -64,6 +67,7 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::RowSecurity => "row-security",
             Kind::Rows => "rows",
+            Kind::DroppedTable => "dropped-table",
         }
     }
 
@@ -87,6 +91,7 @@ impl Kind {
             Kind::Policy,
             Kind::RowSecurity,
             Kind::Rows,
+            Kind::DroppedTable,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -778,13 +783,7 @@ impl Planner {
                         [] => continue,
                     };
                     if !self.is_created(&schema, &name) {
-                        self.refuse(
-                            line,
-                            format!(
-                                "DROP TABLE {}: its rows come back only from a backup (safemig restore --tables)",
-                                dotted(&schema, &name)
-                            ),
-                        );
+                        self.touch(Kind::DroppedTable, &schema, "", &name);
                     }
                 }
                 ObjectType::ObjectFunction | ObjectType::ObjectProcedure => {
@@ -827,14 +826,15 @@ mod tests {
 
     #[test]
     fn a_table_made_elsewhere_does_not_cover_one_of_the_same_name() {
-        let sql = "CREATE TABLE archive.orders (id int);\nALTER TABLE orders DROP COLUMN notes CASCADE;\nDROP TABLE orders;\n";
+        let sql = "CREATE TABLE archive.orders (id int);\nDROP TABLE orders;\n";
         let plan = of(sql);
         assert!(
-            plan.irreversible
+            plan.touched
                 .iter()
-                .any(|r| r.starts_with("line 3: DROP TABLE orders")),
+                .any(|t| t.kind == Kind::DroppedTable && t.schema.is_empty() && t.name == "orders"),
             "{plan:?}"
         );
+        assert!(refused("DROP TABLE public.orders CASCADE;"));
         assert!(!refused(
             "CREATE TABLE orders (id int);\nINSERT INTO orders VALUES (1);\nDROP TABLE orders;\n"
         ));

@@ -259,11 +259,25 @@ fn take_back(
         ));
         return Ok(done);
     }
-    let needs_values = steps
-        .iter()
-        .any(|s| matches!(s, Step::Values { .. } | Step::Rows(_)));
-    let backup = if needs_values && options.data {
-        match backup_before(tx, version, options)? {
+    // Values and rows only with the data (not on a throwaway copy, which has
+    // none); a dropped table's definition always (on a copy, without its rows).
+    let needs_values = steps.iter().any(|s| match s {
+        Step::Values { .. } | Step::Rows(_) => options.data,
+        Step::Table(_) => true,
+        Step::Sql(_) => false,
+    });
+    let backup = if needs_values {
+        // The tables whose data comes back from the backup.
+        let tables: Vec<(String, String)> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Values { schema, table, .. } => Some((schema.clone(), table.clone())),
+                Step::Rows(r) => Some((r.schema.clone(), r.table.clone())),
+                Step::Table(t) => Some((t.schema.clone(), t.name.clone())),
+                Step::Sql(_) => None,
+            })
+            .collect();
+        match backup_before(tx, version, &tables, options)? {
             Ok(b) => Some(b),
             Err(why) => {
                 done.reason = Some(format!(
@@ -294,6 +308,18 @@ fn take_back(
                         Err(why) => {
                             done.reason = Some(format!(
                                 "the values of {schema}.{table}.{column} cannot come back: {why}"
+                            ));
+                            return Ok(done);
+                        }
+                    }
+                }
+                if let Step::Table(table) = step {
+                    match undo::table::available(tx, backup, table)? {
+                        Ok(summary) => done.restored.push(summary),
+                        Err(why) => {
+                            done.reason = Some(format!(
+                                "{}.{} cannot come back: {why}",
+                                table.schema, table.name
                             ));
                             return Ok(done);
                         }
@@ -381,6 +407,33 @@ fn take_back(
                     }
                 }
             }
+            Step::Table(table) => {
+                let Some(backup) = &backup else {
+                    done.restored.push(format!(
+                        "{}.{} is not brought back here (a copy without the backup)",
+                        table.schema, table.name
+                    ));
+                    continue;
+                };
+                match undo::table::restore(tx, backup, table, options.data) {
+                    Ok(Ok(summary)) => done.restored.push(summary),
+                    Ok(Err(why)) => {
+                        done.reason = Some(format!(
+                            "{}.{} cannot come back: {why}; nothing was changed",
+                            table.schema, table.name
+                        ));
+                        return Ok(done);
+                    }
+                    Err(e) => {
+                        done.result = "failed";
+                        done.reason = Some(format!(
+                            "step {} of the rollback failed, so nothing was changed: {e}",
+                            i + 1
+                        ));
+                        return Ok(done);
+                    }
+                }
+            }
             Step::Rows(rows) => {
                 let Some(backup) = &backup else {
                     done.restored.push(format!(
@@ -417,10 +470,12 @@ fn take_back(
 
 /// The backup taken before `version` (its history row's), verified, of this
 /// database, and not also the backup of an older migration of the same run
-/// that changed data in place (the values would be older than `version`'s).
+/// that changed data in place in one of `tables` (or did what safemig could
+/// not record): their values would be older than `version`'s.
 fn backup_before(
     tx: &mut Transaction,
     version: &str,
+    tables: &[(String, String)],
     options: &RollbackOptions,
 ) -> Result<Result<crate::backup::Backup, String>, PgError> {
     let read = |e: postgres::Error| PgError::sql("reading the migration's backup", &e);
@@ -450,6 +505,11 @@ fn backup_before(
             )))
         }
     };
+    // On a throwaway copy (no data) only a dropped table's definition is read
+    // from it: the copy is not the backup's database, and no values are.
+    if !options.data {
+        return Ok(Ok(backup));
+    }
     let problems = crate::backup::quick_check(&backup);
     if !problems.is_empty() {
         return Ok(Err(format!(
@@ -470,12 +530,15 @@ fn backup_before(
             backup.manifest.database
         )));
     }
+    let (schemas, names): (Vec<String>, Vec<String>) = tables.iter().cloned().unzip();
     let earlier: Option<String> = tx
         .query_opt(
             "SELECT m.version FROM safemig.migrations m WHERE m.backup_id = $1 AND m.version < $2 \
-             AND EXISTS (SELECT 1 FROM safemig.undo u WHERE u.version = m.version AND u.kind IN ('irreversible', 'rows')) \
+             AND EXISTS (SELECT 1 FROM safemig.undo u WHERE u.version = m.version AND (u.kind = 'irreversible' \
+               OR (u.kind IN ('rows', 'dropped-table') AND (u.schema_name, u.name) IN (SELECT * FROM unnest($3::text[], $4::text[]))) \
+               OR (u.kind = 'dropped-column' AND (u.schema_name, u.table_name) IN (SELECT * FROM unnest($3::text[], $4::text[]))))) \
              ORDER BY m.version LIMIT 1",
-            &[&id, &version],
+            &[&id, &version, &schemas, &names],
         )
         .map_err(read)?
         .map(|r| r.get(0));

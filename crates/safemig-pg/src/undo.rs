@@ -13,6 +13,9 @@ use serde::Serialize;
 
 use crate::{quote_ident, quote_qualified, PgError};
 
+pub mod table;
+pub use table::TableStep;
+
 /// The state of one object before a migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Record {
@@ -173,6 +176,30 @@ fn read_state(
                 &[&relation],
             )?;
             (!found.is_empty(), Vec::new())
+        }
+        Kind::DroppedTable => {
+            // Its oid, kind, whether it has partitions or children (they go with
+            // it), and the oids of what depends on it (its constraints, indexes,
+            // triggers, policies, defaults, owned sequences): the backup's
+            // archive entries to bring back are chosen by them.
+            let found = rows(
+                client,
+                "SELECT c.oid::int8::text, c.relkind::text, \
+                   EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)::text, \
+                   coalesce((SELECT array_agg(DISTINCT d.objid::int8::text) FROM pg_depend d \
+                     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid), '{}') \
+                 FROM pg_class c WHERE c.oid = to_regclass($1)",
+                &[&relation],
+            )?;
+            let before = found
+                .first()
+                .map(|r| {
+                    let mut b: Vec<String> = (0..3).map(|i| r.get::<_, String>(i)).collect();
+                    b.extend(r.get::<_, Vec<String>>(3));
+                    b
+                })
+                .unwrap_or_default();
+            (!found.is_empty(), before)
         }
         Kind::Rows => {
             // Its oid (a table renamed or made again since is not this one),
@@ -543,6 +570,8 @@ pub enum Step {
     /// them, deleted; the ones it deleted inserted again; from the content copy
     /// of the backup taken before it, matched by the table's key.
     Rows(RowsStep),
+    /// A dropped table, from the backup's archive.
+    Table(TableStep),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -571,6 +600,10 @@ impl Step {
             } => format!(
                 "-- the values of {schema}.{table}.{column}, from the backup taken before the migration (matched by {})",
                 key.join(", ")
+            ),
+            Step::Table(t) => format!(
+                "-- {}.{} as it was, with its rows, from the backup taken before the migration",
+                t.schema, t.name
             ),
             Step::Rows(r) => format!(
                 "-- the rows of {}.{} the migration wrote ({} inserted, {} updated) and deleted ({}), as they were, \
@@ -609,6 +642,23 @@ pub fn inverse(
     let on_made_table = |r: &Record| {
         !r.table.is_empty() && made_tables.contains(&(r.schema.as_str(), r.table.as_str()))
     };
+    // A table that existed and was dropped comes back as it was before the
+    // migration, with its rows: what the migration did to it before comes back with it.
+    let dropped_tables: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r.kind == Kind::DroppedTable && r.existed)
+        .map(|r| (r.schema.as_str(), r.name.as_str()))
+        .collect();
+    let on_dropped_table = |r: &Record| {
+        let table = if r.table.is_empty() && r.kind == Kind::Rows {
+            &r.name
+        } else {
+            &r.table
+        };
+        r.kind != Kind::DroppedTable
+            && !table.is_empty()
+            && dropped_tables.contains(&(r.schema.as_str(), table.as_str()))
+    };
     let mut ordered: Vec<&Record> = records.iter().collect();
     ordered.sort_by_key(|r| std::cmp::Reverse(r.seq));
     let mut refusals = Vec::new();
@@ -628,7 +678,7 @@ pub fn inverse(
 
     let mut statements = Steps(Vec::new());
     let mut losses = Vec::new();
-    for r in ordered {
+    for r in ordered.into_iter().filter(|r| !on_dropped_table(r)) {
         let relation = quote_qualified(
             &r.schema,
             if r.table.is_empty() {
@@ -939,6 +989,40 @@ pub fn inverse(
                     "ALTER TABLE {relation} {} ROW LEVEL SECURITY",
                     if on(1) { "FORCE" } else { "NO FORCE" }
                 ));
+            }
+            Kind::DroppedTable if r.existed => {
+                let [oid, relkind, children, dependents @ ..] = r.before.as_slice() else {
+                    refusals.push(format!(
+                        "the record of {}.{} is incomplete",
+                        r.schema, r.name
+                    ));
+                    continue;
+                };
+                if relkind != "r" || children == "true" {
+                    refusals.push(format!(
+                        "{}.{} was partitioned or had child tables: restore it into a new database (safemig \
+                         restore PATH --into URL) and copy it from there",
+                        r.schema, r.name
+                    ));
+                    continue;
+                }
+                let exists: bool = client
+                    .query_one("SELECT to_regclass($1) IS NOT NULL", &[&relation])
+                    .map_err(&read)?
+                    .get(0);
+                if exists {
+                    refusals.push(format!(
+                        "a table {}.{} exists again (made since the migration dropped it): rename or drop it first",
+                        r.schema, r.name
+                    ));
+                    continue;
+                }
+                statements.0.push(Step::Table(TableStep {
+                    schema: r.schema.clone(),
+                    name: r.name.clone(),
+                    oid: oid.parse().unwrap_or(0),
+                    dependents: dependents.iter().filter_map(|d| d.parse().ok()).collect(),
+                }));
             }
             Kind::Rows if r.existed => {
                 lock_table(client, &relation)?;

@@ -88,8 +88,8 @@ pub enum Command {
     /// Restore critical tables in place (--tables), or the complete dump into a database (--into).
     Restore(RestoreArgs),
     /// Take back the newest applied migration(s): what they created is dropped, what they changed gets its
-    /// recorded definition back, rows they changed in place and columns they dropped come back from the
-    /// backup taken before them, their history rows go. --dry-run proves it on a throwaway copy first.
+    /// recorded definition back, rows they changed in place, columns and tables they dropped come back
+    /// from the backup taken before them, their history rows go. --dry-run proves it on a throwaway copy first.
     Rollback(RollbackArgs),
     /// Print the audit trail (from the database with --db / DATABASE_URL, else the local file).
     Log(LogArgs),

@@ -769,3 +769,115 @@ fn a_rollback_that_would_cascade_to_rows_written_since_is_refused() {
     assert_eq!(back.code, 0, "{back:?}");
     assert_eq!(p.i64("SELECT count(*) FROM public.plans"), 1);
 }
+
+/// Issue 16 item 2: a dropped table comes back from the backup taken before the
+/// migration: its definition and everything that belonged to it (key, unique
+/// and check constraints, a foreign key, an index, a trigger, row security and
+/// a policy, a serial and an identity column with their sequences, grants,
+/// comments) and its rows, exactly; a table of the same name made since refuses it.
+#[test]
+fn a_dropped_table_comes_back_with_what_belonged_to_it_and_its_rows() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_tracks.sql",
+        "CREATE TABLE public.artists (id int PRIMARY KEY, name text NOT NULL);\n\
+         INSERT INTO public.artists VALUES (1, 'A'), (2, 'B');\n\
+         CREATE TABLE public.library_tracks (id serial PRIMARY KEY, n bigint GENERATED ALWAYS AS IDENTITY, \
+           title text NOT NULL CHECK (title <> ''), r2_key text UNIQUE, artist_id int REFERENCES public.artists, \
+           meta jsonb DEFAULT '{}');\n\
+         CREATE INDEX library_tracks_title ON public.library_tracks (lower(title));\n\
+         CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+         CREATE TRIGGER library_tracks_touch BEFORE UPDATE ON public.library_tracks FOR EACH ROW EXECUTE FUNCTION public.touch();\n\
+         ALTER TABLE public.library_tracks ENABLE ROW LEVEL SECURITY;\n\
+         CREATE POLICY \"tracks are public\" ON public.library_tracks FOR SELECT TO anon, authenticated USING (true);\n\
+         GRANT SELECT ON public.library_tracks TO anon, authenticated;\n\
+         COMMENT ON TABLE public.library_tracks IS 'the library';\n\
+         COMMENT ON COLUMN public.library_tracks.r2_key IS 'where the file is';\n\
+         INSERT INTO public.library_tracks (title, r2_key, artist_id, meta) SELECT 'Track ' || g, \
+           CASE WHEN g % 7 = 0 THEN NULL ELSE 'tracks/' || g || '.mp3' END, 1 + g % 2, \
+           jsonb_build_object('tab', E'a\\tb', 'nl', E'x\\ny') FROM generate_series(1, 59) g;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let rows = |p: &Project| -> String {
+        p.client()
+            .query_one(
+                "SELECT string_agg(format('%s|%s|%s|%s|%s|%s', id, n, title, r2_key, artist_id, meta), E'\\n' ORDER BY id) \
+                 FROM public.library_tracks",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    let before = rows(&p);
+    let schema_before = schema(&p);
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.library_tracks\"\nloss = [\"table\"]\n\
+         reason = \"replaced by r2_objects\"\n",
+    );
+    p.migration(
+        "20250201000000_drop_tracks.sql",
+        "SET lock_timeout = '5s';\nUPDATE public.library_tracks SET title = 'x' WHERE id = 1;\nDROP TABLE public.library_tracks;\n",
+    );
+    let run = p.safemig(&[
+        "--format",
+        "json",
+        "migrate",
+        "--backup",
+        "auto",
+        "--allow-risky",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        run.json()["migrations"][0]["cannot_roll_back"],
+        serde_json::Value::Null,
+        "{run:?}"
+    );
+    assert!(p.bool("SELECT to_regclass('public.library_tracks') IS NULL"));
+
+    let dry = p.safemig(&["rollback", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.stdout
+            .contains("public.library_tracks would come back from backup")
+            && dry.stdout.contains("and its 59 row(s)"),
+        "{dry:?}"
+    );
+
+    // A table of that name made since: refused, nothing changed.
+    p.exec("CREATE TABLE public.library_tracks (id int);");
+    let fingerprint = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("a table public.library_tracks exists again"),
+        "{refused:?}"
+    );
+    assert_eq!(p.fingerprint(), fingerprint);
+    p.exec("DROP TABLE public.library_tracks;");
+
+    let back = p.safemig(&["rollback"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(
+        back.stdout
+            .contains("public.library_tracks brought back from backup")
+            && back.stdout.contains("with its 59 row(s)"),
+        "{back:?}"
+    );
+    let differences = safemig_pg::drift::compare(&schema_before, &schema(&p));
+    assert!(differences.is_empty(), "{differences:#?}");
+    assert_eq!(rows(&p), before);
+    // The sequences go on where they were; grants and comments are back.
+    p.exec("INSERT INTO public.library_tracks (title) VALUES ('next');");
+    assert_eq!(p.i64("SELECT max(id)::int8 FROM public.library_tracks"), 60);
+    assert!(p.bool("SELECT has_table_privilege('anon', 'public.library_tracks', 'SELECT')"));
+    assert!(p.bool(
+        "SELECT col_description('public.library_tracks'::regclass, 4) = 'where the file is' \
+         AND obj_description('public.library_tracks'::regclass, 'pg_class') = 'the library'"
+    ));
+    assert_eq!(
+        p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
+        1
+    );
+}

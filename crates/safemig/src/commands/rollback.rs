@@ -164,7 +164,8 @@ fn prove(
         dry_run: false,
         allow_loss: true, // the copy holds no rows: only the schema is proven
         lock_timeout: rollback::DEFAULT_LOCK_TIMEOUT,
-        backup_root: None,
+        // A dropped table's definition comes back from the real backup (no rows).
+        backup_root: Some(ctx.config.backup_dir()),
         data: false,
     };
     let done = rollback::run(

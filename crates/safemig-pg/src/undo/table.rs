@@ -1,0 +1,379 @@
+//! A dropped table brought back from the backup taken before the migration:
+//! its definition and what belonged to it (constraints, indexes, triggers,
+//! policies, row security, defaults, owned sequences, grants, comments,
+//! publication membership) and its rows, from the backup's pg_dump archive,
+//! in the rollback's transaction.
+//!
+//! The archive's entries are chosen by the oids recorded when the table was
+//! dropped (the table's and those of the objects that depended on it), so a
+//! table of the same name made since, or another table's objects, are never
+//! taken; the few entries without an oid (comments, grants, sequence
+//! ownership) by their tag. `pg_restore` writes them as SQL (`-f -`), which
+//! runs here; the rows stream into `COPY`.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use postgres::Transaction;
+
+use crate::{tools, PgError};
+
+/// What the rollback of a dropped table needs (recorded when it was dropped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableStep {
+    pub schema: String,
+    pub name: String,
+    pub oid: u32,
+    /// The oids of the objects that depended on it (`pg_depend`).
+    pub dependents: BTreeSet<u32>,
+}
+
+/// One line of `pg_restore -l`: `216; 1259 16657 TABLE public t postgres`.
+struct Entry<'a> {
+    line: &'a str,
+    oid: u32,
+    /// `TABLE public t postgres`: type, schema, tag, owner.
+    desc: &'a str,
+}
+
+fn entries(toc: &str) -> Vec<Entry<'_>> {
+    toc.lines()
+        .filter(|l| !l.starts_with(';'))
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("; ")?;
+            let mut parts = rest.splitn(3, ' ');
+            let _catalog = parts.next()?;
+            let oid = parts.next()?.parse().ok()?;
+            Some(Entry {
+                line,
+                oid,
+                desc: parts.next()?,
+            })
+        })
+        .collect()
+}
+
+/// The tag of `desc` for entry type `kind` in `schema` (owner dropped), if it is one.
+fn tag<'a>(desc: &'a str, kind: &str, schema: &str) -> Option<&'a str> {
+    let rest = desc.strip_prefix(kind)?.strip_prefix(' ')?;
+    let rest = rest.strip_prefix(schema)?.strip_prefix(' ')?;
+    Some(rest.rsplit_once(' ').map_or(rest, |(tag, _owner)| tag))
+}
+
+/// The archive entries of the table and what belonged to it, in archive order.
+fn chosen<'a>(toc: &'a str, step: &TableStep) -> Vec<&'a str> {
+    let all = entries(toc);
+    let TableStep { schema, name, .. } = step;
+    let by_oid = |e: &Entry| e.oid != 0 && (e.oid == step.oid || step.dependents.contains(&e.oid));
+    // Sequences and indexes of the table, by name, for their comments and grants.
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    for e in all.iter().filter(|e| by_oid(e)) {
+        for kind in ["SEQUENCE", "INDEX"] {
+            if let Some(t) = tag(e.desc, kind, schema) {
+                names.insert(format!("{kind} {t}"));
+            }
+        }
+    }
+    let table_tag = format!("TABLE {name}");
+    let column_prefix = format!("COLUMN {name}.");
+    let on_table = format!(" ON {name}");
+    all.iter()
+        .filter(|e| {
+            if e.oid != 0 {
+                return by_oid(e);
+            }
+            let described = ["COMMENT", "ACL"]
+                .iter()
+                .find_map(|k| tag(e.desc, k, schema));
+            if let Some(t) = described {
+                return t == table_tag
+                    || t.starts_with(&column_prefix)
+                    || names.contains(t)
+                    || (t.ends_with(&on_table)
+                        && ["CONSTRAINT ", "TRIGGER ", "POLICY ", "RULE "]
+                            .iter()
+                            .any(|k| t.starts_with(k)));
+            }
+            ["SEQUENCE OWNED BY", "SEQUENCE SET"].iter().any(|k| {
+                tag(e.desc, k, schema).is_some_and(|t| names.contains(&format!("SEQUENCE {t}")))
+            })
+        })
+        .map(|e| e.line)
+        .collect()
+}
+
+fn pg_restore(tx: &mut Transaction<'_>) -> Result<tools::Tool, PgError> {
+    let num: String = tx
+        .query_one("SELECT current_setting('server_version_num')", &[])
+        .map_err(|e| PgError::sql("reading the server version", &e))?
+        .get(0);
+    tools::find("pg_restore", num.parse::<u32>().unwrap_or(0) / 10000)
+}
+
+fn toc(tool: &tools::Tool, dump: &std::path::Path) -> Result<String, PgError> {
+    let output = Command::new(&tool.path)
+        .arg("-l")
+        .arg(dump)
+        .output()
+        .map_err(|e| PgError::Tool(format!("cannot run pg_restore -l: {e}")))?;
+    if !output.status.success() {
+        return Err(PgError::Tool(format!(
+            "pg_restore -l {} failed: {}",
+            dump.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Whether the backup's archive holds the table (the one dropped: same oid),
+/// and how many rows the backup counted in it.
+pub fn available(
+    tx: &mut Transaction<'_>,
+    backup: &crate::backup::Backup,
+    step: &TableStep,
+) -> Result<Result<String, String>, PgError> {
+    let tool = pg_restore(tx)?;
+    let toc = toc(&tool, &backup.dir.join(&backup.manifest.dump))?;
+    let found = entries(&toc).iter().any(|e| {
+        e.oid == step.oid && tag(e.desc, "TABLE", &step.schema) == Some(step.name.as_str())
+    });
+    if !found {
+        return Ok(Err(format!(
+            "backup {}'s archive holds no table {}.{} of the one dropped (oid {})",
+            backup.manifest.id, step.schema, step.name, step.oid
+        )));
+    }
+    let rows = rows_in(backup, step);
+    Ok(Ok(format!(
+        "{}.{} would come back from backup {} with its definition, indexes, constraints, triggers, policies and \
+         grants{}",
+        step.schema,
+        step.name,
+        backup.manifest.id,
+        rows.map(|n| format!(", and its {n} row(s)")).unwrap_or_default()
+    )))
+}
+
+fn rows_in(backup: &crate::backup::Backup, step: &TableStep) -> Option<i64> {
+    backup
+        .manifest
+        .tables
+        .iter()
+        .find(|t| t.schema == step.schema && t.name == step.name)
+        .map(|t| t.rows)
+}
+
+/// Runs the table's entries of `section` (`pg_restore -L list --section=SECTION
+/// -f -`) in the transaction: statements as they come, the rows of a `COPY`
+/// streamed into it. pg_restore's own session settings (`lock_timeout = 0`
+/// among them: the rollback's stay) and psql meta-commands are left out.
+fn run_section(
+    tx: &mut Transaction<'_>,
+    tool: &tools::Tool,
+    dump: &std::path::Path,
+    list: &std::path::Path,
+    section: &str,
+) -> Result<(), PgError> {
+    let what = "bringing the dropped table back";
+    let mut child = Command::new(&tool.path)
+        .arg("-L")
+        .arg(list)
+        .arg(format!("--section={section}"))
+        .args(["-f", "-"])
+        .arg(dump)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
+    let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    let read_line = |reader: &mut BufReader<_>, buf: &mut Vec<u8>| -> Result<bool, PgError> {
+        buf.clear();
+        reader
+            .read_until(b'\n', buf)
+            .map(|n| n > 0)
+            .map_err(|e| PgError::Tool(format!("cannot read pg_restore's output: {e}")))
+    };
+    let mut sql = String::new();
+    let mut header = true;
+    let mut buf = Vec::new();
+    let result = (|| -> Result<(), PgError> {
+        while read_line(&mut reader, &mut buf)? {
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            if text.starts_with('\\') {
+                continue;
+            }
+            // The header (settings) ends at the first entry's comment:
+            // `-- Name: ...` or, in the data section, `-- Data for Name: ...`.
+            if header {
+                header = !(text.starts_with("-- Name: ") || text.starts_with("-- Data for Name: "));
+                continue;
+            }
+            if text.starts_with("COPY ") && text.trim_end().ends_with("FROM stdin;") {
+                if !sql.trim().is_empty() {
+                    tx.batch_execute(&sql).map_err(|e| PgError::sql(what, &e))?;
+                }
+                sql.clear();
+                let mut writer = tx
+                    .copy_in(text.trim_end().trim_end_matches(';'))
+                    .map_err(|e| PgError::sql("loading the dropped table's rows", &e))?;
+                loop {
+                    if !read_line(&mut reader, &mut buf)? {
+                        return Err(PgError::Tool("pg_restore's COPY data ended early".into()));
+                    }
+                    if buf == b"\\.\n" || buf == b"\\." {
+                        break;
+                    }
+                    writer.write_all(&buf).map_err(|e| {
+                        PgError::Tool(format!("cannot load the dropped table's rows: {e}"))
+                    })?;
+                }
+                writer
+                    .finish()
+                    .map_err(|e| PgError::sql("loading the dropped table's rows", &e))?;
+                continue;
+            }
+            sql.push_str(&text);
+        }
+        if !sql.trim().is_empty() {
+            tx.batch_execute(&sql).map_err(|e| PgError::sql(what, &e))?;
+        }
+        Ok(())
+    })();
+    // Read to the end, so that pg_restore never blocks on a full pipe.
+    let _ = std::io::copy(&mut reader, &mut std::io::sink());
+    let output = child
+        .wait_with_output()
+        .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
+    result?;
+    if !output.status.success() {
+        return Err(PgError::Tool(format!(
+            "pg_restore ({section}) failed: {}",
+            crate::redact::redact(String::from_utf8_lossy(&output.stderr).trim())
+        )));
+    }
+    Ok(())
+}
+
+/// Brings the dropped table back from the backup's archive: its definition
+/// (pre-data), its rows (data, streamed into `COPY`), then its constraints,
+/// indexes, triggers and policies (post-data), and checks the rows against
+/// the backup's count. Without `rows` (a throwaway copy), the definition only.
+/// `Err` says why it cannot.
+pub fn restore(
+    tx: &mut Transaction<'_>,
+    backup: &crate::backup::Backup,
+    step: &TableStep,
+    rows: bool,
+) -> Result<Result<String, String>, PgError> {
+    let tool = pg_restore(tx)?;
+    let dump = backup.dir.join(&backup.manifest.dump);
+    let toc = toc(&tool, &dump)?;
+    let lines = chosen(&toc, step);
+    if !entries(&lines.join("\n")).iter().any(|e| {
+        e.oid == step.oid && tag(e.desc, "TABLE", &step.schema) == Some(step.name.as_str())
+    }) {
+        return Ok(Err(format!(
+            "backup {}'s archive holds no table {}.{} of the one dropped (oid {})",
+            backup.manifest.id, step.schema, step.name, step.oid
+        )));
+    }
+    let mut list = tempfile::NamedTempFile::new()
+        .map_err(|e| PgError::Tool(format!("cannot make a temporary file: {e}")))?;
+    for l in &lines {
+        writeln!(list, "{l}")
+            .map_err(|e| PgError::Tool(format!("cannot write the restore list: {e}")))?;
+    }
+    for section in ["pre-data", "data", "post-data"] {
+        if section != "data" || rows {
+            run_section(tx, &tool, &dump, list.path(), section)?;
+        }
+    }
+    if !rows {
+        return Ok(Ok(format!(
+            "{}.{} brought back from backup {} without its rows",
+            step.schema, step.name, backup.manifest.id
+        )));
+    }
+    let count: i64 = tx
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM ONLY {}",
+                crate::quote_qualified(&step.schema, &step.name)
+            ),
+            &[],
+        )
+        .map_err(|e| PgError::sql("counting the restored rows", &e))?
+        .get(0);
+    if let Some(expected) = rows_in(backup, step) {
+        if count != expected {
+            return Ok(Err(format!(
+                "{count} row(s) of {}.{} came back, the backup counted {expected}",
+                step.schema, step.name
+            )));
+        }
+    }
+    Ok(Ok(format!(
+        "{}.{} brought back from backup {} with its {count} row(s), definition, indexes, constraints, triggers, \
+         policies and grants",
+        step.schema, step.name, backup.manifest.id
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOC: &str = "\
+;
+; Archive created at 2026-12-01
+;
+218; 1255 16680 FUNCTION public f() postgres
+216; 1259 16657 TABLE public t postgres
+3372; 0 0 COMMENT public TABLE t postgres
+3373; 0 0 COMMENT public COLUMN t.body postgres
+3374; 0 0 ACL public TABLE t postgres
+3390; 0 0 ACL public TABLE t2 postgres
+215; 1259 16656 SEQUENCE public t_g_seq postgres
+214; 1259 16655 SEQUENCE public t_id_seq postgres
+3376; 0 0 SEQUENCE OWNED BY public t_id_seq postgres
+217; 1259 16669 TABLE public u postgres
+3203; 2604 16660 DEFAULT public t id postgres
+3364; 0 16657 TABLE DATA public t postgres
+3365; 0 16669 TABLE DATA public u postgres
+3377; 0 0 SEQUENCE SET public t_g_seq postgres
+3378; 0 0 SEQUENCE SET public t_id_seq postgres
+3208; 2606 16668 CONSTRAINT public t t_other_key postgres
+3212; 2606 16673 CONSTRAINT public u u_pkey postgres
+3206; 1259 16679 INDEX public t_body postgres
+3391; 0 0 COMMENT public INDEX t_body postgres
+3214; 2620 16681 TRIGGER public t t_trg postgres
+3358; 3256 16682 POLICY public t all read postgres
+3392; 0 0 COMMENT public POLICY all read ON t postgres
+3357; 0 16657 ROW SECURITY public t postgres
+3361; 6106 16686 PUBLICATION TABLE public pub t postgres
+3360; 6106 16685 PUBLICATION TABLE public pub u postgres
+";
+
+    #[test]
+    fn the_table_and_what_belonged_to_it_are_chosen_and_nothing_else() {
+        let step = TableStep {
+            schema: "public".into(),
+            name: "t".into(),
+            oid: 16657,
+            dependents: [16656, 16655, 16660, 16668, 16679, 16681, 16682, 16686].into(),
+        };
+        let ids: Vec<&str> = chosen(TOC, &step)
+            .iter()
+            .map(|l| l.split(';').next().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "216", "3372", "3373", "3374", "215", "214", "3376", "3203", "3364", "3377",
+                "3378", "3208", "3206", "3391", "3214", "3358", "3392", "3357", "3361"
+            ]
+        );
+    }
+}
