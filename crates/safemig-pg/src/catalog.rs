@@ -1897,17 +1897,14 @@ pub fn value_probe(
     .map_err(|e| PgError::sql("testing a type change", &e))?;
     let mut outcome = None;
     for condition in conditions {
-        let mut savepoint = tx
-            .transaction()
-            .map_err(|e| PgError::sql("testing a type change", &e))?;
-        let counted = savepoint.query_one(
+        let what = "testing a type change";
+        open_probe(tx).map_err(|e| PgError::sql(what, &e))?;
+        let counted = tx.query_one(
             &format!("SELECT pg_catalog.count(*) FROM {relation} WHERE {condition}"),
             &[],
         );
         let Ok(counted) = counted else {
-            savepoint
-                .rollback()
-                .map_err(|e| PgError::sql("testing a type change", &e))?;
+            close_probe(tx).map_err(|e| PgError::sql(what, &e))?;
             continue;
         };
         let lost: i64 = counted.get(0);
@@ -1917,14 +1914,12 @@ pub fn value_probe(
                 let sql = format!(
                     "SELECT ROW({key})::pg_catalog.text FROM {relation} WHERE {condition} LIMIT 3"
                 );
-                if let Ok(rows) = savepoint.query(&sql, &[]) {
+                if let Ok(rows) = tx.query(&sql, &[]) {
                     samples = rows.iter().map(|r| r.get::<_, String>(0)).collect();
                 }
             }
         }
-        savepoint
-            .rollback()
-            .map_err(|e| PgError::sql("testing a type change", &e))?;
+        close_probe(tx).map_err(|e| PgError::sql(what, &e))?;
         let violation = (lost > 0).then(|| {
             Violation::new(
                 &table.display_name(),
@@ -1995,14 +1990,12 @@ pub fn update_probe(
         return Ok(None);
     }
     let updated_before = updated_counter(tx, oid)?;
-    let mut savepoint = tx
-        .transaction()
-        .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
+    open_probe(tx).map_err(|e| PgError::sql("testing an UPDATE", &e))?;
     // Row security off, as for every read of the guard: a policy cannot show the
     // probe other rows than the UPDATE (a query it would filter fails instead).
-    let row = savepoint
+    let row = tx
         .batch_execute("SET LOCAL row_security = off")
-        .and_then(|()| savepoint.query_one(probe.sql.as_str(), &[]));
+        .and_then(|()| tx.query_one(probe.sql.as_str(), &[]));
     let outcome = match row {
         Ok(row) => {
             let matched: i64 = row.get(0);
@@ -2028,10 +2021,22 @@ pub fn update_probe(
         }
         Err(_) => None,
     };
-    savepoint
-        .rollback()
-        .map_err(|e| PgError::sql("testing an UPDATE", &e))?;
+    close_probe(tx).map_err(|e| PgError::sql("testing an UPDATE", &e))?;
     Ok(outcome)
+}
+
+/// A probe runs in a savepoint that is always rolled back and released
+/// ([`close_probe`]), so the migration goes on in its own transaction, not in
+/// a subtransaction: the driver's nested transaction leaves the savepoint open
+/// after `ROLLBACK TO`, and every later statement would run inside it, its
+/// rows stamped with the subtransaction's id instead of the migration's
+/// (`rollback` tells the rows a migration wrote by that id).
+fn open_probe(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+    tx.batch_execute("SAVEPOINT safemig_probe")
+}
+
+fn close_probe(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error> {
+    tx.batch_execute("ROLLBACK TO SAVEPOINT safemig_probe; RELEASE SAVEPOINT safemig_probe")
 }
 
 /// This transaction's count of rows updated in `oid` so far.

@@ -241,7 +241,7 @@ fn take_back(
         steps,
         losses,
         refusals,
-    } = undo::inverse(tx, &recorded.records, !options.dry_run, options.data)?;
+    } = undo::inverse(tx, &recorded, !options.dry_run, options.data)?;
     done.statements = steps.iter().map(Step::shown).collect();
     done.losses = losses;
     if !refusals.is_empty() {

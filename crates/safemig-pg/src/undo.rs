@@ -455,7 +455,9 @@ pub fn store(
              stale AS (DELETE FROM safemig.undo u WHERE u.version = $1 \
                AND u.seq NOT IN (SELECT seq FROM fresh)) \
              INSERT INTO safemig.undo (version, seq, kind, schema_name, table_name, name, existed, before) \
-             SELECT $1, seq, kind, schema_name, table_name, name, existed, coalesce(before, '{}') FROM fresh \
+             SELECT $1, seq, kind, schema_name, table_name, name, existed, \
+               CASE WHEN kind = 'recorded' THEN ARRAY[pg_current_xact_id()::text] ELSE coalesce(before, '{}') END \
+             FROM fresh \
              ON CONFLICT (version, seq) DO UPDATE SET kind = EXCLUDED.kind, schema_name = EXCLUDED.schema_name, \
                table_name = EXCLUDED.table_name, name = EXCLUDED.name, existed = EXCLUDED.existed, \
                before = EXCLUDED.before",
@@ -503,6 +505,9 @@ pub struct Recorded {
     pub missing: bool,
     pub records: Vec<Record>,
     pub irreversible: Vec<String>,
+    /// The migration's transaction id (64 bits): the rows it wrote carry it as
+    /// their `xmin` (recorded since safemig wrote it with the record).
+    pub xid: Option<i64>,
 }
 
 pub fn read(client: &mut impl GenericClient, version: &str) -> Result<Recorded, PgError> {
@@ -526,6 +531,10 @@ pub fn read(client: &mut impl GenericClient, version: &str) -> Result<Recorded, 
     for row in rows {
         let kind: String = row.get(1);
         if kind == RECORDED {
+            recorded.xid = row
+                .get::<_, Vec<String>>(6)
+                .first()
+                .and_then(|x| x.parse().ok());
             continue;
         }
         if kind == IRREVERSIBLE {
@@ -625,11 +634,28 @@ impl Step {
 /// overloads now, the rows now): run it in the rollback's transaction.
 pub fn inverse(
     client: &mut impl GenericClient,
-    records: &[Record],
+    recorded: &Recorded,
     lock: bool,
     data: bool,
 ) -> Result<Inverse, PgError> {
+    let records = &recorded.records;
     let read = sql("reading what the rollback takes back");
+    // Rows still carrying the migration's xmin are its own writes (a seed row of
+    // a table it made, a backfill of a column it added), not data written
+    // since: never counted as a loss. Not once the id may have been reused.
+    let next_xid: i64 = client
+        .query_one(
+            "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::int8",
+            &[],
+        )
+        .map_err(&read)?
+        .get(0);
+    let not_its_own = match recorded.xid {
+        Some(xid) if (0..1 << 31).contains(&(next_xid - xid)) => {
+            format!(" AND xmin <> '{}'::xid", xid & 0xffff_ffff)
+        }
+        _ => String::new(),
+    };
     let made_tables: Vec<(&str, &str)> = records
         .iter()
         .filter(|r| r.kind == Kind::Table && !r.existed)
@@ -725,7 +751,10 @@ pub fn inverse(
                 if exists {
                     lock_table(client, &object)?;
                     let n: i64 = client
-                        .query_one(&format!("SELECT count(*) FROM {object}"), &[])
+                        .query_one(
+                            &format!("SELECT count(*) FROM {object} WHERE true{not_its_own}"),
+                            &[],
+                        )
                         .map_err(&read)?
                         .get(0);
                     if n > 0 {
@@ -809,7 +838,7 @@ pub fn inverse(
                 };
                 let n: i64 = client
                     .query_one(
-                        &format!("SELECT count(*) FROM {relation} WHERE {condition}"),
+                        &format!("SELECT count(*) FROM {relation} WHERE {condition}{not_its_own}"),
                         &[],
                     )
                     .map_err(&read)?

@@ -416,8 +416,13 @@ fn what_a_migration_builds_on_its_own_new_objects_comes_down_in_reverse_order() 
         run.json()["migrations"][0]["cannot_roll_back"],
         serde_json::Value::Null
     );
-    // The backfill wrote values that are not the default: counted, so refused
-    // until allowed (what the migration wrote and what was written since look alike).
+    // The backfill is the migration's own (its rows carry its xmin): no loss.
+    let dry = p.safemig(&["rollback", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(!dry.stdout.contains("loses"), "{dry:?}");
+    // Once the application writes the row, its values cannot be told from the
+    // migration's (xmin is per row): counted, so refused until allowed.
+    p.exec("UPDATE public.users SET email = email;");
     let refused = p.safemig(&["rollback"]);
     assert_eq!(refused.code, 1, "{refused:?}");
     assert!(
@@ -880,4 +885,59 @@ fn a_dropped_table_comes_back_with_what_belonged_to_it_and_its_rows() {
         p.i64("SELECT count(*) FROM supabase_migrations.schema_migrations"),
         1
     );
+}
+
+/// What a migration wrote itself (seed rows of a table it made, a backfill of a
+/// column it added, a volatile default computed for every row) still carries
+/// its xmin: not data written since, so not a loss. What the application wrote
+/// since is.
+#[test]
+fn what_the_migration_wrote_itself_is_not_a_loss_but_what_came_since_is() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    sign_up(&p, "a@example.com").unwrap();
+    sign_up(&p, "b@example.com").unwrap();
+    p.migration(
+        "20250201000000_plans.sql",
+        "CREATE TABLE public.plans (id int PRIMARY KEY, name text NOT NULL);\n\
+         INSERT INTO public.plans VALUES (1, 'free'), (2, 'pro');\n\
+         ALTER TABLE public.users ADD COLUMN plan_id int;\n\
+         UPDATE public.users SET plan_id = 1;\n\
+         ALTER TABLE public.users ADD COLUMN token uuid DEFAULT gen_random_uuid();\n",
+    );
+    let run = p.safemig(&["migrate", "--backup", "skip", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let dry = p.safemig(&["rollback", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    // Since: a plan added, a user moved to it.
+    p.exec("INSERT INTO public.plans VALUES (3, 'team'); UPDATE public.users SET plan_id = 3 WHERE email = 'a@example.com';");
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    // The user moved since: its row's other values (the token the migration
+    // computed) are counted with it, per row; user b's are not.
+    assert!(
+        refused
+            .stdout
+            .contains("public.plans holds 1 row(s) written since")
+            && refused
+                .stdout
+                .contains("public.users.plan_id holds 1 value(s)")
+            && refused
+                .stdout
+                .contains("public.users.token holds 1 value(s)"),
+        "{refused:?}"
+    );
+    // Put back by hand, the plans no longer count; the moved user's row still
+    // does (written since), until allowed.
+    p.exec("DELETE FROM public.plans WHERE id = 3; UPDATE public.users SET plan_id = 1 WHERE email = 'a@example.com';");
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        !refused.stdout.contains("public.plans holds"),
+        "{refused:?}"
+    );
+    let back = p.safemig(&["rollback", "--allow-loss"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(p.bool("SELECT to_regclass('public.plans') IS NULL"));
 }
