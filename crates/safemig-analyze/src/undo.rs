@@ -122,6 +122,10 @@ pub struct UndoPlan {
     /// Why the migration cannot be taken back mechanically (empty: it can),
     /// each with its line: `line 4: TRUNCATE of public.tracks empties a table that existed before`.
     pub irreversible: Vec<String>,
+    /// It writes rows of tables that existed (also only to fill columns it
+    /// added): `migrate` counts them after its statements, and looks for rows
+    /// it wrote elsewhere through triggers, cascades or rules.
+    pub writes_existing: bool,
 }
 
 /// `schema.name` of a range var, schema empty when unqualified.
@@ -166,6 +170,7 @@ pub fn plan(statements: &[Statement]) -> UndoPlan {
     UndoPlan {
         touched: planner.touched,
         irreversible: planner.irreversible,
+        writes_existing: planner.writes_existing,
     }
 }
 
@@ -182,6 +187,7 @@ struct Planner {
     /// Columns it adds to tables that existed: an UPDATE that only fills them
     /// goes with them.
     added_columns: BTreeSet<(String, String, String)>,
+    writes_existing: bool,
 }
 
 /// Functions a migration may call in the rows it writes (into tables it
@@ -356,6 +362,9 @@ impl Planner {
     /// the table (they go with it); else its rows are recorded ([`Kind::Rows`]).
     /// TRUNCATE is not: its rows are gone without a count of them.
     fn writes(&mut self, r: Option<&protobuf::RangeVar>, what: &str, line: usize) {
+        if r.is_some_and(|r| !self.is_created(&r.schemaname, &r.relname)) {
+            self.writes_existing = true;
+        }
         match r {
             Some(r) if self.is_created(&r.schemaname, &r.relname) => {}
             Some(r) if what == "TRUNCATE" => self.refuse(
@@ -574,6 +583,8 @@ impl Planner {
                 });
                 if !fills_added {
                     self.writes(s.relation.as_ref(), "UPDATE", line);
+                } else {
+                    self.writes_existing = true;
                 }
                 self.runs(node, line);
             }

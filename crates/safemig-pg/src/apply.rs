@@ -42,6 +42,11 @@ pub struct MigrateOptions {
     pub statement_timeout: Duration,
     pub advisory_lock_wait: Duration,
     pub backup_id: Option<String>,
+    /// Where backups are (to read the snapshot of the run's backup: rows written
+    /// after it and before a migration are told apart at rollback).
+    pub backup_root: Option<std::path::PathBuf>,
+    /// `pg_current_snapshot()` of the run's backup, when it says.
+    pub backup_snapshot: Option<String>,
     pub actor: String,
     /// Migrations `check` classes risky and that are not allowed: version -> why.
     /// A run that would apply one is refused before anything runs.
@@ -70,6 +75,8 @@ impl MigrateOptions {
             statement_timeout: config.migrate.statement_timeout,
             advisory_lock_wait: config.migrate.advisory_lock_wait,
             backup_id: None,
+            backup_root: Some(config.backup_dir()),
+            backup_snapshot: None,
             actor: safemig_project::audit::os_user(),
             risky: BTreeMap::new(),
             inserts: None,
@@ -510,7 +517,16 @@ fn migrate_locked(
             "backing up before the first migration".into(),
         ));
         match before_first(&files) {
-            Ok(id) => options.backup_id = id,
+            Ok(id) => {
+                options.backup_snapshot = id.as_ref().and_then(|id| {
+                    let root = options.backup_root.as_ref()?;
+                    crate::backup::Backup::open(&root.join(id))
+                        .ok()?
+                        .manifest
+                        .snapshot
+                });
+                options.backup_id = id;
+            }
             Err(reason) => {
                 report.refused = Some(reason);
                 for file in files {
@@ -711,6 +727,7 @@ enum SegmentEnd {
         changes: Vec<String>,
         allowed: Vec<Violation>,
         held_ms: f64,
+        cannot_roll_back: Vec<String>,
     },
     Guard(Vec<GuardFinding>),
     Error(StatementError, bool /* retryable */),
@@ -889,7 +906,9 @@ fn run_one(
                             changes,
                             allowed,
                             held_ms,
+                            cannot_roll_back,
                         } => {
+                            m.cannot_roll_back.extend(cannot_roll_back);
                             m.locks_held_by_guard_ms += held_ms;
                             m.changes.extend(changes);
                             m.allowed.extend(allowed);
@@ -1060,6 +1079,8 @@ enum Attempt {
         allowed: Vec<Violation>,
         /// From the end of the last statement to the end of COMMIT.
         held_ms: f64,
+        /// Found as it ran: rows it wrote that its rollback record does not cover.
+        cannot_roll_back: Vec<String>,
     },
     Violations(Vec<GuardFinding>),
     /// The migration touched tables the snapshot did not read: rolled back, to
@@ -1121,11 +1142,13 @@ fn run_tx_segment(
                 changes,
                 allowed,
                 held_ms,
+                cannot_roll_back,
             }) => {
                 return SegmentEnd::Done {
                     changes,
                     allowed,
                     held_ms,
+                    cannot_roll_back,
                 }
             }
             Ok(Attempt::Widen(unexplained)) => {
@@ -1261,7 +1284,13 @@ fn attempt_segment(
     // it) and before the guard reads the history tables' counters (a write to
     // safemig.undo by the migration itself is still caught).
     if record_undo {
-        let undo_before = crate::undo::read_all(&mut tx, &undo_names).map_err(pg_error)?;
+        let mut undo_before = crate::undo::read_all(&mut tx, &undo_names).map_err(pg_error)?;
+        crate::undo::written_since_backup(
+            &mut tx,
+            &mut undo_before,
+            options.backup_snapshot.as_deref(),
+        )
+        .map_err(pg_error)?;
         crate::undo::store(&mut tx, &file.version, &undo_before, &p.undo.irreversible)
             .map_err(pg_error)?;
     }
@@ -1401,18 +1430,15 @@ fn attempt_segment(
     let (history_after, hooks) = catalog::history_after(&mut tx, protection).map_err(pg_error)?;
     let mut refused_now: Vec<Violation> = catalog::history_writes(&history_before, &history_after);
     refused_now.extend(hooks);
+    let mut also_wrote = Vec::new();
     if refused_now.is_empty() {
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));
             record(&mut tx, file, statements, started, options, ran_alone)?;
-            // What it wrote to tables that existed, counted now that it has run.
-            if record_undo
-                && p.undo
-                    .touched
-                    .iter()
-                    .any(|t| t.kind == safemig_analyze::undo::Kind::Rows)
-            {
-                crate::undo::store_counts(&mut tx, &file.version).map_err(pg_error)?;
+            // What it wrote to tables that existed, counted now that it has run,
+            // and whether it wrote rows the record does not cover (a trigger, a cascade).
+            if record_undo && p.undo.writes_existing {
+                also_wrote = crate::undo::store_counts(&mut tx, &file.version).map_err(pg_error)?;
             }
         }
     }
@@ -1462,6 +1488,7 @@ fn attempt_segment(
         changes: verdict.changes,
         allowed: allowed.into_iter().map(|f| f.violation).collect(),
         held_ms: statements_done.elapsed().as_secs_f64() * 1000.0,
+        cannot_roll_back: also_wrote,
     })
 }
 

@@ -145,6 +145,10 @@ pub struct Manifest {
     /// with exact rows and a content checksum; `restore --tables auth.users` loads it.
     #[serde(default)]
     pub platform_tables: Vec<TableEntry>,
+    /// `pg_current_snapshot()` of the backup's snapshot: rows whose `xmin` it
+    /// does not see were written after the backup (`rollback` needs to know).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -533,6 +537,7 @@ pub fn create(
              dump,
              in_db_copy,
              applied,
+             snapshot,
          }| {
             let manifest = Manifest {
                 format_version: FORMAT_VERSION,
@@ -556,6 +561,7 @@ pub fn create(
                 tables,
                 platform_tables,
                 writes,
+                snapshot: Some(snapshot),
             };
             finish(&partial, &manifest)?;
             Ok(manifest)
@@ -644,6 +650,7 @@ struct Written {
     dump: String,
     in_db_copy: Option<String>,
     applied: Vec<String>,
+    snapshot: String,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -666,10 +673,13 @@ fn write_backup(
     // exports, so the dump, the row counts, the CSVs and the checksums all describe
     // the same moment, whatever the application writes meanwhile.
     let mut tx = snapshot_transaction(client, None)?;
-    let snapshot: String = tx
-        .query_one("SELECT pg_export_snapshot()", &[])
-        .map_err(|e| PgError::sql("exporting the backup's snapshot", &e))?
-        .get(0);
+    let row = tx
+        .query_one(
+            "SELECT pg_export_snapshot(), pg_current_snapshot()::text",
+            &[],
+        )
+        .map_err(|e| PgError::sql("exporting the backup's snapshot", &e))?;
+    let (snapshot, snapshot_xids): (String, String) = (row.get(0), row.get(1));
     // The complete dump: the database is read once; the scripts come from the archive.
     // Directory format with a job per core (tables dumped side by side), and the
     // fastest compression pg_dump has: compressing is most of pg_dump's time at
@@ -939,6 +949,7 @@ fn write_backup(
         dump,
         in_db_copy,
         applied,
+        snapshot: snapshot_xids,
     })
 }
 

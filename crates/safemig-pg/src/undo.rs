@@ -206,18 +206,23 @@ fn read_state(
             // this transaction's id (what `xmin` the rows it writes carry), its
             // key, its kind; the counts of what it wrote are added after the
             // statements ([`store_counts`]).
+            // The transaction's counters now (the session's earlier transactions
+            // may still be in them), its filenode (a rewrite gives every row
+            // the migration's xmin), whether it has child tables.
             let found = rows(
                 client,
                 &format!(
                     "SELECT c.oid::int8::text, pg_catalog.pg_current_xact_id()::text, coalesce(({KEY_SQL}), ''), \
-                       c.relkind::text \
+                       c.relkind::text, pg_stat_get_xact_tuples_inserted(c.oid)::text, \
+                       pg_stat_get_xact_tuples_updated(c.oid)::text, pg_stat_get_xact_tuples_deleted(c.oid)::text, \
+                       coalesce(pg_relation_filenode(c.oid)::text, ''), c.relhassubclass::text \
                      FROM pg_class c WHERE c.oid = to_regclass($1)"
                 ),
                 &[&relation],
             )?;
             let before = found
                 .first()
-                .map(|r| (0..4).map(|i| r.get::<_, String>(i)).collect())
+                .map(|r| (0..ROWS_RECORDED).map(|i| r.get::<_, String>(i)).collect())
                 .unwrap_or_default();
             (!found.is_empty(), before)
         }
@@ -479,23 +484,155 @@ const KEY_SQL: &str = "SELECT string_agg(k.attname, chr(31) ORDER BY x.ord) FROM
            AND n2.attnum = ANY (i2.indkey::int2[]) AND NOT n2.attnotnull))) \
        AND i2.indisvalid ORDER BY i2.indisprimary DESC, i2.indexrelid LIMIT 1)";
 
+/// Rows of a table a migration changes in place, written after the run's
+/// backup and before the migration (their `xmin` is not in the backup's
+/// snapshot): if the migration writes or deletes one of them, the backup holds
+/// an older version than the one it changed, and rollback must not put that
+/// back. Read before the statements (one scan of each such table, outside the
+/// statements' locks); the keys are kept, up to [`GAP_LIMIT`].
+pub fn written_since_backup(
+    client: &mut impl GenericClient,
+    records: &mut [Record],
+    snapshot: Option<&str>,
+) -> Result<(), PgError> {
+    for r in records
+        .iter_mut()
+        .filter(|r| r.kind == Kind::Rows && r.existed && r.before.len() == ROWS_RECORDED)
+    {
+        let gap = match snapshot.and_then(parse_snapshot) {
+            None => GAP_UNKNOWN.to_string(),
+            Some((xmax, xip)) => {
+                let key = r.before[2].split(ARGS_SEP).filter(|k| !k.is_empty());
+                let key: Vec<String> = key.map(quote_ident).collect();
+                if key.is_empty() {
+                    String::new()
+                } else {
+                    let relation = quote_qualified(&r.schema, &r.name);
+                    let xip: Vec<String> =
+                        xip.iter().map(|x| (x & 0xffff_ffff).to_string()).collect();
+                    let rows = client
+                        .query(
+                            &format!(
+                                "SELECT ROW({})::text FROM ONLY {relation} \
+                                 WHERE CASE WHEN pg_snapshot_xmax(pg_current_snapshot())::text::int8 - $1 >= 2147483648 \
+                                   THEN true ELSE age(xmin) <= age(($1 & 4294967295)::text::xid) \
+                                   OR xmin::text = ANY($2) END LIMIT {}",
+                                key.join(", "),
+                                GAP_LIMIT + 1
+                            ),
+                            &[&xmax, &xip],
+                        )
+                        .map_err(sql("reading the rows written since the backup"))?;
+                    if rows.len() > GAP_LIMIT {
+                        GAP_TOO_MANY.to_string()
+                    } else {
+                        let keys: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+                        if keys.is_empty() {
+                            String::new()
+                        } else {
+                            serde_json::to_string(&keys).unwrap_or_default()
+                        }
+                    }
+                }
+            }
+        };
+        r.before.push(gap);
+    }
+    Ok(())
+}
+
+/// `xmin:xmax:xip,...` of `pg_current_snapshot()`: xmax and the xids in progress.
+fn parse_snapshot(text: &str) -> Option<(i64, Vec<i64>)> {
+    let mut parts = text.split(':');
+    let _xmin = parts.next()?;
+    let xmax = parts.next()?.parse().ok()?;
+    let xip = parts
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.is_empty())
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    Some((xmax, xip))
+}
+
+/// How many keys of rows written since the backup a record keeps.
+const GAP_LIMIT: usize = 10_000;
+const GAP_TOO_MANY: &str = "*";
+const GAP_UNKNOWN: &str = "?";
+/// Elements of a rows record before the statements: oid, xid, key, relkind,
+/// the three counters, filenode, whether it has child tables.
+const ROWS_RECORDED: usize = 9;
+// ... then the gap ([`written_since_backup`]); after the statements the
+// counters become what the migration wrote, and the filenode then is added.
+
 /// After the migration's statements, before COMMIT: how many rows it inserted,
-/// updated and deleted in each table whose rows it changed in place, from the
-/// transaction's own counters (one round trip; only for migrations that do).
-/// Rollback compares them with the rows still carrying the migration's `xmin`:
-/// equal, and nothing it wrote was changed since.
-pub fn store_counts(client: &mut impl GenericClient, version: &str) -> Result<(), PgError> {
-    client
-        .execute(
-            "UPDATE safemig.undo SET before = before[1:4] || ARRAY[ \
-               pg_stat_get_xact_tuples_inserted(before[1]::oid)::text, \
-               pg_stat_get_xact_tuples_updated(before[1]::oid)::text, \
-               pg_stat_get_xact_tuples_deleted(before[1]::oid)::text] \
-             WHERE version = $1 AND kind = 'rows' AND existed",
+/// updated and deleted in each table whose rows it changed in place (the
+/// transaction's counters now less those before its statements: the session's
+/// earlier transactions may not be flushed yet), and the tables it wrote rows
+/// of that no record covers: a trigger, a cascade or a rule of the tables it
+/// names (a table it made, or whose columns it added or retyped, excepted).
+/// Those make it irreversible, and are returned to be said at apply time. One
+/// round trip; only for migrations that write tables that existed.
+pub fn store_counts(
+    client: &mut impl GenericClient,
+    version: &str,
+) -> Result<Vec<String>, PgError> {
+    let rows = client
+        .query(
+            "WITH counted AS ( \
+               UPDATE safemig.undo SET before = before[1:4] || ARRAY[ \
+                 (pg_stat_get_xact_tuples_inserted(before[1]::oid) - before[5]::int8)::text, \
+                 (pg_stat_get_xact_tuples_updated(before[1]::oid) - before[6]::int8)::text, \
+                 (pg_stat_get_xact_tuples_deleted(before[1]::oid) - before[7]::int8)::text] \
+                 || before[8:10] || ARRAY[coalesce(pg_relation_filenode(before[1]::oid)::text, '')] \
+               WHERE version = $1 AND kind = 'rows' AND existed AND cardinality(before) = 10 \
+               RETURNING before[1]::oid AS oid), \
+             covered AS ( \
+               SELECT oid FROM counted \
+               UNION ALL SELECT to_regclass(format('%I.%I', schema_name, \
+                 CASE WHEN table_name = '' THEN name ELSE table_name END))::oid \
+               FROM safemig.undo WHERE version = $1 AND NOT existed AND kind IN ('table', 'column') \
+               UNION ALL SELECT to_regclass(format('%I.%I', schema_name, table_name))::oid \
+               FROM safemig.undo WHERE version = $1 AND kind = 'column-type') \
+             SELECT format('%I.%I', n.nspname, c.relname) \
+             FROM (SELECT DISTINCT relation FROM pg_locks WHERE locktype = 'relation' AND granted \
+                     AND pid = pg_backend_pid() \
+                     AND mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') \
+                     AND database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())) l \
+             JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
+               AND n.nspname NOT IN ('safemig', 'supabase_migrations', 'pg_catalog', 'pg_toast') \
+               AND c.oid NOT IN (SELECT oid FROM covered WHERE oid IS NOT NULL) \
+               AND pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid) \
+                   + pg_stat_get_xact_tuples_deleted(c.oid) > 0 \
+             ORDER BY 1",
             &[&version],
         )
         .map_err(sql("recording the rows the migration wrote (safemig.undo)"))?;
-    Ok(())
+    let why: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let table: String = r.get(0);
+            format!(
+                "it also wrote rows of {table} (a trigger, a cascade or a rule of the tables it names), which \
+                 its record does not cover: restore them from the backup taken before it (safemig restore PATH \
+                 --tables {table})"
+            )
+        })
+        .collect();
+    if !why.is_empty() {
+        client
+            .execute(
+                "INSERT INTO safemig.undo (version, seq, kind, schema_name, table_name, name, existed, before) \
+                 SELECT $1, -100000 - w.i::int, 'irreversible', '', '', w.why, false, '{}' \
+                 FROM unnest($2::text[]) WITH ORDINALITY AS w(why, i) \
+                 ON CONFLICT (version, seq) DO UPDATE SET name = EXCLUDED.name",
+                &[&version, &why],
+            )
+            .map_err(sql("recording the rows the migration wrote (safemig.undo)"))?;
+    }
+    Ok(why)
 }
 
 /// What `safemig.undo` holds for a migration.
@@ -593,6 +730,11 @@ pub struct RowsStep {
     pub inserted: i64,
     pub updated: i64,
     pub deleted: i64,
+    /// Keys (`ROW(key)::text`) of rows written after the backup and before the
+    /// migration: none of them may be among the rows it wrote or deleted.
+    pub written_after_backup: Vec<String>,
+    /// Columns the same migration added to the table: not in the backup's copy.
+    pub added: Vec<String>,
 }
 
 impl Step {
@@ -1056,7 +1198,19 @@ pub fn inverse(
             Kind::Rows if r.existed => {
                 lock_table(client, &relation)?;
                 match rows_step(client, r, &relation, data)? {
-                    Ok(Some(step)) => statements.0.push(Step::Rows(step)),
+                    Ok(Some(mut step)) => {
+                        step.added = records
+                            .iter()
+                            .filter(|c| {
+                                c.kind == Kind::Column
+                                    && !c.existed
+                                    && c.schema == r.schema
+                                    && c.table == r.name
+                            })
+                            .map(|c| c.name.clone())
+                            .collect();
+                        statements.0.push(Step::Rows(step))
+                    }
                     Ok(None) => {}
                     Err(why) => refusals.push(why),
                 }
@@ -1098,22 +1252,56 @@ fn rows_step(
         "restore the table from the backup taken before the migration (safemig restore PATH --tables {table}), \
          which also takes back what was written to it since"
     );
-    let [oid, xid8, key, relkind, counts @ ..] = r.before.as_slice() else {
+    let [oid, xid8, key, relkind, inserted, updated, deleted, filenode, children, gap, filenode_after] =
+        r.before.as_slice()
+    else {
         return Ok(Err(format!(
-            "the record of the rows of {table} is incomplete: {restore}"
+            "the counts of the rows of {table} the migration wrote were not recorded: {restore}"
         )));
     };
-    let counts: Vec<i64> = counts.iter().filter_map(|c| c.parse().ok()).collect();
+    let counts: Vec<i64> = [inserted, updated, deleted]
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
     let [inserted, updated, deleted] = counts.as_slice() else {
         return Ok(Err(format!(
             "the counts of the rows of {table} the migration wrote were not recorded: {restore}"
         )));
     };
-    if relkind != "r" {
+    if relkind != "r" || children == "true" {
         return Ok(Err(format!(
-            "{table} is partitioned: the rows the migration changed come back only with a restore: {restore}"
+            "{table} is {}: the rows the migration changed come back only with a restore: {restore}",
+            if relkind == "p" {
+                "partitioned"
+            } else if children == "true" {
+                "a parent of other tables (its statements reach their rows too)"
+            } else {
+                "not a plain table"
+            }
         )));
     }
+    if filenode != filenode_after {
+        return Ok(Err(format!(
+            "the migration rewrote {table} (every row carries its transaction id since), so the rows it wrote \
+             cannot be told apart: {restore}"
+        )));
+    }
+    let written_after_backup: Vec<String> = match gap.as_str() {
+        "" => Vec::new(),
+        GAP_UNKNOWN => {
+            return Ok(Err(format!(
+                "the backup does not say when it was taken (a backup by an older safemig), so rows of {table} \
+                 written after it and before the migration cannot be told: {restore}"
+            )))
+        }
+        GAP_TOO_MANY => {
+            return Ok(Err(format!(
+                "more than {GAP_LIMIT} rows of {table} were written after the backup and before the migration: \
+                 the backup's copy is older than what the migration changed: {restore}"
+            )))
+        }
+        keys => serde_json::from_str(keys).unwrap_or_default(),
+    };
     if key.is_empty() {
         return Ok(Err(format!(
             "{table} has no primary key or unique key to match the backup's rows by: {restore}"
@@ -1173,6 +1361,8 @@ fn rows_step(
         inserted: *inserted,
         updated: *updated,
         deleted: *deleted,
+        written_after_backup,
+        added: Vec::new(),
     })))
 }
 
@@ -1358,6 +1548,10 @@ pub fn restore_values(
         .query_one("SELECT current_setting('session_replication_role')", &[])
         .map_err(&load)?
         .get(0);
+    let row_security: String = tx
+        .query_one("SELECT current_setting('row_security')", &[])
+        .map_err(&load)?
+        .get(0);
     tx.batch_execute("SET LOCAL session_replication_role = replica; SET LOCAL row_security = off")
         .map_err(sql("preparing to bring values back (session_replication_role needs a superuser or Supabase's postgres role)"))?;
     let restored = tx
@@ -1375,11 +1569,11 @@ pub fn restore_values(
         .map_err(&load)?
         .get(0);
     tx.execute(
-        "SELECT set_config('session_replication_role', $1, true)",
-        &[&role],
+        "SELECT set_config('session_replication_role', $1, true), set_config('row_security', $2, true)",
+        &[&role, &row_security],
     )
     .map_err(&load)?;
-    tx.batch_execute("SET LOCAL row_security = on; DROP TABLE safemig_rollback_values")
+    tx.batch_execute("DROP TABLE safemig_rollback_values")
         .map_err(&load)?;
     let gone = held - restored as i64;
     Ok(Ok(format!(
@@ -1525,6 +1719,49 @@ pub fn prepare_rows(
             missing - expected
         )));
     }
+    // Rows written after the backup and before the migration: the backup holds
+    // an older version of them than the one the migration wrote or deleted.
+    if !step.written_after_backup.is_empty() {
+        let mut key_text = |alias: &str, cast: bool| -> Result<String, PgError> {
+            let mut parts = Vec::new();
+            for k in key {
+                let ty: String = tx
+                    .query_one(
+                        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) \
+                         AND attname = $2 AND NOT attisdropped",
+                        &[&relation, k],
+                    )
+                    .map_err(sql("reading the table's key"))?
+                    .get(0);
+                let k = quote_ident(k);
+                parts.push(if cast {
+                    format!("{alias}.{k}::{ty}")
+                } else {
+                    format!("{alias}.{k}")
+                });
+            }
+            Ok(format!("ROW({})::text", parts.join(", ")))
+        };
+        let (w_key, v_key) = (key_text("w", false)?, key_text("v", true)?);
+        let overlap: i64 = tx
+            .query_one(
+                &format!(
+                    "SELECT (SELECT count(*) FROM {written} w WHERE {w_key} = ANY($1)) \
+                          + (SELECT count(*) FROM {copy} v WHERE {v_key} = ANY($1) \
+                             AND NOT EXISTS (SELECT 1 FROM ONLY {relation} t WHERE {in_table}))"
+                ),
+                &[&step.written_after_backup],
+            )
+            .map_err(&load)?
+            .get(0);
+        if overlap > 0 {
+            return Ok(Err(format!(
+                "{overlap} row(s) of {schema}.{table} that the migration wrote or deleted had been written after \
+                 backup {id} was taken: its copy holds an older version of them than the migration changed. \
+                 Restore the table (safemig restore PATH --tables {schema}.{table}) or take them back by hand"
+            )));
+        }
+    }
     if missing < expected {
         return Ok(Err(format!(
             "{} row(s) of {schema}.{table} that the migration deleted were written again since (the same key): \
@@ -1554,6 +1791,32 @@ pub fn restore_rows(
     let relation = quote_qualified(schema, table);
     let (copy, written) = (copy_table(n), written_table(n));
     let put = sql("putting the rows back");
+    // Row security must not hide rows from these statements (a step before may
+    // have set it back).
+    tx.batch_execute("SET LOCAL row_security = off")
+        .map_err(&put)?;
+    // A column the table has and the copy has not, that the migration did not
+    // add itself (an earlier migration sharing the backup did): its values
+    // cannot be put back.
+    let uncopied: Vec<String> = tx
+        .query(
+            "SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 \
+               AND NOT a.attisdropped AND a.attgenerated = '' AND a.attname NOT IN (SELECT c.attname \
+                 FROM pg_attribute c WHERE c.attrelid = to_regclass($2) AND c.attnum > 0) \
+               AND NOT a.attname = ANY($3) ORDER BY a.attnum",
+            &[&relation, &copy, &step.added],
+        )
+        .map_err(&put)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if !uncopied.is_empty() {
+        return Ok(Err(format!(
+            "backup {}'s copy of {schema}.{table} has no column {}: it was taken before the column was added",
+            backup.manifest.id,
+            uncopied.join(", ")
+        )));
+    }
     // The columns both have, but generated ones (PostgreSQL computes them).
     let columns: Vec<(String, String, bool)> = tx
         .query(
@@ -1584,6 +1847,42 @@ pub fn restore_rows(
             &[&relation],
         )
         .map_err(&put)?;
+    // Rows of other tables that an update of the columns they refer to would
+    // change (ON UPDATE CASCADE, SET NULL, SET DEFAULT).
+    let update_cascades = tx
+        .query(
+            "SELECT c.conrelid::regclass::text, \
+               (SELECT string_agg(format('r.%I = t.%I', fa.attname, pa.attname), ' AND ' ORDER BY x.i) \
+                FROM unnest(c.conkey, c.confkey) WITH ORDINALITY AS x(f, p, i) \
+                JOIN pg_attribute fa ON fa.attrelid = c.conrelid AND fa.attnum = x.f \
+                JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = x.p), \
+               (SELECT string_agg(format('t.%I IS DISTINCT FROM v.%I::%s', pa.attname, pa.attname, \
+                  format_type(pa.atttypid, pa.atttypmod)), ' OR ') \
+                FROM unnest(c.confkey) AS x(p) JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = x.p) \
+             FROM pg_constraint c WHERE c.contype = 'f' AND c.confrelid = to_regclass($1) \
+               AND c.confupdtype IN ('c', 'n', 'd')",
+            &[&relation],
+        )
+        .map_err(&put)?;
+    for c in update_cascades {
+        let (child, on, differs): (String, String, String) = (c.get(0), c.get(1), c.get(2));
+        let referring: i64 = tx
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM {child} r JOIN ONLY {relation} t ON {on} JOIN {written} w ON {t_w} \
+                     JOIN {copy} v ON {gone_match} WHERE {differs}"
+                ),
+                &[],
+            )
+            .map_err(&put)?
+            .get(0);
+        if referring > 0 {
+            return Ok(Err(format!(
+                "putting the rows of {schema}.{table} back would also change {referring} row(s) of {child} that \
+                 refer to them (ON UPDATE)"
+            )));
+        }
+    }
     for c in cascades {
         let (child, on): (String, String) = (c.get(0), c.get(1));
         let referring: i64 = tx
@@ -1622,6 +1921,20 @@ pub fn restore_rows(
         ))
         .map_err(&put)?;
     }
+    // What the statements must affect: a rule or a policy that changes them
+    // must not go unnoticed.
+    let row = tx
+        .query_one(
+            &format!(
+                "SELECT (SELECT count(*) FROM {written} w WHERE NOT EXISTS (SELECT 1 FROM {copy} v WHERE {gone_match})), \
+                        (SELECT count(*) FROM {written}), \
+                        (SELECT count(*) FROM {copy} v WHERE NOT EXISTS (SELECT 1 FROM ONLY {relation} t WHERE {t_v}))"
+            ),
+            &[],
+        )
+        .map_err(&put)?;
+    let (to_delete, written_count, to_insert): (i64, i64, i64) =
+        (row.get(0), row.get(1), row.get(2));
     let deleted = tx
         .execute(
             &format!(
@@ -1669,6 +1982,19 @@ pub fn restore_rows(
             &[],
         )
         .map_err(&put)?;
+    let expected_updated = if set.is_empty() {
+        0
+    } else {
+        written_count - to_delete
+    };
+    if (deleted as i64, updated as i64, inserted as i64) != (to_delete, expected_updated, to_insert)
+    {
+        return Ok(Err(format!(
+            "the statements putting {schema}.{table} back affected {deleted} / {updated} / {inserted} row(s) \
+             (deleted / updated / inserted), not {to_delete} / {expected_updated} / {to_insert}: a rule or policy \
+             of the table changed them"
+        )));
+    }
     for (name, enabled) in &triggers {
         tx.batch_execute(&format!(
             "ALTER TABLE {relation} ENABLE {}TRIGGER {}",

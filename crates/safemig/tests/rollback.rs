@@ -941,3 +941,82 @@ fn what_the_migration_wrote_itself_is_not_a_loss_but_what_came_since_is() {
     assert_eq!(back.code, 0, "{back:?}");
     assert!(p.bool("SELECT to_regclass('public.plans') IS NULL"));
 }
+
+/// Rows written after the backup and before the migration: the backup holds an
+/// older version of them than the one the migration changed. A sign-in between
+/// a reused backup and a migration that updates `auth.users` must not be taken
+/// back to before it: refused. Rows the migration wrote elsewhere through a
+/// trigger are said at apply time, and refused at rollback.
+#[test]
+fn rows_written_between_the_backup_and_the_migration_or_through_a_trigger_are_refused() {
+    let p = Project::new();
+    p.migration("20250101000000_base.sql", BASE);
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    sign_up(&p, "a@example.com").unwrap();
+    sign_up(&p, "b@example.com").unwrap();
+    assert_eq!(p.safemig(&["backup", "create"]).code, 0);
+    // After the backup: a sign-in (auth is not in the backup's freshness check,
+    // so `--backup auto` reuses it).
+    p.exec("UPDATE auth.users SET email = 'a2@example.com' WHERE email = 'a@example.com';");
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = \"auth.users\"\nloss = [\"values\"]\n",
+    );
+    p.migration(
+        "20250201000000_mark.sql",
+        "UPDATE auth.users SET email = upper(email);\n",
+    );
+    let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("using verified backup"), "{run:?}");
+    let fingerprint = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("1 row(s) of auth.users that the migration wrote or deleted had been written after backup"),
+        "{refused:?}"
+    );
+    assert_eq!(p.fingerprint(), fingerprint);
+
+    // A trigger of the table it names writes elsewhere: said when applied.
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.orders (id int PRIMARY KEY, total int NOT NULL);\n\
+         INSERT INTO public.orders SELECT g, g FROM generate_series(1, 10) g;\n\
+         CREATE TABLE public.order_log (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, order_id int, total int);\n\
+         CREATE FUNCTION public.log_order() RETURNS trigger LANGUAGE plpgsql AS $$ \
+           BEGIN INSERT INTO public.order_log (order_id, total) VALUES (NEW.id, NEW.total); RETURN NEW; END $$;\n\
+         CREATE TRIGGER orders_log AFTER UPDATE ON public.orders FOR EACH ROW EXECUTE FUNCTION public.log_order();\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.config("[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.orders\"\nloss = [\"values\"]\n");
+    p.migration(
+        "20250201000000_double.sql",
+        "UPDATE public.orders SET total = total * 2 WHERE id <= 3;\n",
+    );
+    let run = p.safemig(&[
+        "--format",
+        "json",
+        "migrate",
+        "--backup",
+        "auto",
+        "--allow-risky",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.json()["migrations"][0]["cannot_roll_back"]
+            .to_string()
+            .contains("it also wrote rows of public.order_log"),
+        "{run:?}"
+    );
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("it also wrote rows of public.order_log"),
+        "{refused:?}"
+    );
+}
