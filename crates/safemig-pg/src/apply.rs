@@ -47,6 +47,10 @@ pub struct MigrateOptions {
     pub backup_root: Option<std::path::PathBuf>,
     /// `pg_current_snapshot()` of the run's backup, when it says.
     pub backup_snapshot: Option<String>,
+    /// Between migrations, ask the server to flush the session's statistics
+    /// (PostgreSQL 15 and later): the next migration's transaction counters
+    /// then hold its own writes only, not those of the one before.
+    pub flush_stats: bool,
     pub actor: String,
     /// Migrations `check` classes risky and that are not allowed: version -> why.
     /// A run that would apply one is refused before anything runs.
@@ -77,6 +81,7 @@ impl MigrateOptions {
             backup_id: None,
             backup_root: Some(config.backup_dir()),
             backup_snapshot: None,
+            flush_stats: false,
             actor: safemig_project::audit::os_user(),
             risky: BTreeMap::new(),
             inserts: None,
@@ -511,6 +516,14 @@ fn migrate_locked(
     }
 
     let mut options = options.clone();
+    options.flush_stats = client
+        .query_one(
+            "SELECT coalesce(pg_catalog.has_function_privilege(\
+               pg_catalog.to_regprocedure('pg_catalog.pg_stat_force_next_flush()'), 'EXECUTE'), false)",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or(false);
     if !options.dry_run && !prepared.is_empty() {
         let files: Vec<&MigrationFile> = prepared.iter().map(|p| p.file).collect();
         on_event(Event::Waiting(
@@ -1032,9 +1045,14 @@ fn backoff(attempt: u32) -> Duration {
 /// every statement that runs on its own.
 fn reset_session_sql(options: &MigrateOptions) -> String {
     format!(
-        "RESET ALL; RESET ROLE; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'",
+        "RESET ALL; RESET ROLE; SET lock_timeout = '{}ms'; SET statement_timeout = '{}ms'{}",
         options.lock_timeout.as_millis(),
-        options.statement_timeout.as_millis()
+        options.statement_timeout.as_millis(),
+        if options.flush_stats {
+            "; SELECT pg_catalog.pg_stat_force_next_flush()"
+        } else {
+            ""
+        }
     )
 }
 

@@ -824,21 +824,43 @@ fn write_backup(
     }
     // The scripts are derived from the archive by pg_restore while the database is
     // counted and the critical tables copied: the two overlap instead of adding up.
+    // Each script is written (0600) and hashed as it streams out of pg_restore:
+    // never read again to be hashed.
     let mut scripts = Jobs(Vec::new());
+    let mut writers = Vec::new();
     for (file, flag) in [("schema.sql", "--schema-only"), ("data.sql", "--data-only")] {
         progress(&format!("pg_restore {flag} → {file}"));
-        let child = Command::new(&pg_restore.path)
+        let mut child = Command::new(&pg_restore.path)
             .arg(flag)
-            .arg("-f")
-            .arg(dir.join(file))
+            .args(["-f", "-"])
             .arg(dir.join(&dump))
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let path = dir.join(file);
+        let out = private_file(&path)?;
+        writers.push(std::thread::spawn(move || -> Result<FileEntry, PgError> {
+            let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, out));
+            std::io::copy(&mut stdout, &mut writer).map_err(|e| io("cannot write", &path, e))?;
+            let (out, size, sha256) = writer.finish();
+            let out = out
+                .into_inner()
+                .map_err(|e| io("cannot write", &path, e.into_error()))?;
+            out.sync_all().map_err(|e| io("cannot sync", &path, e))?;
+            Ok(FileEntry {
+                path: file.to_string(),
+                size,
+                sha256,
+            })
+        }));
         scripts.0.push((file, child));
     }
-    let wait_scripts = |scripts: &mut Jobs| -> Result<(), PgError> {
+    // pg_restore's errors are read while its output is written (no pipe fills).
+    let wait_scripts = |scripts: &mut Jobs,
+                        writers: Vec<std::thread::JoinHandle<Result<FileEntry, PgError>>>|
+     -> Result<Vec<FileEntry>, PgError> {
         for (file, child) in std::mem::take(&mut scripts.0) {
             let output = child
                 .wait_with_output()
@@ -849,9 +871,14 @@ fn write_backup(
                     redact(String::from_utf8_lossy(&output.stderr).trim())
                 )));
             }
-            restrict_tree(&dir.join(file))?;
         }
-        Ok(())
+        writers
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(PgError::Tool("writing the scripts failed".into())))
+            })
+            .collect()
     };
 
     // The copies go on while the scripts are written and the other tables counted.
@@ -870,6 +897,8 @@ fn write_backup(
         }
     }
     let mut copied = copier.join()?;
+    // Files hashed as they were written.
+    let mut hashed: Vec<FileEntry> = Vec::new();
     let mut entries = Vec::new();
     for (schema, name, _) in &tables {
         let mut entry = TableEntry {
@@ -881,10 +910,11 @@ fn write_backup(
         };
         match copied.remove(&(schema.clone(), name.clone())) {
             // Copied, counted and checksummed in one read.
-            Some((rows, checksum, file)) => {
+            Some((rows, checksum, file, entry_hash)) => {
                 entry.rows = rows;
                 entry.checksum = Some(checksum);
                 entry.file = Some(file);
+                hashed.push(entry_hash);
             }
             None => {
                 entry.rows = counted
@@ -897,7 +927,10 @@ fn write_backup(
     }
     let mut platform_tables = Vec::new();
     for (schema, name) in platform {
-        if let Some((rows, checksum, file)) = copied.remove(&(schema.clone(), name.clone())) {
+        if let Some((rows, checksum, file, entry_hash)) =
+            copied.remove(&(schema.clone(), name.clone()))
+        {
+            hashed.push(entry_hash);
             platform_tables.push(TableEntry {
                 schema,
                 name,
@@ -921,7 +954,7 @@ fn write_backup(
 
     let in_db_copy = copies.as_ref().map(|_| "safemig_backup".to_string());
 
-    wait_scripts(&mut scripts)?;
+    hashed.extend(wait_scripts(&mut scripts, writers)?);
     private_dir(&dir.join("migrations"))?;
     for path in &options.migrations {
         if let Some(name) = path.file_name() {
@@ -933,7 +966,16 @@ fn write_backup(
                 .map_err(|e| io("cannot write", &target, e))?;
         }
     }
-    let mut files = hash_files(dir, walk(dir)?)?;
+    let done: std::collections::BTreeSet<PathBuf> =
+        hashed.iter().map(|f| dir.join(&f.path)).collect();
+    let mut files = hash_files(
+        dir,
+        walk(dir)?
+            .into_iter()
+            .filter(|p| !done.contains(p))
+            .collect(),
+    )?;
+    files.extend(hashed);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     if let Some(copies) = copies.as_mut() {
         copies
@@ -986,7 +1028,7 @@ fn copy_to_csv(
     file: &str,
     schema: &str,
     name: &str,
-) -> Result<(i64, String), PgError> {
+) -> Result<(i64, String, FileEntry), PgError> {
     let path = dir.join(file);
     let out = private_file(&path)?;
     let mut reader = tx
@@ -997,17 +1039,62 @@ fn copy_to_csv(
         .map_err(|e| PgError::sql(&format!("copying {schema}.{name}"), &e))?;
     let mut digest = CsvDigest::new(true);
     let mut writer = DigestingWriter {
-        inner: std::io::BufWriter::with_capacity(1 << 20, out),
+        inner: HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, out)),
         digest: &mut digest,
     };
     std::io::copy(&mut reader, &mut writer).map_err(|e| io("cannot write", &path, e))?;
     drop(reader);
-    let out = writer
-        .inner
+    let (out, size, sha256) = writer.inner.finish();
+    let out = out
         .into_inner()
         .map_err(|e| io("cannot write", &path, e.into_error()))?;
     out.sync_all().map_err(|e| io("cannot sync", &path, e))?;
-    Ok(digest.finish())
+    let (rows, checksum) = digest.finish();
+    Ok((
+        rows,
+        checksum,
+        FileEntry {
+            path: file.to_string(),
+            size,
+            sha256,
+        },
+    ))
+}
+
+/// Passes bytes on to `inner` and hashes them (SHA-256) as they go: a file the
+/// backup writes is hashed while it is written, not read again afterwards.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W> HashingWriter<W> {
+    fn new(inner: W) -> HashingWriter<W> {
+        HashingWriter {
+            inner,
+            hasher: Sha256::new(),
+            size: 0,
+        }
+    }
+
+    /// The writer, the bytes written and their SHA-256 (hex).
+    fn finish(self) -> (W, u64, String) {
+        (self.inner, self.size, hex::encode(self.hasher.finalize()))
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Rows and [`csv_digest`] of what `copy` (a `COPY ... TO STDOUT` in CSV, no header) writes.
@@ -1101,7 +1188,7 @@ impl Drop for Copier {
 }
 
 /// Copied tables by (schema, name): rows, checksum, file.
-type Copied = std::collections::BTreeMap<(String, String), (i64, String, String)>;
+type Copied = std::collections::BTreeMap<(String, String), (i64, String, String, FileEntry)>;
 
 /// Writes each of `tables` (schema, name, file) as CSV, counted and checksummed
 /// as it streams, on a connection of its own reading the backup's exported snapshot.
@@ -1118,10 +1205,10 @@ fn copy_tables_at_snapshot(
     let mut client = target.connect()?;
     let mut tx = snapshot_transaction(&mut client, Some(snapshot))?;
     for (schema, name, file) in tables {
-        let (rows, checksum) = copy_to_csv(&mut tx, dir, file, schema, name)?;
+        let (rows, checksum, hashed) = copy_to_csv(&mut tx, dir, file, schema, name)?;
         copied.insert(
             (schema.clone(), name.clone()),
-            (rows, checksum, file.clone()),
+            (rows, checksum, file.clone(), hashed),
         );
     }
     tx.commit()
@@ -1378,9 +1465,21 @@ pub fn verify(
 pub fn quick_check(backup: &Backup) -> Vec<String> {
     let mut problems = Vec::new();
     let dir = &backup.dir;
+    // Hashed on every core (the largest files first), then compared in order.
+    let present: Vec<PathBuf> = backup
+        .manifest
+        .files
+        .iter()
+        .map(|f| dir.join(&f.path))
+        .filter(|p| p.is_file())
+        .collect();
+    let hashed: std::collections::BTreeMap<String, (u64, String)> = hash_files(dir, present)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|f| (f.path, (f.size, f.sha256)))
+        .collect();
     for f in &backup.manifest.files {
-        let path = dir.join(&f.path);
-        match sha256_file(&path) {
+        match hashed.get(&f.path).cloned().ok_or(()) {
             Err(_) => problems.push(format!("{} is missing", f.path)),
             Ok((size, _)) if size != f.size => problems.push(format!(
                 "{} has {size} bytes, the manifest says {} (truncated or changed)",

@@ -182,20 +182,29 @@ fn read_state(
             // it), and the oids of what depends on it (its constraints, indexes,
             // triggers, policies, defaults, owned sequences): the backup's
             // archive entries to bring back are chosen by them.
+            // Only what belongs to it (deptype auto or internal): another
+            // table's foreign key into it, or a view on it, is not its own.
+            // Its privileges: a restore into a database with default
+            // privileges gets those too, and must not keep them.
             let found = rows(
                 client,
-                "SELECT c.oid::int8::text, c.relkind::text, \
-                   EXISTS (SELECT 1 FROM pg_inherits i WHERE i.inhparent = c.oid)::text, \
-                   coalesce((SELECT array_agg(DISTINCT d.objid::int8::text) FROM pg_depend d \
-                     WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid), '{}') \
-                 FROM pg_class c WHERE c.oid = to_regclass($1)",
+                &format!(
+                    "SELECT c.oid::int8::text, c.relkind::text, c.relhassubclass::text, quote_ident(c.relname), \
+                       ({ACL_SQL}), '', '', \
+                       coalesce((SELECT array_agg(DISTINCT d.objid::int8::text) FROM pg_depend d \
+                         WHERE d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid \
+                           AND d.deptype IN ('a', 'i')), '{{}}') \
+                     FROM pg_class c WHERE c.oid = to_regclass($1)"
+                ),
                 &[&relation],
             )?;
             let before = found
                 .first()
                 .map(|r| {
-                    let mut b: Vec<String> = (0..3).map(|i| r.get::<_, String>(i)).collect();
-                    b.extend(r.get::<_, Vec<String>>(3));
+                    let mut b: Vec<String> = (0..DROPPED_RECORDED)
+                        .map(|i| r.get::<_, String>(i))
+                        .collect();
+                    b.extend(r.get::<_, Vec<String>>(DROPPED_RECORDED));
                     b
                 })
                 .unwrap_or_default();
@@ -472,6 +481,10 @@ pub fn store(
     Ok(())
 }
 
+/// The privileges of table `c` and of its columns, as text.
+pub(crate) const ACL_SQL: &str = "coalesce(c.relacl::text, '') || ' ' || coalesce((SELECT string_agg(a.attname || '=' || \
+     a.attacl::text, ' ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL), '')";
+
 /// The key rows of table `c` are matched by: its primary key, else a unique
 /// index without predicate or expression on NOT NULL columns; names joined by
 /// [`ARGS_SEP`], in the index's order. NULL when it has none.
@@ -484,82 +497,105 @@ const KEY_SQL: &str = "SELECT string_agg(k.attname, chr(31) ORDER BY x.ord) FROM
            AND n2.attnum = ANY (i2.indkey::int2[]) AND NOT n2.attnotnull))) \
        AND i2.indisvalid ORDER BY i2.indisprimary DESC, i2.indexrelid LIMIT 1)";
 
-/// Rows of a table a migration changes in place, written after the run's
-/// backup and before the migration (their `xmin` is not in the backup's
-/// snapshot): if the migration writes or deletes one of them, the backup holds
-/// an older version than the one it changed, and rollback must not put that
-/// back. Read before the statements (one scan of each such table, outside the
-/// statements' locks); the keys are kept, up to [`GAP_LIMIT`].
+/// Rows written after the run's backup and before the migration (their
+/// `xmin` is not older than the backup snapshot's xmin): the backup holds an
+/// older version of them, or none. Read before the statements, one scan of each
+/// table concerned (outside the statements' locks).
+///
+/// - A table whose rows the migration changes in place: the keys of such rows
+///   are kept (up to [`GAP_LIMIT`]); rollback refuses if the migration wrote or
+///   deleted one of them.
+/// - A table it drops: its row count and whether any row is that new; rollback
+///   refuses unless the backup's table is the one dropped, row for row.
+///
+/// The window is modular (32-bit `xmin`), from the snapshot's xmin (the
+/// snapshot's in-progress transactions and their subtransactions included) to
+/// now; a snapshot two billion transactions old makes every row count.
 pub fn written_since_backup(
     client: &mut impl GenericClient,
     records: &mut [Record],
     snapshot: Option<&str>,
 ) -> Result<(), PgError> {
-    for r in records
-        .iter_mut()
-        .filter(|r| r.kind == Kind::Rows && r.existed && r.before.len() == ROWS_RECORDED)
-    {
-        let gap = match snapshot.and_then(parse_snapshot) {
-            None => GAP_UNKNOWN.to_string(),
-            Some((xmax, xip)) => {
-                let key = r.before[2].split(ARGS_SEP).filter(|k| !k.is_empty());
-                let key: Vec<String> = key.map(quote_ident).collect();
-                if key.is_empty() {
-                    String::new()
-                } else {
-                    let relation = quote_qualified(&r.schema, &r.name);
-                    let xip: Vec<String> =
-                        xip.iter().map(|x| (x & 0xffff_ffff).to_string()).collect();
-                    let rows = client
-                        .query(
-                            &format!(
-                                "SELECT ROW({})::text FROM ONLY {relation} \
-                                 WHERE CASE WHEN pg_snapshot_xmax(pg_current_snapshot())::text::int8 - $1 >= 2147483648 \
-                                   THEN true ELSE age(xmin) <= age(($1 & 4294967295)::text::xid) \
-                                   OR xmin::text = ANY($2) END LIMIT {}",
-                                key.join(", "),
-                                GAP_LIMIT + 1
-                            ),
-                            &[&xmax, &xip],
-                        )
-                        .map_err(sql("reading the rows written since the backup"))?;
-                    if rows.len() > GAP_LIMIT {
-                        GAP_TOO_MANY.to_string()
-                    } else {
-                        let keys: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
-                        if keys.is_empty() {
+    const NEWER: &str = "CASE WHEN pg_snapshot_xmax(pg_current_snapshot())::text::int8 - $1 >= 2147483648 THEN true \
+         ELSE ((xmin::text::int8 - ($1 & 4294967295)) & 4294967295) \
+              < pg_snapshot_xmax(pg_current_snapshot())::text::int8 - $1 END";
+    let since = snapshot.and_then(snapshot_xmin);
+    for r in records.iter_mut().filter(|r| r.existed) {
+        let relation = quote_qualified(&r.schema, &r.name);
+        match r.kind {
+            Kind::Rows if r.before.len() == ROWS_RECORDED => {
+                let gap = match since {
+                    None => GAP_UNKNOWN.to_string(),
+                    Some(xmin) => {
+                        let key: Vec<String> = r.before[2]
+                            .split(ARGS_SEP)
+                            .filter(|k| !k.is_empty())
+                            .map(quote_ident)
+                            .collect();
+                        if key.is_empty() {
                             String::new()
                         } else {
-                            serde_json::to_string(&keys).unwrap_or_default()
+                            let rows = client
+                                .query(
+                                    &format!(
+                                        "SELECT ROW({})::text FROM ONLY {relation} WHERE {NEWER} LIMIT {}",
+                                        key.join(", "),
+                                        GAP_LIMIT + 1
+                                    ),
+                                    &[&xmin],
+                                )
+                                .map_err(sql("reading the rows written since the backup"))?;
+                            if rows.len() > GAP_LIMIT {
+                                GAP_TOO_MANY.to_string()
+                            } else if rows.is_empty() {
+                                String::new()
+                            } else {
+                                let keys: Vec<String> = rows.iter().map(|row| row.get(0)).collect();
+                                serde_json::to_string(&keys).unwrap_or_default()
+                            }
                         }
                     }
-                }
+                };
+                r.before.push(gap);
             }
-        };
-        r.before.push(gap);
+            Kind::DroppedTable if r.before.len() >= DROPPED_RECORDED => {
+                let (count, newer) = match since {
+                    None => (String::new(), GAP_UNKNOWN.to_string()),
+                    Some(xmin) => {
+                        let row = client
+                            .query_one(
+                                &format!(
+                                    "SELECT count(*)::text, (count(*) FILTER (WHERE {NEWER}))::text FROM ONLY {relation}"
+                                ),
+                                &[&xmin],
+                            )
+                            .map_err(sql("reading the rows written since the backup"))?;
+                        (row.get(0), row.get(1))
+                    }
+                };
+                r.before[5] = count;
+                r.before[6] = newer;
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
 
-/// `xmin:xmax:xip,...` of `pg_current_snapshot()`: xmax and the xids in progress.
-fn parse_snapshot(text: &str) -> Option<(i64, Vec<i64>)> {
-    let mut parts = text.split(':');
-    let _xmin = parts.next()?;
-    let xmax = parts.next()?.parse().ok()?;
-    let xip = parts
-        .next()
-        .unwrap_or_default()
-        .split(',')
-        .filter(|x| !x.is_empty())
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    Some((xmax, xip))
+/// The xmin of a `pg_current_snapshot()` text (`xmin:xmax:xip,...`).
+fn snapshot_xmin(text: &str) -> Option<i64> {
+    text.split(':').next()?.parse().ok()
 }
 
 /// How many keys of rows written since the backup a record keeps.
 const GAP_LIMIT: usize = 10_000;
 const GAP_TOO_MANY: &str = "*";
 const GAP_UNKNOWN: &str = "?";
+/// Elements of a dropped table's record before its dependents: oid, relkind,
+/// whether it has child tables, its name as pg_dump tags it, its privileges,
+/// its row count and how many rows are newer than the backup (both set by
+/// [`written_since_backup`]).
+const DROPPED_RECORDED: usize = 7;
 /// Elements of a rows record before the statements: oid, xid, key, relkind,
 /// the three counters, filenode, whether it has child tables.
 const ROWS_RECORDED: usize = 9;
@@ -1162,13 +1198,30 @@ pub fn inverse(
                 ));
             }
             Kind::DroppedTable if r.existed => {
-                let [oid, relkind, children, dependents @ ..] = r.before.as_slice() else {
+                let [oid, relkind, children, tag, acl, count, newer, dependents @ ..] =
+                    r.before.as_slice()
+                else {
                     refusals.push(format!(
                         "the record of {}.{} is incomplete",
                         r.schema, r.name
                     ));
                     continue;
                 };
+                if data && newer != "0" {
+                    refusals.push(format!(
+                        "{}.{} had {} written after the backup was taken and before the migration dropped it: the \
+                         backup's copy is older; restore it into a new database (safemig restore PATH --into URL) \
+                         and copy what is needed",
+                        r.schema,
+                        r.name,
+                        if newer == GAP_UNKNOWN {
+                            "rows that may have been".to_string()
+                        } else {
+                            format!("{newer} row(s)")
+                        }
+                    ));
+                    continue;
+                }
                 if relkind != "r" || children == "true" {
                     refusals.push(format!(
                         "{}.{} was partitioned or had child tables: restore it into a new database (safemig \
@@ -1183,7 +1236,8 @@ pub fn inverse(
                     .get(0);
                 if exists {
                     refusals.push(format!(
-                        "a table {}.{} exists again (made since the migration dropped it): rename or drop it first",
+                        "a table {}.{} exists again (made since the migration dropped it, or by the migration \
+                         itself): it is not taken back; move what it holds and rename it, then run rollback again",
                         r.schema, r.name
                     ));
                     continue;
@@ -1191,8 +1245,11 @@ pub fn inverse(
                 statements.0.push(Step::Table(TableStep {
                     schema: r.schema.clone(),
                     name: r.name.clone(),
+                    tag: tag.clone(),
                     oid: oid.parse().unwrap_or(0),
                     dependents: dependents.iter().filter_map(|d| d.parse().ok()).collect(),
+                    acl: acl.clone(),
+                    rows: count.parse().ok(),
                 }));
             }
             Kind::Rows if r.existed => {

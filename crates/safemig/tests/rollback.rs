@@ -1020,3 +1020,64 @@ fn rows_written_between_the_backup_and_the_migration_or_through_a_trigger_are_re
         "{refused:?}"
     );
 }
+
+/// A dropped table whose name needs quoting keeps its column grant and comment
+/// (pg_dump tags them `COLUMN "User".email`); one whose privileges were
+/// narrower than the database's defaults (Supabase grants new tables to anon)
+/// is refused rather than brought back readable by the API.
+#[test]
+fn a_dropped_table_keeps_its_exact_privileges_or_is_refused() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.\"User\" (id int PRIMARY KEY, email text NOT NULL);\n\
+         INSERT INTO public.\"User\" VALUES (1, 'a@example.com'), (2, 'b@example.com');\n\
+         COMMENT ON COLUMN public.\"User\".email IS 'the address';\n\
+         GRANT SELECT (email) ON public.\"User\" TO authenticated;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    let schema_before = schema(&p);
+    p.config(
+        "[[allow]]\nmigration = \"20250201000000\"\ntable = 'public.\"User\"'\nloss = [\"table\"]\n",
+    );
+    p.migration("20250201000000_drop.sql", "DROP TABLE public.\"User\";\n");
+    let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let back = p.safemig(&["rollback"]);
+    assert_eq!(back.code, 0, "{back:?}");
+    assert!(safemig_pg::drift::compare(&schema_before, &schema(&p)).is_empty());
+    assert!(p.bool(
+        "SELECT col_description('public.\"User\"'::regclass, 2) = 'the address' \
+         AND has_column_privilege('authenticated', 'public.\"User\"', 'email', 'SELECT')"
+    ));
+    assert_eq!(p.i64("SELECT count(*) FROM public.\"User\""), 2);
+
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.secrets (id int PRIMARY KEY, value text NOT NULL);\n\
+         INSERT INTO public.secrets VALUES (1, 's');\n\
+         REVOKE ALL ON public.secrets FROM anon, authenticated;\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    assert!(!p.bool("SELECT has_table_privilege('anon', 'public.secrets', 'SELECT')"));
+    p.config("[[allow]]\nmigration = \"20250201000000\"\ntable = \"public.secrets\"\nloss = [\"table\"]\n");
+    p.migration("20250201000000_drop.sql", "DROP TABLE public.secrets;\n");
+    let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let fingerprint = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    if refused.code == 0 {
+        // Brought back: then never readable by the API.
+        assert!(!p.bool("SELECT has_table_privilege('anon', 'public.secrets', 'SELECT')"));
+    } else {
+        assert_eq!(refused.code, 1, "{refused:?}");
+        assert!(
+            refused
+                .stdout
+                .contains("would not have the privileges it had"),
+            "{refused:?}"
+        );
+        assert_eq!(p.fingerprint(), fingerprint);
+    }
+}

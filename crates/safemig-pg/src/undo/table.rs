@@ -24,9 +24,15 @@ use crate::{tools, PgError};
 pub struct TableStep {
     pub schema: String,
     pub name: String,
+    /// Its name as pg_dump writes it in tags (`quote_ident`: `"User"`).
+    pub tag: String,
     pub oid: u32,
-    /// The oids of the objects that depended on it (`pg_depend`).
+    /// The oids of the objects that belonged to it (`pg_depend`, auto or internal).
     pub dependents: BTreeSet<u32>,
+    /// Its privileges and its columns' when it was dropped ([`super::ACL_SQL`]).
+    pub acl: String,
+    /// Its rows when it was dropped.
+    pub rows: Option<i64>,
 }
 
 /// One line of `pg_restore -l`: `216; 1259 16657 TABLE public t postgres`.
@@ -66,18 +72,24 @@ fn chosen<'a>(toc: &'a str, step: &TableStep) -> Vec<&'a str> {
     let all = entries(toc);
     let TableStep { schema, name, .. } = step;
     let by_oid = |e: &Entry| e.oid != 0 && (e.oid == step.oid || step.dependents.contains(&e.oid));
-    // Sequences and indexes of the table, by name, for their comments and grants.
+    // Sequences and indexes of the table, by name, for their comments and grants
+    // (whose tags quote names as SQL would: `INDEX "User_pkey"`).
     let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut owned_sequences: BTreeSet<String> = BTreeSet::new();
     for e in all.iter().filter(|e| by_oid(e)) {
         for kind in ["SEQUENCE", "INDEX"] {
             if let Some(t) = tag(e.desc, kind, schema) {
-                names.insert(format!("{kind} {t}"));
+                names.insert(format!("{kind} {}", dump_quoted(t)));
+                if kind == "SEQUENCE" {
+                    owned_sequences.insert(t.to_string());
+                }
             }
         }
     }
-    let table_tag = format!("TABLE {name}");
-    let column_prefix = format!("COLUMN {name}.");
-    let on_table = format!(" ON {name}");
+    let _ = name;
+    let table_tag = format!("TABLE {}", step.tag);
+    let column_prefix = format!("COLUMN {}.", step.tag);
+    let on_table = format!(" ON {}", step.tag);
     all.iter()
         .filter(|e| {
             if e.oid != 0 {
@@ -95,12 +107,30 @@ fn chosen<'a>(toc: &'a str, step: &TableStep) -> Vec<&'a str> {
                             .iter()
                             .any(|k| t.starts_with(k)));
             }
-            ["SEQUENCE OWNED BY", "SEQUENCE SET"].iter().any(|k| {
-                tag(e.desc, k, schema).is_some_and(|t| names.contains(&format!("SEQUENCE {t}")))
-            })
+            ["SEQUENCE OWNED BY", "SEQUENCE SET"]
+                .iter()
+                .any(|k| tag(e.desc, k, schema).is_some_and(|t| owned_sequences.contains(t)))
         })
         .map(|e| e.line)
         .collect()
+}
+
+/// An identifier as pg_dump's `fmtId` writes it in tags: as is when it is a
+/// lower-case plain name, else in double quotes (keywords are not known here:
+/// a table named like a keyword has its comments matched through its own tag).
+fn dump_quoted(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }
 
 fn pg_restore(tx: &mut Transaction<'_>) -> Result<tools::Tool, PgError> {
@@ -188,6 +218,14 @@ fn run_section(
         .spawn()
         .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
     let mut reader = BufReader::new(child.stdout.take().expect("piped"));
+    // Its errors read as they come: a full stderr pipe must not stop it while
+    // the rollback holds its locks.
+    let mut stderr = child.stderr.take().expect("piped");
+    let errors = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
     let read_line = |reader: &mut BufReader<_>, buf: &mut Vec<u8>| -> Result<bool, PgError> {
         buf.clear();
         reader
@@ -201,11 +239,22 @@ fn run_section(
     let result = (|| -> Result<(), PgError> {
         while read_line(&mut reader, &mut buf)? {
             let text = String::from_utf8_lossy(&buf).into_owned();
-            if text.starts_with('\\') {
+            // psql's meta-commands around the script (pg_dump 17.6 and later).
+            let between = between_statements(&sql);
+            if between && (text.starts_with("\\restrict ") || text.starts_with("\\unrestrict ")) {
                 continue;
             }
-            // The header (settings) ends at the first entry's comment:
-            // `-- Name: ...` or, in the data section, `-- Data for Name: ...`.
+            // Where the table and its indexes go: kept, for this transaction only.
+            if between
+                && (text.starts_with("SET default_tablespace = ")
+                    || text.starts_with("SET default_table_access_method = "))
+            {
+                sql.push_str(&text.replacen("SET ", "SET LOCAL ", 1));
+                continue;
+            }
+            // The header's other settings (lock_timeout = 0 among them) are
+            // pg_restore's: the rollback's stay. It ends at the first entry's
+            // comment: `-- Name: ...` or, in the data section, `-- Data for Name: ...`.
             if header {
                 header = !(text.starts_with("-- Name: ") || text.starts_with("-- Data for Name: "));
                 continue;
@@ -241,19 +290,32 @@ fn run_section(
         }
         Ok(())
     })();
-    // Read to the end, so that pg_restore never blocks on a full pipe.
-    let _ = std::io::copy(&mut reader, &mut std::io::sink());
-    let output = child
-        .wait_with_output()
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    drop(reader);
+    let status = child
+        .wait()
         .map_err(|e| PgError::Tool(format!("cannot run pg_restore: {e}")))?;
+    let errors = errors.join().unwrap_or_default();
     result?;
-    if !output.status.success() {
+    if !status.success() {
         return Err(PgError::Tool(format!(
             "pg_restore ({section}) failed: {}",
-            crate::redact::redact(String::from_utf8_lossy(&output.stderr).trim())
+            crate::redact::redact(errors.trim())
         )));
     }
     Ok(())
+}
+
+/// Whether `sql` (what is read of the script so far) ends between two
+/// statements: nothing, or a statement's `;`, then only comments and blank lines.
+fn between_statements(sql: &str) -> bool {
+    sql.lines()
+        .rev()
+        .map(str::trim_end)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .is_none_or(|l| l.ends_with(';'))
 }
 
 /// Brings the dropped table back from the backup's archive: its definition
@@ -306,13 +368,44 @@ pub fn restore(
         )
         .map_err(|e| PgError::sql("counting the restored rows", &e))?
         .get(0);
-    if let Some(expected) = rows_in(backup, step) {
-        if count != expected {
-            return Ok(Err(format!(
-                "{count} row(s) of {}.{} came back, the backup counted {expected}",
-                step.schema, step.name
-            )));
+    // Row for row the table that was dropped: as many rows as the backup
+    // counted, and as the table held when it was dropped.
+    for (expected, what) in [
+        (rows_in(backup, step), "the backup counted"),
+        (step.rows, "the table held when it was dropped"),
+    ] {
+        if let Some(expected) = expected {
+            if count != expected {
+                return Ok(Err(format!(
+                    "{count} row(s) of {}.{} came back, {what} {expected}: rows were written between the backup \
+                     and the migration; restore it into a new database (safemig restore PATH --into URL) and copy \
+                     what is needed",
+                    step.schema, step.name
+                )));
+            }
         }
+    }
+    // Its privileges as they were: a database's default privileges (Supabase
+    // grants new tables to anon and authenticated) must not widen them.
+    let acl: String = tx
+        .query_one(
+            &format!(
+                "SELECT {} FROM pg_class c WHERE c.oid = to_regclass($1)",
+                super::ACL_SQL
+            ),
+            &[&crate::quote_qualified(&step.schema, &step.name)],
+        )
+        .map_err(|e| PgError::sql("reading the restored table's privileges", &e))?
+        .get(0);
+    if acl != step.acl {
+        return Ok(Err(format!(
+            "the restored {}.{} would not have the privileges it had ({}), but {}: the database's default \
+             privileges add to what the backup grants; restore it by hand and set them",
+            step.schema,
+            step.name,
+            if step.acl.trim().is_empty() { "the owner's only" } else { step.acl.trim() },
+            if acl.trim().is_empty() { "the owner's only".to_string() } else { acl.trim().to_string() }
+        )));
     }
     Ok(Ok(format!(
         "{}.{} brought back from backup {} with its {count} row(s), definition, indexes, constraints, triggers, \
@@ -361,8 +454,11 @@ mod tests {
         let step = TableStep {
             schema: "public".into(),
             name: "t".into(),
+            tag: "t".into(),
             oid: 16657,
             dependents: [16656, 16655, 16660, 16668, 16679, 16681, 16682, 16686].into(),
+            acl: String::new(),
+            rows: None,
         };
         let ids: Vec<&str> = chosen(TOC, &step)
             .iter()
