@@ -277,7 +277,14 @@ fn take_back(
                 Step::Sql(_) => None,
             })
             .collect();
-        match backup_before(tx, version, &tables, options)? {
+        let dropped: Vec<(String, String)> = steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Table(t) => Some((t.schema.clone(), t.name.clone())),
+                _ => None,
+            })
+            .collect();
+        match backup_before(tx, version, &tables, &dropped, options)? {
             Ok(b) => Some(b),
             Err(why) => {
                 done.reason = Some(format!(
@@ -476,6 +483,7 @@ fn backup_before(
     tx: &mut Transaction,
     version: &str,
     tables: &[(String, String)],
+    dropped: &[(String, String)],
     options: &RollbackOptions,
 ) -> Result<Result<crate::backup::Backup, String>, PgError> {
     let read = |e: postgres::Error| PgError::sql("reading the migration's backup", &e);
@@ -531,21 +539,28 @@ fn backup_before(
         )));
     }
     let (schemas, names): (Vec<String>, Vec<String>) = tables.iter().cloned().unzip();
+    // A dropped table comes back as the backup has it: anything an older
+    // migration sharing the backup did to it (a column, an index) would be lost.
+    let (dropped_schemas, dropped_names): (Vec<String>, Vec<String>) =
+        dropped.iter().cloned().unzip();
     let earlier: Option<String> = tx
         .query_opt(
             "SELECT m.version FROM safemig.migrations m WHERE m.backup_id = $1 AND m.version < $2 \
              AND EXISTS (SELECT 1 FROM safemig.undo u WHERE u.version = m.version AND (u.kind = 'irreversible' \
                OR (u.kind IN ('rows', 'dropped-table') AND (u.schema_name, u.name) IN (SELECT * FROM unnest($3::text[], $4::text[]))) \
-               OR (u.kind = 'dropped-column' AND (u.schema_name, u.table_name) IN (SELECT * FROM unnest($3::text[], $4::text[]))))) \
+               OR (u.kind = 'dropped-column' AND (u.schema_name, u.table_name) IN (SELECT * FROM unnest($3::text[], $4::text[]))) \
+               OR ((u.schema_name, u.table_name) IN (SELECT * FROM unnest($5::text[], $6::text[])) \
+                   OR (u.schema_name, u.name) IN (SELECT * FROM unnest($5::text[], $6::text[]))))) \
              ORDER BY m.version LIMIT 1",
-            &[&id, &version, &schemas, &names],
+            &[&id, &version, &schemas, &names, &dropped_schemas, &dropped_names],
         )
         .map_err(read)?
         .map(|r| r.get(0));
     if let Some(earlier) = earlier {
         return Ok(Err(format!(
-            "backup {id} was taken before {earlier} too, which changed data in place: its values may not be the \
-             ones {version} dropped"
+            "backup {id} was taken before {earlier} too, which changed the same tables (or what safemig could \
+             not record): the backup holds them as they were before {earlier}, not before {version}. Take both \
+             back with the backup (safemig restore PATH --tables ...)"
         )));
     }
     Ok(Ok(backup))

@@ -1081,3 +1081,35 @@ fn a_dropped_table_keeps_its_exact_privileges_or_is_refused() {
         assert_eq!(p.fingerprint(), fingerprint);
     }
 }
+
+/// One backup before a run of two migrations: the second drops a table the
+/// first changed (an index). The backup holds the table as it was before the
+/// first, so the second is not taken back from it.
+#[test]
+fn a_backup_shared_with_an_older_migration_that_changed_the_table_is_refused() {
+    let p = Project::new();
+    p.migration(
+        "20250101000000_base.sql",
+        "CREATE TABLE public.t (id int PRIMARY KEY, x int);\nINSERT INTO public.t VALUES (1, 1);\n",
+    );
+    assert_eq!(p.safemig(&["migrate", "--backup", "skip"]).code, 0);
+    p.migration(
+        "20250201000000_index.sql",
+        "CREATE INDEX t_x ON public.t (x);\n",
+    );
+    p.config(
+        "[[allow]]\nmigration = \"20250301000000\"\ntable = \"public.t\"\nloss = [\"table\"]\n",
+    );
+    p.migration("20250301000000_drop.sql", "DROP TABLE public.t;\n");
+    let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    assert!(
+        refused
+            .stdout
+            .contains("was taken before 20250201000000 too"),
+        "{refused:?}"
+    );
+    assert!(p.bool("SELECT to_regclass('public.t') IS NULL"));
+}
