@@ -1301,8 +1301,9 @@ fn attempt_segment(
     // before the statements take their locks (the applications never wait for
     // it) and before the guard reads the history tables' counters (a write to
     // safemig.undo by the migration itself is still caught).
+    let mut undo_before = Vec::new();
     if record_undo {
-        let mut undo_before = crate::undo::read_all(&mut tx, &undo_names).map_err(pg_error)?;
+        undo_before = crate::undo::read_all(&mut tx, &undo_names).map_err(pg_error)?;
         crate::undo::written_since_backup(
             &mut tx,
             &mut undo_before,
@@ -1453,10 +1454,14 @@ fn attempt_segment(
         if let Some(statements) = record_with.filter(|_| !dry) {
             crate::faults::boundary(|| format!("{} history rows", file.version));
             record(&mut tx, file, statements, started, options, ran_alone)?;
-            // What it wrote to tables that existed, counted now that it has run,
-            // and whether it wrote rows the record does not cover (a trigger, a cascade).
-            if record_undo && p.undo.writes_existing {
-                also_wrote = crate::undo::store_counts(&mut tx, &file.version).map_err(pg_error)?;
+            // What it wrote to tables that existed, counted now that it has run.
+            if record_undo
+                && p.undo
+                    .touched
+                    .iter()
+                    .any(|t| t.kind == safemig_analyze::undo::Kind::Rows)
+            {
+                crate::undo::store_counts(&mut tx, &file.version).map_err(pg_error)?;
             }
         }
     }
@@ -1468,6 +1473,16 @@ fn attempt_segment(
     if touched.unexplained != Unexplained::Nothing {
         tx.rollback().map_err(sql_err)?;
         return Ok(Attempt::Widen(touched.unexplained));
+    }
+    // Rows it wrote that its rollback record does not cover (a trigger, a
+    // cascade): from the locks the guard just read (read here when it did not).
+    if record_undo && p.undo.writes_existing && refused_now.is_empty() {
+        let written = match &touched.written {
+            Some(written) => written.clone(),
+            None => crate::undo::written_tables(&mut tx).map_err(pg_error)?,
+        };
+        also_wrote = crate::undo::uncovered(&undo_before, &written);
+        crate::undo::store_irreversible(&mut tx, &file.version, &also_wrote).map_err(pg_error)?;
     }
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
     let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);

@@ -852,8 +852,11 @@ LEFT JOIN (
   SELECT l.relation, l.strong, c.oid IS NOT NULL, coalesce(c.relkind::text, ''),
          coalesce(c.relpersistence::text, ''), coalesce(n.nspname::text, ''), coalesce(c.relname::text, ''),
          coalesce(age(c.xmin) <= 0, false),
-         pg_stat_get_xact_tuples_deleted(l.relation)::int8, pg_stat_get_xact_tuples_updated(l.relation)::int8
-  FROM (SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong FROM pg_locks
+         pg_stat_get_xact_tuples_deleted(l.relation)::int8, pg_stat_get_xact_tuples_updated(l.relation)::int8,
+         pg_stat_get_xact_tuples_inserted(l.relation)::int8, l.writes
+  FROM (SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong,
+               bool_or(mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')) AS writes
+        FROM pg_locks
         WHERE locktype = 'relation' AND pid = pg_backend_pid() AND granted
           AND database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
         GROUP BY relation) l
@@ -907,11 +910,32 @@ pub fn unexplained(
     }
     let mut tables = BTreeSet::new();
     let mut locked = BTreeSet::new();
+    let mut written = Vec::new();
     for r in rows {
         let Some(oid) = r.get::<_, Option<u32>>(5) else {
             continue;
         };
         locked.insert(oid);
+        {
+            let (exists, relkind, persistence, schema, name): (
+                bool,
+                String,
+                String,
+                String,
+                String,
+            ) = (r.get(7), r.get(8), r.get(9), r.get(10), r.get(11));
+            let changed: i64 = r.get::<_, i64>(13) + r.get::<_, i64>(14) + r.get::<_, i64>(15);
+            if exists
+                && r.get::<_, bool>(16)
+                && changed > 0
+                && matches!(relkind.as_str(), "r" | "p")
+                && persistence != "t"
+                && !["safemig", "supabase_migrations", "pg_catalog", "pg_toast"]
+                    .contains(&schema.as_str())
+            {
+                written.push((schema, name));
+            }
+        }
         if reach.known.contains(&oid) || before.tables.contains_key(&oid) {
             continue;
         }
@@ -995,6 +1019,7 @@ pub fn unexplained(
         touched.unexplained = Unexplained::Tables(tables);
     }
     touched.locked = locked;
+    touched.written = Some(written);
     Ok(touched)
 }
 
@@ -1006,6 +1031,10 @@ pub struct Touched {
     pub locked: BTreeSet<u32>,
     /// `catalog_changes_sql!` after the migration.
     pub catalog_changes: Option<[i64; 5]>,
+    /// Tables (schema, name) the transaction locked for writing and wrote rows
+    /// of (its counters, flushed between migrations), outside safemig's and the
+    /// history's schemas; None when the locks were not read (an unscoped snapshot).
+    pub written: Option<Vec<(String, String)>>,
 }
 
 impl Default for Touched {
@@ -1014,6 +1043,7 @@ impl Default for Touched {
             unexplained: Unexplained::Nothing,
             locked: BTreeSet::new(),
             catalog_changes: None,
+            written: None,
         }
     }
 }

@@ -604,34 +604,60 @@ const ROWS_RECORDED: usize = 9;
 
 /// After the migration's statements, before COMMIT: how many rows it inserted,
 /// updated and deleted in each table whose rows it changed in place (the
-/// transaction's counters now less those before its statements: the session's
-/// earlier transactions may not be flushed yet), and the tables it wrote rows
-/// of that no record covers: a trigger, a cascade or a rule of the tables it
-/// names (a table it made, or whose columns it added or retyped, excepted).
-/// Those make it irreversible, and are returned to be said at apply time. One
-/// round trip; only for migrations that write tables that existed.
-pub fn store_counts(
-    client: &mut impl GenericClient,
-    version: &str,
-) -> Result<Vec<String>, PgError> {
-    let rows = client
+/// transaction's counters now less those before its statements). One round
+/// trip, for migrations that change rows in place only.
+pub fn store_counts(client: &mut impl GenericClient, version: &str) -> Result<(), PgError> {
+    client
+        .execute(
+            "UPDATE safemig.undo SET before = before[1:4] || ARRAY[ \
+               (pg_stat_get_xact_tuples_inserted(before[1]::oid) - before[5]::int8)::text, \
+               (pg_stat_get_xact_tuples_updated(before[1]::oid) - before[6]::int8)::text, \
+               (pg_stat_get_xact_tuples_deleted(before[1]::oid) - before[7]::int8)::text] \
+               || before[8:10] || ARRAY[coalesce(pg_relation_filenode(before[1]::oid)::text, '')] \
+             WHERE version = $1 AND kind = 'rows' AND existed AND cardinality(before) = 10",
+            &[&version],
+        )
+        .map_err(sql("recording the rows the migration wrote (safemig.undo)"))?;
+    Ok(())
+}
+
+/// Of the tables the migration wrote rows of (`written`: its locks and
+/// counters, read by the guard before COMMIT), those no record covers: a
+/// trigger, a cascade or a rule of the tables it names wrote them. A table it
+/// made, changed rows of in place, or added or retyped columns of is covered.
+pub fn uncovered(records: &[Record], written: &[(String, String)]) -> Vec<String> {
+    let covered = |schema: &str, name: &str| {
+        records.iter().any(|r| {
+            r.schema == schema
+                && match r.kind {
+                    Kind::Rows => r.name == name,
+                    Kind::Table => !r.existed && r.name == name,
+                    Kind::Column => !r.existed && r.table == name,
+                    Kind::ColumnType => r.table == name,
+                    _ => false,
+                }
+        })
+    };
+    written
+        .iter()
+        .filter(|(schema, name)| !covered(schema, name))
+        .map(|(schema, name)| {
+            let table = format!("{schema}.{name}");
+            format!(
+                "it also wrote rows of {table} (a trigger, a cascade or a rule of the tables it names), which \
+                 its record does not cover: restore them from the backup taken before it (safemig restore PATH \
+                 --tables {table})"
+            )
+        })
+        .collect()
+}
+
+/// The tables written without a record, when the guard did not read the
+/// transaction's locks (an unscoped run): read here.
+pub fn written_tables(client: &mut impl GenericClient) -> Result<Vec<(String, String)>, PgError> {
+    Ok(client
         .query(
-            "WITH counted AS ( \
-               UPDATE safemig.undo SET before = before[1:4] || ARRAY[ \
-                 (pg_stat_get_xact_tuples_inserted(before[1]::oid) - before[5]::int8)::text, \
-                 (pg_stat_get_xact_tuples_updated(before[1]::oid) - before[6]::int8)::text, \
-                 (pg_stat_get_xact_tuples_deleted(before[1]::oid) - before[7]::int8)::text] \
-                 || before[8:10] || ARRAY[coalesce(pg_relation_filenode(before[1]::oid)::text, '')] \
-               WHERE version = $1 AND kind = 'rows' AND existed AND cardinality(before) = 10 \
-               RETURNING before[1]::oid AS oid), \
-             covered AS ( \
-               SELECT oid FROM counted \
-               UNION ALL SELECT to_regclass(format('%I.%I', schema_name, \
-                 CASE WHEN table_name = '' THEN name ELSE table_name END))::oid \
-               FROM safemig.undo WHERE version = $1 AND NOT existed AND kind IN ('table', 'column') \
-               UNION ALL SELECT to_regclass(format('%I.%I', schema_name, table_name))::oid \
-               FROM safemig.undo WHERE version = $1 AND kind = 'column-type') \
-             SELECT format('%I.%I', n.nspname, c.relname) \
+            "SELECT n.nspname::text, c.relname::text \
              FROM (SELECT DISTINCT relation FROM pg_locks WHERE locktype = 'relation' AND granted \
                      AND pid = pg_backend_pid() \
                      AND mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') \
@@ -639,36 +665,35 @@ pub fn store_counts(
              JOIN pg_class c ON c.oid = l.relation JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
                AND n.nspname NOT IN ('safemig', 'supabase_migrations', 'pg_catalog', 'pg_toast') \
-               AND c.oid NOT IN (SELECT oid FROM covered WHERE oid IS NOT NULL) \
                AND pg_stat_get_xact_tuples_inserted(c.oid) + pg_stat_get_xact_tuples_updated(c.oid) \
-                   + pg_stat_get_xact_tuples_deleted(c.oid) > 0 \
-             ORDER BY 1",
-            &[&version],
+                   + pg_stat_get_xact_tuples_deleted(c.oid) > 0",
+            &[],
+        )
+        .map_err(sql("reading what the migration wrote"))?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
+}
+
+/// Records why the migration cannot be taken back, found as it ran.
+pub fn store_irreversible(
+    client: &mut impl GenericClient,
+    version: &str,
+    why: &[String],
+) -> Result<(), PgError> {
+    if why.is_empty() {
+        return Ok(());
+    }
+    client
+        .execute(
+            "INSERT INTO safemig.undo (version, seq, kind, schema_name, table_name, name, existed, before) \
+             SELECT $1, -100000 - w.i::int, 'irreversible', '', '', w.why, false, '{}' \
+             FROM unnest($2::text[]) WITH ORDINALITY AS w(why, i) \
+             ON CONFLICT (version, seq) DO UPDATE SET name = EXCLUDED.name",
+            &[&version, &why],
         )
         .map_err(sql("recording the rows the migration wrote (safemig.undo)"))?;
-    let why: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let table: String = r.get(0);
-            format!(
-                "it also wrote rows of {table} (a trigger, a cascade or a rule of the tables it names), which \
-                 its record does not cover: restore them from the backup taken before it (safemig restore PATH \
-                 --tables {table})"
-            )
-        })
-        .collect();
-    if !why.is_empty() {
-        client
-            .execute(
-                "INSERT INTO safemig.undo (version, seq, kind, schema_name, table_name, name, existed, before) \
-                 SELECT $1, -100000 - w.i::int, 'irreversible', '', '', w.why, false, '{}' \
-                 FROM unnest($2::text[]) WITH ORDINALITY AS w(why, i) \
-                 ON CONFLICT (version, seq) DO UPDATE SET name = EXCLUDED.name",
-                &[&version, &why],
-            )
-            .map_err(sql("recording the rows the migration wrote (safemig.undo)"))?;
-    }
-    Ok(why)
+    Ok(())
 }
 
 /// What `safemig.undo` holds for a migration.
