@@ -482,7 +482,10 @@ pub fn store(
 }
 
 /// The privileges of table `c` and of its columns, as text.
-pub(crate) const ACL_SQL: &str = "coalesce(c.relacl::text, '') || ' ' || coalesce((SELECT string_agg(a.attname || '=' || \
+/// The table's part (its ACL, the owner's default when it has none, items
+/// sorted), then [`ARGS_SEP`], then its columns' (`name=acl` each).
+pub(crate) const ACL_SQL: &str = "(SELECT string_agg(x, ',' ORDER BY x) FROM unnest(coalesce(c.relacl, \
+     acldefault('r', c.relowner))::text[]) x) || chr(31) || coalesce((SELECT string_agg(a.attname || '=' || \
      a.attacl::text, ' ' ORDER BY a.attnum) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attacl IS NOT NULL), '')";
 
 /// The key rows of table `c` are matched by: its primary key, else a unique

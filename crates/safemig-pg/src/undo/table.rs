@@ -386,17 +386,43 @@ pub fn restore(
         }
     }
     // Its privileges as they were: a database's default privileges (Supabase
-    // grants new tables to anon and authenticated) must not widen them.
-    let acl: String = tx
-        .query_one(
-            &format!(
-                "SELECT {} FROM pg_class c WHERE c.oid = to_regclass($1)",
-                super::ACL_SQL
-            ),
-            &[&crate::quote_qualified(&step.schema, &step.name)],
-        )
-        .map_err(|e| PgError::sql("reading the restored table's privileges", &e))?
-        .get(0);
+    // grants new tables to anon and authenticated) must not widen them. What
+    // they added is revoked; anything else that differs refuses the rollback.
+    let relation = crate::quote_qualified(&step.schema, &step.name);
+    let read_acl = |tx: &mut Transaction<'_>| -> Result<String, PgError> {
+        Ok(tx
+            .query_one(
+                &format!(
+                    "SELECT {} FROM pg_class c WHERE c.oid = to_regclass($1)",
+                    super::ACL_SQL
+                ),
+                &[&relation],
+            )
+            .map_err(|e| PgError::sql("reading the restored table's privileges", &e))?
+            .get(0))
+    };
+    let mut acl = read_acl(tx)?;
+    let recorded_table = step.acl.split('\u{1f}').next().unwrap_or_default();
+    if acl != step.acl && !recorded_table.is_empty() {
+        let added = tx
+            .query(
+                "SELECT a.privilege_type, CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END \
+                 FROM pg_class c CROSS JOIN LATERAL aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a \
+                 LEFT JOIN pg_roles r ON r.oid = a.grantee \
+                 WHERE c.oid = to_regclass($1) AND NOT EXISTS (SELECT 1 FROM aclexplode(('{' || $2 || '}')::aclitem[]) b \
+                   WHERE b.grantee = a.grantee AND b.privilege_type = a.privilege_type)",
+                &[&relation, &recorded_table],
+            )
+            .map_err(|e| PgError::sql("reading the restored table's privileges", &e))?;
+        for row in added {
+            let (privilege, grantee): (String, String) = (row.get(0), row.get(1));
+            tx.batch_execute(&format!(
+                "REVOKE {privilege} ON TABLE {relation} FROM {grantee}"
+            ))
+            .map_err(|e| PgError::sql("narrowing the restored table's privileges", &e))?;
+        }
+        acl = read_acl(tx)?;
+    }
     if acl != step.acl {
         return Ok(Err(format!(
             "the restored {}.{} would not have the privileges it had ({}), but {}: the database's default \
