@@ -396,22 +396,14 @@ fn take_back(
                     ));
                     continue;
                 };
-                match undo::restore_values(tx, backup, schema, table, column, type_sql, key) {
-                    Ok(Ok(summary)) => done.restored.push(summary),
-                    Ok(Err(why)) => {
-                        done.reason = Some(format!(
-                            "the values of {schema}.{table}.{column} cannot come back: {why}; nothing was changed"
-                        ));
-                        return Ok(done);
-                    }
-                    Err(e) => {
-                        done.result = "failed";
-                        done.reason = Some(format!(
-                            "step {} of the rollback failed, so nothing was changed: {e}",
-                            i + 1
-                        ));
-                        return Ok(done);
-                    }
+                let result = undo::restore_values(tx, backup, schema, table, column, type_sql, key);
+                if !settle(
+                    &mut done,
+                    i + 1,
+                    &format!("the values of {schema}.{table}.{column}"),
+                    result,
+                ) {
+                    return Ok(done);
                 }
             }
             Step::Table(table) => {
@@ -422,23 +414,14 @@ fn take_back(
                     ));
                     continue;
                 };
-                match undo::table::restore(tx, backup, table, options.data) {
-                    Ok(Ok(summary)) => done.restored.push(summary),
-                    Ok(Err(why)) => {
-                        done.reason = Some(format!(
-                            "{}.{} cannot come back: {why}; nothing was changed",
-                            table.schema, table.name
-                        ));
-                        return Ok(done);
-                    }
-                    Err(e) => {
-                        done.result = "failed";
-                        done.reason = Some(format!(
-                            "step {} of the rollback failed, so nothing was changed: {e}",
-                            i + 1
-                        ));
-                        return Ok(done);
-                    }
+                let result = undo::table::restore(tx, backup, table, options.data);
+                if !settle(
+                    &mut done,
+                    i + 1,
+                    &format!("{}.{}", table.schema, table.name),
+                    result,
+                ) {
+                    return Ok(done);
                 }
             }
             Step::Rows(rows) => {
@@ -449,23 +432,14 @@ fn take_back(
                     ));
                     continue;
                 };
-                match undo::restore_rows(tx, backup, rows, i) {
-                    Ok(Ok(summary)) => done.restored.push(summary),
-                    Ok(Err(why)) => {
-                        done.reason = Some(format!(
-                            "the rows of {}.{} cannot come back: {why}; nothing was changed",
-                            rows.schema, rows.table
-                        ));
-                        return Ok(done);
-                    }
-                    Err(e) => {
-                        done.result = "failed";
-                        done.reason = Some(format!(
-                            "step {} of the rollback failed, so nothing was changed: {e}",
-                            i + 1
-                        ));
-                        return Ok(done);
-                    }
+                let result = undo::restore_rows(tx, backup, rows, i);
+                if !settle(
+                    &mut done,
+                    i + 1,
+                    &format!("the rows of {}.{}", rows.schema, rows.table),
+                    result,
+                ) {
+                    return Ok(done);
                 }
             }
         }
@@ -473,6 +447,35 @@ fn take_back(
     undo::forget(tx, version)?;
     done.result = success;
     Ok(done)
+}
+
+/// What a data step came to: its summary (brought back), why it cannot be
+/// (refused), or the error (failed). False when the rollback stops here.
+fn settle(
+    done: &mut RolledBack,
+    step: usize,
+    what: &str,
+    result: Result<Result<String, String>, PgError>,
+) -> bool {
+    match result {
+        Ok(Ok(summary)) => {
+            done.restored.push(summary);
+            true
+        }
+        Ok(Err(why)) => {
+            done.reason = Some(format!(
+                "{what} cannot come back: {why}; nothing was changed"
+            ));
+            false
+        }
+        Err(e) => {
+            done.result = "failed";
+            done.reason = Some(format!(
+                "step {step} of the rollback failed, so nothing was changed: {e}"
+            ));
+            false
+        }
+    }
 }
 
 /// The backup taken before `version` (its history row's), verified, of this

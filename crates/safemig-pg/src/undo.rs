@@ -1702,16 +1702,13 @@ fn written_table(n: usize) -> String {
     format!("pg_temp.safemig_rollback_written_{n}")
 }
 
-/// `a.k1 = b.k1 AND ...` for the key, `b` a text copy cast to the key's types.
-fn key_match(
+/// The key's columns, quoted, each with its type as `format_type` writes it.
+fn key_types(
     tx: &mut postgres::Transaction<'_>,
     relation: &str,
     key: &[String],
-    a: &str,
-    b: &str,
-    cast: bool,
-) -> Result<String, PgError> {
-    let mut parts = Vec::new();
+) -> Result<Vec<(String, String)>, PgError> {
+    let mut out = Vec::new();
     for k in key {
         let ty: String = tx
             .query_one(
@@ -1721,14 +1718,31 @@ fn key_match(
             )
             .map_err(sql("reading the table's key"))?
             .get(0);
-        let k = quote_ident(k);
-        parts.push(if cast {
-            format!("{a}.{k} = {b}.{k}::{ty}")
-        } else {
-            format!("{a}.{k} = {b}.{k}")
-        });
+        out.push((quote_ident(k), ty));
     }
-    Ok(parts.join(" AND "))
+    Ok(out)
+}
+
+/// `a.k1 = b.k1 AND ...` for the key, `b` a text copy cast to the key's types.
+fn key_match(
+    tx: &mut postgres::Transaction<'_>,
+    relation: &str,
+    key: &[String],
+    a: &str,
+    b: &str,
+    cast: bool,
+) -> Result<String, PgError> {
+    Ok(key_types(tx, relation, key)?
+        .iter()
+        .map(|(k, ty)| {
+            if cast {
+                format!("{a}.{k} = {b}.{k}::{ty}")
+            } else {
+                format!("{a}.{k} = {b}.{k}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" AND "))
 }
 
 /// Before any step of the rollback runs (a later one may rewrite the table,
@@ -1807,27 +1821,21 @@ pub fn prepare_rows(
     // Rows written after the backup and before the migration: the backup holds
     // an older version of them than the one the migration wrote or deleted.
     if !step.written_after_backup.is_empty() {
-        let mut key_text = |alias: &str, cast: bool| -> Result<String, PgError> {
-            let mut parts = Vec::new();
-            for k in key {
-                let ty: String = tx
-                    .query_one(
-                        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) \
-                         AND attname = $2 AND NOT attisdropped",
-                        &[&relation, k],
-                    )
-                    .map_err(sql("reading the table's key"))?
-                    .get(0);
-                let k = quote_ident(k);
-                parts.push(if cast {
-                    format!("{alias}.{k}::{ty}")
-                } else {
-                    format!("{alias}.{k}")
-                });
-            }
-            Ok(format!("ROW({})::text", parts.join(", ")))
+        let types = key_types(tx, &relation, key)?;
+        let key_text = |alias: &str, cast: bool| -> String {
+            let parts: Vec<String> = types
+                .iter()
+                .map(|(k, ty)| {
+                    if cast {
+                        format!("{alias}.{k}::{ty}")
+                    } else {
+                        format!("{alias}.{k}")
+                    }
+                })
+                .collect();
+            format!("ROW({})::text", parts.join(", "))
         };
-        let (w_key, v_key) = (key_text("w", false)?, key_text("v", true)?);
+        let (w_key, v_key) = (key_text("w", false), key_text("v", true));
         let overlap: i64 = tx
             .query_one(
                 &format!(
