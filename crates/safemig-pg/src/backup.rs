@@ -1781,15 +1781,8 @@ pub fn restore_dump(
     Ok(notes)
 }
 
-/// The dump's table of contents for its post-data section, without the
-/// publications the target already has: a Supabase project (or the stand-in)
-/// comes with `supabase_realtime`, and the tables the backup adds to it still
-/// restore (`PUBLICATION TABLE` entries stay).
-fn post_data_list(
-    pg_restore: &tools::Tool,
-    dump: &Path,
-    target: &Target,
-) -> Result<tempfile::NamedTempFile, PgError> {
+/// The archive's table of contents (`pg_restore -l`).
+pub(crate) fn archive_toc(pg_restore: &tools::Tool, dump: &Path) -> Result<String, PgError> {
     let output = Command::new(&pg_restore.path)
         .arg("-l")
         .arg(dump)
@@ -1802,6 +1795,19 @@ fn post_data_list(
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// The dump's table of contents for its post-data section, without the
+/// publications the target already has: a Supabase project (or the stand-in)
+/// comes with `supabase_realtime`, and the tables the backup adds to it still
+/// restore (`PUBLICATION TABLE` entries stay).
+fn post_data_list(
+    pg_restore: &tools::Tool,
+    dump: &Path,
+    target: &Target,
+) -> Result<tempfile::NamedTempFile, PgError> {
+    let toc = archive_toc(pg_restore, dump)?;
     let existing: Vec<String> = target
         .connect()?
         .query("SELECT pubname FROM pg_catalog.pg_publication", &[])
@@ -1809,7 +1815,7 @@ fn post_data_list(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let list: String = String::from_utf8_lossy(&output.stdout)
+    let list: String = toc
         .lines()
         .filter(|line| {
             let made_already = existing.iter().any(|name| {

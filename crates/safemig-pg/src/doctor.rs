@@ -253,7 +253,7 @@ fn unattached_trigger_functions(
                 ),
                 format!(
                     "CREATE TRIGGER {} AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION {function}();",
-                    quote_if_needed(&trigger)
+                    crate::quote_if_needed(&trigger)
                 ),
             )
         } else {
@@ -265,7 +265,7 @@ fn unattached_trigger_functions(
                      CREATE TRIGGER {} AFTER INSERT OR UPDATE ON public.table_name FOR EACH ROW EXECUTE FUNCTION {function}();\n\
                      -- or, if nothing needs it any more:\n\
                      -- DROP FUNCTION {function}();",
-                    quote_if_needed(&format!("{name}_trigger"))
+                    crate::quote_if_needed(&format!("{name}_trigger"))
                 ),
             )
         };
@@ -855,23 +855,6 @@ fn migration_history(
     Ok(())
 }
 
-/// `name` as an identifier, quoted only when it has to be (lower-case letters,
-/// digits and underscores, not starting with a digit, stay bare).
-fn quote_if_needed(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        name.to_string()
-    } else {
-        crate::quote_ident(name)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -886,11 +869,11 @@ mod tests {
     #[test]
     fn identifiers_are_quoted_only_when_needed() {
         assert_eq!(
-            quote_if_needed("on_auth_user_created"),
+            crate::quote_if_needed("on_auth_user_created"),
             "on_auth_user_created"
         );
-        assert_eq!(quote_if_needed("Trigger"), "\"Trigger\"");
-        assert_eq!(quote_if_needed("1x"), "\"1x\"");
+        assert_eq!(crate::quote_if_needed("Trigger"), "\"Trigger\"");
+        assert_eq!(crate::quote_if_needed("1x"), "\"1x\"");
     }
 
     #[test]

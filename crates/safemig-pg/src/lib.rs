@@ -98,6 +98,24 @@ pub fn quote_ident(name: &str) -> String {
 }
 
 /// `schema.table`, both parts quoted.
+/// `name` as an identifier, quoted only when it has to be (lower-case letters,
+/// digits and underscores, not starting with a digit, stay bare): as pg_dump's
+/// `fmtId` writes names in its archive's tags.
+pub fn quote_if_needed(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        quote_ident(name)
+    }
+}
+
 pub fn quote_qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(name))
 }

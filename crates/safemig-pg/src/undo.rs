@@ -1282,7 +1282,7 @@ pub fn inverse(
             }
             Kind::Rows if r.existed => {
                 lock_table(client, &relation)?;
-                match rows_step(client, r, &relation, data)? {
+                match rows_step(client, r, &relation, data, next_xid)? {
                     Ok(Some(mut step)) => {
                         step.added = records
                             .iter()
@@ -1328,6 +1328,7 @@ fn rows_step(
     r: &Record,
     relation: &str,
     data: bool,
+    next_xid: i64,
 ) -> Result<Result<Option<RowsStep>, String>, PgError> {
     if !data {
         return Ok(Ok(None));
@@ -1393,14 +1394,13 @@ fn rows_step(
         )));
     }
     let read = sql("reading the rows the migration wrote");
-    let row = client
+    let now_oid: String = client
         .query_one(
-            "SELECT coalesce(to_regclass($1)::oid::int8, 0)::text, \
-                    pg_snapshot_xmax(pg_current_snapshot())::text::int8",
+            "SELECT coalesce(to_regclass($1)::oid::int8, 0)::text",
             &[&relation],
         )
-        .map_err(&read)?;
-    let (now_oid, next_xid): (String, i64) = (row.get(0), row.get(1));
+        .map_err(&read)?
+        .get(0);
     if now_oid != *oid {
         return Ok(Err(format!(
             "{table} is not the table the migration wrote: it was dropped, renamed or made again since"
@@ -1597,35 +1597,15 @@ pub fn restore_values(
     };
     let relation = quote_qualified(schema, table);
     let load = sql("loading the backup's values");
-    tx.batch_execute(&format!(
-        "CREATE TEMP TABLE safemig_rollback_values ({}) ON COMMIT DROP",
-        header
-            .iter()
-            .map(|h| format!("{} text", quote_ident(h)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .map_err(&load)?;
-    let mut input = std::fs::File::open(&file)
-        .map_err(|e| PgError::Tool(format!("cannot read {}: {e}", file.display())))?;
-    let mut writer = tx
-        .copy_in("COPY safemig_rollback_values FROM STDIN WITH (FORMAT csv, HEADER)")
-        .map_err(&load)?;
-    std::io::copy(&mut input, &mut writer)
-        .map_err(|e| PgError::Tool(format!("cannot load {}: {e}", file.display())))?;
-    writer.finish().map_err(&load)?;
-    let mut matches = Vec::new();
-    for k in key {
-        let ty: String = tx
-            .query_one(
-                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = to_regclass($1) \
-                 AND attname = $2 AND NOT attisdropped",
-                &[&relation, k],
-            )
-            .map_err(&load)?
-            .get(0);
-        matches.push(format!("t.{0} = v.{0}::{ty}", quote_ident(k)));
-    }
+    load_copy(
+        tx,
+        &file,
+        &header,
+        "safemig_rollback_values",
+        "loading the backup's values",
+    )?;
+    let types = key_types(tx, &relation, key)?;
+    let matched = key_match(&types, "t", "v", true);
     let c = quote_ident(column);
     // The rows' own triggers (updated_at, audit) must not fire for values that
     // are only coming back; row security must not hide rows from the update.
@@ -1643,8 +1623,7 @@ pub fn restore_values(
         .execute(
             &format!(
                 "UPDATE {relation} AS t SET {c} = v.{c}::{type_sql} FROM safemig_rollback_values v \
-                 WHERE {}",
-                matches.join(" AND ")
+                 WHERE {matched}"
             ),
             &[],
         )
@@ -1723,16 +1702,10 @@ fn key_types(
     Ok(out)
 }
 
-/// `a.k1 = b.k1 AND ...` for the key, `b` a text copy cast to the key's types.
-fn key_match(
-    tx: &mut postgres::Transaction<'_>,
-    relation: &str,
-    key: &[String],
-    a: &str,
-    b: &str,
-    cast: bool,
-) -> Result<String, PgError> {
-    Ok(key_types(tx, relation, key)?
+/// `a.k1 = b.k1 AND ...` for the key ([`key_types`]), `b` cast to the key's
+/// types when it is a text copy.
+fn key_match(types: &[(String, String)], a: &str, b: &str, cast: bool) -> String {
+    types
         .iter()
         .map(|(k, ty)| {
             if cast {
@@ -1742,7 +1715,37 @@ fn key_match(
             }
         })
         .collect::<Vec<_>>()
-        .join(" AND "))
+        .join(" AND ")
+}
+
+/// Creates temporary table `temp` with `header`'s columns as text (gone at
+/// COMMIT) and loads a content copy (CSV with header) into it.
+fn load_copy(
+    tx: &mut postgres::Transaction<'_>,
+    file: &std::path::Path,
+    header: &[String],
+    temp: &str,
+    what: &str,
+) -> Result<(), PgError> {
+    let load = sql(what);
+    tx.batch_execute(&format!(
+        "CREATE TEMP TABLE {temp} ({}) ON COMMIT DROP",
+        header
+            .iter()
+            .map(|h| format!("{} text", quote_ident(h)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .map_err(&load)?;
+    let mut input = std::fs::File::open(file)
+        .map_err(|e| PgError::Tool(format!("cannot read {}: {e}", file.display())))?;
+    let mut writer = tx
+        .copy_in(&format!("COPY {temp} FROM STDIN WITH (FORMAT csv, HEADER)"))
+        .map_err(&load)?;
+    std::io::copy(&mut input, &mut writer)
+        .map_err(|e| PgError::Tool(format!("cannot load {}: {e}", file.display())))?;
+    writer.finish().map_err(&load)?;
+    Ok(())
 }
 
 /// Before any step of the rollback runs (a later one may rewrite the table,
@@ -1767,23 +1770,9 @@ pub fn prepare_rows(
     let relation = quote_qualified(schema, table);
     let load = sql("loading the backup's rows");
     let (copy, written) = (copy_table(n), written_table(n));
-    tx.batch_execute(&format!(
-        "SET LOCAL row_security = off; CREATE TEMP TABLE {copy} ({}) ON COMMIT DROP",
-        header
-            .iter()
-            .map(|h| format!("{} text", quote_ident(h)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .map_err(&load)?;
-    let mut input = std::fs::File::open(&file)
-        .map_err(|e| PgError::Tool(format!("cannot read {}: {e}", file.display())))?;
-    let mut writer = tx
-        .copy_in(&format!("COPY {copy} FROM STDIN WITH (FORMAT csv, HEADER)"))
+    tx.batch_execute("SET LOCAL row_security = off")
         .map_err(&load)?;
-    std::io::copy(&mut input, &mut writer)
-        .map_err(|e| PgError::Tool(format!("cannot load {}: {e}", file.display())))?;
-    writer.finish().map_err(&load)?;
+    load_copy(tx, &file, &header, &copy, "loading the backup's rows")?;
     let columns = key
         .iter()
         .map(|k| quote_ident(k))
@@ -1795,8 +1784,9 @@ pub fn prepare_rows(
         step.xid
     ))
     .map_err(&load)?;
-    let in_copy = key_match(tx, &relation, key, "w", "v", true)?;
-    let in_table = key_match(tx, &relation, key, "t", "v", true)?;
+    let types = key_types(tx, &relation, key)?;
+    let in_copy = key_match(&types, "w", "v", true);
+    let in_table = key_match(&types, "t", "v", true);
     let row = tx
         .query_one(
             &format!(
@@ -1821,7 +1811,6 @@ pub fn prepare_rows(
     // Rows written after the backup and before the migration: the backup holds
     // an older version of them than the one the migration wrote or deleted.
     if !step.written_after_backup.is_empty() {
-        let types = key_types(tx, &relation, key)?;
         let key_text = |alias: &str, cast: bool| -> String {
             let parts: Vec<String> = types
                 .iter()
@@ -1923,9 +1912,10 @@ pub fn restore_rows(
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
         .collect();
-    let gone_match = key_match(tx, &relation, key, "w", "v", true)?;
-    let t_w = key_match(tx, &relation, key, "t", "w", false)?;
-    let t_v = key_match(tx, &relation, key, "t", "v", true)?;
+    let types = key_types(tx, &relation, key)?;
+    let gone_match = key_match(&types, "w", "v", true);
+    let t_w = key_match(&types, "t", "w", false);
+    let t_v = key_match(&types, "t", "v", true);
     // Rows of other tables that a delete would take with it (ON DELETE CASCADE,
     // SET NULL, SET DEFAULT): rows written since, never the rollback's to change.
     let cascades = tx

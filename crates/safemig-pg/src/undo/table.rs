@@ -79,7 +79,7 @@ fn chosen<'a>(toc: &'a str, step: &TableStep) -> Vec<&'a str> {
     for e in all.iter().filter(|e| by_oid(e)) {
         for kind in ["SEQUENCE", "INDEX"] {
             if let Some(t) = tag(e.desc, kind, schema) {
-                names.insert(format!("{kind} {}", dump_quoted(t)));
+                names.insert(format!("{kind} {}", crate::quote_if_needed(t)));
                 if kind == "SEQUENCE" {
                     owned_sequences.insert(t.to_string());
                 }
@@ -115,46 +115,12 @@ fn chosen<'a>(toc: &'a str, step: &TableStep) -> Vec<&'a str> {
         .collect()
 }
 
-/// An identifier as pg_dump's `fmtId` writes it in tags: as is when it is a
-/// lower-case plain name, else in double quotes (keywords are not known here:
-/// a table named like a keyword has its comments matched through its own tag).
-fn dump_quoted(name: &str) -> String {
-    let plain = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '$');
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
-    }
-}
-
 fn pg_restore(tx: &mut Transaction<'_>) -> Result<tools::Tool, PgError> {
     let num: String = tx
         .query_one("SELECT current_setting('server_version_num')", &[])
         .map_err(|e| PgError::sql("reading the server version", &e))?
         .get(0);
     tools::find("pg_restore", num.parse::<u32>().unwrap_or(0) / 10000)
-}
-
-fn toc(tool: &tools::Tool, dump: &std::path::Path) -> Result<String, PgError> {
-    let output = Command::new(&tool.path)
-        .arg("-l")
-        .arg(dump)
-        .output()
-        .map_err(|e| PgError::Tool(format!("cannot run pg_restore -l: {e}")))?;
-    if !output.status.success() {
-        return Err(PgError::Tool(format!(
-            "pg_restore -l {} failed: {}",
-            dump.display(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Whether the backup's archive holds the table (the one dropped: same oid),
@@ -165,7 +131,7 @@ pub fn available(
     step: &TableStep,
 ) -> Result<Result<String, String>, PgError> {
     let tool = pg_restore(tx)?;
-    let toc = toc(&tool, &backup.dir.join(&backup.manifest.dump))?;
+    let toc = crate::backup::archive_toc(&tool, &backup.dir.join(&backup.manifest.dump))?;
     let found = entries(&toc).iter().any(|e| {
         e.oid == step.oid && tag(e.desc, "TABLE", &step.schema) == Some(step.name.as_str())
     });
@@ -331,7 +297,7 @@ pub fn restore(
 ) -> Result<Result<String, String>, PgError> {
     let tool = pg_restore(tx)?;
     let dump = backup.dir.join(&backup.manifest.dump);
-    let toc = toc(&tool, &dump)?;
+    let toc = crate::backup::archive_toc(&tool, &dump)?;
     let lines = chosen(&toc, step);
     if !entries(&lines.join("\n")).iter().any(|e| {
         e.oid == step.oid && tag(e.desc, "TABLE", &step.schema) == Some(step.name.as_str())
