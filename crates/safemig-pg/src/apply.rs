@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::catalog::{self, Need, Needs, Protection, Scope, Unexplained, Violation};
 use crate::history::{self, SafemigRecordInput};
 use crate::observe::{self, Observation};
+use crate::queries::Queries;
 use crate::redact::redact;
 use crate::status::{self, State};
 use crate::{lock, PgError};
@@ -882,6 +883,7 @@ fn run_one(
                             .and_then(|()| {
                                 crate::undo::store(
                                     &mut tx,
+                                    &protection.queries,
                                     &file.version,
                                     &[],
                                     &p.undo.irreversible,
@@ -1068,9 +1070,10 @@ const GUARD_SEARCH_PATH: &str =
      SET LOCAL plan_cache_mode = force_generic_plan";
 
 /// The session's settings the guard changes, to give them back to the migration.
-fn enter_guard(tx: &mut Transaction) -> Result<[String; 3], postgres::Error> {
+fn enter_guard(tx: &mut Transaction, queries: &Queries) -> Result<[String; 3], postgres::Error> {
     // One round trip: the values are read before the set_config calls change them.
-    let row = tx.query_one(
+    let row = queries.query_one(
+        tx,
         "SELECT pg_catalog.current_setting('search_path'), pg_catalog.current_setting('row_security'), \
                 pg_catalog.current_setting('plan_cache_mode'), \
                 pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true), \
@@ -1081,9 +1084,15 @@ fn enter_guard(tx: &mut Transaction) -> Result<[String; 3], postgres::Error> {
     Ok([row.get(0), row.get(1), row.get(2)])
 }
 
-fn leave_guard(tx: &mut Transaction, saved: &[String; 3]) -> Result<(), postgres::Error> {
-    tx.execute(
-        "SELECT pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('row_security', $2, true), \
+fn leave_guard(
+    tx: &mut Transaction,
+    queries: &Queries,
+    saved: &[String; 3],
+) -> Result<(), postgres::Error> {
+    queries
+        .execute(
+            tx,
+            "SELECT pg_catalog.set_config('search_path', $1, true), pg_catalog.set_config('row_security', $2, true), \
                 pg_catalog.set_config('plan_cache_mode', $3, true)",
         &[&saved[0], &saved[1], &saved[2]],
     )
@@ -1218,6 +1227,7 @@ fn run_tx_segment(
 /// on the first attempt, so the common case needs no second one.
 fn static_needs(
     tx: &mut Transaction,
+    queries: &Queries,
     p: &Prepared,
     indexes: &[usize],
     needs: &mut Needs,
@@ -1232,14 +1242,15 @@ fn static_needs(
         } else {
             s.updated_tables()
         };
-        let mut oids = catalog::resolve(tx, &unprobed)?;
+        let mut oids = catalog::resolve(tx, queries, &unprobed)?;
         // A rewrite keeps every row, but a truncate in the same migration would not:
         // counting at BEGIN decides on the first run.
         let rewritten: Vec<_> = p.type_changes[i].iter().map(|c| c.table.clone()).collect();
-        oids.extend(catalog::resolve(tx, &rewritten)?);
+        oids.extend(catalog::resolve(tx, queries, &rewritten)?);
         if !s.truncates.is_empty() {
             oids.extend(catalog::resolve_truncate_targets(
                 tx,
+                queries,
                 &s.truncates,
                 s.truncate_cascades,
             )?);
@@ -1272,7 +1283,7 @@ fn attempt_segment(
     let mut tx = runner.begin().map_err(|e| driver_error(&e, None, file))?;
     let sql_err = |e: postgres::Error| driver_error(&e, None, file);
     if first {
-        static_needs(&mut tx, p, indexes, needs).map_err(pg_error)?;
+        static_needs(&mut tx, &protection.queries, p, indexes, needs).map_err(pg_error)?;
     }
     // The names resolve as the migration will resolve them: before the guard's search_path.
     let scope = match scope {
@@ -1282,7 +1293,7 @@ fn attempt_segment(
                 .iter()
                 .flat_map(|&i| p.named[i].iter().cloned())
                 .collect();
-            let mut oids = catalog::resolve(&mut tx, &names).map_err(pg_error)?;
+            let mut oids = catalog::resolve(&mut tx, &protection.queries, &names).map_err(pg_error)?;
             oids.extend(extra);
             Scope::Tables(oids)
         }
@@ -1291,31 +1302,37 @@ fn attempt_segment(
     // its names resolved as the migration resolves them (its search_path).
     let record_undo = record_with.is_some() && !dry;
     let undo_names = if record_undo {
-        crate::undo::resolve_all(&mut tx, &p.undo).map_err(pg_error)?
+        crate::undo::resolve_all(&mut tx, &protection.queries, &p.undo).map_err(pg_error)?
     } else {
         Vec::new()
     };
     // The guard reads under pg_catalog only; the migration then runs as it would have.
-    let saved = enter_guard(&mut tx).map_err(sql_err)?;
+    let saved = enter_guard(&mut tx, &protection.queries).map_err(sql_err)?;
     // Read and stored in the guard's session (definitions come out qualified),
     // before the statements take their locks (the applications never wait for
     // it) and before the guard reads the history tables' counters (a write to
     // safemig.undo by the migration itself is still caught).
     let mut undo_before = Vec::new();
     if record_undo {
-        undo_before = crate::undo::read_all(&mut tx, &undo_names).map_err(pg_error)?;
+        undo_before = crate::undo::read_all(&mut tx, &protection.queries, &undo_names).map_err(pg_error)?;
         crate::undo::written_since_backup(
             &mut tx,
             &mut undo_before,
             options.backup_snapshot.as_deref(),
         )
         .map_err(pg_error)?;
-        crate::undo::store(&mut tx, &file.version, &undo_before, &p.undo.irreversible)
+        crate::undo::store(
+            &mut tx,
+            &protection.queries,
+            &file.version,
+            &undo_before,
+            &p.undo.irreversible,
+        )
             .map_err(pg_error)?;
     }
     let before = catalog::snapshot_before(&mut tx, protection, needs, &scope).map_err(pg_error)?;
     let history_before = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
-    leave_guard(&mut tx, &saved).map_err(sql_err)?;
+    leave_guard(&mut tx, &protection.queries, &saved).map_err(sql_err)?;
 
     // Observing (a rehearsal): the tables as they were when the migration began,
     // and the state after each statement, which is the next one's "before".
@@ -1339,7 +1356,7 @@ fn attempt_segment(
         let mut tested = Vec::new();
         for change in &p.type_changes[i] {
             if let Some((columns, violation)) =
-                catalog::value_probe(&mut tx, change, &before).map_err(pg_error)?
+                catalog::value_probe(&mut tx, &protection.queries, change, &before).map_err(pg_error)?
             {
                 tested.extend(columns);
                 if let Some(violation) = violation {
@@ -1360,7 +1377,7 @@ fn attempt_segment(
         let mut probed_update = None;
         if let Some(probe) = &p.update_probes[i] {
             if let Some((oid, matched, counter, violations)) =
-                catalog::update_probe(&mut tx, probe, &before).map_err(pg_error)?
+                catalog::update_probe(&mut tx, &protection.queries, probe, &before).map_err(pg_error)?
             {
                 probed_update = Some((oid, matched, counter));
                 findings.extend(violations.into_iter().map(|violation| GuardFinding {
@@ -1377,7 +1394,7 @@ fn attempt_segment(
         let updated: Vec<u32> = if probed_update.is_some() {
             Vec::new()
         } else {
-            catalog::resolve(&mut tx, &s.updated_tables())
+            catalog::resolve(&mut tx, &protection.queries, &s.updated_tables())
                 .map_err(pg_error)?
                 .into_iter()
                 .filter(|oid| before.tables.contains_key(oid))
@@ -1385,11 +1402,11 @@ fn attempt_segment(
         };
         let mut around = Vec::new();
         if !updated.is_empty() {
-            let saved = enter_guard(&mut tx).map_err(sql_err)?;
+            let saved = enter_guard(&mut tx, &protection.queries).map_err(sql_err)?;
             for oid in &updated {
-                around.push((*oid, catalog::census_now(&mut tx, *oid).map_err(pg_error)?));
+                around.push((*oid, catalog::census_now(&mut tx, &protection.queries, *oid).map_err(pg_error)?));
             }
-            leave_guard(&mut tx, &saved).map_err(sql_err)?;
+            leave_guard(&mut tx, &protection.queries, &saved).map_err(sql_err)?;
         }
         let started_at = Instant::now();
         tx.batch_execute(&s.text)
@@ -1397,7 +1414,7 @@ fn attempt_segment(
         // The UPDATE updated exactly the rows its probe matched, or the probe
         // proves nothing about this table.
         if let Some((oid, matched, counter)) = probed_update {
-            let now = catalog::updated_counter(&mut tx, oid).map_err(pg_error)?;
+            let now = catalog::updated_counter(&mut tx, &protection.queries, oid).map_err(pg_error)?;
             let entry = updates_probed.entry(oid).or_insert(Some(0));
             *entry = match *entry {
                 Some(sum) if now - counter == matched => Some(sum + matched),
@@ -1405,9 +1422,9 @@ fn attempt_segment(
             };
         }
         if !around.is_empty() {
-            let saved = enter_guard(&mut tx).map_err(sql_err)?;
+            let saved = enter_guard(&mut tx, &protection.queries).map_err(sql_err)?;
             for (oid, was) in &around {
-                let now = catalog::census_now(&mut tx, *oid).map_err(pg_error)?;
+                let now = catalog::census_now(&mut tx, &protection.queries, *oid).map_err(pg_error)?;
                 if let (Some(was), Some(now)) = (was, now) {
                     for violation in catalog::values_nulled(&before.tables[oid], was, &now) {
                         findings.push(GuardFinding {
@@ -1417,10 +1434,10 @@ fn attempt_segment(
                     }
                 }
             }
-            leave_guard(&mut tx, &saved).map_err(sql_err)?;
+            leave_guard(&mut tx, &protection.queries, &saved).map_err(sql_err)?;
         }
         if !tested.is_empty() {
-            probed.extend(catalog::column_types(&mut tx, &tested).map_err(pg_error)?);
+            probed.extend(catalog::column_types(&mut tx, &protection.queries, &tested).map_err(pg_error)?);
         }
         if let (Some(existing), Some(previous)) = (&existing, last.take()) {
             let duration_ms = started_at.elapsed().as_secs_f64() * 1000.0;
@@ -1461,7 +1478,7 @@ fn attempt_segment(
                     .iter()
                     .any(|t| t.kind == safemig_analyze::undo::Kind::Rows)
             {
-                crate::undo::store_counts(&mut tx, &file.version).map_err(pg_error)?;
+                crate::undo::store_counts(&mut tx, &protection.queries, &file.version).map_err(pg_error)?;
             }
         }
     }
@@ -1479,10 +1496,15 @@ fn attempt_segment(
     if record_undo && p.undo.writes_existing && refused_now.is_empty() {
         let written = match &touched.written {
             Some(written) => written.clone(),
-            None => crate::undo::written_tables(&mut tx).map_err(pg_error)?,
+            None => crate::undo::written_tables(&mut tx, &protection.queries).map_err(pg_error)?,
         };
         also_wrote = crate::undo::uncovered(&undo_before, &written);
-        crate::undo::store_irreversible(&mut tx, &file.version, &also_wrote).map_err(pg_error)?;
+        crate::undo::store_irreversible(
+            &mut tx,
+            &protection.queries,
+            &file.version,
+            &also_wrote,
+        ).map_err(pg_error)?;
     }
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
     let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);
@@ -1565,15 +1587,15 @@ fn attribute(
     }
     let replay = (|| -> Result<(), PgError> {
         let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
-        let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
+        let saved = enter_guard(&mut tx, &protection.queries).map_err(|e| PgError::sql("replaying", &e))?;
         let before = catalog::snapshot_before(&mut tx, protection, needs, &Scope::All)?;
         let history_before = catalog::history_state(&mut tx, protection)?;
-        leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
+        leave_guard(&mut tx, &protection.queries, &saved).map_err(|e| PgError::sql("replaying", &e))?;
         for &i in indexes {
             let s = &p.statements[i];
             tx.batch_execute(&s.text)
                 .map_err(|e| PgError::sql("replaying", &e))?;
-            let saved = enter_guard(&mut tx).map_err(|e| PgError::sql("replaying", &e))?;
+            let saved = enter_guard(&mut tx, &protection.queries).map_err(|e| PgError::sql("replaying", &e))?;
             let after = catalog::snapshot_after(&mut tx, protection, &before)?;
             let history_after = catalog::history_state(&mut tx, protection)?;
             let mut now = catalog::evaluate(
@@ -1586,7 +1608,7 @@ fn attribute(
             .violations;
             now.extend(catalog::history_writes(&history_before, &history_after));
             now.extend(catalog::history_hooks(&mut tx, protection)?);
-            leave_guard(&mut tx, &saved).map_err(|e| PgError::sql("replaying", &e))?;
+            leave_guard(&mut tx, &protection.queries, &saved).map_err(|e| PgError::sql("replaying", &e))?;
             for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
                 if now
                     .iter()

@@ -33,6 +33,7 @@ use safemig_project::config::{split_table_name, GuardConfig};
 use safemig_project::LossKind;
 use serde::Serialize;
 
+use crate::queries::Queries;
 use crate::{quote_ident, quote_qualified, PgError};
 
 /// Schemas whose tables are not protected unless named in `[guard] protect`:
@@ -77,8 +78,8 @@ pub struct Protection {
     /// The database has Supabase's `anon` role: the exposure guard applies.
     pub anon: bool,
     /// The guard's other queries, each prepared on first use: parsed and planned
-    /// once per run instead of once per migration ([`Protection::prepared`]).
-    cache: std::cell::RefCell<BTreeMap<&'static str, postgres::Statement>>,
+    /// once per run instead of once per migration.
+    pub queries: Queries,
 }
 
 impl Protection {
@@ -88,22 +89,24 @@ impl Protection {
             .query_one("SELECT pg_catalog.to_regrole('anon') IS NOT NULL", &[])
             .map_err(|e| PgError::sql("reading the roles", &e))?
             .get(0);
+        // Prepared under the search_path they run under: PostgreSQL analyses a
+        // statement again whenever the search_path differs from its own. The
+        // guard's other queries too: preparing one inside a migration would hold
+        // its locks longer.
+        let what = "preparing the guards' catalog queries";
+        client
+            .batch_execute("BEGIN; SET LOCAL search_path = pg_catalog, pg_temp")
+            .map_err(|e| PgError::sql(what, &e))?;
         let mut prepare = |read: Read| {
             client
                 .prepare(&snapshot_sql(read))
-                .map_err(|e| PgError::sql("preparing the guards' catalog query", &e))
+                .map_err(|e| PgError::sql(what, &e))
         };
         self.statements = Some(SnapshotStatements {
             protected: prepare(Read::Protected)?,
             candidates: prepare(Read::Candidates(&[]))?,
             follow: prepare(Read::Follow(&[]))?,
         });
-        // The guard's other queries too, now and under the search_path they run
-        // under: preparing one inside a migration would hold its locks longer.
-        let what = "preparing the guards' catalog queries";
-        client
-            .batch_execute("BEGIN; SET LOCAL search_path = pg_catalog, pg_temp")
-            .map_err(|e| PgError::sql(what, &e))?;
         for sql in [
             REACH_SQL,
             LOCKS_SQL,
@@ -142,7 +145,7 @@ impl Protection {
             statements: None,
             exposed: Vec::new(),
             anon: false,
-            cache: Default::default(),
+            queries: Queries::new(),
         }
     }
 
@@ -154,12 +157,7 @@ impl Protection {
         client: &mut impl GenericClient,
         sql: &'static str,
     ) -> Result<postgres::Statement, postgres::Error> {
-        if let Some(statement) = self.cache.borrow().get(sql) {
-            return Ok(statement.clone());
-        }
-        let statement = client.prepare(sql)?;
-        self.cache.borrow_mut().insert(sql, statement.clone());
-        Ok(statement)
+        self.queries.statement(client, sql)
     }
 
     fn query(
@@ -611,14 +609,16 @@ fn take_census(client: &mut impl GenericClient, table: &TableState) -> Result<Ce
 /// plus, for `TRUNCATE ... CASCADE`, every table that references them by foreign key.
 pub fn resolve_truncate_targets(
     client: &mut impl GenericClient,
+    queries: &Queries,
     names: &[safemig_analyze::QualifiedName],
     cascade: bool,
 ) -> Result<BTreeSet<u32>, PgError> {
-    let mut oids = resolve(client, names)?;
+    let mut oids = resolve(client, queries, names)?;
     if cascade && !oids.is_empty() {
         let start: Vec<u32> = oids.iter().copied().collect();
-        let rows = client
+        let rows = queries
             .query(
+                client,
                 "WITH RECURSIVE refs(oid) AS (SELECT pg_catalog.unnest($1::pg_catalog.oid[]) UNION \
                  SELECT c.conrelid FROM pg_catalog.pg_constraint c JOIN refs ON c.confrelid OPERATOR(pg_catalog.=) refs.oid \
                  WHERE c.contype OPERATOR(pg_catalog.=) 'f') \
@@ -635,6 +635,7 @@ pub fn resolve_truncate_targets(
 /// that do not exist (yet) are left out.
 pub fn resolve(
     client: &mut impl GenericClient,
+    queries: &Queries,
     names: &[safemig_analyze::QualifiedName],
 ) -> Result<BTreeSet<u32>, PgError> {
     if names.is_empty() {
@@ -651,8 +652,9 @@ pub fn resolve(
         })
         .collect();
     // One round trip for all of them; qualified, since the migration's search_path applies.
-    let rows = client
+    let rows = queries
         .query(
+            client,
             "SELECT pg_catalog.to_regclass(n)::pg_catalog.oid FROM pg_catalog.unnest($1::pg_catalog.text[]) AS n",
             &[&texts],
         )
@@ -988,8 +990,10 @@ pub fn unexplained(
         // one it created, if the row is of a later command than the relation's row
         // type (made by the same command as the relation): a created relation's
         // first version is an insert and must not hide a GRANT's update.
-        let accounted: i64 = client
+        let accounted: i64 = protection
+            .queries
             .query_one(
+                client,
                 "SELECT count(*) FROM pg_class c LEFT JOIN pg_type t ON t.oid = c.reltype \
                  WHERE c.oid = ANY($1::oid[]) AND age(c.xmin) <= 0 \
                    AND (c.oid <= $2 OR (age(t.xmin) <= 0 AND c.cmin::text::int8 > t.cmin::text::int8))",
@@ -998,8 +1002,10 @@ pub fn unexplained(
             .map_err(|e| PgError::sql("reading what the migration granted", &e))?
             .get(0);
         if class_updates > accounted {
-            let rows = client
+            let rows = protection
+                .queries
                 .query(
+                    client,
                     "SELECT c.oid, n.nspname::text, c.relname::text FROM pg_class c \
                      JOIN pg_namespace n ON n.oid = c.relnamespace \
                      WHERE age(c.xmin) <= 0 AND c.relkind IN ('r', 'p') \
@@ -1433,9 +1439,14 @@ pub fn values_nulled(table: &TableState, was: &Census, now: &Census) -> Vec<Viol
 }
 
 /// A census of the table `oid` as it is now (its columns now), or `None` when it is gone.
-pub fn census_now(client: &mut impl GenericClient, oid: u32) -> Result<Option<Census>, PgError> {
-    let row = client
+pub fn census_now(
+    client: &mut impl GenericClient,
+    queries: &Queries,
+    oid: u32,
+) -> Result<Option<Census>, PgError> {
+    let row = queries
         .query_opt(
+            client,
             "SELECT n.nspname::text, c.relname::text, c.relkind::text, \
                     coalesce((SELECT array_agg(a.attnum::int4 ORDER BY a.attnum) FROM pg_attribute a \
                               WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}'), \
@@ -1845,10 +1856,11 @@ fn read_protected(protection: &Protection, schema: &str, name: &str) -> Option<(
 /// fails the same way.
 pub fn value_probe(
     tx: &mut postgres::Transaction<'_>,
+    queries: &Queries,
     change: &safemig_analyze::TypeChange,
     before: &Snapshot,
 ) -> Result<Option<(Vec<(u32, i32)>, Option<Violation>)>, PgError> {
-    let Some(oid) = resolve(tx, std::slice::from_ref(&change.table))?
+    let Some(oid) = resolve(tx, queries, std::slice::from_ref(&change.table))?
         .into_iter()
         .next()
     else {
@@ -1857,8 +1869,9 @@ pub fn value_probe(
     let Some(table) = before.tables.get(&oid) else {
         return Ok(None);
     };
-    let row = tx
+    let row = queries
         .query_opt(
+            tx,
             "SELECT a.attnum::int4, pg_catalog.format_type(a.atttypid, a.atttypmod), \
                     pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) \
              FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) a.attrelid \
@@ -1878,8 +1891,9 @@ pub fn value_probe(
         .map_err(|e| PgError::sql(&format!("locking {relation} to test a type change"), &e))?;
     // The same column of every inheritance child or partition: the ALTER reaches them
     // too, and the test below (no ONLY) reads their rows.
-    let mut columns: Vec<(u32, i32)> = tx
+    let mut columns: Vec<(u32, i32)> = queries
         .query(
+            tx,
             "WITH RECURSIVE tree(oid) AS (SELECT $1::pg_catalog.oid UNION \
                SELECT i.inhrelid FROM pg_catalog.pg_inherits i JOIN tree ON i.inhparent OPERATOR(pg_catalog.=) tree.oid) \
              SELECT a.attrelid, a.attnum::int4 FROM tree JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) tree.oid \
@@ -1893,8 +1907,9 @@ pub fn value_probe(
     if columns.is_empty() {
         columns.push((oid, attnum));
     }
-    let key = tx
+    let key = queries
         .query_one(
+            tx,
             "SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.n) \
              FROM pg_catalog.pg_index i, pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, n), pg_catalog.pg_attribute a \
              WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary \
@@ -1916,11 +1931,12 @@ pub fn value_probe(
     ];
     // pg_catalog first: an operator or function the migration created cannot stand
     // in for the built-in ones; the migration's own schemas follow, for its USING.
-    let search_path: String = tx
-        .query_one("SELECT pg_catalog.current_setting('search_path')", &[])
+    let search_path: String = queries
+        .query_one(tx, "SELECT pg_catalog.current_setting('search_path')", &[])
         .map_err(|e| PgError::sql("testing a type change", &e))?
         .get(0);
-    tx.execute(
+    queries.execute(
+        tx,
         "SELECT pg_catalog.set_config('search_path', 'pg_catalog, ' OPERATOR(pg_catalog.||) $1, true)",
         &[&search_path],
     )
@@ -1968,7 +1984,8 @@ pub fn value_probe(
         outcome = Some((columns, violation));
         break;
     }
-    tx.execute(
+    queries.execute(
+        tx,
         "SELECT pg_catalog.set_config('search_path', $1, true)",
         &[&search_path],
     )
@@ -1987,10 +2004,11 @@ pub fn value_probe(
 /// stand in for a built-in), or a probe that fails (row security, say).
 pub fn update_probe(
     tx: &mut postgres::Transaction<'_>,
+    queries: &Queries,
     probe: &safemig_analyze::UpdateProbe,
     before: &Snapshot,
 ) -> Result<Option<(u32, i64, i64, Vec<Violation>)>, PgError> {
-    let Some(oid) = resolve(tx, std::slice::from_ref(&probe.table))?
+    let Some(oid) = resolve(tx, queries, std::slice::from_ref(&probe.table))?
         .into_iter()
         .next()
     else {
@@ -1999,8 +2017,9 @@ pub fn update_probe(
     let Some(table) = before.tables.get(&oid) else {
         return Ok(None);
     };
-    let eligible: bool = tx
+    let eligible: bool = queries
         .query_one(
+            tx,
             "SELECT ((pg_catalog.current_schemas(true))[1] OPERATOR(pg_catalog.=) 'pg_catalog' \
                      OR ((pg_catalog.current_schemas(true))[1] OPERATOR(pg_catalog.~~) 'pg_temp%' \
                          AND (pg_catalog.current_schemas(true))[2] OPERATOR(pg_catalog.=) 'pg_catalog')) \
@@ -2019,7 +2038,7 @@ pub fn update_probe(
     if !eligible {
         return Ok(None);
     }
-    let updated_before = updated_counter(tx, oid)?;
+    let updated_before = updated_counter(tx, queries, oid)?;
     open_probe(tx).map_err(|e| PgError::sql("testing an UPDATE", &e))?;
     // Row security off, as for every read of the guard: a policy cannot show the
     // probe other rows than the UPDATE (a query it would filter fails instead).
@@ -2070,9 +2089,14 @@ fn close_probe(tx: &mut postgres::Transaction<'_>) -> Result<(), postgres::Error
 }
 
 /// This transaction's count of rows updated in `oid` so far.
-pub fn updated_counter(client: &mut impl GenericClient, oid: u32) -> Result<i64, PgError> {
-    client
+pub fn updated_counter(
+    client: &mut impl GenericClient,
+    queries: &Queries,
+    oid: u32,
+) -> Result<i64, PgError> {
+    queries
         .query_one(
+            client,
             "SELECT pg_catalog.pg_stat_get_xact_tuples_updated($1)::pg_catalog.int8",
             &[&oid],
         )
@@ -2083,12 +2107,14 @@ pub fn updated_counter(client: &mut impl GenericClient, oid: u32) -> Result<i64,
 /// The type of each column now, for [`Probed`].
 pub fn column_types(
     client: &mut impl GenericClient,
+    queries: &Queries,
     columns: &[(u32, i32)],
 ) -> Result<Vec<((u32, i32), (u32, i32))>, PgError> {
     let mut out = Vec::new();
     for (oid, attnum) in columns {
-        let row = client
+        let row = queries
             .query_opt(
+                client,
                 "SELECT atttypid, atttypmod FROM pg_catalog.pg_attribute \
                  WHERE attrelid OPERATOR(pg_catalog.=) $1 AND attnum OPERATOR(pg_catalog.=) $2::int2",
                 &[oid, &(*attnum as i16)],
@@ -2116,7 +2142,7 @@ pub fn stake(
     client: &mut impl GenericClient,
     target: &safemig_analyze::DataTarget,
 ) -> Result<Stake, PgError> {
-    let Some(oid) = resolve(client, std::slice::from_ref(&target.table))?
+    let Some(oid) = resolve(client, &Queries::new(), std::slice::from_ref(&target.table))?
         .into_iter()
         .next()
     else {

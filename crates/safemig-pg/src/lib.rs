@@ -15,6 +15,7 @@ pub mod history;
 pub mod install;
 pub mod lock;
 pub mod observe;
+pub mod queries;
 pub mod redact;
 pub mod rehearse;
 pub mod rollback;

@@ -11,6 +11,7 @@ use postgres::GenericClient;
 use safemig_analyze::undo::{Kind, Touched, UndoPlan};
 use serde::Serialize;
 
+use crate::queries::Queries;
 use crate::{quote_ident, quote_qualified, PgError};
 
 pub mod table;
@@ -46,7 +47,11 @@ fn sql(what: &str) -> impl Fn(postgres::Error) -> PgError + '_ {
 
 /// The schema an unqualified name resolves to now, as the migration will
 /// resolve it: where it exists, else the creation schema.
-fn resolve(client: &mut impl GenericClient, t: &Touched) -> Result<String, PgError> {
+fn resolve(
+    client: &mut impl GenericClient,
+    queries: &Queries,
+    t: &Touched,
+) -> Result<String, PgError> {
     if !t.schema.is_empty() {
         return Ok(t.schema.clone());
     }
@@ -54,8 +59,8 @@ fn resolve(client: &mut impl GenericClient, t: &Touched) -> Result<String, PgErr
     if t.creating && !matches!(t.kind, Kind::Schema | Kind::Extension) {
         // CREATE puts it in the first schema of the search_path, whatever an
         // object of that name further down the path.
-        let schema: Option<String> = client
-            .query_one("SELECT pg_catalog.current_schema()", &[])
+        let schema: Option<String> = queries
+            .query_one(client, "SELECT pg_catalog.current_schema()", &[])
             .map_err(sql("resolving a name for the rollback record"))?
             .get(0);
         return schema.ok_or_else(|| {
@@ -82,8 +87,8 @@ fn resolve(client: &mut impl GenericClient, t: &Touched) -> Result<String, PgErr
         }
     };
     let name = if on_table { &t.table } else { &t.name };
-    let schema: Option<String> = client
-        .query_one(query, &[name])
+    let schema: Option<String> = queries
+        .query_one(client, query, &[name])
         .map_err(sql("resolving a name for the rollback record"))?
         .get(0);
     schema.ok_or_else(|| {
@@ -95,6 +100,7 @@ fn resolve(client: &mut impl GenericClient, t: &Touched) -> Result<String, PgErr
 /// them: run with the migration's search_path, before its first statement.
 pub fn resolve_all(
     client: &mut impl GenericClient,
+    queries: &Queries,
     plan: &UndoPlan,
 ) -> Result<Vec<(Touched, String)>, PgError> {
     if !plan.irreversible.is_empty() {
@@ -102,7 +108,7 @@ pub fn resolve_all(
     }
     plan.touched
         .iter()
-        .map(|t| Ok((t.clone(), resolve(client, t)?)))
+        .map(|t| Ok((t.clone(), resolve(client, queries, t)?)))
         .collect()
 }
 
@@ -111,11 +117,12 @@ pub fn resolve_all(
 /// names its objects with their schema.
 pub fn read_all(
     client: &mut impl GenericClient,
+    queries: &Queries,
     resolved: &[(Touched, String)],
 ) -> Result<Vec<Record>, PgError> {
     let mut records = Vec::with_capacity(resolved.len());
     for (seq, (t, schema)) in resolved.iter().enumerate() {
-        let (existed, before) = read_state(client, t.kind, schema, &t.table, &t.name)?;
+        let (existed, before) = read_state(client, queries, t.kind, schema, &t.table, &t.name)?;
         records.push(Record {
             seq: seq as i32,
             kind: t.kind,
@@ -132,6 +139,7 @@ pub fn read_all(
 /// Whether the object exists, and what brings it back as it is now.
 fn read_state(
     client: &mut impl GenericClient,
+    queries: &Queries,
     kind: Kind,
     schema: &str,
     table: &str,
@@ -140,7 +148,8 @@ fn read_state(
     let relation = quote_qualified(schema, if table.is_empty() { name } else { table });
     let read = sql("recording what the migration changes");
     let rows = |client: &mut _, query: &str, params: &[&(dyn postgres::types::ToSql + Sync)]| {
-        GenericClient::query(client, query, params)
+        queries
+            .query(client, query, params)
             .map_err(sql("recording what the migration changes"))
     };
     Ok(match kind {
@@ -415,8 +424,9 @@ fn read_state(
             (!found.is_empty(), found.iter().map(|r| r.get(0)).collect())
         }
         Kind::RowSecurity => {
-            let found = client
+            let found = queries
                 .query(
+                    client,
                     "SELECT relrowsecurity::text, relforcerowsecurity::text FROM pg_class WHERE oid = to_regclass($1)",
                     &[&relation],
                 )
@@ -435,6 +445,7 @@ fn read_state(
 /// migration's locks are held until it commits.
 pub fn store(
     client: &mut impl GenericClient,
+    queries: &Queries,
     version: &str,
     records: &[Record],
     irreversible: &[String],
@@ -462,8 +473,9 @@ pub fn store(
     let rows = serde_json::Value::Array(rows);
     // Rows of an earlier record of this version (a history row deleted by hand,
     // the file applied again) that this one does not overwrite go.
-    client
+    queries
         .execute(
+            client,
             "WITH fresh AS (SELECT * FROM jsonb_to_recordset($2::jsonb) AS r(seq integer, kind text, \
                schema_name text, table_name text, name text, existed boolean, before text[])), \
              stale AS (DELETE FROM safemig.undo u WHERE u.version = $1 \
@@ -609,9 +621,14 @@ const ROWS_RECORDED: usize = 9;
 /// updated and deleted in each table whose rows it changed in place (the
 /// transaction's counters now less those before its statements). One round
 /// trip, for migrations that change rows in place only.
-pub fn store_counts(client: &mut impl GenericClient, version: &str) -> Result<(), PgError> {
-    client
+pub fn store_counts(
+    client: &mut impl GenericClient,
+    queries: &Queries,
+    version: &str,
+) -> Result<(), PgError> {
+    queries
         .execute(
+            client,
             "UPDATE safemig.undo SET before = before[1:4] || ARRAY[ \
                (pg_stat_get_xact_tuples_inserted(before[1]::oid) - before[5]::int8)::text, \
                (pg_stat_get_xact_tuples_updated(before[1]::oid) - before[6]::int8)::text, \
@@ -657,9 +674,13 @@ pub fn uncovered(records: &[Record], written: &[(String, String)]) -> Vec<String
 
 /// The tables written without a record, when the guard did not read the
 /// transaction's locks (an unscoped run): read here.
-pub fn written_tables(client: &mut impl GenericClient) -> Result<Vec<(String, String)>, PgError> {
-    Ok(client
+pub fn written_tables(
+    client: &mut impl GenericClient,
+    queries: &Queries,
+) -> Result<Vec<(String, String)>, PgError> {
+    Ok(queries
         .query(
+            client,
             "SELECT n.nspname::text, c.relname::text \
              FROM (SELECT DISTINCT relation FROM pg_locks WHERE locktype = 'relation' AND granted \
                      AND pid = pg_backend_pid() \
@@ -681,14 +702,16 @@ pub fn written_tables(client: &mut impl GenericClient) -> Result<Vec<(String, St
 /// Records why the migration cannot be taken back, found as it ran.
 pub fn store_irreversible(
     client: &mut impl GenericClient,
+    queries: &Queries,
     version: &str,
     why: &[String],
 ) -> Result<(), PgError> {
     if why.is_empty() {
         return Ok(());
     }
-    client
+    queries
         .execute(
+            client,
             "INSERT INTO safemig.undo (version, seq, kind, schema_name, table_name, name, existed, before) \
              SELECT $1, -100000 - w.i::int, 'irreversible', '', '', w.why, false, '{}' \
              FROM unnest($2::text[]) WITH ORDINALITY AS w(why, i) \
