@@ -1293,7 +1293,8 @@ fn attempt_segment(
                 .iter()
                 .flat_map(|&i| p.named[i].iter().cloned())
                 .collect();
-            let mut oids = catalog::resolve(&mut tx, &protection.queries, &names).map_err(pg_error)?;
+            let mut oids =
+                catalog::resolve(&mut tx, &protection.queries, &names).map_err(pg_error)?;
             oids.extend(extra);
             Scope::Tables(oids)
         }
@@ -1314,7 +1315,8 @@ fn attempt_segment(
     // safemig.undo by the migration itself is still caught).
     let mut undo_before = Vec::new();
     if record_undo {
-        undo_before = crate::undo::read_all(&mut tx, &protection.queries, &undo_names).map_err(pg_error)?;
+        undo_before =
+            crate::undo::read_all(&mut tx, &protection.queries, &undo_names).map_err(pg_error)?;
         crate::undo::written_since_backup(
             &mut tx,
             &mut undo_before,
@@ -1328,7 +1330,7 @@ fn attempt_segment(
             &undo_before,
             &p.undo.irreversible,
         )
-            .map_err(pg_error)?;
+        .map_err(pg_error)?;
     }
     let before = catalog::snapshot_before(&mut tx, protection, needs, &scope).map_err(pg_error)?;
     let history_before = catalog::history_state(&mut tx, protection).map_err(pg_error)?;
@@ -1356,7 +1358,8 @@ fn attempt_segment(
         let mut tested = Vec::new();
         for change in &p.type_changes[i] {
             if let Some((columns, violation)) =
-                catalog::value_probe(&mut tx, &protection.queries, change, &before).map_err(pg_error)?
+                catalog::value_probe(&mut tx, &protection.queries, change, &before)
+                    .map_err(pg_error)?
             {
                 tested.extend(columns);
                 if let Some(violation) = violation {
@@ -1377,7 +1380,8 @@ fn attempt_segment(
         let mut probed_update = None;
         if let Some(probe) = &p.update_probes[i] {
             if let Some((oid, matched, counter, violations)) =
-                catalog::update_probe(&mut tx, &protection.queries, probe, &before).map_err(pg_error)?
+                catalog::update_probe(&mut tx, &protection.queries, probe, &before)
+                    .map_err(pg_error)?
             {
                 probed_update = Some((oid, matched, counter));
                 findings.extend(violations.into_iter().map(|violation| GuardFinding {
@@ -1404,7 +1408,10 @@ fn attempt_segment(
         if !updated.is_empty() {
             let saved = enter_guard(&mut tx, &protection.queries).map_err(sql_err)?;
             for oid in &updated {
-                around.push((*oid, catalog::census_now(&mut tx, &protection.queries, *oid).map_err(pg_error)?));
+                around.push((
+                    *oid,
+                    catalog::census_now(&mut tx, &protection.queries, *oid).map_err(pg_error)?,
+                ));
             }
             leave_guard(&mut tx, &protection.queries, &saved).map_err(sql_err)?;
         }
@@ -1414,7 +1421,8 @@ fn attempt_segment(
         // The UPDATE updated exactly the rows its probe matched, or the probe
         // proves nothing about this table.
         if let Some((oid, matched, counter)) = probed_update {
-            let now = catalog::updated_counter(&mut tx, &protection.queries, oid).map_err(pg_error)?;
+            let now =
+                catalog::updated_counter(&mut tx, &protection.queries, oid).map_err(pg_error)?;
             let entry = updates_probed.entry(oid).or_insert(Some(0));
             *entry = match *entry {
                 Some(sum) if now - counter == matched => Some(sum + matched),
@@ -1424,7 +1432,8 @@ fn attempt_segment(
         if !around.is_empty() {
             let saved = enter_guard(&mut tx, &protection.queries).map_err(sql_err)?;
             for (oid, was) in &around {
-                let now = catalog::census_now(&mut tx, &protection.queries, *oid).map_err(pg_error)?;
+                let now =
+                    catalog::census_now(&mut tx, &protection.queries, *oid).map_err(pg_error)?;
                 if let (Some(was), Some(now)) = (was, now) {
                     for violation in catalog::values_nulled(&before.tables[oid], was, &now) {
                         findings.push(GuardFinding {
@@ -1437,7 +1446,9 @@ fn attempt_segment(
             leave_guard(&mut tx, &protection.queries, &saved).map_err(sql_err)?;
         }
         if !tested.is_empty() {
-            probed.extend(catalog::column_types(&mut tx, &protection.queries, &tested).map_err(pg_error)?);
+            probed.extend(
+                catalog::column_types(&mut tx, &protection.queries, &tested).map_err(pg_error)?,
+            );
         }
         if let (Some(existing), Some(previous)) = (&existing, last.take()) {
             let duration_ms = started_at.elapsed().as_secs_f64() * 1000.0;
@@ -1478,7 +1489,8 @@ fn attempt_segment(
                     .iter()
                     .any(|t| t.kind == safemig_analyze::undo::Kind::Rows)
             {
-                crate::undo::store_counts(&mut tx, &protection.queries, &file.version).map_err(pg_error)?;
+                crate::undo::store_counts(&mut tx, &protection.queries, &file.version)
+                    .map_err(pg_error)?;
             }
         }
     }
@@ -1499,12 +1511,8 @@ fn attempt_segment(
             None => crate::undo::written_tables(&mut tx, &protection.queries).map_err(pg_error)?,
         };
         also_wrote = crate::undo::uncovered(&undo_before, &written);
-        crate::undo::store_irreversible(
-            &mut tx,
-            &protection.queries,
-            &file.version,
-            &also_wrote,
-        ).map_err(pg_error)?;
+        crate::undo::store_irreversible(&mut tx, &protection.queries, &file.version, &also_wrote)
+            .map_err(pg_error)?;
     }
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
     let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);
@@ -1587,15 +1595,18 @@ fn attribute(
     }
     let replay = (|| -> Result<(), PgError> {
         let mut tx = runner.begin().map_err(|e| PgError::sql("replaying", &e))?;
-        let saved = enter_guard(&mut tx, &protection.queries).map_err(|e| PgError::sql("replaying", &e))?;
+        let saved =
+            enter_guard(&mut tx, &protection.queries).map_err(|e| PgError::sql("replaying", &e))?;
         let before = catalog::snapshot_before(&mut tx, protection, needs, &Scope::All)?;
         let history_before = catalog::history_state(&mut tx, protection)?;
-        leave_guard(&mut tx, &protection.queries, &saved).map_err(|e| PgError::sql("replaying", &e))?;
+        leave_guard(&mut tx, &protection.queries, &saved)
+            .map_err(|e| PgError::sql("replaying", &e))?;
         for &i in indexes {
             let s = &p.statements[i];
             tx.batch_execute(&s.text)
                 .map_err(|e| PgError::sql("replaying", &e))?;
-            let saved = enter_guard(&mut tx, &protection.queries).map_err(|e| PgError::sql("replaying", &e))?;
+            let saved = enter_guard(&mut tx, &protection.queries)
+                .map_err(|e| PgError::sql("replaying", &e))?;
             let after = catalog::snapshot_after(&mut tx, protection, &before)?;
             let history_after = catalog::history_state(&mut tx, protection)?;
             let mut now = catalog::evaluate(
@@ -1608,7 +1619,8 @@ fn attribute(
             .violations;
             now.extend(catalog::history_writes(&history_before, &history_after));
             now.extend(catalog::history_hooks(&mut tx, protection)?);
-            leave_guard(&mut tx, &protection.queries, &saved).map_err(|e| PgError::sql("replaying", &e))?;
+            leave_guard(&mut tx, &protection.queries, &saved)
+                .map_err(|e| PgError::sql("replaying", &e))?;
             for f in findings.iter_mut().filter(|f| f.statement.is_none()) {
                 if now
                     .iter()

@@ -731,6 +731,8 @@ fn write_backup(
     } else {
         options.critical.clone()
     };
+    // A partitioned table holds no rows of its own: its partitions' are copied.
+    let critical = leaf_partitions(&mut tx, critical, progress)?;
     // The platform's schemas are left out of the dump (the platform makes them),
     // but their rows are the users' own: accounts, identities, file metadata.
     let platform = if options.all_schemas {
@@ -742,10 +744,11 @@ fn write_backup(
     if !platform.is_empty() {
         private_dir(&dir.join("platform"))?;
     }
-    // The CSV copies (critical tables, platform data) are written on a connection
-    // of their own, from the same snapshot, while pg_dump runs: the two read the
-    // database side by side instead of one after the other.
-    let mut copies: Vec<(String, String, String)> = critical
+    // The critical tables' CSV copies come from pg_dump's own data as data.sql
+    // streams (each table read once); the rest (tables pg_dump's COPY cannot
+    // give exactly, the platform's data, which the dump leaves out) are written
+    // on a connection of their own, from the same snapshot, while pg_dump runs.
+    let critical_copies: Vec<(String, String, String)> = critical
         .iter()
         .filter(|(s, t)| tables.iter().any(|(ts, tt, _)| ts == s && tt == t))
         .map(|(s, t)| {
@@ -756,6 +759,12 @@ fn write_backup(
             )
         })
         .collect();
+    let from_dump = copies_from_dump(&mut tx, &critical_copies)?;
+    let mut copies: Vec<(String, String, String)> = critical_copies
+        .iter()
+        .filter(|c| !from_dump.contains(c))
+        .cloned()
+        .collect();
     copies.extend(platform.iter().map(|(s, t)| {
         (
             s.clone(),
@@ -763,6 +772,11 @@ fn write_backup(
             format!("platform/{}.{}.csv", sanitize(s), sanitize(t)),
         )
     }));
+    for (schema, name, _) in &from_dump {
+        progress(&format!(
+            "{schema}.{name} (critical): its CSV copy and checksum taken from the dump's data"
+        ));
+    }
     for (schema, name, file) in &copies {
         if !file.starts_with("platform/") {
             progress(&format!(
@@ -783,6 +797,7 @@ fn write_backup(
     let dump_with = |flags: &[String]| {
         let mut command = tools::command(pg_dump, target);
         command
+            .envs(crate::dump_csv::DUMP_ENV.iter().copied())
             .args(flags)
             .arg(format!("--snapshot={snapshot}"))
             .arg("-f")
@@ -828,6 +843,7 @@ fn write_backup(
     // never read again to be hashed.
     let mut scripts = Jobs(Vec::new());
     let mut writers = Vec::new();
+    let mut from_dump_writer = None;
     for (file, flag) in [("schema.sql", "--schema-only"), ("data.sql", "--data-only")] {
         progress(&format!("pg_restore {flag} → {file}"));
         let mut child = Command::new(&pg_restore.path)
@@ -841,9 +857,52 @@ fn write_backup(
         let mut stdout = child.stdout.take().expect("piped");
         let path = dir.join(file);
         let out = private_file(&path)?;
+        let mut splitter = None;
+        if flag == "--data-only" && !from_dump.is_empty() {
+            let mut wanted = std::collections::HashMap::new();
+            for (schema, name, csv) in &from_dump {
+                wanted.insert(
+                    (schema.clone(), name.clone()),
+                    crate::dump_csv::Wanted {
+                        out: CsvFile::create(dir, csv)?,
+                        done: false,
+                        failed: None,
+                    },
+                );
+            }
+            splitter = Some(crate::dump_csv::Splitter::new(wanted));
+        }
+        let (tx_split, rx_split) = std::sync::mpsc::channel();
+        from_dump_writer = from_dump_writer.or(splitter.as_ref().map(|_| rx_split));
         writers.push(std::thread::spawn(move || -> Result<FileEntry, PgError> {
             let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, out));
-            std::io::copy(&mut stdout, &mut writer).map_err(|e| io("cannot write", &path, e))?;
+            match splitter {
+                None => {
+                    std::io::copy(&mut stdout, &mut writer)
+                        .map_err(|e| io("cannot write", &path, e))?;
+                }
+                Some(mut splitter) => {
+                    // Line by line: each line to data.sql, and the critical
+                    // tables' rows, as CSV, to their copies.
+                    let mut reader = std::io::BufReader::with_capacity(1 << 20, stdout);
+                    let mut line = Vec::with_capacity(1 << 12);
+                    loop {
+                        line.clear();
+                        let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
+                            .map_err(|e| io("cannot write", &path, e))?;
+                        if n == 0 {
+                            break;
+                        }
+                        writer
+                            .write_all(&line)
+                            .map_err(|e| io("cannot write", &path, e))?;
+                        splitter
+                            .line(&line)
+                            .map_err(|e| io("cannot write a CSV copy beside", &path, e))?;
+                    }
+                    let _ = tx_split.send(splitter.wanted);
+                }
+            }
             let (out, size, sha256) = writer.finish();
             let out = out
                 .into_inner()
@@ -884,6 +943,7 @@ fn write_backup(
     // The copies go on while the scripts are written and the other tables counted.
     let copied_names: std::collections::BTreeSet<(String, String)> = copies
         .iter()
+        .chain(&from_dump)
         .map(|(s, t, _)| (s.clone(), t.clone()))
         .collect();
     let mut counted = std::collections::BTreeMap::new();
@@ -897,8 +957,39 @@ fn write_backup(
         }
     }
     let mut copied = copier.join()?;
+    // The scripts, and with data.sql the CSV copies taken from the dump's data;
+    // a table whose copy could not be taken from it is copied from the server
+    // now (the backup's snapshot is still open).
+    let scripts_written = wait_scripts(&mut scripts, writers)?;
+    if let Some(received) = from_dump_writer {
+        let mut wanted = received
+            .recv()
+            .map_err(|_| PgError::Tool("writing data.sql failed".into()))?;
+        let mut again = Vec::new();
+        for (schema, name, file) in &from_dump {
+            let Some(csv) = wanted.remove(&(schema.clone(), name.clone())) else {
+                continue;
+            };
+            if csv.done {
+                let (rows, checksum, entry) = csv.out.finish(dir, file)?;
+                copied.insert(
+                    (schema.clone(), name.clone()),
+                    (rows, checksum, file.clone(), entry),
+                );
+            } else {
+                let _ = std::fs::remove_file(dir.join(file));
+                progress(&format!(
+                    "copying {schema}.{name} from the server: {}",
+                    csv.failed
+                        .unwrap_or_else(|| "the dump's data holds no rows for it".into())
+                ));
+                again.push((schema.clone(), name.clone(), file.clone()));
+            }
+        }
+        copied.extend(copy_tables_at_snapshot(target, &snapshot, dir, &again)?);
+    }
     // Files hashed as they were written.
-    let mut hashed: Vec<FileEntry> = Vec::new();
+    let mut hashed: Vec<FileEntry> = scripts_written;
     let mut entries = Vec::new();
     for (schema, name, _) in &tables {
         let mut entry = TableEntry {
@@ -954,7 +1045,6 @@ fn write_backup(
 
     let in_db_copy = copies.as_ref().map(|_| "safemig_backup".to_string());
 
-    hashed.extend(wait_scripts(&mut scripts, writers)?);
     private_dir(&dir.join("migrations"))?;
     for path in &options.migrations {
         if let Some(name) = path.file_name() {
@@ -1059,6 +1149,135 @@ fn copy_to_csv(
             sha256,
         },
     ))
+}
+
+/// A CSV copy written from the dump's data: hashed and digested (rows,
+/// content checksum) as it is written, as [`copy_to_csv`] does for the server's.
+struct CsvFile {
+    out: HashingWriter<std::io::BufWriter<std::fs::File>>,
+    digest: CsvDigest,
+}
+
+impl CsvFile {
+    fn create(dir: &Path, file: &str) -> Result<CsvFile, PgError> {
+        let out = private_file(&dir.join(file))?;
+        Ok(CsvFile {
+            out: HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, out)),
+            digest: CsvDigest::new(true),
+        })
+    }
+
+    /// Rows, content checksum and the file's entry, once it is on disk.
+    fn finish(self, dir: &Path, file: &str) -> Result<(i64, String, FileEntry), PgError> {
+        let path = dir.join(file);
+        let (out, size, sha256) = self.out.finish();
+        let out = out
+            .into_inner()
+            .map_err(|e| io("cannot write", &path, e.into_error()))?;
+        out.sync_all().map_err(|e| io("cannot sync", &path, e))?;
+        let (rows, checksum) = self.digest.finish();
+        Ok((
+            rows,
+            checksum,
+            FileEntry {
+                path: file.to_string(),
+                size,
+                sha256,
+            },
+        ))
+    }
+}
+
+impl Write for CsvFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The critical tables with each partitioned one replaced by its leaf
+/// partitions (COPY cannot read a partitioned table; pg_dump dumps each
+/// partition's rows on their own).
+fn leaf_partitions(
+    client: &mut impl postgres::GenericClient,
+    critical: Vec<(String, String)>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<(String, String)>, PgError> {
+    let mut out = Vec::with_capacity(critical.len());
+    for (schema, name) in critical {
+        let leaves: Vec<(String, String)> = client
+            .query(
+                "SELECT n.nspname::text, c.relname::text \
+                 FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)) t \
+                 JOIN pg_catalog.pg_class c ON c.oid = t.relid \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE t.isleaf AND c.relkind = 'r' \
+                   AND (SELECT p.relkind FROM pg_catalog.pg_class p WHERE p.oid = pg_catalog.to_regclass($1)) = 'p' \
+                 ORDER BY 1, 2",
+                &[&quote_qualified(&schema, &name)],
+            )
+            .map_err(|e| PgError::sql("listing a partitioned table's partitions", &e))?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        if leaves.is_empty() {
+            out.push((schema, name));
+            continue;
+        }
+        progress(&format!(
+            "{schema}.{name} is partitioned: its partitions are copied ({})",
+            leaves
+                .iter()
+                .map(|(s, t)| format!("{s}.{t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        for leaf in leaves {
+            if !out.contains(&leaf) {
+                out.push(leaf);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Of the critical tables' copies, those taken from the dump's data: ordinary
+/// tables with a column at least (a partitioned table's rows are dumped per
+/// partition), in a UTF-8 database (the copy's bytes are UTF-8).
+fn copies_from_dump(
+    client: &mut impl postgres::GenericClient,
+    copies: &[(String, String, String)],
+) -> Result<Vec<(String, String, String)>, PgError> {
+    if copies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let schemas: Vec<&str> = copies.iter().map(|(s, _, _)| s.as_str()).collect();
+    let names: Vec<&str> = copies.iter().map(|(_, t, _)| t.as_str()).collect();
+    let rows = client
+        .query(
+            "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN unnest($1::text[], $2::text[]) AS w(s, t) ON w.s = n.nspname AND w.t = c.relname \
+             WHERE c.relkind = 'r' \
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
+                           AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') \
+               AND (SELECT pg_catalog.pg_encoding_to_char(d.encoding) FROM pg_catalog.pg_database d \
+                    WHERE d.datname = pg_catalog.current_database()) = 'UTF8'",
+            &[&schemas, &names],
+        )
+        .map_err(|e| PgError::sql("choosing the CSV copies taken from the dump", &e))?;
+    let from_dump: std::collections::BTreeSet<(String, String)> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    Ok(copies
+        .iter()
+        .filter(|(s, t, _)| from_dump.contains(&(s.clone(), t.clone())))
+        .cloned()
+        .collect())
 }
 
 /// Passes bytes on to `inner` and hashes them (SHA-256) as they go: a file the

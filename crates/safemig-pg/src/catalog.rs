@@ -1984,12 +1984,13 @@ pub fn value_probe(
         outcome = Some((columns, violation));
         break;
     }
-    queries.execute(
-        tx,
-        "SELECT pg_catalog.set_config('search_path', $1, true)",
-        &[&search_path],
-    )
-    .map_err(|e| PgError::sql("testing a type change", &e))?;
+    queries
+        .execute(
+            tx,
+            "SELECT pg_catalog.set_config('search_path', $1, true)",
+            &[&search_path],
+        )
+        .map_err(|e| PgError::sql("testing a type change", &e))?;
     Ok(outcome)
 }
 

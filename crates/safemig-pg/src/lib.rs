@@ -9,6 +9,7 @@ pub mod connect;
 pub mod csv_digest;
 pub mod doctor;
 pub mod drift;
+pub mod dump_csv;
 pub mod ephemeral;
 pub mod faults;
 pub mod history;
