@@ -876,31 +876,45 @@ fn write_backup(
         from_dump_writer = from_dump_writer.or(splitter.as_ref().map(|_| rx_split));
         writers.push(std::thread::spawn(move || -> Result<FileEntry, PgError> {
             let mut writer = HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, out));
+            let mut converter = None;
             match splitter {
                 None => {
                     std::io::copy(&mut stdout, &mut writer)
                         .map_err(|e| io("cannot write", &path, e))?;
                 }
                 Some(mut splitter) => {
-                    // Line by line: each line to data.sql, and the critical
-                    // tables' rows, as CSV, to their copies.
-                    let mut reader = std::io::BufReader::with_capacity(1 << 20, stdout);
-                    let mut line = Vec::with_capacity(1 << 12);
-                    loop {
-                        line.clear();
-                        let n = std::io::BufRead::read_until(&mut reader, b'\n', &mut line)
-                            .map_err(|e| io("cannot write", &path, e))?;
-                        if n == 0 {
-                            break;
+                    // data.sql is written (and hashed) here; the critical
+                    // tables' rows become CSV on a thread of their own, block
+                    // by block, so the two use both cores.
+                    let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+                    // Each copy is on disk when the thread ends: synced there,
+                    // while data.sql is synced here.
+                    converter = Some(std::thread::spawn(move || {
+                        for block in received {
+                            splitter.feed(&block)?;
                         }
+                        let mut wanted = splitter.finish()?;
+                        for csv in wanted.values_mut().filter(|csv| csv.done) {
+                            csv.out.sync()?;
+                        }
+                        Ok::<_, std::io::Error>(wanted)
+                    }));
+                    let mut buffer = vec![0u8; 1 << 20];
+                    loop {
+                        let n = match stdout.read(&mut buffer) {
+                            Ok(0) => break,
+                            Ok(n) => n,
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(io("cannot write", &path, e)),
+                        };
                         writer
-                            .write_all(&line)
+                            .write_all(&buffer[..n])
                             .map_err(|e| io("cannot write", &path, e))?;
-                        splitter
-                            .line(&line)
-                            .map_err(|e| io("cannot write a CSV copy beside", &path, e))?;
+                        if blocks.send(buffer[..n].to_vec()).is_err() {
+                            break; // the converter stopped on an error: said below
+                        }
                     }
-                    let _ = tx_split.send(splitter.wanted);
+                    drop(blocks);
                 }
             }
             let (out, size, sha256) = writer.finish();
@@ -908,6 +922,13 @@ fn write_backup(
                 .into_inner()
                 .map_err(|e| io("cannot write", &path, e.into_error()))?;
             out.sync_all().map_err(|e| io("cannot sync", &path, e))?;
+            if let Some(converter) = converter {
+                let wanted = converter
+                    .join()
+                    .map_err(|_| PgError::Tool("writing the CSV copies failed".into()))?
+                    .map_err(|e| io("cannot write a CSV copy beside", &path, e))?;
+                let _ = tx_split.send(wanted);
+            }
             Ok(FileEntry {
                 path: file.to_string(),
                 size,
@@ -1167,6 +1188,12 @@ impl CsvFile {
         })
     }
 
+    /// Written out and synced to disk.
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.out.inner.flush()?;
+        self.out.inner.get_ref().sync_all()
+    }
+
     /// Rows, content checksum and the file's entry, once it is on disk.
     fn finish(self, dir: &Path, file: &str) -> Result<(i64, String, FileEntry), PgError> {
         let path = dir.join(file);
@@ -1188,15 +1215,13 @@ impl CsvFile {
     }
 }
 
-impl Write for CsvFile {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.out.write(buf)?;
-        self.digest.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.out.flush()
+impl crate::dump_csv::Records for CsvFile {
+    /// A whole record with its `\n`: digested as one, no quote-scanning.
+    fn record(&mut self, record: &[u8]) -> std::io::Result<()> {
+        self.out.write_all(record)?;
+        self.digest
+            .record(record.strip_suffix(b"\n").unwrap_or(record));
+        Ok(())
     }
 }
 

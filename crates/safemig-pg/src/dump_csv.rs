@@ -14,7 +14,6 @@
 //! copies the tables this did not finish.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 /// The environment pg_dump gets so that its COPY text prints values as the
 /// backup's canonical session does (`CANONICAL_TEXT` in backup.rs); pg_dump sets
@@ -83,16 +82,19 @@ fn identifier(text: &str) -> Option<(String, &str)> {
 fn csv_field(value: &[u8], single: bool, out: &mut Vec<u8>) {
     let quote = value.is_empty()
         || (single && value == b"\\.")
-        || value
-            .iter()
-            .any(|&b| b == b',' || b == b'"' || b == b'\n' || b == b'\r');
+        || value.contains(&b',')
+        || value.contains(&b'"')
+        || value.contains(&b'\n')
+        || value.contains(&b'\r');
     if quote {
         out.push(b'"');
-        for &b in value {
-            if b == b'"' {
-                out.push(b'"');
-            }
-            out.push(b);
+        let mut pieces = value.split(|&b| b == b'"');
+        if let Some(first) = pieces.next() {
+            out.extend_from_slice(first);
+        }
+        for piece in pieces {
+            out.extend_from_slice(b"\"\"");
+            out.extend_from_slice(piece);
         }
         out.push(b'"');
     } else {
@@ -132,6 +134,10 @@ pub fn text_row_to_csv(line: &[u8], columns: usize, out: &mut Vec<u8>) -> Result
         }
         if raw == b"\\N" {
             continue; // NULL: nothing between the delimiters
+        }
+        if !raw.contains(&b'\\') {
+            csv_field(raw, single, out); // nothing escaped: as it is
+            continue;
         }
         field.clear();
         unescape(raw, &mut field)?;
@@ -200,6 +206,18 @@ fn unescape(raw: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
     Ok(())
 }
 
+/// Where a table's CSV records go: each whole record, its line end included.
+pub trait Records {
+    fn record(&mut self, record: &[u8]) -> std::io::Result<()>;
+}
+
+impl Records for Vec<u8> {
+    fn record(&mut self, record: &[u8]) -> std::io::Result<()> {
+        self.extend_from_slice(record);
+        Ok(())
+    }
+}
+
 /// Where one table's CSV goes, and what came of it.
 pub struct Wanted<W> {
     pub out: W,
@@ -216,15 +234,50 @@ pub struct Splitter<W> {
     /// The table whose COPY block is open, and its column count.
     open: Option<((String, String), usize)>,
     record: Vec<u8>,
+    /// The start of a line whose end is in the next block ([`Splitter::feed`]).
+    carry: Vec<u8>,
 }
 
-impl<W: Write> Splitter<W> {
+impl<W: Records> Splitter<W> {
     pub fn new(wanted: HashMap<(String, String), Wanted<W>>) -> Splitter<W> {
         Splitter {
             wanted,
             open: None,
             record: Vec::with_capacity(1 << 12),
+            carry: Vec::new(),
         }
+    }
+
+    /// The next block of `data.sql`, cut anywhere.
+    pub fn feed(&mut self, block: &[u8]) -> std::io::Result<()> {
+        for piece in block.split_inclusive(|&b| b == b'\n') {
+            if !piece.ends_with(b"\n") {
+                self.carry.extend_from_slice(piece);
+            } else if self.carry.is_empty() {
+                self.line(piece)?;
+            } else {
+                let mut line = std::mem::take(&mut self.carry);
+                line.extend_from_slice(piece);
+                self.line(&line)?;
+                line.clear();
+                self.carry = line;
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of `data.sql`: what was wanted, and what came of it.
+    pub fn finish(mut self) -> std::io::Result<HashMap<(String, String), Wanted<W>>> {
+        if !self.carry.is_empty() {
+            let line = std::mem::take(&mut self.carry);
+            self.line(&line)?;
+        }
+        if let Some((key, _)) = self.open.take() {
+            if let Some(wanted) = self.wanted.get_mut(&key) {
+                wanted.failed = Some("its rows ended without their end marker".into());
+            }
+        }
+        Ok(self.wanted)
     }
 
     /// One line of `data.sql`, with its `\n`. Errors are the CSV writers'.
@@ -240,7 +293,7 @@ impl<W: Write> Splitter<W> {
                         }
                         self.record.clear();
                         csv_header(&names, &mut self.record);
-                        wanted.out.write_all(&self.record)?;
+                        wanted.out.record(&self.record)?;
                         self.open = Some((key, names.len()));
                     }
                 }
@@ -258,7 +311,7 @@ impl<W: Write> Splitter<W> {
         }
         self.record.clear();
         match text_row_to_csv(line, *columns, &mut self.record) {
-            Ok(()) => wanted.out.write_all(&self.record)?,
+            Ok(()) => wanted.out.record(&self.record)?,
             Err(why) => wanted.failed = Some(why),
         }
         Ok(())
@@ -364,5 +417,45 @@ mod tests {
             String::from_utf8_lossy(&b.out),
             "x,Y\n1,\n2,\"two, three\"\n"
         );
+    }
+
+    #[test]
+    fn blocks_cut_anywhere_give_the_same_copy() {
+        let data = "SET x = 1;\nCOPY public.b (x, y) FROM stdin;\n1\tone\n2\t\\N\n\\.\nSELECT 1;\n";
+        let whole = {
+            let mut splitter = splitter_for_b();
+            splitter.feed(data.as_bytes()).unwrap();
+            splitter.finish().unwrap()
+        };
+        let expected = &whole[&("public".to_string(), "b".to_string())];
+        assert!(expected.done);
+        assert_eq!(String::from_utf8_lossy(&expected.out), "x,y\n1,one\n2,\n");
+        for cut in 1..data.len() {
+            let mut splitter = splitter_for_b();
+            splitter.feed(&data.as_bytes()[..cut]).unwrap();
+            splitter.feed(&data.as_bytes()[cut..]).unwrap();
+            let got = splitter.finish().unwrap();
+            let b = &got[&("public".to_string(), "b".to_string())];
+            assert!(b.done, "cut at {cut}");
+            assert_eq!(b.out, expected.out, "cut at {cut}");
+        }
+        // Cut short inside the block: not done.
+        let mut splitter = splitter_for_b();
+        splitter.feed(&data.as_bytes()[..50]).unwrap();
+        let got = splitter.finish().unwrap();
+        assert!(!got[&("public".to_string(), "b".to_string())].done);
+    }
+
+    fn splitter_for_b() -> Splitter<Vec<u8>> {
+        let mut wanted = HashMap::new();
+        wanted.insert(
+            ("public".to_string(), "b".to_string()),
+            Wanted {
+                out: Vec::new(),
+                done: false,
+                failed: None,
+            },
+        );
+        Splitter::new(wanted)
     }
 }
