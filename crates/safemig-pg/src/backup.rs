@@ -939,13 +939,20 @@ fn write_backup(
     }
     // pg_restore's errors are read while its output is written (no pipe fills).
     let wait_scripts = |scripts: &mut Jobs,
-                        writers: Vec<std::thread::JoinHandle<Result<FileEntry, PgError>>>|
+                        mut writers: Vec<std::thread::JoinHandle<Result<FileEntry, PgError>>>|
      -> Result<Vec<FileEntry>, PgError> {
         for (file, child) in std::mem::take(&mut scripts.0) {
             let output = child
                 .wait_with_output()
                 .map_err(|e| PgError::Tool(format!("pg_restore: {e}")))?;
             if !output.status.success() {
+                // A writer that stopped (a full disk) makes pg_restore fail on
+                // its closed pipe: the writer's error is the one to tell.
+                for w in std::mem::take(&mut writers) {
+                    if let Ok(Err(e)) = w.join() {
+                        return Err(e);
+                    }
+                }
                 return Err(PgError::Tool(format!(
                     "pg_restore writing {file} failed: {}",
                     redact(String::from_utf8_lossy(&output.stderr).trim())
@@ -1251,7 +1258,9 @@ fn leaf_partitions(
             .map(|r| (r.get(0), r.get(1)))
             .collect();
         if leaves.is_empty() {
-            out.push((schema, name));
+            if !out.contains(&(schema.clone(), name.clone())) {
+                out.push((schema, name));
+            }
             continue;
         }
         progress(&format!(
@@ -1273,7 +1282,15 @@ fn leaf_partitions(
 
 /// Of the critical tables' copies, those taken from the dump's data: ordinary
 /// tables with a column at least (a partitioned table's rows are dumped per
-/// partition), in a UTF-8 database (the copy's bytes are UTF-8).
+/// partition), in a UTF-8 database (the copy's bytes are UTF-8), that are no
+/// extension's (pg_dump dumps only the rows a configuration table's extension
+/// marks as the user's, or none), whose values print the same in pg_dump's
+/// session: no value of a type whose text names objects by the search_path
+/// (pg_dump's is empty: `regclass` prints `public.users`, the server's copy
+/// `users`) or whose output is an extension's code, and no `bytea` unless the
+/// session's default prints it in hex (pg_dump takes the database's and the
+/// role's settings). Types are followed through domains, arrays, ranges and
+/// composites.
 fn copies_from_dump(
     client: &mut impl postgres::GenericClient,
     copies: &[(String, String, String)],
@@ -1292,7 +1309,30 @@ fn copies_from_dump(
                AND EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid \
                            AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '') \
                AND (SELECT pg_catalog.pg_encoding_to_char(d.encoding) FROM pg_catalog.pg_database d \
-                    WHERE d.datname = pg_catalog.current_database()) = 'UTF8'",
+                    WHERE d.datname = pg_catalog.current_database()) = 'UTF8' \
+               AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+                               AND d.objid = c.oid AND d.deptype = 'e') \
+               AND NOT EXISTS ( \
+                 WITH RECURSIVE types(oid) AS ( \
+                   SELECT a.atttypid FROM pg_catalog.pg_attribute a \
+                   WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped \
+                   UNION \
+                   SELECT x.oid FROM types t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid \
+                   CROSS JOIN LATERAL ( \
+                     SELECT ty.typbasetype WHERE ty.typbasetype <> 0 \
+                     UNION ALL SELECT ty.typelem WHERE ty.typelem <> 0 \
+                     UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r \
+                               WHERE r.rngtypid = ty.oid OR r.rngmultitypid = ty.oid \
+                     UNION ALL SELECT a2.atttypid FROM pg_catalog.pg_attribute a2 \
+                               WHERE ty.typrelid <> 0 AND a2.attrelid = ty.typrelid AND a2.attnum > 0 \
+                                 AND NOT a2.attisdropped) AS x(oid)) \
+                 SELECT 1 FROM types t JOIN pg_catalog.pg_type ty ON ty.oid = t.oid \
+                 WHERE ty.oid = ANY (ARRAY['pg_catalog.regclass', 'pg_catalog.regtype', 'pg_catalog.regproc', \
+                         'pg_catalog.regprocedure', 'pg_catalog.regoper', 'pg_catalog.regoperator', \
+                         'pg_catalog.regconfig', 'pg_catalog.regdictionary', 'pg_catalog.regcollation']::pg_catalog.regtype[]) \
+                    OR ty.typoutput::pg_catalog.oid >= 16384 \
+                    OR (ty.oid = 'pg_catalog.bytea'::pg_catalog.regtype \
+                        AND (SELECT s.reset_val FROM pg_catalog.pg_settings s WHERE s.name = 'bytea_output') <> 'hex'))",
             &[&schemas, &names],
         )
         .map_err(|e| PgError::sql("choosing the CSV copies taken from the dump", &e))?;

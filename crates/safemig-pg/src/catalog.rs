@@ -97,29 +97,32 @@ impl Protection {
         client
             .batch_execute("BEGIN; SET LOCAL search_path = pg_catalog, pg_temp")
             .map_err(|e| PgError::sql(what, &e))?;
-        let mut prepare = |read: Read| {
-            client
-                .prepare(&snapshot_sql(read))
-                .map_err(|e| PgError::sql(what, &e))
-        };
-        self.statements = Some(SnapshotStatements {
-            protected: prepare(Read::Protected)?,
-            candidates: prepare(Read::Candidates(&[]))?,
-            follow: prepare(Read::Follow(&[]))?,
-        });
-        for sql in [
-            REACH_SQL,
-            LOCKS_SQL,
-            HISTORY_STATE_SQL,
-            HISTORY_HOOKS_SQL,
-            HISTORY_AFTER_SQL,
-            NEW_EXPOSURES_SQL,
-            NEW_EXPOSURES_LOCKED_SQL,
-            AUTH_USERS_EXPOSERS_SQL,
-            AUTH_USERS_EXPOSERS_NEW_SQL,
-        ] {
-            self.prepared(client, sql)
-                .map_err(|e| PgError::sql(what, &e))?;
+        // The transaction ends whatever happens: a failed prepare must not
+        // leave the session in an aborted transaction.
+        let prepared = (|| -> Result<(), postgres::Error> {
+            self.statements = Some(SnapshotStatements {
+                protected: client.prepare(&snapshot_sql(Read::Protected))?,
+                candidates: client.prepare(&snapshot_sql(Read::Candidates(&[])))?,
+                follow: client.prepare(&snapshot_sql(Read::Follow(&[])))?,
+            });
+            for sql in [
+                REACH_SQL,
+                LOCKS_SQL,
+                HISTORY_STATE_SQL,
+                HISTORY_HOOKS_SQL,
+                HISTORY_AFTER_SQL,
+                NEW_EXPOSURES_SQL,
+                NEW_EXPOSURES_LOCKED_SQL,
+                AUTH_USERS_EXPOSERS_SQL,
+                AUTH_USERS_EXPOSERS_NEW_SQL,
+            ] {
+                self.prepared(client, sql)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = prepared {
+            let _ = client.batch_execute("ROLLBACK");
+            return Err(PgError::sql(what, &e));
         }
         client
             .batch_execute("COMMIT")

@@ -19,12 +19,10 @@ use std::collections::HashMap;
 /// backup's canonical session does (`CANONICAL_TEXT` in backup.rs); pg_dump sets
 /// `DateStyle = ISO`, `IntervalStyle = postgres` and `extra_float_digits = 3`
 /// itself. `PGTZ` and `PGCLIENTENCODING` override what the user's environment
-/// says (libpq reads both).
-pub const DUMP_ENV: &[(&str, &str)] = &[
-    ("PGTZ", "UTC"),
-    ("PGCLIENTENCODING", "UTF8"),
-    ("PGOPTIONS", "-c bytea_output=hex"),
-];
+/// says (libpq reads both; connection poolers pass both on). `bytea_output` is
+/// not set (`PGOPTIONS` would make poolers refuse the connection): a table
+/// with `bytea` is taken from the dump only where the session's default is hex.
+pub const DUMP_ENV: &[(&str, &str)] = &[("PGTZ", "UTC"), ("PGCLIENTENCODING", "UTF8")];
 
 /// A `COPY schema.table (columns) FROM stdin;` line as pg_dump writes it: the
 /// schema, the table and the column names, unquoted. `None` for any other line.
@@ -231,8 +229,10 @@ pub struct Wanted<W> {
 /// (by schema and name) to their CSV writers.
 pub struct Splitter<W> {
     pub wanted: HashMap<(String, String), Wanted<W>>,
-    /// The table whose COPY block is open, and its column count.
-    open: Option<((String, String), usize)>,
+    /// The table whose COPY block is open, and its column count (`None`: a
+    /// block of a table not wanted, followed to its end all the same, so that
+    /// none of its rows is taken for a COPY line).
+    open: Option<Option<((String, String), usize)>>,
     record: Vec<u8>,
     /// The start of a line whose end is in the next block ([`Splitter::feed`]).
     carry: Vec<u8>,
@@ -272,7 +272,7 @@ impl<W: Records> Splitter<W> {
             let line = std::mem::take(&mut self.carry);
             self.line(&line)?;
         }
-        if let Some((key, _)) = self.open.take() {
+        if let Some(Some((key, _))) = self.open.take() {
             if let Some(wanted) = self.wanted.get_mut(&key) {
                 wanted.failed = Some("its rows ended without their end marker".into());
             }
@@ -282,30 +282,45 @@ impl<W: Records> Splitter<W> {
 
     /// One line of `data.sql`, with its `\n`. Errors are the CSV writers'.
     pub fn line(&mut self, line: &[u8]) -> std::io::Result<()> {
-        let Some((key, columns)) = &self.open else {
+        let Some(block) = &self.open else {
             if line.starts_with(b"COPY ") {
-                if let Some((schema, table, names)) = parse_copy_line(line) {
-                    let key = (schema, table);
-                    if let Some(wanted) = self.wanted.get_mut(&key) {
-                        if wanted.done || wanted.failed.is_some() {
-                            wanted.failed = Some("its rows came twice".into());
-                            return Ok(());
-                        }
-                        self.record.clear();
-                        csv_header(&names, &mut self.record);
-                        wanted.out.record(&self.record)?;
-                        self.open = Some((key, names.len()));
+                let Some((schema, table, names)) = parse_copy_line(line) else {
+                    // A COPY pg_dump wrote that this cannot read (a name with a
+                    // line break): its rows end at the marker all the same.
+                    if line.ends_with(b" FROM stdin;\n") {
+                        self.open = Some(None);
                     }
+                    return Ok(());
+                };
+                let key = (schema, table);
+                let Some(wanted) = self.wanted.get_mut(&key) else {
+                    self.open = Some(None);
+                    return Ok(());
+                };
+                if wanted.done || wanted.failed.is_some() {
+                    wanted.failed = Some("its rows came twice".into());
+                    self.open = Some(None);
+                    return Ok(());
                 }
+                self.record.clear();
+                csv_header(&names, &mut self.record);
+                wanted.out.record(&self.record)?;
+                self.open = Some(Some((key, names.len())));
             }
             return Ok(());
         };
-        let wanted = self.wanted.get_mut(key).expect("opened from the map");
         if line == b"\\.\n" {
-            wanted.done = wanted.failed.is_none();
+            if let Some((key, _)) = block {
+                let wanted = self.wanted.get_mut(key).expect("opened from the map");
+                wanted.done = wanted.failed.is_none();
+            }
             self.open = None;
             return Ok(());
         }
+        let Some((key, columns)) = block else {
+            return Ok(());
+        };
+        let wanted = self.wanted.get_mut(key).expect("opened from the map");
         if wanted.failed.is_some() {
             return Ok(());
         }
@@ -402,6 +417,9 @@ mod tests {
         for line in [
             "COPY public.a (x) FROM stdin;\n",
             "1\n",
+            // A row of a table not wanted, that reads like a COPY line.
+            "COPY public.b (x, \"Y\") FROM stdin;\n",
+            "9\tforged\n",
             "\\.\n",
             "COPY public.b (x, \"Y\") FROM stdin;\n",
             "1\t\\N\n",

@@ -1012,7 +1012,7 @@ fn rewrite_manifest(dir: &Path, manifest: &serde_json::Value) {
 
 /// Values COPY's text and CSV formats print differently, in a database whose
 /// settings and a user's environment would print them differently again.
-const TRICKY: &str = r#"CREATE TABLE public."Odd, Name" (id int PRIMARY KEY, "a ""q"" col" text, b bytea, t timestamptz,
+const TRICKY: &str = r#"CREATE TABLE public."Odd, Name" (id int PRIMARY KEY, "a ""q"" col" text, b text, t timestamptz,
   i interval, f float8, r real, n numeric, j jsonb, arr text[], d date, m money, tm time, bo boolean,
   g int GENERATED ALWAYS AS (id * 2) STORED);
 INSERT INTO public."Odd, Name" (id, "a ""q"" col", b, t, i, f, r, n, j, arr, d, m, tm, bo) VALUES
@@ -1025,6 +1025,10 @@ INSERT INTO public."Odd, Name" (id, "a ""q"" col", b, t, i, f, r, n, j, arr, d, 
  (7, E'\x01\x02\x0b\x0c\x08 ctrl', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 CREATE TABLE public.single (v text);
 INSERT INTO public.single VALUES ('\.'), (''), (NULL), ('x'), ('a,b'), ('\N');
+-- Values pg_dump's session prints otherwise: bytea under the database's
+-- escape default, regclass under its empty search_path.
+CREATE TABLE public.blobs (id int, b bytea, r regclass);
+INSERT INTO public.blobs VALUES (1, '\x00ff5c', 'public.single'), (2, NULL, 'pg_catalog.pg_class');
 CREATE TABLE public.part (id int, v text) PARTITION BY RANGE (id);
 CREATE TABLE public.part_1 PARTITION OF public.part FOR VALUES FROM (0) TO (100);
 INSERT INTO public.part VALUES (1, 'p1'), (2, 'p2');
@@ -1043,7 +1047,7 @@ fn critical_copies_taken_from_the_dump_are_the_servers_csv_byte_for_byte() {
     p.migration("1_base.sql", "SELECT 1;");
     p.exec(TRICKY);
     p.config(
-        "[backup]\ncritical = [\"public.\\\"Odd, Name\\\"\", \"public.single\", \"public.part\"]\n",
+        "[backup]\ncritical = [\"public.\\\"Odd, Name\\\"\", \"public.single\", \"public.part\", \"public.blobs\"]\n",
     );
     // What a user's environment could say to pg_dump: safemig's settings win.
     let run = p.safemig_raw(
@@ -1066,6 +1070,11 @@ fn critical_copies_taken_from_the_dump_are_the_servers_csv_byte_for_byte() {
             "{said}"
         );
     }
+    // What pg_dump's session prints otherwise is copied by the server.
+    assert!(
+        said.contains("copying public.blobs (critical: copied and checksummed) alongside the dump"),
+        "{said}"
+    );
     // A partitioned table holds no rows of its own: its partitions' are copied
     // (COPY cannot read it; before, the backup failed on it).
     assert!(
@@ -1090,6 +1099,7 @@ fn critical_copies_taken_from_the_dump_are_the_servers_csv_byte_for_byte() {
         ("public.\"Odd, Name\"", "public.Odd__Name.csv"),
         ("public.single", "public.single.csv"),
         ("public.part_1", "public.part_1.csv"),
+        ("public.blobs", "public.blobs.csv"),
     ] {
         let mut server = Vec::new();
         client

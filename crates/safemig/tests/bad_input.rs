@@ -272,7 +272,7 @@ fn cases() -> Vec<Case> {
             |d| write(d, "safemig.toml", format!("[backup]\ncritical = ['{WEIRD}']\n")),
             &["--db", "{url}", "backup", "create"],
             0,
-            &["critical: copied and checksummed", ".safemig/backups/"],
+            &["(critical): its CSV copy and checksum taken from the dump's data", ".safemig/backups/"],
         ),
         c(
             "config: a protected table that does not exist, named like an injection",
