@@ -1029,6 +1029,12 @@ INSERT INTO public.single VALUES ('\.'), (''), (NULL), ('x'), ('a,b'), ('\N');
 -- escape default, regclass under its empty search_path.
 CREATE TABLE public.blobs (id int, b bytea, r regclass);
 INSERT INTO public.blobs VALUES (1, '\x00ff5c', 'public.single'), (2, NULL, 'pg_catalog.pg_class');
+-- A name pg_dump writes on two lines: its COPY line cannot be read, the
+-- server copies it after the dump.
+CREATE TABLE public."two
+lines" (v text);
+INSERT INTO public."two
+lines" VALUES ('a'), ('b,c');
 CREATE TABLE public.part (id int, v text) PARTITION BY RANGE (id);
 CREATE TABLE public.part_1 PARTITION OF public.part FOR VALUES FROM (0) TO (100);
 INSERT INTO public.part VALUES (1, 'p1'), (2, 'p2');
@@ -1047,7 +1053,7 @@ fn critical_copies_taken_from_the_dump_are_the_servers_csv_byte_for_byte() {
     p.migration("1_base.sql", "SELECT 1;");
     p.exec(TRICKY);
     p.config(
-        "[backup]\ncritical = [\"public.\\\"Odd, Name\\\"\", \"public.single\", \"public.part\", \"public.blobs\"]\n",
+        "[backup]\ncritical = [\"public.\\\"Odd, Name\\\"\", \"public.single\", \"public.part\", \"public.blobs\", \"public.\\\"two\\nlines\\\"\"]\n",
     );
     // What a user's environment could say to pg_dump: safemig's settings win.
     let run = p.safemig_raw(
@@ -1075,6 +1081,12 @@ fn critical_copies_taken_from_the_dump_are_the_servers_csv_byte_for_byte() {
         said.contains("copying public.blobs (critical: copied and checksummed) alongside the dump"),
         "{said}"
     );
+    // A table whose rows the dump's data did not give: copied from the server
+    // once data.sql is written, from the same snapshot.
+    assert!(
+        said.contains("lines from the server: the dump's data holds no rows for it"),
+        "{said}"
+    );
     // A partitioned table holds no rows of its own: its partitions' are copied
     // (COPY cannot read it; before, the backup failed on it).
     assert!(
@@ -1100,6 +1112,7 @@ fn critical_copies_taken_from_the_dump_are_the_servers_csv_byte_for_byte() {
         ("public.single", "public.single.csv"),
         ("public.part_1", "public.part_1.csv"),
         ("public.blobs", "public.blobs.csv"),
+        ("public.\"two\nlines\"", "public.two_lines.csv"),
     ] {
         let mut server = Vec::new();
         client
