@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::UNPROTECTED_SCHEMAS;
 use crate::connect::Target;
-use crate::csv_digest::{self, CsvDigest, DigestingWriter};
+use crate::csv_digest::{self, CsvDigest};
 use crate::ephemeral::Ephemeral;
 use crate::redact::redact;
 use crate::tools::{self, Tool};
@@ -1147,40 +1147,20 @@ fn copy_to_csv(
     schema: &str,
     name: &str,
 ) -> Result<(i64, String, FileEntry), PgError> {
-    let path = dir.join(file);
-    let out = private_file(&path)?;
+    let mut out = CsvFile::create(dir, file)?;
     let mut reader = tx
         .copy_out(&format!(
             "COPY {} TO STDOUT WITH (FORMAT csv, HEADER)",
             quote_qualified(schema, name)
         ))
         .map_err(|e| PgError::sql(&format!("copying {schema}.{name}"), &e))?;
-    let mut digest = CsvDigest::new(true);
-    let mut writer = DigestingWriter {
-        inner: HashingWriter::new(std::io::BufWriter::with_capacity(1 << 20, out)),
-        digest: &mut digest,
-    };
-    std::io::copy(&mut reader, &mut writer).map_err(|e| io("cannot write", &path, e))?;
+    std::io::copy(&mut reader, &mut out).map_err(|e| io("cannot write", &dir.join(file), e))?;
     drop(reader);
-    let (out, size, sha256) = writer.inner.finish();
-    let out = out
-        .into_inner()
-        .map_err(|e| io("cannot write", &path, e.into_error()))?;
-    out.sync_all().map_err(|e| io("cannot sync", &path, e))?;
-    let (rows, checksum) = digest.finish();
-    Ok((
-        rows,
-        checksum,
-        FileEntry {
-            path: file.to_string(),
-            size,
-            sha256,
-        },
-    ))
+    out.finish(dir, file)
 }
 
-/// A CSV copy written from the dump's data: hashed and digested (rows,
-/// content checksum) as it is written, as [`copy_to_csv`] does for the server's.
+/// A CSV copy, from the server's COPY or from the dump's data: hashed and
+/// digested (rows, content checksum) as it is written.
 struct CsvFile {
     out: HashingWriter<std::io::BufWriter<std::fs::File>>,
     digest: CsvDigest,
@@ -1219,6 +1199,20 @@ impl CsvFile {
                 sha256,
             },
         ))
+    }
+}
+
+/// The server's COPY stream: records found by the digest (a quoted line break
+/// belongs to its value).
+impl Write for CsvFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 

@@ -99,24 +99,6 @@ impl CsvDigest {
     }
 }
 
-/// A writer that digests what passes through it.
-pub struct DigestingWriter<'d, W> {
-    pub inner: W,
-    pub digest: &'d mut CsvDigest,
-}
-
-impl<W: std::io::Write> std::io::Write for DigestingWriter<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.digest.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

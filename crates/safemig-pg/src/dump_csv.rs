@@ -404,16 +404,7 @@ mod tests {
 
     #[test]
     fn the_splitter_takes_only_the_wanted_blocks() {
-        let mut wanted = HashMap::new();
-        wanted.insert(
-            ("public".to_string(), "b".to_string()),
-            Wanted {
-                out: Vec::new(),
-                done: false,
-                failed: None,
-            },
-        );
-        let mut splitter = Splitter::new(wanted);
+        let mut splitter = splitter_for_b();
         for line in [
             "COPY public.a (x) FROM stdin;\n",
             "1\n",
