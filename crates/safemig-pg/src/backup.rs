@@ -1234,29 +1234,40 @@ fn leaf_partitions(
     critical: Vec<(String, String)>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<(String, String)>, PgError> {
+    // One query for all of them: the n-th critical table's leaves, by n.
+    let names: Vec<String> = critical
+        .iter()
+        .map(|(schema, name)| quote_qualified(schema, name))
+        .collect();
+    let rows = client
+        .query(
+            "SELECT w.n, n.nspname::text, c.relname::text \
+             FROM unnest($1::text[]) WITH ORDINALITY AS w(name, n) \
+             JOIN pg_catalog.pg_class p ON p.oid = pg_catalog.to_regclass(w.name) AND p.relkind = 'p' \
+             CROSS JOIN LATERAL pg_catalog.pg_partition_tree(p.oid) t \
+             JOIN pg_catalog.pg_class c ON c.oid = t.relid \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE t.isleaf AND c.relkind = 'r' \
+             ORDER BY 1, 2, 3",
+            &[&names],
+        )
+        .map_err(|e| PgError::sql("listing a partitioned table's partitions", &e))?;
+    let mut leaves: std::collections::BTreeMap<i64, Vec<(String, String)>> =
+        std::collections::BTreeMap::new();
+    for r in &rows {
+        leaves
+            .entry(r.get(0))
+            .or_default()
+            .push((r.get(1), r.get(2)));
+    }
     let mut out = Vec::with_capacity(critical.len());
-    for (schema, name) in critical {
-        let leaves: Vec<(String, String)> = client
-            .query(
-                "SELECT n.nspname::text, c.relname::text \
-                 FROM pg_catalog.pg_partition_tree(pg_catalog.to_regclass($1)) t \
-                 JOIN pg_catalog.pg_class c ON c.oid = t.relid \
-                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE t.isleaf AND c.relkind = 'r' \
-                   AND (SELECT p.relkind FROM pg_catalog.pg_class p WHERE p.oid = pg_catalog.to_regclass($1)) = 'p' \
-                 ORDER BY 1, 2",
-                &[&quote_qualified(&schema, &name)],
-            )
-            .map_err(|e| PgError::sql("listing a partitioned table's partitions", &e))?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
-        if leaves.is_empty() {
+    for (i, (schema, name)) in critical.into_iter().enumerate() {
+        let Some(leaves) = leaves.remove(&(i as i64 + 1)) else {
             if !out.contains(&(schema.clone(), name.clone())) {
                 out.push((schema, name));
             }
             continue;
-        }
+        };
         progress(&format!(
             "{schema}.{name} is partitioned: its partitions are copied ({})",
             leaves

@@ -1725,18 +1725,27 @@ fn key_types(
     Ok(out)
 }
 
-/// `a.k1 = b.k1 AND ...` for the key ([`key_types`]), `b` cast to the key's
-/// types when it is a text copy.
-fn key_match(types: &[(String, String)], a: &str, b: &str, cast: bool) -> String {
+/// The key's columns of `alias` ([`key_types`]), cast to the key's types when
+/// `alias` is a text copy.
+fn key_columns(types: &[(String, String)], alias: &str, cast: bool) -> Vec<String> {
     types
         .iter()
         .map(|(k, ty)| {
             if cast {
-                format!("{a}.{k} = {b}.{k}::{ty}")
+                format!("{alias}.{k}::{ty}")
             } else {
-                format!("{a}.{k} = {b}.{k}")
+                format!("{alias}.{k}")
             }
         })
+        .collect()
+}
+
+/// `a.k1 = b.k1 AND ...` for the key, `b` cast when it is a text copy.
+fn key_match(types: &[(String, String)], a: &str, b: &str, cast: bool) -> String {
+    key_columns(types, a, false)
+        .iter()
+        .zip(key_columns(types, b, cast))
+        .map(|(a, b)| format!("{a} = {b}"))
         .collect::<Vec<_>>()
         .join(" AND ")
 }
@@ -1835,17 +1844,7 @@ pub fn prepare_rows(
     // an older version of them than the one the migration wrote or deleted.
     if !step.written_after_backup.is_empty() {
         let key_text = |alias: &str, cast: bool| -> String {
-            let parts: Vec<String> = types
-                .iter()
-                .map(|(k, ty)| {
-                    if cast {
-                        format!("{alias}.{k}::{ty}")
-                    } else {
-                        format!("{alias}.{k}")
-                    }
-                })
-                .collect();
-            format!("ROW({})::text", parts.join(", "))
+            format!("ROW({})::text", key_columns(&types, alias, cast).join(", "))
         };
         let (w_key, v_key) = (key_text("w", false), key_text("v", true));
         let overlap: i64 = tx

@@ -44,6 +44,17 @@ GRANT SELECT ON public.audit_log TO authenticated;\n\
 CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
 CREATE TRIGGER users_touch BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.touch();\n";
 
+/// `safemig rollback` refuses (exit 1), says each of `said`, and changes nothing.
+fn refused_and_nothing_changed(p: &Project, said: &[&str]) {
+    let fingerprint = p.fingerprint();
+    let refused = p.safemig(&["rollback"]);
+    assert_eq!(refused.code, 1, "{refused:?}");
+    for text in said {
+        assert!(refused.stdout.contains(text), "{text}\n{refused:?}");
+    }
+    assert_eq!(p.fingerprint(), fingerprint);
+}
+
 fn schema(p: &Project) -> safemig_pg::drift::Schema {
     safemig_pg::drift::snapshot(&mut p.client(), &["public".to_string()]).unwrap()
 }
@@ -683,19 +694,13 @@ fn rows_changed_in_place_come_back_from_the_backup_and_writes_since_are_kept() {
     let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
     assert_eq!(run.code, 0, "{run:?}");
     p.exec("UPDATE public.library_tracks SET plays = 1 WHERE id = 3;");
-    let fingerprint = p.fingerprint();
-    let refused = p.safemig(&["rollback"]);
-    assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(
-        refused
-            .stdout
-            .contains("1 of the 13 row(s) of public.library_tracks the migration wrote were changed or deleted since")
-            && refused
-                .stdout
-                .contains("safemig restore PATH --tables public.library_tracks"),
-        "{refused:?}"
+    refused_and_nothing_changed(
+        &p,
+        &[
+            "1 of the 13 row(s) of public.library_tracks the migration wrote were changed or deleted since",
+            "safemig restore PATH --tables public.library_tracks",
+        ],
     );
-    assert_eq!(p.fingerprint(), fingerprint);
 }
 
 /// A row deleted since the migration, not by it, cannot be told from the ones
@@ -722,17 +727,13 @@ fn a_row_deleted_since_the_migration_refuses_the_rollback_of_its_deletes() {
         0
     );
     p.exec("DELETE FROM public.t WHERE id = 1;");
-    let fingerprint = p.fingerprint();
-    let refused = p.safemig(&["rollback"]);
-    assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(
-        refused.stdout.contains("1 row(s) of backup")
-            && refused
-                .stdout
-                .contains("were deleted since the migration, not by it"),
-        "{refused:?}"
+    refused_and_nothing_changed(
+        &p,
+        &[
+            "1 row(s) of backup",
+            "were deleted since the migration, not by it",
+        ],
     );
-    assert_eq!(p.fingerprint(), fingerprint);
     // Put back by hand: the five it deleted come back.
     p.exec("INSERT INTO public.t VALUES (1, 'v1');");
     let back = p.safemig(&["rollback"]);
@@ -758,16 +759,10 @@ fn a_rollback_that_would_cascade_to_rows_written_since_is_refused() {
     );
     assert_eq!(p.safemig(&["migrate", "--backup", "auto"]).code, 0);
     p.exec("INSERT INTO public.subscriptions VALUES (1, 2);");
-    let fingerprint = p.fingerprint();
-    let refused = p.safemig(&["rollback"]);
-    assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(
-        refused
-            .stdout
-            .contains("would also delete or change 1 row(s) of public.subscriptions"),
-        "{refused:?}"
+    refused_and_nothing_changed(
+        &p,
+        &["would also delete or change 1 row(s) of public.subscriptions"],
     );
-    assert_eq!(p.fingerprint(), fingerprint);
     // Without them, the plan goes.
     p.exec("DELETE FROM public.subscriptions;");
     let back = p.safemig(&["rollback"]);
@@ -850,16 +845,7 @@ fn a_dropped_table_comes_back_with_what_belonged_to_it_and_its_rows() {
 
     // A table of that name made since: refused, nothing changed.
     p.exec("CREATE TABLE public.library_tracks (id int);");
-    let fingerprint = p.fingerprint();
-    let refused = p.safemig(&["rollback"]);
-    assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(
-        refused
-            .stdout
-            .contains("a table public.library_tracks exists again"),
-        "{refused:?}"
-    );
-    assert_eq!(p.fingerprint(), fingerprint);
+    refused_and_nothing_changed(&p, &["a table public.library_tracks exists again"]);
     p.exec("DROP TABLE public.library_tracks;");
 
     let back = p.safemig(&["rollback"]);
@@ -968,16 +954,7 @@ fn rows_written_between_the_backup_and_the_migration_or_through_a_trigger_are_re
     let run = p.safemig(&["migrate", "--backup", "auto", "--allow-risky"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("using verified backup"), "{run:?}");
-    let fingerprint = p.fingerprint();
-    let refused = p.safemig(&["rollback"]);
-    assert_eq!(refused.code, 1, "{refused:?}");
-    assert!(
-        refused
-            .stdout
-            .contains("1 row(s) of auth.users that the migration wrote or deleted had been written after backup"),
-        "{refused:?}"
-    );
-    assert_eq!(p.fingerprint(), fingerprint);
+    refused_and_nothing_changed(&p, &["1 row(s) of auth.users that the migration wrote or deleted had been written after backup"]);
 
     // A trigger of the table it names writes elsewhere: said when applied.
     let p = Project::new();
