@@ -1516,7 +1516,7 @@ fn attempt_segment(
     }
     let after = catalog::snapshot_after(&mut tx, protection, &before).map_err(pg_error)?;
     let mut verdict = catalog::evaluate(&before, &after, protection, &probed, &updates_probed);
-    let locked = before.reach.is_some().then_some(&touched.locked);
+    let locked = before.reach.is_some().then_some(&touched.exposed_tables);
     verdict
         .changes
         .extend(catalog::new_exposures(&mut tx, &before, protection, locked).map_err(pg_error)?);
@@ -1535,6 +1535,16 @@ fn attempt_segment(
                 statement: None,
             }),
     );
+    // Last, just before COMMIT (no code of the migration runs after this): were
+    // the guard's own queries the ones it prepared? Otherwise what they read says nothing.
+    let tampered = protection.queries.tampered(&mut tx).map_err(sql_err)?;
+    if tampered > 0 {
+        protection.queries.forget_all();
+        findings.push(GuardFinding {
+            violation: catalog::tampered_statements(tampered),
+            statement: None,
+        });
+    }
     let (allowed, refused) = split_allowed(findings, config, file);
     if !refused.is_empty() {
         tx.rollback().map_err(sql_err)?;

@@ -850,21 +850,33 @@ pub enum Unexplained {
 }
 
 /// The relations the transaction holds locks on, what they are now, and what it did to them.
-/// With the catalog's change counters in front (one round trip; one row at least).
+/// With the catalog's change counters in front and, when `pg_class` rows were
+/// updated on a database with the exposure guard ($3), how many of them are rows
+/// of relations already accounted for ($1: read or known at BEGIN, or locked;
+/// $2: the highest oid at BEGIN; $4: `pg_class` updates at BEGIN). One round
+/// trip, one row at least; `pg_locks` is read once.
 const LOCKS_SQL: &str = concat!("
-SELECT changes.*, locks.* FROM (", catalog_changes_sql!(), ") AS changes
+WITH l AS MATERIALIZED (
+  SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong,
+         bool_or(mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')) AS writes
+  FROM pg_locks
+  WHERE locktype = 'relation' AND pid = pg_backend_pid() AND granted
+    AND database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+  GROUP BY relation)
+SELECT changes.*, locks.*,
+       CASE WHEN $3 AND pg_stat_get_xact_tuples_updated('pg_class'::regclass) > $4 THEN
+         (SELECT count(*) FROM pg_class c LEFT JOIN pg_type t ON t.oid = c.reltype
+          WHERE c.oid IN (SELECT unnest($1::oid[]) UNION SELECT relation FROM l) AND age(c.xmin) <= 0
+            AND (c.oid <= $2 OR (age(t.xmin) <= 0 AND c.cmin::text::int8 > t.cmin::text::int8)))
+       END
+FROM (", catalog_changes_sql!(), ") AS changes
 LEFT JOIN (
   SELECT l.relation, l.strong, c.oid IS NOT NULL, coalesce(c.relkind::text, ''),
          coalesce(c.relpersistence::text, ''), coalesce(n.nspname::text, ''), coalesce(c.relname::text, ''),
          coalesce(age(c.xmin) <= 0, false),
          pg_stat_get_xact_tuples_deleted(l.relation)::int8, pg_stat_get_xact_tuples_updated(l.relation)::int8,
          pg_stat_get_xact_tuples_inserted(l.relation)::int8, l.writes
-  FROM (SELECT relation, bool_or(mode IN ('AccessExclusiveLock', 'ExclusiveLock')) AS strong,
-               bool_or(mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')) AS writes
-        FROM pg_locks
-        WHERE locktype = 'relation' AND pid = pg_backend_pid() AND granted
-          AND database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
-        GROUP BY relation) l
+  FROM l
   LEFT JOIN pg_class c ON c.oid = l.relation
   LEFT JOIN pg_namespace n ON n.oid = c.relnamespace) AS locks ON true");
 
@@ -895,7 +907,19 @@ pub fn unexplained(
     let Some(reach) = &before.reach else {
         return Ok(Touched::default());
     };
-    let rows = protection.query(client, LOCKS_SQL, &[], "reading the migration's locks")?;
+    let guard_exposure = protection.anon && !protection.exposed.is_empty();
+    let known: Vec<u32> = reach
+        .known
+        .iter()
+        .chain(before.tables.keys())
+        .copied()
+        .collect();
+    let rows = protection.query(
+        client,
+        LOCKS_SQL,
+        &[&known, &reach.max_oid, &guard_exposure, &reach.catalog_changes[0]],
+        "reading the migration's locks",
+    )?;
     let now: [i64; 5] = rows
         .first()
         .map_or([0; 5], |r| [0, 1, 2, 3, 4].map(|i| r.get(i)));
@@ -903,6 +927,8 @@ pub fn unexplained(
         catalog_changes: Some(now),
         ..Touched::default()
     };
+    // Counted by LOCKS_SQL when `pg_class` rows were updated under the exposure guard.
+    let counted: Option<i64> = rows.first().and_then(|r| r.get(17));
     let [class_updates, schema_updates, memberships, _, _] =
         [0, 1, 2, 3, 4].map(|i| now[i] - reach.catalog_changes[i]);
     if schema_updates > 0 {
@@ -915,12 +941,20 @@ pub fn unexplained(
     }
     let mut tables = BTreeSet::new();
     let mut locked = BTreeSet::new();
+    let mut exposed_tables = BTreeSet::new();
     let mut written = Vec::new();
     for r in rows {
         let Some(oid) = r.get::<_, Option<u32>>(5) else {
             continue;
         };
         locked.insert(oid);
+        if r.get::<_, bool>(7)
+            && matches!(r.get::<_, &str>(8), "r" | "p")
+            && r.get::<_, &str>(9) != "t"
+            && protection.exposed.iter().any(|s| s == r.get::<_, &str>(10))
+        {
+            exposed_tables.insert(oid);
+        }
         {
             let (exists, relkind, persistence, schema, name): (
                 bool,
@@ -979,31 +1013,23 @@ pub fn unexplained(
         }
         tables.insert(oid);
     }
-    if protection.anon && !protection.exposed.is_empty() && class_updates > 0 {
-        let seen: Vec<u32> = reach
-            .known
-            .iter()
-            .chain(before.tables.keys())
-            .chain(&locked)
-            .copied()
-            .collect();
-        // Each updated row of a relation already accounted for is one update at
-        // least; more updates than that, and some other table's row changed. A row
-        // this migration wrote was updated if the relation existed at BEGIN, or, for
-        // one it created, if the row is of a later command than the relation's row
-        // type (made by the same command as the relation): a created relation's
-        // first version is an insert and must not hide a GRANT's update.
-        let accounted: i64 = protection
-            .queries
-            .query_one(
-                client,
-                "SELECT count(*) FROM pg_class c LEFT JOIN pg_type t ON t.oid = c.reltype \
-                 WHERE c.oid = ANY($1::oid[]) AND age(c.xmin) <= 0 \
-                   AND (c.oid <= $2 OR (age(t.xmin) <= 0 AND c.cmin::text::int8 > t.cmin::text::int8))",
-                &[&seen, &reach.max_oid],
-            )
-            .map_err(|e| PgError::sql("reading what the migration granted", &e))?
-            .get(0);
+    if guard_exposure && class_updates > 0 {
+        // Read here only if LOCKS_SQL did not count them (it counts under this condition).
+        let seen: Vec<u32> = known.iter().chain(&locked).copied().collect();
+        let accounted: i64 = match counted {
+            Some(n) => n,
+            None => protection
+                .queries
+                .query_one(
+                    client,
+                    "SELECT count(*) FROM pg_class c LEFT JOIN pg_type t ON t.oid = c.reltype \
+                     WHERE c.oid = ANY($1::oid[]) AND age(c.xmin) <= 0 \
+                       AND (c.oid <= $2 OR (age(t.xmin) <= 0 AND c.cmin::text::int8 > t.cmin::text::int8))",
+                    &[&seen, &reach.max_oid],
+                )
+                .map_err(|e| PgError::sql("reading what the migration granted", &e))?
+                .get(0),
+        };
         if class_updates > accounted {
             let rows = protection
                 .queries
@@ -1028,6 +1054,7 @@ pub fn unexplained(
         touched.unexplained = Unexplained::Tables(tables);
     }
     touched.locked = locked;
+    touched.exposed_tables = exposed_tables;
     touched.written = Some(written);
     Ok(touched)
 }
@@ -1038,6 +1065,9 @@ pub struct Touched {
     pub unexplained: Unexplained,
     /// Every relation the transaction locked.
     pub locked: BTreeSet<u32>,
+    /// Those of them that are tables in a schema the API exposes, as they are
+    /// now: the only relations that can be new exposed tables.
+    pub exposed_tables: BTreeSet<u32>,
     /// `catalog_changes_sql!` after the migration.
     pub catalog_changes: Option<[i64; 5]>,
     /// Tables (schema, name) the transaction locked for writing and wrote rows
@@ -1051,6 +1081,7 @@ impl Default for Touched {
         Touched {
             unexplained: Unexplained::Nothing,
             locked: BTreeSet::new(),
+            exposed_tables: BTreeSet::new(),
             catalog_changes: None,
             written: None,
         }
@@ -1573,6 +1604,22 @@ const HISTORY_AFTER_SQL: &str = concat!(
     ") AS h(name, what)"
 );
 
+/// The guard's prepared statements a migration dropped or replaced
+/// ([`crate::queries::Queries::tampered`]): never allowable.
+pub fn tampered_statements(count: i64) -> Violation {
+    let mut v = Violation::new(
+        "safemig",
+        LossKind::History,
+        format!(
+            "the migration dropped or replaced {count} of safemig's prepared statements (DEALLOCATE, PREPARE): \
+             the guards' reads could be forged, so nothing they found can be trusted; a migration may not \
+             deallocate statements it did not prepare"
+        ),
+    );
+    v.allowable = false;
+    v
+}
+
 fn hook_violations(hooks: impl Iterator<Item = (String, String)>) -> Vec<Violation> {
     hooks
         .map(|(table, what)| {
@@ -1621,8 +1668,9 @@ const NEW_EXPOSURES_LOCKED_SQL: &str = new_exposures_sql!(" AND c.oid = ANY($3::
 /// reference rows a migration writes are often meant to be public; `check`'s
 /// `table-without-rls` says so before the run.
 ///
-/// `locked`: the relations the migration locked, when the snapshot read only
-/// what it named; a table the migration created is among them.
+/// `locked`: the tables in exposed schemas the migration locked, when the
+/// snapshot read only what it named; a table the migration created is among
+/// them (its CREATE locks it). None of them: nothing to read.
 pub fn new_exposures(
     client: &mut impl GenericClient,
     before: &Snapshot,

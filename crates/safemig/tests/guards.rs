@@ -175,6 +175,53 @@ fn deletes_hidden_in_dynamic_sql_and_functions_are_caught() {
     );
 }
 
+/// The guard prepares its queries once per run, and a migration runs in the same
+/// session: one can DEALLOCATE them and PREPARE its own under their names (plain
+/// SQL can, from a DO block too). Here migration 3 deletes rows where no name
+/// shows it, and forges the query that would find the table through its locks.
+#[test]
+fn a_migration_that_replaces_the_guards_prepared_statements_is_rolled_back() {
+    let p = base();
+    p.migration("2_benign.sql", "ALTER TABLE public.tracks ADD COLUMN bpm int;\n");
+    p.migration(
+        "3_forge.sql",
+        "DO $$ DECLARE r record; BEGIN
+  EXECUTE 'DELETE FROM public.' || 'tracks WHERE id > 90';
+  FOR r IN SELECT name, parameter_types FROM pg_prepared_statements WHERE statement LIKE '%pg_locks%' LOOP
+    EXECUTE format('DEALLOCATE %I', r.name);
+    EXECUTE format('PREPARE %I(%s) AS SELECT 1 WHERE false', r.name, array_to_string(r.parameter_types, ','));
+  END LOOP;
+END $$;
+",
+    );
+    let run = p.safemig(&["migrate", "--allow-risky", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_eq!(
+        run.results(),
+        [("2".into(), "applied".into()), ("3".into(), "rolled-back".into())],
+        "{run:?}"
+    );
+    assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 100);
+    let v = &run.json()["migrations"][1]["violations"][0];
+    assert!(
+        v["message"].as_str().unwrap().contains("DEALLOCATE"),
+        "says what the migration did: {run:?}"
+    );
+    // Dropped without a forgery: the guard's next read fails; nothing is applied.
+    p.migration(
+        "3_forge.sql",
+        "DO $$ BEGIN EXECUTE 'DELETE FROM public.' || 'tracks WHERE id > 90'; END $$;\nDEALLOCATE ALL;\n",
+    );
+    let run = p.safemig(&["migrate", "--allow-risky"]);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert_eq!(p.i64("SELECT count(*) FROM public.tracks"), 100);
+    assert!(run.stdout.contains("does not exist"), "{run:?}");
+    // The next run prepares its queries anew and applies a harmless file.
+    p.migration("3_forge.sql", "ALTER TABLE public.tracks ADD COLUMN mood text;\n");
+    let run = p.safemig(&["migrate", "--allow-risky"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
 #[test]
 fn rewrites_that_keep_every_row_pass() {
     let p = base();
