@@ -559,7 +559,7 @@ fn migrate_locked(
     let options = &{
         let mut options = options.clone();
         if !options.dry_run {
-            options.inserts = Some(history::Inserts::prepare(client)?);
+            options.inserts = Some(history::Inserts::prepare(client, &protection.queries)?);
         }
         options
     };

@@ -70,9 +70,9 @@ pub struct Protection {
     pub unprotect: BTreeSet<(String, String)>,
     pub exact_counts: BTreeSet<(String, String)>,
     pub min_rows: BTreeMap<(String, String), u64>,
-    /// The snapshot queries, prepared once per run ([`Protection::prepare`]): two
-    /// snapshots a migration then cost one round trip each, with no re-planning.
-    pub statements: Option<SnapshotStatements>,
+    /// Whether the snapshot queries are prepared in `queries` ([`Protection::prepare`]):
+    /// two snapshots a migration then cost one round trip each, with no re-planning.
+    pub snapshots_prepared: bool,
     /// Schemas the Supabase API exposes (`[check] exposed_schemas`).
     pub exposed: Vec<String>,
     /// The database has Supabase's `anon` role: the exposure guard applies.
@@ -100,11 +100,11 @@ impl Protection {
         // The transaction ends whatever happens: a failed prepare must not
         // leave the session in an aborted transaction.
         let prepared = (|| -> Result<(), postgres::Error> {
-            self.statements = Some(SnapshotStatements {
-                protected: client.prepare(&snapshot_sql(Read::Protected))?,
-                candidates: client.prepare(&snapshot_sql(Read::Candidates(&[])))?,
-                follow: client.prepare(&snapshot_sql(Read::Follow(&[])))?,
-            });
+            // In the cache, so that `Queries::tampered` vouches for them too.
+            for read in [Read::Protected, Read::Candidates(&[]), Read::Follow(&[])] {
+                self.queries.statement(client, &snapshot_sql(read))?;
+            }
+            self.snapshots_prepared = true;
             for sql in [
                 REACH_SQL,
                 LOCKS_SQL,
@@ -145,7 +145,7 @@ impl Protection {
                 .iter()
                 .filter_map(|(t, n)| split_table_name(t).map(|k| (k, *n)))
                 .collect(),
-            statements: None,
+            snapshots_prepared: false,
             exposed: Vec::new(),
             anon: false,
             queries: Queries::new(),
@@ -408,14 +408,6 @@ pub struct Verdict {
     pub changes: Vec<String>,
 }
 
-/// The snapshot queries of one connection, one per [`Read`].
-#[derive(Debug, Clone)]
-pub struct SnapshotStatements {
-    protected: postgres::Statement,
-    candidates: postgres::Statement,
-    follow: postgres::Statement,
-}
-
 /// Which tables a snapshot query reads.
 #[derive(Debug, Clone, Copy)]
 enum Read<'a> {
@@ -505,19 +497,20 @@ fn read_tables(
     let schemas: Vec<&str> = protection.protect.iter().map(|(s, _)| s.as_str()).collect();
     let names: Vec<&str> = protection.protect.iter().map(|(_, t)| t.as_str()).collect();
     type Param<'p> = &'p (dyn postgres::types::ToSql + Sync);
-    let (oids, statement) = match (read, &protection.statements) {
-        (Read::Protected, s) => (None, s.as_ref().map(|s| &s.protected)),
-        (Read::Candidates(oids), s) => (Some(oids.to_vec()), s.as_ref().map(|s| &s.candidates)),
-        (Read::Follow(oids), s) => (Some(oids.to_vec()), s.as_ref().map(|s| &s.follow)),
+    let oids = match read {
+        Read::Protected => None,
+        Read::Candidates(oids) | Read::Follow(oids) => Some(oids.to_vec()),
     };
     let params: Vec<Param> = match read {
         Read::Protected => vec![&protection.anon, &excluded, &schemas, &names],
         Read::Candidates(_) => vec![&protection.anon, &excluded, &schemas, &names, &oids],
         Read::Follow(_) => vec![&protection.anon, &oids],
     };
-    let rows = match statement {
-        Some(statement) => client.query(statement, &params),
-        None => client.query(snapshot_sql(read).as_str(), &params),
+    let sql = snapshot_sql(read);
+    let rows = if protection.snapshots_prepared {
+        protection.queries.query(client, &sql, &params)
+    } else {
+        client.query(sql.as_str(), &params)
     }
     .map_err(|e| PgError::sql("reading the catalog for the guards", &e))?;
     let follow = matches!(read, Read::Follow(_));

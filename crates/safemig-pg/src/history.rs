@@ -238,22 +238,25 @@ const INSERT_SAFEMIG_HISTORY: &str = "INSERT INTO safemig.migrations \
     (version, name, checksum, applied_by, duration_ms, backup_id, tool_version, statements, ran_alone) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-/// The two history inserts, prepared once per run.
+/// The two history inserts, prepared once per run in the guard's cache (so
+/// that `Queries::tampered` vouches for them).
 #[derive(Debug, Clone)]
 pub struct Inserts {
-    supabase: postgres::Statement,
-    safemig: postgres::Statement,
+    queries: crate::queries::Queries,
 }
 
 impl Inserts {
-    pub fn prepare(client: &mut impl GenericClient) -> Result<Inserts, PgError> {
-        let prepare = |client: &mut _, sql| -> Result<postgres::Statement, PgError> {
-            GenericClient::prepare(client, sql)
-                .map_err(|e| PgError::sql("preparing the history inserts", &e))
-        };
+    pub fn prepare(
+        client: &mut impl GenericClient,
+        queries: &crate::queries::Queries,
+    ) -> Result<Inserts, PgError> {
+        for sql in [INSERT_SUPABASE_HISTORY, INSERT_SAFEMIG_HISTORY] {
+            queries
+                .statement(client, sql)
+                .map_err(|e| PgError::sql("preparing the history inserts", &e))?;
+        }
         Ok(Inserts {
-            supabase: prepare(client, INSERT_SUPABASE_HISTORY)?,
-            safemig: prepare(client, INSERT_SAFEMIG_HISTORY)?,
+            queries: queries.clone(),
         })
     }
 }
@@ -267,18 +270,17 @@ pub fn record_applied(
     statements: &[String],
     safemig: &SafemigRecordInput,
 ) -> Result<(), PgError> {
+    let execute = |client: &mut _, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]| match inserts {
+        Some(i) => i.queries.execute(client, sql, params),
+        None => GenericClient::execute(client, sql, params),
+    };
     let supabase_params: [&(dyn postgres::types::ToSql + Sync); 3] = [&version, &name, &statements];
-    match inserts {
-        Some(i) => client.execute(&i.supabase, &supabase_params),
-        None => client.execute(INSERT_SUPABASE_HISTORY, &supabase_params),
-    }
-    .map_err(|e| {
+    execute(client, INSERT_SUPABASE_HISTORY, &supabase_params).map_err(|e| {
         PgError::sql(
             "recording the migration in supabase_migrations.schema_migrations",
             &e,
         )
     })?;
-    let safemig_statement = inserts.map(|i| i.safemig.clone());
     let params: [&(dyn postgres::types::ToSql + Sync); 9] = [
         &version,
         &name,
@@ -290,11 +292,8 @@ pub fn record_applied(
         &(statements.len() as i32),
         &(safemig.ran_alone as i32),
     ];
-    match &safemig_statement {
-        Some(statement) => client.execute(statement, &params),
-        None => client.execute(INSERT_SAFEMIG_HISTORY, &params),
-    }
-    .map_err(|e| PgError::sql("recording the migration in safemig.migrations", &e))?;
+    execute(client, INSERT_SAFEMIG_HISTORY, &params)
+        .map_err(|e| PgError::sql("recording the migration in safemig.migrations", &e))?;
     Ok(())
 }
 

@@ -18,13 +18,15 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use postgres::types::{ToSql, Type};
 use postgres::{GenericClient, Row, Statement};
 
+/// Clones share one cache (the connection's).
 #[derive(Debug, Default, Clone)]
 pub struct Queries {
-    prepared: RefCell<HashMap<String, Statement>>,
+    prepared: Rc<RefCell<HashMap<String, Statement>>>,
 }
 
 impl Queries {
